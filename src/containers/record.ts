@@ -1,0 +1,39 @@
+import type { Digest } from '../content/digest.ts'
+import type { ContainerConfig, ContainerState, HostConfig } from '../wire/types.ts'
+
+/** Everything caisd keeps about one container, persisted as `<root>/containers/<id>/container.json`. */
+export interface ContainerRecord {
+  id: string
+  /** With Docker's leading slash: `/web`. */
+  name: string
+  created: string
+  path: string
+  args: string[]
+  config: ContainerConfig
+  hostConfig: HostConfig
+  imageId: Digest
+  /** Top layer of the image when the container was created; keeps its chain alive. */
+  topLayer: Digest | null
+  state: ContainerState
+  restartCount: number
+  logPath: string
+  hostnamePath: string
+  hostsPath: string
+  resolvConfPath: string
+}
+
+export function initialState(): ContainerState {
+  return {
+    Status: 'created',
+    Running: false,
+    Paused: false,
+    Restarting: false,
+    OOMKilled: false,
+    Dead: false,
+    Pid: 0,
+    ExitCode: 0,
+    Error: '',
+    StartedAt: '0001-01-01T00:00:00Z',
+    FinishedAt: '0001-01-01T00:00:00Z',
+  }
+}

@@ -1,0 +1,657 @@
+import { EventEmitter } from 'node:events'
+import { mkdir, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { constants as osConstants } from 'node:os'
+import type { Digest } from '../content/digest.ts'
+import type { EventBus } from '../events/bus.ts'
+import type { ImageService, ImageUsers } from '../images/service.ts'
+import { CaisError, conflict, invalid, notFound } from '../lib/errors.ts'
+import type { Filters } from '../lib/filters.ts'
+import { matchLabels } from '../lib/filters.ts'
+import { newId, randomName, shortId } from '../lib/ids.ts'
+import type { Logger } from '../lib/log.ts'
+import { KeyedMutex } from '../lib/mutex.ts'
+import { humanDuration, rfc3339Nano } from '../lib/time.ts'
+import { Runtime, RuntimeError, isNotFoundMessage } from '../runtime/runtime.ts'
+import { buildSpec } from '../runtime/spec.ts'
+import type { RootfsManager } from '../snapshots/rootfs.ts'
+import type { ContainerCreateBody, ContainerInspect, ContainerSummary, WaitResponse } from '../wire/types.ts'
+import { mergeConfig, normaliseHostConfig, validateName } from './create-config.ts'
+import { writeEtcFiles } from './etc-files.ts'
+import { type LogEntry, readLogs } from './logs.ts'
+import { type ContainerRecord, initialState } from './record.ts'
+import type { ContainerStore } from './store.ts'
+import { resolveUser } from './user.ts'
+
+export type WaitCondition = 'not-running' | 'next-exit' | 'removed'
+
+export interface ContainerServiceDeps {
+  store: ContainerStore
+  images: ImageService
+  rootfs: RootfsManager
+  runtime: Runtime
+  events: EventBus
+  log: Logger
+  /** Where bundles (config.json, pid files) live: lost on reboot, as /run is. */
+  runtimeDir: string
+}
+
+const defaultStopTimeout = 10
+
+/** The container life cycle: create, start, stop, kill, wait, remove, and the views Docker clients read. */
+export class ContainerService implements ImageUsers {
+  readonly #d: ContainerServiceDeps
+  readonly #lock = new KeyedMutex()
+  readonly #names = new Map<string, string>()
+  /** Per-container 'exit' and 'removed' notifications, for wait, attach and logs --follow. */
+  readonly #signals = new EventEmitter()
+  readonly #removing = new Set<string>()
+
+  constructor(deps: ContainerServiceDeps) {
+    this.#d = deps
+    this.#signals.setMaxListeners(0)
+  }
+
+  // ---- start-up
+
+  async init(): Promise<void> {
+    await mkdir(this.#d.runtimeDir, { recursive: true })
+    for (const rec of this.#d.store.records.values()) this.#names.set(rec.name, rec.id)
+  }
+
+  /** Reconciles records with what conmon and crun report, then follows exits. */
+  async reconcile(): Promise<void> {
+    for (const rec of [...this.#d.store.records.values()]) {
+      if (rec.state.Status !== 'running' && rec.state.Status !== 'paused') continue
+      const code = await this.#d.runtime.exitCode(rec.id)
+      if (code !== undefined) continue // handled by the exit watcher below
+      const alive = await this.#d.runtime.conmonPid(this.#bundle(rec.id))
+      if (!alive) {
+        this.#d.log.warn('container lost while caisd was down', { container: rec.id })
+        await this.#markExited(rec, 128 + 9, 'container process lost while the daemon was down')
+      }
+    }
+    await this.#d.runtime.watchExits((id) => void this.#onExit(id))
+  }
+
+  // ---- lookup
+
+  /** Finds a container by full ID, name, or unique ID prefix, as Docker. */
+  get(ref: string): ContainerRecord {
+    const recs = this.#d.store.records
+    const direct = recs.get(ref)
+    if (direct) return direct
+    const byName = this.#names.get(ref.startsWith('/') ? ref : `/${ref}`)
+    if (byName) return recs.get(byName)!
+    if (/^[a-f0-9]+$/.test(ref)) {
+      const matches = [...recs.keys()].filter((id) => id.startsWith(ref))
+      if (matches.length === 1) return recs.get(matches[0]!)!
+      if (matches.length > 1) throw invalid(`multiple IDs found with provided prefix: ${ref}`)
+    }
+    throw notFound(`No such container: ${ref}`)
+  }
+
+  get all(): ContainerRecord[] {
+    return [...this.#d.store.records.values()]
+  }
+
+  containersUsing(imageId: Digest): Array<{ id: string; running: boolean }> {
+    return this.all.filter((c) => c.imageId === imageId).map((c) => ({ id: c.id, running: c.state.Running }))
+  }
+
+  containerTopLayers(): Digest[] {
+    return this.all.map((c) => c.topLayer).filter((t): t is Digest => t !== null)
+  }
+
+  // ---- create
+
+  async create(body: ContainerCreateBody, nameArg?: string): Promise<{ Id: string; Warnings: string[] }> {
+    if (!body || typeof body !== 'object') throw invalid('config cannot be empty in order to create a container')
+    if (typeof body.Image !== 'string' || body.Image === '') throw invalid('No image was specified')
+    const image = this.#d.images.resolve(body.Image)
+    const imageConfig = this.#d.images.config(image.id)
+    const hostConfig = normaliseHostConfig(body.HostConfig)
+    if (hostConfig.NetworkMode !== 'none' && hostConfig.NetworkMode !== 'bridge' && hostConfig.NetworkMode !== 'host') {
+      throw notFound(`network ${hostConfig.NetworkMode} not found`)
+    }
+    const id = newId()
+    const config = mergeConfig(body, imageConfig, id)
+    const argv = [...(config.Entrypoint ?? []), ...(config.Cmd ?? [])]
+    if (argv.length === 0) throw invalid('no command specified')
+    const name = this.#claimName(nameArg, id)
+    const dir = this.#d.store.dirOf(id)
+    const rec: ContainerRecord = {
+      id,
+      name,
+      created: rfc3339Nano(Date.now()),
+      path: argv[0]!,
+      args: argv.slice(1),
+      config,
+      hostConfig,
+      imageId: image.id,
+      topLayer: this.#d.images.topLayer(image.id),
+      state: initialState(),
+      restartCount: 0,
+      logPath: join(dir, `${id}-json.log`),
+      hostnamePath: join(dir, 'hostname'),
+      hostsPath: join(dir, 'hosts'),
+      resolvConfPath: join(dir, 'resolv.conf'),
+    }
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o710 })
+      await this.#d.rootfs.create(join(dir, 'rootfs'))
+      await writeEtcFiles({ hostname: rec.hostnamePath, hosts: rec.hostsPath, resolvConf: rec.resolvConfPath }, config.Hostname, hostConfig['ExtraHosts'] as string[] ?? [])
+      await this.#d.store.save(rec)
+    } catch (err) {
+      this.#names.delete(name)
+      await rm(dir, { recursive: true, force: true })
+      throw err
+    }
+    this.#emit(rec, 'create')
+    return { Id: id, Warnings: [] }
+  }
+
+  #claimName(requested: string | undefined, id: string): string {
+    if (requested) {
+      validateName(requested)
+      const name = requested.startsWith('/') ? requested : `/${requested}`
+      const owner = this.#names.get(name)
+      if (owner) {
+        throw conflict(
+          `Conflict. The container name "${name}" is already in use by container "${owner}". You have to remove (or rename) that container to be able to reuse that name.`,
+        )
+      }
+      this.#names.set(name, id)
+      return name
+    }
+    for (let attempt = 0; ; attempt++) {
+      const name = `/${randomName(attempt)}`
+      if (!this.#names.has(name)) {
+        this.#names.set(name, id)
+        return name
+      }
+    }
+  }
+
+  // ---- start
+
+  /** Starts a container; returns false when it was already running (HTTP 304). */
+  async start(ref: string): Promise<boolean> {
+    const rec = this.get(ref)
+    return this.#lock.run(rec.id, async () => {
+      if (rec.state.Running) return false
+      if (this.#removing.has(rec.id)) throw conflict(`container ${rec.id} is marked for removal and cannot be started`)
+      try {
+        await this.#startLocked(rec)
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err)
+        rec.state.Error = message
+        rec.state.ExitCode = isNotFoundMessage(message) ? 127 : /permission denied/i.test(message) ? 126 : 128
+        await this.#cleanupRun(rec)
+        await this.#d.store.save(rec)
+        if (rec.hostConfig.AutoRemove) void this.#autoRemove(rec)
+        if (err instanceof CaisError) throw err
+        throw new CaisError('invalid', `failed to create task for container: ${message}: unknown`, { cause: err })
+      }
+      return true
+    })
+  }
+
+  async #startLocked(rec: ContainerRecord): Promise<void> {
+    const t0 = performance.now()
+    const rootfsDir = join(this.#d.store.dirOf(rec.id), 'rootfs')
+    const merged = await this.#d.rootfs.mount(rootfsDir, rec.topLayer)
+    const t1 = performance.now()
+    const hc = rec.hostConfig
+    const user = await resolveUser(merged, rec.config.User, (hc['GroupAdd'] as string[] | undefined) ?? [])
+    const env = [...rec.config.Env]
+    if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${rec.config.Hostname}`)
+    if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`)
+    if (rec.config.Tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm')
+    const bundle = this.#bundle(rec.id)
+    const spec = buildSpec({
+      id: rec.id,
+      rootfs: merged,
+      args: [rec.path, ...rec.args],
+      env,
+      cwd: rec.config.WorkingDir || '/',
+      uid: user.uid,
+      gid: user.gid,
+      additionalGids: user.additionalGids,
+      hostname: rec.config.Hostname,
+      terminal: false,
+      etcFiles: { hosts: rec.hostsPath, hostname: rec.hostnamePath, resolvConf: rec.resolvConfPath },
+      readonlyRootfs: hc.ReadonlyRootfs,
+      privileged: hc.Privileged,
+      capAdd: hc.CapAdd ?? [],
+      capDrop: hc.CapDrop ?? [],
+      cgroupsPath: `/cais/${rec.id}`,
+      network: hc.NetworkMode === 'host' ? 'host' : 'new',
+      shmSize: (hc['ShmSize'] as number | undefined) || 64 * 1024 * 1024,
+      memoryLimit: hc['Memory'] as number | undefined,
+      pidsLimit: hc['PidsLimit'] as number | undefined,
+      cpuShares: hc['CpuShares'] as number | undefined,
+      nanoCpus: hc['NanoCpus'] as number | undefined,
+      noNewPrivileges: ((hc['SecurityOpt'] as string[] | undefined) ?? []).some((o) => /^no-new-privileges(:true|=true)?$/.test(o)),
+    })
+    await this.#d.runtime.delete(rec.id).catch(() => {})
+    await Runtime.writeBundle(bundle, spec)
+    const t2 = performance.now()
+    const logPath = hc.LogConfig.Type === 'none' ? '/dev/null' : rec.logPath
+    const { pid } = await this.#d.runtime.create({ id: rec.id, name: rec.name.slice(1), bundle, logPath })
+    const t3 = performance.now()
+    await this.#d.runtime.start(rec.id)
+    const t4 = performance.now()
+    rec.state = {
+      ...rec.state,
+      Status: 'running',
+      Running: true,
+      Paused: false,
+      Restarting: false,
+      OOMKilled: false,
+      Dead: false,
+      Pid: pid,
+      ExitCode: 0,
+      Error: '',
+      StartedAt: rfc3339Nano(Date.now()),
+    }
+    await this.#d.store.save(rec)
+    this.#emit(rec, 'start')
+    this.#d.log.debug('container started', {
+      container: rec.id,
+      mountMs: +(t1 - t0).toFixed(1),
+      specMs: +(t2 - t1).toFixed(1),
+      createMs: +(t3 - t2).toFixed(1),
+      startMs: +(t4 - t3).toFixed(1),
+      totalMs: +(performance.now() - t0).toFixed(1),
+    })
+  }
+
+  #bundle(id: string): string {
+    return join(this.#d.runtimeDir, id)
+  }
+
+  // ---- exit
+
+  async #onExit(id: string): Promise<void> {
+    const rec = this.#d.store.records.get(id)
+    if (!rec) {
+      await this.#d.runtime.forgetExit(id)
+      return
+    }
+    // fs.watch may report one exit file several times: only the call that records the exit acts on it.
+    const exited = await this.#lock.run(id, async () => {
+      const code = await this.#d.runtime.exitCode(id)
+      if (code === undefined || !rec.state.Running) return false
+      await this.#markExited(rec, code)
+      return true
+    })
+    if (exited && rec.hostConfig.AutoRemove) await this.#autoRemove(rec)
+  }
+
+  async #markExited(rec: ContainerRecord, code: number, error = ''): Promise<void> {
+    rec.state = {
+      ...rec.state,
+      Status: 'exited',
+      Running: false,
+      Paused: false,
+      Restarting: false,
+      Pid: 0,
+      ExitCode: code,
+      Error: error,
+      FinishedAt: rfc3339Nano(Date.now()),
+    }
+    await this.#cleanupRun(rec)
+    await this.#d.store.save(rec)
+    await this.#d.runtime.forgetExit(rec.id)
+    const started = Date.parse(rec.state.StartedAt)
+    this.#emit(rec, 'die', { exitCode: String(code), execDuration: String(Math.max(0, Math.round((Date.now() - started) / 1000))) })
+    this.#signals.emit(`exit:${rec.id}`, code)
+  }
+
+  /** Releases what a run held: crun's state, the rootfs mount, the bundle. */
+  async #cleanupRun(rec: ContainerRecord): Promise<void> {
+    await this.#d.runtime.delete(rec.id, true).catch(() => {})
+    await this.#d.rootfs.unmount(join(this.#d.store.dirOf(rec.id), 'rootfs')).catch((err: unknown) =>
+      this.#d.log.warn('unmount failed', { container: rec.id, err }),
+    )
+    await rm(this.#bundle(rec.id), { recursive: true, force: true })
+  }
+
+  async #autoRemove(rec: ContainerRecord): Promise<void> {
+    await this.remove(rec.id, { force: true, volumes: true }).catch((err: unknown) => {
+      if (!(err instanceof CaisError && err.kind === 'not-found')) this.#d.log.warn('auto-remove failed', { container: rec.id, err })
+    })
+  }
+
+  /** Resolves with the exit code at the container's next exit. */
+  nextExit(id: string): Promise<number> {
+    return new Promise((resolve) => this.#signals.once(`exit:${id}`, resolve))
+  }
+
+  /** Resolves once the container stops running or is removed (for followers). */
+  stopped(id: string): Promise<void> {
+    const rec = this.#d.store.records.get(id)
+    if (!rec || (!rec.state.Running && rec.state.Status !== 'created')) return Promise.resolve()
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.#signals.off(`exit:${id}`, done)
+        this.#signals.off(`removed:${id}`, done)
+        resolve()
+      }
+      this.#signals.once(`exit:${id}`, done)
+      this.#signals.once(`removed:${id}`, done)
+    })
+  }
+
+  /** Resolves at the next exit or removal, whatever the state now (attach before start). */
+  nextStop(id: string): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.#signals.off(`exit:${id}`, done)
+        this.#signals.off(`removed:${id}`, done)
+        resolve()
+      }
+      this.#signals.once(`exit:${id}`, done)
+      this.#signals.once(`removed:${id}`, done)
+    })
+  }
+
+  // ---- wait
+
+  /**
+   * `POST /containers/{id}/wait`. Validates at once (so the API can answer 404 before flushing) and returns
+   * a promise of the result.
+   */
+  wait(ref: string, condition: WaitCondition, signal?: AbortSignal): Promise<WaitResponse> {
+    const rec = this.get(ref)
+    const id = rec.id
+    const result = (): WaitResponse => ({
+      StatusCode: rec.state.ExitCode,
+      Error: rec.state.Error ? { Message: rec.state.Error } : null,
+    })
+    if (condition === 'not-running' && !rec.state.Running) return Promise.resolve(result())
+    return new Promise((resolve, reject) => {
+      const event = condition === 'removed' ? `removed:${id}` : `exit:${id}`
+      const done = (): void => {
+        signal?.removeEventListener('abort', abort)
+        resolve(result())
+      }
+      const abort = (): void => {
+        this.#signals.off(event, done)
+        reject(new Error('wait cancelled'))
+      }
+      this.#signals.once(event, done)
+      signal?.addEventListener('abort', abort)
+    })
+  }
+
+  // ---- stop, kill, restart
+
+  /** Stops a container; returns false when it was not running (HTTP 304). */
+  async stop(ref: string, opts: { timeoutSec?: number | undefined; signal?: string | undefined } = {}): Promise<boolean> {
+    const rec = this.get(ref)
+    if (!rec.state.Running) return false
+    const signal = opts.signal || rec.config.StopSignal || 'SIGTERM'
+    const timeout = opts.timeoutSec ?? rec.config.StopTimeout ?? defaultStopTimeout
+    const exited = this.nextExit(rec.id)
+    await this.#sendSignal(rec, signal)
+    const inTime = timeout < 0 ? await exited.then(() => true) : await Promise.race([exited.then(() => true), sleep(timeout * 1000).then(() => false)])
+    if (!inTime && rec.state.Running) {
+      await this.#sendSignal(rec, 'SIGKILL')
+      await Promise.race([exited, sleep(10_000)])
+    }
+    this.#emit(rec, 'stop')
+    return true
+  }
+
+  async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
+    const rec = this.get(ref)
+    if (!rec.state.Running) throw conflict(`Cannot kill container: ${ref}: container ${rec.id} is not running`)
+    await this.#sendSignal(rec, signal)
+  }
+
+  async #sendSignal(rec: ContainerRecord, signal: string): Promise<void> {
+    const num = signalNumber(signal)
+    if (num === undefined) throw invalid(`Invalid signal: ${signal}`)
+    this.#emit(rec, 'kill', { signal: String(num) })
+    try {
+      await this.#d.runtime.kill(rec.id, num)
+    } catch (err) {
+      if (err instanceof RuntimeError && rec.state.Running) throw new CaisError('conflict', `Cannot kill container: ${rec.id}: ${err.message}`)
+    }
+  }
+
+  async restart(ref: string, opts: { timeoutSec?: number | undefined; signal?: string | undefined } = {}): Promise<void> {
+    const rec = this.get(ref)
+    await this.stop(rec.id, opts)
+    await this.start(rec.id)
+    rec.restartCount = 0
+    this.#emit(rec, 'restart')
+  }
+
+  // ---- remove
+
+  async remove(ref: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
+    const rec = this.get(ref)
+    if (rec.state.Running && !opts.force) {
+      throw conflict(`cannot remove container "${rec.name}": container is running: stop the container before removing or force remove`)
+    }
+    if (this.#removing.has(rec.id)) throw conflict(`removal of container ${rec.id} is already in progress`)
+    this.#removing.add(rec.id)
+    try {
+      if (rec.state.Running) {
+        const exited = this.nextExit(rec.id)
+        await this.#sendSignal(rec, 'SIGKILL')
+        await Promise.race([exited, sleep(10_000)])
+      }
+      await this.#lock.run(rec.id, async () => {
+        if (rec.state.Running) await this.#markExited(rec, 137)
+        await this.#cleanupRun(rec)
+        await this.#d.rootfs.remove(join(this.#d.store.dirOf(rec.id), 'rootfs'))
+        await this.#d.store.delete(rec.id)
+        await this.#d.runtime.forgetExit(rec.id)
+      })
+      this.#names.delete(rec.name)
+      this.#emit(rec, 'destroy')
+      this.#signals.emit(`removed:${rec.id}`)
+      await this.#d.images.gc()
+    } finally {
+      this.#removing.delete(rec.id)
+    }
+  }
+
+  // ---- views
+
+  inspect(ref: string): ContainerInspect {
+    const rec = this.get(ref)
+    return {
+      Id: rec.id,
+      Created: rec.created,
+      Path: rec.path,
+      Args: rec.args,
+      State: { ...rec.state },
+      Image: rec.imageId,
+      ResolvConfPath: rec.resolvConfPath,
+      HostnamePath: rec.hostnamePath,
+      HostsPath: rec.hostsPath,
+      LogPath: rec.hostConfig.LogConfig.Type === 'none' ? '' : rec.logPath,
+      Name: rec.name,
+      RestartCount: rec.restartCount,
+      Driver: 'overlay2',
+      Platform: 'linux',
+      MountLabel: '',
+      ProcessLabel: '',
+      AppArmorProfile: '',
+      ExecIDs: null,
+      HostConfig: rec.hostConfig,
+      GraphDriver: {
+        Name: 'overlay2',
+        Data: {
+          MergedDir: join(this.#d.store.dirOf(rec.id), 'rootfs', 'merged'),
+          UpperDir: join(this.#d.store.dirOf(rec.id), 'rootfs', 'upper'),
+          WorkDir: join(this.#d.store.dirOf(rec.id), 'rootfs', 'work'),
+        },
+      },
+      Mounts: [],
+      Config: rec.config,
+      NetworkSettings: {
+        Bridge: '',
+        SandboxID: '',
+        SandboxKey: '',
+        Ports: {},
+        HairpinMode: false,
+        LinkLocalIPv6Address: '',
+        LinkLocalIPv6PrefixLen: 0,
+        Networks: { [rec.hostConfig.NetworkMode]: endpointFor(rec) },
+      },
+    }
+  }
+
+  list(opts: { all?: boolean; limit?: number | undefined; filters: Filters }): ContainerSummary[] {
+    const f = opts.filters
+    let recs = this.all.sort((a, b) => Date.parse(b.created) - Date.parse(a.created) || (b.created < a.created ? -1 : 1))
+    const statusFilter = f.get('status')
+    const all = opts.all || (statusFilter?.length ?? 0) > 0 || f.has('exited') || (opts.limit ?? 0) > 0
+    recs = recs.filter((r) => {
+      if (!all && !r.state.Running) return false
+      if (statusFilter && !statusFilter.includes(r.state.Status)) return false
+      const ids = f.get('id')
+      if (ids && !ids.some((i) => r.id.startsWith(i))) return false
+      const names = f.get('name')
+      if (names && !names.some((n) => new RegExp(n.replace(/^\//, '')).test(r.name.slice(1)))) return false
+      if (!matchLabels(f.get('label'), r.config.Labels)) return false
+      const exited = f.get('exited')
+      if (exited && !(r.state.Status === 'exited' && exited.includes(String(r.state.ExitCode)))) return false
+      const ancestors = f.get('ancestor')
+      if (ancestors && !ancestors.some((a) => this.#isAncestor(a, r))) return false
+      return true
+    })
+    if (opts.limit && opts.limit > 0) recs = recs.slice(0, opts.limit)
+    return recs.map((r) => this.#summary(r))
+  }
+
+  #isAncestor(ref: string, r: ContainerRecord): boolean {
+    try {
+      return this.#d.images.resolve(ref).id === r.imageId
+    } catch {
+      return false
+    }
+  }
+
+  #summary(r: ContainerRecord): ContainerSummary {
+    const argv = [r.path, ...r.args]
+    return {
+      Id: r.id,
+      Names: [r.name],
+      Image: r.config.Image,
+      ImageID: r.imageId,
+      Command: argv.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' '),
+      Created: Math.floor(Date.parse(r.created) / 1000),
+      Ports: [],
+      Labels: r.config.Labels,
+      State: r.state.Status,
+      Status: statusText(r),
+      HostConfig: { NetworkMode: r.hostConfig.NetworkMode },
+      NetworkSettings: { Networks: { [r.hostConfig.NetworkMode]: endpointFor(r) } },
+      Mounts: [],
+    }
+  }
+
+  logs(
+    ref: string,
+    opts: { follow: boolean; tail?: number | undefined; sinceNanos?: bigint | undefined; untilNanos?: bigint | undefined; signal?: AbortSignal },
+  ): { tty: boolean; entries: AsyncGenerator<LogEntry> } {
+    const rec = this.get(ref)
+    if (rec.hostConfig.LogConfig.Type === 'none') {
+      throw invalid('configured logging driver does not support reading')
+    }
+    return {
+      tty: rec.config.Tty,
+      entries: readLogs(rec.logPath, { ...opts, stopped: opts.follow ? this.stopped(rec.id) : undefined }),
+    }
+  }
+
+  /** Output of the container from now until its next stop (attach); with `logs`, history first. */
+  attachOutput(ref: string, opts: { logs: boolean; stream: boolean; signal?: AbortSignal }): { tty: boolean; entries: AsyncGenerator<LogEntry> } {
+    const rec = this.get(ref)
+    const stopped = this.nextStop(rec.id)
+    return {
+      tty: rec.config.Tty,
+      entries: readLogs(rec.logPath, {
+        follow: opts.stream,
+        fromEnd: !opts.logs,
+        stopped,
+        signal: opts.signal,
+      }),
+    }
+  }
+
+  counts(): { running: number; paused: number; stopped: number } {
+    let running = 0
+    let paused = 0
+    let stopped = 0
+    for (const r of this.all) {
+      if (r.state.Paused) paused++
+      else if (r.state.Running) running++
+      else stopped++
+    }
+    return { running, paused, stopped }
+  }
+
+  #emit(rec: ContainerRecord, action: string, extra: Record<string, string> = {}): void {
+    this.#d.events.emit('container', action, rec.id, { ...rec.config.Labels, image: rec.config.Image, name: rec.name.slice(1), ...extra })
+  }
+}
+
+function endpointFor(r: ContainerRecord): Record<string, unknown> {
+  return {
+    IPAMConfig: null,
+    Links: null,
+    Aliases: null,
+    MacAddress: '',
+    DriverOpts: null,
+    GwPriority: 0,
+    NetworkID: '',
+    EndpointID: '',
+    Gateway: '',
+    IPAddress: '',
+    IPPrefixLen: 0,
+    IPv6Gateway: '',
+    GlobalIPv6Address: '',
+    GlobalIPv6PrefixLen: 0,
+    DNSNames: r.hostConfig.NetworkMode === 'none' || r.hostConfig.NetworkMode === 'host' ? null : [r.name.slice(1), shortId(r.id)],
+  }
+}
+
+/** Docker's `Status` column: "Up 5 minutes", "Exited (0) 2 seconds ago", "Created". */
+export function statusText(r: ContainerRecord, now = Date.now()): string {
+  switch (r.state.Status) {
+    case 'created':
+      return 'Created'
+    case 'running':
+      return `Up ${humanDuration(now - Date.parse(r.state.StartedAt))}`
+    case 'paused':
+      return `Up ${humanDuration(now - Date.parse(r.state.StartedAt))} (Paused)`
+    case 'restarting':
+      return `Restarting (${r.state.ExitCode}) ${humanDuration(now - Date.parse(r.state.FinishedAt))} ago`
+    case 'removing':
+      return 'Removal In Progress'
+    case 'dead':
+      return 'Dead'
+    default:
+      return `Exited (${r.state.ExitCode}) ${humanDuration(now - Date.parse(r.state.FinishedAt))} ago`
+  }
+}
+
+/** Accepts `SIGTERM`, `TERM`, `15`. */
+export function signalNumber(signal: string): number | undefined {
+  if (/^\d+$/.test(signal)) {
+    const n = Number(signal)
+    return n > 0 && n < 65 ? n : undefined
+  }
+  const name = signal.toUpperCase().startsWith('SIG') ? signal.toUpperCase() : `SIG${signal.toUpperCase()}`
+  return (osConstants.signals as Record<string, number>)[name]
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref())

@@ -1,0 +1,107 @@
+import { createReadStream, createWriteStream } from 'node:fs'
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { newId } from '../lib/ids.ts'
+import { invalid, isErrno, notFound } from '../lib/errors.ts'
+import { syncDir, writeFileAtomic } from '../store/atomic.ts'
+import { type Digest, DigestingStream, digestOf, hexOf } from './digest.ts'
+
+export interface BlobReader {
+  open(digest: Digest): Readable
+  read(digest: Digest): Promise<Buffer>
+  has(digest: Digest): Promise<boolean>
+  size(digest: Digest): Promise<number>
+}
+
+export interface IngestResult {
+  digest: Digest
+  size: number
+}
+
+/** Content-addressed blobs (sha256): layers, configs, manifests. Writers go through ingest → verify → rename. */
+export class ContentStore implements BlobReader {
+  readonly #blobs: string
+  readonly #ingest: string
+
+  constructor(blobsDir: string, ingestDir: string) {
+    this.#blobs = blobsDir
+    this.#ingest = ingestDir
+  }
+
+  async init(): Promise<void> {
+    await mkdir(this.#blobs, { recursive: true })
+    // Interrupted ingests are never referenced: start clean.
+    await rm(this.#ingest, { recursive: true, force: true })
+    await mkdir(this.#ingest, { recursive: true })
+  }
+
+  path(digest: Digest): string {
+    return join(this.#blobs, hexOf(digest))
+  }
+
+  open(digest: Digest): Readable {
+    return createReadStream(this.path(digest))
+  }
+
+  async read(digest: Digest): Promise<Buffer> {
+    try {
+      return await readFile(this.path(digest))
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) throw notFound(`content ${digest} not found`, err)
+      throw err
+    }
+  }
+
+  async has(digest: Digest): Promise<boolean> {
+    return stat(this.path(digest)).then(() => true, () => false)
+  }
+
+  async size(digest: Digest): Promise<number> {
+    return (await stat(this.path(digest))).size
+  }
+
+  /** Stores a small blob held in memory (configs, manifests). */
+  async put(data: string | Uint8Array): Promise<IngestResult> {
+    const digest = digestOf(data)
+    const size = typeof data === 'string' ? Buffer.byteLength(data) : data.length
+    if (!(await this.has(digest))) await writeFileAtomic(this.path(digest), data, 0o644)
+    return { digest, size }
+  }
+
+  /** Streams a blob in; when `expected` is given a mismatch is an error and nothing is stored. */
+  async ingest(source: Readable, expected?: Digest, opts: { signal?: AbortSignal } = {}): Promise<IngestResult> {
+    const tmp = join(this.#ingest, newId())
+    const hasher = new DigestingStream()
+    try {
+      await pipeline(source, hasher, createWriteStream(tmp, { mode: 0o644, flush: true }), { signal: opts.signal })
+      const digest = hasher.digest()
+      if (expected && digest !== expected) throw invalid(`digest mismatch: expected ${expected}, got ${digest}`)
+      await rename(tmp, this.path(digest))
+      await syncDir(this.#blobs)
+      return { digest, size: hasher.size }
+    } finally {
+      await rm(tmp, { force: true })
+    }
+  }
+
+  /** A temp path in the ingest area (same filesystem), for writers that hash as they go and then `adopt`. */
+  tempPath(): string {
+    return join(this.#ingest, newId())
+  }
+
+  /** Moves an already hashed file (from tempPath) into the store under its digest. */
+  async adopt(path: string, digest: Digest): Promise<void> {
+    await rename(path, this.path(digest))
+    await syncDir(this.#blobs)
+  }
+
+  async delete(digest: Digest): Promise<void> {
+    await rm(this.path(digest), { force: true })
+  }
+
+  async list(): Promise<Digest[]> {
+    return (await readdir(this.#blobs)).filter((n) => /^[a-f0-9]{64}$/.test(n)).map((n) => `sha256:${n}` as Digest)
+  }
+}

@@ -1,0 +1,92 @@
+import { invalid } from '../lib/errors.ts'
+import type { Level } from '../lib/log.ts'
+
+export interface DaemonConfig {
+  root: string
+  execRoot: string
+  /** Listen addresses: `unix:///path` (TCP arrives with the TLS issue). */
+  hosts: string[]
+  logLevel: Level
+  conmon: string
+  crun: string
+}
+
+export const usage = `Usage:	caisd [OPTIONS]
+
+A container engine that speaks Docker's Engine API.
+
+Options:
+      --data-root, --root string   Root directory of persistent state (default "/var/lib/cais")
+      --exec-root string           Root directory for execution state files (default "/run/cais")
+  -H, --host list                  Daemon socket(s) to connect to (default unix:///run/cais/cais.sock)
+  -l, --log-level string           Set the logging level ("debug"|"info"|"warn"|"error") (default "info")
+  -D, --debug                      Enable debug mode
+      --conmon string              Path to conmon (default "/usr/bin/conmon")
+      --crun string                Path to crun (default "/usr/bin/crun")
+  -h, --help                       Print usage
+`
+
+/** Parses caisd's flags into a frozen config. Throws an `invalid` error with Docker-like wording. */
+export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' {
+  const c: DaemonConfig = {
+    root: '/var/lib/cais',
+    execRoot: '/run/cais',
+    hosts: [],
+    logLevel: 'info',
+    conmon: '/usr/bin/conmon',
+    crun: '/usr/bin/crun',
+  }
+  for (let i = 0; i < argv.length; i++) {
+    let arg = argv[i]!
+    let value: string | undefined
+    const eq = arg.indexOf('=')
+    if (arg.startsWith('--') && eq > 0) {
+      value = arg.slice(eq + 1)
+      arg = arg.slice(0, eq)
+    }
+    const next = (): string => {
+      if (value !== undefined) return value
+      const v = argv[++i]
+      if (v === undefined) throw invalid(`flag needs an argument: ${arg}`)
+      return v
+    }
+    switch (arg) {
+      case '--root':
+      case '--data-root':
+        c.root = next()
+        break
+      case '--exec-root':
+        c.execRoot = next()
+        break
+      case '-H':
+      case '--host':
+        c.hosts.push(next())
+        break
+      case '-l':
+      case '--log-level': {
+        const l = next()
+        if (!['debug', 'info', 'warn', 'error'].includes(l)) throw invalid(`invalid log level: ${l}`)
+        c.logLevel = l as Level
+        break
+      }
+      case '-D':
+      case '--debug':
+        c.logLevel = 'debug'
+        break
+      case '--conmon':
+        c.conmon = next()
+        break
+      case '--crun':
+        c.crun = next()
+        break
+      case '-h':
+      case '--help':
+        return 'help'
+      default:
+        throw invalid(`unknown flag: ${arg}`)
+    }
+  }
+  if (c.hosts.length === 0) c.hosts.push(`unix://${c.execRoot}/cais.sock`)
+  for (const h of c.hosts) if (!h.startsWith('unix://')) throw invalid(`unsupported host ${h}: only unix:// sockets for now (TCP requires TLS, not yet available)`)
+  return Object.freeze(c)
+}

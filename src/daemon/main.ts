@@ -1,0 +1,137 @@
+import { randomUUID } from 'node:crypto'
+import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { execFileSync } from 'node:child_process'
+import { dirname, join } from 'node:path'
+import { ApiServer } from '../api/server.ts'
+import { Routes } from '../api/router.ts'
+import { containerRoutes } from '../api/docker/containers.ts'
+import { imageRoutes } from '../api/docker/images.ts'
+import { systemRoutes } from '../api/docker/system.ts'
+import { ContentStore } from '../content/store.ts'
+import { ContainerService } from '../containers/service.ts'
+import { ContainerStore } from '../containers/store.ts'
+import { EventBus } from '../events/bus.ts'
+import { ImageService } from '../images/service.ts'
+import { ImageStore } from '../images/store.ts'
+import { messageOf } from '../lib/errors.ts'
+import { createLogger } from '../lib/log.ts'
+import { Runtime } from '../runtime/runtime.ts'
+import { LayerStore } from '../snapshots/layers.ts'
+import { RootfsManager } from '../snapshots/rootfs.ts'
+import { pathsFor } from '../store/paths.ts'
+import { parseDaemonArgs, usage } from './config.ts'
+import { cgroupVersion, hostProblems } from './host-check.ts'
+import { claimPidFile, releasePidFile } from './pidfile.ts'
+
+async function main(): Promise<number> {
+  let config
+  try {
+    const parsed = parseDaemonArgs(process.argv.slice(2))
+    if (parsed === 'help') {
+      process.stdout.write(usage)
+      return 0
+    }
+    config = parsed
+  } catch (err) {
+    process.stderr.write(`caisd: ${messageOf(err)}\nSee 'caisd --help'.\n`)
+    return 125
+  }
+  const log = createLogger(config.logLevel, (line) => process.stderr.write(line))
+  const paths = pathsFor(config.root, config.execRoot)
+  await mkdir(paths.root, { recursive: true, mode: 0o710 })
+  await mkdir(paths.execRoot, { recursive: true, mode: 0o700 })
+  try {
+    await claimPidFile(paths.pidFile)
+  } catch (err) {
+    log.error(messageOf(err))
+    process.stderr.write(`caisd: ${messageOf(err)}\n`)
+    return 1
+  }
+
+  const warnings = hostProblems()
+  for (const w of warnings) log.error(w)
+  const daemonId = await readFile(join(paths.root, 'engine-id'), 'utf8').catch(async () => {
+    const id = randomUUID()
+    await writeFile(join(paths.root, 'engine-id'), id)
+    return id
+  })
+
+  const events = new EventBus()
+  const content = new ContentStore(paths.blobs, paths.ingest)
+  const layers = new LayerStore(paths.layers, paths.snapshots)
+  const imageStore = new ImageStore(paths.images, paths.references)
+  const containerStore = new ContainerStore(paths.containers)
+  const runtime = new Runtime({ conmon: config.conmon, crun: config.crun, crunRoot: paths.crunRoot, exitsDir: paths.exits, log })
+  const rootfs = new RootfsManager(layers)
+  let containers: ContainerService | undefined
+  const images = new ImageService({ store: imageStore, content, layers, events, users: () => containers! })
+  containers = new ContainerService({ store: containerStore, images, rootfs, runtime, events, log, runtimeDir: paths.containerRuntime })
+
+  const t0 = performance.now()
+  await content.init()
+  await layers.init()
+  await imageStore.init()
+  await containerStore.init()
+  await runtime.init()
+  await images.init()
+  await containers.init()
+  await containers.reconcile()
+  log.info('store loaded', { ms: +(performance.now() - t0).toFixed(1), images: images.count, containers: containers.all.length })
+
+  const routes = new Routes()
+  systemRoutes(routes, { containers, images, events, daemon: { id: daemonId.trim(), root: paths.root, cgroupVersion: cgroupVersion(), warnings } })
+  containerRoutes(routes, { containers })
+  imageRoutes(routes, { images, content, layers, events })
+  const api = new ApiServer(routes, log)
+
+  const socketPaths: string[] = []
+  for (const host of config.hosts) {
+    const socketPath = host.slice('unix://'.length)
+    await mkdir(dirname(socketPath), { recursive: true })
+    await rm(socketPath, { force: true })
+    await new Promise<void>((resolve, reject) => {
+      api.server.once('error', reject)
+      api.server.listen(socketPath, () => {
+        api.server.off('error', reject)
+        resolve()
+      })
+    })
+    await chmod(socketPath, 0o660)
+    const gid = groupId('cais')
+    if (gid !== undefined) await chown(socketPath, 0, gid)
+    socketPaths.push(socketPath)
+    log.info('API listen on', { socket: socketPath })
+  }
+
+  const stopped = new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'))
+    process.once('SIGINT', () => resolve('SIGINT'))
+  })
+  log.info('daemon ready', { version: process.version, root: paths.root })
+  const signal = await stopped
+  log.info('shutting down; containers keep running', { signal })
+  runtime.close()
+  await api.close()
+  for (const s of socketPaths) await rm(s, { force: true })
+  await releasePidFile(paths.pidFile)
+  log.info('daemon stopped')
+  return 0
+}
+
+function groupId(name: string): number | undefined {
+  try {
+    const out = execFileSync('getent', ['group', name], { encoding: 'utf8' })
+    const gid = Number(out.split(':')[2])
+    return Number.isInteger(gid) ? gid : undefined
+  } catch {
+    return undefined
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`caisd: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
+    process.exit(1)
+  },
+)

@@ -1,0 +1,45 @@
+import type { EventMessage } from '../wire/types.ts'
+
+export type EventType = 'container' | 'image' | 'volume' | 'network' | 'daemon'
+type Listener = (e: EventMessage) => void
+
+/** Publishes Docker events to live subscribers and keeps the last ones for `since` queries. */
+export class EventBus {
+  readonly #buffer: EventMessage[] = []
+  readonly #listeners = new Set<Listener>()
+  readonly #capacity: number
+
+  constructor(capacity = 1024) {
+    this.#capacity = capacity
+  }
+
+  emit(type: EventType, action: string, id: string, attributes: Record<string, string> = {}): void {
+    const nowNs = BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n)
+    const e: EventMessage = {
+      Type: type,
+      Action: action,
+      Actor: { ID: id, Attributes: attributes },
+      scope: 'local',
+      time: Number(nowNs / 1_000_000_000n),
+      timeNano: Number(nowNs),
+    }
+    // Deprecated fields that API 1.50 still sends.
+    if (type === 'container') {
+      e.status = action
+      e.id = id
+      if (attributes['image'] !== undefined) e.from = attributes['image']
+    } else if (type === 'image') {
+      e.status = action
+      e.id = id
+    }
+    this.#buffer.push(e)
+    if (this.#buffer.length > this.#capacity) this.#buffer.shift()
+    for (const l of this.#listeners) l(e)
+  }
+
+  /** Past events (oldest first) and a subscription to new ones; call the returned function to stop. */
+  subscribe(listener: Listener): { past: EventMessage[]; unsubscribe: () => void } {
+    this.#listeners.add(listener)
+    return { past: [...this.#buffer], unsubscribe: () => this.#listeners.delete(listener) }
+  }
+}

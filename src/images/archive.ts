@@ -1,0 +1,234 @@
+import { createWriteStream } from 'node:fs'
+import { mkdir, open, readFile, rm } from 'node:fs/promises'
+import { dirname, join, posix } from 'node:path'
+import type { Readable, Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import tar from 'tar-stream'
+import { type Digest, DigestingStream, hexOf } from '../content/digest.ts'
+import type { ContentStore } from '../content/store.ts'
+import { CaisError, invalid } from '../lib/errors.ts'
+import type { LayerStore } from '../snapshots/layers.ts'
+import { cleanEntryName } from '../snapshots/apply-tar.ts'
+import { hostArchitecture } from './import.ts'
+import { type Reference, familiarString, formatReference, parseReference, withDefaultTag } from './reference.ts'
+import type { ImageService, NewLayer } from './service.ts'
+import { type Descriptor, type ImageConfig, type Manifest, mediaTypes } from './types.ts'
+
+interface Deps {
+  content: ContentStore
+  layers: LayerStore
+  images: ImageService
+}
+
+interface StagedFile {
+  path: string
+  digest: Digest
+  size: number
+}
+
+interface ArchiveImage {
+  config: StagedFile
+  layers: StagedFile[]
+  refs: Reference[]
+}
+
+/**
+ * `docker load`: reads a docker-archive (manifest.json) or an OCI layout (index.json) tar. Entries are staged
+ * in the ingest area while hashed, then adopted into the content store, unpacked and recorded. On any error
+ * the staging area and every partly imported layer are removed.
+ * Returns the lines Docker prints: `Loaded image: name:tag` or `Loaded image ID: sha256:…`.
+ */
+export async function loadArchive(body: Readable, deps: Deps): Promise<string[]> {
+  const stage = deps.content.tempPath()
+  await mkdir(stage, { recursive: true })
+  const lease = deps.images.lease()
+  try {
+    const files = await stageTar(body, stage)
+    const images = await readArchiveIndex(files)
+    if (images.length === 0) throw invalid('invalid archive: no image found (missing manifest.json or index.json)')
+    const lines: string[] = []
+    for (const img of images) {
+      const config = JSON.parse(await readFile(img.config.path, 'utf8')) as ImageConfig
+      if (config.rootfs?.type !== 'layers' || !Array.isArray(config.rootfs.diff_ids)) throw invalid('invalid image config: rootfs.diff_ids missing')
+      if (config.rootfs.diff_ids.length !== img.layers.length) {
+        throw invalid(`invalid archive: config lists ${config.rootfs.diff_ids.length} layers, manifest ${img.layers.length}`)
+      }
+      const newLayers: NewLayer[] = []
+      let parent: Digest | null = null
+      for (const [i, file] of img.layers.entries()) {
+        const diffId = config.rootfs.diff_ids[i]!
+        const gz = await isGzip(file.path)
+        if (!(await deps.content.has(file.digest))) await deps.content.adopt(file.path, file.digest)
+        lease.add(file.digest)
+        const rec = await deps.layers.apply(deps.content.open(file.digest), parent, diffId)
+        lease.add(rec.chainId)
+        parent = rec.chainId
+        newLayers.push({
+          blob: { mediaType: gz ? mediaTypes.ociLayerGzip : mediaTypes.ociLayer, digest: file.digest, size: file.size },
+          diffId,
+        })
+      }
+      const rec = await deps.images.create(config, newLayers)
+      for (const ref of img.refs) {
+        await deps.images.tag(rec.id, formatReference(ref), { quiet: true })
+        lines.push(`Loaded image: ${familiarString(ref)}`)
+      }
+      if (img.refs.length === 0) lines.push(`Loaded image ID: ${rec.id}`)
+    }
+    return lines
+  } catch (err) {
+    if (err instanceof CaisError) throw err
+    throw invalid(`invalid archive: ${(err as Error).message}`, err)
+  } finally {
+    lease.release()
+    await rm(stage, { recursive: true, force: true })
+    await deps.images.gc()
+  }
+}
+
+async function stageTar(body: Readable, stage: string): Promise<Map<string, StagedFile>> {
+  const files = new Map<string, StagedFile>()
+  const links = new Map<string, string>()
+  const extract = tar.extract()
+  extract.on('entry', (header, stream, next) => {
+    const handle = async (): Promise<void> => {
+      const name = cleanEntryName(header.name)
+      if (header.type === 'symlink' || header.type === 'link') {
+        const target = header.type === 'symlink' ? posix.join(posix.dirname(name), header.linkname ?? '') : header.linkname ?? ''
+        links.set(name, cleanEntryName(target))
+        stream.resume()
+        return
+      }
+      if (header.type !== 'file' && header.type !== 'contiguous-file') {
+        stream.resume()
+        return
+      }
+      const path = join(stage, name)
+      await mkdir(dirname(path), { recursive: true })
+      const hasher = new DigestingStream()
+      await pipeline(stream, hasher, createWriteStream(path))
+      files.set(name, { path, digest: hasher.digest(), size: hasher.size })
+    }
+    handle().then(() => next(), (err: unknown) => next(err as Error))
+  })
+  await pipeline(body, extract)
+  for (const [name, target] of links) {
+    const f = files.get(target)
+    if (f) files.set(name, f)
+  }
+  return files
+}
+
+async function readArchiveIndex(files: Map<string, StagedFile>): Promise<ArchiveImage[]> {
+  const need = (name: string): StagedFile => {
+    const f = files.get(cleanEntryName(name))
+    if (!f) throw invalid(`invalid archive: ${name} is missing`)
+    return f
+  }
+  const manifestJson = files.get('manifest.json')
+  if (manifestJson) {
+    const entries = JSON.parse(await readFile(manifestJson.path, 'utf8')) as Array<{ Config: string; RepoTags?: string[] | null; Layers: string[] }>
+    if (!Array.isArray(entries)) throw invalid('invalid archive: manifest.json is not a list')
+    return entries.map((e) => ({
+      config: need(e.Config),
+      layers: (e.Layers ?? []).map(need),
+      refs: (e.RepoTags ?? []).map((t) => withDefaultTag(parseReference(t))),
+    }))
+  }
+  const indexJson = files.get('index.json')
+  if (!indexJson) return []
+  const blob = (d: Descriptor): StagedFile => need(`blobs/${d.digest.replace(':', '/')}`)
+  const out: ArchiveImage[] = []
+  const walk = async (descs: Descriptor[], refsFromParent: Reference[]): Promise<void> => {
+    for (const d of descs) {
+      const refs = [...refsFromParent]
+      const name = d.annotations?.['io.containerd.image.name']
+      if (name) refs.push(withDefaultTag(parseReference(name)))
+      const doc = JSON.parse(await readFile(blob(d).path, 'utf8')) as { manifests?: Descriptor[] } & Partial<Manifest>
+      if (d.mediaType === mediaTypes.ociIndex || d.mediaType === mediaTypes.dockerManifestList || doc.manifests) {
+        const wanted = (doc.manifests ?? []).filter((m) => !m.platform || (m.platform.os === 'linux' && m.platform.architecture === hostArchitecture()))
+        await walk(wanted.slice(0, 1), refs)
+      } else if (doc.config && doc.layers) {
+        out.push({ config: blob(doc.config), layers: doc.layers.map(blob), refs })
+      }
+    }
+  }
+  const index = JSON.parse(await readFile(indexJson.path, 'utf8')) as { manifests?: Descriptor[] }
+  await walk(index.manifests ?? [], [])
+  return out
+}
+
+async function isGzip(path: string): Promise<boolean> {
+  const fh = await open(path, 'r')
+  try {
+    const buf = Buffer.alloc(2)
+    await fh.read(buf, 0, 2, 0)
+    return buf[0] === 0x1f && buf[1] === 0x8b
+  } finally {
+    await fh.close()
+  }
+}
+
+/**
+ * `docker save`: writes the named images as one tar holding an OCI layout (oci-layout, index.json, blobs/)
+ * and Docker's legacy manifest.json and repositories, so both old and new loaders read it.
+ */
+export async function saveArchive(names: readonly string[], out: Writable, deps: Deps): Promise<void> {
+  const pack = tar.pack()
+  const done = pipeline(pack, out)
+  const written = new Set<string>()
+  const index: Descriptor[] = []
+  const legacy: Array<{ Config: string; RepoTags: string[]; Layers: string[] }> = []
+  const repositories: Record<string, Record<string, string>> = {}
+  const addFile = (name: string, data: string | Buffer): Promise<void> =>
+    new Promise((resolve, reject) => pack.entry({ name, mode: 0o644, mtime: new Date(0) }, data, (err) => (err ? reject(err) : resolve())))
+  const addBlob = async (digest: Digest): Promise<string> => {
+    const name = `blobs/sha256/${hexOf(digest)}`
+    if (written.has(name)) return name
+    written.add(name)
+    const size = await deps.content.size(digest)
+    await new Promise<void>((resolve, reject) => {
+      const entry = pack.entry({ name, size, mode: 0o644, mtime: new Date(0) }, (err) => (err ? reject(err) : resolve()))
+      pipeline(deps.content.open(digest), entry).catch(reject)
+    })
+    return name
+  }
+
+  try {
+    for (const input of names) {
+      const rec = deps.images.resolve(input)
+      let refs: Reference[] = []
+      try {
+        const ref = parseReference(input)
+        if (!/^[a-f0-9]{12,64}$/.test(input)) refs = ref.tag || ref.digest ? [ref] : deps.images.references(rec.id).filter((r) => r.domain === ref.domain && r.path === ref.path && r.tag)
+      } catch {
+        refs = []
+      }
+      const manifestSize = await deps.content.size(rec.manifest)
+      const layerNames: string[] = []
+      for (const l of rec.layers) layerNames.push(await addBlob(l.digest))
+      const configName = await addBlob(rec.id)
+      await addBlob(rec.manifest)
+      const tags = refs.filter((r) => r.tag !== undefined)
+      for (const r of tags.length > 0 ? tags : [undefined]) {
+        const desc: Descriptor = { mediaType: mediaTypes.ociManifest, digest: rec.manifest, size: manifestSize }
+        if (r) desc.annotations = { 'io.containerd.image.name': formatReference(r), 'org.opencontainers.image.ref.name': r.tag! }
+        index.push(desc)
+      }
+      legacy.push({ Config: configName, RepoTags: tags.map(familiarString), Layers: layerNames })
+      for (const r of tags) {
+        const repo = familiarString({ domain: r.domain, path: r.path })
+        repositories[repo] = { ...repositories[repo], [r.tag!]: hexOf(rec.id) }
+      }
+    }
+    await addFile('index.json', JSON.stringify({ schemaVersion: 2, mediaType: mediaTypes.ociIndex, manifests: index }))
+    await addFile('manifest.json', JSON.stringify(legacy))
+    await addFile('oci-layout', JSON.stringify({ imageLayoutVersion: '1.0.0' }))
+    if (Object.keys(repositories).length > 0) await addFile('repositories', JSON.stringify(repositories))
+    pack.finalize()
+  } catch (err) {
+    pack.destroy(err as Error)
+    throw err
+  }
+  await done
+}

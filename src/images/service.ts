@@ -1,0 +1,348 @@
+import type { ContentStore } from '../content/store.ts'
+import { type Digest, hexOf } from '../content/digest.ts'
+import { conflict, notFound } from '../lib/errors.ts'
+import type { Filters } from '../lib/filters.ts'
+import { matchLabels } from '../lib/filters.ts'
+import { shortId } from '../lib/ids.ts'
+import { parseTimestamp } from '../lib/time.ts'
+import type { LayerStore } from '../snapshots/layers.ts'
+import { chainIdsOf } from '../snapshots/layers.ts'
+import type { EventBus } from '../events/bus.ts'
+import type { ImageDeleteItem, ImageInspect, ImageSummary } from '../wire/types.ts'
+import {
+  type Reference,
+  familiarRepository,
+  familiarString,
+  formatReference,
+  looksLikeId,
+  parseReference,
+  withDefaultTag,
+} from './reference.ts'
+import type { ImageStore } from './store.ts'
+import { type Descriptor, type ImageConfig, type ImageRecord, type Manifest, mediaTypes } from './types.ts'
+
+/** Who uses images and layers besides other images: containers. */
+export interface ImageUsers {
+  containersUsing(imageId: Digest): Array<{ id: string; running: boolean }>
+  /** Top layers of every container's image: their chains must stay. */
+  containerTopLayers(): Digest[]
+}
+
+export interface NewLayer {
+  blob: Descriptor
+  diffId: Digest
+}
+
+export class ImageService {
+  readonly #store: ImageStore
+  readonly #content: ContentStore
+  readonly #layers: LayerStore
+  readonly #events: EventBus
+  readonly #users: () => ImageUsers
+  readonly #configs = new Map<Digest, ImageConfig>()
+  /** Blobs and layers that work in flight (a load, an import) holds: gc leaves them alone. */
+  readonly #leases = new Map<Digest, number>()
+
+  constructor(deps: { store: ImageStore; content: ContentStore; layers: LayerStore; events: EventBus; users: () => ImageUsers }) {
+    this.#store = deps.store
+    this.#content = deps.content
+    this.#layers = deps.layers
+    this.#events = deps.events
+    this.#users = deps.users
+  }
+
+  async init(): Promise<void> {
+    for (const rec of this.#store.records.values()) {
+      const config = await this.#readConfig(rec.id).catch(() => undefined)
+      // An image whose config or layers went missing cannot be used; forget it rather than fail later.
+      if (!config || chainIdsOf(config.rootfs.diff_ids).some((c) => !this.#layers.get(c))) await this.#store.delete(rec.id)
+    }
+    await this.gc()
+  }
+
+  get count(): number {
+    return this.#store.records.size
+  }
+
+  async #readConfig(id: Digest): Promise<ImageConfig> {
+    let config = this.#configs.get(id)
+    if (!config) {
+      config = JSON.parse((await this.#content.read(id)).toString()) as ImageConfig
+      this.#configs.set(id, config)
+    }
+    return config
+  }
+
+  config(id: Digest): ImageConfig {
+    const c = this.#configs.get(id)
+    if (!c) throw notFound(`No such image: ${id}`)
+    return c
+  }
+
+  /** Top layer (chain ID) of an image, or null for an image without layers. */
+  topLayer(id: Digest): Digest | null {
+    return chainIdsOf(this.config(id).rootfs.diff_ids).at(-1) ?? null
+  }
+
+  /** Finds an image by ID, ID prefix or reference. Lookup order follows Docker: full ID, reference, ID prefix. */
+  resolve(input: string): ImageRecord {
+    const found = this.#find(input)
+    if (!found) throw notFound(`No such image: ${input}`)
+    return found
+  }
+
+  #find(input: string): ImageRecord | undefined {
+    if (/^sha256:[a-f0-9]{64}$/.test(input)) return this.#store.records.get(input as Digest)
+    if (/^[a-f0-9]{64}$/.test(input)) return this.#store.records.get(`sha256:${input}`)
+    let ref: Reference | undefined
+    try {
+      ref = withDefaultTag(parseReference(input))
+    } catch (err) {
+      if (!looksLikeId(input)) throw err
+    }
+    if (ref) {
+      const id = this.#store.refs.get(formatReference(ref))
+      if (id) return this.#store.records.get(id)
+    }
+    if (looksLikeId(input)) {
+      const prefix = input.replace(/^sha256:/, '')
+      const matches = [...this.#store.records.keys()].filter((id) => hexOf(id).startsWith(prefix))
+      if (matches.length === 1) return this.#store.records.get(matches[0]!)
+    }
+    return undefined
+  }
+
+  /** Records a new image from a config and its layer blobs (already stored and unpacked). */
+  async create(config: ImageConfig, layers: NewLayer[]): Promise<ImageRecord> {
+    const configBlob = await this.#content.put(JSON.stringify(config))
+    const id = configBlob.digest
+    const existing = this.#store.records.get(id)
+    if (existing) return existing
+    const manifest: Manifest = {
+      schemaVersion: 2,
+      mediaType: mediaTypes.ociManifest,
+      config: { mediaType: mediaTypes.ociConfig, digest: id, size: configBlob.size },
+      layers: layers.map((l) => l.blob),
+    }
+    const manifestBlob = await this.#content.put(JSON.stringify(manifest))
+    const rec: ImageRecord = { id, manifest: manifestBlob.digest, layers: layers.map((l) => l.blob), added: Date.now() }
+    this.#configs.set(id, config)
+    await this.#store.put(rec)
+    return rec
+  }
+
+  /** Points `target` (a reference string) at an image. */
+  async tag(source: string, target: string, opts: { quiet?: boolean } = {}): Promise<void> {
+    const rec = this.resolve(source)
+    const ref = withDefaultTag(parseReference(target))
+    if (ref.digest !== undefined) throw conflict('refusing to create a tag with a digest reference')
+    await this.#store.setRefs({ set: [[formatReference(ref), rec.id]] })
+    rec.lastTagTime = new Date().toISOString()
+    await this.#store.put(rec)
+    if (!opts.quiet) this.#events.emit('image', 'tag', rec.id, { name: familiarString(ref) })
+  }
+
+  repoTags(id: Digest): string[] {
+    return this.#store
+      .refsOf(id)
+      .map((r) => parseReference(r))
+      .filter((r) => r.digest === undefined)
+      .map(familiarString)
+      .sort()
+  }
+
+  repoDigests(id: Digest): string[] {
+    return this.#store
+      .refsOf(id)
+      .map((r) => parseReference(r))
+      .filter((r) => r.digest !== undefined)
+      .map((r) => `${familiarRepository(r)}@${r.digest}`)
+  }
+
+  size(id: Digest): number {
+    return chainIdsOf(this.config(id).rootfs.diff_ids).reduce((sum, c) => sum + (this.#layers.get(c)?.size ?? 0), 0)
+  }
+
+  list(opts: { all?: boolean; filters: Filters }): ImageSummary[] {
+    const f = opts.filters
+    const refFilter = f.get('reference')
+    const dangling = f.get('dangling')?.[0]
+    const before = f.get('before')?.map((r) => this.resolve(r).added)
+    const since = f.get('since')?.map((r) => this.resolve(r).added)
+    const until = f.get('until')?.map((u) => parseTimestamp(u) ?? Number.POSITIVE_INFINITY)
+    const out: ImageSummary[] = []
+    for (const rec of this.#store.records.values()) {
+      const config = this.config(rec.id)
+      const tags = this.repoTags(rec.id)
+      const labels = config.config?.Labels ?? {}
+      if (dangling !== undefined && (dangling === 'true' || dangling === '1') !== (tags.length === 0)) continue
+      if (!matchLabels(f.get('label'), labels)) continue
+      if (refFilter && !tags.some((t) => refFilter.some((pattern) => matchReference(pattern, t)))) continue
+      if (before && !before.every((b) => rec.added < b)) continue
+      if (since && !since.every((s) => rec.added > s)) continue
+      const created = Date.parse(config.created ?? '') || rec.added
+      if (until && !until.every((u) => created < u)) continue
+      const size = this.size(rec.id)
+      out.push({
+        Id: rec.id,
+        ParentId: '',
+        RepoTags: tags,
+        RepoDigests: this.repoDigests(rec.id),
+        Created: Math.floor(created / 1000),
+        Size: size,
+        SharedSize: -1,
+        Labels: labels,
+        Containers: -1,
+      })
+    }
+    return out.sort((a, b) => b.Created - a.Created)
+  }
+
+  inspect(input: string): ImageInspect {
+    const rec = this.resolve(input)
+    const config = this.config(rec.id)
+    const inspect: ImageInspect = {
+      Id: rec.id,
+      RepoTags: this.repoTags(rec.id),
+      RepoDigests: this.repoDigests(rec.id),
+      Parent: '',
+      Comment: config.comment ?? '',
+      Created: config.created ?? new Date(rec.added).toISOString(),
+      DockerVersion: '',
+      Author: config.author ?? '',
+      Config: { Env: null, Cmd: null, Entrypoint: null, WorkingDir: '', Labels: null, OnBuild: null, User: '', ...config.config },
+      Architecture: config.architecture,
+      Os: config.os,
+      Size: this.size(rec.id),
+      GraphDriver: { Name: 'overlay2', Data: null },
+      RootFS: { Type: 'layers', Layers: config.rootfs.diff_ids },
+      Metadata: { LastTagTime: rec.lastTagTime ?? '0001-01-01T00:00:00Z' },
+    }
+    if (config.variant) inspect.Variant = config.variant
+    return inspect
+  }
+
+  /** `docker rmi`: untags a reference, and deletes the image once nothing refers to it. */
+  async remove(input: string, opts: { force?: boolean; noprune?: boolean } = {}): Promise<ImageDeleteItem[]> {
+    const rec = this.resolve(input)
+    const refs = this.#store.refsOf(rec.id)
+    const users = this.#users().containersUsing(rec.id)
+    const byId = looksLikeId(input) && !this.#refMatches(input, rec.id)
+    const items: ImageDeleteItem[] = []
+
+    if (!byId) {
+      const ref = withDefaultTag(parseReference(input))
+      const key = formatReference(ref)
+      const lastRef = refs.length === 1
+      if (lastRef && users.length > 0 && !opts.force) {
+        throw conflict(
+          `conflict: unable to remove repository reference "${input}" (must force) - container ${shortId(users[0]!.id)} is using its referenced image ${shortId(rec.id)}`,
+        )
+      }
+      await this.#store.setRefs({ remove: [key] })
+      items.push({ Untagged: familiarString(ref) })
+      this.#events.emit('image', 'untag', rec.id, { name: familiarString(ref) })
+      if (!lastRef || users.length > 0) return items
+    } else {
+      const running = users.find((u) => u.running)
+      if (running) {
+        throw conflict(`conflict: unable to delete ${shortId(rec.id)} (cannot be forced) - image is being used by running container ${shortId(running.id)}`)
+      }
+      if (!opts.force) {
+        if (users.length > 0) {
+          throw conflict(`conflict: unable to delete ${shortId(rec.id)} (must be forced) - image is being used by stopped container ${shortId(users[0]!.id)}`)
+        }
+        const tags = refs.filter((r) => parseReference(r).digest === undefined)
+        if (tags.length > 1) {
+          throw conflict(`conflict: unable to delete ${shortId(rec.id)} (must be forced) - image is referenced in multiple repositories`)
+        }
+      }
+      for (const r of refs) {
+        const parsed = parseReference(r)
+        items.push({ Untagged: familiarString(parsed) })
+        this.#events.emit('image', 'untag', rec.id, { name: familiarString(parsed) })
+      }
+      await this.#store.setRefs({ remove: refs })
+    }
+
+    await this.#store.delete(rec.id)
+    this.#configs.delete(rec.id)
+    items.push({ Deleted: rec.id })
+    this.#events.emit('image', 'delete', rec.id, { name: rec.id })
+    for (const chain of await this.gc()) items.push({ Deleted: chain })
+    return items
+  }
+
+  #refMatches(input: string, id: Digest): boolean {
+    try {
+      return this.#store.refs.get(formatReference(withDefaultTag(parseReference(input)))) === id
+    } catch {
+      return false
+    }
+  }
+
+  /** Holds digests (blobs or chain IDs) against gc until the returned release is called. */
+  lease(): { add(d: Digest): void; release(): void } {
+    const held: Digest[] = []
+    return {
+      add: (d) => {
+        held.push(d)
+        this.#leases.set(d, (this.#leases.get(d) ?? 0) + 1)
+      },
+      release: () => {
+        for (const d of held.splice(0)) {
+          const n = (this.#leases.get(d) ?? 1) - 1
+          if (n <= 0) this.#leases.delete(d)
+          else this.#leases.set(d, n)
+        }
+      },
+    }
+  }
+
+  /** Deletes layers and blobs nothing refers to. Returns the chain IDs of deleted layers. */
+  async gc(): Promise<Digest[]> {
+    const keepLayers = new Set<Digest>()
+    const keepBlobs = new Set<Digest>()
+    const keepChain = (top: Digest | null): void => {
+      for (let cur = top; cur && !keepLayers.has(cur); cur = this.#layers.get(cur)?.parent ?? null) keepLayers.add(cur)
+    }
+    for (const rec of this.#store.records.values()) {
+      keepBlobs.add(rec.id)
+      keepBlobs.add(rec.manifest)
+      for (const l of rec.layers) keepBlobs.add(l.digest)
+      keepChain(this.topLayer(rec.id))
+    }
+    for (const top of this.#users().containerTopLayers()) keepChain(top)
+    for (const d of this.#leases.keys()) {
+      keepChain(d)
+      keepBlobs.add(d)
+    }
+    const deleted: Digest[] = []
+    for (const layer of this.#layers.all()) {
+      if (keepLayers.has(layer.chainId)) continue
+      await this.#layers.remove(layer.chainId)
+      deleted.push(layer.chainId)
+    }
+    for (const blob of await this.#content.list()) if (!keepBlobs.has(blob)) await this.#content.delete(blob)
+    return deleted
+  }
+
+  /** Image records with their normalised references, for save and events. */
+  references(id: Digest): Reference[] {
+    return this.#store.refsOf(id).map((r) => parseReference(r))
+  }
+}
+
+/** Docker's `reference=` filter: a glob over the familiar name, with or without the tag. */
+function matchReference(pattern: string, familiar: string): boolean {
+  const re = new RegExp(
+    '^' +
+      pattern
+        .split('')
+        .map((c) => (c === '*' ? '[^/]*' : c === '?' ? '[^/]' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+        .join('') +
+      '$',
+  )
+  const repo = familiar.slice(0, familiar.lastIndexOf(':'))
+  return re.test(familiar) || re.test(repo)
+}

@@ -1,0 +1,31 @@
+/** A structured logger: one JSON object per line on stderr. Children carry extra fields (a request id, a container id). */
+export type Level = 'debug' | 'info' | 'warn' | 'error'
+const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 }
+
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void
+  info(msg: string, fields?: Record<string, unknown>): void
+  warn(msg: string, fields?: Record<string, unknown>): void
+  error(msg: string, fields?: Record<string, unknown>): void
+  child(fields: Record<string, unknown>): Logger
+  enabled(level: Level): boolean
+}
+
+export function createLogger(min: Level, write: (line: string) => void, base: Record<string, unknown> = {}): Logger {
+  const emit = (level: Level, msg: string, fields?: Record<string, unknown>): void => {
+    if (order[level] < order[min]) return
+    const entry: Record<string, unknown> = { time: new Date().toISOString(), level, msg, ...base, ...fields }
+    for (const [k, v] of Object.entries(entry)) if (v instanceof Error) entry[k] = v.stack ?? v.message
+    write(JSON.stringify(entry) + '\n')
+  }
+  return {
+    debug: (m, f) => emit('debug', m, f),
+    info: (m, f) => emit('info', m, f),
+    warn: (m, f) => emit('warn', m, f),
+    error: (m, f) => emit('error', m, f),
+    child: (fields) => createLogger(min, write, { ...base, ...fields }),
+    enabled: (level) => order[level] >= order[min],
+  }
+}
+
+export const silentLogger: Logger = createLogger('error', () => {})

@@ -1,0 +1,206 @@
+import { spawn } from 'node:child_process'
+import { type FSWatcher, watch } from 'node:fs'
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { execFile } from '../lib/exec.ts'
+import type { Logger } from '../lib/log.ts'
+import { isErrno } from '../lib/errors.ts'
+
+export interface RuntimeConfig {
+  conmon: string
+  crun: string
+  /** crun's --root: its state directory. */
+  crunRoot: string
+  /** conmon writes `<exits>/<id>` holding the exit code when a container's process ends. */
+  exitsDir: string
+  log: Logger
+}
+
+export interface CreateProcessOptions {
+  id: string
+  name: string
+  bundle: string
+  logPath: string
+  /** Max bytes of the log file before conmon truncates it; -1 for none. */
+  logSizeMax?: number
+}
+
+export interface RuntimeState {
+  status: 'created' | 'running' | 'stopped' | 'paused'
+  pid: number
+}
+
+export class RuntimeError extends Error {}
+
+/**
+ * Runs containers with crun under conmon: conmon holds the container's stdio, writes its logs and its
+ * exit code, and outlives caisd. This is the only module that spawns either of them.
+ */
+export class Runtime {
+  readonly #c: RuntimeConfig
+  #watcher: FSWatcher | undefined
+
+  constructor(config: RuntimeConfig) {
+    this.#c = config
+  }
+
+  async init(): Promise<void> {
+    await mkdir(this.#c.exitsDir, { recursive: true })
+    await mkdir(this.#c.crunRoot, { recursive: true })
+  }
+
+  /** Creates the container (crun create under a new conmon); its process waits for `start`. Returns its PID. */
+  async create(o: CreateProcessOptions): Promise<{ pid: number }> {
+    await rm(join(this.#c.exitsDir, o.id), { force: true })
+    const args = [
+      '--api-version', '1',
+      '-c', o.id,
+      '-u', o.id,
+      '-n', o.name,
+      '-r', this.#c.crun,
+      '-b', o.bundle,
+      '-p', join(o.bundle, 'pidfile'),
+      '-P', join(o.bundle, 'conmon.pid'),
+      '--exit-dir', this.#c.exitsDir,
+      '-l', `k8s-file:${o.logPath}`,
+      '--log-level', 'error',
+      '--full-attach',
+      '--socket-dir-path', o.bundle,
+      '--runtime-arg', `--root=${this.#c.crunRoot}`,
+    ]
+    if (o.logSizeMax !== undefined && o.logSizeMax > 0) args.push('--log-size-max', String(o.logSizeMax))
+    const child = spawn(this.#c.conmon, args, {
+      cwd: o.bundle,
+      detached: true,
+      stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+      env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3' },
+    })
+    child.unref()
+    const sync = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void }
+    const message = await new Promise<string>((resolve, reject) => {
+      let buf = ''
+      const done = (): void => resolve(buf)
+      sync.on('data', (d: Buffer) => {
+        buf += d.toString()
+        if (buf.includes('}')) {
+          sync.removeListener('end', done)
+          done()
+        }
+      })
+      sync.on('end', done)
+      sync.on('error', reject)
+      child.on('error', reject)
+    })
+    sync.destroy()
+    let parsed: { data?: number; message?: string }
+    try {
+      parsed = JSON.parse(message.slice(0, message.indexOf('}') + 1)) as { data?: number; message?: string }
+    } catch {
+      throw new RuntimeError(`conmon failed to create the container: ${message.trim() || 'no answer on the sync pipe'}`)
+    }
+    if (parsed.data === undefined || parsed.data < 0) {
+      throw new RuntimeError(cleanRuntimeMessage(parsed.message ?? `conmon failed with ${String(parsed.data)}`))
+    }
+    return { pid: parsed.data }
+  }
+
+  async start(id: string): Promise<void> {
+    const r = await this.#crun(['start', id])
+    if (r.code !== 0) throw new RuntimeError(cleanRuntimeMessage(r.stderr))
+  }
+
+  async kill(id: string, signal: string | number, all = false): Promise<void> {
+    const r = await this.#crun(['kill', ...(all ? ['--all'] : []), id, String(signal)])
+    if (r.code !== 0 && !/not running|does not exist|No such process/i.test(r.stderr)) throw new RuntimeError(cleanRuntimeMessage(r.stderr))
+  }
+
+  async pause(id: string): Promise<void> {
+    const r = await this.#crun(['pause', id])
+    if (r.code !== 0) throw new RuntimeError(cleanRuntimeMessage(r.stderr))
+  }
+
+  async resume(id: string): Promise<void> {
+    const r = await this.#crun(['resume', id])
+    if (r.code !== 0) throw new RuntimeError(cleanRuntimeMessage(r.stderr))
+  }
+
+  /** Removes crun's state for a stopped container (force kills a live one first). */
+  async delete(id: string, force = false): Promise<void> {
+    await this.#crun(['delete', ...(force ? ['--force'] : []), id])
+  }
+
+  async state(id: string): Promise<RuntimeState | undefined> {
+    const r = await this.#crun(['state', id])
+    if (r.code !== 0) return undefined
+    try {
+      return JSON.parse(r.stdout) as RuntimeState
+    } catch {
+      return undefined
+    }
+  }
+
+  /** The exit code conmon recorded, or undefined while the container's process has not ended. */
+  async exitCode(id: string): Promise<number | undefined> {
+    try {
+      const text = (await readFile(join(this.#c.exitsDir, id), 'utf8')).trim()
+      if (text === '') return undefined
+      const n = Number.parseInt(text, 10)
+      return Number.isNaN(n) ? undefined : n
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return undefined
+      throw err
+    }
+  }
+
+  async forgetExit(id: string): Promise<void> {
+    await rm(join(this.#c.exitsDir, id), { force: true })
+  }
+
+  /** Calls `onExit(id)` whenever conmon writes an exit file; also once for every file already there. */
+  async watchExits(onExit: (id: string) => void): Promise<void> {
+    this.#watcher = watch(this.#c.exitsDir, (_event, name) => {
+      if (name && !name.startsWith('.')) onExit(name)
+    })
+    for (const name of await readdir(this.#c.exitsDir)) if (!name.startsWith('.')) onExit(name)
+  }
+
+  close(): void {
+    this.#watcher?.close()
+  }
+
+  /** The PID of a container's conmon, from its pid file; undefined when gone. */
+  async conmonPid(bundle: string): Promise<number | undefined> {
+    const text = await readFile(join(bundle, 'conmon.pid'), 'utf8').catch(() => '')
+    const pid = Number.parseInt(text, 10)
+    if (!pid) return undefined
+    try {
+      process.kill(pid, 0)
+      return pid
+    } catch {
+      return undefined
+    }
+  }
+
+  #crun(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    return execFile(this.#c.crun, [`--root=${this.#c.crunRoot}`, ...args])
+  }
+
+  static async writeBundle(bundle: string, spec: object): Promise<void> {
+    await mkdir(bundle, { recursive: true })
+    await writeFile(join(bundle, 'config.json'), JSON.stringify(spec))
+  }
+}
+
+/** Turns crun's messages into Docker-like text: `exec: "nope": executable file not found in $PATH`. */
+export function cleanRuntimeMessage(raw: string): string {
+  const text = raw.trim().split('\n').filter(Boolean).at(-1) ?? raw.trim()
+  const m = /executable file `([^`]+)` not found in \$PATH|`([^`]+)`: No such file or directory/.exec(text)
+  if (m) return `exec: "${m[1] ?? m[2]}": executable file not found in $PATH`
+  const perm = /open executable: (?:Permission denied|Operation not permitted)|`([^`]+)`: Permission denied/.exec(text)
+  if (perm) return `exec: "${perm[1] ?? ''}": permission denied`
+  return text.replace(/^(crun|conmon): ?/, '')
+}
+
+export function isNotFoundMessage(message: string): boolean {
+  return /executable file not found|no such file or directory/i.test(message)
+}

@@ -1,0 +1,137 @@
+import { createHash } from 'node:crypto'
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { PassThrough, type Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { type Digest, DigestingStream, hexOf } from '../content/digest.ts'
+import { newId } from '../lib/ids.ts'
+import { isTempFile, readJson, syncDir, writeJsonAtomic } from '../store/atomic.ts'
+import { applyLayerTar, maybeGunzip } from './apply-tar.ts'
+
+/**
+ * A layer is one unpacked filesystem diff. It is identified by its chain ID, which covers the layer
+ * and every layer under it: chainID(L1) = diffID(L1); chainID(Ln) = sha256(chainID(Ln-1) + " " + diffID(Ln)).
+ * Two images with the same base share the base's layers on disk.
+ */
+export interface LayerRecord {
+  chainId: Digest
+  diffId: Digest
+  parent: Digest | null
+  /** Bytes of files in this layer alone. */
+  size: number
+}
+
+export function chainIdOf(parent: Digest | null, diffId: Digest): Digest {
+  if (!parent) return diffId
+  return `sha256:${createHash('sha256').update(`${parent} ${diffId}`).digest('hex')}`
+}
+
+export function chainIdsOf(diffIds: readonly Digest[]): Digest[] {
+  const out: Digest[] = []
+  let parent: Digest | null = null
+  for (const d of diffIds) {
+    parent = chainIdOf(parent, d)
+    out.push(parent)
+  }
+  return out
+}
+
+/** Unpacked layers under `<root>/snapshots/<chain hex>/fs`, described by `<root>/layers/<chain hex>.json`. */
+export class LayerStore {
+  readonly #records: string
+  readonly #snapshots: string
+  readonly #cache = new Map<Digest, LayerRecord>()
+
+  constructor(recordsDir: string, snapshotsDir: string) {
+    this.#records = recordsDir
+    this.#snapshots = snapshotsDir
+  }
+
+  async init(): Promise<void> {
+    await mkdir(this.#records, { recursive: true })
+    await mkdir(this.#snapshots, { recursive: true })
+    for (const name of await readdir(this.#snapshots)) {
+      if (name.startsWith('.tmp-')) await rm(join(this.#snapshots, name), { recursive: true, force: true })
+    }
+    for (const name of await readdir(this.#records)) {
+      if (isTempFile(name)) continue
+      const rec = await readJson<LayerRecord>(join(this.#records, name))
+      if (!rec) continue
+      // A record without its directory means the unpack was never finished: forget it.
+      if (await stat(this.dir(rec.chainId)).then(() => true, () => false)) this.#cache.set(rec.chainId, rec)
+      else await rm(join(this.#records, name), { force: true })
+    }
+    // A directory without a record is a layer whose record was never written: unreachable, so delete it.
+    for (const name of await readdir(this.#snapshots)) {
+      if (/^[a-f0-9]{64}$/.test(name) && !this.#cache.has(`sha256:${name}`)) {
+        await rm(join(this.#snapshots, name), { recursive: true, force: true })
+      }
+    }
+  }
+
+  /** Directory of a layer's files, relative to the snapshots dir (kept short for overlay's mount options). */
+  relDir(chainId: Digest): string {
+    return `${hexOf(chainId)}/fs`
+  }
+
+  dir(chainId: Digest): string {
+    return join(this.#snapshots, this.relDir(chainId))
+  }
+
+  get snapshotsDir(): string {
+    return this.#snapshots
+  }
+
+  get(chainId: Digest): LayerRecord | undefined {
+    return this.#cache.get(chainId)
+  }
+
+  all(): LayerRecord[] {
+    return [...this.#cache.values()]
+  }
+
+  /**
+   * Unpacks a layer tar (plain or gzip) on top of `parent`. Returns the existing record when that chain is
+   * already here; otherwise unpacks into a temp dir and renames it into place, so a crash leaves no half layer.
+   * `expectedDiffId`, when known, is checked before anything is kept.
+   */
+  async apply(source: Readable, parent: Digest | null, expectedDiffId?: Digest): Promise<LayerRecord> {
+    if (expectedDiffId) {
+      const existing = this.#cache.get(chainIdOf(parent, expectedDiffId))
+      if (existing) {
+        source.resume()
+        return existing
+      }
+    }
+    const tmp = join(this.#snapshots, `.tmp-${newId().slice(0, 16)}`)
+    await mkdir(join(tmp, 'fs'), { recursive: true })
+    try {
+      const hasher = new DigestingStream()
+      const tee = new PassThrough()
+      const hashing = pipeline(maybeGunzip(source), hasher, tee)
+      const [, applied] = await Promise.all([hashing, applyLayerTar(tee, join(tmp, 'fs'))])
+      const diffId = hasher.digest()
+      if (expectedDiffId && diffId !== expectedDiffId) {
+        throw new Error(`layer digest mismatch: expected ${expectedDiffId}, got ${diffId}`)
+      }
+      const chainId = chainIdOf(parent, diffId)
+      const existing = this.#cache.get(chainId)
+      if (existing) return existing
+      const rec: LayerRecord = { chainId, diffId, parent, size: applied.size }
+      await rename(tmp, join(this.#snapshots, hexOf(chainId)))
+      await syncDir(this.#snapshots)
+      await writeJsonAtomic(join(this.#records, `${hexOf(chainId)}.json`), rec)
+      this.#cache.set(chainId, rec)
+      return rec
+    } finally {
+      await rm(tmp, { recursive: true, force: true })
+    }
+  }
+
+  /** Deletes one layer. Callers (the image service) decide that nothing uses it any more. */
+  async remove(chainId: Digest): Promise<void> {
+    this.#cache.delete(chainId)
+    await rm(join(this.#records, `${hexOf(chainId)}.json`), { force: true })
+    await rm(join(this.#snapshots, hexOf(chainId)), { recursive: true, force: true })
+  }
+}

@@ -1,0 +1,65 @@
+import { mkdir, readFile, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { run } from '../lib/exec.ts'
+import type { LayerStore } from './layers.ts'
+import type { Digest } from '../content/digest.ts'
+
+/**
+ * A container's root filesystem: an overlayfs mount of its image's layers (read-only, shared)
+ * under its own writable layer in `<dir>/upper`, mounted at `<dir>/merged`.
+ */
+export class RootfsManager {
+  readonly #layers: LayerStore
+
+  constructor(layers: LayerStore) {
+    this.#layers = layers
+  }
+
+  /** Lower dirs, top first, for the image whose top layer is `top`. */
+  lowerDirs(top: Digest | null): string[] {
+    const dirs: string[] = []
+    for (let cur = top; cur; ) {
+      const rec = this.#layers.get(cur)
+      if (!rec) throw new Error(`layer ${cur} is missing from the store`)
+      dirs.push(this.#layers.relDir(cur))
+      cur = rec.parent
+    }
+    return dirs
+  }
+
+  async create(dir: string): Promise<void> {
+    await mkdir(join(dir, 'upper'), { recursive: true, mode: 0o755 })
+    await mkdir(join(dir, 'work'), { recursive: true, mode: 0o700 })
+    await mkdir(join(dir, 'merged'), { recursive: true, mode: 0o755 })
+    await mkdir(join(dir, 'empty'), { recursive: true, mode: 0o755 })
+  }
+
+  async mount(dir: string, top: Digest | null): Promise<string> {
+    const merged = join(dir, 'merged')
+    if (await isMounted(merged)) return merged
+    const lowers = this.lowerDirs(top)
+    // overlay needs at least one lower dir; an image with no layers gets an empty one.
+    const lower = lowers.length > 0 ? lowers.join(':') : join(dir, 'empty')
+    // Relative lower dirs (resolved against the snapshots dir) keep the options under the kernel's page-size limit.
+    const options = `lowerdir=${lower},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`
+    await run('mount', ['-t', 'overlay', 'overlay', '-o', options, merged], { cwd: this.#layers.snapshotsDir })
+    return merged
+  }
+
+  async unmount(dir: string): Promise<void> {
+    const merged = join(dir, 'merged')
+    if (!(await isMounted(merged))) return
+    await run('umount', [merged]).catch(async () => run('umount', ['-l', merged]))
+  }
+
+  async remove(dir: string): Promise<void> {
+    await this.unmount(dir)
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+export async function isMounted(path: string): Promise<boolean> {
+  const mounts = await readFile('/proc/self/mountinfo', 'utf8')
+  const escaped = path.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`)
+  return mounts.split('\n').some((line) => line.split(' ')[4] === escaped)
+}

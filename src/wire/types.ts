@@ -1,0 +1,215 @@
+/**
+ * The Engine API's JSON shapes (API 1.50), shared by the API layer, the typed client and the services that
+ * build them. Field names and casing are Docker's; clients read them literally.
+ */
+
+export interface ImageSummary {
+  Id: string
+  ParentId: string
+  RepoTags: string[]
+  RepoDigests: string[]
+  Created: number
+  Size: number
+  SharedSize: number
+  VirtualSize?: number
+  Labels: Record<string, string>
+  Containers: number
+}
+
+export interface ImageInspect {
+  Id: string
+  RepoTags: string[]
+  RepoDigests: string[]
+  Parent: string
+  Comment: string
+  Created: string
+  DockerVersion: string
+  Author: string
+  Config: Record<string, unknown>
+  Architecture: string
+  Variant?: string
+  Os: string
+  Size: number
+  GraphDriver: { Name: string; Data: Record<string, string> | null }
+  RootFS: { Type: string; Layers: string[] }
+  Metadata: { LastTagTime: string }
+}
+
+export interface ImageDeleteItem {
+  Untagged?: string
+  Deleted?: string
+}
+
+export interface HealthConfig {
+  Test?: string[]
+  Interval?: number
+  Timeout?: number
+  StartPeriod?: number
+  StartInterval?: number
+  Retries?: number
+}
+
+export interface ContainerConfig {
+  Hostname: string
+  Domainname: string
+  User: string
+  AttachStdin: boolean
+  AttachStdout: boolean
+  AttachStderr: boolean
+  ExposedPorts?: Record<string, object> | null
+  Tty: boolean
+  OpenStdin: boolean
+  StdinOnce: boolean
+  Env: string[]
+  Cmd: string[] | null
+  Healthcheck?: HealthConfig
+  Image: string
+  Volumes: Record<string, object> | null
+  WorkingDir: string
+  Entrypoint: string[] | null
+  OnBuild: string[] | null
+  Labels: Record<string, string>
+  StopSignal?: string
+  StopTimeout?: number
+}
+
+export interface RestartPolicy {
+  Name: '' | 'no' | 'always' | 'unless-stopped' | 'on-failure'
+  MaximumRetryCount: number
+}
+
+export interface HostConfig {
+  Binds: string[] | null
+  NetworkMode: string
+  PortBindings: Record<string, Array<{ HostIp: string; HostPort: string }>> | null
+  RestartPolicy: RestartPolicy
+  AutoRemove: boolean
+  LogConfig: { Type: string; Config: Record<string, string> }
+  Privileged: boolean
+  ReadonlyRootfs: boolean
+  CapAdd: string[] | null
+  CapDrop: string[] | null
+  Init: boolean | null
+  [key: string]: unknown
+}
+
+export interface ContainerState {
+  Status: 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead'
+  Running: boolean
+  Paused: boolean
+  Restarting: boolean
+  OOMKilled: boolean
+  Dead: boolean
+  Pid: number
+  ExitCode: number
+  Error: string
+  StartedAt: string
+  FinishedAt: string
+}
+
+export interface ContainerInspect {
+  Id: string
+  Created: string
+  Path: string
+  Args: string[]
+  State: ContainerState
+  Image: string
+  ResolvConfPath: string
+  HostnamePath: string
+  HostsPath: string
+  LogPath: string
+  Name: string
+  RestartCount: number
+  Driver: string
+  Platform: string
+  MountLabel: string
+  ProcessLabel: string
+  AppArmorProfile: string
+  ExecIDs: string[] | null
+  HostConfig: HostConfig
+  GraphDriver: { Name: string; Data: Record<string, string> }
+  Mounts: unknown[]
+  Config: ContainerConfig
+  NetworkSettings: Record<string, unknown>
+}
+
+export interface ContainerSummary {
+  Id: string
+  Names: string[]
+  Image: string
+  ImageID: string
+  Command: string
+  Created: number
+  Ports: Array<{ IP?: string; PrivatePort: number; PublicPort?: number; Type: string }>
+  Labels: Record<string, string>
+  State: ContainerState['Status']
+  Status: string
+  HostConfig: { NetworkMode: string }
+  NetworkSettings: { Networks: Record<string, unknown> }
+  Mounts: unknown[]
+  SizeRw?: number
+  SizeRootFs?: number
+}
+
+export interface ContainerCreateBody extends Partial<Omit<ContainerConfig, 'Env' | 'Labels'>> {
+  Env?: string[] | null
+  Labels?: Record<string, string> | null
+  Image: string
+  HostConfig?: Partial<HostConfig>
+  NetworkingConfig?: { EndpointsConfig?: Record<string, unknown> }
+}
+
+export interface WaitResponse {
+  StatusCode: number
+  Error: { Message: string } | null
+}
+
+export interface Version {
+  Platform: { Name: string }
+  Components: Array<{ Name: string; Version: string; Details: Record<string, string> }>
+  Version: string
+  ApiVersion: string
+  MinAPIVersion: string
+  GitCommit: string
+  GoVersion: string
+  Os: string
+  Arch: string
+  KernelVersion: string
+  Experimental: boolean
+  BuildTime: string
+}
+
+export type SystemInfo = Record<string, unknown> & {
+  ID: string
+  Containers: number
+  ContainersRunning: number
+  ContainersPaused: number
+  ContainersStopped: number
+  Images: number
+  ServerVersion: string
+  Name: string
+}
+
+/** One object of a JSON progress stream (pull, push, import, load). */
+export interface JsonMessage {
+  status?: string
+  id?: string
+  stream?: string
+  progress?: string
+  progressDetail?: { current?: number; total?: number }
+  aux?: unknown
+  error?: string
+  errorDetail?: { code?: number; message: string }
+}
+
+export interface EventMessage {
+  Type: string
+  Action: string
+  Actor: { ID: string; Attributes: Record<string, string> }
+  scope: 'local'
+  time: number
+  timeNano: number
+  status?: string
+  id?: string
+  from?: string
+}
