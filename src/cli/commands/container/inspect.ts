@@ -1,0 +1,42 @@
+import { ApiError } from '../../../client/http.ts'
+import type { Command } from '../../command.ts'
+import { describeError } from '../../errors.ts'
+import { str } from '../../flags.ts'
+import { renderTemplate } from '../../output/template.ts'
+
+export const inspectCommand: Command = {
+  name: 'inspect',
+  group: 'container',
+  usage: 'cais inspect [OPTIONS] NAME|ID [NAME|ID...]',
+  description: 'Return low-level information on containers and images',
+  flags: [{ name: 'format', short: 'f', type: 'string' }, { name: 'type', type: 'string' }, { name: 'size', short: 's', type: 'bool' }],
+  minArgs: 1,
+  async run(client, p, io) {
+    const type = str(p, 'type')
+    const results: unknown[] = []
+    let status = 0
+    for (const ref of p.args) {
+      try {
+        if (type === 'image') results.push(await client.images.inspect(ref))
+        else if (type === 'container') results.push(await client.containers.inspect(ref))
+        else {
+          try {
+            results.push(await client.containers.inspect(ref))
+          } catch (err) {
+            if (!(err instanceof ApiError) || err.status !== 404) throw err
+            results.push(await client.images.inspect(ref).catch((e: unknown) => {
+              throw e instanceof ApiError && e.status === 404 ? new Error(`No such object: ${ref}`) : e
+            }))
+          }
+        }
+      } catch (err) {
+        io.err(err instanceof ApiError ? describeError(err) : `Error: ${(err as Error).message}`)
+        status = 1
+      }
+    }
+    const format = str(p, 'format')
+    if (format) for (const r of results) io.out(format === 'json' ? JSON.stringify(r) : renderTemplate(format, r))
+    else io.out(JSON.stringify(results, null, 4))
+    return status
+  },
+}

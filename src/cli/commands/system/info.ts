@@ -1,0 +1,47 @@
+import type { Command } from '../../command.ts'
+import { str } from '../../flags.ts'
+import { renderTemplate } from '../../output/template.ts'
+import { humanSize } from '../../../lib/size.ts'
+
+export const infoCommand: Command = {
+  name: 'info',
+  group: 'system',
+  usage: 'cais info [OPTIONS]',
+  description: 'Display system-wide information',
+  flags: [{ name: 'format', short: 'f', type: 'string' }],
+  maxArgs: 0,
+  async run(client, p, io) {
+    const info = await client.system.info()
+    const format = str(p, 'format')
+    if (format) {
+      io.out(format === 'json' ? JSON.stringify(info) : renderTemplate(format, info))
+      return 0
+    }
+    const lines = [
+      'Server:',
+      ` Containers: ${info.Containers}`,
+      `  Running: ${info.ContainersRunning}`,
+      `  Paused: ${info.ContainersPaused}`,
+      `  Stopped: ${info.ContainersStopped}`,
+      ` Images: ${info.Images}`,
+      ` Server Version: ${info.ServerVersion}`,
+      ` Storage Driver: ${String(info['Driver'])}`,
+      ` Logging Driver: ${String(info['LoggingDriver'])}`,
+      ` Cgroup Driver: ${String(info['CgroupDriver'])}`,
+      ` Cgroup Version: ${String(info['CgroupVersion'])}`,
+      ` Default Runtime: ${String(info['DefaultRuntime'])}`,
+      ` Kernel Version: ${String(info['KernelVersion'])}`,
+      ` Operating System: ${String(info['OperatingSystem'])}`,
+      ` OSType: ${String(info['OSType'])}`,
+      ` Architecture: ${String(info['Architecture'])}`,
+      ` CPUs: ${String(info['NCPU'])}`,
+      ` Total Memory: ${humanSize(Number(info['MemTotal']))}`,
+      ` Name: ${info.Name}`,
+      ` ID: ${info.ID}`,
+      ` Docker Root Dir: ${String(info['DockerRootDir'])}`,
+    ]
+    for (const l of lines) io.out(l)
+    for (const w of (info['Warnings'] as string[] | undefined) ?? []) io.err(`WARNING: ${w}`)
+    return 0
+  },
+}

@@ -1,0 +1,20 @@
+import type { Readable, Writable } from 'node:stream'
+
+/** Where a command reads and writes; tests pass buffers, main passes the process's streams. */
+export interface Io {
+  out(line: string): void
+  err(line: string): void
+  stdout: Writable
+  stderr: Writable
+  stdin: Readable
+}
+
+export function processIo(): Io {
+  return {
+    out: (line) => process.stdout.write(line + '\n'),
+    err: (line) => process.stderr.write(line + '\n'),
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+  }
+}

@@ -1,0 +1,164 @@
+import type { Readable } from 'node:stream'
+import type {
+  ContainerCreateBody,
+  ContainerInspect,
+  ContainerSummary,
+  ImageDeleteItem,
+  ImageInspect,
+  ImageSummary,
+  JsonMessage,
+  SystemInfo,
+  Version,
+  WaitResponse,
+} from '../wire/types.ts'
+import { ApiError, HttpTransport } from './http.ts'
+import { type StreamChunk, demux, jsonLines } from './streams.ts'
+
+export { ApiError }
+export type Filters = Record<string, string[]>
+
+export interface ClientOptions {
+  /** `unix:///run/cais/cais.sock` or a bare socket path. */
+  host: string
+  /** API version to speak; defaults to 1.50. */
+  apiVersion?: string
+}
+
+export const defaultHost = 'unix:///run/cais/cais.sock'
+
+/** Picks the daemon as the CLI does: -H, then CAIS_HOST, then DOCKER_HOST, then the default socket. */
+export function hostFromEnv(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return flag || env['CAIS_HOST'] || env['DOCKER_HOST'] || defaultHost
+}
+
+const filtersQuery = (f: Filters | undefined): string | undefined =>
+  f && Object.keys(f).length > 0 ? JSON.stringify(Object.fromEntries(Object.entries(f).map(([k, vs]) => [k, Object.fromEntries(vs.map((v) => [v, true]))]))) : undefined
+
+/**
+ * The typed Engine API client. The CLI, compose, the dashboard and the tests use only this to talk to a daemon.
+ * @example
+ * const client = new EngineClient({ host: 'unix:///run/cais/cais.sock' })
+ * const { Id } = await client.containers.create({ Image: 'busybox', Cmd: ['echo', 'hi'] })
+ * await client.containers.start(Id)
+ */
+export class EngineClient {
+  readonly http: HttpTransport
+
+  constructor(opts: ClientOptions) {
+    const host = opts.host
+    if (!host.startsWith('unix://') && !host.startsWith('/')) {
+      throw new Error(`unsupported host ${host}: only unix:// sockets for now`)
+    }
+    this.http = new HttpTransport({ socketPath: host.replace(/^unix:\/\//, '') }, opts.apiVersion ?? '1.50')
+  }
+
+  close(): void {
+    this.http.close()
+  }
+
+  readonly system = {
+    ping: async (): Promise<string> => (await this.http.json<string>('GET', '/_ping').catch(() => 'OK')) ?? 'OK',
+    version: (): Promise<Version> => this.http.json('GET', '/version'),
+    info: (): Promise<SystemInfo> => this.http.json('GET', '/info'),
+    /** The raw NDJSON event stream. */
+    events: (opts: { since?: string; until?: string; filters?: Filters; signal?: AbortSignal } = {}): Promise<Readable> =>
+      this.http.send('GET', '/events', { query: { since: opts.since, until: opts.until, filters: filtersQuery(opts.filters) }, signal: opts.signal }),
+  }
+
+  readonly containers = {
+    create: (body: ContainerCreateBody, opts: { name?: string | undefined } = {}): Promise<{ Id: string; Warnings: string[] }> =>
+      this.http.json('POST', '/containers/create', { query: { name: opts.name }, body }),
+    start: async (id: string): Promise<void> => {
+      await this.http.empty('POST', `/containers/${encodeURIComponent(id)}/start`)
+    },
+    /** Returns false when the container was already stopped (304). */
+    stop: async (id: string, opts: { t?: number | undefined; signal?: string | undefined } = {}): Promise<boolean> =>
+      (await this.http.empty('POST', `/containers/${encodeURIComponent(id)}/stop`, { query: { t: opts.t, signal: opts.signal } })) !== 304,
+    restart: async (id: string, opts: { t?: number | undefined; signal?: string | undefined } = {}): Promise<void> => {
+      await this.http.empty('POST', `/containers/${encodeURIComponent(id)}/restart`, { query: { t: opts.t, signal: opts.signal } })
+    },
+    kill: async (id: string, signal?: string): Promise<void> => {
+      await this.http.empty('POST', `/containers/${encodeURIComponent(id)}/kill`, { query: { signal } })
+    },
+    remove: async (id: string, opts: { force?: boolean; v?: boolean } = {}): Promise<void> => {
+      await this.http.empty('DELETE', `/containers/${encodeURIComponent(id)}`, { query: { force: opts.force, v: opts.v } })
+    },
+    inspect: (id: string): Promise<ContainerInspect> => this.http.json('GET', `/containers/${encodeURIComponent(id)}/json`),
+    list: (opts: { all?: boolean; limit?: number; filters?: Filters } = {}): Promise<ContainerSummary[]> =>
+      this.http.json('GET', '/containers/json', { query: { all: opts.all, limit: opts.limit, filters: filtersQuery(opts.filters) } }),
+    /**
+     * Starts waiting; resolves once the daemon has sent the headers, so the caller may then start the container.
+     * `result` resolves at the condition.
+     */
+    wait: async (id: string, condition?: 'not-running' | 'next-exit' | 'removed'): Promise<{ result: Promise<WaitResponse> }> => {
+      const res = await this.http.send('POST', `/containers/${encodeURIComponent(id)}/wait`, { query: { condition } })
+      const result = (async (): Promise<WaitResponse> => {
+        const chunks: Buffer[] = []
+        for await (const c of res as AsyncIterable<Buffer>) chunks.push(c)
+        return JSON.parse(Buffer.concat(chunks).toString('utf8')) as WaitResponse
+      })()
+      return { result }
+    },
+    logs: async (
+      id: string,
+      opts: { follow?: boolean; stdout?: boolean; stderr?: boolean; timestamps?: boolean; tail?: string; since?: string; until?: string; signal?: AbortSignal } = {},
+    ): Promise<AsyncGenerator<StreamChunk>> => {
+      const res = await this.http.send('GET', `/containers/${encodeURIComponent(id)}/logs`, {
+        query: {
+          follow: opts.follow,
+          stdout: opts.stdout ?? true,
+          stderr: opts.stderr ?? true,
+          timestamps: opts.timestamps,
+          tail: opts.tail,
+          since: opts.since,
+          until: opts.until,
+        },
+        signal: opts.signal,
+      })
+      return demux(res, res.headers['content-type'] === 'application/vnd.docker.multiplexed-stream')
+    },
+    /** Attaches to the container's output (hijacked); resolves after the daemon's `101`. */
+    attach: async (
+      id: string,
+      opts: { stream?: boolean; logs?: boolean; stdout?: boolean; stderr?: boolean; stdin?: boolean } = {},
+    ): Promise<{ output: AsyncGenerator<StreamChunk>; socket: import('node:stream').Duplex }> => {
+      const { socket, head, headers } = await this.http.hijack('POST', `/containers/${encodeURIComponent(id)}/attach`, {
+        query: { stream: opts.stream ?? true, logs: opts.logs, stdout: opts.stdout ?? true, stderr: opts.stderr ?? true, stdin: opts.stdin },
+      })
+      const multiplexed = headers['content-type'] === 'application/vnd.docker.multiplexed-stream'
+      async function* withHead(): AsyncGenerator<Buffer> {
+        if (head.length > 0) yield head
+        for await (const c of socket as AsyncIterable<Buffer>) yield c
+      }
+      return { output: demux(withHead(), multiplexed), socket }
+    },
+  }
+
+  readonly images = {
+    list: (opts: { all?: boolean; filters?: Filters } = {}): Promise<ImageSummary[]> =>
+      this.http.json('GET', '/images/json', { query: { all: opts.all, filters: filtersQuery(opts.filters) } }),
+    inspect: (name: string): Promise<ImageInspect> => this.http.json('GET', `/images/${name}/json`),
+    remove: (name: string, opts: { force?: boolean; noprune?: boolean } = {}): Promise<ImageDeleteItem[]> =>
+      this.http.json('DELETE', `/images/${name}`, { query: { force: opts.force, noprune: opts.noprune } }),
+    tag: async (name: string, repo: string, tag?: string): Promise<void> => {
+      await this.http.empty('POST', `/images/${name}/tag`, { query: { repo, tag } })
+    },
+    /** `docker import`: a rootfs tar becomes a one-layer image; returns the progress messages. */
+    import: async (tar: Readable, opts: { repo?: string | undefined; message?: string | undefined; changes?: string[] | undefined } = {}): Promise<JsonMessage[]> =>
+      collect(await this.http.send('POST', '/images/create', { query: { fromSrc: '-', repo: opts.repo, message: opts.message, changes: opts.changes }, stream: tar })),
+    load: async (tar: Readable, opts: { quiet?: boolean } = {}): Promise<JsonMessage[]> =>
+      collect(await this.http.send('POST', '/images/load', { query: { quiet: opts.quiet }, stream: tar })),
+    save: (names: string[]): Promise<Readable> => this.http.send('GET', '/images/get', { query: { names } }),
+    pull: async (image: string, tag?: string): Promise<JsonMessage[]> =>
+      collect(await this.http.send('POST', '/images/create', { query: { fromImage: image, tag } })),
+  }
+}
+
+async function collect(res: Readable): Promise<JsonMessage[]> {
+  const out: JsonMessage[] = []
+  for await (const m of jsonLines<JsonMessage>(res)) {
+    if (m.errorDetail || m.error) throw new ApiError(500, m.errorDetail?.message ?? m.error ?? 'unknown error')
+    out.push(m)
+  }
+  return out
+}

@@ -1,0 +1,195 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import type { TestContext } from 'node:test'
+import { EngineClient } from '../../src/client/engine-client.ts'
+
+export const repoRoot = resolve(import.meta.dirname, '../..')
+export const caisBin = join(repoRoot, 'bin/cais')
+export const caisdBin = join(repoRoot, 'bin/caisd')
+export const dockerBin = '/usr/local/bin/docker'
+
+export interface RunResult {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+/** Runs a command to completion, with optional stdin; never throws on a non-zero exit. */
+export function runCommand(cmd: string, args: readonly string[], opts: { env?: NodeJS.ProcessEnv; input?: string | Buffer; timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(cmd, args, { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] })
+    const out: Buffer[] = []
+    const err: Buffer[] = []
+    child.stdout.on('data', (d: Buffer) => out.push(d))
+    child.stderr.on('data', (d: Buffer) => err.push(d))
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000)
+    child.on('error', reject)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      resolvePromise({ code: code ?? 128, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() })
+    })
+    child.stdin.end(opts.input)
+  })
+}
+
+let imageTar: string | undefined
+/** A tar of a busybox-static root filesystem, made once per test process. */
+export function busyboxTar(): string {
+  if (imageTar && existsSync(imageTar)) return imageTar
+  const dir = mkdtempSync('/tmp/cais-test-image-')
+  const tmp = join(dir, 'busybox.tar.tmp')
+  execFileSync(join(repoRoot, 'scripts/busybox-image.sh'), [tmp])
+  renameSync(tmp, join(dir, 'busybox.tar'))
+  imageTar = join(dir, 'busybox.tar')
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }))
+  return imageTar
+}
+
+export const BUSYBOX = 'busybox:latest'
+
+export interface TestDaemon {
+  dir: string
+  root: string
+  execRoot: string
+  socket: string
+  host: string
+  client: EngineClient
+  /** Runs our CLI against this daemon. */
+  cli(...args: string[]): Promise<RunResult>
+  cliWithInput(input: string | Buffer, ...args: string[]): Promise<RunResult>
+  /** Runs the real docker CLI against this daemon. */
+  docker(...args: string[]): Promise<RunResult>
+  dockerWithInput(input: string | Buffer, ...args: string[]): Promise<RunResult>
+  /** Imports the busybox image as busybox:latest. */
+  importBusybox(): Promise<void>
+  stop(): Promise<void>
+  kill9(): Promise<void>
+  start(): Promise<void>
+  logs(): string
+}
+
+/**
+ * Starts a real caisd on its own temp root, exec root and socket. Everything it made (containers,
+ * mounts, conmon processes) is removed in t.after, even when the test fails.
+ */
+export async function startDaemon(t: TestContext, opts: { importBusybox?: boolean } = {}): Promise<TestDaemon> {
+  const dir = mkdtempSync('/tmp/cais-test-')
+  const root = join(dir, 'root')
+  const execRoot = join(dir, 'run')
+  const socket = join(dir, 'cais.sock')
+  const host = `unix://${socket}`
+  let child: ChildProcess | undefined
+  let log = ''
+  const env = { CAIS_HOST: host, DOCKER_HOST: host, DOCKER_CONFIG: join(dir, 'docker-config') }
+
+  const start = async (): Promise<void> => {
+    child = spawn(caisdBin, ['--root', root, '--exec-root', execRoot, '-H', host, '--log-level', 'debug'], { stdio: ['ignore', 'ignore', 'pipe'] })
+    child.stderr!.on('data', (d: Buffer) => (log += d.toString()))
+    const deadline = Date.now() + 20_000
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`caisd exited with ${child.exitCode}:\n${log}`)
+      if (existsSync(socket)) {
+        const r = await runCommand(dockerBin, ['version', '--format', '{{.Server.Version}}'], { env }).catch(() => undefined)
+        if (r?.code === 0) return
+      }
+      if (Date.now() > deadline) throw new Error(`caisd did not come up:\n${log}`)
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
+  const waitExit = (c: ChildProcess): Promise<void> => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', () => r())))
+
+  const d: TestDaemon = {
+    dir,
+    root,
+    execRoot,
+    socket,
+    host,
+    client: new EngineClient({ host }),
+    cli: (...args) => runCommand(caisBin, args, { env }),
+    cliWithInput: (input, ...args) => runCommand(caisBin, args, { env, input }),
+    docker: (...args) => runCommand(dockerBin, args, { env }),
+    dockerWithInput: (input, ...args) => runCommand(dockerBin, args, { env, input }),
+    importBusybox: async () => {
+      const r = await runCommand(caisBin, ['import', busyboxTar(), BUSYBOX], { env })
+      if (r.code !== 0) throw new Error(`import failed: ${r.stderr}`)
+    },
+    stop: async () => {
+      if (!child) return
+      const c = child
+      child = undefined
+      c.kill('SIGTERM')
+      await waitExit(c)
+    },
+    kill9: async () => {
+      if (!child) return
+      const c = child
+      child = undefined
+      c.kill('SIGKILL')
+      await waitExit(c)
+    },
+    start,
+    logs: () => log,
+  }
+  t.after(async () => {
+    d.client.close()
+    if (child) {
+      // Remove what the test left through the API first, then make sure of it by hand.
+      const ids = await d.client.containers.list({ all: true }).catch(() => [])
+      for (const c of ids) await d.client.containers.remove(c.Id, { force: true }).catch(() => {})
+      await d.stop()
+    }
+    cleanupRoot(dir, execRoot)
+  })
+  await start()
+  if (opts.importBusybox ?? true) await d.importBusybox()
+  return d
+}
+
+/** Stops every conmon and container of this test root and unmounts its overlays. */
+function cleanupRoot(dir: string, execRoot: string): void {
+  const crunRoot = join(execRoot, 'crun')
+  const bundles = join(execRoot, 'containers')
+  if (existsSync(bundles)) {
+    for (const id of readdirSync(bundles)) {
+      try {
+        execFileSync('crun', [`--root=${crunRoot}`, 'delete', '--force', id], { stdio: 'ignore' })
+      } catch {
+        // already gone
+      }
+      try {
+        const pid = Number(readFileSync(join(bundles, id, 'conmon.pid'), 'utf8'))
+        if (pid) process.kill(pid, 'SIGKILL')
+      } catch {
+        // already gone
+      }
+    }
+  }
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((m): m is string => m !== undefined && m.startsWith(dir))
+  for (const m of mounts.reverse()) {
+    try {
+      execFileSync('umount', ['-l', m], { stdio: 'ignore' })
+    } catch {
+      // not mounted any more
+    }
+  }
+  rmSync(dir, { recursive: true, force: true })
+}
+
+/** A name derived from the test's name, unique per run. */
+export function uniqueName(t: TestContext): string {
+  return `${t.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40)}-${process.pid}-${Math.floor(Math.random() * 1e6)}`
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const v = await fn()
+    if (v !== undefined && v !== false) return v
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
