@@ -31,9 +31,12 @@ export class ApiServer {
   /** Stops accepting, ends long-lived streams, and resolves when in-flight requests are done (or after `graceMs`). */
   async close(graceMs = 10_000): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()))
-    this.server.closeIdleConnections()
     for (const c of this.#inflight) c.abort()
+    // Keep-alive connections become idle as their last request finishes: close them as they do.
+    const sweep = setInterval(() => this.server.closeIdleConnections(), 50)
+    this.server.closeIdleConnections()
     await Promise.race([closed, new Promise((r) => setTimeout(r, graceMs).unref())])
+    clearInterval(sweep)
     this.server.closeAllConnections()
   }
 

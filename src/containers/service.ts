@@ -115,10 +115,19 @@ export class ContainerService implements ImageUsers {
       throw notFound(`network ${hostConfig.NetworkMode} not found`)
     }
     const id = newId()
-    const config = mergeConfig(body, imageConfig, id)
-    const argv = [...(config.Entrypoint ?? []), ...(config.Cmd ?? [])]
-    if (argv.length === 0) throw invalid('no command specified')
     const name = this.#claimName(nameArg, id)
+    let config
+    try {
+      config = mergeConfig(body, imageConfig, id)
+    } catch (err) {
+      this.#names.delete(name)
+      throw err
+    }
+    const argv = [...(config.Entrypoint ?? []), ...(config.Cmd ?? [])]
+    if (argv.length === 0) {
+      this.#names.delete(name)
+      throw invalid('no command specified')
+    }
     const dir = this.#d.store.dirOf(id)
     const rec: ContainerRecord = {
       id,

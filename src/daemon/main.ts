@@ -110,8 +110,8 @@ async function main(): Promise<number> {
   log.info('daemon ready', { version: process.version, root: paths.root })
   const signal = await stopped
   log.info('shutting down; containers keep running', { signal })
-  runtime.close()
   await api.close()
+  runtime.close()
   for (const s of socketPaths) await rm(s, { force: true })
   await releasePidFile(paths.pidFile)
   log.info('daemon stopped')

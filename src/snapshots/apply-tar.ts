@@ -18,9 +18,9 @@ const OPAQUE = '.wh..wh..opq'
 
 /** Cleans a tar entry name into a relative path with no `..`; rejects names that would leave the layer. */
 export function cleanEntryName(name: string): string {
-  const cleaned = posix.normalize('/' + name).slice(1).replace(/\/$/, '')
-  if (cleaned.split('/').includes('..')) throw invalid(`invalid tar header: path ${JSON.stringify(name)} leaves the archive`)
-  return cleaned
+  const relative = posix.normalize(name.replace(/^\/+/, ''))
+  if (relative === '..' || relative.startsWith('../')) throw invalid(`invalid tar header: path ${JSON.stringify(name)} leaves the archive`)
+  return relative === '.' || relative === './' ? '' : relative.replace(/\/$/, '')
 }
 
 /** Wraps a stream so that gzip input is decompressed and plain input passes through (detected by magic bytes). */

@@ -61,7 +61,7 @@ export interface TestDaemon {
   /** Runs the real docker CLI against this daemon. */
   docker(...args: string[]): Promise<RunResult>
   dockerWithInput(input: string | Buffer, ...args: string[]): Promise<RunResult>
-  /** Imports the busybox image as busybox:latest. */
+  /** Imports the busybox image as busybox:latest, with `sh` as its command as Docker Hub's busybox has. */
   importBusybox(): Promise<void>
   stop(): Promise<void>
   kill9(): Promise<void>
@@ -111,7 +111,7 @@ export async function startDaemon(t: TestContext, opts: { importBusybox?: boolea
     docker: (...args) => runCommand(dockerBin, args, { env }),
     dockerWithInput: (input, ...args) => runCommand(dockerBin, args, { env, input }),
     importBusybox: async () => {
-      const r = await runCommand(caisBin, ['import', busyboxTar(), BUSYBOX], { env })
+      const r = await runCommand(caisBin, ['import', '--change', 'CMD ["sh"]', busyboxTar(), BUSYBOX], { env })
       if (r.code !== 0) throw new Error(`import failed: ${r.stderr}`)
     },
     stop: async () => {

@@ -1,0 +1,117 @@
+// Bad input gets Docker's status and message, and nothing is lost: the daemon stays up, the store consistent.
+import assert from 'node:assert/strict'
+import { readdirSync } from 'node:fs'
+import { request } from 'node:http'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { BUSYBOX, startDaemon, uniqueName } from '../helpers/daemon.ts'
+
+interface Raw {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  body: string
+}
+
+function raw(socketPath: string, method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<Raw> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, method, path, headers }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }))
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+test('API answers bad requests with Docker statuses and messages', async (t) => {
+  const d = await startDaemon(t)
+  const name = uniqueName(t)
+  await d.client.containers.create({ Image: BUSYBOX, Cmd: ['sleep', '60'] }, { name })
+  await d.client.containers.start(name)
+
+  const cases: Array<[string, string, number, RegExp, (string | Buffer)?]> = [
+    ['POST', '/containers/create', 400, /invalid JSON/, '{"Image": '],
+    ['POST', '/containers/create', 404, /^No such image: nope:latest$/, JSON.stringify({ Image: 'nope' })],
+    ['POST', `/containers/create?name=${name}`, 409, /Conflict\. The container name "\/[^"]+" is already in use by container/, JSON.stringify({ Image: BUSYBOX })],
+    ['POST', '/containers/create?name=bad%20name', 400, /Invalid container name/, JSON.stringify({ Image: BUSYBOX })],
+    ['GET', '/containers/nope/json', 404, /^No such container: nope$/],
+    ['POST', '/containers/nope/start', 404, /^No such container: nope$/],
+    ['POST', '/containers/nope/wait?condition=bogus', 400, /invalid condition/],
+    ['DELETE', `/containers/${name}`, 409, /container is running: stop the container before removing or force remove/],
+    ['DELETE', '/images/busybox', 409, /container [a-f0-9]{12} is using its referenced image/],
+    ['GET', '/images/nope/json', 404, /^No such image: nope$/],
+    ['GET', '/containers/json?filters=notjson', 400, /invalid filter/],
+    ['GET', '/containers/json?filters=%7B%22bogus%22%3A%5B%22x%22%5D%7D', 400, /invalid filter 'bogus'/],
+    ['GET', '/v1.99/version', 400, /client version 1\.99 is too new\. Maximum supported API version is 1\.50/],
+    ['GET', '/v1.12/version', 400, /client version 1\.12 is too old\. Minimum supported API version is 1\.24/],
+    ['GET', '/no/such/path', 404, /page not found/],
+    ['POST', `/containers/${name}/kill?signal=SIGNOPE`, 400, /Invalid signal: SIGNOPE/],
+    ['GET', `/containers/${name}/logs`, 400, /you must choose at least one stream/],
+  ]
+  for (const [method, path, status, message, body] of cases) {
+    const r = await raw(d.socket, method, path, body, body ? { 'Content-Type': 'application/json' } : {})
+    assert.equal(r.status, status, `${method} ${path}: ${r.body}`)
+    assert.equal(r.headers['content-type'], 'application/json', `${method} ${path}`)
+    assert.match((JSON.parse(r.body) as { message: string }).message, message, `${method} ${path}`)
+  }
+  // Nothing above changed anything: one container, still running; one image.
+  const list = await d.client.containers.list({ all: true })
+  assert.equal(list.length, 1)
+  assert.equal(list[0]!.State, 'running')
+  assert.equal((await d.client.images.list()).length, 1)
+})
+
+test('a corrupt or truncated tar on load and import is a 400 and leaves nothing in the store', async (t) => {
+  const d = await startDaemon(t, { importBusybox: false })
+  const blobsDir = join(d.root, 'content/blobs/sha256')
+  const layersDir = join(d.root, 'layers')
+  const garbage = Buffer.alloc(4096, 7)
+  const { readFileSync } = await import('node:fs')
+  const { busyboxTar } = await import('../helpers/daemon.ts')
+  const truncated = readFileSync(busyboxTar()).subarray(0, 700_000)
+  for (const [path, body] of [
+    ['/images/load', garbage],
+    ['/images/load', truncated],
+    ['/images/create?fromSrc=-', garbage],
+    ['/images/create?fromSrc=-', truncated],
+  ] as const) {
+    const r = await raw(d.socket, 'POST', path, body, { 'Content-Type': 'application/x-tar' })
+    assert.equal(r.status, 400, `${path}: ${r.body}`)
+    assert.ok((JSON.parse(r.body) as { message: string }).message.length > 0)
+  }
+  assert.deepEqual(await d.client.images.list(), [])
+  assert.deepEqual(readdirSync(blobsDir), [], 'no blob left behind')
+  assert.deepEqual(readdirSync(layersDir), [], 'no layer left behind')
+  assert.deepEqual(readdirSync(join(d.root, 'content/ingest')), [], 'no staging left behind')
+  // and the daemon still works
+  await d.importBusybox()
+  assert.equal((await d.client.images.list()).length, 1)
+})
+
+test('_ping answers GET and HEAD with the negotiation headers', async (t) => {
+  const d = await startDaemon(t, { importBusybox: false })
+  for (const method of ['GET', 'HEAD']) {
+    const r = await raw(d.socket, method, '/_ping')
+    assert.equal(r.status, 200)
+    assert.equal(r.headers['api-version'], '1.50')
+    assert.equal(r.headers['ostype'], 'linux')
+    assert.equal(r.headers['docker-experimental'], 'false')
+    assert.equal(r.body, method === 'GET' ? 'OK' : '')
+  }
+  const v = await raw(d.socket, 'GET', '/v1.41/version')
+  assert.equal(v.status, 200, 'an older version prefix is accepted')
+})
+
+test('start and stop answer 304 when there is nothing to do', async (t) => {
+  const d = await startDaemon(t)
+  const name = uniqueName(t)
+  await d.client.containers.create({ Image: BUSYBOX, Cmd: ['sleep', '60'] }, { name })
+  assert.equal((await raw(d.socket, 'POST', `/containers/${name}/stop`)).status, 304)
+  assert.equal((await raw(d.socket, 'POST', `/containers/${name}/start`)).status, 204)
+  assert.equal((await raw(d.socket, 'POST', `/containers/${name}/start`)).status, 304)
+  assert.equal((await raw(d.socket, 'POST', `/containers/${name}/stop?t=0`)).status, 204)
+  const kill = await raw(d.socket, 'POST', `/containers/${name}/kill`)
+  assert.equal(kill.status, 409)
+  assert.match(kill.body, /is not running/)
+})

@@ -1,0 +1,86 @@
+// caisd itself: one daemon per root, graceful SIGTERM, state that survives restarts, reconcile.
+import assert from 'node:assert/strict'
+import { existsSync, readFileSync } from 'node:fs'
+import { test } from 'node:test'
+import { BUSYBOX, caisdBin, runCommand, startDaemon, uniqueName, waitFor } from '../helpers/daemon.ts'
+
+test('a second caisd on the same root refuses to start with a clear message', async (t) => {
+  const d = await startDaemon(t, { importBusybox: false })
+  const r = await runCommand(caisdBin, ['--root', d.root, '--exec-root', `${d.execRoot}-2`, '-H', `unix://${d.dir}/second.sock`], { timeoutMs: 15_000 })
+  assert.notEqual(r.code, 0)
+  assert.match(r.stderr, /another caisd \(pid \d+\) is using this --root/)
+  assert.ok(existsSync(d.socket), 'the first daemon is untouched')
+})
+
+test('SIGTERM: caisd exits 0, leaves containers running, and finds them again', async (t) => {
+  const d = await startDaemon(t)
+  const name = uniqueName(t)
+  await d.client.containers.create({ Image: BUSYBOX, Cmd: ['sleep', '300'] }, { name })
+  await d.client.containers.start(name)
+  const pid = (await d.client.containers.inspect(name)).State.Pid
+  await d.stop()
+  assert.ok(!existsSync(d.socket), 'the socket is removed on exit')
+  assert.doesNotThrow(() => process.kill(pid, 0), 'the container outlives the daemon')
+  await d.start()
+  const info = await d.client.containers.inspect(name)
+  assert.equal(info.State.Status, 'running')
+  assert.equal(info.State.Pid, pid)
+})
+
+test('a container that exits while caisd is down shows as exited with its code', async (t) => {
+  const d = await startDaemon(t)
+  const name = uniqueName(t)
+  await d.client.containers.create({ Image: BUSYBOX, Cmd: ['sh', '-c', 'sleep 1; exit 42'] }, { name })
+  await d.client.containers.start(name)
+  await d.kill9()
+  await new Promise((r) => setTimeout(r, 1500))
+  await d.start()
+  const info = await waitFor('exited state', async () => {
+    const i = await d.client.containers.inspect(name)
+    return i.State.Status === 'exited' ? i : undefined
+  })
+  assert.equal(info.State.ExitCode, 42)
+  assert.notEqual(info.State.FinishedAt, '0001-01-01T00:00:00Z')
+})
+
+test('containers, images and names survive kill -9 of the daemon', async (t) => {
+  const d = await startDaemon(t)
+  const name = uniqueName(t)
+  await d.client.containers.create({ Image: BUSYBOX, Cmd: ['true'], Labels: { keep: 'me' } }, { name })
+  await d.client.images.tag(BUSYBOX, 'another', 'v1')
+  await d.kill9()
+  await d.start()
+  const c = await d.client.containers.inspect(name)
+  assert.equal(c.Config.Labels['keep'], 'me')
+  assert.deepEqual((await d.client.images.inspect('another:v1')).RepoTags.sort(), ['another:v1', 'busybox:latest'])
+  const dup = await d.client.containers.create({ Image: BUSYBOX }, { name }).then(() => 'created', (e: Error) => e.message)
+  assert.match(dup, /already in use/)
+})
+
+test('caisd rejects unknown flags with a usage error', async () => {
+  const r = await runCommand(caisdBin, ['--bogus'])
+  assert.equal(r.code, 125)
+  assert.match(r.stderr, /unknown flag: --bogus/)
+})
+
+test('SIGTERM waits for an in-flight request to finish', async (t) => {
+  const d = await startDaemon(t)
+  const name = uniqueName(t)
+  await d.client.containers.create({ Image: BUSYBOX, Cmd: ['sh', '-c', 'trap "sleep 1; exit 5" TERM; while true; do sleep 0.1; done'] }, { name })
+  await d.client.containers.start(name)
+  const stopping = d.client.containers.stop(name, { t: 10 })
+  await new Promise((r) => setTimeout(r, 200))
+  // SIGTERM the daemon while the stop request is still in progress
+  const pidFile = `${d.root}/caisd.pid`
+  const daemonPid = Number(readFileSync(pidFile, 'utf8'))
+  process.kill(daemonPid, 'SIGTERM')
+  assert.equal(await stopping, true, 'the stop request completed')
+  await waitFor('daemon exit', () => {
+    try {
+      process.kill(daemonPid, 0)
+      return undefined
+    } catch {
+      return true
+    }
+  })
+})
