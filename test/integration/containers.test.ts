@@ -1,0 +1,162 @@
+// The container life cycle through the typed client, against a real caisd, crun and conmon.
+import assert from 'node:assert/strict'
+import { existsSync, readFileSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { BUSYBOX, startDaemon, uniqueName, waitFor } from '../helpers/daemon.ts'
+
+async function collect(gen: AsyncGenerator<{ stream: string; data: Buffer }>): Promise<{ stdout: string; stderr: string }> {
+  let stdout = ''
+  let stderr = ''
+  for await (const c of gen) {
+    if (c.stream === 'stderr') stderr += c.data.toString()
+    else stdout += c.data.toString()
+  }
+  return { stdout, stderr }
+}
+
+test('create merges the image config: env, cmd, entrypoint, workdir, user, labels', async (t) => {
+  const d = await startDaemon(t)
+  const name = uniqueName(t)
+  await d.client.containers.create(
+    { Image: BUSYBOX, Entrypoint: ['sh', '-c'], Cmd: ['echo "$GREETING from $(pwd) as $(id -u):$(id -g) on $(hostname)"'], Env: ['GREETING=hello'], WorkingDir: '/tmp', User: 'nobody', Hostname: 'box', Labels: { a: 'b' } },
+    { name },
+  )
+  const info = await d.client.containers.inspect(name)
+  assert.equal(info.Path, 'sh')
+  assert.deepEqual(info.Config.Entrypoint, ['sh', '-c'])
+  assert.ok(info.Config.Env.includes('GREETING=hello'))
+  assert.ok(info.Config.Env.some((e) => e.startsWith('PATH=')))
+  assert.equal(info.Config.Labels['a'], 'b')
+  assert.equal(info.HostConfig.LogConfig.Type, 'json-file')
+  const { result } = await d.client.containers.wait(name, 'next-exit')
+  await d.client.containers.start(name)
+  assert.equal((await result).StatusCode, 0)
+  const logs = await collect(await d.client.containers.logs(name))
+  assert.equal(logs.stdout, 'hello from /tmp as 65534:65534 on box\n')
+})
+
+test('wait: not-running returns at once for a created container, next-exit waits, removed fires on rm', async (t) => {
+  const d = await startDaemon(t)
+  const name = uniqueName(t)
+  await d.client.containers.create({ Image: BUSYBOX, Cmd: ['sh', '-c', 'exit 7'] }, { name })
+  const now = await d.client.containers.wait(name, 'not-running')
+  assert.equal((await now.result).StatusCode, 0)
+  const next = await d.client.containers.wait(name, 'next-exit')
+  const removed = await d.client.containers.wait(name, 'removed')
+  await d.client.containers.start(name)
+  assert.equal((await next.result).StatusCode, 7)
+  await d.client.containers.remove(name)
+  assert.equal((await removed.result).StatusCode, 7)
+})
+
+test('logs: stdout and stderr apart, tail, timestamps, since, follow', async (t) => {
+  const d = await startDaemon(t)
+  const name = uniqueName(t)
+  await d.client.containers.create({ Image: BUSYBOX, Cmd: ['sh', '-c', 'echo one; echo two >&2; echo three; sleep 1; echo four'] }, { name })
+  const follow = d.client.containers.logs(name, { follow: true })
+  await d.client.containers.start(name)
+  const followed = await collect(await follow)
+  assert.equal(followed.stdout, 'one\nthree\nfour\n', 'follow ends when the container stops')
+  assert.equal(followed.stderr, 'two\n')
+  const onlyErr = await collect(await d.client.containers.logs(name, { stdout: false }))
+  assert.equal(onlyErr.stdout + onlyErr.stderr, 'two\n')
+  // stdout and stderr are separate pipes, so only the order within each is fixed
+  const tail = await collect(await d.client.containers.logs(name, { tail: '1' }))
+  assert.equal(tail.stdout, 'four\n')
+  const none = await collect(await d.client.containers.logs(name, { tail: '0' }))
+  assert.equal(none.stdout + none.stderr, '')
+  const stamped = await collect(await d.client.containers.logs(name, { timestamps: true, stderr: false }))
+  for (const line of stamped.stdout.trim().split('\n')) assert.match(line, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z (one|three|four)$/)
+  const lastTime = stamped.stdout.trim().split('\n').at(-1)!.split(' ')[0]!
+  const since = (Date.parse(lastTime) / 1000 - 0.1).toFixed(3)
+  const recent = await collect(await d.client.containers.logs(name, { since }))
+  assert.equal(recent.stdout, 'four\n')
+})
+
+test('attach before start receives all output, multiplexed', async (t) => {
+  const d = await startDaemon(t)
+  const name = uniqueName(t)
+  await d.client.containers.create({ Image: BUSYBOX, Cmd: ['sh', '-c', 'echo first; echo second >&2'] }, { name })
+  const attached = await d.client.containers.attach(name, { stream: true })
+  const { result } = await d.client.containers.wait(name, 'next-exit')
+  await d.client.containers.start(name)
+  const out = await collect(attached.output)
+  assert.equal(out.stdout, 'first\n')
+  assert.equal(out.stderr, 'second\n')
+  assert.equal((await result).StatusCode, 0)
+})
+
+test('list filters: status, name, id, label, ancestor; all', async (t) => {
+  const d = await startDaemon(t)
+  const a = uniqueName(t) + '-a'
+  const b = uniqueName(t) + '-b'
+  const ida = (await d.client.containers.create({ Image: BUSYBOX, Cmd: ['sleep', '60'], Labels: { role: 'web' } }, { name: a })).Id
+  await d.client.containers.create({ Image: BUSYBOX, Cmd: ['true'], Labels: { role: 'db' } }, { name: b })
+  await d.client.containers.start(a)
+  const names = async (opts: Parameters<typeof d.client.containers.list>[0]): Promise<string[]> =>
+    (await d.client.containers.list(opts)).map((c) => c.Names[0]!.slice(1)).sort()
+  assert.deepEqual(await names({}), [a])
+  assert.deepEqual(await names({ all: true }), [a, b].sort())
+  assert.deepEqual(await names({ filters: { status: ['created'] } }), [b])
+  assert.deepEqual(await names({ all: true, filters: { label: ['role=db'] } }), [b])
+  assert.deepEqual(await names({ all: true, filters: { label: ['role'] } }), [a, b].sort())
+  assert.deepEqual(await names({ all: true, filters: { id: [ida.slice(0, 10)] } }), [a])
+  assert.deepEqual(await names({ all: true, filters: { name: [b] } }), [b])
+  assert.deepEqual(await names({ all: true, filters: { ancestor: [BUSYBOX] } }), [a, b].sort())
+  assert.deepEqual(await names({ all: true, filters: { ancestor: ['nope'] } }), [])
+  const summary = (await d.client.containers.list({}))[0]!
+  assert.equal(summary.State, 'running')
+  assert.match(summary.Status, /^Up /)
+  assert.equal(summary.Command, 'sleep 60')
+  assert.match(summary.ImageID, /^sha256:/)
+})
+
+test('kill with a signal, restart, and rm -f of a running container', async (t) => {
+  const d = await startDaemon(t)
+  const name = uniqueName(t)
+  await d.client.containers.create({ Image: BUSYBOX, Cmd: ['sh', '-c', 'trap "exit 12" USR1; while true; do sleep 0.1; done'] }, { name })
+  await d.client.containers.start(name)
+  const { result } = await d.client.containers.wait(name, 'next-exit')
+  await d.client.containers.kill(name, 'SIGUSR1')
+  assert.equal((await result).StatusCode, 12)
+  await d.client.containers.restart(name, { t: 1 })
+  const info = await d.client.containers.inspect(name)
+  assert.equal(info.State.Running, true)
+  await d.client.containers.remove(name, { force: true })
+  await assert.rejects(d.client.containers.inspect(name), /No such container/)
+})
+
+test('after rm nothing of the container remains: mount, conmon, crun state, files, cgroup', async (t) => {
+  const d = await startDaemon(t)
+  const name = uniqueName(t)
+  const { Id: id } = await d.client.containers.create({ Image: BUSYBOX, Cmd: ['sleep', '60'] }, { name })
+  await d.client.containers.start(name)
+  const conmonPid = Number(readFileSync(join(d.execRoot, 'containers', id, 'conmon.pid'), 'utf8'))
+  assert.ok(readFileSync('/proc/self/mountinfo', 'utf8').includes(id), 'mounted while running')
+  await d.client.containers.remove(name, { force: true })
+  assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(id), 'no mount left')
+  await waitFor('conmon exit', () => {
+    try {
+      process.kill(conmonPid, 0)
+      return readFileSync(`/proc/${conmonPid}/stat`, 'utf8').split(' ')[2] === 'Z' ? true : undefined
+    } catch {
+      return true
+    }
+  })
+  assert.ok(!existsSync(join(d.root, 'containers', id)), 'no record or log left')
+  assert.ok(!existsSync(join(d.execRoot, 'containers', id)), 'no bundle left')
+  assert.ok(!existsSync(join(d.execRoot, 'exits', id)), 'no exit file left')
+  assert.ok(!readdirSync(join(d.execRoot, 'crun')).includes(id), 'no crun state left')
+  for (const controller of ['memory', 'pids', 'cpu']) {
+    assert.ok(!existsSync(`/sys/fs/cgroup/${controller}/cais/${id}`), `no ${controller} cgroup left`)
+  }
+})
+
+test('--network host shares the host network; the default has only loopback', async (t) => {
+  const d = await startDaemon(t)
+  const isolated = await d.cli('run', '--rm', BUSYBOX, 'sh', '-c', 'ls /sys/class/net')
+  assert.equal(isolated.stdout.trim(), 'lo')
+  const host = await d.cli('run', '--rm', '--network', 'host', BUSYBOX, 'sh', '-c', 'ls /sys/class/net | wc -l')
+  assert.ok(Number(host.stdout.trim()) >= 1, host.stderr)
+})
