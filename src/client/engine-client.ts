@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream'
+import type { Duplex, Readable } from 'node:stream'
 import type {
   ContainerCreateBody,
   ContainerInspect,
@@ -121,7 +121,7 @@ export class EngineClient {
     attach: async (
       id: string,
       opts: { stream?: boolean; logs?: boolean; stdout?: boolean; stderr?: boolean; stdin?: boolean } = {},
-    ): Promise<{ output: AsyncGenerator<StreamChunk>; socket: import('node:stream').Duplex }> => {
+    ): Promise<{ output: AsyncGenerator<StreamChunk>; socket: Duplex }> => {
       const { socket, head, headers } = await this.http.hijack('POST', `/containers/${encodeURIComponent(id)}/attach`, {
         query: { stream: opts.stream ?? true, logs: opts.logs, stdout: opts.stdout ?? true, stderr: opts.stderr ?? true, stdin: opts.stdin },
       })

@@ -102,6 +102,6 @@ export class ContentStore implements BlobReader {
   }
 
   async list(): Promise<Digest[]> {
-    return (await readdir(this.#blobs)).filter((n) => /^[a-f0-9]{64}$/.test(n)).map((n) => `sha256:${n}` as Digest)
+    return (await readdir(this.#blobs)).filter((n) => /^[a-f0-9]{64}$/.test(n)).map((n): Digest => `sha256:${n}`)
   }
 }

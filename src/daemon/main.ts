@@ -63,9 +63,10 @@ async function main(): Promise<number> {
   const containerStore = new ContainerStore(paths.containers)
   const runtime = new Runtime({ conmon: config.conmon, crun: config.crun, crunRoot: paths.crunRoot, exitsDir: paths.exits, log })
   const rootfs = new RootfsManager(layers)
-  let containers: ContainerService | undefined
-  const images = new ImageService({ store: imageStore, content, layers, events, users: () => containers! })
-  containers = new ContainerService({ store: containerStore, images, rootfs, runtime, events, log, runtimeDir: paths.containerRuntime })
+  // Images and containers refer to each other (rmi asks who uses an image): the image service reads
+  // the container service lazily.
+  const images: ImageService = new ImageService({ store: imageStore, content, layers, events, users: () => containers })
+  const containers: ContainerService = new ContainerService({ store: containerStore, images, rootfs, runtime, events, log, runtimeDir: paths.containerRuntime })
 
   const t0 = performance.now()
   await content.init()

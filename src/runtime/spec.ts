@@ -30,7 +30,7 @@ export interface SpecInput {
   capDrop: string[]
   cgroupsPath: string
   /** `new`: an empty network namespace (loopback only); `host`: the host's; otherwise a namespace path to join. */
-  network: 'new' | 'host' | string
+  network: 'new' | 'host' | { path: string }
   shmSize: number
   memoryLimit?: number | undefined
   pidsLimit?: number | undefined
@@ -103,7 +103,7 @@ export function buildSpec(i: SpecInput): object {
     { type: 'mount' },
   ]
   if (i.network === 'new') namespaces.push({ type: 'network' })
-  else if (i.network !== 'host') namespaces.push({ type: 'network', path: i.network })
+  else if (i.network !== 'host') namespaces.push({ type: 'network', path: i.network.path })
   return {
     ociVersion: '1.0.2',
     process: {

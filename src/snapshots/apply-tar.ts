@@ -158,7 +158,7 @@ export async function applyLayerTar(source: Readable, dir: string): Promise<Appl
         default:
           stream.resume() // pax headers and other metadata are folded into entries by tar-stream
       }
-      const pax = header.pax ?? {}
+      const pax = (header.pax ?? {}) as Record<string, string>
       const attrs = Object.entries(pax).filter(([k]) => k.startsWith('SCHILY.xattr.'))
       if (attrs.length > 0) {
         xattrs.push(

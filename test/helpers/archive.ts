@@ -4,7 +4,7 @@ import tar from 'tar-stream'
 export interface FileEntry {
   name: string
   type?: 'file' | 'directory' | 'symlink'
-  content?: string
+  content?: string | Buffer
   linkname?: string
   mode?: number
 }
@@ -13,7 +13,9 @@ export interface FileEntry {
 export async function makeTar(entries: FileEntry[]): Promise<Buffer> {
   const pack = tar.pack()
   const chunks: Buffer[] = []
-  pack.on('data', (c: Buffer) => chunks.push(c))
+  pack.on('data', (c: unknown) => {
+    chunks.push(c as Buffer)
+  })
   const done = new Promise<void>((resolve, reject) => {
     pack.on('end', resolve)
     pack.on('error', reject)
@@ -22,7 +24,9 @@ export async function makeTar(entries: FileEntry[]): Promise<Buffer> {
     const type = e.type ?? 'file'
     await new Promise<void>((resolve, reject) => {
       const header = { name: e.name, type, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644), linkname: e.linkname ?? '' }
-      pack.entry(header, type === 'file' ? (e.content ?? '') : undefined, (err) => (err ? reject(err) : resolve()))
+      const cb = (err?: Error | null): void => (err ? reject(err) : resolve())
+      if (type === 'file') pack.entry(header, e.content ?? '', cb)
+      else pack.entry(header, cb)
     })
   }
   pack.finalize()
@@ -42,19 +46,11 @@ export async function makeDockerArchive(layers: Buffer[], opts: { tag?: string; 
     rootfs: { type: 'layers', diff_ids: layers.map(sha) },
   })
   const configName = `${sha(config).slice(7)}.json`
-  const entries: FileEntry[] = [{ name: configName, content: config }]
-  const layerNames = layers.map((l, i) => `layer${i}/layer.tar`)
-  layers.forEach((l, i) => entries.push({ name: layerNames[i]!, content: l.toString('latin1') }))
-  entries.push({ name: 'manifest.json', content: JSON.stringify([{ Config: configName, RepoTags: opts.tag ? [opts.tag] : null, Layers: layerNames }]) })
-  // contents are binary tars: pack them as latin1 strings keeps every byte
-  const pack = tar.pack()
-  const chunks: Buffer[] = []
-  pack.on('data', (c: Buffer) => chunks.push(c))
-  const done = new Promise<void>((resolve) => pack.on('end', resolve))
-  for (const e of entries) {
-    await new Promise<void>((resolve, reject) => pack.entry({ name: e.name }, Buffer.from(e.content ?? '', 'latin1'), (err) => (err ? reject(err) : resolve())))
-  }
-  pack.finalize()
-  await done
-  return { archive: Buffer.concat(chunks), imageId: sha(config) }
+  const layerNames = layers.map((_l, i) => `layer${i}/layer.tar`)
+  const archive = await makeTar([
+    { name: configName, content: config },
+    ...layers.map((l, i) => ({ name: layerNames[i]!, content: l })),
+    { name: 'manifest.json', content: JSON.stringify([{ Config: configName, RepoTags: opts.tag ? [opts.tag] : null, Layers: layerNames }]) },
+  ])
+  return { archive, imageId: sha(config) }
 }

@@ -45,7 +45,7 @@ function display(v: unknown): string {
   if (v === undefined || v === null) return '<no value>'
   if (Array.isArray(v)) return `[${v.map(display).join(' ')}]`
   if (typeof v === 'object') return `map[${Object.entries(v).map(([k, x]) => `${k}:${display(x)}`).join(' ')}]`
-  return String(v)
+  return typeof v === 'string' ? v : JSON.stringify(v)
 }
 
 const unquote = (s: string): string => s.replace(/^"|"$/g, '')

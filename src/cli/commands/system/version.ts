@@ -14,16 +14,11 @@ export const versionCommand: Command = {
   async run(client, p, io) {
     const clientInfo = { Version: clientVersion, ApiVersion: '1.50', Os: 'linux', Arch: process.arch === 'x64' ? 'amd64' : process.arch, NodeVersion: process.version }
     const format = str(p, 'format')
-    let server
-    let serverErr: unknown
-    try {
-      server = await client.system.version()
-    } catch (err) {
-      serverErr = err
-    }
+    const server = await client.system.version().catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))))
     if (format) {
-      io.out(format === 'json' ? JSON.stringify({ Client: clientInfo, Server: server ?? null }) : renderTemplate(format, { Client: clientInfo, Server: server }))
-      if (serverErr) throw serverErr
+      const serverInfo = server instanceof Error ? null : server
+      io.out(format === 'json' ? JSON.stringify({ Client: clientInfo, Server: serverInfo }) : renderTemplate(format, { Client: clientInfo, Server: serverInfo }))
+      if (server instanceof Error) throw server
       return 0
     }
     io.out('Client:')
@@ -31,15 +26,15 @@ export const versionCommand: Command = {
     io.out(` API version:       ${clientInfo.ApiVersion}`)
     io.out(` Node version:      ${clientInfo.NodeVersion}`)
     io.out(` OS/Arch:           ${clientInfo.Os}/${clientInfo.Arch}`)
-    if (serverErr) throw serverErr
+    if (server instanceof Error) throw server
     io.out('')
-    io.out(`Server: ${server!.Platform.Name}`)
+    io.out(`Server: ${server.Platform.Name}`)
     io.out(' Engine:')
-    io.out(`  Version:          ${server!.Version}`)
-    io.out(`  API version:      ${server!.ApiVersion} (minimum version ${server!.MinAPIVersion})`)
-    io.out(`  Runtime:          ${server!.GoVersion}`)
-    io.out(`  OS/Arch:          ${server!.Os}/${server!.Arch}`)
-    io.out(`  Kernel:           ${server!.KernelVersion}`)
+    io.out(`  Version:          ${server.Version}`)
+    io.out(`  API version:      ${server.ApiVersion} (minimum version ${server.MinAPIVersion})`)
+    io.out(`  Runtime:          ${server.GoVersion}`)
+    io.out(`  OS/Arch:          ${server.Os}/${server.Arch}`)
+    io.out(`  Kernel:           ${server.KernelVersion}`)
     return 0
   },
 }
