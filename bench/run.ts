@@ -1,0 +1,141 @@
+// Side-by-side benchmark of caisd and dockerd through the same docker CLI. See bench/README.md.
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+
+const repo = resolve(import.meta.dirname, '..')
+const docker = process.env['DOCKER_CLI'] ?? '/usr/local/bin/docker'
+const runs = Number(process.env['BENCH_RUNS'] ?? 20)
+const image = 'busybox:latest'
+
+interface Engine {
+  name: string
+  host: string
+  proc: ChildProcess
+  dir: string
+}
+
+function sh(host: string, args: string[], input?: Buffer): { code: number; out: string } {
+  const r = spawnSync(docker, args, { env: { ...process.env, DOCKER_HOST: host }, input, maxBuffer: 1 << 30 })
+  return { code: r.status ?? 1, out: r.stdout?.toString() ?? '' }
+}
+
+async function waitUp(host: string, proc: ChildProcess, name: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if (proc.exitCode !== null) throw new Error(`${name} exited with ${proc.exitCode}`)
+    if (sh(host, ['version']).code === 0) return
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error(`${name} did not come up`)
+}
+
+async function startCaisd(imageTar: Buffer): Promise<Engine> {
+  const dir = mkdtempSync('/tmp/cais-bench-')
+  const host = `unix://${dir}/cais.sock`
+  const proc = spawn(join(repo, 'bin/caisd'), ['--root', join(dir, 'root'), '--exec-root', join(dir, 'run'), '-H', host, '--log-level', 'warn'], { stdio: 'ignore' })
+  await waitUp(host, proc, 'caisd')
+  if (sh(host, ['import', '--change', 'CMD ["sh"]', '-', image], imageTar).code !== 0) throw new Error('import into caisd failed')
+  return { name: 'caisd', host, proc, dir }
+}
+
+async function startDockerd(imageTar: Buffer): Promise<Engine | undefined> {
+  const dockerd = ['/usr/sbin/dockerd', '/usr/bin/dockerd'].find(existsSync)
+  if (!dockerd) return undefined
+  const dir = mkdtempSync('/tmp/dockerd-bench-')
+  const host = `unix://${dir}/docker.sock`
+  // Its own data root, exec root, pid file and socket; no bridge and no iptables rules, so the host is untouched.
+  const proc = spawn(
+    dockerd,
+    ['--data-root', join(dir, 'root'), '--exec-root', join(dir, 'run'), '--pidfile', join(dir, 'docker.pid'), '-H', host, '--bridge=none', '--iptables=false', '--ip6tables=false'],
+    { stdio: 'ignore' },
+  )
+  await waitUp(host, proc, 'dockerd')
+  if (sh(host, ['import', '--change', 'CMD ["sh"]', '-', image], imageTar).code !== 0) throw new Error('import into dockerd failed')
+  return { name: 'dockerd', host, proc, dir }
+}
+
+function stop(e: Engine): void {
+  for (const id of sh(e.host, ['ps', '-aq']).out.split('\n').filter(Boolean)) sh(e.host, ['rm', '-f', id])
+  e.proc.kill('SIGTERM')
+  spawnSync('sh', ['-c', `while kill -0 ${e.proc.pid} 2>/dev/null; do sleep 0.1; done`], { timeout: 20_000 })
+  for (const m of execFileSync('sh', ['-c', `grep -o ' ${e.dir}[^ ]*' /proc/mounts || true`], { encoding: 'utf8' }).split('\n').filter(Boolean).reverse()) {
+    spawnSync('umount', ['-l', m.trim()])
+  }
+  rmSync(e.dir, { recursive: true, force: true })
+}
+
+function timeMs(host: string, args: string[]): number {
+  const t0 = process.hrtime.bigint()
+  const r = sh(host, args)
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6
+  if (r.code !== 0) throw new Error(`docker ${args.join(' ')} failed against ${host}`)
+  return ms
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = Math.floor(s.length / 2)
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2
+}
+
+interface Workload {
+  name: string
+  /** One timed sample; may do untimed setup and cleanup itself. */
+  sample(e: Engine): number
+}
+
+const workloads: Workload[] = [
+  { name: 'run_rm_true (--network none)', sample: (e) => timeMs(e.host, ['run', '--rm', '--network', 'none', image, 'true']) },
+  {
+    name: 'run_d',
+    sample: (e) => {
+      const ms = timeMs(e.host, ['run', '-d', '--network', 'none', '--name', 'bench-run-d', image, 'sleep', '600'])
+      sh(e.host, ['rm', '-f', 'bench-run-d'])
+      return ms
+    },
+  },
+  {
+    name: 'rm_f',
+    sample: (e) => {
+      sh(e.host, ['run', '-d', '--network', 'none', '--name', 'bench-rm-f', image, 'sleep', '600'])
+      return timeMs(e.host, ['rm', '-f', 'bench-rm-f'])
+    },
+  },
+  { name: 'ps_a', sample: (e) => timeMs(e.host, ['ps', '-a']) },
+]
+
+async function main(): Promise<void> {
+  const tar = join(mkdtempSync('/tmp/cais-bench-image-'), 'busybox.tar')
+  execFileSync(join(repo, 'scripts/busybox-image.sh'), [tar])
+  const { readFileSync } = await import('node:fs')
+  const imageTar = readFileSync(tar)
+  rmSync(resolve(tar, '..'), { recursive: true, force: true })
+  const engines: Engine[] = []
+  try {
+    engines.push(await startCaisd(imageTar))
+    const d = await startDockerd(imageTar)
+    if (d) engines.push(d)
+    else console.log('dockerd is not installed (apt-get install docker.io): measuring caisd alone')
+    const results: Record<string, Record<string, number>> = {}
+    for (const w of workloads) {
+      const samples: Record<string, number[]> = Object.fromEntries(engines.map((e) => [e.name, []]))
+      for (const e of engines) w.sample(e) // warm-up
+      for (let i = 0; i < runs; i++) for (const e of engines) samples[e.name]!.push(w.sample(e))
+      results[w.name] = Object.fromEntries(engines.map((e) => [e.name, median(samples[e.name]!)]))
+    }
+    const header = ['workload (median ms)', ...engines.map((e) => e.name), ...(engines.length > 1 ? ['caisd/dockerd'] : [])]
+    const rows = Object.entries(results).map(([name, r]) => [
+      name,
+      ...engines.map((e) => r[e.name]!.toFixed(1)),
+      ...(engines.length > 1 ? [(r['caisd']! / r['dockerd']!).toFixed(2) + '×'] : []),
+    ])
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
+    for (const r of [header, ...rows]) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('   '))
+    mkdirSync(join(repo, 'bench/results'), { recursive: true })
+    writeFileSync(join(repo, 'bench/results/latest.json'), JSON.stringify({ date: new Date().toISOString(), runs, results }, null, 2))
+  } finally {
+    for (const e of engines) stop(e)
+  }
+}
+
+await main()
