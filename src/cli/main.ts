@@ -21,6 +21,11 @@ import { saveCommand } from './commands/image/save.ts'
 import { tagCommand } from './commands/image/tag.ts'
 import { infoCommand } from './commands/system/info.ts'
 import { versionCommand } from './commands/system/version.ts'
+import { volumeCreateCommand } from './commands/volume/create.ts'
+import { volumeInspectCommand } from './commands/volume/inspect.ts'
+import { volumeLsCommand } from './commands/volume/ls.ts'
+import { volumePruneCommand } from './commands/volume/prune.ts'
+import { volumeRmCommand } from './commands/volume/rm.ts'
 import { describeError } from './errors.ts'
 import { UsageError, parseFlags } from './flags.ts'
 import { type Io, processIo } from './io.ts'
@@ -31,7 +36,7 @@ enableCompileCache?.()
 export const commands: Command[] = [
   runCommand, createCommand, startCommand, stopCommand, restartCommand, killCommand, rmCommand, waitCommand, psCommand,
   logsCommand, inspectCommand, imagesCommand, importCommand, loadCommand, saveCommand, tagCommand, rmiCommand, pullCommand,
-  versionCommand, infoCommand,
+  versionCommand, infoCommand, volumeCreateCommand, volumeLsCommand, volumeInspectCommand, volumeRmCommand, volumePruneCommand,
 ]
 
 const globalUsage = `Usage:  cais [OPTIONS] COMMAND
@@ -43,18 +48,19 @@ Options:
   -v, --version       Print version information and quit
 
 Commands:
-${commands.map((c) => `  ${c.name.padEnd(10)}${c.description}`).join('\n')}
+${commands.filter((c) => c.topLevel !== false).map((c) => `  ${c.name.padEnd(10)}${c.description}`).join('\n')}
 
 Management commands:
   container  Manage containers
   image      Manage images
   system     Manage cais
+  volume     Manage volumes
 
 Run 'cais COMMAND --help' for more information on a command.`
 
 function findCommand(args: string[]): { command: Command; rest: string[]; path: string } | undefined {
   const [first, second, ...others] = args
-  if (first === 'container' || first === 'image' || first === 'system') {
+  if (first === 'container' || first === 'image' || first === 'system' || first === 'volume') {
     const c = commands.find((x) => x.group === first && (x.name === second || x.groupAlias === second))
     return c && { command: c, rest: others, path: `${first} ${second}` }
   }

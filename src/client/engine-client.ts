@@ -10,6 +10,7 @@ import type {
   SystemInfo,
   Version,
   WaitResponse,
+  VolumeView,
 } from '../wire/types.ts'
 import { ApiError, HttpTransport } from './http.ts'
 import { type StreamChunk, demux, jsonLines } from './streams.ts'
@@ -132,6 +133,19 @@ export class EngineClient {
       }
       return { output: demux(withHead(), multiplexed), socket }
     },
+  }
+
+  readonly volumes = {
+    create: (body: { Name?: string; Driver?: string; DriverOpts?: Record<string, string>; Labels?: Record<string, string> } = {}): Promise<VolumeView> =>
+      this.http.json('POST', '/volumes/create', { body }),
+    list: (opts: { filters?: Filters } = {}): Promise<{ Volumes: VolumeView[]; Warnings: string[] }> =>
+      this.http.json('GET', '/volumes', { query: { filters: filtersQuery(opts.filters) } }),
+    inspect: (name: string): Promise<VolumeView> => this.http.json('GET', `/volumes/${encodeURIComponent(name)}`),
+    remove: async (name: string, opts: { force?: boolean } = {}): Promise<void> => {
+      await this.http.empty('DELETE', `/volumes/${encodeURIComponent(name)}`, { query: { force: opts.force } })
+    },
+    prune: (opts: { filters?: Filters } = {}): Promise<{ VolumesDeleted: string[] | null; SpaceReclaimed: number }> =>
+      this.http.json('POST', '/volumes/prune', { query: { filters: filtersQuery(opts.filters) } }),
   }
 
   readonly images = {

@@ -1,5 +1,6 @@
 import type { Digest } from '../content/digest.ts'
 import type { ContainerConfig, ContainerState, HostConfig } from '../wire/types.ts'
+import type { MountPoint } from './mounts.ts'
 
 /** Everything caisd keeps about one container, persisted as `<root>/containers/<id>/container.json`. */
 export interface ContainerRecord {
@@ -20,6 +21,8 @@ export interface ContainerRecord {
   hostnamePath: string
   hostsPath: string
   resolvConfPath: string
+  /** Volumes, binds and tmpfs mounts, resolved at create. */
+  mounts: MountPoint[]
 }
 
 export function initialState(): ContainerState {

@@ -22,6 +22,8 @@ import { type LogEntry, readLogs } from './logs.ts'
 import { type ContainerRecord, initialState } from './record.ts'
 import type { ContainerStore } from './store.ts'
 import { resolveUser } from './user.ts'
+import { type MountPoint, mountView, prepareMounts, resolveMounts } from './mounts.ts'
+import type { VolumeService, VolumeUsers } from '../volumes/service.ts'
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed'
 
@@ -32,6 +34,7 @@ export interface ContainerServiceDeps {
   runtime: Runtime
   events: EventBus
   log: Logger
+  volumes: VolumeService
   /** Where bundles (config.json, pid files) live: lost on reboot, as /run is. */
   runtimeDir: string
 }
@@ -39,7 +42,7 @@ export interface ContainerServiceDeps {
 const defaultStopTimeout = 10
 
 /** The container life cycle: create, start, stop, kill, wait, remove, and the views Docker clients read. */
-export class ContainerService implements ImageUsers {
+export class ContainerService implements ImageUsers, VolumeUsers {
   readonly #d: ContainerServiceDeps
   readonly #lock = new KeyedMutex()
   readonly #names = new Map<string, string>()
@@ -99,6 +102,10 @@ export class ContainerService implements ImageUsers {
     return this.all.filter((c) => c.imageId === imageId).map((c) => ({ id: c.id, running: c.state.Running }))
   }
 
+  containersUsingVolume(name: string): string[] {
+    return this.all.filter((c) => (c.mounts ?? []).some((m) => m.type === 'volume' && m.source === name)).map((c) => c.id)
+  }
+
   containerTopLayers(): Digest[] {
     return this.all.map((c) => c.topLayer).filter((t): t is Digest => t !== null)
   }
@@ -124,9 +131,13 @@ export class ContainerService implements ImageUsers {
       throw err
     }
     const argv = [...(config.Entrypoint ?? []), ...(config.Cmd ?? [])]
-    if (argv.length === 0) {
+    let mounts: MountPoint[]
+    try {
+      if (argv.length === 0) throw invalid('no command specified')
+      mounts = await this.#resolveMounts(body, hostConfig, imageConfig.config?.Volumes ?? {})
+    } catch (err) {
       this.#names.delete(name)
-      throw invalid('no command specified')
+      throw err
     }
     const dir = this.#d.store.dirOf(id)
     const rec: ContainerRecord = {
@@ -145,6 +156,7 @@ export class ContainerService implements ImageUsers {
       hostnamePath: join(dir, 'hostname'),
       hostsPath: join(dir, 'hosts'),
       resolvConfPath: join(dir, 'resolv.conf'),
+      mounts,
     }
     try {
       await mkdir(dir, { recursive: true, mode: 0o710 })
@@ -158,6 +170,24 @@ export class ContainerService implements ImageUsers {
     }
     this.#emit(rec, 'create')
     return { Id: id, Warnings: [] }
+  }
+
+  async #resolveMounts(body: ContainerCreateBody, hc: ContainerRecord['hostConfig'], imageVolumes: Record<string, object>): Promise<MountPoint[]> {
+    const from = ((hc['VolumesFrom'] as string[] | null | undefined) ?? []).map((spec) => {
+      const [ref = '', mode = ''] = spec.split(':')
+      if (mode && mode !== 'ro' && mode !== 'rw') throw invalid(`invalid mode for volumes-from: ${mode}`)
+      return { mounts: this.get(ref).mounts ?? [], mode }
+    })
+    return resolveMounts(
+      {
+        binds: hc.Binds ?? [],
+        mounts: (hc['Mounts'] as Array<Record<string, unknown>> | null | undefined) ?? [],
+        tmpfs: (hc['Tmpfs'] as Record<string, string> | null | undefined) ?? {},
+        volumes: [...Object.keys(body.Volumes ?? {}), ...Object.keys(imageVolumes)],
+        from,
+      },
+      this.#d.volumes,
+    )
   }
 
   #claimName(requested: string | undefined, id: string): string {
@@ -218,7 +248,9 @@ export class ContainerService implements ImageUsers {
     if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`)
     if (rec.config.Tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm')
     const bundle = this.#bundle(rec.id)
+    const extraMounts = await prepareMounts(rec.mounts ?? [], merged, rec.id, this.#d.volumes)
     const spec = buildSpec({
+      extraMounts,
       id: rec.id,
       rootfs: merged,
       args: [rec.path, ...rec.args],
@@ -321,6 +353,11 @@ export class ContainerService implements ImageUsers {
   /** Releases what a run held: crun's state, the rootfs mount, the bundle. */
   async #cleanupRun(rec: ContainerRecord): Promise<void> {
     await this.#d.runtime.delete(rec.id, true).catch(() => {})
+    for (const m of rec.mounts ?? []) {
+      if (m.type !== 'volume') continue
+      const stillUsed = this.all.some((c) => c.id !== rec.id && c.state.Running && (c.mounts ?? []).some((x) => x.type === 'volume' && x.source === m.source))
+      await this.#d.volumes.unmount(m.source, rec.id, stillUsed).catch(() => {})
+    }
     await this.#d.rootfs.unmount(join(this.#d.store.dirOf(rec.id), 'rootfs')).catch((err: unknown) =>
       this.#d.log.warn('unmount failed', { container: rec.id, err }),
     )
@@ -462,6 +499,14 @@ export class ContainerService implements ImageUsers {
         await this.#d.runtime.forgetExit(rec.id)
       })
       this.#names.delete(rec.name)
+      if (opts.volumes) {
+        // `rm -v` and `--rm` take the container's anonymous volumes with it, never named ones.
+        for (const m of rec.mounts ?? []) {
+          if (m.type === 'volume' && this.#d.volumes.records.get(m.source)?.anonymous && this.containersUsingVolume(m.source).length === 0) {
+            await this.#d.volumes.remove(m.source).catch((err: unknown) => this.#d.log.warn('volume removal failed', { volume: m.source, err }))
+          }
+        }
+      }
       this.#emit(rec, 'destroy')
       this.#signals.emit(`removed:${rec.id}`)
       await this.#d.images.gc()
@@ -502,7 +547,7 @@ export class ContainerService implements ImageUsers {
           WorkDir: join(this.#d.store.dirOf(rec.id), 'rootfs', 'work'),
         },
       },
-      Mounts: [],
+      Mounts: (rec.mounts ?? []).map((m) => mountView(m, this.#d.volumes)),
       Config: rec.config,
       NetworkSettings: {
         Bridge: '',
@@ -532,6 +577,8 @@ export class ContainerService implements ImageUsers {
       if (!matchLabels(f.get('label'), r.config.Labels)) return false
       const exited = f.get('exited')
       if (exited && !(r.state.Status === 'exited' && exited.includes(String(r.state.ExitCode)))) return false
+      const volumes = f.get('volume')
+      if (volumes && !volumes.some((v) => (r.mounts ?? []).some((m) => m.source === v || m.destination === v))) return false
       const ancestors = f.get('ancestor')
       if (ancestors && !ancestors.some((a) => this.#isAncestor(a, r))) return false
       return true
@@ -563,7 +610,7 @@ export class ContainerService implements ImageUsers {
       Status: statusText(r),
       HostConfig: { NetworkMode: r.hostConfig.NetworkMode },
       NetworkSettings: { Networks: { [r.hostConfig.NetworkMode]: endpointFor(r) } },
-      Mounts: [],
+      Mounts: (r.mounts ?? []).map((m) => mountView(m, this.#d.volumes)),
     }
   }
 

@@ -19,6 +19,8 @@ import { Runtime } from '../runtime/runtime.ts'
 import { LayerStore } from '../snapshots/layers.ts'
 import { RootfsManager } from '../snapshots/rootfs.ts'
 import { pathsFor } from '../store/paths.ts'
+import { VolumeService } from '../volumes/service.ts'
+import { volumeRoutes } from '../api/docker/volumes.ts'
 import { parseDaemonArgs, usage } from './config.ts'
 import { cgroupVersion, hostProblems } from './host-check.ts'
 import { claimPidFile, releasePidFile } from './pidfile.ts'
@@ -66,7 +68,8 @@ async function main(): Promise<number> {
   // Images and containers refer to each other (rmi asks who uses an image): the image service reads
   // the container service lazily.
   const images: ImageService = new ImageService({ store: imageStore, content, layers, events, users: () => containers })
-  const containers: ContainerService = new ContainerService({ store: containerStore, images, rootfs, runtime, events, log, runtimeDir: paths.containerRuntime })
+  const volumes: VolumeService = new VolumeService({ dir: paths.volumes, events, users: () => containers })
+  const containers: ContainerService = new ContainerService({ store: containerStore, images, rootfs, runtime, events, log, volumes, runtimeDir: paths.containerRuntime })
 
   const t0 = performance.now()
   await content.init()
@@ -75,6 +78,7 @@ async function main(): Promise<number> {
   await containerStore.init()
   await runtime.init()
   await images.init()
+  await volumes.init()
   await containers.init()
   await containers.reconcile()
   log.info('store loaded', { ms: +(performance.now() - t0).toFixed(1), images: images.count, containers: containers.all.length })
@@ -83,6 +87,7 @@ async function main(): Promise<number> {
   systemRoutes(routes, { containers, images, events, daemon: { id: daemonId.trim(), root: paths.root, cgroupVersion: cgroupVersion(), warnings } })
   containerRoutes(routes, { containers })
   imageRoutes(routes, { images, content, layers, events })
+  volumeRoutes(routes, { volumes })
   const api = new ApiServer(routes, log)
 
   const socketPaths: string[] = []

@@ -37,6 +37,8 @@ export interface SpecInput {
   cpuShares?: number | undefined
   nanoCpus?: number | undefined
   noNewPrivileges: boolean
+  /** Volumes, binds and tmpfs mounts of the container, after the defaults. */
+  extraMounts: OciMount[]
 }
 
 export const defaultCapabilities = [
@@ -82,7 +84,8 @@ export function buildSpec(i: SpecInput): object {
     { destination: '/etc/resolv.conf', type: 'bind', source: i.etcFiles.resolvConf, options: ['rbind', 'rprivate'] },
     { destination: '/etc/hostname', type: 'bind', source: i.etcFiles.hostname, options: ['rbind', 'rprivate'] },
     { destination: '/etc/hosts', type: 'bind', source: i.etcFiles.hosts, options: ['rbind', 'rprivate'] },
-  ]
+  ].filter((m) => !i.extraMounts.some((x) => x.destination === m.destination))
+  mounts.push(...i.extraMounts)
   const resources: Record<string, unknown> = {
     devices: [{ allow: i.privileged, access: 'rwm' }, ...defaultDeviceRules],
   }

@@ -12,6 +12,7 @@ export interface Paths {
   images: string
   references: string
   containers: string
+  volumes: string
   containerRuntime: string
   exits: string
   crunRoot: string
@@ -29,6 +30,7 @@ export function pathsFor(root: string, execRoot: string): Paths {
     images: join(root, 'images'),
     references: join(root, 'images', 'repositories.json'),
     containers: join(root, 'containers'),
+    volumes: join(root, 'volumes'),
     containerRuntime: join(execRoot, 'containers'),
     exits: join(execRoot, 'exits'),
     crunRoot: join(execRoot, 'crun'),

@@ -213,3 +213,14 @@ export interface EventMessage {
   id?: string
   from?: string
 }
+
+export interface VolumeView {
+  Name: string
+  Driver: string
+  Mountpoint: string
+  CreatedAt: string
+  Labels: Record<string, string>
+  Scope: 'local'
+  Options: Record<string, string> | null
+  UsageData?: { Size: number; RefCount: number }
+}

@@ -5,6 +5,7 @@ import { type FlagSpec, type ParsedArgs, UsageError, bool, list, str } from '../
 import type { Io } from '../../io.ts'
 import type { Command } from '../../command.ts'
 import { readFileSync } from 'node:fs'
+import { parseBytes } from '../../../lib/size.ts'
 
 export const createFlags: FlagSpec[] = [
   { name: 'name', type: 'string' },
@@ -32,6 +33,10 @@ export const createFlags: FlagSpec[] = [
   { name: 'platform', type: 'string' },
   { name: 'pull', type: 'string' },
   { name: 'quiet', short: 'q', type: 'bool' },
+  { name: 'volume', short: 'v', type: 'list' },
+  { name: 'mount', type: 'list' },
+  { name: 'tmpfs', type: 'list' },
+  { name: 'volumes-from', type: 'list' },
 ]
 
 /** Turns run/create flags into the create request body, as the docker CLI does. */
@@ -77,9 +82,15 @@ export function createBody(p: ParsedArgs): { body: ContainerCreateBody; name: st
       CapAdd: list(p, 'cap-add'),
       CapDrop: list(p, 'cap-drop'),
       ExtraHosts: list(p, 'add-host'),
+      Binds: list(p, 'volume').filter((v) => v.includes(':')),
+      Mounts: list(p, 'mount').map(parseMountFlag),
+      Tmpfs: Object.fromEntries(list(p, 'tmpfs').map((t) => [t.split(':')[0]!, t.includes(':') ? t.slice(t.indexOf(':') + 1) : ''])),
+      VolumesFrom: list(p, 'volumes-from'),
       ...(str(p, 'log-driver') ? { LogConfig: { Type: str(p, 'log-driver')!, Config: {} } } : {}),
     },
   }
+  const anonymous = list(p, 'volume').filter((v) => !v.includes(':'))
+  if (anonymous.length > 0) body.Volumes = Object.fromEntries(anonymous.map((v) => [v, {}]))
   if (entrypoint !== undefined) body.Entrypoint = entrypoint === '' ? [''] : [entrypoint]
   if (str(p, 'workdir')) body.WorkingDir = str(p, 'workdir')!
   if (str(p, 'user')) body.User = str(p, 'user')!
@@ -146,3 +157,68 @@ export function exitStatusFor(message: string): number {
   if (/permission denied/i.test(message)) return 126
   return 125
 }
+
+/** `--mount type=volume,source=x,target=/y,readonly,...` into the API's Mount object, as the docker CLI does. */
+export function parseMountFlag(spec: string): Record<string, unknown> {
+  const m: Record<string, unknown> = { Type: 'volume' }
+  const bind: Record<string, unknown> = {}
+  const volume: Record<string, unknown> = {}
+  const tmpfs: Record<string, unknown> = {}
+  const driverOpts: Record<string, string> = {}
+  for (const field of spec.split(',')) {
+    const eq = field.indexOf('=')
+    const key = (eq < 0 ? field : field.slice(0, eq)).toLowerCase()
+    const value = eq < 0 ? '' : field.slice(eq + 1)
+    const truthy = eq < 0 || ['1', 'true'].includes(value.toLowerCase())
+    switch (key) {
+      case 'type':
+        m['Type'] = value
+        break
+      case 'source':
+      case 'src':
+        m['Source'] = value
+        break
+      case 'target':
+      case 'destination':
+      case 'dst':
+        m['Target'] = value
+        break
+      case 'readonly':
+      case 'ro':
+        m['ReadOnly'] = truthy
+        break
+      case 'bind-propagation':
+        bind['Propagation'] = value
+        break
+      case 'volume-nocopy':
+        volume['NoCopy'] = truthy
+        break
+      case 'volume-subpath':
+        volume['Subpath'] = value
+        break
+      case 'volume-driver':
+        volume['DriverConfig'] = { Name: value }
+        break
+      case 'volume-opt': {
+        const e2 = value.indexOf('=')
+        driverOpts[value.slice(0, e2)] = value.slice(e2 + 1)
+        break
+      }
+      case 'tmpfs-size':
+        tmpfs['SizeBytes'] = parseBytes(value)
+        if (tmpfs['SizeBytes'] === undefined) throw new UsageError(`invalid argument "${spec}" for "--mount" flag: invalid size: ${value}`)
+        break
+      case 'tmpfs-mode':
+        tmpfs['Mode'] = Number.parseInt(value, 8)
+        break
+      default:
+        throw new UsageError(`invalid argument "${spec}" for "--mount" flag: unexpected key '${key}' in '${field}'`)
+    }
+  }
+  if (Object.keys(bind).length) m['BindOptions'] = bind
+  if (Object.keys(driverOpts).length) volume['DriverConfig'] = { ...(volume['DriverConfig'] as object | undefined), Options: driverOpts }
+  if (Object.keys(volume).length) m['VolumeOptions'] = volume
+  if (Object.keys(tmpfs).length) m['TmpfsOptions'] = tmpfs
+  return m
+}
+

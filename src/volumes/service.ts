@@ -1,0 +1,177 @@
+import { mkdir, readdir, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { EventBus } from '../events/bus.ts'
+import { CaisError, conflict, invalid, notFound } from '../lib/errors.ts'
+import { execFile, run } from '../lib/exec.ts'
+import type { Filters } from '../lib/filters.ts'
+import { matchLabels } from '../lib/filters.ts'
+import { newId } from '../lib/ids.ts'
+import { readJson, writeJsonAtomic } from '../store/atomic.ts'
+import { isMounted } from '../snapshots/rootfs.ts'
+import type { VolumeRecord, VolumeView } from './volume.ts'
+
+const nameRe = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/
+
+/** Who uses volumes: containers, by name. */
+export interface VolumeUsers {
+  containersUsingVolume(name: string): string[]
+}
+
+/** Named and anonymous volumes of the `local` driver, each a directory (or a mount of its options) under --root. */
+export class VolumeService {
+  readonly #dir: string
+  readonly #events: EventBus
+  readonly #users: () => VolumeUsers
+  readonly records = new Map<string, VolumeRecord>()
+
+  constructor(deps: { dir: string; events: EventBus; users: () => VolumeUsers }) {
+    this.#dir = deps.dir
+    this.#events = deps.events
+    this.#users = deps.users
+  }
+
+  async init(): Promise<void> {
+    await mkdir(this.#dir, { recursive: true, mode: 0o701 })
+    for (const name of await readdir(this.#dir)) {
+      const rec = await readJson<VolumeRecord>(join(this.#dir, name, 'volume.json'))
+      if (rec) this.records.set(rec.name, rec)
+      else await rm(join(this.#dir, name), { recursive: true, force: true })
+    }
+  }
+
+  mountpoint(name: string): string {
+    return join(this.#dir, name, '_data')
+  }
+
+  get(name: string): VolumeRecord {
+    const rec = this.records.get(name)
+    if (!rec) throw notFound(`get ${name}: no such volume`)
+    return rec
+  }
+
+  /** Creates a volume, or returns the existing one of that name (as Docker). */
+  async create(opts: { name?: string | undefined; driver?: string | undefined; options?: Record<string, string> | null | undefined; labels?: Record<string, string> | null | undefined; anonymous?: boolean }): Promise<VolumeRecord> {
+    const name = opts.name || newId()
+    if (opts.driver && opts.driver !== 'local') throw notFound(`create ${name}: error looking up volume plugin ${opts.driver}: plugin "${opts.driver}" not found`)
+    if (!nameRe.test(name)) {
+      throw invalid(
+        name.length < 2
+          ? `create ${name}: volume name is too short, names should be at least two alphanumeric characters`
+          : `create ${name}: "${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`,
+      )
+    }
+    const existing = this.records.get(name)
+    if (existing) return existing
+    const options = opts.options ?? {}
+    for (const key of Object.keys(options)) {
+      if (!['type', 'device', 'o', 'size'].includes(key)) throw invalid(`create ${name}: invalid option key: "${key}"`)
+    }
+    if ((options['type'] || options['device']) && !options['type']) throw invalid(`create ${name}: missing required option: "type"`)
+    const rec: VolumeRecord = {
+      name,
+      driver: 'local',
+      createdAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+      labels: opts.labels ?? {},
+      options,
+      anonymous: opts.anonymous ?? !opts.name,
+    }
+    await mkdir(this.mountpoint(name), { recursive: true, mode: 0o755 })
+    await writeJsonAtomic(join(this.#dir, name, 'volume.json'), rec)
+    this.records.set(name, rec)
+    this.#events.emit('volume', 'create', name, { driver: 'local' })
+    return rec
+  }
+
+  /** Makes the volume's data available at its mountpoint (mounting a device/tmpfs/nfs per its options). */
+  async mount(name: string, containerId: string): Promise<string> {
+    const rec = this.get(name)
+    const target = this.mountpoint(name)
+    const o = rec.options
+    if (o['type'] && !(await isMounted(target))) {
+      const args = ['-t', o['type']]
+      const mountOpts = [o['o'], o['size'] ? `size=${o['size']}` : undefined].filter(Boolean).join(',')
+      if (mountOpts) args.push('-o', mountOpts)
+      args.push(o['device'] || o['type'], target)
+      const r = await execFile('mount', args)
+      if (r.code !== 0) throw new CaisError('invalid', `error while mounting volume '${target}': ${r.stderr.trim()}`)
+    }
+    this.#events.emit('volume', 'mount', name, { container: containerId, driver: 'local', destination: '', 'read/write': 'true', propagation: '' })
+    return target
+  }
+
+  /** Unmounts a volume with mount options once no running container uses it. */
+  async unmount(name: string, containerId: string, stillUsed: boolean): Promise<void> {
+    const rec = this.records.get(name)
+    if (!rec) return
+    if (rec.options['type'] && !stillUsed && (await isMounted(this.mountpoint(name)))) {
+      await run('umount', [this.mountpoint(name)]).catch(() => run('umount', ['-l', this.mountpoint(name)]))
+    }
+    this.#events.emit('volume', 'unmount', name, { container: containerId, driver: 'local' })
+  }
+
+  async remove(name: string, opts: { force?: boolean } = {}): Promise<void> {
+    const rec = this.records.get(name)
+    if (!rec) {
+      if (opts.force) return
+      throw notFound(`get ${name}: no such volume`)
+    }
+    const users = this.#users().containersUsingVolume(name)
+    if (users.length > 0) throw conflict(`remove ${name}: volume is in use - [${users.join(', ')}]`)
+    if (await isMounted(this.mountpoint(name))) await run('umount', ['-l', this.mountpoint(name)]).catch(() => {})
+    this.records.delete(name)
+    await rm(join(this.#dir, name), { recursive: true, force: true })
+    this.#events.emit('volume', 'destroy', name, { driver: 'local' })
+  }
+
+  list(filters: Filters): VolumeView[] {
+    const dangling = filters.get('dangling')?.[0]
+    return [...this.records.values()]
+      .filter((v) => {
+        if (dangling !== undefined && (dangling === 'true' || dangling === '1') !== (this.#users().containersUsingVolume(v.name).length === 0)) return false
+        const names = filters.get('name')
+        if (names && !names.some((n) => v.name.includes(n))) return false
+        const drivers = filters.get('driver')
+        if (drivers && !drivers.includes(v.driver)) return false
+        return matchLabels(filters.get('label'), v.labels)
+      })
+      .map((v) => this.view(v.name))
+  }
+
+  view(name: string, usage = false): VolumeView {
+    const v = this.get(name)
+    const view: VolumeView = {
+      Name: v.name,
+      Driver: v.driver,
+      Mountpoint: this.mountpoint(v.name),
+      CreatedAt: v.createdAt,
+      Labels: v.labels,
+      Scope: 'local',
+      Options: Object.keys(v.options).length > 0 ? v.options : null,
+    }
+    if (usage) view.UsageData = { Size: -1, RefCount: this.#users().containersUsingVolume(name).length }
+    return view
+  }
+
+  /** Removes unused volumes: anonymous ones only, unless `all`. Returns the names and bytes reclaimed. */
+  async prune(filters: Filters): Promise<{ VolumesDeleted: string[]; SpaceReclaimed: number }> {
+    const all = ['true', '1'].includes(filters.get('all')?.[0] ?? '')
+    const deleted: string[] = []
+    let space = 0
+    for (const v of [...this.records.values()]) {
+      if (!all && !v.anonymous) continue
+      if (!matchLabels(filters.get('label'), v.labels)) continue
+      const notLabels = filters.get('label!') ?? []
+      if (notLabels.length > 0 && !notLabels.every((l) => !matchLabels([l], v.labels))) continue
+      if (this.#users().containersUsingVolume(v.name).length > 0) continue
+      space += await diskUsage(this.mountpoint(v.name))
+      await this.remove(v.name)
+      deleted.push(v.name)
+    }
+    return { VolumesDeleted: deleted, SpaceReclaimed: space }
+  }
+}
+
+export async function diskUsage(path: string): Promise<number> {
+  const r = await execFile('du', ['-sb', path])
+  return r.code === 0 ? Number(r.stdout.split('\t')[0]) || 0 : 0
+}
