@@ -19,6 +19,7 @@ import { pullCommand } from './commands/image/pull.ts'
 import { rmiCommand } from './commands/image/rmi.ts'
 import { saveCommand } from './commands/image/save.ts'
 import { tagCommand } from './commands/image/tag.ts'
+import { dfCommand } from './commands/system/df.ts'
 import { infoCommand } from './commands/system/info.ts'
 import { versionCommand } from './commands/system/version.ts'
 import { volumeCreateCommand } from './commands/volume/create.ts'
@@ -36,7 +37,7 @@ enableCompileCache?.()
 export const commands: Command[] = [
   runCommand, createCommand, startCommand, stopCommand, restartCommand, killCommand, rmCommand, waitCommand, psCommand,
   logsCommand, inspectCommand, imagesCommand, importCommand, loadCommand, saveCommand, tagCommand, rmiCommand, pullCommand,
-  versionCommand, infoCommand, volumeCreateCommand, volumeLsCommand, volumeInspectCommand, volumeRmCommand, volumePruneCommand,
+  versionCommand, infoCommand, dfCommand, volumeCreateCommand, volumeLsCommand, volumeInspectCommand, volumeRmCommand, volumePruneCommand,
 ]
 
 const globalUsage = `Usage:  cais [OPTIONS] COMMAND

@@ -61,6 +61,8 @@ export class EngineClient {
     ping: async (): Promise<string> => (await this.http.json<string>('GET', '/_ping').catch(() => 'OK')) ?? 'OK',
     version: (): Promise<Version> => this.http.json('GET', '/version'),
     info: (): Promise<SystemInfo> => this.http.json('GET', '/info'),
+    df: (): Promise<{ LayersSize: number; Images: ImageSummary[]; Containers: ContainerSummary[]; Volumes: VolumeView[]; BuildCache: unknown[] }> =>
+      this.http.json('GET', '/system/df'),
     /** The raw NDJSON event stream. */
     events: (opts: { since?: string; until?: string; filters?: Filters; signal?: AbortSignal } = {}): Promise<Readable> =>
       this.http.send('GET', '/events', { query: { since: opts.since, until: opts.until, filters: filtersQuery(opts.filters) }, signal: opts.signal }),

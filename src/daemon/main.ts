@@ -84,7 +84,7 @@ async function main(): Promise<number> {
   log.info('store loaded', { ms: +(performance.now() - t0).toFixed(1), images: images.count, containers: containers.all.length })
 
   const routes = new Routes()
-  systemRoutes(routes, { containers, images, events, daemon: { id: daemonId.trim(), root: paths.root, cgroupVersion: cgroupVersion(), warnings } })
+  systemRoutes(routes, { containers, images, volumes, events, daemon: { id: daemonId.trim(), root: paths.root, cgroupVersion: cgroupVersion(), warnings } })
   containerRoutes(routes, { containers })
   imageRoutes(routes, { images, content, layers, events })
   volumeRoutes(routes, { volumes })

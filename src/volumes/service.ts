@@ -152,6 +152,17 @@ export class VolumeService {
     return view
   }
 
+  /** Every volume with its size on disk and how many containers refer to it (`system df`). */
+  async usage(): Promise<VolumeView[]> {
+    const out: VolumeView[] = []
+    for (const name of this.records.keys()) {
+      const view = this.view(name, true)
+      view.UsageData = { Size: await diskUsage(this.mountpoint(name)), RefCount: this.#users().containersUsingVolume(name).length }
+      out.push(view)
+    }
+    return out
+  }
+
   /** Removes unused volumes: anonymous ones only, unless `all`. Returns the names and bytes reclaimed. */
   async prune(filters: Filters): Promise<{ VolumesDeleted: string[]; SpaceReclaimed: number }> {
     const all = ['true', '1'].includes(filters.get('all')?.[0] ?? '')

@@ -1,8 +1,10 @@
 import { cpus, hostname, release, totalmem } from 'node:os'
 import { readFileSync } from 'node:fs'
 import type { ContainerService } from '../../containers/service.ts'
+import type { Digest } from '../../content/digest.ts'
 import type { EventBus } from '../../events/bus.ts'
 import type { ImageService } from '../../images/service.ts'
+import type { VolumeService } from '../../volumes/service.ts'
 import { parseFilters } from '../../lib/filters.ts'
 import { invalid } from '../../lib/errors.ts'
 import { parseTimestamp } from '../../lib/time.ts'
@@ -14,6 +16,7 @@ import { apiVersion, engineVersion, minApiVersion } from '../versions.ts'
 export interface SystemDeps {
   containers: ContainerService
   images: ImageService
+  volumes: VolumeService
   events: EventBus
   daemon: { id: string; root: string; cgroupVersion: '1' | '2'; warnings: string[] }
 }
@@ -35,6 +38,20 @@ export function systemRoutes(routes: Routes, d: SystemDeps): void {
   routes.head('/_ping', ping)
 
   routes.get('/version', async (ctx) => sendJson(ctx, 200, version()))
+
+  routes.get('/system/df', async (ctx) => {
+    const types = ctx.query.getAll('type')
+    const want = (t: string): boolean => types.length === 0 || types.includes(t)
+    const images = want('image') ? d.images.list({ filters: new Map() }) : []
+    for (const img of images) img.Containers = d.containers.containersUsing(img.Id as Digest).length
+    sendJson(ctx, 200, {
+      LayersSize: images.reduce((s, i) => s + i.Size, 0),
+      Images: images,
+      Containers: want('container') ? d.containers.list({ all: true, filters: new Map() }).map((c) => ({ ...c, SizeRw: 0, SizeRootFs: 0 })) : [],
+      Volumes: want('volume') ? await d.volumes.usage() : [],
+      BuildCache: [],
+    })
+  })
 
   routes.get('/info', async (ctx) => {
     const counts = d.containers.counts()
