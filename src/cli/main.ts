@@ -2,6 +2,10 @@ import { enableCompileCache } from 'node:module'
 import { EngineClient, hostFromEnv } from '../client/engine-client.ts'
 import type { Command } from './command.ts'
 import { createCommand } from './commands/container/create.ts'
+import { execCommand } from './commands/container/exec.ts'
+import { pauseCommand } from './commands/container/pause.ts'
+import { renameCommand } from './commands/container/rename.ts'
+import { unpauseCommand } from './commands/container/unpause.ts'
 import { inspectCommand } from './commands/container/inspect.ts'
 import { killCommand } from './commands/container/kill.ts'
 import { logsCommand } from './commands/container/logs.ts'
@@ -36,7 +40,7 @@ enableCompileCache?.()
 /** Every verb, listed explicitly; each answers as `cais <verb>` and as `cais <group> <verb>`. */
 export const commands: Command[] = [
   runCommand, createCommand, startCommand, stopCommand, restartCommand, killCommand, rmCommand, waitCommand, psCommand,
-  logsCommand, inspectCommand, imagesCommand, importCommand, loadCommand, saveCommand, tagCommand, rmiCommand, pullCommand,
+  logsCommand, inspectCommand, execCommand, pauseCommand, unpauseCommand, renameCommand, imagesCommand, importCommand, loadCommand, saveCommand, tagCommand, rmiCommand, pullCommand,
   versionCommand, infoCommand, dfCommand, volumeCreateCommand, volumeLsCommand, volumeInspectCommand, volumeRmCommand, volumePruneCommand,
 ]
 

@@ -120,6 +120,15 @@ export class EngineClient {
       })
       return demux(res, res.headers['content-type'] === 'application/vnd.docker.multiplexed-stream')
     },
+    pause: async (id: string): Promise<void> => {
+      await this.http.empty('POST', `/containers/${encodeURIComponent(id)}/pause`)
+    },
+    unpause: async (id: string): Promise<void> => {
+      await this.http.empty('POST', `/containers/${encodeURIComponent(id)}/unpause`)
+    },
+    rename: async (id: string, name: string): Promise<void> => {
+      await this.http.empty('POST', `/containers/${encodeURIComponent(id)}/rename`, { query: { name } })
+    },
     /** Attaches to the container's output (hijacked); resolves after the daemon's `101`. */
     attach: async (
       id: string,
@@ -135,6 +144,25 @@ export class EngineClient {
       }
       return { output: demux(withHead(), multiplexed), socket }
     },
+  }
+
+  readonly execs = {
+    create: (container: string, body: { Cmd: string[]; Env?: string[]; User?: string; WorkingDir?: string; Privileged?: boolean; Tty?: boolean; AttachStdin?: boolean; AttachStdout?: boolean; AttachStderr?: boolean }): Promise<{ Id: string }> =>
+      this.http.json('POST', `/containers/${encodeURIComponent(container)}/exec`, { body }),
+    /** Starts an exec attached: resolves after the daemon's `101` with the output and the socket for stdin. */
+    start: async (id: string): Promise<{ output: AsyncGenerator<StreamChunk>; socket: Duplex }> => {
+      const { socket, head, headers } = await this.http.hijack('POST', `/exec/${id}/start`, { body: { Detach: false, Tty: false } })
+      async function* withHead(): AsyncGenerator<Buffer> {
+        if (head.length > 0) yield head
+        for await (const c of socket as AsyncIterable<Buffer>) yield c
+      }
+      return { output: demux(withHead(), headers['content-type'] !== 'application/vnd.docker.raw-stream'), socket }
+    },
+    startDetached: async (id: string): Promise<void> => {
+      await this.http.empty('POST', `/exec/${id}/start`, { body: { Detach: true, Tty: false } })
+    },
+    inspect: (id: string): Promise<{ ID: string; Running: boolean; ExitCode: number | null; ContainerID: string; Pid: number }> =>
+      this.http.json('GET', `/exec/${id}/json`),
   }
 
   readonly volumes = {

@@ -49,6 +49,8 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   /** Per-container 'exit' and 'removed' notifications, for wait, attach and logs --follow. */
   readonly #signals = new EventEmitter()
   readonly #removing = new Set<string>()
+  /** Exec IDs of a running container, for inspect's ExecIDs; forgotten when it stops. */
+  readonly #execIds = new Map<string, string[]>()
 
   constructor(deps: ContainerServiceDeps) {
     this.#d = deps
@@ -312,6 +314,22 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     return join(this.#d.runtimeDir, id)
   }
 
+  bundlePath(id: string): string {
+    return this.#bundle(id)
+  }
+
+  rootfsPath(id: string): string {
+    return join(this.#d.store.dirOf(id), 'rootfs', 'merged')
+  }
+
+  recordExec(containerId: string, execId: string): void {
+    this.#execIds.set(containerId, [...(this.#execIds.get(containerId) ?? []), execId])
+  }
+
+  eventAttributes(id: string): Record<string, string> {
+    return attributesOf(this.get(id))
+  }
+
   // ---- exit
 
   async #onExit(id: string): Promise<void> {
@@ -346,6 +364,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     await this.#d.store.save(rec)
     await this.#d.runtime.forgetExit(rec.id)
     const started = Date.parse(rec.state.StartedAt)
+    this.#execIds.delete(rec.id)
     this.#emit(rec, 'die', { exitCode: String(code), execDuration: String(Math.max(0, Math.round((Date.now() - started) / 1000))) })
     this.#signals.emit(`exit:${rec.id}`, code)
   }
@@ -463,9 +482,53 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     this.#emit(rec, 'kill', { signal: String(num) })
     try {
       await this.#d.runtime.kill(rec.id, num)
+      // A frozen process gets the signal once thawed: stop, kill and rm work on paused containers, as Docker's.
+      if (rec.state.Paused && (num === 9 || num === 15)) {
+        await this.#d.runtime.resume(rec.id)
+        rec.state = { ...rec.state, Paused: false, Status: 'running' }
+      }
     } catch (err) {
       if (err instanceof RuntimeError && rec.state.Running) throw new CaisError('conflict', `Cannot kill container: ${rec.id}: ${err.message}`)
     }
+  }
+
+  async pause(ref: string): Promise<void> {
+    const rec = this.get(ref)
+    await this.#lock.run(rec.id, async () => {
+      if (!rec.state.Running) throw conflict(`Container ${rec.id} is not running`)
+      if (rec.state.Paused) throw conflict(`Container ${rec.id} is already paused`)
+      await this.#d.runtime.pause(rec.id)
+      rec.state = { ...rec.state, Paused: true, Status: 'paused' }
+      await this.#d.store.save(rec)
+    })
+    this.#emit(rec, 'pause')
+  }
+
+  async unpause(ref: string): Promise<void> {
+    const rec = this.get(ref)
+    await this.#lock.run(rec.id, async () => {
+      if (!rec.state.Paused) throw conflict(`Container ${rec.id} is not paused`)
+      await this.#d.runtime.resume(rec.id)
+      rec.state = { ...rec.state, Paused: false, Status: 'running' }
+      await this.#d.store.save(rec)
+    })
+    this.#emit(rec, 'unpause')
+  }
+
+  async rename(ref: string, newName: string): Promise<void> {
+    const rec = this.get(ref)
+    if (!newName) throw invalid('Neither old nor new names may be empty')
+    validateName(newName)
+    const name = newName.startsWith('/') ? newName : `/${newName}`
+    if (name === rec.name) throw invalid(`Renaming a container with the same name as its current name`)
+    const owner = this.#names.get(name)
+    if (owner) throw conflict(`Error when allocating new name: Conflict. The container name "${name}" is already in use by container "${owner}". You have to remove (or rename) that container to be able to reuse that name.`)
+    const oldName = rec.name
+    this.#names.set(name, rec.id)
+    this.#names.delete(oldName)
+    rec.name = name
+    await this.#d.store.save(rec)
+    this.#emit(rec, 'rename', { oldName })
   }
 
   async restart(ref: string, opts: { timeoutSec?: number | undefined; signal?: string | undefined } = {}): Promise<void> {
@@ -537,7 +600,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       MountLabel: '',
       ProcessLabel: '',
       AppArmorProfile: '',
-      ExecIDs: null,
+      ExecIDs: rec.state.Running ? (this.#execIds.get(rec.id) ?? null) : null,
       HostConfig: rec.hostConfig,
       GraphDriver: {
         Name: 'overlay2',
@@ -656,8 +719,13 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   }
 
   #emit(rec: ContainerRecord, action: string, extra: Record<string, string> = {}): void {
-    this.#d.events.emit('container', action, rec.id, { ...rec.config.Labels, image: rec.config.Image, name: rec.name.slice(1), ...extra })
+    this.#d.events.emit('container', action, rec.id, { ...attributesOf(rec), ...extra })
   }
+}
+
+/** What every container event carries: its labels, image and name. */
+function attributesOf(rec: ContainerRecord): Record<string, string> {
+  return { ...rec.config.Labels, image: rec.config.Image, name: rec.name.slice(1) }
 }
 
 function endpointFor(r: ContainerRecord): Record<string, unknown> {

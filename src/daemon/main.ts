@@ -20,6 +20,8 @@ import { LayerStore } from '../snapshots/layers.ts'
 import { RootfsManager } from '../snapshots/rootfs.ts'
 import { pathsFor } from '../store/paths.ts'
 import { VolumeService } from '../volumes/service.ts'
+import { ExecService } from '../containers/exec.ts'
+import { execRoutes } from '../api/docker/exec.ts'
 import { volumeRoutes } from '../api/docker/volumes.ts'
 import { parseDaemonArgs, usage } from './config.ts'
 import { cgroupVersion, hostProblems } from './host-check.ts'
@@ -88,6 +90,7 @@ async function main(): Promise<number> {
   containerRoutes(routes, { containers })
   imageRoutes(routes, { images, content, layers, events })
   volumeRoutes(routes, { volumes })
+  execRoutes(routes, { execs: new ExecService({ containers, events, crun: config.crun, crunRoot: paths.crunRoot }) })
   const api = new ApiServer(routes, log)
 
   const socketPaths: string[] = []

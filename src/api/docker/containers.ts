@@ -69,6 +69,21 @@ export function containerRoutes(routes: Routes, d: { containers: ContainerServic
     sendStatus(ctx, 204)
   })
 
+  routes.post('/containers/{id}/pause', async (ctx) => {
+    await c.pause(ctx.params['id']!)
+    sendStatus(ctx, 204)
+  })
+
+  routes.post('/containers/{id}/unpause', async (ctx) => {
+    await c.unpause(ctx.params['id']!)
+    sendStatus(ctx, 204)
+  })
+
+  routes.post('/containers/{id}/rename', async (ctx) => {
+    await c.rename(ctx.params['id']!, ctx.query.get('name') ?? '')
+    sendStatus(ctx, 204)
+  })
+
   routes.delete('/containers/{id}', async (ctx) => {
     await c.remove(ctx.params['id']!, { force: queryBool(ctx.query, 'force'), volumes: queryBool(ctx.query, 'v') })
     sendStatus(ctx, 204)

@@ -1,0 +1,89 @@
+import { PassThrough } from 'node:stream'
+import type { ExecConfig, ExecService } from '../../containers/exec.ts'
+import { invalid } from '../../lib/errors.ts'
+import { readJson, sendJson, sendStatus } from '../context.ts'
+import { frame, hijack, streamMediaType } from '../hijack.ts'
+import type { Routes } from '../router.ts'
+import type { RequestContext } from '../context.ts'
+
+/** Reads the JSON body of a hijacked (Upgrade) request from its socket, then leaves the rest as stdin. */
+async function upgradeBody(ctx: RequestContext): Promise<{ body: unknown; rest: Buffer }> {
+  const length = Number(ctx.req.headers['content-length'] ?? 0)
+  let buf = ctx.upgrade!.head
+  const socket = ctx.upgrade!.socket
+  while (buf.length < length) {
+    const chunk = await new Promise<Buffer | null>((resolve) => {
+      const onData = (d: Buffer): void => {
+        socket.off('end', onEnd)
+        resolve(d)
+      }
+      const onEnd = (): void => {
+        socket.off('data', onData)
+        resolve(null)
+      }
+      socket.once('data', onData)
+      socket.once('end', onEnd)
+    })
+    if (!chunk) break
+    buf = Buffer.concat([buf, chunk])
+  }
+  socket.pause()
+  const text = buf.subarray(0, length).toString('utf8')
+  let body: unknown = {}
+  if (text.trim()) {
+    try {
+      body = JSON.parse(text)
+    } catch (err) {
+      throw invalid(`invalid JSON: ${(err as Error).message}`, err)
+    }
+  }
+  return { body, rest: buf.subarray(length) }
+}
+
+export function execRoutes(routes: Routes, d: { execs: ExecService }): void {
+  routes.post('/containers/{id}/exec', async (ctx) => {
+    const body = await readJson<ExecConfig>(ctx.req)
+    if (!body) throw invalid('No exec command specified')
+    sendJson(ctx, 201, { Id: d.execs.create(ctx.params['id']!, body) })
+  })
+
+  routes.get('/exec/{id}/json', async (ctx) => sendJson(ctx, 200, d.execs.inspect(ctx.params['id']!)))
+
+  routes.post('/exec/{id}/resize', async (ctx) => {
+    d.execs.get(ctx.params['id']!)
+    sendStatus(ctx, 200)
+  })
+
+  routes.post('/exec/{id}/start', async (ctx) => {
+    const id = ctx.params['id']!
+    let body: { Detach?: boolean; Tty?: boolean }
+    let rest: Buffer = Buffer.alloc(0)
+    if (ctx.upgrade) ({ body, rest } = (await upgradeBody(ctx)) as { body: { Detach?: boolean }; rest: Buffer })
+    else body = (await readJson<{ Detach?: boolean }>(ctx.req)) ?? {}
+    const exec = d.execs.validateStart(id)
+    if (body.Detach) {
+      void d.execs.start(id, { output: () => {} }).catch((err: unknown) => ctx.log.warn('detached exec failed', { err }))
+      if (ctx.res) sendStatus(ctx, 200)
+      else ctx.upgrade!.socket.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n')
+      return
+    }
+    const { socket } = hijack(ctx, streamMediaType(ctx, false))
+    socket.on('error', () => {})
+    let stdin: PassThrough | undefined
+    if (exec.config.AttachStdin) {
+      stdin = new PassThrough()
+      if (rest.length > 0) stdin.write(rest)
+      socket.on('data', (chunk: Buffer) => stdin!.write(chunk))
+      socket.on('end', () => stdin!.end())
+      socket.resume()
+    } else {
+      socket.on('data', () => {})
+      socket.resume()
+    }
+    await d.execs.start(id, {
+      stdin,
+      output: (stream, chunk) => socket.write(frame(stream === 'stdout' ? 1 : 2, chunk)),
+    })
+    socket.end()
+  })
+}

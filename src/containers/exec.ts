@@ -1,0 +1,159 @@
+import { spawn } from 'node:child_process'
+import { writeFile, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Readable } from 'node:stream'
+import type { EventBus } from '../events/bus.ts'
+import { conflict, invalid, notFound, CaisError } from '../lib/errors.ts'
+import { newId } from '../lib/ids.ts'
+import { capabilitySet } from '../runtime/spec.ts'
+import type { ContainerService } from './service.ts'
+import { resolveUser } from './user.ts'
+import { mergeEnv } from './create-config.ts'
+
+export interface ExecConfig {
+  Cmd: string[]
+  Env?: string[] | null
+  User?: string
+  WorkingDir?: string
+  Privileged?: boolean
+  Tty?: boolean
+  AttachStdin?: boolean
+  AttachStdout?: boolean
+  AttachStderr?: boolean
+  DetachKeys?: string
+}
+
+interface ExecRecord {
+  id: string
+  containerId: string
+  config: ExecConfig
+  running: boolean
+  exitCode: number | null
+  pid: number
+  started: boolean
+}
+
+export interface ExecIo {
+  stdin?: Readable | undefined
+  output(stream: 'stdout' | 'stderr', chunk: Buffer): void
+}
+
+/**
+ * `docker exec`: a process started in a running container's namespaces with `crun exec`.
+ * Exec instances live in memory, as Docker's do.
+ */
+export class ExecService {
+  readonly #execs = new Map<string, ExecRecord>()
+  readonly #containers: ContainerService
+  readonly #events: EventBus
+  readonly #crun: string
+  readonly #crunRoot: string
+
+  constructor(deps: { containers: ContainerService; events: EventBus; crun: string; crunRoot: string }) {
+    this.#containers = deps.containers
+    this.#events = deps.events
+    this.#crun = deps.crun
+    this.#crunRoot = deps.crunRoot
+  }
+
+  create(containerRef: string, config: ExecConfig): string {
+    if (!config || !Array.isArray(config.Cmd) || config.Cmd.length === 0) throw invalid('No exec command specified')
+    const c = this.#containers.get(containerRef)
+    if (!c.state.Running) throw conflict(`container ${c.id} is not running`)
+    if (c.state.Paused) throw conflict(`Container ${c.id} is paused, unpause the container before exec`)
+    if (config.Tty) throw new CaisError('not-implemented', 'exec with a TTY is not supported by this daemon yet; run without -t')
+    const id = newId()
+    this.#execs.set(id, { id, containerId: c.id, config, running: false, exitCode: null, pid: 0, started: false })
+    this.#containers.recordExec(c.id, id)
+    this.#events.emit('container', `exec_create: ${config.Cmd.join(' ')}`, c.id, { ...this.#containers.eventAttributes(c.id), execID: id })
+    return id
+  }
+
+  get(id: string): ExecRecord {
+    const e = this.#execs.get(id)
+    if (!e) throw notFound(`No such exec instance: ${id}`)
+    return e
+  }
+
+  inspect(id: string): Record<string, unknown> {
+    const e = this.get(id)
+    return {
+      ID: e.id,
+      Running: e.running,
+      ExitCode: e.exitCode,
+      ProcessConfig: { tty: e.config.Tty ?? false, entrypoint: e.config.Cmd[0], arguments: e.config.Cmd.slice(1), privileged: e.config.Privileged ?? false, user: e.config.User ?? '' },
+      OpenStdin: e.config.AttachStdin ?? false,
+      OpenStderr: e.config.AttachStderr ?? false,
+      OpenStdout: e.config.AttachStdout ?? false,
+      CanRemove: false,
+      ContainerID: e.containerId,
+      DetachKeys: e.config.DetachKeys ?? '',
+      Pid: e.pid,
+    }
+  }
+
+  /** Checks that an exec can start now (before the API hijacks the connection). */
+  validateStart(id: string): ExecRecord {
+    const e = this.get(id)
+    if (e.started) throw conflict(`Error: Exec command ${id} has already run`)
+    const c = this.#containers.get(e.containerId)
+    if (!c.state.Running) throw conflict(`container ${c.id} is not running`)
+    if (c.state.Paused) throw conflict(`Container ${c.id} is paused, unpause the container before exec`)
+    return e
+  }
+
+  /** Runs the exec to its end; resolves with its exit code, recorded before the caller closes the stream. */
+  async start(id: string, io: ExecIo): Promise<number> {
+    const e = this.validateStart(id)
+    e.started = true
+    const c = this.#containers.get(e.containerId)
+    const rootfs = this.#containers.rootfsPath(c.id)
+    const user = await resolveUser(rootfs, e.config.User || c.config.User)
+    const env = mergeEnv(c.config.Env, e.config.Env ?? [])
+    if (!env.some((v) => v.startsWith('HOME='))) env.push(`HOME=${user.home}`)
+    const caps = capabilitySet(c.hostConfig.CapAdd ?? [], c.hostConfig.CapDrop ?? [], c.hostConfig.Privileged || (e.config.Privileged ?? false))
+    const process = {
+      terminal: false,
+      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids.length > 0 ? user.additionalGids : undefined },
+      args: e.config.Cmd,
+      env,
+      cwd: e.config.WorkingDir || c.config.WorkingDir || '/',
+      capabilities: { bounding: caps, effective: caps, permitted: caps },
+      noNewPrivileges: false,
+    }
+    const dir = this.#containers.bundlePath(c.id)
+    const specPath = join(dir, `exec-${id}.json`)
+    const pidPath = join(dir, `exec-${id}.pid`)
+    await writeFile(specPath, JSON.stringify(process))
+    this.#events.emit('container', `exec_start: ${e.config.Cmd.join(' ')}`, c.id, { ...this.#containers.eventAttributes(c.id), execID: id })
+    const child = spawn(this.#crun, [`--root=${this.#crunRoot}`, 'exec', '--process', specPath, '--pid-file', pidPath, c.id], {
+      stdio: [io.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    })
+    e.running = true
+    e.pid = child.pid ?? 0
+    if (io.stdin && child.stdin) {
+      io.stdin.pipe(child.stdin)
+      child.stdin.on('error', () => {})
+    }
+    let stderrText = ''
+    child.stdout?.on('data', (d: Buffer) => io.output('stdout', d))
+    child.stderr?.on('data', (d: Buffer) => {
+      stderrText += d.toString()
+      io.output('stderr', d)
+    })
+    const code = await new Promise<number>((resolve) => {
+      child.on('error', () => resolve(126))
+      child.on('close', (status, signal) => resolve(status ?? (signal ? 128 + (osSignals[signal] ?? 9) : 1)))
+    })
+    // crun itself reports an exec that could not start (255); docker exec answers 126 for it.
+    const exitCode = code === 255 && /executable file `[^`]*` not found|: No such file or directory$|Permission denied/m.test(stderrText) ? 126 : code
+    e.running = false
+    e.exitCode = exitCode
+    await rm(specPath, { force: true })
+    await rm(pidPath, { force: true })
+    this.#events.emit('container', 'exec_die', c.id, { ...this.#containers.eventAttributes(c.id), execID: id, exitCode: String(exitCode) })
+    return exitCode
+  }
+}
+
+const osSignals: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15, SIGPIPE: 13 }
