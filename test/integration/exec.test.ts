@@ -1,0 +1,87 @@
+// exec, pause/unpause and rename against a real caisd, through the typed client and the docker CLI.
+import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
+import { test } from 'node:test'
+import { BUSYBOX, dockerBin, startDaemon, uniqueName, waitFor } from '../helpers/daemon.ts'
+
+const noDocker = existsSync(dockerBin) ? false : `the docker CLI is not installed at ${dockerBin}`
+
+async function running(d: Awaited<ReturnType<typeof startDaemon>>, name: string): Promise<void> {
+  await d.client.containers.create({ Image: BUSYBOX, Cmd: ['sleep', '300'] }, { name })
+  await d.client.containers.start(name)
+}
+
+test('exec runs in the container with its env, user and workdir; exit code in inspect', async (t) => {
+  const d = await startDaemon(t)
+  const name = uniqueName(t)
+  await running(d, name)
+  const { Id } = await d.client.execs.create(name, { Cmd: ['sh', '-c', 'echo $A $(pwd) $(id -u) $(hostname); echo err >&2; exit 3'], Env: ['A=1'], User: 'nobody', WorkingDir: '/tmp', AttachStdout: true, AttachStderr: true })
+  const { output } = await d.client.execs.start(Id)
+  let out = ''
+  let err = ''
+  for await (const c of output) (c.stream === 'stderr' ? (err += c.data.toString()) : (out += c.data.toString()))
+  assert.equal(out, `1 /tmp 65534 ${(await d.client.containers.inspect(name)).Config.Hostname}\n`)
+  assert.equal(err, 'err\n')
+  const info = await d.client.execs.inspect(Id)
+  assert.equal(info.ExitCode, 3)
+  assert.equal(info.Running, false)
+  assert.ok(((await d.client.containers.inspect(name)).ExecIDs ?? []).includes(Id))
+  await assert.rejects(d.client.execs.create(name, { Cmd: [] }), /No exec command specified/)
+  await assert.rejects(d.client.execs.inspect('nope'), /No such exec instance: nope/)
+})
+
+test('exec into a stopped or paused container is a 409', async (t) => {
+  const d = await startDaemon(t)
+  const name = uniqueName(t)
+  await running(d, name)
+  await d.client.containers.pause(name)
+  assert.equal((await d.client.containers.inspect(name)).State.Status, 'paused')
+  await assert.rejects(d.client.execs.create(name, { Cmd: ['true'] }), /is paused, unpause the container before exec/)
+  await assert.rejects(d.client.containers.pause(name), /already paused/)
+  await d.client.containers.unpause(name)
+  await assert.rejects(d.client.containers.unpause(name), /is not paused/)
+  await d.client.containers.stop(name, { t: 0 })
+  await assert.rejects(d.client.execs.create(name, { Cmd: ['true'] }), /is not running/)
+  await assert.rejects(d.client.containers.pause(name), /is not running/)
+})
+
+test('a paused container can be stopped and removed', async (t) => {
+  const d = await startDaemon(t)
+  const name = uniqueName(t)
+  await running(d, name)
+  await d.client.containers.pause(name)
+  await d.client.containers.remove(name, { force: true })
+  await assert.rejects(d.client.containers.inspect(name), /No such container/)
+})
+
+test('rename keeps the container and frees the old name', async (t) => {
+  const d = await startDaemon(t)
+  const a = uniqueName(t)
+  const b = `${a}-new`
+  await d.client.containers.create({ Image: BUSYBOX, Cmd: ['true'] }, { name: a })
+  await d.client.containers.create({ Image: BUSYBOX, Cmd: ['true'] }, { name: `${a}-other` })
+  await d.client.containers.rename(a, b)
+  assert.equal((await d.client.containers.inspect(b)).Name, `/${b}`)
+  await assert.rejects(d.client.containers.inspect(a), /No such container/)
+  await assert.rejects(d.client.containers.rename(b, `${a}-other`), /is already in use/)
+  await d.client.containers.create({ Image: BUSYBOX, Cmd: ['true'] }, { name: a })
+})
+
+test('the docker CLI: exec, exec -i, exec -d, exit codes, pause, unpause, rename', { skip: noDocker }, async (t) => {
+  const d = await startDaemon(t)
+  const name = uniqueName(t)
+  await running(d, name)
+  assert.equal((await d.docker('exec', name, 'echo', 'hi')).stdout, 'hi\n')
+  assert.equal((await d.docker('exec', name, 'sh', '-c', 'exit 4')).code, 4)
+  const piped = await d.dockerWithInput('through stdin\n', 'exec', '-i', name, 'cat')
+  assert.equal(piped.stdout, 'through stdin\n')
+  const missing = await d.docker('exec', name, 'no-such-binary')
+  assert.equal(missing.code, 126)
+  assert.equal((await d.docker('exec', '-d', name, 'touch', '/tmp/detached')).code, 0)
+  await waitFor('detached exec', async () => ((await d.docker('exec', name, 'ls', '/tmp')).stdout.includes('detached') ? true : undefined))
+  assert.equal((await d.docker('pause', name)).code, 0)
+  assert.match((await d.docker('ps', '--format', '{{.Status}}')).stdout, /\(Paused\)/)
+  assert.equal((await d.docker('unpause', name)).code, 0)
+  assert.equal((await d.docker('rename', name, `${name}-2`)).code, 0)
+  assert.equal((await d.docker('ps', '--format', '{{.Names}}')).stdout.trim(), `${name}-2`)
+})
