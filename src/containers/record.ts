@@ -21,6 +21,8 @@ export interface ContainerRecord {
   hostnamePath: string
   hostsPath: string
   resolvConfPath: string
+  /** Set by stop and kill, cleared by start: restart policies leave such a container alone. */
+  manuallyStopped?: boolean
   /** Volumes, binds and tmpfs mounts, resolved at create. */
   mounts: MountPoint[]
 }

@@ -22,6 +22,7 @@ import { type LogEntry, readLogs } from './logs.ts'
 import { type ContainerRecord, initialState } from './record.ts'
 import type { ContainerStore } from './store.ts'
 import { resolveUser } from './user.ts'
+import { nextRestartDelay, shouldRestart, startsWithDaemon } from './restart-policy.ts'
 import { type MountPoint, mountView, prepareMounts, resolveMounts } from './mounts.ts'
 import type { VolumeService, VolumeUsers } from '../volumes/service.ts'
 
@@ -49,6 +50,9 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   /** Per-container 'exit' and 'removed' notifications, for wait, attach and logs --follow. */
   readonly #signals = new EventEmitter()
   readonly #removing = new Set<string>()
+  /** Pending restarts by policy, and the last backoff delay of each container. */
+  readonly #restartTimers = new Map<string, NodeJS.Timeout>()
+  readonly #restartDelays = new Map<string, number>()
   /** Exec IDs of a running container, for inspect's ExecIDs; forgotten when it stops. */
   readonly #execIds = new Map<string, string[]>()
 
@@ -74,9 +78,15 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       if (!alive) {
         this.#d.log.warn('container lost while caisd was down', { container: rec.id })
         await this.#markExited(rec, 128 + 9, 'container process lost while the daemon was down')
+        this.#scheduleRestart(rec)
       }
     }
     await this.#d.runtime.watchExits((id) => void this.#onExit(id))
+    for (const rec of this.all) {
+      if (rec.state.Running || !startsWithDaemon(rec.hostConfig.RestartPolicy, rec.manuallyStopped ?? false)) continue
+      if (rec.state.Restarting) rec.state = { ...rec.state, Restarting: false, Status: 'exited' }
+      await this.start(rec.id, { byPolicy: true }).catch((err: unknown) => this.#d.log.warn('restart at daemon start failed', { container: rec.id, err }))
+    }
   }
 
   // ---- lookup
@@ -217,10 +227,15 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   // ---- start
 
   /** Starts a container; returns false when it was already running (HTTP 304). */
-  async start(ref: string): Promise<boolean> {
+  async start(ref: string, opts: { byPolicy?: boolean } = {}): Promise<boolean> {
     const rec = this.get(ref)
     return this.#lock.run(rec.id, async () => {
       if (rec.state.Running) return false
+      if (!opts.byPolicy) {
+        this.#cancelRestart(rec)
+        this.#restartDelays.delete(rec.id)
+        rec.manuallyStopped = false
+      }
       if (this.#removing.has(rec.id)) throw conflict(`container ${rec.id} is marked for removal and cannot be started`)
       try {
         await this.#startLocked(rec)
@@ -346,6 +361,39 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       return true
     })
     if (exited && rec.hostConfig.AutoRemove) await this.#autoRemove(rec)
+    else if (exited) this.#scheduleRestart(rec)
+  }
+
+  /** Applies the restart policy after an exit: state `restarting`, then a start after the backoff delay. */
+  #scheduleRestart(rec: ContainerRecord): void {
+    if (!shouldRestart(rec.hostConfig.RestartPolicy, rec.state.ExitCode, rec.restartCount, rec.manuallyStopped ?? false)) return
+    const ranMs = Date.now() - Date.parse(rec.state.StartedAt)
+    const delay = nextRestartDelay(this.#restartDelays.get(rec.id), ranMs)
+    this.#restartDelays.set(rec.id, delay)
+    rec.state = { ...rec.state, Status: 'restarting', Restarting: true }
+    void this.#d.store.save(rec).catch(() => {})
+    const timer = setTimeout(() => {
+      this.#restartTimers.delete(rec.id)
+      if (!this.#d.store.records.has(rec.id) || !rec.state.Restarting) return
+      rec.restartCount++
+      this.start(rec.id, { byPolicy: true }).catch((err: unknown) => {
+        this.#d.log.warn('restart by policy failed', { container: rec.id, err })
+        rec.state = { ...rec.state, Restarting: false, Status: 'exited' }
+        this.#scheduleRestart(rec)
+      })
+    }, delay)
+    timer.unref()
+    this.#restartTimers.set(rec.id, timer)
+  }
+
+  /** Cancels a pending policy restart; true when there was one. */
+  #cancelRestart(rec: ContainerRecord): boolean {
+    const timer = this.#restartTimers.get(rec.id)
+    if (timer) clearTimeout(timer)
+    this.#restartTimers.delete(rec.id)
+    if (!rec.state.Restarting) return false
+    rec.state = { ...rec.state, Restarting: false, Status: 'exited' }
+    return true
   }
 
   async #markExited(rec: ContainerRecord, code: number, error = ''): Promise<void> {
@@ -456,7 +504,14 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   /** Stops a container; returns false when it was not running (HTTP 304). */
   async stop(ref: string, opts: { timeoutSec?: number | undefined; signal?: string | undefined } = {}): Promise<boolean> {
     const rec = this.get(ref)
+    if (this.#cancelRestart(rec)) {
+      rec.manuallyStopped = true
+      await this.#d.store.save(rec)
+      this.#emit(rec, 'stop')
+      return true
+    }
     if (!rec.state.Running) return false
+    rec.manuallyStopped = true
     const signal = opts.signal || rec.config.StopSignal || 'SIGTERM'
     const timeout = opts.timeoutSec ?? rec.config.StopTimeout ?? defaultStopTimeout
     const exited = this.nextExit(rec.id)
@@ -473,6 +528,8 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
     const rec = this.get(ref)
     if (!rec.state.Running) throw conflict(`Cannot kill container: ${ref}: container ${rec.id} is not running`)
+    const num = signalNumber(signal)
+    if (num === 9 || num === signalNumber(rec.config.StopSignal || 'SIGTERM')) rec.manuallyStopped = true
     await this.#sendSignal(rec, signal)
   }
 
@@ -548,6 +605,8 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     }
     if (this.#removing.has(rec.id)) throw conflict(`removal of container ${rec.id} is already in progress`)
     this.#removing.add(rec.id)
+    this.#cancelRestart(rec)
+    rec.manuallyStopped = true
     try {
       if (rec.state.Running) {
         const exited = this.nextExit(rec.id)
@@ -562,6 +621,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
         await this.#d.runtime.forgetExit(rec.id)
       })
       this.#names.delete(rec.name)
+      this.#restartDelays.delete(rec.id)
       if (opts.volumes) {
         // `rm -v` and `--rm` take the container's anonymous volumes with it, never named ones.
         for (const m of rec.mounts ?? []) {
