@@ -19,7 +19,10 @@ test('exec runs in the container with its env, user and workdir; exit code in in
   const { output } = await d.client.execs.start(Id)
   let out = ''
   let err = ''
-  for await (const c of output) (c.stream === 'stderr' ? (err += c.data.toString()) : (out += c.data.toString()))
+  for await (const c of output) {
+    if (c.stream === 'stderr') err += c.data.toString()
+    else out += c.data.toString()
+  }
   assert.equal(out, `1 /tmp 65534 ${(await d.client.containers.inspect(name)).Config.Hostname}\n`)
   assert.equal(err, 'err\n')
   const info = await d.client.execs.inspect(Id)
