@@ -50,6 +50,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   /** Per-container 'exit' and 'removed' notifications, for wait, attach and logs --follow. */
   readonly #signals = new EventEmitter()
   readonly #removing = new Set<string>()
+  #sweeper: NodeJS.Timeout | undefined
   /** Pending restarts by policy, and the last backoff delay of each container. */
   readonly #restartTimers = new Map<string, NodeJS.Timeout>()
   readonly #restartDelays = new Map<string, number>()
@@ -78,14 +79,50 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       if (!alive) {
         this.#d.log.warn('container lost while caisd was down', { container: rec.id })
         await this.#markExited(rec, 128 + 9, 'container process lost while the daemon was down')
-        this.#scheduleRestart(rec)
+        if (rec.hostConfig.AutoRemove) await this.#autoRemove(rec)
+        else this.#scheduleRestart(rec)
       }
     }
     await this.#d.runtime.watchExits((id) => void this.#onExit(id))
+    this.#sweeper = setInterval(() => void this.#sweep(), 1000)
+    this.#sweeper.unref()
     for (const rec of this.all) {
       if (rec.state.Running || !startsWithDaemon(rec.hostConfig.RestartPolicy, rec.manuallyStopped ?? false)) continue
       if (rec.state.Restarting) rec.state = { ...rec.state, Restarting: false, Status: 'exited' }
       await this.start(rec.id, { byPolicy: true }).catch((err: unknown) => this.#d.log.warn('restart at daemon start failed', { container: rec.id, err }))
+    }
+  }
+
+  close(): void {
+    clearInterval(this.#sweeper)
+  }
+
+  /**
+   * A safety net under the exit watcher: exit files it did not report, and running containers whose conmon
+   * is gone without one (their exit code is lost; they are marked exited with 137 and an error).
+   */
+  async #sweep(): Promise<void> {
+    for (const rec of this.all) {
+      if (!rec.state.Running) continue
+      if ((await this.#d.runtime.exitCode(rec.id)) !== undefined) {
+        this.#d.log.warn('exit found by the sweep, not the watcher', { container: rec.id })
+        await this.#onExit(rec.id)
+        continue
+      }
+      if (await this.#d.runtime.conmonPid(this.#bundle(rec.id))) continue
+      await new Promise((r) => setTimeout(r, 200))
+      if (!rec.state.Running || (await this.#d.runtime.exitCode(rec.id)) !== undefined) {
+        await this.#onExit(rec.id)
+        continue
+      }
+      this.#d.log.warn('conmon gone without an exit file', { container: rec.id })
+      const exited = await this.#lock.run(rec.id, async () => {
+        if (!rec.state.Running) return false
+        await this.#markExited(rec, 137, 'container monitor (conmon) exited without reporting an exit code')
+        return true
+      })
+      if (exited && rec.hostConfig.AutoRemove) await this.#autoRemove(rec)
+      else if (exited) this.#scheduleRestart(rec)
     }
   }
 

@@ -120,6 +120,7 @@ async function main(): Promise<number> {
   const signal = await stopped
   log.info('shutting down; containers keep running', { signal })
   await api.close()
+  containers.close()
   runtime.close()
   for (const s of socketPaths) await rm(s, { force: true })
   await releasePidFile(paths.pidFile)

@@ -23,10 +23,15 @@ export function runCommand(cmd: string, args: readonly string[], opts: { env?: N
     const err: Buffer[] = []
     child.stdout.on('data', (d: Buffer) => out.push(d))
     child.stderr.on('data', (d: Buffer) => err.push(d))
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000)
+    const started = Date.now()
+    const timer = setTimeout(() => {
+      process.stderr.write(`test helper: killing ${cmd} ${args.join(' ')} after ${opts.timeoutMs ?? 60_000} ms\n`)
+      child.kill('SIGKILL')
+    }, opts.timeoutMs ?? 60_000)
     child.on('error', reject)
     child.on('close', (code) => {
       clearTimeout(timer)
+      if (Date.now() - started > 5000) process.stderr.write(`test helper: slow command (${Date.now() - started} ms): ${cmd} ${args.join(' ')}\n`)
       resolvePromise({ code: code ?? 128, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() })
     })
     child.stdin.end(opts.input)
