@@ -264,10 +264,12 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   // ---- start
 
   /** Starts a container; returns false when it was already running (HTTP 304). */
-  async start(ref: string, opts: { byPolicy?: boolean } = {}): Promise<boolean> {
+  async start(ref: string, opts: { byPolicy?: boolean; onlyIfRestarting?: boolean } = {}): Promise<boolean> {
     const rec = this.get(ref)
     return this.#lock.run(rec.id, async () => {
       if (rec.state.Running) return false
+      // A policy restart that lost the race against stop or rm does nothing.
+      if (opts.onlyIfRestarting && (!rec.state.Restarting || rec.manuallyStopped)) return false
       if (!opts.byPolicy) {
         this.#cancelRestart(rec)
         this.#restartDelays.delete(rec.id)
@@ -413,7 +415,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       this.#restartTimers.delete(rec.id)
       if (!this.#d.store.records.has(rec.id) || !rec.state.Restarting) return
       rec.restartCount++
-      this.start(rec.id, { byPolicy: true }).catch((err: unknown) => {
+      this.start(rec.id, { byPolicy: true, onlyIfRestarting: true }).catch((err: unknown) => {
         this.#d.log.warn('restart by policy failed', { container: rec.id, err })
         rec.state = { ...rec.state, Restarting: false, Status: 'exited' }
         this.#scheduleRestart(rec)
