@@ -36,11 +36,14 @@ export interface ContainerServiceDeps {
   events: EventBus
   log: Logger
   volumes: VolumeService
+  /** The init process bound in for `--init`. */
+  initBinary: string
   /** Where bundles (config.json, pid files) live: lost on reboot, as /run is. */
   runtimeDir: string
 }
 
 const defaultStopTimeout = 10
+const initPath = '/sbin/docker-init'
 
 /** The container life cycle: create, start, stop, kill, wait, remove, and the views Docker clients read. */
 export class ContainerService implements ImageUsers, VolumeUsers {
@@ -305,11 +308,14 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     if (rec.config.Tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm')
     const bundle = this.#bundle(rec.id)
     const extraMounts = await prepareMounts(rec.mounts ?? [], merged, rec.id, this.#d.volumes)
+    // --init: catatonit (static, from Debian) runs as PID 1, reaps zombies and forwards signals.
+    const init = hc.Init === true
+    if (init) extraMounts.push({ destination: initPath, type: 'bind', source: this.#d.initBinary, options: ['rbind', 'ro', 'rprivate'] })
     const spec = buildSpec({
       extraMounts,
       id: rec.id,
       rootfs: merged,
-      args: [rec.path, ...rec.args],
+      args: init ? [initPath, '--', rec.path, ...rec.args] : [rec.path, ...rec.args],
       env,
       cwd: rec.config.WorkingDir || '/',
       uid: user.uid,

@@ -71,7 +71,7 @@ async function main(): Promise<number> {
   // the container service lazily.
   const images: ImageService = new ImageService({ store: imageStore, content, layers, events, users: () => containers })
   const volumes: VolumeService = new VolumeService({ dir: paths.volumes, events, users: () => containers })
-  const containers: ContainerService = new ContainerService({ store: containerStore, images, rootfs, runtime, events, log, volumes, runtimeDir: paths.containerRuntime })
+  const containers: ContainerService = new ContainerService({ store: containerStore, images, rootfs, runtime, events, log, volumes, initBinary: '/usr/bin/catatonit', runtimeDir: paths.containerRuntime })
 
   const t0 = performance.now()
   await content.init()

@@ -88,3 +88,18 @@ test('the docker CLI: exec, exec -i, exec -d, exit codes, pause, unpause, rename
   assert.equal((await d.docker('rename', name, `${name}-2`)).code, 0)
   assert.equal((await d.docker('ps', '--format', '{{.Names}}')).stdout.trim(), `${name}-2`)
 })
+
+test('--init runs catatonit as PID 1, so a plain sleep stops on SIGTERM', async (t) => {
+  const d = await startDaemon(t)
+  const name = uniqueName(t)
+  const r = await d.cli('run', '-d', '--init', '--name', name, BUSYBOX, 'sleep', '300')
+  assert.equal(r.code, 0, r.stderr)
+  const ps = await d.client.execs.create(name, { Cmd: ['cat', '/proc/1/cmdline'], AttachStdout: true })
+  let out = ''
+  for await (const c of (await d.client.execs.start(ps.Id)).output) out += c.data.toString()
+  assert.match(out.replaceAll('\0', ' '), /^\/sbin\/docker-init -- sleep 300/)
+  const started = Date.now()
+  await d.client.containers.stop(name, { t: 10 })
+  assert.ok(Date.now() - started < 5000, 'stopped by SIGTERM, not after the 10 s timeout')
+  assert.equal((await d.client.containers.inspect(name)).State.ExitCode, 143)
+})

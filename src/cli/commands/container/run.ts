@@ -37,6 +37,7 @@ export const createFlags: FlagSpec[] = [
   { name: 'mount', type: 'list' },
   { name: 'tmpfs', type: 'list' },
   { name: 'volumes-from', type: 'list' },
+  { name: 'init', type: 'bool' },
 ]
 
 /** Turns run/create flags into the create request body, as the docker CLI does. */
@@ -86,6 +87,7 @@ export function createBody(p: ParsedArgs): { body: ContainerCreateBody; name: st
       Mounts: list(p, 'mount').map(parseMountFlag),
       Tmpfs: Object.fromEntries(list(p, 'tmpfs').map((t) => [t.split(':')[0]!, t.includes(':') ? t.slice(t.indexOf(':') + 1) : ''])),
       VolumesFrom: list(p, 'volumes-from'),
+      ...(bool(p, 'init') ? { Init: true } : {}),
       ...(str(p, 'log-driver') ? { LogConfig: { Type: str(p, 'log-driver')!, Config: {} } } : {}),
     },
   }
