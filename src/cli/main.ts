@@ -24,6 +24,7 @@ import { rmiCommand } from './commands/image/rmi.ts'
 import { saveCommand } from './commands/image/save.ts'
 import { tagCommand } from './commands/image/tag.ts'
 import { dfCommand } from './commands/system/df.ts'
+import { eventsCommand } from './commands/system/events.ts'
 import { infoCommand } from './commands/system/info.ts'
 import { versionCommand } from './commands/system/version.ts'
 import { volumeCreateCommand } from './commands/volume/create.ts'
@@ -41,7 +42,7 @@ enableCompileCache?.()
 export const commands: Command[] = [
   runCommand, createCommand, startCommand, stopCommand, restartCommand, killCommand, rmCommand, waitCommand, psCommand,
   logsCommand, inspectCommand, execCommand, pauseCommand, unpauseCommand, renameCommand, imagesCommand, importCommand, loadCommand, saveCommand, tagCommand, rmiCommand, pullCommand,
-  versionCommand, infoCommand, dfCommand, volumeCreateCommand, volumeLsCommand, volumeInspectCommand, volumeRmCommand, volumePruneCommand,
+  versionCommand, infoCommand, dfCommand, eventsCommand, volumeCreateCommand, volumeLsCommand, volumeInspectCommand, volumeRmCommand, volumePruneCommand,
 ]
 
 const globalUsage = `Usage:  cais [OPTIONS] COMMAND

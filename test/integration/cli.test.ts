@@ -103,3 +103,16 @@ test('cais version, info and management-command forms', async (t) => {
   const r = await d.cli('container', 'run', '--rm', BUSYBOX, 'echo', 'ok')
   assert.equal(r.stdout, 'ok\n')
 })
+
+test('cais events: the life cycle of a container, in order, with --since/--until and filters', async (t) => {
+  const d = await startDaemon(t)
+  const name = uniqueName(t)
+  const since = String(Math.floor(Date.now() / 1000) - 1)
+  await d.cli('run', '--rm', '--name', name, '-l', 'k=v', BUSYBOX, 'true')
+  const until = String(Math.floor(Date.now() / 1000) + 1)
+  const r = await d.cli('events', '--since', since, '--until', until, '--filter', `container=${name}`, '--format', '{{.Type}} {{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.k}}')
+  assert.equal(r.code, 0, r.stderr)
+  assert.deepEqual(r.stdout.trim().split('\n'), ['container create', 'container start', 'container die', 'container destroy'].map((x) => `${x} ${name} v`))
+  const plain = await d.cli('events', '--since', since, '--until', until, '--filter', 'event=die')
+  assert.match(plain.stdout, new RegExp(`^\\S+Z container die [a-f0-9]{64} \\(execDuration=\\d+, exitCode=0, image=busybox:latest, k=v, name=${name}\\)$`, 'm'))
+})
