@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http'
 import type { Duplex, Readable } from 'node:stream'
 import type {
   ContainerCreateBody,
@@ -12,7 +13,7 @@ import type {
   WaitResponse,
   VolumeView,
 } from '../wire/types.ts'
-import { ApiError, HttpTransport } from './http.ts'
+import { ApiError, HttpTransport, readAll } from './http.ts'
 import { type StreamChunk, demux, jsonLines } from './streams.ts'
 
 export { ApiError }
@@ -58,7 +59,7 @@ export class EngineClient {
   }
 
   readonly system = {
-    ping: async (): Promise<string> => (await this.http.json<string>('GET', '/_ping').catch(() => 'OK')) ?? 'OK',
+    ping: async (): Promise<string> => (await readAll(await this.http.send('GET', '/_ping'))).toString('utf8'),
     version: (): Promise<Version> => this.http.json('GET', '/version'),
     info: (): Promise<SystemInfo> => this.http.json('GET', '/info'),
     df: (): Promise<{ LayersSize: number; Images: ImageSummary[]; Containers: ContainerSummary[]; Volumes: VolumeView[]; BuildCache: unknown[] }> =>
@@ -137,12 +138,7 @@ export class EngineClient {
       const { socket, head, headers } = await this.http.hijack('POST', `/containers/${encodeURIComponent(id)}/attach`, {
         query: { stream: opts.stream ?? true, logs: opts.logs, stdout: opts.stdout ?? true, stderr: opts.stderr ?? true, stdin: opts.stdin },
       })
-      const multiplexed = headers['content-type'] === 'application/vnd.docker.multiplexed-stream'
-      async function* withHead(): AsyncGenerator<Buffer> {
-        if (head.length > 0) yield head
-        for await (const c of socket as AsyncIterable<Buffer>) yield c
-      }
-      return { output: demux(withHead(), multiplexed), socket }
+      return { output: hijackedOutput(socket, head, headers), socket }
     },
   }
 
@@ -152,11 +148,7 @@ export class EngineClient {
     /** Starts an exec attached: resolves after the daemon's `101` with the output and the socket for stdin. */
     start: async (id: string): Promise<{ output: AsyncGenerator<StreamChunk>; socket: Duplex }> => {
       const { socket, head, headers } = await this.http.hijack('POST', `/exec/${id}/start`, { body: { Detach: false, Tty: false } })
-      async function* withHead(): AsyncGenerator<Buffer> {
-        if (head.length > 0) yield head
-        for await (const c of socket as AsyncIterable<Buffer>) yield c
-      }
-      return { output: demux(withHead(), headers['content-type'] !== 'application/vnd.docker.raw-stream'), socket }
+      return { output: hijackedOutput(socket, head, headers), socket }
     },
     startDetached: async (id: string): Promise<void> => {
       await this.http.empty('POST', `/exec/${id}/start`, { body: { Detach: true, Tty: false } })
@@ -196,6 +188,15 @@ export class EngineClient {
     pull: async (image: string, tag?: string): Promise<JsonMessage[]> =>
       collect(await this.http.send('POST', '/images/create', { query: { fromImage: image, tag } })),
   }
+}
+
+/** The output of a hijacked attach or exec: bytes already read with the headers first, demultiplexed when framed. */
+function hijackedOutput(socket: Duplex, head: Buffer, headers: IncomingHttpHeaders): AsyncGenerator<StreamChunk> {
+  async function* bytes(): AsyncGenerator<Buffer> {
+    if (head.length > 0) yield head
+    for await (const c of socket as AsyncIterable<Buffer>) yield c
+  }
+  return demux(bytes(), headers['content-type'] === 'application/vnd.docker.multiplexed-stream')
 }
 
 async function collect(res: Readable): Promise<JsonMessage[]> {

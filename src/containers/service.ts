@@ -82,8 +82,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       if (!alive) {
         this.#d.log.warn('container lost while caisd was down', { container: rec.id })
         await this.#markExited(rec, 128 + 9, 'container process lost while the daemon was down')
-        if (rec.hostConfig.AutoRemove) await this.#autoRemove(rec)
-        else this.#scheduleRestart(rec)
+        await this.#afterExit(rec)
       }
     }
     await this.#d.runtime.watchExits((id) => void this.#onExit(id))
@@ -124,8 +123,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
         await this.#markExited(rec, 137, 'container monitor (conmon) exited without reporting an exit code')
         return true
       })
-      if (exited && rec.hostConfig.AutoRemove) await this.#autoRemove(rec)
-      else if (exited) this.#scheduleRestart(rec)
+      if (exited) await this.#afterExit(rec)
     }
   }
 
@@ -405,8 +403,13 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       await this.#markExited(rec, code)
       return true
     })
-    if (exited && rec.hostConfig.AutoRemove) await this.#autoRemove(rec)
-    else if (exited) this.#scheduleRestart(rec)
+    if (exited) await this.#afterExit(rec)
+  }
+
+  /** What follows a recorded exit: removal for `--rm`, otherwise the restart policy. */
+  async #afterExit(rec: ContainerRecord): Promise<void> {
+    if (rec.hostConfig.AutoRemove) await this.#autoRemove(rec)
+    else this.#scheduleRestart(rec)
   }
 
   /** Applies the restart policy after an exit: state `restarting`, then a start after the backoff delay. */

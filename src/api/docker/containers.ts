@@ -5,7 +5,7 @@ import { CaisError, invalid } from '../../lib/errors.ts'
 import { parseFilters } from '../../lib/filters.ts'
 import { parseTimestamp } from '../../lib/time.ts'
 import type { ContainerCreateBody } from '../../wire/types.ts'
-import { type RequestContext, queryBool, queryInt, readBody, readJson, sendJson, sendStatus } from '../context.ts'
+import { queryBool, queryInt, readBody, readJson, sendJson, sendStatus } from '../context.ts'
 import { frame, hijack, streamMediaType } from '../hijack.ts'
 import type { Routes } from '../router.ts'
 
@@ -176,4 +176,3 @@ async function writeEntries(
   }
 }
 
-export type { RequestContext }

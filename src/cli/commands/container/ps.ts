@@ -4,6 +4,7 @@ import { bool, list, str } from '../../flags.ts'
 import { renderTable } from '../../output/table.ts'
 import { renderTemplate } from '../../output/template.ts'
 import { humanDuration } from '../../../lib/time.ts'
+import { filterFlags } from '../kv.ts'
 
 const defaultTable = 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}'
 const headers: Record<string, string> = {
@@ -51,12 +52,7 @@ export const psCommand: Command = {
   ],
   maxArgs: 0,
   async run(client, p, io) {
-    const filters: Record<string, string[]> = {}
-    for (const f of list(p, 'filter')) {
-      const eq = f.indexOf('=')
-      if (eq < 0) throw new Error(`bad format of filter (expected name=value)`)
-      ;(filters[f.slice(0, eq)] ??= []).push(f.slice(eq + 1))
-    }
+    const filters = filterFlags(list(p, 'filter'))
     const last = bool(p, 'latest') ? 1 : Number(str(p, 'last') ?? 0)
     const containers = await client.containers.list({ all: bool(p, 'all'), filters, ...(last > 0 ? { limit: last } : {}) })
     const truncate = !bool(p, 'no-trunc')

@@ -4,6 +4,7 @@ import { renderTable } from '../../output/table.ts'
 import { renderTemplate } from '../../output/template.ts'
 import { humanDuration } from '../../../lib/time.ts'
 import { humanSize } from '../../../lib/size.ts'
+import { filterFlags } from '../kv.ts'
 
 export const imagesCommand: Command = {
   name: 'images',
@@ -21,11 +22,7 @@ export const imagesCommand: Command = {
   ],
   maxArgs: 1,
   async run(client, p, io) {
-    const filters: Record<string, string[]> = {}
-    for (const f of list(p, 'filter')) {
-      const eq = f.indexOf('=')
-      ;(filters[f.slice(0, eq)] ??= []).push(f.slice(eq + 1))
-    }
+    const filters = filterFlags(list(p, 'filter'))
     if (p.args[0]) (filters['reference'] ??= []).push(p.args[0])
     const images = await client.images.list({ all: bool(p, 'all'), filters })
     const trunc = !bool(p, 'no-trunc')
