@@ -54,6 +54,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   readonly #signals = new EventEmitter()
   readonly #removing = new Set<string>()
   #sweeper: NodeJS.Timeout | undefined
+  readonly #monitorMissing = new Map<string, number>()
   /** Pending restarts by policy, and the last backoff delay of each container. */
   readonly #restartTimers = new Map<string, NodeJS.Timeout>()
   readonly #restartDelays = new Map<string, number>()
@@ -111,12 +112,16 @@ export class ContainerService implements ImageUsers, VolumeUsers {
         await this.#onExit(rec.id)
         continue
       }
-      if (await this.#d.runtime.conmonPid(this.#bundle(rec.id))) continue
-      await new Promise((r) => setTimeout(r, 200))
-      if (!rec.state.Running || (await this.#d.runtime.exitCode(rec.id)) !== undefined) {
-        await this.#onExit(rec.id)
+      if (await this.#d.runtime.conmonPid(this.#bundle(rec.id))) {
+        this.#monitorMissing.delete(rec.id)
         continue
       }
+      // conmon may still be writing the exit file as it goes: only a monitor missing for three sweeps
+      // in a row, with no exit file, counts as lost.
+      const misses = (this.#monitorMissing.get(rec.id) ?? 0) + 1
+      this.#monitorMissing.set(rec.id, misses)
+      if (misses < 3) continue
+      this.#monitorMissing.delete(rec.id)
       this.#d.log.warn('conmon gone without an exit file', { container: rec.id })
       const exited = await this.#lock.run(rec.id, async () => {
         if (!rec.state.Running) return false
@@ -552,14 +557,17 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   /** Stops a container; returns false when it was not running (HTTP 304). */
   async stop(ref: string, opts: { timeoutSec?: number | undefined; signal?: string | undefined } = {}): Promise<boolean> {
     const rec = this.get(ref)
+    // Even a stop that finds nothing running keeps the restart policy from starting the container again.
+    rec.manuallyStopped = true
     if (this.#cancelRestart(rec)) {
-      rec.manuallyStopped = true
       await this.#d.store.save(rec)
       this.#emit(rec, 'stop')
       return true
     }
-    if (!rec.state.Running) return false
-    rec.manuallyStopped = true
+    if (!rec.state.Running) {
+      await this.#d.store.save(rec)
+      return false
+    }
     const signal = opts.signal || rec.config.StopSignal || 'SIGTERM'
     const timeout = opts.timeoutSec ?? rec.config.StopTimeout ?? defaultStopTimeout
     const exited = this.nextExit(rec.id)
