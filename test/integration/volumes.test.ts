@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { BUSYBOX, dockerBin, startDaemon, uniqueName } from '../helpers/daemon.ts'
+import { BUSYBOX, busyboxTar, dockerBin, startDaemon, uniqueName } from '../helpers/daemon.ts'
 
 const noDocker = existsSync(dockerBin) ? false : `the docker CLI is not installed at ${dockerBin}`
 
@@ -164,4 +164,24 @@ test('the docker CLI: volume create/ls/inspect/rm and run -v', { skip: noDocker 
   assert.equal(r.stdout, 'kept\n', r.stderr)
   const rm = await d.docker('volume', 'rm', vol)
   assert.equal(rm.code, 0, rm.stderr)
+})
+
+test('image VOLUME entries, volume-subpath, and a local volume binding a host directory', async (t) => {
+  const d = await startDaemon(t)
+  const imp = await d.cli('import', '--change', 'VOLUME /data', '--change', 'CMD ["sh"]', busyboxTar(), 'withvol:1')
+  assert.equal(imp.code, 0, imp.stderr)
+  const name = uniqueName(t)
+  await d.cli('create', '--name', name, 'withvol:1', 'true')
+  const mounts = (await d.client.containers.inspect(name)).Mounts as Array<{ Type: string; Destination: string }>
+  assert.deepEqual(mounts.map((m) => [m.Type, m.Destination]), [['volume', '/data']], 'the image VOLUME became an anonymous volume')
+  const vol = uniqueName(t) + '-sub'
+  await d.cli('run', '--rm', '-v', `${vol}:/v`, BUSYBOX, 'sh', '-c', 'mkdir -p /v/inner && echo deep > /v/inner/f')
+  const sub = await d.cli('run', '--rm', '--mount', `type=volume,src=${vol},dst=/s,volume-subpath=inner`, BUSYBOX, 'cat', '/s/f')
+  assert.equal(sub.stdout, 'deep\n', sub.stderr)
+  const hostDir = join(d.dir, 'bound')
+  mkdirSync(hostDir)
+  writeFileSync(join(hostDir, 'hello'), 'from the host\n')
+  await d.client.volumes.create({ Name: 'bound', DriverOpts: { type: 'none', o: 'bind', device: hostDir } })
+  const bound = await d.cli('run', '--rm', '-v', 'bound:/b', BUSYBOX, 'cat', '/b/hello')
+  assert.equal(bound.stdout, 'from the host\n', bound.stderr)
 })
