@@ -1,14 +1,8 @@
 import { createHash, type Hash } from 'node:crypto'
 import { Transform, type TransformCallback } from 'node:stream'
-import { invalid } from '../lib/errors.ts'
 
 /** `sha256:<64 hex>` */
 export type Digest = `sha256:${string}`
-
-export function parseDigest(value: string): Digest {
-  if (!/^sha256:[a-f0-9]{64}$/.test(value)) throw invalid(`invalid digest: ${JSON.stringify(value)}`)
-  return value as Digest
-}
 
 export const digestOf = (data: string | Uint8Array): Digest => `sha256:${createHash('sha256').update(data).digest('hex')}`
 export const hexOf = (digest: string): string => digest.replace(/^sha256:/, '')

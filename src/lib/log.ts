@@ -27,5 +27,3 @@ export function createLogger(min: Level, write: (line: string) => void, base: Re
     enabled: (level) => order[level] >= order[min],
   }
 }
-
-export const silentLogger: Logger = createLogger('error', () => {})

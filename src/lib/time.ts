@@ -1,6 +1,3 @@
-/** Docker's zero time, used in inspect for times that have not happened. */
-export const zeroTime = '0001-01-01T00:00:00Z'
-
 /** RFC3339 with nanoseconds, as Go prints time.RFC3339Nano for UTC (trailing zeros trimmed). */
 export function rfc3339Nano(ms: number, nanosExtra = 0): string {
   const iso = new Date(ms).toISOString() // 2024-01-02T03:04:05.678Z

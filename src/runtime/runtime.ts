@@ -25,11 +25,6 @@ export interface CreateProcessOptions {
   logSizeMax?: number
 }
 
-export interface RuntimeState {
-  status: 'created' | 'running' | 'stopped' | 'paused'
-  pid: number
-}
-
 export class RuntimeError extends Error {}
 
 /**
@@ -127,16 +122,6 @@ export class Runtime {
   /** Removes crun's state for a stopped container (force kills a live one first). */
   async delete(id: string, force = false): Promise<void> {
     await this.#crun(['delete', ...(force ? ['--force'] : []), id])
-  }
-
-  async state(id: string): Promise<RuntimeState | undefined> {
-    const r = await this.#crun(['state', id])
-    if (r.code !== 0) return undefined
-    try {
-      return JSON.parse(r.stdout) as RuntimeState
-    } catch {
-      return undefined
-    }
   }
 
   /** The exit code conmon recorded, or undefined while the container's process has not ended. */
