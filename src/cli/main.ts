@@ -2,7 +2,10 @@ import { enableCompileCache } from 'node:module'
 import { EngineClient, hostFromEnv } from '../client/engine-client.ts'
 import type { Command } from './command.ts'
 import { createCommand } from './commands/container/create.ts'
+import { diffCommand } from './commands/container/diff.ts'
 import { execCommand } from './commands/container/exec.ts'
+import { containerPruneCommand } from './commands/container/prune.ts'
+import { topCommand } from './commands/container/top.ts'
 import { pauseCommand } from './commands/container/pause.ts'
 import { renameCommand } from './commands/container/rename.ts'
 import { unpauseCommand } from './commands/container/unpause.ts'
@@ -41,7 +44,7 @@ enableCompileCache?.()
 /** Every verb, listed explicitly; each answers as `cais <verb>` and as `cais <group> <verb>`. */
 export const commands: Command[] = [
   runCommand, createCommand, startCommand, stopCommand, restartCommand, killCommand, rmCommand, waitCommand, psCommand,
-  logsCommand, inspectCommand, execCommand, pauseCommand, unpauseCommand, renameCommand, imagesCommand, importCommand, loadCommand, saveCommand, tagCommand, rmiCommand, pullCommand,
+  logsCommand, inspectCommand, execCommand, pauseCommand, unpauseCommand, renameCommand, topCommand, diffCommand, containerPruneCommand, imagesCommand, importCommand, loadCommand, saveCommand, tagCommand, rmiCommand, pullCommand,
   versionCommand, infoCommand, dfCommand, eventsCommand, volumeCreateCommand, volumeLsCommand, volumeInspectCommand, volumeRmCommand, volumePruneCommand,
 ]
 

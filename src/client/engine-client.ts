@@ -121,6 +121,11 @@ export class EngineClient {
       })
       return demux(res, res.headers['content-type'] === 'application/vnd.docker.multiplexed-stream')
     },
+    top: (id: string, psArgs?: string): Promise<{ Titles: string[]; Processes: string[][] }> =>
+      this.http.json('GET', `/containers/${encodeURIComponent(id)}/top`, { query: { ps_args: psArgs } }),
+    changes: (id: string): Promise<Array<{ Path: string; Kind: 0 | 1 | 2 }>> => this.http.json('GET', `/containers/${encodeURIComponent(id)}/changes`),
+    prune: (opts: { filters?: Filters } = {}): Promise<{ ContainersDeleted: string[] | null; SpaceReclaimed: number }> =>
+      this.http.json('POST', '/containers/prune', { query: { filters: filtersQuery(opts.filters) } }),
     pause: async (id: string): Promise<void> => {
       await this.http.empty('POST', `/containers/${encodeURIComponent(id)}/pause`)
     },

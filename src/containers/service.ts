@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import { mkdir, rm } from 'node:fs/promises'
+import { mkdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { constants as osConstants } from 'node:os'
 import type { Digest } from '../content/digest.ts'
@@ -22,6 +22,9 @@ import { type LogEntry, readLogs } from './logs.ts'
 import { type ContainerRecord, initialState } from './record.ts'
 import type { ContainerStore } from './store.ts'
 import { resolveUser } from './user.ts'
+import { type Change, containerChanges } from './changes.ts'
+import { execFile } from '../lib/exec.ts'
+import { parseTimestamp } from '../lib/time.ts'
 import { nextRestartDelay, shouldRestart, startsWithDaemon } from './restart-policy.ts'
 import { type MountPoint, mountView, prepareMounts, resolveMounts } from './mounts.ts'
 import type { VolumeService, VolumeUsers } from '../volumes/service.ts'
@@ -820,6 +823,54 @@ export class ContainerService implements ImageUsers, VolumeUsers {
         signal: opts.signal,
       }),
     }
+  }
+
+  /** `docker diff`: what the container changed in its writable layer. */
+  async changes(ref: string): Promise<Change[]> {
+    const rec = this.get(ref)
+    const dir = join(this.#d.store.dirOf(rec.id), 'rootfs')
+    const lowers = this.#d.rootfs.lowerDirs(rec.topLayer).map((l) => join(this.#d.rootfs.snapshotsDir, l))
+    return containerChanges(join(dir, 'upper'), lowers)
+  }
+
+  /** `docker top`: the host's `ps` output, limited to the container's processes (from its cgroup). */
+  async top(ref: string, psArgs = '-ef'): Promise<{ Titles: string[]; Processes: string[][] }> {
+    const rec = this.get(ref)
+    if (!rec.state.Running) throw conflict(`container ${rec.id} is not running`)
+    const procs = await readFile(`/sys/fs/cgroup/pids/cais/${rec.id}/cgroup.procs`, 'utf8')
+      .catch(() => readFile(`/sys/fs/cgroup/cais/${rec.id}/cgroup.procs`, 'utf8'))
+      .catch(() => '')
+    const pids = new Set(procs.split('\n').filter(Boolean))
+    const r = await execFile('ps', psArgs.split(/\s+/).filter(Boolean))
+    if (r.code !== 0) throw invalid(`ps: ${r.stderr.trim() || 'failed'}`)
+    const [header = '', ...lines] = r.stdout.trimEnd().split('\n')
+    const titles = header.trim().split(/\s+/)
+    const pidColumn = titles.indexOf('PID')
+    if (pidColumn < 0) throw invalid(`Couldn't find PID field in ps output`)
+    const processes = lines
+      .map((l) => {
+        const fields = l.trim().split(/\s+/)
+        return [...fields.slice(0, titles.length - 1), fields.slice(titles.length - 1).join(' ')]
+      })
+      .filter((f) => pids.has(f[pidColumn] ?? ''))
+    return { Titles: titles, Processes: processes }
+  }
+
+  /** `docker container prune`: removes stopped containers matching `until` and `label` filters. */
+  async prune(filters: Filters): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {
+    const until = filters.get('until')?.map((u) => parseTimestamp(u))
+    if (until?.some((u) => u === undefined)) throw invalid(`invalid filter 'until'`)
+    const deleted: string[] = []
+    for (const rec of this.all) {
+      if (rec.state.Running || rec.state.Restarting) continue
+      if (until && !until.every((u) => Date.parse(rec.created) < u!)) continue
+      if (!matchLabels(filters.get('label'), rec.config.Labels)) continue
+      const notLabels = filters.get('label!') ?? []
+      if (notLabels.some((l) => matchLabels([l], rec.config.Labels))) continue
+      await this.remove(rec.id).catch(() => {})
+      if (!this.#d.store.records.has(rec.id)) deleted.push(rec.id)
+    }
+    return { ContainersDeleted: deleted, SpaceReclaimed: 0 }
   }
 
   counts(): { running: number; paused: number; stopped: number } {

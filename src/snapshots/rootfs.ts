@@ -27,6 +27,10 @@ export class RootfsManager {
     return dirs
   }
 
+  get snapshotsDir(): string {
+    return this.#layers.snapshotsDir
+  }
+
   async create(dir: string): Promise<void> {
     await mkdir(join(dir, 'upper'), { recursive: true, mode: 0o755 })
     await mkdir(join(dir, 'work'), { recursive: true, mode: 0o700 })

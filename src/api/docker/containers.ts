@@ -25,6 +25,15 @@ export function containerRoutes(routes: Routes, d: { containers: ContainerServic
     sendJson(ctx, 200, c.list({ all: queryBool(ctx.query, 'all'), limit: queryInt(ctx.query, 'limit'), filters }))
   })
 
+  routes.post('/containers/prune', async (ctx) => {
+    const filters = parseFilters(ctx.query.get('filters') ?? undefined, ['until', 'label', 'label!'])
+    sendJson(ctx, 200, await c.prune(filters))
+  })
+
+  routes.get('/containers/{id}/changes', async (ctx) => sendJson(ctx, 200, await c.changes(ctx.params['id']!)))
+
+  routes.get('/containers/{id}/top', async (ctx) => sendJson(ctx, 200, await c.top(ctx.params['id']!, ctx.query.get('ps_args') || '-ef')))
+
   routes.post('/containers/create', async (ctx) => {
     const body = await readJson<ContainerCreateBody>(ctx.req)
     if (!body) throw invalid('config cannot be empty in order to create a container')
