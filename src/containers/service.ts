@@ -108,9 +108,11 @@ export class ContainerService implements ImageUsers, VolumeUsers {
    * is gone without one (their exit code is lost; they are marked exited with 137 and an error).
    */
   async #sweep(): Promise<void> {
-    for (const rec of this.all) {
-      if (!rec.state.Running) continue
-      if ((await this.#d.runtime.exitCode(rec.id)) !== undefined) {
+    const running = this.all.filter((r) => r.state.Running)
+    if (running.length === 0) return
+    const exitFiles = await this.#d.runtime.exitFiles()
+    for (const rec of running) {
+      if (exitFiles.has(rec.id)) {
         this.#d.log.warn('exit found by the sweep, not the watcher', { container: rec.id })
         await this.#onExit(rec.id)
         continue
@@ -343,7 +345,6 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       nanoCpus: hc['NanoCpus'] as number | undefined,
       noNewPrivileges: ((hc['SecurityOpt'] as string[] | undefined) ?? []).some((o) => /^no-new-privileges(:true|=true)?$/.test(o)),
     })
-    await this.#d.runtime.delete(rec.id).catch(() => {})
     await Runtime.writeBundle(bundle, spec)
     const t2 = performance.now()
     const logPath = hc.LogConfig.Type === 'none' ? '/dev/null' : rec.logPath
@@ -502,15 +503,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   stopped(id: string): Promise<void> {
     const rec = this.#d.store.records.get(id)
     if (!rec || (!rec.state.Running && rec.state.Status !== 'created')) return Promise.resolve()
-    return new Promise((resolve) => {
-      const done = (): void => {
-        this.#signals.off(`exit:${id}`, done)
-        this.#signals.off(`removed:${id}`, done)
-        resolve()
-      }
-      this.#signals.once(`exit:${id}`, done)
-      this.#signals.once(`removed:${id}`, done)
-    })
+    return this.nextStop(id)
   }
 
   /** Resolves at the next exit or removal, whatever the state now (attach before start). */

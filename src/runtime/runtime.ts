@@ -46,6 +46,17 @@ export class Runtime {
 
   /** Creates the container (crun create under a new conmon); its process waits for `start`. Returns its PID. */
   async create(o: CreateProcessOptions): Promise<{ pid: number }> {
+    try {
+      return await this.#create(o)
+    } catch (err) {
+      // crun state left by a run that was never cleaned up (a crash mid-start): clear it and try once more.
+      if (!(err instanceof RuntimeError) || !/already exists/i.test(err.message)) throw err
+      await this.delete(o.id, true)
+      return this.#create(o)
+    }
+  }
+
+  async #create(o: CreateProcessOptions): Promise<{ pid: number }> {
     await rm(join(this.#c.exitsDir, o.id), { force: true })
     const args = [
       '--api-version', '1',
@@ -135,6 +146,11 @@ export class Runtime {
       if (isErrno(err, 'ENOENT')) return undefined
       throw err
     }
+  }
+
+  /** IDs with an exit file waiting to be read. */
+  async exitFiles(): Promise<Set<string>> {
+    return new Set((await readdir(this.#c.exitsDir)).filter((n) => !n.startsWith('.')))
   }
 
   async forgetExit(id: string): Promise<void> {
