@@ -82,7 +82,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       if (rec.state.Status !== 'running' && rec.state.Status !== 'paused') continue
       const code = await this.#d.runtime.exitCode(rec.id)
       if (code !== undefined) continue // handled by the exit watcher below
-      const alive = await this.#d.runtime.conmonPid(this.#bundle(rec.id))
+      const alive = await this.#d.runtime.conmonPid(this.#bundle(rec.id), rec.id)
       if (!alive) {
         this.#d.log.warn('container lost while caisd was down', { container: rec.id })
         await this.#markExited(rec, 128 + 9, 'container process lost while the daemon was down')
@@ -117,7 +117,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
         await this.#onExit(rec.id)
         continue
       }
-      if (await this.#d.runtime.conmonPid(this.#bundle(rec.id))) {
+      if (await this.#d.runtime.conmonPid(this.#bundle(rec.id), rec.id)) {
         this.#monitorMissing.delete(rec.id)
         continue
       }

@@ -169,17 +169,15 @@ export class Runtime {
     this.#watcher?.close()
   }
 
-  /** The PID of a container's conmon, from its pid file; undefined when gone. */
-  async conmonPid(bundle: string): Promise<number | undefined> {
+  /**
+   * The PID of a container's conmon, from its pid file; undefined when gone. The process must still be that
+   * container's conmon: a PID can be reused by anything once conmon has exited.
+   */
+  async conmonPid(bundle: string, id: string): Promise<number | undefined> {
     const text = await readFile(join(bundle, 'conmon.pid'), 'utf8').catch(() => '')
     const pid = Number.parseInt(text, 10)
     if (!pid) return undefined
-    try {
-      process.kill(pid, 0)
-      return pid
-    } catch {
-      return undefined
-    }
+    return (await isConmonOf(pid, id)) ? pid : undefined
   }
 
   #crun(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -204,4 +202,11 @@ export function cleanRuntimeMessage(raw: string): string {
 
 export function isNotFoundMessage(message: string): boolean {
   return /executable file not found|no such file or directory/i.test(message)
+}
+
+/** True when `pid` is a running conmon for container `id` (by its command line). */
+export async function isConmonOf(pid: number, id: string): Promise<boolean> {
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')
+  const args = cmdline.split('\0')
+  return /(^|\/)conmon$/.test(args[0] ?? '') && args.includes(id)
 }

@@ -163,8 +163,10 @@ function cleanupRoot(dir: string, execRoot: string): void {
         // already gone
       }
       try {
+        // Only that container's conmon: once it exits its PID may belong to another test's process.
         const pid = Number(readFileSync(join(bundles, id, 'conmon.pid'), 'utf8'))
-        if (pid) process.kill(pid, 'SIGKILL')
+        const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+        if (pid && cmdline[0]?.endsWith('conmon') && cmdline.includes(id)) process.kill(pid, 'SIGKILL')
       } catch {
         // already gone
       }
