@@ -127,7 +127,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       this.#monitorMissing.set(rec.id, misses)
       if (misses < 3) continue
       this.#monitorMissing.delete(rec.id)
-      this.#d.log.warn('conmon gone without an exit file', { container: rec.id })
+      this.#d.log.warn('conmon gone without an exit file', { container: rec.id, diagnostics: await this.#d.runtime.diagnose(this.#bundle(rec.id), rec.id) })
       const exited = await this.#lock.run(rec.id, async () => {
         if (!rec.state.Running) return false
         await this.#markExited(rec, 137, 'container monitor (conmon) exited without reporting an exit code')

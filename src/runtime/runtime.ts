@@ -150,7 +150,7 @@ export class Runtime {
 
   /** IDs with an exit file waiting to be read. */
   async exitFiles(): Promise<Set<string>> {
-    return new Set((await readdir(this.#c.exitsDir)).filter((n) => !n.startsWith('.')))
+    return new Set((await readdir(this.#c.exitsDir)).filter(isContainerId))
   }
 
   async forgetExit(id: string): Promise<void> {
@@ -159,10 +159,12 @@ export class Runtime {
 
   /** Calls `onExit(id)` whenever conmon writes an exit file; also once for every file already there. */
   async watchExits(onExit: (id: string) => void): Promise<void> {
+    // conmon writes `<id>.XXXXXX` and renames it to `<id>`: only the final name is an exit. Touching the
+    // temp file (an earlier version deleted it as an unknown exit) makes conmon fail before the rename.
     this.#watcher = watch(this.#c.exitsDir, (_event, name) => {
-      if (name && !name.startsWith('.')) onExit(name)
+      if (name && isContainerId(name)) onExit(name)
     })
-    for (const name of await readdir(this.#c.exitsDir)) if (!name.startsWith('.')) onExit(name)
+    for (const name of await readdir(this.#c.exitsDir)) if (isContainerId(name)) onExit(name)
   }
 
   close(): void {
@@ -178,6 +180,15 @@ export class Runtime {
     const pid = Number.parseInt(text, 10)
     if (!pid) return undefined
     return (await isConmonOf(pid, id)) ? pid : undefined
+  }
+
+  /** What is left of a container's monitor and process, for the logs when something went missing. */
+  async diagnose(bundle: string, id: string): Promise<Record<string, string>> {
+    const pid = (await readFile(join(bundle, 'conmon.pid'), 'utf8').catch(() => '')).trim()
+    const stat = pid ? await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => 'gone') : 'no pid file'
+    const state = await this.#crun(['state', id])
+    const bundleFiles = await readdir(bundle).catch(() => [])
+    return { conmonPid: pid, conmonStat: stat.trim(), crunState: (state.stdout || state.stderr).replace(/\s+/g, ' '), bundle: bundleFiles.join(',') }
   }
 
   #crun(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -203,6 +214,8 @@ export function cleanRuntimeMessage(raw: string): string {
 export function isNotFoundMessage(message: string): boolean {
   return /executable file not found|no such file or directory/i.test(message)
 }
+
+const isContainerId = (name: string): boolean => /^[a-f0-9]{64}$/.test(name)
 
 /** True when `pid` is a running conmon for container `id` (by its command line). */
 export async function isConmonOf(pid: number, id: string): Promise<boolean> {

@@ -138,6 +138,10 @@ export async function startDaemon(t: TestContext, opts: { importBusybox?: boolea
   }
   t.after(async () => {
     d.client.close()
+    if (process.env['CAIS_TEST_LOG_DIR']) {
+      const { writeFileSync } = await import('node:fs')
+      writeFileSync(join(process.env['CAIS_TEST_LOG_DIR'], `${t.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}.log`), log)
+    }
     if (child) {
       // Remove what the test left through the API first, then make sure of it by hand.
       const ids = await d.client.containers.list({ all: true }).catch(() => [])
