@@ -1,6 +1,6 @@
 // caisd itself: one daemon per root, graceful SIGTERM, state that survives restarts, reconcile.
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { test } from 'node:test'
 import { BUSYBOX, caisdBin, runCommand, startDaemon, uniqueName, waitFor } from '../helpers/daemon.ts'
 
@@ -83,4 +83,13 @@ test('SIGTERM waits for an in-flight request to finish', async (t) => {
       return true
     }
   })
+})
+
+test("the exit watcher leaves conmon's temp exit files alone", async (t) => {
+  // conmon writes `<id>.XXXXXX` then renames it to `<id>`; deleting the temp file made conmon fail.
+  const d = await startDaemon(t, { importBusybox: false })
+  const temp = `${d.execRoot}/exits/${'a'.repeat(64)}.Xy12Ab`
+  writeFileSync(temp, '0')
+  await new Promise((r) => setTimeout(r, 1500))
+  assert.ok(existsSync(temp))
 })
