@@ -80,3 +80,37 @@ export function startJsonStream(ctx: RequestContext): (obj: unknown) => void {
     res.write(JSON.stringify(obj) + '\n')
   }
 }
+
+/**
+ * A progress stream that starts (200, NDJSON) on its first message. An error before that still gets its own
+ * HTTP status; after it, the error goes into the stream as Docker's `errorDetail` line.
+ */
+export class ProgressStream {
+  readonly #ctx: RequestContext
+  #write: ((obj: unknown) => void) | undefined
+
+  constructor(ctx: RequestContext) {
+    this.#ctx = ctx
+  }
+
+  get started(): boolean {
+    return this.#write !== undefined
+  }
+
+  send = (obj: unknown): void => {
+    this.#write ??= startJsonStream(this.#ctx)
+    this.#write(obj)
+  }
+
+  /** Runs the work; answers its error in the stream once started, else lets the error handler answer it. */
+  async run(work: () => Promise<void>): Promise<void> {
+    try {
+      await work()
+    } catch (err) {
+      if (!this.started) throw err
+      const message = err instanceof Error ? err.message : String(err)
+      this.#write!({ errorDetail: { message }, error: message })
+    }
+    this.#ctx.res!.end()
+  }
+}

@@ -23,6 +23,10 @@ import { imagesCommand } from './commands/image/images.ts'
 import { importCommand } from './commands/image/import.ts'
 import { loadCommand } from './commands/image/load.ts'
 import { pullCommand } from './commands/image/pull.ts'
+import { pushCommand } from './commands/image/push.ts'
+import { loginCommand } from './commands/registry/login.ts'
+import { logoutCommand } from './commands/registry/logout.ts'
+import { searchCommand } from './commands/registry/search.ts'
 import { rmiCommand } from './commands/image/rmi.ts'
 import { saveCommand } from './commands/image/save.ts'
 import { tagCommand } from './commands/image/tag.ts'
@@ -44,7 +48,8 @@ enableCompileCache?.()
 /** Every verb, listed explicitly; each answers as `cais <verb>` and as `cais <group> <verb>`. */
 export const commands: Command[] = [
   runCommand, createCommand, startCommand, stopCommand, restartCommand, killCommand, rmCommand, waitCommand, psCommand,
-  logsCommand, inspectCommand, execCommand, pauseCommand, unpauseCommand, renameCommand, topCommand, diffCommand, containerPruneCommand, imagesCommand, importCommand, loadCommand, saveCommand, tagCommand, rmiCommand, pullCommand,
+  logsCommand, inspectCommand, execCommand, pauseCommand, unpauseCommand, renameCommand, topCommand, diffCommand, containerPruneCommand, imagesCommand, importCommand, loadCommand, saveCommand, tagCommand, rmiCommand, pullCommand, pushCommand,
+  loginCommand, logoutCommand, searchCommand,
   versionCommand, infoCommand, dfCommand, eventsCommand, volumeCreateCommand, volumeLsCommand, volumeInspectCommand, volumeRmCommand, volumePruneCommand,
 ]
 

@@ -12,6 +12,8 @@ import type {
   Version,
   WaitResponse,
   VolumeView,
+  AuthConfig,
+  SearchResult,
 } from '../wire/types.ts'
 import { ApiError, HttpTransport, readAll } from './http.ts'
 import { type StreamChunk, demux, jsonLines } from './streams.ts'
@@ -62,6 +64,8 @@ export class EngineClient {
     ping: async (): Promise<string> => (await readAll(await this.http.send('GET', '/_ping'))).toString('utf8'),
     version: (): Promise<Version> => this.http.json('GET', '/version'),
     info: (): Promise<SystemInfo> => this.http.json('GET', '/info'),
+    /** Checks credentials against a registry (`docker login`). */
+    auth: (config: AuthConfig): Promise<{ Status: string; IdentityToken?: string }> => this.http.json('POST', '/auth', { body: config }),
     df: (): Promise<{ LayersSize: number; Images: ImageSummary[]; Containers: ContainerSummary[]; Volumes: VolumeView[]; BuildCache: unknown[] }> =>
       this.http.json('GET', '/system/df'),
     /** The raw NDJSON event stream. */
@@ -190,8 +194,24 @@ export class EngineClient {
     load: async (tar: Readable, opts: { quiet?: boolean } = {}): Promise<JsonMessage[]> =>
       collect(await this.http.send('POST', '/images/load', { query: { quiet: opts.quiet }, stream: tar })),
     save: (names: string[]): Promise<Readable> => this.http.send('GET', '/images/get', { query: { names } }),
-    pull: async (image: string, tag?: string): Promise<JsonMessage[]> =>
-      collect(await this.http.send('POST', '/images/create', { query: { fromImage: image, tag } })),
+    /** `docker pull`: the progress stream; an empty tag pulls every tag. `auth` is the X-Registry-Auth value. */
+    pull: async (image: string, opts: { tag?: string; platform?: string | undefined; auth?: string | undefined } = {}): Promise<AsyncGenerator<JsonMessage>> =>
+      jsonLines<JsonMessage>(
+        await this.http.send('POST', '/images/create', {
+          query: { fromImage: image, tag: opts.tag ?? '', platform: opts.platform },
+          headers: opts.auth ? { 'X-Registry-Auth': opts.auth } : undefined,
+        }),
+      ),
+    /** `docker push`: the progress stream; without a tag every tag of the repository is pushed. */
+    push: async (name: string, opts: { tag?: string | undefined; auth?: string | undefined } = {}): Promise<AsyncGenerator<JsonMessage>> =>
+      jsonLines<JsonMessage>(
+        await this.http.send('POST', `/images/${name}/push`, {
+          query: { tag: opts.tag },
+          headers: { 'X-Registry-Auth': opts.auth ?? 'e30=' },
+        }),
+      ),
+    search: (term: string, opts: { limit?: number | undefined; auth?: string | undefined } = {}): Promise<SearchResult[]> =>
+      this.http.json('GET', '/images/search', { query: { term, limit: opts.limit }, headers: opts.auth ? { 'X-Registry-Auth': opts.auth } : undefined }),
   }
 }
 

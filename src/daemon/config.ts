@@ -9,6 +9,11 @@ export interface DaemonConfig {
   logLevel: Level
   conmon: string
   crun: string
+  insecureRegistries: string[]
+  /** Per-registry TLS files, as Docker's /etc/docker/certs.d. */
+  certsDir: string
+  maxConcurrentDownloads: number
+  maxConcurrentUploads: number
 }
 
 export const usage = `Usage:	caisd [OPTIONS]
@@ -23,6 +28,10 @@ Options:
   -D, --debug                      Enable debug mode
       --conmon string              Path to conmon (default "/usr/bin/conmon")
       --crun string                Path to crun (default "/usr/bin/crun")
+      --insecure-registry list     Registries (host[:port] or CIDR) reached over plain HTTP or unverified TLS
+      --certs-dir string           Per-registry TLS files, <dir>/<host[:port]>/{ca.crt,client.cert,client.key} (default "/etc/cais/certs.d")
+      --max-concurrent-downloads int  Maximum concurrent downloads for each pull (default 3)
+      --max-concurrent-uploads int    Maximum concurrent uploads for each push (default 5)
   -h, --help                       Print usage
 `
 
@@ -35,6 +44,10 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
     logLevel: 'info',
     conmon: '/usr/bin/conmon',
     crun: '/usr/bin/crun',
+    insecureRegistries: [],
+    certsDir: '/etc/cais/certs.d',
+    maxConcurrentDownloads: 3,
+    maxConcurrentUploads: 5,
   }
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i]!
@@ -79,6 +92,21 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
       case '--crun':
         c.crun = next()
         break
+      case '--insecure-registry':
+        c.insecureRegistries.push(next())
+        break
+      case '--certs-dir':
+        c.certsDir = next()
+        break
+      case '--max-concurrent-downloads':
+      case '--max-concurrent-uploads': {
+        const v = next()
+        const n = Number(v)
+        if (!/^\d+$/.test(v) || n < 1) throw invalid(`invalid value "${v}" for flag ${arg}: must be a positive integer`)
+        if (arg === '--max-concurrent-downloads') c.maxConcurrentDownloads = n
+        else c.maxConcurrentUploads = n
+        break
+      }
       case '-h':
       case '--help':
         return 'help'

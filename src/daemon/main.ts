@@ -6,6 +6,10 @@ import { ApiServer } from '../api/server.ts'
 import { Routes } from '../api/router.ts'
 import { containerRoutes } from '../api/docker/containers.ts'
 import { imageRoutes } from '../api/docker/images.ts'
+import { distributionRoutes } from '../api/docker/distribution.ts'
+import { BlobSources } from '../distribution/blob-sources.ts'
+import { RegistryHosts } from '../distribution/hosts.ts'
+import { Registries } from '../distribution/registries.ts'
 import { systemRoutes } from '../api/docker/system.ts'
 import { ContentStore } from '../content/store.ts'
 import { ContainerService } from '../containers/service.ts'
@@ -73,6 +77,9 @@ async function main(): Promise<number> {
   const volumes: VolumeService = new VolumeService({ dir: paths.volumes, events, users: () => containers })
   const containers: ContainerService = new ContainerService({ store: containerStore, images, rootfs, runtime, events, log, volumes, initBinary: '/usr/bin/catatonit', runtimeDir: paths.containerRuntime })
 
+  const registries = new Registries(new RegistryHosts({ insecureRegistries: config.insecureRegistries, certsDir: config.certsDir }))
+  const blobSources = new BlobSources(paths.blobSources)
+
   const t0 = performance.now()
   await content.init()
   await layers.init()
@@ -81,6 +88,7 @@ async function main(): Promise<number> {
   await runtime.init()
   await images.init()
   await volumes.init()
+  await blobSources.init()
   await containers.init()
   await containers.reconcile()
   log.info('store loaded', { ms: +(performance.now() - t0).toFixed(1), images: images.count, containers: containers.all.length })
@@ -88,7 +96,18 @@ async function main(): Promise<number> {
   const routes = new Routes()
   systemRoutes(routes, { containers, images, volumes, events, daemon: { id: daemonId.trim(), root: paths.root, cgroupVersion: cgroupVersion(), warnings } })
   containerRoutes(routes, { containers })
-  imageRoutes(routes, { images, content, layers, events })
+  const distribution = {
+    registries,
+    content,
+    layers,
+    images,
+    blobSources,
+    events,
+    maxConcurrentDownloads: config.maxConcurrentDownloads,
+    maxConcurrentUploads: config.maxConcurrentUploads,
+  }
+  imageRoutes(routes, { images, content, layers, events, distribution })
+  distributionRoutes(routes, distribution)
   volumeRoutes(routes, { volumes })
   execRoutes(routes, { execs: new ExecService({ containers, events, crun: config.crun, crunRoot: paths.crunRoot }) })
   const api = new ApiServer(routes, log)

@@ -84,6 +84,10 @@ export class ImageService {
     return chainIdsOf(this.config(id).rootfs.diff_ids).at(-1) ?? null
   }
 
+  has(id: Digest): boolean {
+    return this.#store.records.has(id)
+  }
+
   /** Finds an image by ID, ID prefix or reference. Lookup order follows Docker: full ID, reference, ID prefix. */
   resolve(input: string): ImageRecord {
     const found = this.#find(input)
@@ -115,20 +119,49 @@ export class ImageService {
   /** Records a new image from a config and its layer blobs (already stored and unpacked). */
   async create(config: ImageConfig, layers: NewLayer[]): Promise<ImageRecord> {
     const configBlob = await this.#content.put(JSON.stringify(config))
-    const id = configBlob.digest
-    const existing = this.#store.records.get(id)
-    if (existing) return existing
     const manifest: Manifest = {
       schemaVersion: 2,
       mediaType: mediaTypes.ociManifest,
-      config: { mediaType: mediaTypes.ociConfig, digest: id, size: configBlob.size },
+      config: { mediaType: mediaTypes.ociConfig, digest: configBlob.digest, size: configBlob.size },
       layers: layers.map((l) => l.blob),
     }
     const manifestBlob = await this.#content.put(JSON.stringify(manifest))
-    const rec: ImageRecord = { id, manifest: manifestBlob.digest, layers: layers.map((l) => l.blob), added: Date.now() }
+    return this.register(config, configBlob.digest, manifestBlob.digest, manifest.layers)
+  }
+
+  /**
+   * Records an image whose config, manifest and layer blobs are already stored byte for byte (a pull keeps the
+   * registry's bytes, so digests survive a push elsewhere). An image already here is returned as it is.
+   */
+  async register(config: ImageConfig, id: Digest, manifest: Digest, layers: Descriptor[]): Promise<ImageRecord> {
+    const existing = this.#store.records.get(id)
+    if (existing) return existing
+    const rec: ImageRecord = { id, manifest, layers, added: Date.now() }
     this.#configs.set(id, config)
     await this.#store.put(rec)
     return rec
+  }
+
+  /** Records `repository@digest` (a manifest digest from a registry) as pointing at an image; RepoDigests shows it. */
+  async setDigestReference(id: Digest, ref: Reference, digest: Digest): Promise<void> {
+    await this.#store.setRefs({ set: [[formatReference({ domain: ref.domain, path: ref.path, digest }), id]] })
+  }
+
+  /** The stored manifest of an image, and its media type. */
+  async manifest(id: Digest): Promise<{ bytes: Buffer; manifest: Manifest }> {
+    const rec = this.resolve(id)
+    const bytes = await this.#content.read(rec.manifest)
+    return { bytes, manifest: JSON.parse(bytes.toString('utf8')) as Manifest }
+  }
+
+  /** Normalised tag references (`docker.io/library/busybox:latest`) of one repository that point at images. */
+  tagsOf(repository: string): Array<{ ref: Reference; id: Digest }> {
+    const out: Array<{ ref: Reference; id: Digest }> = []
+    for (const [r, id] of this.#store.refs) {
+      const ref = parseReference(r)
+      if (ref.tag !== undefined && `${ref.domain}/${ref.path}` === repository) out.push({ ref, id })
+    }
+    return out.sort((a, b) => (a.ref.tag! < b.ref.tag! ? -1 : 1))
   }
 
   /** Points `target` (a reference string) at an image. */
@@ -239,10 +272,19 @@ export class ImageService {
           `conflict: unable to remove repository reference "${input}" (must force) - container ${shortId(users[0]!.id)} is using its referenced image ${shortId(rec.id)}`,
         )
       }
-      await this.#store.setRefs({ remove: [key] })
-      items.push({ Untagged: familiarString(ref) })
-      this.#events.emit('image', 'untag', rec.id, { name: familiarString(ref) })
-      if (!lastRef || users.length > 0) return items
+      const removed = [key]
+      if (ref.digest === undefined) {
+        // The last tag of a repository takes that repository's digest references with it, as in Docker.
+        const sameRepo = refs.filter((r) => r !== key).map((r) => [r, parseReference(r)] as const).filter(([, p]) => p.domain === ref.domain && p.path === ref.path)
+        if (!sameRepo.some(([, p]) => p.digest === undefined)) removed.push(...sameRepo.map(([r]) => r))
+      }
+      await this.#store.setRefs({ remove: removed })
+      for (const r of removed) {
+        const name = familiarString(parseReference(r))
+        items.push({ Untagged: name })
+        this.#events.emit('image', 'untag', rec.id, { name })
+      }
+      if (refs.length > removed.length || users.length > 0) return items
     } else {
       const running = users.find((u) => u.running)
       if (running) {

@@ -13,6 +13,7 @@ export interface Paths {
   references: string
   containers: string
   volumes: string
+  blobSources: string
   containerRuntime: string
   exits: string
   crunRoot: string
@@ -31,6 +32,7 @@ export function pathsFor(root: string, execRoot: string): Paths {
     references: join(root, 'images', 'repositories.json'),
     containers: join(root, 'containers'),
     volumes: join(root, 'volumes'),
+    blobSources: join(root, 'distribution', 'blob-sources.json'),
     containerRuntime: join(execRoot, 'containers'),
     exits: join(execRoot, 'exits'),
     crunRoot: join(execRoot, 'crun'),

@@ -224,3 +224,20 @@ export interface VolumeView {
   Options: Record<string, string> | null
   UsageData?: { Size: number; RefCount: number }
 }
+
+/** Credentials for a registry, as `/auth` takes them and X-Registry-Auth carries them (base64url JSON). */
+export interface AuthConfig {
+  username?: string
+  password?: string
+  serveraddress?: string
+  identitytoken?: string
+  registrytoken?: string
+}
+
+export interface SearchResult {
+  name: string
+  description: string
+  star_count: number
+  is_official: boolean
+  is_automated: boolean
+}

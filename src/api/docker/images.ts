@@ -4,17 +4,19 @@ import { importImage } from '../../images/import.ts'
 import { formatReference, parseReference, withDefaultTag } from '../../images/reference.ts'
 import type { ImageService } from '../../images/service.ts'
 import type { EventBus } from '../../events/bus.ts'
-import { CaisError, invalid } from '../../lib/errors.ts'
+import { invalid } from '../../lib/errors.ts'
 import { parseFilters } from '../../lib/filters.ts'
 import type { LayerStore } from '../../snapshots/layers.ts'
 import { queryBool, sendJson } from '../context.ts'
 import type { Routes } from '../router.ts'
+import { type DistributionRouteDeps, pullRoute } from './distribution.ts'
 
 export interface ImageRouteDeps {
   images: ImageService
   content: ContentStore
   layers: LayerStore
   events: EventBus
+  distribution: DistributionRouteDeps
 }
 
 export function imageRoutes(routes: Routes, d: ImageRouteDeps): void {
@@ -29,11 +31,9 @@ export function imageRoutes(routes: Routes, d: ImageRouteDeps): void {
     const q = ctx.query
     const fromSrc = q.get('fromSrc')
     if (fromSrc === null) {
-      const name = q.get('fromImage') ?? ''
-      throw new CaisError(
-        'not-found',
-        `pull access denied for ${name}, repository does not exist or may require 'docker login': this daemon cannot pull from registries yet`,
-      )
+      if (!q.get('fromImage')) throw invalid('either fromSrc or fromImage must be given')
+      await pullRoute(ctx, d.distribution)
+      return
     }
     if (fromSrc !== '-') throw invalid('importing from a URL is not supported; pipe the archive on stdin instead')
     let target: string | undefined

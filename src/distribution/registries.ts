@@ -1,0 +1,32 @@
+import type { Credentials } from './auth.ts'
+import { RegistryClient } from './client.ts'
+import type { RegistryHosts } from './hosts.ts'
+
+/** Hands out registry clients, one per registry and credentials, so pings and tokens are reused. */
+export class Registries {
+  readonly hosts: RegistryHosts
+  readonly #clients = new Map<string, { client: RegistryClient; used: number }>()
+
+  constructor(hosts: RegistryHosts) {
+    this.hosts = hosts
+  }
+
+  async client(domain: string, creds: Credentials | undefined): Promise<RegistryClient> {
+    const key = `${domain}|${JSON.stringify(creds ?? {})}`
+    const hit = this.#clients.get(key)
+    // A client remembers the scheme it found; start over now and then, in case the registry moved.
+    if (hit && Date.now() - hit.used < 10 * 60_000) {
+      hit.used = Date.now()
+      return hit.client
+    }
+    const client = new RegistryClient(await this.hosts.resolve(domain), creds)
+    this.#clients.set(key, { client, used: Date.now() })
+    if (this.#clients.size > 64) this.#clients.delete(this.#clients.keys().next().value!)
+    return client
+  }
+
+  /** Forgets clients for a registry (after a failed login, say). */
+  forget(domain: string): void {
+    for (const key of [...this.#clients.keys()]) if (key.startsWith(`${domain}|`)) this.#clients.delete(key)
+  }
+}
