@@ -1,7 +1,9 @@
 import { enableCompileCache } from 'node:module'
 import { EngineClient, hostFromEnv } from '../client/engine-client.ts'
 import type { Command } from './command.ts'
+import { commitCommand } from './commands/container/commit.ts'
 import { createCommand } from './commands/container/create.ts'
+import { exportCommand } from './commands/container/export.ts'
 import { diffCommand } from './commands/container/diff.ts'
 import { execCommand } from './commands/container/exec.ts'
 import { containerPruneCommand } from './commands/container/prune.ts'
@@ -19,9 +21,11 @@ import { exitStatusFor, runCommand } from './commands/container/run.ts'
 import { startCommand } from './commands/container/start.ts'
 import { stopCommand } from './commands/container/stop.ts'
 import { waitCommand } from './commands/container/wait.ts'
+import { historyCommand } from './commands/image/history.ts'
 import { imagesCommand } from './commands/image/images.ts'
 import { importCommand } from './commands/image/import.ts'
 import { loadCommand } from './commands/image/load.ts'
+import { imagePruneCommand } from './commands/image/prune.ts'
 import { pullCommand } from './commands/image/pull.ts'
 import { pushCommand } from './commands/image/push.ts'
 import { loginCommand } from './commands/registry/login.ts'
@@ -48,7 +52,7 @@ enableCompileCache?.()
 /** Every verb, listed explicitly; each answers as `cais <verb>` and as `cais <group> <verb>`. */
 export const commands: Command[] = [
   runCommand, createCommand, startCommand, stopCommand, restartCommand, killCommand, rmCommand, waitCommand, psCommand,
-  logsCommand, inspectCommand, execCommand, pauseCommand, unpauseCommand, renameCommand, topCommand, diffCommand, containerPruneCommand, imagesCommand, importCommand, loadCommand, saveCommand, tagCommand, rmiCommand, pullCommand, pushCommand,
+  logsCommand, inspectCommand, execCommand, pauseCommand, unpauseCommand, renameCommand, topCommand, diffCommand, containerPruneCommand, commitCommand, exportCommand, imagesCommand, historyCommand, importCommand, loadCommand, saveCommand, tagCommand, rmiCommand, imagePruneCommand, pullCommand, pushCommand,
   loginCommand, logoutCommand, searchCommand,
   versionCommand, infoCommand, dfCommand, eventsCommand, volumeCreateCommand, volumeLsCommand, volumeInspectCommand, volumeRmCommand, volumePruneCommand,
 ]

@@ -1,10 +1,12 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Duplex, Readable } from 'node:stream'
 import type {
+  ContainerConfig,
   ContainerCreateBody,
   ContainerInspect,
   ContainerSummary,
   ImageDeleteItem,
+  ImageHistoryItem,
   ImageInspect,
   ImageSummary,
   JsonMessage,
@@ -136,6 +138,8 @@ export class EngineClient {
     unpause: async (id: string): Promise<void> => {
       await this.http.empty('POST', `/containers/${encodeURIComponent(id)}/unpause`)
     },
+    /** `docker export`: a tar of the container's root filesystem. */
+    export: (id: string): Promise<Readable> => this.http.send('GET', `/containers/${encodeURIComponent(id)}/export`),
     rename: async (id: string, name: string): Promise<void> => {
       await this.http.empty('POST', `/containers/${encodeURIComponent(id)}/rename`, { query: { name } })
     },
@@ -185,6 +189,18 @@ export class EngineClient {
     inspect: (name: string): Promise<ImageInspect> => this.http.json('GET', `/images/${name}/json`),
     remove: (name: string, opts: { force?: boolean; noprune?: boolean } = {}): Promise<ImageDeleteItem[]> =>
       this.http.json('DELETE', `/images/${name}`, { query: { force: opts.force, noprune: opts.noprune } }),
+    history: (name: string): Promise<ImageHistoryItem[]> => this.http.json('GET', `/images/${name}/history`),
+    /** `docker commit`: a container's writable layer and config as a new image. */
+    commit: (
+      container: string,
+      opts: { repo?: string | undefined; tag?: string | undefined; comment?: string | undefined; author?: string | undefined; changes?: string[]; pause?: boolean; config?: Partial<ContainerConfig> } = {},
+    ): Promise<{ Id: string }> =>
+      this.http.json('POST', '/commit', {
+        query: { container, repo: opts.repo, tag: opts.tag, comment: opts.comment, author: opts.author, changes: opts.changes, pause: opts.pause },
+        body: opts.config ?? {},
+      }),
+    prune: (opts: { filters?: Filters } = {}): Promise<{ ImagesDeleted: ImageDeleteItem[] | null; SpaceReclaimed: number }> =>
+      this.http.json('POST', '/images/prune', { query: { filters: filtersQuery(opts.filters) } }),
     tag: async (name: string, repo: string, tag?: string): Promise<void> => {
       await this.http.empty('POST', `/images/${name}/tag`, { query: { repo, tag } })
     },

@@ -820,10 +820,33 @@ export class ContainerService implements ImageUsers, VolumeUsers {
 
   /** `docker diff`: what the container changed in its writable layer. */
   async changes(ref: string): Promise<Change[]> {
+    const { upper, lowers } = this.layersOf(ref)
+    return containerChanges(upper, lowers)
+  }
+
+  /** The container's writable layer (an overlay upper dir) and the image layer dirs below it, top first. */
+  layersOf(ref: string): { rec: ContainerRecord; upper: string; lowers: string[] } {
     const rec = this.get(ref)
-    const dir = join(this.#d.store.dirOf(rec.id), 'rootfs')
     const lowers = this.#d.rootfs.lowerDirs(rec.topLayer).map((l) => join(this.#d.rootfs.snapshotsDir, l))
-    return containerChanges(join(dir, 'upper'), lowers)
+    return { rec, upper: join(this.#d.store.dirOf(rec.id), 'rootfs', 'upper'), lowers }
+  }
+
+  /**
+   * Runs `fn` on the container's merged root filesystem: the running container's own mount, or, for a stopped
+   * one, a mount made for the call and removed after it. The container cannot start meanwhile.
+   */
+  async withRootfs<T>(ref: string, fn: (merged: string) => Promise<T>): Promise<T> {
+    const rec = this.get(ref)
+    return this.#lock.run(rec.id, async () => {
+      const dir = join(this.#d.store.dirOf(rec.id), 'rootfs')
+      const wasRunning = rec.state.Running
+      const merged = await this.#d.rootfs.mount(dir, rec.topLayer)
+      try {
+        return await fn(merged)
+      } finally {
+        if (!wasRunning && !rec.state.Running) await this.#d.rootfs.unmount(dir).catch(() => {})
+      }
+    })
   }
 
   /** `docker top`: the host's `ps` output, limited to the container's processes (from its cgroup). */

@@ -106,7 +106,7 @@ async function main(): Promise<number> {
     maxConcurrentDownloads: config.maxConcurrentDownloads,
     maxConcurrentUploads: config.maxConcurrentUploads,
   }
-  imageRoutes(routes, { images, content, layers, events, distribution })
+  imageRoutes(routes, { images, content, layers, events, containers, distribution })
   distributionRoutes(routes, distribution)
   volumeRoutes(routes, { volumes })
   execRoutes(routes, { execs: new ExecService({ containers, events, crun: config.crun, crunRoot: paths.crunRoot }) })

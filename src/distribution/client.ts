@@ -338,9 +338,9 @@ async function registryError(res: HttpResponse, method: string, url: URL): Promi
   } catch {
     // not JSON: keep the status line below
   }
-  if (!text) text = `${titleCase(method)} "${url.href}": unexpected status ${res.status}`
   if (res.status === 401) return new CaisError('unauthorized', text || 'unauthorized: authentication required')
-  if (res.status === 403) return new CaisError('forbidden', text)
+  if (res.status === 403) return new CaisError('forbidden', text || 'denied: requested access to the resource is denied')
+  if (!text) text = `${titleCase(method)} "${url.href}": unexpected status ${res.status}`
   if (res.status === 404) return notFound(text)
   return new Error(text)
 }

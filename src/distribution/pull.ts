@@ -37,7 +37,8 @@ export interface PullResult {
   id: Digest
   /** The digest of what the reference names on the registry (the index, for a multi-platform image). */
   digest: Digest
-  downloaded: boolean
+  /** The reference now points at an image it did not point at before: Docker's "Downloaded newer image". */
+  updated: boolean
 }
 
 const layerMediaTypes = new Set<string>([mediaTypes.dockerLayerGzip, mediaTypes.dockerLayer, mediaTypes.ociLayerGzip, mediaTypes.ociLayer])
@@ -81,7 +82,6 @@ export async function pullImage(req: PullRequest, deps: PullDeps): Promise<PullR
 
     let parent: Digest | null = null
     const chains: Digest[] = diffIds.map((d) => (parent = chainIdOf(parent, d)))
-    const existing = deps.images.has(configDigest)
     const downloads = new LayerDownloads(client, repo, deps, progress, req.signal)
     for (const [i, layer] of manifest.layers.entries()) {
       lease.add(layer.digest)
@@ -105,11 +105,13 @@ export async function pullImage(req: PullRequest, deps: PullDeps): Promise<PullR
     }
 
     const rec = await deps.images.register(config, configDigest, manifestDigest, manifest.layers)
+    const pinned = ref.digest === undefined ? ref : { domain: ref.domain, path: ref.path, digest: top.digest }
+    const updated = deps.images.target(pinned) !== rec.id
     if (ref.tag !== undefined && ref.digest === undefined) await deps.images.tag(rec.id, formatReference(ref), { quiet: true })
     await deps.images.setDigestReference(rec.id, ref, top.digest)
     await deps.blobSources.add([configDigest, ...manifest.layers.map((l) => l.digest)], ref.domain, repo)
     progress({ status: `Digest: ${top.digest}` })
-    return { id: rec.id, digest: top.digest, downloaded: !existing }
+    return { id: rec.id, digest: top.digest, updated }
   } finally {
     lease.release()
   }

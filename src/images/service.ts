@@ -1,6 +1,6 @@
 import type { ContentStore } from '../content/store.ts'
 import { type Digest, hexOf } from '../content/digest.ts'
-import { conflict, notFound } from '../lib/errors.ts'
+import { conflict, invalid, notFound } from '../lib/errors.ts'
 import type { Filters } from '../lib/filters.ts'
 import { matchLabels } from '../lib/filters.ts'
 import { shortId } from '../lib/ids.ts'
@@ -140,6 +140,11 @@ export class ImageService {
     this.#configs.set(id, config)
     await this.#store.put(rec)
     return rec
+  }
+
+  /** The image a normalised reference string (`docker.io/library/busybox:latest`) points at, if any. */
+  target(ref: Reference): Digest | undefined {
+    return this.#store.refs.get(formatReference(ref))
   }
 
   /** Records `repository@digest` (a manifest digest from a registry) as pointing at an image; RepoDigests shows it. */
@@ -313,6 +318,41 @@ export class ImageService {
     this.#events.emit('image', 'delete', rec.id, { name: rec.id })
     for (const chain of await this.gc()) items.push({ Deleted: chain })
     return items
+  }
+
+  /**
+   * `docker image prune`: removes images no container uses — only those without a tag unless `dangling=false`
+   * (`-a`) — filtered by `until` and `label`/`label!`. Space reclaimed counts the layers that went with them.
+   */
+  async prune(filters: Filters): Promise<{ ImagesDeleted: ImageDeleteItem[]; SpaceReclaimed: number }> {
+    const danglingText = filters.get('dangling')?.[0] ?? 'true'
+    if (!['true', 'false', '1', '0'].includes(danglingText)) throw invalid(`invalid filter 'dangling=${danglingText}'`)
+    const danglingOnly = danglingText === 'true' || danglingText === '1'
+    const until = filters.get('until')?.map((u) => parseTimestamp(u))
+    if (until?.some((u) => u === undefined)) throw invalid(`invalid filter 'until'`)
+    const layerSizes = new Map(this.#layers.all().map((l) => [l.chainId, l.size]))
+    const inUse = new Set<Digest>()
+    for (const rec of this.#store.records.values()) if (this.#users().containersUsing(rec.id).length > 0) inUse.add(rec.id)
+
+    const deleted: ImageDeleteItem[] = []
+    let reclaimed = 0
+    for (const rec of [...this.#store.records.values()]) {
+      if (inUse.has(rec.id)) continue
+      const config = this.config(rec.id)
+      const labels = config.config?.Labels ?? {}
+      if (danglingOnly && this.repoTags(rec.id).length > 0) continue
+      if (!matchLabels(filters.get('label'), labels)) continue
+      if ((filters.get('label!') ?? []).some((l) => matchLabels([l], labels))) continue
+      const created = Date.parse(config.created ?? '') || rec.added
+      if (until && !until.every((u) => created < u!)) continue
+      // By ID with force: every reference goes, as Docker's prune deletes each reference of the image.
+      for (const item of await this.remove(rec.id, { force: true })) {
+        deleted.push(item)
+        if (item.Deleted) reclaimed += layerSizes.get(item.Deleted as Digest) ?? 0
+      }
+    }
+    if (deleted.length > 0) this.#events.emit('image', 'prune', '', { reclaimed: String(reclaimed) })
+    return { ImagesDeleted: deleted, SpaceReclaimed: reclaimed }
   }
 
   #refMatches(input: string, id: Digest): boolean {

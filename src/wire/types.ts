@@ -16,6 +16,16 @@ export interface ImageSummary {
   Containers: number
 }
 
+/** One line of `GET /images/{name}/history`, newest first. */
+export interface ImageHistoryItem {
+  Id: string
+  Created: number
+  CreatedBy: string
+  Tags: string[] | null
+  Size: number
+  Comment: string
+}
+
 export interface ImageInspect {
   Id: string
   RepoTags: string[]

@@ -37,9 +37,9 @@ export async function makeTar(entries: FileEntry[]): Promise<Buffer> {
 const sha = (b: Buffer | string): string => `sha256:${createHash('sha256').update(b).digest('hex')}`
 
 /** A docker-archive (docker save's legacy layout) of one image made of the given layer tars. */
-export async function makeDockerArchive(layers: Buffer[], opts: { tag?: string; cmd?: string[] } = {}): Promise<{ archive: Buffer; imageId: string }> {
+export async function makeDockerArchive(layers: Buffer[], opts: { tag?: string; cmd?: string[]; architecture?: string } = {}): Promise<{ archive: Buffer; imageId: string }> {
   const config = JSON.stringify({
-    architecture: 'amd64',
+    architecture: opts.architecture ?? 'amd64',
     os: 'linux',
     created: '2024-01-01T00:00:00Z',
     config: { Cmd: opts.cmd ?? ['sh'], Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] },

@@ -78,7 +78,7 @@ export interface TestDaemon {
  * Starts a real caisd on its own temp root, exec root and socket. Everything it made (containers,
  * mounts, conmon processes) is removed in t.after, even when the test fails.
  */
-export async function startDaemon(t: TestContext, opts: { importBusybox?: boolean } = {}): Promise<TestDaemon> {
+export async function startDaemon(t: TestContext, opts: { importBusybox?: boolean; args?: string[] } = {}): Promise<TestDaemon> {
   const dir = mkdtempSync('/tmp/cais-test-')
   const root = join(dir, 'root')
   const execRoot = join(dir, 'run')
@@ -86,10 +86,10 @@ export async function startDaemon(t: TestContext, opts: { importBusybox?: boolea
   const host = `unix://${socket}`
   let child: ChildProcess | undefined
   let log = ''
-  const env = { CAIS_HOST: host, DOCKER_HOST: host, DOCKER_CONFIG: join(dir, 'docker-config') }
+  const env = { CAIS_HOST: host, DOCKER_HOST: host, DOCKER_CONFIG: join(dir, 'docker-config'), CAIS_CONFIG: join(dir, 'cais-config') }
 
   const start = async (): Promise<void> => {
-    child = spawn(caisdBin, ['--root', root, '--exec-root', execRoot, '-H', host, '--log-level', 'debug'], { stdio: ['ignore', 'ignore', 'pipe'] })
+    child = spawn(caisdBin, ['--root', root, '--exec-root', execRoot, '-H', host, '--log-level', 'debug', ...(opts.args ?? [])], { stdio: ['ignore', 'ignore', 'pipe'] })
     child.stderr!.on('data', (d: Buffer) => (log += d.toString()))
     const deadline = Date.now() + 20_000
     for (;;) {

@@ -1,3 +1,4 @@
+import { pipeline } from 'node:stream/promises'
 import type { ContainerService, WaitCondition } from '../../containers/service.ts'
 import type { LogEntry } from '../../containers/logs.ts'
 import { familiarString, parseReference, withDefaultTag } from '../../images/reference.ts'
@@ -8,6 +9,7 @@ import type { ContainerCreateBody } from '../../wire/types.ts'
 import { queryBool, queryInt, readBody, readJson, sendJson, sendStatus } from '../context.ts'
 import { frame, hijack, streamMediaType } from '../hijack.ts'
 import type { Routes } from '../router.ts'
+import { packDirectory } from '../../snapshots/pack-tar.ts'
 
 export function containerRoutes(routes: Routes, d: { containers: ContainerService }): void {
   const c = d.containers
@@ -28,6 +30,14 @@ export function containerRoutes(routes: Routes, d: { containers: ContainerServic
   routes.post('/containers/prune', async (ctx) => {
     const filters = parseFilters(ctx.query.get('filters') ?? undefined, ['until', 'label', 'label!'])
     sendJson(ctx, 200, await c.prune(filters))
+  })
+
+  routes.get('/containers/{id}/export', async (ctx) => {
+    await c.withRootfs(ctx.params['id']!, async (merged) => {
+      const res = ctx.res!
+      res.writeHead(200, { 'Content-Type': 'application/x-tar' })
+      await pipeline(packDirectory(merged, { signal: ctx.signal }), res)
+    })
   })
 
   routes.get('/containers/{id}/changes', async (ctx) => sendJson(ctx, 200, await c.changes(ctx.params['id']!)))

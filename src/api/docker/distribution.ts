@@ -45,19 +45,19 @@ export async function pullRoute(ctx: RequestContext, d: DistributionRouteDeps): 
     const pullOne = async (r: Reference): Promise<boolean> => {
       const result = await pullImage({ ref: r, progress: stream.send, signal: ctx.signal, ...(platform ? { platform } : {}), ...(credentials ? { credentials } : {}) }, deps)
       d.events.emit('image', 'pull', familiarString(r), { name: familiarString(r) })
-      return result.downloaded
+      return result.updated
     }
     if (ref.tag !== undefined || ref.digest !== undefined) {
-      const downloaded = await pullOne(ref)
-      stream.send({ status: `Status: ${downloaded ? 'Downloaded newer image' : 'Image is up to date'} for ${familiarString(ref)}` })
+      const updated = await pullOne(ref)
+      stream.send({ status: `Status: ${updated ? 'Downloaded newer image' : 'Image is up to date'} for ${familiarString(ref)}` })
       return
     }
     const client = await d.registries.client(ref.domain, credentials)
     const tags = await client.listTags(ref.path)
     if (tags.length === 0) throw new CaisError('not-found', `no tags found for ${familiarString(ref)}`)
-    let downloaded = false
-    for (const t of tags) downloaded = (await pullOne({ ...ref, tag: t })) || downloaded
-    stream.send({ status: `Status: ${downloaded ? 'Downloaded newer image' : 'Image is up to date'} for ${familiarString(ref)}` })
+    let updated = false
+    for (const t of tags) updated = (await pullOne({ ...ref, tag: t })) || updated
+    stream.send({ status: `Status: ${updated ? 'Downloaded newer image' : 'Image is up to date'} for ${familiarString(ref)}` })
   })
 }
 

@@ -1,4 +1,6 @@
 import type { ContentStore } from '../../content/store.ts'
+import { commitContainer } from '../../containers/commit.ts'
+import type { ContainerService } from '../../containers/service.ts'
 import { loadArchive, saveArchive } from '../../images/archive.ts'
 import { importImage } from '../../images/import.ts'
 import { formatReference, parseReference, withDefaultTag } from '../../images/reference.ts'
@@ -7,7 +9,7 @@ import type { EventBus } from '../../events/bus.ts'
 import { invalid } from '../../lib/errors.ts'
 import { parseFilters } from '../../lib/filters.ts'
 import type { LayerStore } from '../../snapshots/layers.ts'
-import { queryBool, sendJson } from '../context.ts'
+import { queryBool, readJson, sendJson } from '../context.ts'
 import type { Routes } from '../router.ts'
 import { type DistributionRouteDeps, pullRoute } from './distribution.ts'
 
@@ -16,6 +18,7 @@ export interface ImageRouteDeps {
   content: ContentStore
   layers: LayerStore
   events: EventBus
+  containers: ContainerService
   distribution: DistributionRouteDeps
 }
 
@@ -25,6 +28,34 @@ export function imageRoutes(routes: Routes, d: ImageRouteDeps): void {
   routes.get('/images/json', async (ctx) => {
     const filters = parseFilters(ctx.query.get('filters') ?? undefined, ['before', 'dangling', 'label', 'reference', 'since', 'until'])
     sendJson(ctx, 200, images.list({ all: queryBool(ctx.query, 'all'), filters }))
+  })
+
+  routes.post('/commit', async (ctx) => {
+    const q = ctx.query
+    const container = q.get('container')
+    if (!container) throw invalid('container is required')
+    const repo = q.get('repo') ?? ''
+    const tag = q.get('tag') ?? ''
+    if (repo === '' && tag !== '') throw invalid('invalid reference format: a tag needs a repository')
+    const config = (await readJson<Record<string, unknown>>(ctx.req)) ?? {}
+    const id = await commitContainer(
+      container,
+      {
+        ...(repo !== '' ? { reference: tag !== '' ? `${repo}:${tag}` : repo } : {}),
+        comment: q.get('comment') ?? '',
+        author: q.get('author') ?? '',
+        changes: q.getAll('changes').filter((c) => c !== ''),
+        pause: q.get('pause') === null ? true : queryBool(q, 'pause'),
+        config,
+      },
+      d,
+    )
+    sendJson(ctx, 201, { Id: id })
+  })
+
+  routes.post('/images/prune', async (ctx) => {
+    const filters = parseFilters(ctx.query.get('filters') ?? undefined, ['dangling', 'until', 'label', 'label!'])
+    sendJson(ctx, 200, await images.prune(filters))
   })
 
   routes.post('/images/create', async (ctx) => {
