@@ -104,6 +104,73 @@ const workloads: Workload[] = [
   { name: 'ps_a', sample: (e) => timeMs(e.host, ['ps', '-a']) },
 ]
 
+/**
+ * push_pull: a 4-layer image of ~200 MB of random bytes (made on each engine with run + commit, so both build it
+ * the same way) pushed to a local docker-registry, removed, and pulled back. Returns MB/s for push and for pull.
+ */
+async function pushPull(engines: Engine[]): Promise<Record<string, Record<string, number>>> {
+  const registry = '/usr/bin/docker-registry'
+  if (!existsSync(registry)) {
+    console.log('docker-registry is not installed: skipping push_pull')
+    return {}
+  }
+  // A new, empty registry per push: with the blobs already there, a push would only mount or HEAD them.
+  const freshRegistry = async (): Promise<{ address: string; stop(): void }> => {
+    const dir = mkdtempSync('/tmp/cais-bench-registry-')
+    const port = 20000 + Math.floor(Math.random() * 20000)
+    writeFileSync(join(dir, 'config.yml'), `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: 127.0.0.1:${port}\n`)
+    const proc = spawn(registry, ['serve', join(dir, 'config.yml')], { stdio: 'ignore' })
+    for (let i = 0; i < 100 && spawnSync('bash', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${port}`]).status !== 0; i++) await new Promise((r) => setTimeout(r, 100))
+    return {
+      address: `127.0.0.1:${port}`,
+      stop: () => {
+        proc.kill('SIGKILL')
+        rmSync(dir, { recursive: true, force: true })
+      },
+    }
+  }
+  const layerMb = 50
+  const pushRuns = Math.max(1, Math.min(3, runs))
+  const out: Record<string, Record<string, number>> = { 'push_pull push (MB/s)': {}, 'push_pull pull (MB/s)': {} }
+  const big: Record<string, string> = {}
+  for (const e of engines) {
+    let base = image
+    for (let i = 1; i <= 4; i++) {
+      const name = `bench-layer-${i}`
+      if (sh(e.host, ['run', '--network', 'none', '--name', name, base, 'sh', '-c', `head -c ${layerMb * 1000 * 1000} /dev/urandom > /layer${i}`]).code !== 0) throw new Error(`layer ${i} failed on ${e.name}`)
+      base = `bench-big:${i}`
+      if (sh(e.host, ['commit', name, base]).code !== 0) throw new Error(`commit failed on ${e.name}`)
+      sh(e.host, ['rm', name])
+    }
+    big[e.name] = base
+  }
+  const push: Record<string, number[]> = Object.fromEntries(engines.map((e) => [e.name, []]))
+  const pull: Record<string, number[]> = Object.fromEntries(engines.map((e) => [e.name, []]))
+  for (let r = 0; r < pushRuns; r++) {
+    for (const e of engines) {
+      const reg = await freshRegistry()
+      try {
+        const ref = `${reg.address}/bench/big:1`
+        sh(e.host, ['tag', big[e.name]!, ref])
+        push[e.name]!.push(timeMs(e.host, ['push', ref]))
+        // Only the base image stays, so the pull fetches the four big layers.
+        sh(e.host, ['rmi', ref])
+        for (let i = 4; i >= 1; i--) sh(e.host, ['rmi', `bench-big:${i}`])
+        pull[e.name]!.push(timeMs(e.host, ['pull', ref]))
+        sh(e.host, ['tag', ref, big[e.name]!])
+        sh(e.host, ['rmi', ref])
+      } finally {
+        reg.stop()
+      }
+    }
+  }
+  for (const e of engines) {
+    out['push_pull push (MB/s)']![e.name] = (4 * layerMb) / (median(push[e.name]!) / 1000)
+    out['push_pull pull (MB/s)']![e.name] = (4 * layerMb) / (median(pull[e.name]!) / 1000)
+  }
+  return out
+}
+
 async function main(): Promise<void> {
   const tar = join(mkdtempSync('/tmp/cais-bench-image-'), 'busybox.tar')
   execFileSync(join(repo, 'scripts/busybox-image.sh'), [tar])
@@ -117,13 +184,15 @@ async function main(): Promise<void> {
     if (d) engines.push(d)
     else console.log('dockerd is not installed (apt-get install docker.io): measuring caisd alone')
     const results: Record<string, Record<string, number>> = {}
-    for (const w of workloads) {
+    const only = process.env['BENCH_ONLY']
+    for (const w of workloads.filter((x) => !only || x.name.startsWith(only))) {
       const samples: Record<string, number[]> = Object.fromEntries(engines.map((e) => [e.name, []]))
       for (const e of engines) w.sample(e) // warm-up
       for (let i = 0; i < runs; i++) for (const e of engines) samples[e.name]!.push(w.sample(e))
       results[w.name] = Object.fromEntries(engines.map((e) => [e.name, median(samples[e.name]!)]))
     }
-    const header = ['workload (median ms)', ...engines.map((e) => e.name), ...(engines.length > 1 ? ['caisd/dockerd'] : [])]
+    if (!only || 'push_pull'.startsWith(only)) Object.assign(results, await pushPull(engines))
+    const header = ['workload (median ms; MB/s where named)', ...engines.map((e) => e.name), ...(engines.length > 1 ? ['caisd/dockerd'] : [])]
     const rows = Object.entries(results).map(([name, r]) => [
       name,
       ...engines.map((e) => r[e.name]!.toFixed(1)),

@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
 import { test } from 'node:test'
 import { Readable } from 'node:stream'
 import tar from 'tar-stream'
 import { makeDockerArchive, makeTar } from '../helpers/archive.ts'
-import { BUSYBOX, type TestDaemon, startDaemon } from '../helpers/daemon.ts'
+import { BUSYBOX, type TestDaemon, dockerBin, startDaemon } from '../helpers/daemon.ts'
+
+const skip = existsSync(dockerBin) ? false : `the docker CLI is not installed at ${dockerBin}`
 
 async function ok(d: TestDaemon, ...args: string[]): Promise<string> {
   const r = await d.cli(...args)
@@ -137,7 +140,7 @@ test('image prune: dangling only by default, -a for every unused image, filters,
   assert.match(unknown.stderr, /invalid filter 'color'/)
 })
 
-test('the docker CLI: commit, history, export and image prune against caisd', async (t) => {
+test('the docker CLI: commit, history, export and image prune against caisd', { skip }, async (t) => {
   const d = await startDaemon(t)
   const run = await d.docker('run', '--name', 'dk', BUSYBOX, 'sh', '-c', 'echo via-docker > /d.txt')
   assert.equal(run.code, 0, run.stderr)
