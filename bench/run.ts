@@ -32,7 +32,9 @@ async function waitUp(host: string, proc: ChildProcess, name: string): Promise<v
 async function startCaisd(imageTar: Buffer): Promise<Engine> {
   const dir = mkdtempSync('/tmp/cais-bench-')
   const host = `unix://${dir}/cais.sock`
-  const proc = spawn(join(repo, 'bin/caisd'), ['--root', join(dir, 'root'), '--exec-root', join(dir, 'run'), '-H', host, '--log-level', 'warn'], { stdio: 'ignore' })
+  // Its own bridge, subnet and iptables chains, removed by stop().
+  const net = ['--bridge-name', 'cbench0', '--bip', '10.239.0.1/24', '--default-address-pool', 'base=10.239.16.0/20,size=24', '--iptables-chain-prefix', 'CBENCH']
+  const proc = spawn(join(repo, 'bin/caisd'), ['--root', join(dir, 'root'), '--exec-root', join(dir, 'run'), '-H', host, '--log-level', 'warn', ...net], { stdio: 'ignore' })
   await waitUp(host, proc, 'caisd')
   if (sh(host, ['import', '--change', 'CMD ["sh"]', '-', image], imageTar).code !== 0) throw new Error('import into caisd failed')
   return { name: 'caisd', host, proc, dir }
@@ -62,6 +64,21 @@ function stop(e: Engine): void {
     spawnSync('umount', ['-l', m.trim()])
   }
   rmSync(e.dir, { recursive: true, force: true })
+  if (e.name === 'caisd') removeCaisNetwork('cbench0', 'CBENCH')
+}
+
+/** The bench caisd's bridge and iptables chains: the jumps from built-in chains first, then the chains. */
+function removeCaisNetwork(bridge: string, prefix: string): void {
+  spawnSync('ip', ['link', 'del', 'dev', bridge])
+  for (const table of ['nat', 'filter']) {
+    const rules = execFileSync('iptables', ['-w', '-t', table, '-S'], { encoding: 'utf8' }).split('\n')
+    for (const r of rules) {
+      const [op, chain, ...rest] = r.split(' ')
+      if (op === '-A' && !chain!.startsWith(prefix) && r.includes(`-j ${prefix}-`)) spawnSync('iptables', ['-w', '-t', table, '-D', chain!, ...rest])
+    }
+    for (const r of rules) if (r.startsWith(`-N ${prefix}-`)) spawnSync('iptables', ['-w', '-t', table, '-F', r.slice(3)])
+    for (const r of rules) if (r.startsWith(`-N ${prefix}-`)) spawnSync('iptables', ['-w', '-t', table, '-X', r.slice(3)])
+  }
 }
 
 function timeMs(host: string, args: string[]): number {
@@ -85,6 +102,8 @@ interface Workload {
 }
 
 const workloads: Workload[] = [
+  // dockerd runs with --bridge=none here (the host's network stays untouched), so only caisd has a default bridge.
+  { name: 'run_rm_true (default bridge)', sample: (e) => (e.name === 'dockerd' ? Number.NaN : timeMs(e.host, ['run', '--rm', image, 'true'])) },
   { name: 'run_rm_true (--network none)', sample: (e) => timeMs(e.host, ['run', '--rm', '--network', 'none', image, 'true']) },
   {
     name: 'run_d',
@@ -195,8 +214,8 @@ async function main(): Promise<void> {
     const header = ['workload (median ms; MB/s where named)', ...engines.map((e) => e.name), ...(engines.length > 1 ? ['caisd/dockerd'] : [])]
     const rows = Object.entries(results).map(([name, r]) => [
       name,
-      ...engines.map((e) => r[e.name]!.toFixed(1)),
-      ...(engines.length > 1 ? [(r['caisd']! / r['dockerd']!).toFixed(2) + '×'] : []),
+      ...engines.map((e) => (Number.isNaN(r[e.name]!) ? 'n/a' : r[e.name]!.toFixed(1))),
+      ...(engines.length > 1 ? [Number.isNaN(r['dockerd']!) ? 'n/a' : (r['caisd']! / r['dockerd']!).toFixed(2) + '×'] : []),
     ])
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
     for (const r of [header, ...rows]) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('   '))

@@ -12,7 +12,25 @@ echo "== type check"
 echo "== lint"
 "$node" node_modules/eslint/bin/eslint.js --max-warnings=0 .
 
+# The host's own firewall rules, links and namespaces must be the same after every test as before.
+host_state() {
+  iptables-save | sed -e 's/\[[0-9]*:[0-9]*\]//' -e '/^#/d'
+  ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | sort
+  ip netns list | sort
+}
+before=$(host_state)
+
 echo "== tests"
-# Each test file starts its own caisd (own root, socket, exec root), so files run in parallel.
+# Each test file starts its own caisd (own root, socket, exec root, bridge, subnets and iptables chains),
+# so files run in parallel.
+status=0
 "$node" --disable-warning=ExperimentalWarning --test --test-concurrency=2 --test-timeout=300000 \
-  'src/**/*.test.ts' 'test/**/*.test.ts'
+  'src/**/*.test.ts' 'test/**/*.test.ts' || status=$?
+
+after=$(host_state)
+if [ "$before" != "$after" ]; then
+  echo "== the tests left the host's firewall rules, links or namespaces changed:"
+  diff <(echo "$before") <(echo "$after") || true
+  exit 1
+fi
+exit "$status"

@@ -43,6 +43,13 @@ import { volumeInspectCommand } from './commands/volume/inspect.ts'
 import { volumeLsCommand } from './commands/volume/ls.ts'
 import { volumePruneCommand } from './commands/volume/prune.ts'
 import { volumeRmCommand } from './commands/volume/rm.ts'
+import { networkConnectCommand, networkDisconnectCommand } from './commands/network/connect.ts'
+import { networkCreateCommand } from './commands/network/create.ts'
+import { networkInspectCommand } from './commands/network/inspect.ts'
+import { networkLsCommand } from './commands/network/ls.ts'
+import { networkPruneCommand } from './commands/network/prune.ts'
+import { networkRmCommand } from './commands/network/rm.ts'
+import { portCommand } from './commands/container/port.ts'
 import { describeError } from './errors.ts'
 import { UsageError, parseFlags } from './flags.ts'
 import { type Io, processIo } from './io.ts'
@@ -55,6 +62,7 @@ export const commands: Command[] = [
   logsCommand, inspectCommand, execCommand, pauseCommand, unpauseCommand, renameCommand, topCommand, diffCommand, containerPruneCommand, commitCommand, exportCommand, imagesCommand, historyCommand, importCommand, loadCommand, saveCommand, tagCommand, rmiCommand, imagePruneCommand, pullCommand, pushCommand,
   loginCommand, logoutCommand, searchCommand,
   versionCommand, infoCommand, dfCommand, eventsCommand, volumeCreateCommand, volumeLsCommand, volumeInspectCommand, volumeRmCommand, volumePruneCommand,
+  networkCreateCommand, networkLsCommand, networkInspectCommand, networkRmCommand, networkPruneCommand, networkConnectCommand, networkDisconnectCommand, portCommand,
 ]
 
 const globalUsage = `Usage:  cais [OPTIONS] COMMAND
@@ -71,6 +79,7 @@ ${commands.filter((c) => c.topLevel !== false).map((c) => `  ${c.name.padEnd(10)
 Management commands:
   container  Manage containers
   image      Manage images
+  network    Manage networks
   system     Manage cais
   volume     Manage volumes
 
@@ -78,7 +87,7 @@ Run 'cais COMMAND --help' for more information on a command.`
 
 function findCommand(args: string[]): { command: Command; rest: string[]; path: string } | undefined {
   const [first, second, ...others] = args
-  if (first === 'container' || first === 'image' || first === 'system' || first === 'volume') {
+  if (first === 'container' || first === 'image' || first === 'system' || first === 'volume' || first === 'network') {
     const c = commands.find((x) => x.group === first && (x.name === second || x.groupAlias === second))
     return c && { command: c, rest: others, path: `${first} ${second}` }
   }

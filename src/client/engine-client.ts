@@ -10,6 +10,8 @@ import type {
   ImageInspect,
   ImageSummary,
   JsonMessage,
+  NetworkCreateBody,
+  NetworkInspect,
   SystemInfo,
   Version,
   WaitResponse,
@@ -181,6 +183,23 @@ export class EngineClient {
     },
     prune: (opts: { filters?: Filters } = {}): Promise<{ VolumesDeleted: string[] | null; SpaceReclaimed: number }> =>
       this.http.json('POST', '/volumes/prune', { query: { filters: filtersQuery(opts.filters) } }),
+  }
+
+  readonly networks = {
+    list: (opts: { filters?: Filters } = {}): Promise<NetworkInspect[]> => this.http.json('GET', '/networks', { query: { filters: filtersQuery(opts.filters) } }),
+    inspect: (id: string): Promise<NetworkInspect> => this.http.json('GET', `/networks/${encodeURIComponent(id)}`),
+    create: (body: NetworkCreateBody): Promise<{ Id: string; Warning: string }> => this.http.json('POST', '/networks/create', { body }),
+    remove: async (id: string): Promise<void> => {
+      await this.http.empty('DELETE', `/networks/${encodeURIComponent(id)}`)
+    },
+    prune: (opts: { filters?: Filters } = {}): Promise<{ NetworksDeleted: string[] | null }> =>
+      this.http.json('POST', '/networks/prune', { query: { filters: filtersQuery(opts.filters) } }),
+    connect: async (id: string, container: string, endpoint: { Aliases?: string[]; IPAMConfig?: { IPv4Address?: string } } = {}): Promise<void> => {
+      await this.http.empty('POST', `/networks/${encodeURIComponent(id)}/connect`, { body: { Container: container, EndpointConfig: endpoint } })
+    },
+    disconnect: async (id: string, container: string, opts: { force?: boolean } = {}): Promise<void> => {
+      await this.http.empty('POST', `/networks/${encodeURIComponent(id)}/disconnect`, { body: { Container: container, Force: opts.force ?? false } })
+    },
   }
 
   readonly images = {

@@ -1,5 +1,6 @@
 import type { Digest } from '../content/digest.ts'
 import type { ContainerConfig, ContainerState, HostConfig } from '../wire/types.ts'
+import type { EndpointRequest } from '../networks/service.ts'
 import type { MountPoint } from './mounts.ts'
 
 /** Everything caisd keeps about one container, persisted as `<root>/containers/<id>/container.json`. */
@@ -25,6 +26,8 @@ export interface ContainerRecord {
   manuallyStopped?: boolean
   /** Volumes, binds and tmpfs mounts, resolved at create. */
   mounts: MountPoint[]
+  /** The bridge networks it joins when it starts (name → endpoint settings); the first carries the default route. */
+  networks?: Record<string, EndpointRequest>
 }
 
 export function initialState(): ContainerState {

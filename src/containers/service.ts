@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import { mkdir, readFile, rm } from 'node:fs/promises'
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { constants as osConstants } from 'node:os'
 import type { Digest } from '../content/digest.ts'
@@ -8,7 +8,7 @@ import type { ImageService, ImageUsers } from '../images/service.ts'
 import { CaisError, conflict, invalid, notFound } from '../lib/errors.ts'
 import type { Filters } from '../lib/filters.ts'
 import { matchLabels } from '../lib/filters.ts'
-import { newId, randomName, shortId } from '../lib/ids.ts'
+import { newId, randomName } from '../lib/ids.ts'
 import type { Logger } from '../lib/log.ts'
 import { KeyedMutex } from '../lib/mutex.ts'
 import { humanDuration, rfc3339Nano } from '../lib/time.ts'
@@ -28,6 +28,8 @@ import { parseTimestamp } from '../lib/time.ts'
 import { nextRestartDelay, shouldRestart, startsWithDaemon } from './restart-policy.ts'
 import { type MountPoint, mountView, prepareMounts, resolveMounts } from './mounts.ts'
 import type { VolumeService, VolumeUsers } from '../volumes/service.ts'
+import { type EndpointRequest, NetworkService } from '../networks/service.ts'
+import { networkSettings, portBindingsOf, requestedNetworks, resolvConfWith, sharedNetnsPath, summaryPorts } from './networking.ts'
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed'
 
@@ -39,6 +41,7 @@ export interface ContainerServiceDeps {
   events: EventBus
   log: Logger
   volumes: VolumeService
+  networks: NetworkService
   /** The init process bound in for `--init`. */
   initBinary: string
   /** Where bundles (config.json, pid files) live: lost on reboot, as /run is. */
@@ -88,6 +91,10 @@ export class ContainerService implements ImageUsers, VolumeUsers {
         await this.#markExited(rec, 128 + 9, 'container process lost while the daemon was down')
         await this.#afterExit(rec)
       }
+    }
+    await this.#d.networks.forgetUnknown(new Set(this.#d.store.records.keys()))
+    for (const rec of this.all) {
+      if (NetworkService.isBridgeMode(rec.hostConfig.NetworkMode)) await this.#d.networks.restore(rec.id, rec.state.Running)
     }
     await this.#d.runtime.watchExits((id) => void this.#onExit(id))
     this.#sweeper = setInterval(() => void this.#sweep(), 1000)
@@ -178,9 +185,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     const image = this.#d.images.resolve(body.Image)
     const imageConfig = this.#d.images.config(image.id)
     const hostConfig = normaliseHostConfig(body.HostConfig)
-    if (hostConfig.NetworkMode !== 'none' && hostConfig.NetworkMode !== 'bridge' && hostConfig.NetworkMode !== 'host') {
-      throw notFound(`network ${hostConfig.NetworkMode} not found`)
-    }
+    const networks = requestedNetworks(body, hostConfig, this.#d.networks, (ref) => this.get(ref))
     const id = newId()
     const name = this.#claimName(nameArg, id)
     let config
@@ -217,6 +222,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       hostsPath: join(dir, 'hosts'),
       resolvConfPath: join(dir, 'resolv.conf'),
       mounts,
+      networks,
     }
     try {
       await mkdir(dir, { recursive: true, mode: 0o710 })
@@ -315,6 +321,8 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`)
     if (rec.config.Tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm')
     const bundle = this.#bundle(rec.id)
+    const network = await this.#startNetworking(rec)
+    const tNet = performance.now()
     const extraMounts = await prepareMounts(rec.mounts ?? [], merged, rec.id, this.#d.volumes)
     // --init: catatonit (static, from Debian) runs as PID 1, reaps zombies and forwards signals.
     const init = hc.Init === true
@@ -337,7 +345,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       capAdd: hc.CapAdd ?? [],
       capDrop: hc.CapDrop ?? [],
       cgroupsPath: `/cais/${rec.id}`,
-      network: hc.NetworkMode === 'host' ? 'host' : 'new',
+      network,
       shmSize: (hc['ShmSize'] as number | undefined) || 64 * 1024 * 1024,
       memoryLimit: hc['Memory'] as number | undefined,
       pidsLimit: hc['PidsLimit'] as number | undefined,
@@ -370,11 +378,31 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     this.#d.log.debug('container started', {
       container: rec.id,
       mountMs: +(t1 - t0).toFixed(1),
-      specMs: +(t2 - t1).toFixed(1),
+      networkMs: +(tNet - t1).toFixed(1),
+      specMs: +(t2 - tNet).toFixed(1),
       createMs: +(t3 - t2).toFixed(1),
       startMs: +(t4 - t3).toFixed(1),
       totalMs: +(performance.now() - t0).toFixed(1),
     })
+  }
+
+  /** The namespace the container runs in; for bridge networks, made and wired here, with /etc/hosts and resolv.conf. */
+  async #startNetworking(rec: ContainerRecord): Promise<'host' | 'new' | { path: string }> {
+    const mode = rec.hostConfig.NetworkMode
+    if (mode === 'host') return 'host'
+    if (mode === 'none') return 'new'
+    if (mode.startsWith('container:')) return { path: sharedNetnsPath(this.get(mode.slice('container:'.length))) }
+    const requested = rec.networks ?? { [mode]: {} }
+    const sandbox = await this.#d.networks.attach({
+      containerId: rec.id,
+      name: rec.name.slice(1),
+      networks: Object.entries(requested).map(([network, request]) => ({ network, request })),
+      portBindings: portBindingsOf(rec),
+    })
+    const hosts = (await readFile(rec.hostsPath, 'utf8').catch(() => '')).split('\n').filter((l) => l !== '' && !l.endsWith(`\t${rec.config.Hostname}`))
+    await writeFile(rec.hostsPath, [...hosts, ...sandbox.addresses.map((a) => `${a}\t${rec.config.Hostname}`)].join('\n') + '\n')
+    if (sandbox.nameservers) await writeFile(rec.resolvConfPath, await resolvConfWith(sandbox.nameservers))
+    return { path: sandbox.netnsPath }
   }
 
   #bundle(id: string): string {
@@ -477,6 +505,9 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   /** Releases what a run held: crun's state, the rootfs mount, the bundle. */
   async #cleanupRun(rec: ContainerRecord): Promise<void> {
     await this.#d.runtime.delete(rec.id, true).catch(() => {})
+    if (NetworkService.isBridgeMode(rec.hostConfig.NetworkMode)) {
+      await this.#d.networks.detach(rec.id).catch((err: unknown) => this.#d.log.warn('network teardown failed', { container: rec.id, err }))
+    }
     for (const m of rec.mounts ?? []) {
       if (m.type !== 'volume') continue
       const stillUsed = this.all.some((c) => c.id !== rec.id && c.state.Running && (c.mounts ?? []).some((x) => x.type === 'volume' && x.source === m.source))
@@ -724,16 +755,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       },
       Mounts: (rec.mounts ?? []).map((m) => mountView(m, this.#d.volumes)),
       Config: rec.config,
-      NetworkSettings: {
-        Bridge: '',
-        SandboxID: '',
-        SandboxKey: '',
-        Ports: {},
-        HairpinMode: false,
-        LinkLocalIPv6Address: '',
-        LinkLocalIPv6PrefixLen: 0,
-        Networks: { [rec.hostConfig.NetworkMode]: endpointFor(rec) },
-      },
+      NetworkSettings: networkSettings(rec, this.#d.networks),
     }
   }
 
@@ -779,12 +801,12 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       ImageID: r.imageId,
       Command: argv.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' '),
       Created: Math.floor(Date.parse(r.created) / 1000),
-      Ports: [],
+      Ports: summaryPorts(r, this.#d.networks),
       Labels: r.config.Labels,
       State: r.state.Status,
       Status: statusText(r),
       HostConfig: { NetworkMode: r.hostConfig.NetworkMode },
-      NetworkSettings: { Networks: { [r.hostConfig.NetworkMode]: endpointFor(r) } },
+      NetworkSettings: { Networks: (networkSettings(r, this.#d.networks) as { Networks: Record<string, unknown> }).Networks },
       Mounts: (r.mounts ?? []).map((m) => mountView(m, this.#d.volumes)),
     }
   }
@@ -822,6 +844,39 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   async changes(ref: string): Promise<Change[]> {
     const { upper, lowers } = this.layersOf(ref)
     return containerChanges(upper, lowers)
+  }
+
+  /** `docker network connect`: live for a running container, recorded for its next start otherwise. */
+  async connectNetwork(ref: string, network: string, request: EndpointRequest): Promise<void> {
+    const rec = this.get(ref)
+    const n = this.#d.networks.get(network)
+    await this.#lock.run(rec.id, async () => {
+      if (!NetworkService.isBridgeMode(rec.hostConfig.NetworkMode) || n.driver !== 'bridge') {
+        throw new CaisError('forbidden', `container cannot be disconnected from host network or connected to host network`)
+      }
+      if (rec.networks?.[n.name]) throw new CaisError('forbidden', `endpoint with name ${rec.name.slice(1)} already exists in network ${n.name}`)
+      if (n.isDefault && request.aliases?.length) throw invalid('network-scoped alias is supported only for containers in user defined networks')
+      if (rec.state.Running) await this.#d.networks.connect(n.name, rec.id, rec.name.slice(1), request)
+      rec.networks = { ...(rec.networks ?? { [rec.hostConfig.NetworkMode]: {} }), [n.name]: request }
+      await this.#d.store.save(rec)
+    })
+  }
+
+  /** `docker network disconnect`. */
+  async disconnectNetwork(ref: string, network: string): Promise<void> {
+    const rec = this.get(ref)
+    const n = this.#d.networks.get(network)
+    await this.#lock.run(rec.id, async () => {
+      const current = rec.networks ?? (NetworkService.isBridgeMode(rec.hostConfig.NetworkMode) ? { [rec.hostConfig.NetworkMode]: {} } : {})
+      if (!current[n.name]) throw new CaisError('forbidden', `container ${rec.id} is not connected to network ${n.name}`)
+      if (rec.state.Running) await this.#d.networks.disconnect(n.name, rec.id)
+      const rest = Object.fromEntries(Object.entries(current).filter(([k]) => k !== n.name))
+      rec.networks = rest
+      // With no network left the container is as --network none, as in Docker.
+      if (Object.keys(rest).length === 0) rec.hostConfig = { ...rec.hostConfig, NetworkMode: 'none' }
+      else if (rec.hostConfig.NetworkMode === n.name) rec.hostConfig = { ...rec.hostConfig, NetworkMode: Object.keys(rest)[0]! }
+      await this.#d.store.save(rec)
+    })
   }
 
   /** The container's writable layer (an overlay upper dir) and the image layer dirs below it, top first. */
@@ -909,26 +964,6 @@ export class ContainerService implements ImageUsers, VolumeUsers {
 /** What every container event carries: its labels, image and name. */
 function attributesOf(rec: ContainerRecord): Record<string, string> {
   return { ...rec.config.Labels, image: rec.config.Image, name: rec.name.slice(1) }
-}
-
-function endpointFor(r: ContainerRecord): Record<string, unknown> {
-  return {
-    IPAMConfig: null,
-    Links: null,
-    Aliases: null,
-    MacAddress: '',
-    DriverOpts: null,
-    GwPriority: 0,
-    NetworkID: '',
-    EndpointID: '',
-    Gateway: '',
-    IPAddress: '',
-    IPPrefixLen: 0,
-    IPv6Gateway: '',
-    GlobalIPv6Address: '',
-    GlobalIPv6PrefixLen: 0,
-    DNSNames: r.hostConfig.NetworkMode === 'none' || r.hostConfig.NetworkMode === 'host' ? null : [r.name.slice(1), shortId(r.id)],
-  }
 }
 
 /** Docker's `Status` column: "Up 5 minutes", "Exited (0) 2 seconds ago", "Created". */

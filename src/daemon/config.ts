@@ -14,6 +14,13 @@ export interface DaemonConfig {
   certsDir: string
   maxConcurrentDownloads: number
   maxConcurrentUploads: number
+  /** The default bridge's device, and its gateway address with prefix (`--bip`); otherwise picked from the pools. */
+  bridgeName: string
+  bip: string | undefined
+  /** Subnets for networks that do not name one: each pool split into subnets of `size` prefix bits. */
+  addressPools: Array<{ base: string; size: number }>
+  /** Prefix of cais's own iptables chains. */
+  chainPrefix: string
 }
 
 export const usage = `Usage:	caisd [OPTIONS]
@@ -32,6 +39,10 @@ Options:
       --certs-dir string           Per-registry TLS files, <dir>/<host[:port]>/{ca.crt,client.cert,client.key} (default "/etc/cais/certs.d")
       --max-concurrent-downloads int  Maximum concurrent downloads for each pull (default 3)
       --max-concurrent-uploads int    Maximum concurrent uploads for each push (default 5)
+      --bridge-name string         Device of the default bridge network (default "cais0")
+      --bip string                 The default bridge's gateway address and prefix, e.g. 10.88.0.1/24 (default: from the pools)
+      --default-address-pool list  Pools for networks, as base=10.88.0.0/14,size=24 (default base=10.88.0.0/14,size=24)
+      --iptables-chain-prefix string  Prefix of cais's iptables chains (default "CAIS")
   -h, --help                       Print usage
 `
 
@@ -48,6 +59,10 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
     certsDir: '/etc/cais/certs.d',
     maxConcurrentDownloads: 3,
     maxConcurrentUploads: 5,
+    bridgeName: 'cais0',
+    bip: undefined,
+    addressPools: [],
+    chainPrefix: 'CAIS',
   }
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i]!
@@ -107,6 +122,34 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
         else c.maxConcurrentUploads = n
         break
       }
+      case '--bridge-name': {
+        const v = next()
+        if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(v)) throw invalid(`invalid bridge name ${JSON.stringify(v)}: at most 15 letters, digits, '_', '.' or '-'`)
+        c.bridgeName = v
+        break
+      }
+      case '--bip': {
+        const v = next()
+        if (!/^\d+\.\d+\.\d+\.\d+\/\d{1,2}$/.test(v)) throw invalid(`invalid --bip ${v}: expected an address with a prefix, as 10.88.0.1/24`)
+        c.bip = v
+        break
+      }
+      case '--default-address-pool': {
+        const v = next()
+        const kv = Object.fromEntries(v.split(',').map((p) => p.split('=') as [string, string]))
+        const size = Number(kv['size'])
+        if (!kv['base'] || !/^\d+\.\d+\.\d+\.\d+\/\d{1,2}$/.test(kv['base']) || !Number.isInteger(size) || size < 1 || size > 30) {
+          throw invalid(`invalid --default-address-pool ${v}: expected base=CIDR,size=N`)
+        }
+        c.addressPools.push({ base: kv['base'], size })
+        break
+      }
+      case '--iptables-chain-prefix': {
+        const v = next()
+        if (!/^[A-Za-z0-9_]{1,16}$/.test(v)) throw invalid(`invalid --iptables-chain-prefix ${v}: 1 to 16 letters, digits or '_'`)
+        c.chainPrefix = v
+        break
+      }
       case '-h':
       case '--help':
         return 'help'
@@ -114,6 +157,7 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
         throw invalid(`unknown flag: ${arg}`)
     }
   }
+  if (c.addressPools.length === 0) c.addressPools.push({ base: '10.88.0.0/14', size: 24 })
   if (c.hosts.length === 0) c.hosts.push(`unix://${c.execRoot}/cais.sock`)
   for (const h of c.hosts) if (!h.startsWith('unix://')) throw invalid(`unsupported host ${h}: only unix:// sockets for now (TCP requires TLS, not yet available)`)
   return Object.freeze(c)

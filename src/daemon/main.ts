@@ -24,6 +24,9 @@ import { LayerStore } from '../snapshots/layers.ts'
 import { RootfsManager } from '../snapshots/rootfs.ts'
 import { pathsFor } from '../store/paths.ts'
 import { VolumeService } from '../volumes/service.ts'
+import { NetworkService } from '../networks/service.ts'
+import { NetworkStore } from '../networks/store.ts'
+import { networkRoutes } from '../api/docker/networks.ts'
 import { ExecService } from '../containers/exec.ts'
 import { execRoutes } from '../api/docker/exec.ts'
 import { volumeRoutes } from '../api/docker/volumes.ts'
@@ -75,7 +78,16 @@ async function main(): Promise<number> {
   // the container service lazily.
   const images: ImageService = new ImageService({ store: imageStore, content, layers, events, users: () => containers })
   const volumes: VolumeService = new VolumeService({ dir: paths.volumes, events, users: () => containers })
-  const containers: ContainerService = new ContainerService({ store: containerStore, images, rootfs, runtime, events, log, volumes, initBinary: '/usr/bin/catatonit', runtimeDir: paths.containerRuntime })
+  const networks = new NetworkService({
+    store: new NetworkStore(join(paths.root, 'networks')),
+    events,
+    log,
+    bridgeName: config.bridgeName,
+    bridgeCidr: config.bip,
+    addressPools: config.addressPools,
+    chainPrefix: config.chainPrefix,
+  })
+  const containers: ContainerService = new ContainerService({ store: containerStore, images, rootfs, runtime, events, log, volumes, networks, initBinary: '/usr/bin/catatonit', runtimeDir: paths.containerRuntime })
 
   const registries = new Registries(new RegistryHosts({ insecureRegistries: config.insecureRegistries, certsDir: config.certsDir }))
   const blobSources = new BlobSources(paths.blobSources)
@@ -89,6 +101,7 @@ async function main(): Promise<number> {
   await images.init()
   await volumes.init()
   await blobSources.init()
+  await networks.init()
   await containers.init()
   await containers.reconcile()
   log.info('store loaded', { ms: +(performance.now() - t0).toFixed(1), images: images.count, containers: containers.all.length })
@@ -109,6 +122,7 @@ async function main(): Promise<number> {
   imageRoutes(routes, { images, content, layers, events, containers, distribution })
   distributionRoutes(routes, distribution)
   volumeRoutes(routes, { volumes })
+  networkRoutes(routes, { networks, containers })
   execRoutes(routes, { execs: new ExecService({ containers, events, crun: config.crun, crunRoot: paths.crunRoot }) })
   const api = new ApiServer(routes, log)
 
@@ -140,6 +154,7 @@ async function main(): Promise<number> {
   log.info('shutting down; containers keep running', { signal })
   await api.close()
   containers.close()
+  networks.close()
   runtime.close()
   for (const s of socketPaths) await rm(s, { force: true })
   await releasePidFile(paths.pidFile)

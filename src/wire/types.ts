@@ -251,3 +251,31 @@ export interface SearchResult {
   is_official: boolean
   is_automated: boolean
 }
+
+/** `GET /networks/{id}`. */
+export interface NetworkInspect {
+  Name: string
+  Id: string
+  Created: string
+  Scope: string
+  Driver: string
+  EnableIPv6: boolean
+  IPAM: { Driver: string; Options: Record<string, string> | null; Config: Array<{ Subnet: string; Gateway: string; IPRange?: string }> }
+  Internal: boolean
+  Attachable: boolean
+  Containers: Record<string, { Name: string; EndpointID: string; MacAddress: string; IPv4Address: string; IPv6Address: string }>
+  Options: Record<string, string>
+  Labels: Record<string, string>
+}
+
+/** `POST /networks/create`. */
+export interface NetworkCreateBody {
+  Name: string
+  Driver?: string
+  Internal?: boolean
+  Attachable?: boolean
+  Labels?: Record<string, string>
+  Options?: Record<string, string>
+  IPAM?: { Driver?: string; Config?: Array<{ Subnet?: string; Gateway?: string; IPRange?: string }> }
+  EnableIPv6?: boolean
+}

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { TestContext } from 'node:test'
 import { EngineClient } from '../../src/client/engine-client.ts'
@@ -80,6 +80,7 @@ export interface TestDaemon {
  */
 export async function startDaemon(t: TestContext, opts: { importBusybox?: boolean; args?: string[] } = {}): Promise<TestDaemon> {
   const dir = mkdtempSync('/tmp/cais-test-')
+  const net = claimNetworkSlot()
   const root = join(dir, 'root')
   const execRoot = join(dir, 'run')
   const socket = join(dir, 'cais.sock')
@@ -89,7 +90,7 @@ export async function startDaemon(t: TestContext, opts: { importBusybox?: boolea
   const env = { CAIS_HOST: host, DOCKER_HOST: host, DOCKER_CONFIG: join(dir, 'docker-config'), CAIS_CONFIG: join(dir, 'cais-config') }
 
   const start = async (): Promise<void> => {
-    child = spawn(caisdBin, ['--root', root, '--exec-root', execRoot, '-H', host, '--log-level', 'debug', ...(opts.args ?? [])], { stdio: ['ignore', 'ignore', 'pipe'] })
+    child = spawn(caisdBin, ['--root', root, '--exec-root', execRoot, '-H', host, '--log-level', 'debug', ...net.args, ...(opts.args ?? [])], { stdio: ['ignore', 'ignore', 'pipe'] })
     child.stderr!.on('data', (d: Buffer) => (log += d.toString()))
     const deadline = Date.now() + 20_000
     for (;;) {
@@ -148,11 +149,89 @@ export async function startDaemon(t: TestContext, opts: { importBusybox?: boolea
       for (const c of ids) await d.client.containers.remove(c.Id, { force: true }).catch(() => {})
       await d.stop()
     }
+    cleanupNetwork(root, net.chainPrefix)
+    net.release()
     cleanupRoot(dir, execRoot)
   })
   await start()
   if (opts.importBusybox ?? true) await d.importBusybox()
   return d
+}
+
+const slotsDir = '/tmp/cais-test-netslots'
+
+/**
+ * A network slot of this test daemon: its own default bridge, subnets and iptables chains, so test daemons
+ * running side by side never share one. Slots are claimed with O_EXCL files naming the claiming PID; a slot
+ * whose process is gone is taken over.
+ */
+function claimNetworkSlot(): { args: string[]; chainPrefix: string; release(): void } {
+  mkdirSync(slotsDir, { recursive: true })
+  const start = Math.floor(Math.random() * 250)
+  for (let k = 0; k < 250; k++) {
+    const n = (start + k) % 250
+    const file = join(slotsDir, String(n))
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx' })
+    } catch {
+      const owner = Number(readFileSync(file, 'utf8') || 0)
+      let alive = false
+      try {
+        process.kill(owner, 0)
+        alive = true
+      } catch {
+        // the claiming test process is gone
+      }
+      if (alive) continue
+      writeFileSync(file, String(process.pid))
+    }
+    const chainPrefix = `CT${n}`
+    return {
+      args: ['--bridge-name', `cst${n}`, '--bip', `10.231.${n}.1/24`, '--default-address-pool', `base=10.232.${n}.0/24,size=28`, '--iptables-chain-prefix', chainPrefix],
+      chainPrefix,
+      release: () => rmSync(file, { force: true }),
+    }
+  }
+  throw new Error('no free network slot for a test daemon')
+}
+
+/** Removes the namespaces, bridges and iptables chains a test daemon made. */
+function cleanupNetwork(root: string, prefix: string): void {
+  const quiet = (cmd: string, args: string[]): void => {
+    try {
+      execFileSync(cmd, args, { stdio: 'ignore' })
+    } catch {
+      // already gone
+    }
+  }
+  const containers = join(root, 'containers')
+  if (existsSync(containers)) for (const id of readdirSync(containers)) quiet('ip', ['netns', 'delete', `cais-${id.slice(0, 12)}`])
+  const networks = join(root, 'networks')
+  if (existsSync(networks)) {
+    for (const f of readdirSync(networks).filter((x) => x.endsWith('.json'))) {
+      const rec = JSON.parse(readFileSync(join(networks, f), 'utf8')) as { bridge?: string; endpoints?: Record<string, { hostIf: string }> }
+      for (const e of Object.values(rec.endpoints ?? {})) quiet('ip', ['link', 'del', 'dev', e.hostIf])
+      if (rec.bridge) quiet('ip', ['link', 'del', 'dev', rec.bridge])
+    }
+  }
+  for (const table of ['nat', 'filter']) {
+    const rules = execFileSync('iptables', ['-w', '-t', table, '-S'], { encoding: 'utf8' }).split('\n')
+    for (const r of rules) {
+      if (!r.startsWith('-A ') || !r.includes(`-j ${prefix}-`)) continue
+      const [, chain, ...rest] = r.split(' ')
+      if (chain!.startsWith(`${prefix}-`)) continue
+      quiet('iptables', ['-w', '-t', table, '-D', chain!, ...rest])
+    }
+    for (const r of rules) {
+      const m = new RegExp(`^-N (${prefix}-\\S+)$`).exec(r)
+      if (!m) continue
+      quiet('iptables', ['-w', '-t', table, '-F', m[1]!])
+    }
+    for (const r of rules) {
+      const m = new RegExp(`^-N (${prefix}-\\S+)$`).exec(r)
+      if (m) quiet('iptables', ['-w', '-t', table, '-X', m[1]!])
+    }
+  }
 }
 
 /** Stops every conmon and container of this test root and unmounts its overlays. */

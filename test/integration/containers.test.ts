@@ -153,10 +153,12 @@ test('after rm nothing of the container remains: mount, conmon, crun state, file
   }
 })
 
-test('--network host shares the host network; the default has only loopback', async (t) => {
+test('--network host shares the host network; none has only loopback; the default adds eth0', async (t) => {
   const d = await startDaemon(t)
-  const isolated = await d.cli('run', '--rm', BUSYBOX, 'sh', '-c', 'ls /sys/class/net')
+  const isolated = await d.cli('run', '--rm', '--network', 'none', BUSYBOX, 'sh', '-c', 'ls /sys/class/net')
   assert.equal(isolated.stdout.trim(), 'lo')
+  const bridged = await d.cli('run', '--rm', BUSYBOX, 'sh', '-c', 'ls /sys/class/net')
+  assert.deepEqual(bridged.stdout.trim().split(/\s+/).sort(), ['eth0', 'lo'], bridged.stderr)
   const host = await d.cli('run', '--rm', '--network', 'host', BUSYBOX, 'sh', '-c', 'ls /sys/class/net')
   assert.deepEqual(host.stdout.trim().split(/\s+/).sort(), readdirSync('/sys/class/net').sort(), host.stderr)
 })

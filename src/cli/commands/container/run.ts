@@ -7,6 +7,7 @@ import { pullImage } from '../image/pull.ts'
 import type { Command } from '../../command.ts'
 import { readFileSync } from 'node:fs'
 import { parseBytes } from '../../../lib/size.ts'
+import { parseExpose, parsePublish } from './ports.ts'
 
 export const createFlags: FlagSpec[] = [
   { name: 'name', type: 'string' },
@@ -22,6 +23,11 @@ export const createFlags: FlagSpec[] = [
   { name: 'interactive', short: 'i', type: 'bool' },
   { name: 'network', type: 'string' },
   { name: 'net', type: 'string' },
+  { name: 'publish', short: 'p', type: 'list' },
+  { name: 'publish-all', short: 'P', type: 'bool' },
+  { name: 'expose', type: 'list' },
+  { name: 'ip', type: 'string' },
+  { name: 'network-alias', type: 'list' },
   { name: 'restart', type: 'string' },
   { name: 'privileged', type: 'bool' },
   { name: 'read-only', type: 'bool' },
@@ -64,6 +70,13 @@ export function createBody(p: ParsedArgs): { body: ContainerCreateBody; name: st
   const tty = bool(p, 'tty')
   const interactive = bool(p, 'interactive')
   const stopTimeout = str(p, 'stop-timeout')
+  const published = parsePublish(list(p, 'publish'))
+  const exposed = { ...parseExpose(list(p, 'expose')), ...published.exposed }
+  const network = str(p, 'network') ?? str(p, 'net') ?? 'default'
+  const endpoint = {
+    ...(list(p, 'network-alias').length > 0 ? { Aliases: list(p, 'network-alias') } : {}),
+    ...(str(p, 'ip') ? { IPAMConfig: { IPv4Address: str(p, 'ip')! } } : {}),
+  }
   const body: ContainerCreateBody = {
     Image: image,
     Cmd: cmd.length > 0 ? cmd : null,
@@ -77,7 +90,9 @@ export function createBody(p: ParsedArgs): { body: ContainerCreateBody; name: st
     AttachStderr: true,
     HostConfig: {
       AutoRemove: bool(p, 'rm'),
-      NetworkMode: str(p, 'network') ?? str(p, 'net') ?? 'default',
+      NetworkMode: network,
+      PortBindings: published.bindings,
+      PublishAllPorts: bool(p, 'publish-all'),
       RestartPolicy: { Name: restartName as 'no', MaximumRetryCount: Number(retries) },
       Privileged: bool(p, 'privileged'),
       ReadonlyRootfs: bool(p, 'read-only'),
@@ -92,6 +107,8 @@ export function createBody(p: ParsedArgs): { body: ContainerCreateBody; name: st
       ...(str(p, 'log-driver') ? { LogConfig: { Type: str(p, 'log-driver')!, Config: {} } } : {}),
     },
   }
+  if (Object.keys(exposed).length > 0) body.ExposedPorts = exposed
+  if (Object.keys(endpoint).length > 0) body.NetworkingConfig = { EndpointsConfig: { [network === 'default' ? 'bridge' : network]: endpoint } }
   const anonymous = list(p, 'volume').filter((v) => !v.includes(':'))
   if (anonymous.length > 0) body.Volumes = Object.fromEntries(anonymous.map((v) => [v, {}]))
   if (entrypoint !== undefined) body.Entrypoint = entrypoint === '' ? [''] : [entrypoint]

@@ -1,0 +1,58 @@
+import type { ContainerService } from '../../containers/service.ts'
+import { invalid } from '../../lib/errors.ts'
+import { parseFilters } from '../../lib/filters.ts'
+import type { NetworkCreateRequest, NetworkService } from '../../networks/service.ts'
+import { readJson, sendJson, sendStatus } from '../context.ts'
+import type { Routes } from '../router.ts'
+
+export function networkRoutes(routes: Routes, d: { networks: NetworkService; containers: ContainerService }): void {
+  const { networks, containers } = d
+  const nameOf = (id: string): string => {
+    try {
+      return containers.get(id).name.slice(1)
+    } catch {
+      return ''
+    }
+  }
+
+  routes.get('/networks', async (ctx) => {
+    const filters = parseFilters(ctx.query.get('filters') ?? undefined, ['dangling', 'driver', 'id', 'label', 'name', 'scope', 'type'])
+    sendJson(ctx, 200, networks.list(filters).map((n) => networks.inspect(n.id, nameOf)))
+  })
+
+  routes.post('/networks/create', async (ctx) => {
+    const body = await readJson<NetworkCreateRequest>(ctx.req)
+    if (!body || typeof body !== 'object') throw invalid('network name must not be empty')
+    sendJson(ctx, 201, await networks.create(body))
+  })
+
+  routes.post('/networks/prune', async (ctx) => {
+    const filters = parseFilters(ctx.query.get('filters') ?? undefined, ['until', 'label', 'label!'])
+    sendJson(ctx, 200, await networks.prune(filters))
+  })
+
+  routes.get('/networks/{id}', async (ctx) => sendJson(ctx, 200, networks.inspect(ctx.params['id']!, nameOf)))
+
+  routes.delete('/networks/{id}', async (ctx) => {
+    await networks.remove(ctx.params['id']!)
+    sendStatus(ctx, 204)
+  })
+
+  routes.post('/networks/{id}/connect', async (ctx) => {
+    const body = (await readJson<{ Container?: string; EndpointConfig?: { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null } | null }>(ctx.req)) ?? {}
+    if (!body.Container) throw invalid('container is required')
+    const c = body.EndpointConfig ?? {}
+    await containers.connectNetwork(body.Container, ctx.params['id']!, {
+      ...(c.Aliases?.length ? { aliases: c.Aliases } : {}),
+      ...(c.IPAMConfig?.IPv4Address ? { ipv4Address: c.IPAMConfig.IPv4Address } : {}),
+    })
+    sendStatus(ctx, 200)
+  })
+
+  routes.post('/networks/{id}/disconnect', async (ctx) => {
+    const body = (await readJson<{ Container?: string; Force?: boolean }>(ctx.req)) ?? {}
+    if (!body.Container) throw invalid('container is required')
+    await containers.disconnectNetwork(body.Container, ctx.params['id']!)
+    sendStatus(ctx, 200)
+  })
+}

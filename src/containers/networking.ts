@@ -1,0 +1,112 @@
+import { readFile } from 'node:fs/promises'
+import { invalid } from '../lib/errors.ts'
+import { type EndpointRequest, NetworkService } from '../networks/service.ts'
+import type { ContainerCreateBody, HostConfig } from '../wire/types.ts'
+import type { ContainerRecord } from './record.ts'
+
+/**
+ * The networks a new container asks for: its NetworkMode (the default bridge, a user network, host, none or
+ * container:NAME) and the endpoint settings of NetworkingConfig. Unknown networks are refused at create, as Docker.
+ */
+export function requestedNetworks(body: ContainerCreateBody, hc: HostConfig, networks: NetworkService, containers: (ref: string) => ContainerRecord): Record<string, EndpointRequest> {
+  const mode = hc.NetworkMode
+  if (mode.startsWith('container:')) {
+    containers(mode.slice('container:'.length))
+    if ((hc.PortBindings && Object.keys(hc.PortBindings).length > 0) || hc['PublishAllPorts'] === true) {
+      throw invalid('conflicting options: port publishing and the container type network mode')
+    }
+    return {}
+  }
+  if (mode === 'none' || mode === 'host') return {}
+  const primary = networks.get(mode)
+  const out: Record<string, EndpointRequest> = {}
+  type EndpointConfig = { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null }
+  // The docker CLI names the network it was given, or `default` when it was given none.
+  const configs = Object.fromEntries(
+    Object.entries((body.NetworkingConfig?.EndpointsConfig ?? {}) as Record<string, EndpointConfig>).map(([k, v]) => [k === 'default' ? primary.name : k, v]),
+  )
+  for (const [name, cfg] of Object.entries({ [primary.name]: {}, ...configs })) {
+    const n = networks.get(name)
+    if (n.driver !== 'bridge') throw invalid(`container cannot be connected to network ${n.name} alongside others`)
+    const c: EndpointConfig = configs[name] ?? configs[n.id] ?? cfg
+    if (n.isDefault && c.Aliases?.length) throw invalid('network-scoped alias is supported only for containers in user defined networks')
+    out[n.name] = {
+      ...(c.Aliases?.length ? { aliases: c.Aliases } : {}),
+      ...(c.IPAMConfig?.IPv4Address ? { ipv4Address: c.IPAMConfig.IPv4Address } : {}),
+    }
+  }
+  return out
+}
+
+/** `-P`: every exposed port not already bound gets an ephemeral host port. */
+export function portBindingsOf(rec: ContainerRecord): Record<string, Array<{ HostIp?: string; HostPort?: string }> | null> {
+  const out: Record<string, Array<{ HostIp?: string; HostPort?: string }> | null> = { ...(rec.hostConfig.PortBindings ?? {}) }
+  if (rec.hostConfig['PublishAllPorts'] === true) {
+    for (const p of Object.keys(rec.config.ExposedPorts ?? {})) out[p] ??= [{ HostIp: '', HostPort: '' }]
+  }
+  return out
+}
+
+/** The namespace a `container:NAME` container joins: that container's own network namespace. */
+export function sharedNetnsPath(target: ContainerRecord): string {
+  if (!target.state.Running) throw invalid(`cannot join network namespace of a non running container: container ${target.id} is ${target.state.Status}`)
+  return `/proc/${target.state.Pid}/ns/net`
+}
+
+/** `NetworkSettings` of inspect: one entry per network, the published ports, and the legacy top-level fields. */
+export function networkSettings(rec: ContainerRecord, networks: NetworkService): Record<string, unknown> {
+  const mode = rec.hostConfig.NetworkMode
+  const name = rec.name.slice(1)
+  const names = NetworkService.isBridgeMode(mode) ? Object.keys(rec.networks ?? { [mode]: {} }) : mode.startsWith('container:') ? [] : [mode]
+  const views = Object.fromEntries(names.map((n) => [n, networks.endpointView(n, rec.id, name)]))
+  const ports: Record<string, Array<{ HostIp: string; HostPort: string }> | null> = {}
+  for (const p of Object.keys(rec.config.ExposedPorts ?? {})) ports[p] = null
+  for (const p of Object.keys(rec.hostConfig.PortBindings ?? {})) ports[p.includes('/') ? p : `${p}/tcp`] = null
+  if (rec.state.Running) {
+    for (const b of networks.portsOf(rec.id)) {
+      const key = `${b.containerPort}/${b.proto}`
+      ports[key] = [...(ports[key] ?? []), { HostIp: b.hostIp, HostPort: String(b.hostPort) }]
+    }
+  }
+  const primary = views['bridge']
+  return {
+    Bridge: '',
+    SandboxID: rec.state.Running && NetworkService.isBridgeMode(mode) ? rec.id : '',
+    SandboxKey: rec.state.Running && NetworkService.isBridgeMode(mode) ? `/run/netns/cais-${rec.id.slice(0, 12)}` : '',
+    Ports: ports,
+    HairpinMode: false,
+    LinkLocalIPv6Address: '',
+    LinkLocalIPv6PrefixLen: 0,
+    SecondaryIPAddresses: null,
+    SecondaryIPv6Addresses: null,
+    EndpointID: primary?.EndpointID ?? '',
+    Gateway: primary?.Gateway ?? '',
+    GlobalIPv6Address: '',
+    GlobalIPv6PrefixLen: 0,
+    IPAddress: primary?.IPAddress ?? '',
+    IPPrefixLen: primary?.IPPrefixLen ?? 0,
+    IPv6Gateway: '',
+    MacAddress: primary?.MacAddress ?? '',
+    Networks: views,
+  }
+}
+
+/** `ps`'s Ports column data. */
+export function summaryPorts(rec: ContainerRecord, networks: NetworkService): Array<{ IP?: string; PrivatePort: number; PublicPort?: number; Type: string }> {
+  const out: Array<{ IP?: string; PrivatePort: number; PublicPort?: number; Type: string }> = []
+  const bound = rec.state.Running ? networks.portsOf(rec.id) : []
+  for (const b of bound) out.push({ IP: b.hostIp, PrivatePort: b.containerPort, PublicPort: b.hostPort, Type: b.proto })
+  for (const p of Object.keys(rec.config.ExposedPorts ?? {})) {
+    const [port, proto = 'tcp'] = p.split('/')
+    if (!bound.some((b) => String(b.containerPort) === port && b.proto === proto)) out.push({ PrivatePort: Number(port), Type: proto })
+  }
+  return out
+}
+
+/** /etc/resolv.conf for a container on a user network: its embedded DNS first, the host's search and options kept. */
+export async function resolvConfWith(nameservers: string[]): Promise<string> {
+  const text = await readFile('/etc/resolv.conf', 'utf8').catch(() => '')
+  const rest = text.split('\n').filter((l) => /^\s*(search|domain|options)\b/.test(l))
+  return [...nameservers.map((n) => `nameserver ${n}`), ...rest].join('\n') + '\n'
+}
+

@@ -1,0 +1,80 @@
+import { execFile } from '../lib/exec.ts'
+
+/** What cais's own chains must hold: one entry per bridge network, one per published port. */
+export interface FirewallState {
+  networks: Array<{ bridge: string; subnet: string; internal: boolean }>
+  ports: Array<{ proto: 'tcp' | 'udp'; hostIp: string; hostPort: number; containerIp: string; containerPort: number; bridge: string }>
+}
+
+/**
+ * cais's iptables rules live in its own chains, named from a prefix (`CAIS` by default; tests give each daemon
+ * its own): `<P>-POSTROUTING` (masquerade) and `<P>-DNAT` (published ports) in nat, `<P>-FORWARD` and
+ * `<P>-ISOLATION` in filter. The built-in chains get one jump each and are never otherwise touched. Every
+ * change rewrites the four chains whole with one `iptables-restore --noflush`, which swaps them atomically.
+ */
+export class Firewall {
+  readonly #prefix: string
+  #jumpsInPlace = false
+
+  constructor(prefix: string) {
+    this.#prefix = prefix
+  }
+
+  get chains(): { nat: string[]; filter: string[] } {
+    const p = this.#prefix
+    return { nat: [`${p}-POSTROUTING`, `${p}-DNAT`], filter: [`${p}-FORWARD`, `${p}-ISOLATION`] }
+  }
+
+  /** The jumps from built-in chains, as `[table, chain, ...rule]`. */
+  get jumps(): string[][] {
+    const p = this.#prefix
+    return [
+      ['nat', 'PREROUTING', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', `${p}-DNAT`],
+      ['nat', 'OUTPUT', '!', '-d', '127.0.0.0/8', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', `${p}-DNAT`],
+      ['nat', 'POSTROUTING', '-j', `${p}-POSTROUTING`],
+      ['filter', 'FORWARD', '-j', `${p}-FORWARD`],
+    ]
+  }
+
+  render(s: FirewallState): string {
+    const p = this.#prefix
+    const nat = [`*nat`, ...this.chains.nat.map((c) => `:${c} - [0:0]`)]
+    const filter = [`*filter`, ...this.chains.filter.map((c) => `:${c} - [0:0]`)]
+    for (const n of s.networks) {
+      if (!n.internal) nat.push(`-A ${p}-POSTROUTING -s ${n.subnet} ! -o ${n.bridge} -j MASQUERADE`)
+      nat.push(`-A ${p}-DNAT -i ${n.bridge} -j RETURN`)
+    }
+    for (const port of s.ports) {
+      const dst = port.hostIp === '0.0.0.0' || port.hostIp === '' ? '' : ` -d ${port.hostIp}`
+      nat.push(`-A ${p}-DNAT${dst} ! -i ${port.bridge} -p ${port.proto} -m ${port.proto} --dport ${port.hostPort} -j DNAT --to-destination ${port.containerIp}:${port.containerPort}`)
+    }
+    filter.push(`-A ${p}-FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`)
+    for (const port of s.ports) {
+      filter.push(`-A ${p}-FORWARD -d ${port.containerIp}/32 ! -i ${port.bridge} -o ${port.bridge} -p ${port.proto} -m ${port.proto} --dport ${port.containerPort} -j ACCEPT`)
+    }
+    for (const n of s.networks) {
+      filter.push(`-A ${p}-FORWARD -i ${n.bridge} -o ${n.bridge} -j ACCEPT`)
+      if (n.internal) {
+        filter.push(`-A ${p}-FORWARD -i ${n.bridge} -j DROP`, `-A ${p}-FORWARD -o ${n.bridge} -j DROP`)
+        continue
+      }
+      filter.push(`-A ${p}-FORWARD -i ${n.bridge} ! -o ${n.bridge} -j ${p}-ISOLATION`, `-A ${p}-FORWARD -i ${n.bridge} -j ACCEPT`)
+      // Traffic from one cais network into another is dropped: networks are isolated from each other.
+      filter.push(`-A ${p}-ISOLATION -o ${n.bridge} -j DROP`)
+    }
+    return [...nat, 'COMMIT', ...filter, 'COMMIT', ''].join('\n')
+  }
+
+  async apply(s: FirewallState): Promise<void> {
+    const r = await execFile('iptables-restore', ['-w', '--noflush'], { input: this.render(s) })
+    if (r.code !== 0) throw new Error(`iptables-restore: ${r.stderr.trim()}`)
+    if (this.#jumpsInPlace) return
+    for (const [table, chain, ...rule] of this.jumps) {
+      const check = await execFile('iptables', ['-w', '-t', table!, '-C', chain!, ...rule])
+      if (check.code === 0) continue
+      const add = await execFile('iptables', ['-w', '-t', table!, '-I', chain!, '1', ...rule])
+      if (add.code !== 0) throw new Error(`iptables -t ${table} -I ${chain}: ${add.stderr.trim()}`)
+    }
+    this.#jumpsInPlace = true
+  }
+}

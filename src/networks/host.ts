@@ -1,0 +1,91 @@
+import { readFile, writeFile } from 'node:fs/promises'
+import { execFile, run } from '../lib/exec.ts'
+
+/**
+ * The host side of networking, through iproute2: bridges, per-container network namespaces (named, under
+ * /run/netns, so they outlive caisd as the containers do) and veth pairs. Each step is one `ip -batch` spawn.
+ */
+
+export const netnsPath = (name: string): string => `/run/netns/${name}`
+
+async function ipBatch(lines: string[], opts: { netns?: string; force?: boolean } = {}): Promise<void> {
+  const args = [...(opts.netns ? ['-n', opts.netns] : []), ...(opts.force ? ['-force'] : []), '-batch', '-']
+  const r = await execFile('ip', args, { input: lines.join('\n') + '\n' })
+  if (r.code !== 0) throw new Error(`ip ${lines.join('; ')}: ${r.stderr.trim() || `exit status ${r.code}`}`)
+}
+
+export async function linkExists(name: string): Promise<boolean> {
+  return (await execFile('ip', ['link', 'show', 'dev', name])).code === 0
+}
+
+/** Creates the bridge with its gateway address (idempotent) and brings it up. */
+export async function ensureBridge(name: string, gatewayCidr: string, mtu?: number): Promise<void> {
+  if (!(await linkExists(name))) await ipBatch([`link add name ${name} type bridge${mtu ? ` mtu ${mtu}` : ''}`])
+  const addrs = await run('ip', ['-o', '-4', 'addr', 'show', 'dev', name])
+  const lines = addrs.includes(` ${gatewayCidr} `) ? [] : [`addr add ${gatewayCidr} dev ${name}`]
+  await ipBatch([...lines, `link set ${name} up`])
+}
+
+export async function removeLink(name: string): Promise<void> {
+  if (await linkExists(name)) await execFile('ip', ['link', 'del', 'dev', name])
+}
+
+export interface VethEndpoint {
+  /** Host end, enslaved to the bridge. */
+  hostIf: string
+  /** Name inside the container: eth0, eth1… */
+  containerIf: string
+  bridge: string
+  address: string
+  mac: string
+  prefix: number
+  gateway?: string
+  mtu?: number
+}
+
+/** Creates the container's namespace with loopback up; `ip netns add` bind-mounts it under /run/netns. */
+export async function createSandbox(netns: string): Promise<void> {
+  await ipBatch([`netns add ${netns}`])
+  await ipBatch(['link set lo up'], { netns })
+}
+
+export async function addEndpoint(netns: string, e: VethEndpoint): Promise<void> {
+  const mtu = e.mtu ? ` mtu ${e.mtu}` : ''
+  await ipBatch([`link add name ${e.hostIf}${mtu} type veth peer name ${e.containerIf}${mtu} address ${e.mac} netns ${netns}`, `link set ${e.hostIf} master ${e.bridge}`, `link set ${e.hostIf} up`])
+  await ipBatch(
+    [`addr add ${e.address}/${e.prefix} dev ${e.containerIf}`, `link set ${e.containerIf} up`, ...(e.gateway ? [`route add default via ${e.gateway}`] : [])],
+    { netns },
+  )
+}
+
+export async function removeEndpoint(hostIf: string): Promise<void> {
+  await execFile('ip', ['link', 'del', 'dev', hostIf])
+}
+
+/** Removes the namespace; its veth ends go with it. Missing is fine. */
+export async function removeSandbox(netns: string): Promise<void> {
+  await execFile('ip', ['netns', 'delete', netns])
+}
+
+export async function sandboxExists(netns: string): Promise<boolean> {
+  return readFile(netnsPath(netns)).then(
+    () => true,
+    (err: NodeJS.ErrnoException) => err.code !== 'ENOENT',
+  )
+}
+
+/** Routes on the host, as subnets, so new networks can avoid them. */
+export async function hostRoutes(): Promise<string[]> {
+  const out = await run('ip', ['-o', '-4', 'route', 'show', 'table', 'all'])
+  return out
+    .split('\n')
+    .map((l) => l.split(' ')[0] ?? '')
+    .filter((d) => /^\d+\.\d+\.\d+\.\d+(\/\d+)?$/.test(d))
+    .map((d) => (d.includes('/') ? d : `${d}/32`))
+}
+
+/** Containers reach the outside through NAT only when the host forwards IPv4, as Docker turns on. */
+export async function enableForwarding(): Promise<void> {
+  const path = '/proc/sys/net/ipv4/ip_forward'
+  if ((await readFile(path, 'utf8')).trim() !== '1') await writeFile(path, '1\n')
+}

@@ -1,0 +1,99 @@
+import { createSocket, type Socket as UdpSocket } from 'node:dgram'
+import { type Server, type Socket, connect, createServer } from 'node:net'
+import { conflict, isErrno } from '../lib/errors.ts'
+
+/** One published port: where the host listens, and the container address it forwards to. */
+export interface PortBinding {
+  proto: 'tcp' | 'udp'
+  hostIp: string
+  /** 0 asks for an ephemeral port; the bound port is returned by `listen`. */
+  hostPort: number
+  containerIp: string
+  containerPort: number
+}
+
+/**
+ * The userland proxy: caisd itself listens on each published port and relays to the container. It serves what
+ * DNAT cannot — connections to 127.0.0.1 — and, by holding the port, makes a second binding of it fail at once.
+ */
+export class PortProxy {
+  readonly #binding: PortBinding
+  #server: Server | UdpSocket | undefined
+  readonly #sockets = new Set<Socket>()
+
+  constructor(binding: PortBinding) {
+    this.#binding = binding
+  }
+
+  async listen(): Promise<number> {
+    const b = this.#binding
+    const host = b.hostIp || '0.0.0.0'
+    try {
+      return b.proto === 'tcp' ? await this.#listenTcp(host) : await this.#listenUdp(host)
+    } catch (err) {
+      if (isErrno(err, 'EADDRINUSE')) {
+        throw conflict(`driver failed programming external connectivity on endpoint: Bind for ${host}:${b.hostPort} failed: port is already allocated`, err)
+      }
+      if (isErrno(err, 'EADDRNOTAVAIL')) throw conflict(`listen ${b.proto} ${host}:${b.hostPort}: bind: cannot assign requested address`, err)
+      throw err
+    }
+  }
+
+  #listenTcp(host: string): Promise<number> {
+    const b = this.#binding
+    const server = createServer({ pauseOnConnect: true }, (client) => {
+      this.#sockets.add(client)
+      const upstream = connect(b.containerPort, b.containerIp, () => {
+        client.pipe(upstream)
+        upstream.pipe(client)
+        client.resume()
+      })
+      this.#sockets.add(upstream)
+      const close = (): void => {
+        client.destroy()
+        upstream.destroy()
+        this.#sockets.delete(client)
+        this.#sockets.delete(upstream)
+      }
+      client.on('error', close).on('close', close)
+      upstream.on('error', close).on('close', close)
+    })
+    this.#server = server
+    return new Promise((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(b.hostPort, host, () => resolve((server.address() as { port: number }).port))
+    })
+  }
+
+  #listenUdp(host: string): Promise<number> {
+    const b = this.#binding
+    const socket = createSocket('udp4')
+    // One upstream socket per client address, so answers find their way back.
+    const peers = new Map<string, UdpSocket>()
+    socket.on('message', (msg, from) => {
+      const key = `${from.address}:${from.port}`
+      let up = peers.get(key)
+      if (!up) {
+        up = createSocket('udp4')
+        up.on('message', (reply) => socket.send(reply, from.port, from.address))
+        up.on('error', () => peers.delete(key))
+        peers.set(key, up)
+      }
+      up.send(msg, b.containerPort, b.containerIp)
+    })
+    this.#server = socket
+    socket.on('close', () => {
+      for (const p of peers.values()) p.close()
+    })
+    return new Promise((resolve, reject) => {
+      socket.once('error', reject)
+      socket.bind(b.hostPort, host, () => resolve(socket.address().port))
+    })
+  }
+
+  close(): void {
+    for (const s of this.#sockets) s.destroy()
+    this.#server?.close()
+    this.#server = undefined
+  }
+}

@@ -1,0 +1,50 @@
+/** One IPv4 pool of a network: its subnet, gateway (on the bridge) and the range containers get addresses from. */
+export interface IpamPool {
+  subnet: string
+  gateway: string
+  ipRange?: string
+}
+
+import type { PortBinding } from './port-proxy.ts'
+
+/** A container's attachment to one network, kept while the container runs (and across daemon restarts). */
+export interface Endpoint {
+  id: string
+  containerId: string
+  /** The container's name, without Docker's leading slash: what DNS answers for. */
+  name: string
+  aliases: string[]
+  address: string
+  mac: string
+  /** The veth end on the host, and the interface name inside the container. */
+  hostIf: string
+  ifName: string
+  /** Published ports, with the host ports actually bound. */
+  ports: PortBinding[]
+}
+
+/**
+ * A network as caisd keeps it in `<root>/networks/<id>.json`. Its endpoints hold the addresses handed out, so
+ * addresses, names and published ports survive a daemon restart.
+ */
+export interface NetworkRecord {
+  id: string
+  name: string
+  /** `bridge` for cais0 and user-defined bridges; `host` and `null` for the two built-in modes. */
+  driver: 'bridge' | 'host' | 'null'
+  created: string
+  /** `local`, as Docker's single-host networks. */
+  scope: 'local'
+  internal: boolean
+  attachable: boolean
+  /** The default bridge: no embedded DNS, names only through links. */
+  isDefault: boolean
+  labels: Record<string, string>
+  options: Record<string, string>
+  /** The Linux bridge device, for the bridge driver. */
+  bridge?: string
+  mtu?: number
+  ipam: IpamPool[]
+  /** By container ID. */
+  endpoints: Record<string, Endpoint>
+}

@@ -1,0 +1,605 @@
+import { randomBytes } from 'node:crypto'
+import type { EventBus } from '../events/bus.ts'
+import { CaisError, conflict, invalid, notFound } from '../lib/errors.ts'
+import type { Filters } from '../lib/filters.ts'
+import { matchLabels } from '../lib/filters.ts'
+import { newId, shortId } from '../lib/ids.ts'
+import type { Logger } from '../lib/log.ts'
+import { KeyedMutex } from '../lib/mutex.ts'
+import { parseTimestamp } from '../lib/time.ts'
+import { DnsServer } from './dns.ts'
+import { Firewall, type FirewallState } from './firewall.ts'
+import * as host from './host.ts'
+import { type Subnet, contains, formatIPv4, formatSubnet, overlaps, parseIPv4, parseSubnet, size, splitPool } from './ipv4.ts'
+import { type PortBinding, PortProxy } from './port-proxy.ts'
+import type { Endpoint, NetworkRecord } from './record.ts'
+import type { NetworkStore } from './store.ts'
+
+export interface NetworkServiceOptions {
+  store: NetworkStore
+  events: EventBus
+  log: Logger
+  /** The default bridge's device (`cais0`) and, optionally, its gateway/prefix (`--bip`). */
+  bridgeName: string
+  bridgeCidr?: string | undefined
+  /** Where networks without `--subnet` get theirs: each pool is split into subnets of `size` bits. */
+  addressPools: Array<{ base: string; size: number }>
+  /** Names cais's iptables chains (`CAIS-FORWARD` …). */
+  chainPrefix: string
+}
+
+export interface NetworkCreateRequest {
+  Name: string
+  Driver?: string
+  Internal?: boolean
+  Attachable?: boolean
+  CheckDuplicate?: boolean
+  Labels?: Record<string, string> | null
+  Options?: Record<string, string> | null
+  IPAM?: { Driver?: string; Config?: Array<{ Subnet?: string; Gateway?: string; IPRange?: string }> | null; Options?: Record<string, string> | null } | null
+  EnableIPv6?: boolean
+}
+
+/** What a container asks of one network when it starts (from its NetworkingConfig). */
+export interface EndpointRequest {
+  aliases?: string[]
+  ipv4Address?: string
+}
+
+/** A container about to start, as networking needs it. */
+export interface SandboxRequest {
+  containerId: string
+  name: string
+  /** Networks by name or ID, the first one carrying the default route. */
+  networks: Array<{ network: string; request: EndpointRequest }>
+  /** Ports to publish: `80/tcp` → bindings; an empty HostPort asks for an ephemeral one. */
+  portBindings: Record<string, Array<{ HostIp?: string; HostPort?: string }> | null>
+}
+
+export interface Sandbox {
+  netnsPath: string
+  /** For /etc/hosts: the container's own addresses. */
+  addresses: string[]
+  /** Nameservers for /etc/resolv.conf when a user network serves DNS; otherwise the host's are used. */
+  nameservers: string[] | undefined
+}
+
+/** Docker's `NetworkSettings.Networks[name]` entry. */
+export interface EndpointView {
+  IPAMConfig: { IPv4Address?: string } | null
+  Links: null
+  Aliases: string[] | null
+  MacAddress: string
+  DriverOpts: null
+  GwPriority: number
+  NetworkID: string
+  EndpointID: string
+  Gateway: string
+  IPAddress: string
+  IPPrefixLen: number
+  IPv6Gateway: string
+  GlobalIPv6Address: string
+  GlobalIPv6PrefixLen: number
+  DNSNames: string[] | null
+}
+
+const builtinNames = ['bridge', 'host', 'none']
+const sandboxName = (containerId: string): string => `cais-${containerId.slice(0, 12)}`
+
+/**
+ * Networks: the built-in `bridge` (device cais0, NAT to the outside), `host` and `none`, and user-defined
+ * bridge networks with embedded DNS. Each running container on a bridge network has a namespace of its own
+ * with one veth per network; published ports get a DNAT rule and a userland proxy.
+ */
+export class NetworkService {
+  readonly #o: NetworkServiceOptions
+  readonly #firewall: Firewall
+  readonly #lock = new KeyedMutex()
+  readonly #proxies = new Map<string, PortProxy[]>()
+  readonly #dns = new Map<string, DnsServer>()
+
+  constructor(opts: NetworkServiceOptions) {
+    this.#o = opts
+    this.#firewall = new Firewall(opts.chainPrefix)
+  }
+
+  get #store(): NetworkStore {
+    return this.#o.store
+  }
+
+  async init(): Promise<void> {
+    await this.#store.init()
+    await host.enableForwarding()
+    if (!this.#byName('host')) await this.#store.save(this.#builtin('host', 'host'))
+    if (!this.#byName('none')) await this.#store.save(this.#builtin('none', 'null'))
+    let bridge = this.#byName('bridge')
+    if (!bridge || bridge.bridge !== this.#o.bridgeName || (this.#o.bridgeCidr && bridge.ipam[0]?.gateway !== this.#o.bridgeCidr.split('/')[0])) {
+      const pool = this.#o.bridgeCidr ? poolFromCidr(this.#o.bridgeCidr) : await this.#pickPool(undefined)
+      bridge = { ...this.#builtin('bridge', 'bridge'), ...(bridge ? { id: bridge.id } : {}), bridge: this.#o.bridgeName, ipam: [pool], isDefault: true, options: { 'com.docker.network.bridge.default_bridge': 'true', 'com.docker.network.bridge.name': this.#o.bridgeName } }
+      await this.#store.save(bridge)
+    }
+    for (const n of this.#store.records.values()) {
+      if (n.driver !== 'bridge') continue
+      await this.#ensureBridge(n)
+    }
+    await this.#syncFirewall()
+  }
+
+  #builtin(name: string, driver: NetworkRecord['driver']): NetworkRecord {
+    return { id: newId(), name, driver, created: new Date().toISOString(), scope: 'local', internal: false, attachable: false, isDefault: false, labels: {}, options: {}, ipam: [], endpoints: {} }
+  }
+
+  async #ensureBridge(n: NetworkRecord): Promise<void> {
+    const pool = n.ipam[0]!
+    await host.ensureBridge(n.bridge!, `${pool.gateway}/${parseSubnet(pool.subnet).prefix}`, n.mtu)
+    if (!n.isDefault && !this.#dns.has(n.id)) {
+      const dns = new DnsServer(pool.gateway, (name, from) => this.#resolveName(n.id, name, from))
+      await dns.start().then(
+        () => this.#dns.set(n.id, dns),
+        (err: unknown) => this.#o.log.warn('embedded DNS did not start', { network: n.name, err }),
+      )
+    }
+  }
+
+  /** Closes listeners (proxies, DNS); rules, bridges and namespaces stay for the containers that keep running. */
+  close(): void {
+    for (const ps of this.#proxies.values()) for (const p of ps) p.close()
+    this.#proxies.clear()
+    for (const d of this.#dns.values()) d.close()
+    this.#dns.clear()
+  }
+
+  // ---- lookups
+
+  #byName(name: string): NetworkRecord | undefined {
+    for (const n of this.#store.records.values()) if (n.name === name) return n
+    return undefined
+  }
+
+  /** By full ID, name, or unique ID prefix, as Docker resolves networks. */
+  get(ref: string): NetworkRecord {
+    const exact = this.#store.records.get(ref) ?? this.#byName(ref)
+    if (exact) return exact
+    const matches = [...this.#store.records.values()].filter((n) => n.id.startsWith(ref))
+    if (matches.length === 1 && ref.length > 0) return matches[0]!
+    if (matches.length > 1) throw invalid(`network ${ref} is ambiguous (${matches.length} matches found on name)`)
+    throw notFound(`network ${ref} not found`)
+  }
+
+  /**
+   * Names as the asking container sees them: on every user network it is attached to (it asks the DNS of its
+   * first network only), answered with the addresses on the first of those networks that knows the name.
+   */
+  #resolveName(networkId: string, name: string, from: string): string[] {
+    const n = this.#store.records.get(networkId)
+    if (!n) return []
+    const asker = Object.values(n.endpoints).find((e) => e.address === from)?.containerId
+    const scopes = [n, ...[...this.#store.records.values()].filter((x) => x !== n && !x.isDefault && asker !== undefined && x.endpoints[asker])]
+    for (const net of scopes) {
+      const out: string[] = []
+      for (const e of Object.values(net.endpoints)) {
+        if (e.name === name || e.aliases.includes(name) || shortId(e.containerId) === name) out.push(e.address)
+      }
+      if (out.length > 0) return out
+    }
+    return []
+  }
+
+  // ---- network objects
+
+  async create(req: NetworkCreateRequest): Promise<{ Id: string; Warning: string }> {
+    const name = req.Name ?? ''
+    if (!name) throw invalid('network name must not be empty')
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw invalid(`invalid network name "${name}": must match [a-zA-Z0-9][a-zA-Z0-9_.-]*`)
+    const driver = req.Driver || 'bridge'
+    if (builtinNames.includes(name)) throw new CaisError('forbidden', `operation is not permitted on predefined ${name} network`)
+    if (driver !== 'bridge') throw notFound(`plugin "${driver}" not found`)
+    return this.#lock.run('networks', async () => {
+      if (this.#byName(name)) throw conflict(`network with name ${name} already exists`)
+      if (req.EnableIPv6) throw invalid('IPv6 networks are not supported yet')
+      const configs = req.IPAM?.Config ?? []
+      if (configs.length > 1) throw invalid('only one IPv4 pool is supported per network')
+      const pool = configs[0]?.Subnet ? this.#explicitPool(configs[0]) : await this.#pickPool(configs[0])
+      const opts = req.Options ?? {}
+      const id = newId()
+      const mtuText = opts['com.docker.network.driver.mtu']
+      const mtu = mtuText ? Number(mtuText) : undefined
+      if (mtu !== undefined && (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535)) throw invalid(`invalid MTU: ${mtuText}`)
+      const bridgeName = opts['com.docker.network.bridge.name'] || `br-${id.slice(0, 12)}`
+      if (bridgeName.length > 15) throw invalid(`bridge name ${bridgeName} is longer than 15 characters`)
+      if ([...this.#store.records.values()].some((n) => n.bridge === bridgeName) || (await host.linkExists(bridgeName))) {
+        throw conflict(`bridge name ${bridgeName} is already in use`)
+      }
+      const rec: NetworkRecord = {
+        ...this.#builtin(name, 'bridge'),
+        id,
+        internal: req.Internal === true,
+        attachable: req.Attachable === true,
+        labels: req.Labels ?? {},
+        options: opts,
+        bridge: bridgeName,
+        ...(mtu !== undefined ? { mtu } : {}),
+        ipam: [pool],
+      }
+      await this.#store.save(rec)
+      try {
+        await this.#ensureBridge(rec)
+        await this.#syncFirewall()
+      } catch (err) {
+        await host.removeLink(bridgeName).catch(() => {})
+        await this.#store.delete(id)
+        throw err
+      }
+      this.#o.events.emit('network', 'create', id, { name, type: 'bridge' })
+      return { Id: id, Warning: '' }
+    })
+  }
+
+  #explicitPool(c: { Subnet?: string; Gateway?: string; IPRange?: string }): NetworkRecord['ipam'][number] {
+    const subnet = parseSubnet(c.Subnet!)
+    if (subnet.prefix > 30) throw invalid(`invalid subnet ${c.Subnet}: too small for a network`)
+    for (const n of this.#store.records.values()) {
+      for (const p of n.ipam) {
+        if (overlaps(subnet, parseSubnet(p.subnet))) throw new CaisError('forbidden', `invalid pool request: Pool overlaps with other one on this address space`)
+      }
+    }
+    let gateway = subnet.base + 1
+    if (c.Gateway) {
+      gateway = parseIPv4(c.Gateway)
+      if (!contains(subnet, gateway)) throw invalid(`no matching subnet for gateway ${c.Gateway}`)
+    }
+    if (c.IPRange) {
+      const range = parseSubnet(c.IPRange)
+      if (!contains(subnet, range.base) || range.prefix < subnet.prefix) throw invalid(`no matching subnet for range ${c.IPRange}`)
+    }
+    return { subnet: formatSubnet(subnet), gateway: formatIPv4(gateway), ...(c.IPRange ? { ipRange: formatSubnet(parseSubnet(c.IPRange)) } : {}) }
+  }
+
+  /** The first subnet of the pools that no network of ours and no host route overlaps. */
+  async #pickPool(c: { Gateway?: string } | undefined): Promise<NetworkRecord['ipam'][number]> {
+    const taken: Subnet[] = [...this.#store.records.values()].flatMap((n) => n.ipam.map((p) => parseSubnet(p.subnet)))
+    for (const r of await host.hostRoutes()) {
+      const s = parseSubnet(r)
+      if (s.prefix > 0) taken.push(s)
+    }
+    for (const pool of this.#o.addressPools) {
+      for (const s of splitPool(parseSubnet(pool.base), pool.size)) {
+        if (taken.some((t) => overlaps(t, s))) continue
+        const gateway = c?.Gateway ? parseIPv4(c.Gateway) : s.base + 1
+        if (!contains(s, gateway)) continue
+        return { subnet: formatSubnet(s), gateway: formatIPv4(gateway) }
+      }
+    }
+    throw new CaisError('forbidden', 'could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network')
+  }
+
+  list(filters: Filters): NetworkRecord[] {
+    const out: NetworkRecord[] = []
+    for (const n of this.#store.records.values()) {
+      const type = builtinNames.includes(n.name) ? 'builtin' : 'custom'
+      if (filters.get('type') && !filters.get('type')!.includes(type)) continue
+      if (filters.get('driver') && !filters.get('driver')!.includes(n.driver)) continue
+      if (filters.get('name') && !filters.get('name')!.some((x) => n.name.includes(x))) continue
+      if (filters.get('id') && !filters.get('id')!.some((x) => n.id.startsWith(x))) continue
+      if (filters.get('scope') && !filters.get('scope')!.includes(n.scope)) continue
+      if (!matchLabels(filters.get('label'), n.labels)) continue
+      const dangling = filters.get('dangling')?.[0]
+      if (dangling !== undefined && (dangling === 'true' || dangling === '1') !== (type === 'custom' && Object.keys(n.endpoints).length === 0)) continue
+      out.push(n)
+    }
+    return out.sort((a, b) => (a.created < b.created ? -1 : 1))
+  }
+
+  async remove(ref: string): Promise<void> {
+    const n = this.get(ref)
+    if (builtinNames.includes(n.name)) throw new CaisError('forbidden', `${n.name} is a pre-defined network and cannot be removed`)
+    await this.#lock.run('networks', async () => {
+      const users = Object.values(n.endpoints)
+      if (users.length > 0) throw new CaisError('forbidden', `error while removing network: network ${n.name} id ${n.id} has active endpoints`)
+      this.#dns.get(n.id)?.close()
+      this.#dns.delete(n.id)
+      await host.removeLink(n.bridge!)
+      await this.#store.delete(n.id)
+      await this.#syncFirewall()
+    })
+    this.#o.events.emit('network', 'destroy', n.id, { name: n.name, type: n.driver })
+  }
+
+  async prune(filters: Filters): Promise<{ NetworksDeleted: string[] }> {
+    const until = filters.get('until')?.map((u) => parseTimestamp(u))
+    if (until?.some((u) => u === undefined)) throw invalid(`invalid filter 'until'`)
+    const deleted: string[] = []
+    for (const n of [...this.#store.records.values()]) {
+      if (builtinNames.includes(n.name) || Object.keys(n.endpoints).length > 0) continue
+      if (!matchLabels(filters.get('label'), n.labels)) continue
+      if ((filters.get('label!') ?? []).some((l) => matchLabels([l], n.labels))) continue
+      if (until && !until.every((u) => Date.parse(n.created) < u!)) continue
+      await this.remove(n.id).then(() => deleted.push(n.name), () => {})
+    }
+    return { NetworksDeleted: deleted }
+  }
+
+  // ---- containers
+
+  /** The network a container mode names: `bridge`, a user network's name or ID; null for host, none, container:. */
+  static isBridgeMode(mode: string): boolean {
+    return mode !== 'host' && mode !== 'none' && !mode.startsWith('container:')
+  }
+
+  /**
+   * Gives a starting container its namespace, an address and a veth on each of its networks, and its published
+   * ports. On failure everything made so far is undone.
+   */
+  async attach(req: SandboxRequest): Promise<Sandbox> {
+    const netns = sandboxName(req.containerId)
+    await host.removeSandbox(netns).catch(() => {})
+    await host.createSandbox(netns)
+    const addresses: string[] = []
+    let nameservers: string[] | undefined
+    try {
+      for (const [i, { network, request }] of req.networks.entries()) {
+        const n = this.get(network)
+        const e = await this.#connectLive(n, req.containerId, req.name, request, netns, i, i === 0 ? req.portBindings : {})
+        addresses.push(e.address)
+        if (i === 0 && !n.isDefault) nameservers = [n.ipam[0]!.gateway]
+      }
+    } catch (err) {
+      await this.detach(req.containerId)
+      throw err
+    }
+    return { netnsPath: host.netnsPath(netns), addresses, nameservers }
+  }
+
+  async #connectLive(n: NetworkRecord, containerId: string, name: string, request: EndpointRequest, netns: string, index: number, ports: SandboxRequest['portBindings']): Promise<Endpoint> {
+    if (n.driver !== 'bridge') throw invalid(`container cannot be connected to network ${n.name} alongside others`)
+    return this.#lock.run(`network:${n.id}`, async () => {
+      if (n.endpoints[containerId]) throw new CaisError('forbidden', `endpoint with name ${name} already exists in network ${n.name}`)
+      const pool = n.ipam[0]!
+      const subnet = parseSubnet(pool.subnet)
+      const address = request.ipv4Address ? this.#claimStatic(n, request.ipv4Address) : this.#nextFree(n)
+      const e: Endpoint = {
+        id: newId(),
+        containerId,
+        name,
+        aliases: request.aliases ?? [],
+        address,
+        mac: macFor(address),
+        hostIf: `veth${randomBytes(5).toString('hex').slice(0, 9)}`,
+        ifName: `eth${index}`,
+        ports: [],
+      }
+      n.endpoints[containerId] = e
+      await this.#store.save(n)
+      try {
+        await host.addEndpoint(netns, {
+          hostIf: e.hostIf,
+          containerIf: e.ifName,
+          bridge: n.bridge!,
+          address,
+          mac: e.mac,
+          prefix: subnet.prefix,
+          ...(index === 0 ? { gateway: pool.gateway } : {}),
+          ...(n.mtu ? { mtu: n.mtu } : {}),
+        })
+        e.ports = await this.#publish(containerId, address, ports)
+        await this.#store.save(n)
+        if (e.ports.length > 0) await this.#syncFirewall()
+      } catch (err) {
+        this.#closeProxies(containerId)
+        delete n.endpoints[containerId]
+        await this.#store.save(n)
+        await host.removeEndpoint(e.hostIf).catch(() => {})
+        throw err
+      }
+      this.#o.events.emit('network', 'connect', n.id, { container: containerId, name: n.name, type: n.driver })
+      return e
+    })
+  }
+
+  #claimStatic(n: NetworkRecord, text: string): string {
+    const ip = parseIPv4(text)
+    const pool = n.ipam[0]!
+    if (!contains(parseSubnet(pool.subnet), ip)) throw invalid(`invalid endpoint settings: no configured subnet contains IP address ${text}`)
+    if (n.isDefault) throw invalid('user specified IP address is supported on user defined networks only')
+    if (text === pool.gateway || Object.values(n.endpoints).some((e) => e.address === text)) throw conflict(`Address already in use`)
+    return text
+  }
+
+  #nextFree(n: NetworkRecord): string {
+    const pool = n.ipam[0]!
+    const range = parseSubnet(pool.ipRange ?? pool.subnet)
+    const subnet = parseSubnet(pool.subnet)
+    const used = new Set(Object.values(n.endpoints).map((e) => e.address))
+    used.add(pool.gateway)
+    for (let ip = range.base; ip < range.base + size(range); ip++) {
+      if (ip === subnet.base || ip === subnet.base + size(subnet) - 1) continue // network and broadcast
+      const text = formatIPv4(ip)
+      if (!used.has(text)) return text
+    }
+    throw conflict(`no available IPv4 addresses on this network's address pools: ${n.name} (${n.id})`)
+  }
+
+  async #publish(containerId: string, address: string, bindings: SandboxRequest['portBindings']): Promise<PortBinding[]> {
+    const out: PortBinding[] = []
+    for (const [key, list] of Object.entries(bindings)) {
+      const m = /^(\d+)(?:\/(tcp|udp|sctp))?$/.exec(key)
+      if (!m) throw invalid(`invalid port specification: "${key}"`)
+      const proto = (m[2] ?? 'tcp') as 'tcp' | 'udp' | 'sctp'
+      if (proto === 'sctp') throw invalid('sctp ports are not supported')
+      for (const b of list ?? [{}]) {
+        const hostPortText = b.HostPort ?? ''
+        const hostPort = hostPortText === '' ? 0 : Number(hostPortText)
+        if (!Number.isInteger(hostPort) || hostPort < 0 || hostPort > 65535) throw invalid(`invalid port specification: "${hostPortText}"`)
+        const binding: PortBinding = { proto, hostIp: b.HostIp || '0.0.0.0', hostPort, containerIp: address, containerPort: Number(m[1]) }
+        const proxy = new PortProxy(binding)
+        binding.hostPort = await proxy.listen()
+        this.#proxies.set(containerId, [...(this.#proxies.get(containerId) ?? []), proxy])
+        out.push(binding)
+      }
+    }
+    return out
+  }
+
+  #closeProxies(containerId: string): void {
+    for (const p of this.#proxies.get(containerId) ?? []) p.close()
+    this.#proxies.delete(containerId)
+  }
+
+  /** Undoes `attach` after the container stopped: endpoints, proxies, rules, the namespace. Safe to repeat. */
+  async detach(containerId: string): Promise<void> {
+    this.#closeProxies(containerId)
+    let hadPorts = false
+    for (const n of this.#store.records.values()) {
+      const e = n.endpoints[containerId]
+      if (!e) continue
+      hadPorts ||= e.ports.length > 0
+      await this.#lock.run(`network:${n.id}`, async () => {
+        delete n.endpoints[containerId]
+        await this.#store.save(n)
+      })
+      await host.removeEndpoint(e.hostIf).catch(() => {})
+      this.#o.events.emit('network', 'disconnect', n.id, { container: containerId, name: n.name, type: n.driver })
+    }
+    await host.removeSandbox(sandboxName(containerId))
+    if (hadPorts) await this.#syncFirewall()
+  }
+
+  /** After a daemon restart: re-opens the proxies of a container still running, or forgets a gone one. */
+  async restore(containerId: string, running: boolean): Promise<void> {
+    if (!running || !(await host.sandboxExists(sandboxName(containerId)))) {
+      if ([...this.#store.records.values()].some((n) => n.endpoints[containerId])) await this.detach(containerId)
+      return
+    }
+    for (const n of this.#store.records.values()) {
+      const e = n.endpoints[containerId]
+      if (!e) continue
+      for (const b of e.ports) {
+        const proxy = new PortProxy(b)
+        await proxy.listen().then(
+          () => this.#proxies.set(containerId, [...(this.#proxies.get(containerId) ?? []), proxy]),
+          (err: unknown) => this.#o.log.warn('could not re-open a published port', { container: containerId, port: b.hostPort, err }),
+        )
+      }
+    }
+  }
+
+  /** Forgets endpoints of containers that no longer exist (removed while caisd was down). */
+  async forgetUnknown(known: Set<string>): Promise<void> {
+    for (const n of this.#store.records.values()) for (const id of Object.keys(n.endpoints)) if (!known.has(id)) await this.detach(id)
+  }
+
+  /** Joins a running container to one more network (`docker network connect`). */
+  async connect(network: string, containerId: string, name: string, request: EndpointRequest): Promise<void> {
+    const n = this.get(network)
+    const netns = sandboxName(containerId)
+    const index = [...this.#store.records.values()].filter((x) => x.endpoints[containerId]).length
+    await this.#connectLive(n, containerId, name, request, netns, index, {})
+  }
+
+  /** Takes a running container off one network. */
+  async disconnect(network: string, containerId: string): Promise<void> {
+    const n = this.get(network)
+    const e = n.endpoints[containerId]
+    if (!e) return
+    await this.#lock.run(`network:${n.id}`, async () => {
+      delete n.endpoints[containerId]
+      await this.#store.save(n)
+    })
+    await host.removeEndpoint(e.hostIf).catch(() => {})
+    if (e.ports.length > 0) await this.#syncFirewall()
+    this.#o.events.emit('network', 'disconnect', n.id, { container: containerId, name: n.name, type: n.driver })
+  }
+
+  // ---- views
+
+  endpointView(network: string, containerId: string, name: string): EndpointView {
+    let n: NetworkRecord | undefined
+    try {
+      n = this.get(network)
+    } catch {
+      n = undefined
+    }
+    const e = n?.endpoints[containerId]
+    const pool = n?.ipam[0]
+    const bridgeLike = n?.driver === 'bridge'
+    return {
+      IPAMConfig: null,
+      Links: null,
+      Aliases: e?.aliases.length ? e.aliases : null,
+      MacAddress: e?.mac ?? '',
+      DriverOpts: null,
+      GwPriority: 0,
+      NetworkID: n?.id ?? '',
+      EndpointID: e?.id ?? '',
+      Gateway: e && pool ? pool.gateway : '',
+      IPAddress: e?.address ?? '',
+      IPPrefixLen: e && pool ? parseSubnet(pool.subnet).prefix : 0,
+      IPv6Gateway: '',
+      GlobalIPv6Address: '',
+      GlobalIPv6PrefixLen: 0,
+      DNSNames: bridgeLike && !n?.isDefault ? [name, shortId(containerId), ...(e?.aliases ?? [])] : null,
+    }
+  }
+
+  /** Published ports of a running container, as `NetworkSettings.Ports` entries. */
+  portsOf(containerId: string): PortBinding[] {
+    for (const n of this.#store.records.values()) {
+      const e = n.endpoints[containerId]
+      if (e && e.ports.length > 0) return e.ports
+    }
+    return []
+  }
+
+  inspect(ref: string, containerNames: (id: string) => string): Record<string, unknown> {
+    const n = this.get(ref)
+    return {
+      Name: n.name,
+      Id: n.id,
+      Created: n.created,
+      Scope: n.scope,
+      Driver: n.driver,
+      EnableIPv4: true,
+      EnableIPv6: false,
+      IPAM: { Driver: 'default', Options: null, Config: n.ipam.map((p) => ({ Subnet: p.subnet, Gateway: p.gateway, ...(p.ipRange ? { IPRange: p.ipRange } : {}) })) },
+      Internal: n.internal,
+      Attachable: n.attachable,
+      Ingress: false,
+      ConfigFrom: { Network: '' },
+      ConfigOnly: false,
+      Containers: Object.fromEntries(
+        Object.values(n.endpoints).map((e) => [
+          e.containerId,
+          { Name: containerNames(e.containerId) || e.name, EndpointID: e.id, MacAddress: e.mac, IPv4Address: `${e.address}/${parseSubnet(n.ipam[0]!.subnet).prefix}`, IPv6Address: '' },
+        ]),
+      ),
+      Options: n.options,
+      Labels: n.labels,
+    }
+  }
+
+  async #syncFirewall(): Promise<void> {
+    const state: FirewallState = { networks: [], ports: [] }
+    for (const n of this.#store.records.values()) {
+      if (n.driver !== 'bridge') continue
+      state.networks.push({ bridge: n.bridge!, subnet: n.ipam[0]!.subnet, internal: n.internal })
+      for (const e of Object.values(n.endpoints)) {
+        for (const p of e.ports) {
+          if (p.proto === 'tcp' || p.proto === 'udp') state.ports.push({ ...p, bridge: n.bridge! })
+        }
+      }
+    }
+    await this.#firewall.apply(state)
+  }
+}
+
+function poolFromCidr(cidr: string): NetworkRecord['ipam'][number] {
+  const m = /^([\d.]+)\/(\d+)$/.exec(cidr)
+  if (!m) throw invalid(`invalid --bip ${cidr}: expected a gateway address with a prefix, as 10.88.0.1/16`)
+  const subnet = parseSubnet(cidr)
+  return { subnet: formatSubnet(subnet), gateway: m[1]! }
+}
+
+/** Docker's MAC for an address: 02:42 followed by the four bytes of the IPv4 address. */
+function macFor(address: string): string {
+  return ['02', '42', ...address.split('.').map((p) => Number(p).toString(16).padStart(2, '0'))].join(':')
+}

@@ -1,0 +1,202 @@
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { connect } from 'node:net'
+import { test } from 'node:test'
+import { BUSYBOX, type TestDaemon, dockerBin, startDaemon, waitFor } from '../helpers/daemon.ts'
+
+const skipDocker = existsSync(dockerBin) ? false : `the docker CLI is not installed at ${dockerBin}`
+
+async function ok(d: TestDaemon, ...args: string[]): Promise<string> {
+  const r = await d.cli(...args)
+  assert.equal(r.code, 0, `cais ${args.join(' ')} failed: ${r.stderr}`)
+  return r.stdout
+}
+
+/** An HTTP GET over a plain socket to 127.0.0.1 (only loopback is ever addressed from the host). */
+function httpGet(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1', () => s.write('GET / HTTP/1.0\r\nHost: x\r\n\r\n'))
+    let body = ''
+    s.setTimeout(3000, () => s.destroy(new Error('timed out')))
+    s.on('data', (d: Buffer) => (body += d.toString()))
+    s.on('end', () => resolve(body))
+    s.on('error', reject)
+  })
+}
+
+/** busybox httpd serving one page that says `text`. */
+const webServer = (text: string): string[] => [BUSYBOX, 'sh', '-c', `mkdir -p /www && echo ${text} > /www/index.html && exec httpd -f -p 80 -h /www`]
+
+const hostHas = (what: 'netns' | 'link', name: string): boolean => execFileSync('ip', what === 'netns' ? ['netns', 'list'] : ['-o', 'link'], { encoding: 'utf8' }).includes(name)
+
+test('default bridge: an address from the bridge subnet, NAT rules, a published port on 127.0.0.1, cleanup on rm', async (t) => {
+  const d = await startDaemon(t)
+  await ok(d, 'run', '-d', '--name', 'web', '-p', '18080:80', ...webServer('hello-from-web'))
+  const info = await d.client.containers.inspect('web')
+  const ns = info.NetworkSettings as { IPAddress: string; Gateway: string; Ports: Record<string, unknown>; Networks: Record<string, { IPAddress: string; NetworkID: string }> }
+  assert.match(ns.IPAddress, /^10\.231\.\d+\.\d+$/)
+  assert.equal(ns.Networks['bridge']?.IPAddress, ns.IPAddress)
+  assert.deepEqual(ns.Ports['80/tcp'], [{ HostIp: '0.0.0.0', HostPort: '18080' }])
+  const hosts = await ok(d, 'exec', 'web', 'cat', '/etc/hosts')
+  assert.match(hosts, new RegExp(`${ns.IPAddress.replaceAll('.', '\\.')}\\t${info.Config['Hostname']}`))
+
+  const page = await waitFor('the web server', async () => (await httpGet(18080).catch(() => '')).includes('hello-from-web') || undefined)
+  assert.ok(page)
+  assert.equal((await ok(d, 'port', 'web')).trim(), '80/tcp -> 0.0.0.0:18080')
+  assert.equal((await ok(d, 'port', 'web', '80')).trim(), '0.0.0.0:18080')
+  assert.match(await ok(d, 'ps', '--format', '{{.Ports}}'), /0\.0\.0\.0:18080->80\/tcp/)
+
+  // Another container reaches the first by its address.
+  const other = await d.cli('run', '--rm', BUSYBOX, 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${ns.IPAddress} 80`)
+  assert.match(other.stdout, /hello-from-web/, other.stderr)
+
+  // The same host port again: a clear error at start, exit 125, nothing left behind.
+  const clash = await d.cli('run', '-d', '--name', 'clash', '-p', '18080:80', BUSYBOX, 'sleep', '30')
+  assert.equal(clash.code, 125)
+  assert.match(clash.stderr, /Bind for 0\.0\.0\.0:18080 failed: port is already allocated/)
+  assert.equal((await d.client.containers.inspect('clash')).State.Running, false)
+
+  // -p with no host port gets an ephemeral one; -P publishes the exposed ports.
+  await ok(d, 'run', '-d', '--name', 'ephemeral', '-p', '80', ...webServer('ephemeral'))
+  const eph = Number(((await ok(d, 'port', 'ephemeral', '80/tcp')).trim().split(':')[1]))
+  assert.ok(eph > 1024, `ephemeral port ${eph}`)
+  assert.ok(await waitFor('the ephemeral port', async () => (await httpGet(eph).catch(() => '')).includes('ephemeral') || undefined))
+  await ok(d, 'run', '-d', '--name', 'all', '--expose', '80', '-P', ...webServer('published-all'))
+  const all = Number(((await ok(d, 'port', 'all', '80')).trim().split(':')[1]))
+  assert.ok(await waitFor('the -P port', async () => (await httpGet(all).catch(() => '')).includes('published-all') || undefined))
+
+  const netns = `cais-${info.Id.slice(0, 12)}`
+  assert.ok(hostHas('netns', netns))
+  const rules = (): string => execFileSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' })
+  assert.match(rules(), /--dport 18080 -j DNAT/)
+  await ok(d, 'rm', '-f', 'web')
+  assert.equal(hostHas('netns', netns), false, 'the namespace went with the container')
+  assert.doesNotMatch(rules(), /--dport 18080 -j DNAT/, 'the DNAT rule went with the container')
+  assert.equal(await httpGet(18080).then(() => 'open', () => 'closed'), 'closed', 'nothing listens on the port any more')
+})
+
+test('user-defined network: DNS by name and alias, isolation, --internal, connect and disconnect', async (t) => {
+  const d = await startDaemon(t)
+  await ok(d, 'network', 'create', '--label', 'team=a', 'appnet')
+  await ok(d, 'network', 'create', 'othernet')
+  await ok(d, 'network', 'create', '--internal', 'sealed')
+  await ok(d, 'run', '-d', '--name', 'api', '--network', 'appnet', '--network-alias', 'backend', ...webServer('api-page'))
+
+  const byName = await d.cli('run', '--rm', '--network', 'appnet', BUSYBOX, 'sh', '-c', "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 api 80")
+  assert.match(byName.stdout, /api-page/, byName.stderr)
+  const byAlias = await d.cli('run', '--rm', '--network', 'appnet', BUSYBOX, 'nslookup', 'backend')
+  assert.match(byAlias.stdout, /Address: 10\.232\.\d+\.\d+/, byAlias.stderr)
+  // The default bridge has no names, as in Docker.
+  const onBridge = await d.cli('run', '--rm', BUSYBOX, 'nslookup', 'api')
+  assert.notEqual(onBridge.code, 0)
+
+  const apiIp = (await d.client.containers.inspect('api')).NetworkSettings as { Networks: Record<string, { IPAddress: string; DNSNames: string[] }> }
+  const ip = apiIp.Networks['appnet']!.IPAddress
+  assert.deepEqual(apiIp.Networks['appnet']!.DNSNames.slice(0, 1), ['api'])
+  const fromOther = await d.cli('run', '--rm', '--network', 'othernet', BUSYBOX, 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${ip} 80`)
+  assert.doesNotMatch(fromOther.stdout, /api-page/, 'another network cannot reach it')
+  const fromSealed = await d.cli('run', '--rm', '--network', 'sealed', BUSYBOX, 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${ip} 80`)
+  assert.doesNotMatch(fromSealed.stdout, /api-page/, 'an internal network has no way out')
+
+  // connect: a container on othernet joins appnet and reaches api by name; disconnect cuts it off.
+  await ok(d, 'run', '-d', '--name', 'client', '--network', 'othernet', BUSYBOX, 'sleep', '300')
+  await ok(d, 'network', 'connect', 'appnet', 'client')
+  const joined = await d.cli('exec', 'client', 'sh', '-c', "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 api 80")
+  assert.match(joined.stdout, /api-page/, joined.stderr)
+  const inspect = JSON.parse(await ok(d, 'network', 'inspect', 'appnet')) as Array<{ Containers: Record<string, { Name: string }>; Labels: Record<string, string> }>
+  assert.deepEqual(Object.values(inspect[0]!.Containers).map((c) => c.Name).sort(), ['api', 'client'])
+  assert.equal(inspect[0]!.Labels['team'], 'a')
+  await ok(d, 'network', 'disconnect', 'appnet', 'client')
+  const cut = await d.cli('exec', 'client', 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${ip} 80`)
+  assert.doesNotMatch(cut.stdout, /api-page/, 'disconnect cut it off')
+
+  // Static addresses.
+  await ok(d, 'network', 'create', '--subnet', '10.232.250.0/24', '--gateway', '10.232.250.1', 'fixed')
+  await ok(d, 'run', '-d', '--name', 'pinned', '--network', 'fixed', '--ip', '10.232.250.77', BUSYBOX, 'sleep', '300')
+  assert.match(await ok(d, 'exec', 'pinned', 'ip', '-4', 'addr', 'show', 'eth0'), /inet 10\.232\.250\.77\/24/)
+  const taken = await d.cli('run', '-d', '--network', 'fixed', '--ip', '10.232.250.77', BUSYBOX, 'sleep', '300')
+  assert.equal(taken.code, 125)
+  assert.match(taken.stderr, /Address already in use/)
+  const outside = await d.cli('run', '-d', '--network', 'fixed', '--ip', '10.9.9.9', BUSYBOX, 'sleep', '300')
+  assert.equal(outside.code, 125)
+  assert.match(outside.stderr, /no configured subnet contains IP address 10\.9\.9\.9/)
+})
+
+test('network errors: Docker statuses and messages; the daemon and store stay consistent', async (t) => {
+  const d = await startDaemon(t)
+  await ok(d, 'network', 'create', '--subnet', '10.232.251.0/24', 'first')
+  const cases: Array<[string[], RegExp]> = [
+    [['network', 'create', '--subnet', '10.232.251.128/25', 'overlap'], /Pool overlaps with other one on this address space/],
+    [['network', 'create', 'first'], /network with name first already exists/],
+    [['network', 'create', '--subnet', 'banana', 'bad'], /invalid CIDR address: banana/],
+    [['network', 'create', '--subnet', '10.232.252.0/24', '--gateway', '10.9.9.1', 'badgw'], /no matching subnet for gateway 10\.9\.9\.1/],
+    [['network', 'create', '-d', 'weird', 'drv'], /plugin "weird" not found/],
+    [['network', 'rm', 'bridge'], /bridge is a pre-defined network and cannot be removed/],
+    [['network', 'rm', 'nope'], /network nope not found/],
+    [['network', 'inspect', 'nope'], /network nope not found/],
+  ]
+  for (const [args, message] of cases) {
+    const r = await d.cli(...args)
+    assert.equal(r.code, 1, `cais ${args.join(' ')} should fail`)
+    assert.match(r.stderr, message)
+  }
+  const unknown = await d.cli('run', '--rm', '--network', 'nope', BUSYBOX, 'true')
+  assert.equal(unknown.code, 125)
+  assert.match(unknown.stderr, /network nope not found/)
+
+  await ok(d, 'run', '-d', '--name', 'user', '--network', 'first', BUSYBOX, 'sleep', '300')
+  const busy = await d.cli('network', 'rm', 'first')
+  assert.equal(busy.code, 1)
+  assert.match(busy.stderr, /has active endpoints/)
+  await ok(d, 'rm', '-f', 'user')
+  await ok(d, 'network', 'rm', 'first')
+  assert.deepEqual((await d.client.networks.list()).map((n) => n.Name).sort(), ['bridge', 'host', 'none'])
+  assert.match((await d.client.system.ping()), /OK/)
+})
+
+test('after kill -9 of caisd: published ports, DNS and addresses are restored for running containers', async (t) => {
+  const d = await startDaemon(t)
+  await ok(d, 'network', 'create', 'keep')
+  await ok(d, 'run', '-d', '--name', 'svc', '--network', 'keep', '-p', '18081:80', ...webServer('survivor'))
+  const before = ((await d.client.containers.inspect('svc')).NetworkSettings as { Networks: Record<string, { IPAddress: string }> }).Networks['keep']!.IPAddress
+  assert.ok(await waitFor('the port', async () => (await httpGet(18081).catch(() => '')).includes('survivor') || undefined))
+  await d.kill9()
+  await d.start()
+  assert.ok(await waitFor('the port after restart', async () => (await httpGet(18081).catch(() => '')).includes('survivor') || undefined))
+  const after = ((await d.client.containers.inspect('svc')).NetworkSettings as { Networks: Record<string, { IPAddress: string }> }).Networks['keep']!.IPAddress
+  assert.equal(after, before)
+  const dns = await d.cli('run', '--rm', '--network', 'keep', BUSYBOX, 'nslookup', 'svc')
+  assert.match(dns.stdout, new RegExp(`Address: ${before.replaceAll('.', '\\.')}`), dns.stderr)
+  // A new container does not get the address the running one holds.
+  await ok(d, 'run', '-d', '--name', 'second', '--network', 'keep', BUSYBOX, 'sleep', '300')
+  const second = ((await d.client.containers.inspect('second')).NetworkSettings as { Networks: Record<string, { IPAddress: string }> }).Networks['keep']!.IPAddress
+  assert.notEqual(second, before)
+})
+
+test('the docker CLI: network create/ls/inspect/connect/rm, run -p, port', { skip: skipDocker }, async (t) => {
+  const d = await startDaemon(t)
+  // No --network: the docker CLI sends EndpointsConfig {"default": …}, which is the default bridge.
+  const plain = await d.docker('run', '--rm', BUSYBOX, 'ip', '-4', 'addr', 'show', 'eth0')
+  assert.match(plain.stdout, /inet 10\.231\.\d+\.\d+\/24/, plain.stderr)
+  const create = await d.docker('network', 'create', '--subnet', '10.232.253.0/24', 'dnet')
+  assert.equal(create.code, 0, create.stderr)
+  const ls = await d.docker('network', 'ls', '--format', '{{.Name}} {{.Driver}}')
+  assert.match(ls.stdout, /dnet bridge/)
+  const run = await d.docker('run', '-d', '--name', 'dweb', '--network', 'dnet', '-p', '127.0.0.1:18082:80', ...webServer('via-docker-cli'))
+  assert.equal(run.code, 0, run.stderr)
+  assert.ok(await waitFor('the port', async () => (await httpGet(18082).catch(() => '')).includes('via-docker-cli') || undefined))
+  const port = await d.docker('port', 'dweb')
+  assert.match(port.stdout, /80\/tcp -> 127\.0\.0\.1:18082/)
+  const ip = await d.docker('inspect', '-f', '{{(index .NetworkSettings.Networks "dnet").IPAddress}}', 'dweb')
+  assert.match(ip.stdout, /^10\.232\.253\.\d+\n$/)
+  const inspect = await d.docker('network', 'inspect', '-f', '{{range .IPAM.Config}}{{.Subnet}}{{end}}', 'dnet')
+  assert.equal(inspect.stdout.trim(), '10.232.253.0/24')
+  assert.equal((await d.docker('network', 'connect', 'bridge', 'dweb')).code, 0)
+  const rmBusy = await d.docker('network', 'rm', 'dnet')
+  assert.notEqual(rmBusy.code, 0)
+  assert.match(rmBusy.stderr, /has active endpoints/)
+  assert.equal((await d.docker('rm', '-f', 'dweb')).code, 0)
+  const rm = await d.docker('network', 'rm', 'dnet')
+  assert.equal(rm.code, 0, rm.stderr)
+})
