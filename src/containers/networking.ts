@@ -27,7 +27,7 @@ export function requestedNetworks(body: ContainerCreateBody, hc: HostConfig, net
   )
   for (const [name, cfg] of Object.entries({ [primary.name]: {}, ...configs })) {
     const n = networks.get(name)
-    if (n.driver !== 'bridge') throw invalid(`container cannot be connected to network ${n.name} alongside others`)
+    if (n.driver !== 'bridge' && n.driver !== 'overlay') throw invalid(`container cannot be connected to network ${n.name} alongside others`)
     const c: EndpointConfig = configs[name] ?? configs[n.id] ?? cfg
     if (n.isDefault && c.Aliases?.length) throw invalid('network-scoped alias is supported only for containers in user defined networks')
     out[n.name] = {

@@ -851,7 +851,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     const rec = this.get(ref)
     const n = this.#d.networks.get(network)
     await this.#lock.run(rec.id, async () => {
-      if (!NetworkService.isBridgeMode(rec.hostConfig.NetworkMode) || n.driver !== 'bridge') {
+      if (!NetworkService.isBridgeMode(rec.hostConfig.NetworkMode) || (n.driver !== 'bridge' && n.driver !== 'overlay')) {
         throw new CaisError('forbidden', `container cannot be disconnected from host network or connected to host network`)
       }
       if (rec.networks?.[n.name]) throw new CaisError('forbidden', `endpoint with name ${rec.name.slice(1)} already exists in network ${n.name}`)

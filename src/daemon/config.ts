@@ -21,6 +21,10 @@ export interface DaemonConfig {
   addressPools: Array<{ base: string; size: number }>
   /** Prefix of cais's own iptables chains. */
   chainPrefix: string
+  /** The overlay control plane: where this node listens (`ip:port`), its peers, and the shared token. */
+  overlayListen: string | undefined
+  overlayPeers: string[]
+  overlayToken: string
 }
 
 export const usage = `Usage:	caisd [OPTIONS]
@@ -43,6 +47,9 @@ Options:
       --bip string                 The default bridge's gateway address and prefix, e.g. 10.88.0.1/24 (default: from the pools)
       --default-address-pool list  Pools for networks, as base=10.88.0.0/14,size=24 (default base=10.88.0.0/14,size=24)
       --iptables-chain-prefix string  Prefix of cais's iptables chains (default "CAIS")
+      --overlay-listen string      ip:port of this node's overlay control plane; the ip also ends VXLAN tunnels
+      --overlay-peer list          ip:port of another node's control plane (repeat for each node)
+      --overlay-token string       Shared secret of the cluster (default $CAIS_OVERLAY_TOKEN)
   -h, --help                       Print usage
 `
 
@@ -63,6 +70,9 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
     bip: undefined,
     addressPools: [],
     chainPrefix: 'CAIS',
+    overlayListen: undefined,
+    overlayPeers: [],
+    overlayToken: process.env['CAIS_OVERLAY_TOKEN'] ?? '',
   }
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i]!
@@ -150,6 +160,17 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
         c.chainPrefix = v
         break
       }
+      case '--overlay-listen':
+      case '--overlay-peer': {
+        const v = next()
+        if (!/^\d+\.\d+\.\d+\.\d+:\d{1,5}$/.test(v)) throw invalid(`invalid ${arg} ${v}: expected an IPv4 address and a port, as 10.0.0.1:7946`)
+        if (arg === '--overlay-listen') c.overlayListen = v
+        else c.overlayPeers.push(v)
+        break
+      }
+      case '--overlay-token':
+        c.overlayToken = next()
+        break
       case '-h':
       case '--help':
         return 'help'
@@ -157,6 +178,7 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
         throw invalid(`unknown flag: ${arg}`)
     }
   }
+  if (c.overlayPeers.length > 0 && !c.overlayListen) throw invalid('--overlay-peer needs --overlay-listen')
   if (c.addressPools.length === 0) c.addressPools.push({ base: '10.88.0.0/14', size: 24 })
   if (c.hosts.length === 0) c.hosts.push(`unix://${c.execRoot}/cais.sock`)
   for (const h of c.hosts) if (!h.startsWith('unix://')) throw invalid(`unsupported host ${h}: only unix:// sockets for now (TCP requires TLS, not yet available)`)

@@ -26,6 +26,7 @@ import { pathsFor } from '../store/paths.ts'
 import { VolumeService } from '../volumes/service.ts'
 import { NetworkService } from '../networks/service.ts'
 import { NetworkStore } from '../networks/store.ts'
+import { ControlPlane } from '../networks/control-plane.ts'
 import { networkRoutes } from '../api/docker/networks.ts'
 import { ExecService } from '../containers/exec.ts'
 import { execRoutes } from '../api/docker/exec.ts'
@@ -78,6 +79,7 @@ async function main(): Promise<number> {
   // the container service lazily.
   const images: ImageService = new ImageService({ store: imageStore, content, layers, events, users: () => containers })
   const volumes: VolumeService = new VolumeService({ dir: paths.volumes, events, users: () => containers })
+  const control = config.overlayListen ? new ControlPlane({ listen: config.overlayListen, peers: config.overlayPeers, token: config.overlayToken, log }) : undefined
   const networks = new NetworkService({
     store: new NetworkStore(join(paths.root, 'networks')),
     events,
@@ -86,6 +88,7 @@ async function main(): Promise<number> {
     bridgeCidr: config.bip,
     addressPools: config.addressPools,
     chainPrefix: config.chainPrefix,
+    control,
   })
   const containers: ContainerService = new ContainerService({ store: containerStore, images, rootfs, runtime, events, log, volumes, networks, initBinary: '/usr/bin/catatonit', runtimeDir: paths.containerRuntime })
 
@@ -102,6 +105,7 @@ async function main(): Promise<number> {
   await volumes.init()
   await blobSources.init()
   await networks.init()
+  if (control) await control.start(networks.overlayHandlers!)
   await containers.init()
   await containers.reconcile()
   log.info('store loaded', { ms: +(performance.now() - t0).toFixed(1), images: images.count, containers: containers.all.length })
@@ -155,6 +159,7 @@ async function main(): Promise<number> {
   await api.close()
   containers.close()
   networks.close()
+  control?.close()
   runtime.close()
   for (const s of socketPaths) await rm(s, { force: true })
   await releasePidFile(paths.pidFile)

@@ -20,7 +20,7 @@ export async function linkExists(name: string): Promise<boolean> {
 
 /** Creates the bridge with its gateway address (idempotent) and brings it up. */
 export async function ensureBridge(name: string, gatewayCidr: string, mtu?: number): Promise<void> {
-  if (!(await linkExists(name))) await ipBatch([`link add name ${name} type bridge${mtu ? ` mtu ${mtu}` : ''}`])
+  if (!(await linkExists(name))) await ipBatch([`link add name ${name}${mtu ? ` mtu ${mtu}` : ''} type bridge`])
   const addrs = await run('ip', ['-o', '-4', 'addr', 'show', 'dev', name])
   const lines = addrs.includes(` ${gatewayCidr} `) ? [] : [`addr add ${gatewayCidr} dev ${name}`]
   await ipBatch([...lines, `link set ${name} up`])
@@ -88,4 +88,26 @@ export async function hostRoutes(): Promise<string[]> {
 export async function enableForwarding(): Promise<void> {
   const path = '/proc/sys/net/ipv4/ip_forward'
   if ((await readFile(path, 'utf8')).trim() !== '1') await writeFile(path, '1\n')
+}
+
+/**
+ * The data plane of an overlay network on this node: a bridge and a VXLAN device in it. Learning stays on;
+ * broadcast and unknown frames go to every peer (head-end replication through all-zero FDB entries).
+ */
+export async function ensureOverlay(bridge: string, vxlan: string, vni: number, local: string, peers: readonly string[], mtu: number): Promise<void> {
+  if (!(await linkExists(bridge))) await ipBatch([`link add name ${bridge} mtu ${mtu} type bridge`])
+  if (!(await linkExists(vxlan))) {
+    await ipBatch([`link add name ${vxlan} mtu ${mtu} type vxlan id ${vni} dstport 4789 local ${local}`, `link set ${vxlan} master ${bridge}`])
+  }
+  await ipBatch([`link set ${vxlan} up`, `link set ${bridge} up`])
+  for (const peer of peers) {
+    // append fails on a duplicate; that is fine, the entry is there.
+    await execFile('bridge', ['fdb', 'append', '00:00:00:00:00:00', 'dev', vxlan, 'dst', peer])
+  }
+}
+
+/** Gives a bridge one more address (idempotent). */
+export async function addAddress(dev: string, cidr: string): Promise<void> {
+  const addrs = await run('ip', ['-o', '-4', 'addr', 'show', 'dev', dev])
+  if (!addrs.includes(` ${cidr} `)) await ipBatch([`addr add ${cidr} dev ${dev}`])
 }

@@ -5,6 +5,7 @@ export interface IpamPool {
   ipRange?: string
 }
 
+import type { RemoteEndpoint } from './control-plane.ts'
 import type { PortBinding } from './port-proxy.ts'
 
 /** A container's attachment to one network, kept while the container runs (and across daemon restarts). */
@@ -30,11 +31,11 @@ export interface Endpoint {
 export interface NetworkRecord {
   id: string
   name: string
-  /** `bridge` for cais0 and user-defined bridges; `host` and `null` for the two built-in modes. */
-  driver: 'bridge' | 'host' | 'null'
+  /** `bridge` for cais0 and user-defined bridges, `overlay` across nodes; `host` and `null` for the built-in modes. */
+  driver: 'bridge' | 'overlay' | 'host' | 'null'
   created: string
-  /** `local`, as Docker's single-host networks. */
-  scope: 'local'
+  /** `local` for single-host networks; `swarm` for overlays, as Docker names them. */
+  scope: 'local' | 'swarm'
   internal: boolean
   attachable: boolean
   /** The default bridge: no embedded DNS, names only through links. */
@@ -47,4 +48,18 @@ export interface NetworkRecord {
   ipam: IpamPool[]
   /** By container ID. */
   endpoints: Record<string, Endpoint>
+  overlay?: OverlayState
+}
+
+/** What an overlay network adds: its VXLAN, the owner's address book, and the containers other nodes run. */
+export interface OverlayState {
+  vni: number
+  vxlan: string
+  /** The node that hands out addresses. */
+  owner: string
+  /** This node's address on the network, held by its bridge; its embedded DNS listens there. */
+  nodeAddress?: string
+  /** On the owner: every address handed out → who holds it (`<node>/<container>` or `node:<node>`). */
+  allocations: Record<string, string>
+  remote: Record<string, RemoteEndpoint>
 }

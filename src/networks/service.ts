@@ -7,7 +7,9 @@ import { newId, shortId } from '../lib/ids.ts'
 import type { Logger } from '../lib/log.ts'
 import { KeyedMutex } from '../lib/mutex.ts'
 import { parseTimestamp } from '../lib/time.ts'
+import type { ControlPlane, OverlayHandlers } from './control-plane.ts'
 import { DnsServer } from './dns.ts'
+import { OverlayNetworks, overlayMtu } from './overlay.ts'
 import { Firewall, type FirewallState } from './firewall.ts'
 import * as host from './host.ts'
 import { type Subnet, contains, formatIPv4, formatSubnet, overlaps, parseIPv4, parseSubnet, size, splitPool } from './ipv4.ts'
@@ -26,6 +28,8 @@ export interface NetworkServiceOptions {
   addressPools: Array<{ base: string; size: number }>
   /** Names cais's iptables chains (`CAIS-FORWARD` …). */
   chainPrefix: string
+  /** The cluster's control plane, when this node takes part in overlay networks. */
+  control?: ControlPlane | undefined
 }
 
 export interface NetworkCreateRequest {
@@ -97,10 +101,26 @@ export class NetworkService {
   readonly #lock = new KeyedMutex()
   readonly #proxies = new Map<string, PortProxy[]>()
   readonly #dns = new Map<string, DnsServer>()
+  readonly #overlay: OverlayNetworks | undefined
 
   constructor(opts: NetworkServiceOptions) {
     this.#o = opts
     this.#firewall = new Firewall(opts.chainPrefix)
+    if (opts.control) {
+      this.#overlay = new OverlayNetworks({
+        store: opts.store,
+        lock: this.#lock,
+        log: opts.log,
+        control: opts.control,
+        startDns: (n, address) => this.#startDns(n, address),
+        syncFirewall: () => this.#syncFirewall(),
+      })
+    }
+  }
+
+  /** What the control plane calls on this node; undefined without one. */
+  get overlayHandlers(): OverlayHandlers | undefined {
+    return this.#overlay
   }
 
   get #store(): NetworkStore {
@@ -119,8 +139,11 @@ export class NetworkService {
       await this.#store.save(bridge)
     }
     for (const n of this.#store.records.values()) {
-      if (n.driver !== 'bridge') continue
-      await this.#ensureBridge(n)
+      if (n.driver === 'bridge') await this.#ensureBridge(n)
+      else if (n.driver === 'overlay') {
+        if (this.#overlay) await this.#overlay.instantiate(n).catch((err: unknown) => this.#o.log.warn('overlay network not restored', { network: n.name, err }))
+        else this.#o.log.warn('overlay network kept but inactive: caisd runs without --overlay-listen', { network: n.name })
+      }
     }
     await this.#syncFirewall()
   }
@@ -132,13 +155,16 @@ export class NetworkService {
   async #ensureBridge(n: NetworkRecord): Promise<void> {
     const pool = n.ipam[0]!
     await host.ensureBridge(n.bridge!, `${pool.gateway}/${parseSubnet(pool.subnet).prefix}`, n.mtu)
-    if (!n.isDefault && !this.#dns.has(n.id)) {
-      const dns = new DnsServer(pool.gateway, (name, from) => this.#resolveName(n.id, name, from))
-      await dns.start().then(
-        () => this.#dns.set(n.id, dns),
-        (err: unknown) => this.#o.log.warn('embedded DNS did not start', { network: n.name, err }),
-      )
-    }
+    if (!n.isDefault) await this.#startDns(n, pool.gateway)
+  }
+
+  async #startDns(n: NetworkRecord, address: string): Promise<void> {
+    if (this.#dns.has(n.id)) return
+    const dns = new DnsServer(address, (name, from) => this.#resolveName(n.id, name, from))
+    await dns.start().then(
+      () => this.#dns.set(n.id, dns),
+      (err: unknown) => this.#o.log.warn('embedded DNS did not start', { network: n.name, err }),
+    )
   }
 
   /** Closes listeners (proxies, DNS); rules, bridges and namespaces stay for the containers that keep running. */
@@ -177,7 +203,7 @@ export class NetworkService {
     const scopes = [n, ...[...this.#store.records.values()].filter((x) => x !== n && !x.isDefault && asker !== undefined && x.endpoints[asker])]
     for (const net of scopes) {
       const out: string[] = []
-      for (const e of Object.values(net.endpoints)) {
+      for (const e of [...Object.values(net.endpoints), ...Object.values(net.overlay?.remote ?? {})]) {
         if (e.name === name || e.aliases.includes(name) || shortId(e.containerId) === name) out.push(e.address)
       }
       if (out.length > 0) return out
@@ -193,6 +219,7 @@ export class NetworkService {
     if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw invalid(`invalid network name "${name}": must match [a-zA-Z0-9][a-zA-Z0-9_.-]*`)
     const driver = req.Driver || 'bridge'
     if (builtinNames.includes(name)) throw new CaisError('forbidden', `operation is not permitted on predefined ${name} network`)
+    if (driver === 'overlay') return this.#createOverlay(req)
     if (driver !== 'bridge') throw notFound(`plugin "${driver}" not found`)
     return this.#lock.run('networks', async () => {
       if (this.#byName(name)) throw conflict(`network with name ${name} already exists`)
@@ -233,6 +260,23 @@ export class NetworkService {
       this.#o.events.emit('network', 'create', id, { name, type: 'bridge' })
       return { Id: id, Warning: '' }
     })
+  }
+
+  async #createOverlay(req: NetworkCreateRequest): Promise<{ Id: string; Warning: string }> {
+    const overlay = this.#overlay
+    if (!overlay) {
+      throw new CaisError('unavailable', 'overlay networks need caisd to join a cluster: start it with --overlay-listen ADDR:PORT and --overlay-peer for each other node')
+    }
+    const base = await this.#lock.run('networks', async () => {
+      if (this.#byName(req.Name)) throw conflict(`network with name ${req.Name} already exists`)
+      const configs = req.IPAM?.Config ?? []
+      if (configs.length > 1) throw invalid('only one IPv4 pool is supported per network')
+      const pool = configs[0]?.Subnet ? this.#explicitPool(configs[0]) : await this.#pickPool(undefined)
+      return { ...this.#builtin(req.Name, 'overlay'), labels: req.Labels ?? {}, ipam: [pool] }
+    })
+    const rec = await overlay.create(base)
+    this.#o.events.emit('network', 'create', rec.id, { name: rec.name, type: 'overlay' })
+    return { Id: rec.id, Warning: '' }
   }
 
   #explicitPool(c: { Subnet?: string; Gateway?: string; IPRange?: string }): NetworkRecord['ipam'][number] {
@@ -298,8 +342,13 @@ export class NetworkService {
       if (users.length > 0) throw new CaisError('forbidden', `error while removing network: network ${n.name} id ${n.id} has active endpoints`)
       this.#dns.get(n.id)?.close()
       this.#dns.delete(n.id)
-      await host.removeLink(n.bridge!)
-      await this.#store.delete(n.id)
+      if (n.driver === 'overlay') {
+        if (!this.#overlay) throw new CaisError('unavailable', 'overlay networks need caisd to join a cluster (--overlay-listen)')
+        await this.#overlay.remove(n)
+      } else {
+        await host.removeLink(n.bridge!)
+        await this.#store.delete(n.id)
+      }
       await this.#syncFirewall()
     })
     this.#o.events.emit('network', 'destroy', n.id, { name: n.name, type: n.driver })
@@ -341,7 +390,7 @@ export class NetworkService {
         const n = this.get(network)
         const e = await this.#connectLive(n, req.containerId, req.name, request, netns, i, i === 0 ? req.portBindings : {})
         addresses.push(e.address)
-        if (i === 0 && !n.isDefault) nameservers = [n.ipam[0]!.gateway]
+        if (i === 0 && !n.isDefault) nameservers = [n.overlay?.nodeAddress ?? n.ipam[0]!.gateway]
       }
     } catch (err) {
       await this.detach(req.containerId)
@@ -351,12 +400,18 @@ export class NetworkService {
   }
 
   async #connectLive(n: NetworkRecord, containerId: string, name: string, request: EndpointRequest, netns: string, index: number, ports: SandboxRequest['portBindings']): Promise<Endpoint> {
-    if (n.driver !== 'bridge') throw invalid(`container cannot be connected to network ${n.name} alongside others`)
+    if (n.driver !== 'bridge' && n.driver !== 'overlay') throw invalid(`container cannot be connected to network ${n.name} alongside others`)
+    const overlay = n.driver === 'overlay' ? this.#overlay : undefined
+    if (n.driver === 'overlay' && !overlay) throw new CaisError('unavailable', `network ${n.name} is an overlay and caisd runs without --overlay-listen`)
     return this.#lock.run(`network:${n.id}`, async () => {
       if (n.endpoints[containerId]) throw new CaisError('forbidden', `endpoint with name ${name} already exists in network ${n.name}`)
       const pool = n.ipam[0]!
       const subnet = parseSubnet(pool.subnet)
-      const address = request.ipv4Address ? this.#claimStatic(n, request.ipv4Address) : this.#nextFree(n)
+      const address = overlay
+        ? await overlay.endpointAddress(n, containerId, request.ipv4Address)
+        : request.ipv4Address
+          ? this.#claimStatic(n, request.ipv4Address)
+          : this.#nextFree(n)
       const e: Endpoint = {
         id: newId(),
         containerId,
@@ -378,17 +433,20 @@ export class NetworkService {
           address,
           mac: e.mac,
           prefix: subnet.prefix,
-          ...(index === 0 ? { gateway: pool.gateway } : {}),
-          ...(n.mtu ? { mtu: n.mtu } : {}),
+          // An overlay has no way out of its own subnet: no default route through it.
+          ...(index === 0 && !overlay ? { gateway: pool.gateway } : {}),
+          ...(overlay ? { mtu: overlayMtu } : n.mtu ? { mtu: n.mtu } : {}),
         })
-        e.ports = await this.#publish(containerId, address, ports)
+        e.ports = overlay ? [] : await this.#publish(containerId, address, ports)
         await this.#store.save(n)
         if (e.ports.length > 0) await this.#syncFirewall()
+        if (overlay) await overlay.announce(n, e)
       } catch (err) {
         this.#closeProxies(containerId)
         delete n.endpoints[containerId]
         await this.#store.save(n)
         await host.removeEndpoint(e.hostIf).catch(() => {})
+        if (overlay) await overlay.withdraw(n, e).catch(() => {})
         throw err
       }
       this.#o.events.emit('network', 'connect', n.id, { container: containerId, name: n.name, type: n.driver })
@@ -458,6 +516,7 @@ export class NetworkService {
         await this.#store.save(n)
       })
       await host.removeEndpoint(e.hostIf).catch(() => {})
+      if (n.driver === 'overlay') await this.#overlay?.withdraw(n, e)
       this.#o.events.emit('network', 'disconnect', n.id, { container: containerId, name: n.name, type: n.driver })
     }
     await host.removeSandbox(sandboxName(containerId))
@@ -506,6 +565,7 @@ export class NetworkService {
       await this.#store.save(n)
     })
     await host.removeEndpoint(e.hostIf).catch(() => {})
+    if (n.driver === 'overlay') await this.#overlay?.withdraw(n, e)
     if (e.ports.length > 0) await this.#syncFirewall()
     this.#o.events.emit('network', 'disconnect', n.id, { container: containerId, name: n.name, type: n.driver })
   }
@@ -521,7 +581,7 @@ export class NetworkService {
     }
     const e = n?.endpoints[containerId]
     const pool = n?.ipam[0]
-    const bridgeLike = n?.driver === 'bridge'
+    const bridgeLike = n?.driver === 'bridge' || n?.driver === 'overlay'
     return {
       IPAMConfig: null,
       Links: null,
@@ -574,13 +634,19 @@ export class NetworkService {
       ),
       Options: n.options,
       Labels: n.labels,
+      ...(n.overlay
+        ? {
+            Peers: [...new Set([this.#overlay?.self ?? '', ...Object.values(n.overlay.remote).map((r) => r.node)])].filter(Boolean).map((node) => ({ Name: node, IP: node.slice(0, node.lastIndexOf(':')) })),
+            Options: { 'com.docker.network.driver.overlay.vxlanid_list': String(n.overlay.vni) },
+          }
+        : {}),
     }
   }
 
   async #syncFirewall(): Promise<void> {
     const state: FirewallState = { networks: [], ports: [] }
     for (const n of this.#store.records.values()) {
-      if (n.driver !== 'bridge') continue
+      if (n.driver !== 'bridge' && n.driver !== 'overlay') continue
       state.networks.push({ bridge: n.bridge!, subnet: n.ipam[0]!.subnet, internal: n.internal })
       for (const e of Object.values(n.endpoints)) {
         for (const p of e.ports) {

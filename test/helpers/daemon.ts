@@ -78,7 +78,7 @@ export interface TestDaemon {
  * Starts a real caisd on its own temp root, exec root and socket. Everything it made (containers,
  * mounts, conmon processes) is removed in t.after, even when the test fails.
  */
-export async function startDaemon(t: TestContext, opts: { importBusybox?: boolean; args?: string[] } = {}): Promise<TestDaemon> {
+export async function startDaemon(t: TestContext, opts: { importBusybox?: boolean; args?: string[]; netns?: string } = {}): Promise<TestDaemon> {
   const dir = mkdtempSync('/tmp/cais-test-')
   const net = claimNetworkSlot()
   const root = join(dir, 'root')
@@ -90,7 +90,12 @@ export async function startDaemon(t: TestContext, opts: { importBusybox?: boolea
   const env = { CAIS_HOST: host, DOCKER_HOST: host, DOCKER_CONFIG: join(dir, 'docker-config'), CAIS_CONFIG: join(dir, 'cais-config') }
 
   const start = async (): Promise<void> => {
-    child = spawn(caisdBin, ['--root', root, '--exec-root', execRoot, '-H', host, '--log-level', 'debug', ...net.args, ...(opts.args ?? [])], { stdio: ['ignore', 'ignore', 'pipe'] })
+    const argv = ['--root', root, '--exec-root', execRoot, '-H', host, '--log-level', 'debug', ...net.args, ...(opts.args ?? [])]
+    // In a test "host" (a network namespace of the test's own): nsenter switches only the network namespace and
+    // execs caisd, so the child is caisd itself and its mounts stay visible to the cleanup.
+    child = opts.netns
+      ? spawn('nsenter', [`--net=/run/netns/${opts.netns}`, caisdBin, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] })
+      : spawn(caisdBin, argv, { stdio: ['ignore', 'ignore', 'pipe'] })
     child.stderr!.on('data', (d: Buffer) => (log += d.toString()))
     const deadline = Date.now() + 20_000
     for (;;) {

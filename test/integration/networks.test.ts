@@ -111,6 +111,11 @@ test('user-defined network: DNS by name and alias, isolation, --internal, connec
   const cut = await d.cli('exec', 'client', 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${ip} 80`)
   assert.doesNotMatch(cut.stdout, /api-page/, 'disconnect cut it off')
 
+  // Options: MTU and the bridge's device name.
+  await ok(d, 'network', 'create', '-o', 'com.docker.network.driver.mtu=1400', '-o', `com.docker.network.bridge.name=ctmtu${process.pid % 10000}`, 'small')
+  assert.match(execFileSync('ip', ['link', 'show', `ctmtu${process.pid % 10000}`], { encoding: 'utf8' }), /mtu 1400/)
+  assert.match(await ok(d, 'run', '--rm', '--network', 'small', BUSYBOX, 'ip', 'link', 'show', 'eth0'), /mtu 1400/)
+
   // Static addresses.
   await ok(d, 'network', 'create', '--subnet', '10.232.250.0/24', '--gateway', '10.232.250.1', 'fixed')
   await ok(d, 'run', '-d', '--name', 'pinned', '--network', 'fixed', '--ip', '10.232.250.77', BUSYBOX, 'sleep', '300')
