@@ -98,7 +98,34 @@ const median = (xs: number[]): number => {
 interface Workload {
   name: string
   /** One timed sample; may do untimed setup and cleanup itself. */
-  sample(e: Engine): number
+  sample(e: Engine): number | Promise<number>
+  /** Samples to take, when fewer than BENCH_RUNS make sense (heavy workloads). */
+  runs?: number
+}
+
+/** Runs docker commands `concurrency` at a time; resolves with the wall time of all of them, in ms. */
+async function timeParallel(host: string, commands: string[][], concurrency: number): Promise<number> {
+  const t0 = process.hrtime.bigint()
+  const queue = [...commands]
+  const worker = async (): Promise<void> => {
+    for (let args = queue.shift(); args; args = queue.shift()) {
+      const code = await new Promise<number>((resolve) => {
+        const child = spawn(docker, args, { env: { ...process.env, DOCKER_HOST: host }, stdio: 'ignore' })
+        child.on('close', (c) => resolve(c ?? 1))
+      })
+      if (code !== 0) throw new Error(`docker ${args.join(' ')} failed against ${host}`)
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker))
+  return Number(process.hrtime.bigint() - t0) / 1e6
+}
+
+/** Starts 50 detached containers 10 at a time (timed), then removes them 10 at a time (timed too). */
+async function fifty(e: Engine, network: string): Promise<{ start: number; remove: number }> {
+  const names = Array.from({ length: 50 }, (_, i) => `bench-fifty-${i}`)
+  const start = await timeParallel(e.host, names.map((n) => ['run', '-d', '--network', network, '--name', n, image, 'sleep', '600']), 10)
+  const remove = await timeParallel(e.host, names.map((n) => ['rm', '-f', n]), 10)
+  return { start, remove }
 }
 
 const workloads: Workload[] = [
@@ -121,6 +148,19 @@ const workloads: Workload[] = [
     },
   },
   { name: 'ps_a', sample: (e) => timeMs(e.host, ['ps', '-a']) },
+  { name: 'parallel_50 (start + rm, 10 at a time)', runs: 3, sample: async (e) => Object.values(await fifty(e, 'none')).reduce((a, b) => a + b) },
+  {
+    name: 'start_50_user_net (10 at a time)',
+    runs: 3,
+    sample: async (e) => {
+      sh(e.host, ['network', 'create', 'bench-net'])
+      try {
+        return (await fifty(e, 'bench-net')).start
+      } finally {
+        sh(e.host, ['network', 'rm', 'bench-net'])
+      }
+    },
+  },
 ]
 
 /**
@@ -206,8 +246,8 @@ async function main(): Promise<void> {
     const only = process.env['BENCH_ONLY']
     for (const w of workloads.filter((x) => !only || x.name.startsWith(only))) {
       const samples: Record<string, number[]> = Object.fromEntries(engines.map((e) => [e.name, []]))
-      for (const e of engines) w.sample(e) // warm-up
-      for (let i = 0; i < runs; i++) for (const e of engines) samples[e.name]!.push(w.sample(e))
+      for (const e of engines) await w.sample(e) // warm-up
+      for (let i = 0; i < Math.min(runs, w.runs ?? runs); i++) for (const e of engines) samples[e.name]!.push(await w.sample(e))
       results[w.name] = Object.fromEntries(engines.map((e) => [e.name, median(samples[e.name]!)]))
     }
     if (!only || 'push_pull'.startsWith(only)) Object.assign(results, await pushPull(engines))

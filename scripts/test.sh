@@ -14,7 +14,7 @@ echo "== lint"
 
 # The host's own firewall rules, links and namespaces must be the same after every test as before.
 host_state() {
-  iptables-save | sed -e 's/\[[0-9]*:[0-9]*\]//' -e '/^#/d'
+  { iptables-save; ip6tables-save; } | sed -e 's/\[[0-9]*:[0-9]*\]//' -e '/^#/d'
   ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | sort
   ip netns list | sort
 }

@@ -1,6 +1,7 @@
 import { createSocket, type Socket } from 'node:dgram'
 import { readFile } from 'node:fs/promises'
-import { isIPv4 } from 'node:net'
+import { isIPv4, isIPv6 } from 'node:net'
+import { parseIPv6 } from './ipv6.ts'
 
 /** Answers for one network: a name (lower case, no trailing dot), asked from an address → IPv4 addresses. */
 export type NameTable = (name: string, from: string) => string[]
@@ -43,8 +44,8 @@ export class DnsServer {
     if (!q) return
     const ips = this.#lookup(q.name.toLowerCase().replace(/\.$/, ''), address)
     if (ips.length > 0) {
-      // Known on this network: A records for A questions; no data (but the name exists) for anything else.
-      this.#socket?.send(answer(msg, q, q.type === 1 ? ips : []), port, address)
+      // Known on this network: A and AAAA records; no data (but the name exists) for anything else.
+      this.#socket?.send(answer(msg, q, q.type === 1 ? ips.filter(isIPv4) : q.type === 28 ? ips.filter(isIPv6) : []), port, address)
       return
     }
     const upstream = this.#upstreams[0]
@@ -102,14 +103,18 @@ function header(msg: Buffer, q: Question, rcode: number, answers: number): Buffe
 }
 
 function answer(msg: Buffer, q: Question, ips: string[]): Buffer {
-  const records = ips.filter(isIPv4).map((ip) => {
-    const rr = Buffer.alloc(16)
+  const records = ips.map((ip) => {
+    const v6 = isIPv6(ip)
+    const rr = Buffer.alloc(12 + (v6 ? 16 : 4))
     rr.writeUInt16BE(0xc00c, 0) // the name: a pointer to the question's
-    rr.writeUInt16BE(1, 2) // A
+    rr.writeUInt16BE(v6 ? 28 : 1, 2) // AAAA or A
     rr.writeUInt16BE(1, 4) // IN
     rr.writeUInt32BE(600, 6)
-    rr.writeUInt16BE(4, 10)
-    ip.split('.').forEach((part, k) => (rr[12 + k] = Number(part)))
+    rr.writeUInt16BE(v6 ? 16 : 4, 10)
+    if (v6) {
+      const n = parseIPv6(ip)
+      for (let k = 0; k < 16; k++) rr[12 + k] = Number((n >> BigInt(120 - k * 8)) & 0xffn)
+    } else ip.split('.').forEach((part, k) => (rr[12 + k] = Number(part)))
     return rr
   })
   return Buffer.concat([header(msg, q, 0, records.length), ...records])

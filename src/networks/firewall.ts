@@ -14,10 +14,17 @@ export interface FirewallState {
  */
 export class Firewall {
   readonly #prefix: string
+  readonly #family: 4 | 6
   #jumpsInPlace = false
 
-  constructor(prefix: string) {
+  /** One per address family: `iptables` for IPv4, `ip6tables` for IPv6, with the same chain names. */
+  constructor(prefix: string, family: 4 | 6 = 4) {
     this.#prefix = prefix
+    this.#family = family
+  }
+
+  get #tool(): string {
+    return this.#family === 4 ? 'iptables' : 'ip6tables'
   }
 
   get chains(): { nat: string[]; filter: string[] } {
@@ -30,7 +37,7 @@ export class Firewall {
     const p = this.#prefix
     return [
       ['nat', 'PREROUTING', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', `${p}-DNAT`],
-      ['nat', 'OUTPUT', '!', '-d', '127.0.0.0/8', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', `${p}-DNAT`],
+      ['nat', 'OUTPUT', '!', '-d', this.#family === 4 ? '127.0.0.0/8' : '::1/128', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', `${p}-DNAT`],
       ['nat', 'POSTROUTING', '-j', `${p}-POSTROUTING`],
       ['filter', 'FORWARD', '-j', `${p}-FORWARD`],
     ]
@@ -50,7 +57,7 @@ export class Firewall {
     }
     filter.push(`-A ${p}-FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`)
     for (const port of s.ports) {
-      filter.push(`-A ${p}-FORWARD -d ${port.containerIp}/32 ! -i ${port.bridge} -o ${port.bridge} -p ${port.proto} -m ${port.proto} --dport ${port.containerPort} -j ACCEPT`)
+      filter.push(`-A ${p}-FORWARD -d ${port.containerIp}/${this.#family === 4 ? 32 : 128} ! -i ${port.bridge} -o ${port.bridge} -p ${port.proto} -m ${port.proto} --dport ${port.containerPort} -j ACCEPT`)
     }
     for (const n of s.networks) {
       filter.push(`-A ${p}-FORWARD -i ${n.bridge} -o ${n.bridge} -j ACCEPT`)
@@ -66,14 +73,14 @@ export class Firewall {
   }
 
   async apply(s: FirewallState): Promise<void> {
-    const r = await execFile('iptables-restore', ['-w', '--noflush'], { input: this.render(s) })
-    if (r.code !== 0) throw new Error(`iptables-restore: ${r.stderr.trim()}`)
+    const r = await execFile(`${this.#tool}-restore`, ['-w', '--noflush'], { input: this.render(s) })
+    if (r.code !== 0) throw new Error(`${this.#tool}-restore: ${r.stderr.trim()}`)
     if (this.#jumpsInPlace) return
     for (const [table, chain, ...rule] of this.jumps) {
-      const check = await execFile('iptables', ['-w', '-t', table!, '-C', chain!, ...rule])
+      const check = await execFile(this.#tool, ['-w', '-t', table!, '-C', chain!, ...rule])
       if (check.code === 0) continue
-      const add = await execFile('iptables', ['-w', '-t', table!, '-I', chain!, '1', ...rule])
-      if (add.code !== 0) throw new Error(`iptables -t ${table} -I ${chain}: ${add.stderr.trim()}`)
+      const add = await execFile(this.#tool, ['-w', '-t', table!, '-I', chain!, '1', ...rule])
+      if (add.code !== 0) throw new Error(`${this.#tool} -t ${table} -I ${chain}: ${add.stderr.trim()}`)
     }
     this.#jumpsInPlace = true
   }

@@ -19,10 +19,12 @@ export async function linkExists(name: string): Promise<boolean> {
 }
 
 /** Creates the bridge with its gateway address (idempotent) and brings it up. */
-export async function ensureBridge(name: string, gatewayCidr: string, mtu?: number): Promise<void> {
+export async function ensureBridge(name: string, gatewayCidr: string, mtu?: number, gateway6Cidr?: string): Promise<void> {
   if (!(await linkExists(name))) await ipBatch([`link add name ${name}${mtu ? ` mtu ${mtu}` : ''} type bridge`])
-  const addrs = await run('ip', ['-o', '-4', 'addr', 'show', 'dev', name])
+  const addrs = await run('ip', ['-o', 'addr', 'show', 'dev', name])
   const lines = addrs.includes(` ${gatewayCidr} `) ? [] : [`addr add ${gatewayCidr} dev ${name}`]
+  // nodad: usable at once, rather than "tentative" for the second duplicate address detection takes.
+  if (gateway6Cidr && !addrs.includes(` ${gateway6Cidr} `)) lines.push(`addr add ${gateway6Cidr} dev ${name} nodad`)
   await ipBatch([...lines, `link set ${name} up`])
 }
 
@@ -40,6 +42,7 @@ export interface VethEndpoint {
   mac: string
   prefix: number
   gateway?: string
+  address6?: { address: string; prefix: number; gateway?: string }
   mtu?: number
 }
 
@@ -53,7 +56,13 @@ export async function addEndpoint(netns: string, e: VethEndpoint): Promise<void>
   const mtu = e.mtu ? ` mtu ${e.mtu}` : ''
   await ipBatch([`link add name ${e.hostIf}${mtu} type veth peer name ${e.containerIf}${mtu} address ${e.mac} netns ${netns}`, `link set ${e.hostIf} master ${e.bridge}`, `link set ${e.hostIf} up`])
   await ipBatch(
-    [`addr add ${e.address}/${e.prefix} dev ${e.containerIf}`, `link set ${e.containerIf} up`, ...(e.gateway ? [`route add default via ${e.gateway}`] : [])],
+    [
+      `addr add ${e.address}/${e.prefix} dev ${e.containerIf}`,
+      ...(e.address6 ? [`addr add ${e.address6.address}/${e.address6.prefix} dev ${e.containerIf} nodad`] : []),
+      `link set ${e.containerIf} up`,
+      ...(e.gateway ? [`route add default via ${e.gateway}`] : []),
+      ...(e.address6?.gateway ? [`route add ::/0 via ${e.address6.gateway}`] : []),
+    ],
     { netns },
   )
 }
@@ -85,8 +94,8 @@ export async function hostRoutes(): Promise<string[]> {
 }
 
 /** Containers reach the outside through NAT only when the host forwards IPv4, as Docker turns on. */
-export async function enableForwarding(): Promise<void> {
-  const path = '/proc/sys/net/ipv4/ip_forward'
+export async function enableForwarding(family: 4 | 6 = 4): Promise<void> {
+  const path = family === 4 ? '/proc/sys/net/ipv4/ip_forward' : '/proc/sys/net/ipv6/conf/all/forwarding'
   if ((await readFile(path, 'utf8')).trim() !== '1') await writeFile(path, '1\n')
 }
 

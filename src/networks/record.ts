@@ -16,6 +16,8 @@ export interface Endpoint {
   name: string
   aliases: string[]
   address: string
+  /** On a network with IPv6. */
+  address6?: string
   mac: string
   /** The veth end on the host, and the interface name inside the container. */
   hostIf: string
@@ -46,6 +48,8 @@ export interface NetworkRecord {
   bridge?: string
   mtu?: number
   ipam: IpamPool[]
+  /** The IPv6 pool of a network created with `--ipv6`. */
+  ipam6?: IpamPool
   /** By container ID. */
   endpoints: Record<string, Endpoint>
   overlay?: OverlayState

@@ -13,6 +13,7 @@ import { OverlayNetworks, overlayMtu } from './overlay.ts'
 import { Firewall, type FirewallState } from './firewall.ts'
 import * as host from './host.ts'
 import { type Subnet, contains, formatIPv4, formatSubnet, overlaps, parseIPv4, parseSubnet, size, splitPool } from './ipv4.ts'
+import { contains6, formatIPv6, formatSubnet6, overlaps6, parseIPv6, parseSubnet6 } from './ipv6.ts'
 import { type PortBinding, PortProxy } from './port-proxy.ts'
 import type { Endpoint, NetworkRecord } from './record.ts'
 import type { NetworkStore } from './store.ts'
@@ -98,6 +99,9 @@ const sandboxName = (containerId: string): string => `cais-${containerId.slice(0
 export class NetworkService {
   readonly #o: NetworkServiceOptions
   readonly #firewall: Firewall
+  readonly #firewall6: Firewall
+  /** ip6tables is touched only once a network has IPv6 (and then kept in step until none has). */
+  #v6Rules = false
   readonly #lock = new KeyedMutex()
   readonly #proxies = new Map<string, PortProxy[]>()
   readonly #dns = new Map<string, DnsServer>()
@@ -106,6 +110,7 @@ export class NetworkService {
   constructor(opts: NetworkServiceOptions) {
     this.#o = opts
     this.#firewall = new Firewall(opts.chainPrefix)
+    this.#firewall6 = new Firewall(opts.chainPrefix, 6)
     if (opts.control) {
       this.#overlay = new OverlayNetworks({
         store: opts.store,
@@ -154,7 +159,9 @@ export class NetworkService {
 
   async #ensureBridge(n: NetworkRecord): Promise<void> {
     const pool = n.ipam[0]!
-    await host.ensureBridge(n.bridge!, `${pool.gateway}/${parseSubnet(pool.subnet).prefix}`, n.mtu)
+    const v6 = n.ipam6 ? `${n.ipam6.gateway}/${parseSubnet6(n.ipam6.subnet).prefix}` : undefined
+    if (v6) await host.enableForwarding(6)
+    await host.ensureBridge(n.bridge!, `${pool.gateway}/${parseSubnet(pool.subnet).prefix}`, n.mtu, v6)
     if (!n.isDefault) await this.#startDns(n, pool.gateway)
   }
 
@@ -204,7 +211,9 @@ export class NetworkService {
     for (const net of scopes) {
       const out: string[] = []
       for (const e of [...Object.values(net.endpoints), ...Object.values(net.overlay?.remote ?? {})]) {
-        if (e.name === name || e.aliases.includes(name) || shortId(e.containerId) === name) out.push(e.address)
+        if (e.name === name || e.aliases.includes(name) || shortId(e.containerId) === name) {
+          out.push(e.address, ...('address6' in e && e.address6 ? [e.address6] : []))
+        }
       }
       if (out.length > 0) return out
     }
@@ -223,10 +232,12 @@ export class NetworkService {
     if (driver !== 'bridge') throw notFound(`plugin "${driver}" not found`)
     return this.#lock.run('networks', async () => {
       if (this.#byName(name)) throw conflict(`network with name ${name} already exists`)
-      if (req.EnableIPv6) throw invalid('IPv6 networks are not supported yet')
-      const configs = req.IPAM?.Config ?? []
-      if (configs.length > 1) throw invalid('only one IPv4 pool is supported per network')
+      const all = req.IPAM?.Config ?? []
+      const configs = all.filter((c) => !(c.Subnet ?? '').includes(':'))
+      const configs6 = all.filter((c) => (c.Subnet ?? '').includes(':'))
+      if (configs.length > 1 || configs6.length > 1) throw invalid('only one IPv4 and one IPv6 pool are supported per network')
       const pool = configs[0]?.Subnet ? this.#explicitPool(configs[0]) : await this.#pickPool(configs[0])
+      const pool6 = req.EnableIPv6 || configs6.length > 0 ? this.#pool6(configs6[0]) : undefined
       const opts = req.Options ?? {}
       const id = newId()
       const mtuText = opts['com.docker.network.driver.mtu']
@@ -247,6 +258,7 @@ export class NetworkService {
         bridge: bridgeName,
         ...(mtu !== undefined ? { mtu } : {}),
         ipam: [pool],
+        ...(pool6 ? { ipam6: pool6 } : {}),
       }
       await this.#store.save(rec)
       try {
@@ -260,6 +272,27 @@ export class NetworkService {
       this.#o.events.emit('network', 'create', id, { name, type: 'bridge' })
       return { Id: id, Warning: '' }
     })
+  }
+
+  /** The IPv6 pool: the one given, or a unique local /64 (fd00::/8 with 40 random bits, as RFC 4193 says). */
+  #pool6(c: { Subnet?: string; Gateway?: string; IPRange?: string } | undefined): NonNullable<NetworkRecord['ipam6']> {
+    let subnet
+    if (c?.Subnet) {
+      subnet = parseSubnet6(c.Subnet)
+      if (subnet.prefix > 120) throw invalid(`invalid subnet ${c.Subnet}: too small for a network`)
+      for (const n of this.#store.records.values()) {
+        if (n.ipam6 && overlaps6(subnet, parseSubnet6(n.ipam6.subnet))) throw new CaisError('forbidden', 'invalid pool request: Pool overlaps with other one on this address space')
+      }
+    } else {
+      const r = randomBytes(5).toString('hex')
+      subnet = parseSubnet6(`fd${r.slice(0, 2)}:${r.slice(2, 6)}:${r.slice(6, 10)}::/64`)
+    }
+    let gateway = subnet.base + 1n
+    if (c?.Gateway) {
+      gateway = parseIPv6(c.Gateway)
+      if (!contains6(subnet, gateway)) throw invalid(`no matching subnet for gateway ${c.Gateway}`)
+    }
+    return { subnet: formatSubnet6(subnet), gateway: formatIPv6(gateway) }
   }
 
   async #createOverlay(req: NetworkCreateRequest): Promise<{ Id: string; Warning: string }> {
@@ -389,7 +422,7 @@ export class NetworkService {
       for (const [i, { network, request }] of req.networks.entries()) {
         const n = this.get(network)
         const e = await this.#connectLive(n, req.containerId, req.name, request, netns, i, i === 0 ? req.portBindings : {})
-        addresses.push(e.address)
+        addresses.push(e.address, ...(e.address6 ? [e.address6] : []))
         if (i === 0 && !n.isDefault) nameservers = [n.overlay?.nodeAddress ?? n.ipam[0]!.gateway]
       }
     } catch (err) {
@@ -412,12 +445,14 @@ export class NetworkService {
         : request.ipv4Address
           ? this.#claimStatic(n, request.ipv4Address)
           : this.#nextFree(n)
+      const address6 = n.ipam6 ? this.#nextFree6(n) : undefined
       const e: Endpoint = {
         id: newId(),
         containerId,
         name,
         aliases: request.aliases ?? [],
         address,
+        ...(address6 ? { address6 } : {}),
         mac: macFor(address),
         hostIf: `veth${randomBytes(5).toString('hex').slice(0, 9)}`,
         ifName: `eth${index}`,
@@ -433,6 +468,9 @@ export class NetworkService {
           address,
           mac: e.mac,
           prefix: subnet.prefix,
+          ...(address6 && n.ipam6
+            ? { address6: { address: address6, prefix: parseSubnet6(n.ipam6.subnet).prefix, ...(index === 0 ? { gateway: n.ipam6.gateway } : {}) } }
+            : {}),
           // An overlay has no way out of its own subnet: no default route through it.
           ...(index === 0 && !overlay ? { gateway: pool.gateway } : {}),
           ...(overlay ? { mtu: overlayMtu } : n.mtu ? { mtu: n.mtu } : {}),
@@ -475,6 +513,18 @@ export class NetworkService {
       if (!used.has(text)) return text
     }
     throw conflict(`no available IPv4 addresses on this network's address pools: ${n.name} (${n.id})`)
+  }
+
+  #nextFree6(n: NetworkRecord): string {
+    const pool = n.ipam6!
+    const subnet = parseSubnet6(pool.subnet)
+    const used = new Set(Object.values(n.endpoints).map((e) => e.address6))
+    used.add(pool.gateway)
+    for (let ip = subnet.base + 1n; ip < subnet.base + 65536n; ip++) {
+      const text = formatIPv6(ip)
+      if (!used.has(text)) return text
+    }
+    throw conflict(`no available IPv6 addresses on this network's address pools: ${n.name} (${n.id})`)
   }
 
   async #publish(containerId: string, address: string, bindings: SandboxRequest['portBindings']): Promise<PortBinding[]> {
@@ -594,9 +644,9 @@ export class NetworkService {
       Gateway: e && pool ? pool.gateway : '',
       IPAddress: e?.address ?? '',
       IPPrefixLen: e && pool ? parseSubnet(pool.subnet).prefix : 0,
-      IPv6Gateway: '',
-      GlobalIPv6Address: '',
-      GlobalIPv6PrefixLen: 0,
+      IPv6Gateway: e?.address6 && n?.ipam6 ? n.ipam6.gateway : '',
+      GlobalIPv6Address: e?.address6 ?? '',
+      GlobalIPv6PrefixLen: e?.address6 && n?.ipam6 ? parseSubnet6(n.ipam6.subnet).prefix : 0,
       DNSNames: bridgeLike && !n?.isDefault ? [name, shortId(containerId), ...(e?.aliases ?? [])] : null,
     }
   }
@@ -619,8 +669,12 @@ export class NetworkService {
       Scope: n.scope,
       Driver: n.driver,
       EnableIPv4: true,
-      EnableIPv6: false,
-      IPAM: { Driver: 'default', Options: null, Config: n.ipam.map((p) => ({ Subnet: p.subnet, Gateway: p.gateway, ...(p.ipRange ? { IPRange: p.ipRange } : {}) })) },
+      EnableIPv6: n.ipam6 !== undefined,
+      IPAM: {
+        Driver: 'default',
+        Options: null,
+        Config: [...n.ipam, ...(n.ipam6 ? [n.ipam6] : [])].map((p) => ({ Subnet: p.subnet, ...(p.gateway ? { Gateway: p.gateway } : {}), ...(p.ipRange ? { IPRange: p.ipRange } : {}) })),
+      },
       Internal: n.internal,
       Attachable: n.attachable,
       Ingress: false,
@@ -629,7 +683,7 @@ export class NetworkService {
       Containers: Object.fromEntries(
         Object.values(n.endpoints).map((e) => [
           e.containerId,
-          { Name: containerNames(e.containerId) || e.name, EndpointID: e.id, MacAddress: e.mac, IPv4Address: `${e.address}/${parseSubnet(n.ipam[0]!.subnet).prefix}`, IPv6Address: '' },
+          { Name: containerNames(e.containerId) || e.name, EndpointID: e.id, MacAddress: e.mac, IPv4Address: `${e.address}/${parseSubnet(n.ipam[0]!.subnet).prefix}`, IPv6Address: e.address6 && n.ipam6 ? `${e.address6}/${parseSubnet6(n.ipam6.subnet).prefix}` : '' },
         ]),
       ),
       Options: n.options,
@@ -655,6 +709,10 @@ export class NetworkService {
       }
     }
     await this.#firewall.apply(state)
+    const v6 = [...this.#store.records.values()].filter((n) => n.ipam6 && n.bridge)
+    if (v6.length === 0 && !this.#v6Rules) return
+    await this.#firewall6.apply({ networks: v6.map((n) => ({ bridge: n.bridge!, subnet: n.ipam6!.subnet, internal: n.internal })), ports: [] })
+    this.#v6Rules = v6.length > 0
   }
 }
 

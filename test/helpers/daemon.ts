@@ -219,22 +219,27 @@ function cleanupNetwork(root: string, prefix: string): void {
       if (rec.bridge) quiet('ip', ['link', 'del', 'dev', rec.bridge])
     }
   }
-  for (const table of ['nat', 'filter']) {
-    const rules = execFileSync('iptables', ['-w', '-t', table, '-S'], { encoding: 'utf8' }).split('\n')
+  for (const [tool, table] of [['iptables', 'nat'], ['iptables', 'filter'], ['ip6tables', 'nat'], ['ip6tables', 'filter']] as const) {
+    let rules: string[]
+    try {
+      rules = execFileSync(tool, ['-w', '-t', table, '-S'], { encoding: 'utf8' }).split('\n')
+    } catch {
+      continue // no such table on this host
+    }
     for (const r of rules) {
       if (!r.startsWith('-A ') || !r.includes(`-j ${prefix}-`)) continue
       const [, chain, ...rest] = r.split(' ')
       if (chain!.startsWith(`${prefix}-`)) continue
-      quiet('iptables', ['-w', '-t', table, '-D', chain!, ...rest])
+      quiet(tool, ['-w', '-t', table, '-D', chain!, ...rest])
     }
     for (const r of rules) {
       const m = new RegExp(`^-N (${prefix}-\\S+)$`).exec(r)
       if (!m) continue
-      quiet('iptables', ['-w', '-t', table, '-F', m[1]!])
+      quiet(tool, ['-w', '-t', table, '-F', m[1]!])
     }
     for (const r of rules) {
       const m = new RegExp(`^-N (${prefix}-\\S+)$`).exec(r)
-      if (m) quiet('iptables', ['-w', '-t', table, '-X', m[1]!])
+      if (m) quiet(tool, ['-w', '-t', table, '-X', m[1]!])
     }
   }
 }

@@ -128,6 +128,30 @@ test('user-defined network: DNS by name and alias, isolation, --internal, connec
   assert.match(outside.stderr, /no configured subnet contains IP address 10\.9\.9\.9/)
 })
 
+test('IPv6: --ipv6 with a v6 subnet gives containers global addresses, AAAA names and a v6 route', async (t) => {
+  const d = await startDaemon(t)
+  const subnet = `fd00:ca15:${(process.pid % 65535).toString(16)}::/64`
+  await ok(d, 'network', 'create', '--ipv6', '--subnet', subnet, 'dual')
+  const net = await d.client.networks.inspect('dual')
+  assert.equal(net.EnableIPv6, true)
+  assert.deepEqual(net.IPAM.Config.map((c) => c.Subnet).filter((s) => s.includes(':')), [subnet])
+  await ok(d, 'run', '-d', '--name', 'six', '--network', 'dual', ...webServer('over-ipv6'))
+  const ep = ((await d.client.containers.inspect('six')).NetworkSettings as { Networks: Record<string, { GlobalIPv6Address: string; IPv6Gateway: string; IPAddress: string }> }).Networks['dual']!
+  const prefix = subnet.split('::')[0]!
+  assert.ok(ep.GlobalIPv6Address.startsWith(`${prefix}::`), ep.GlobalIPv6Address)
+  assert.equal(ep.IPv6Gateway, `${prefix}::1`)
+  assert.match(ep.IPAddress, /^10\.232\./, 'dual stack: an IPv4 address too')
+  assert.match(await ok(d, 'exec', 'six', 'ip', '-6', 'route'), /default via .*::1 dev eth0/)
+  const aaaa = await d.cli('run', '--rm', '--network', 'dual', BUSYBOX, 'nslookup', '-type=AAAA', 'six')
+  assert.match(aaaa.stdout, new RegExp(`Address: ${ep.GlobalIPv6Address}`), aaaa.stderr)
+  const page = await d.cli('run', '--rm', '--network', 'dual', BUSYBOX, 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${ep.GlobalIPv6Address} 80`)
+  assert.match(page.stdout, /over-ipv6/, page.stderr)
+  assert.match(execFileSync('ip6tables-save', ['-t', 'nat'], { encoding: 'utf8' }), new RegExp(`-s ${subnet.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} .*-j MASQUERADE`))
+  const overlap = await d.cli('network', 'create', '--ipv6', '--subnet', `${prefix}::/48`, 'dual2')
+  assert.equal(overlap.code, 1)
+  assert.match(overlap.stderr, /Pool overlaps/)
+})
+
 test('network errors: Docker statuses and messages; the daemon and store stay consistent', async (t) => {
   const d = await startDaemon(t)
   await ok(d, 'network', 'create', '--subnet', '10.232.251.0/24', 'first')
