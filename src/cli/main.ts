@@ -1,6 +1,7 @@
 import { enableCompileCache } from 'node:module'
 import { EngineClient, hostFromEnv } from '../client/engine-client.ts'
 import type { Command } from './command.ts'
+import { attachCommand } from './commands/container/attach.ts'
 import { commitCommand } from './commands/container/commit.ts'
 import { createCommand } from './commands/container/create.ts'
 import { exportCommand } from './commands/container/export.ts'
@@ -58,7 +59,7 @@ enableCompileCache?.()
 
 /** Every verb, listed explicitly; each answers as `cais <verb>` and as `cais <group> <verb>`. */
 export const commands: Command[] = [
-  runCommand, createCommand, startCommand, stopCommand, restartCommand, killCommand, rmCommand, waitCommand, psCommand,
+  runCommand, createCommand, startCommand, attachCommand, stopCommand, restartCommand, killCommand, rmCommand, waitCommand, psCommand,
   logsCommand, inspectCommand, execCommand, pauseCommand, unpauseCommand, renameCommand, topCommand, diffCommand, containerPruneCommand, commitCommand, exportCommand, imagesCommand, historyCommand, importCommand, loadCommand, saveCommand, tagCommand, rmiCommand, imagePruneCommand, pullCommand, pushCommand,
   loginCommand, logoutCommand, searchCommand,
   versionCommand, infoCommand, dfCommand, eventsCommand, volumeCreateCommand, volumeLsCommand, volumeInspectCommand, volumeRmCommand, volumePruneCommand,

@@ -148,12 +148,16 @@ export class EngineClient {
     /** Attaches to the container's output (hijacked); resolves after the daemon's `101`. */
     attach: async (
       id: string,
-      opts: { stream?: boolean; logs?: boolean; stdout?: boolean; stderr?: boolean; stdin?: boolean } = {},
+      opts: { stream?: boolean; logs?: boolean; stdout?: boolean; stderr?: boolean; stdin?: boolean; detachKeys?: string | undefined } = {},
     ): Promise<{ output: AsyncGenerator<StreamChunk>; socket: Duplex }> => {
       const { socket, head, headers } = await this.http.hijack('POST', `/containers/${encodeURIComponent(id)}/attach`, {
-        query: { stream: opts.stream ?? true, logs: opts.logs, stdout: opts.stdout ?? true, stderr: opts.stderr ?? true, stdin: opts.stdin },
+        query: { stream: opts.stream ?? true, logs: opts.logs, stdout: opts.stdout ?? true, stderr: opts.stderr ?? true, stdin: opts.stdin, detachKeys: opts.detachKeys },
       })
       return { output: hijackedOutput(socket, head, headers), socket }
+    },
+    /** The size of a TTY container's terminal. */
+    resize: async (id: string, height: number, width: number): Promise<void> => {
+      await this.http.empty('POST', `/containers/${encodeURIComponent(id)}/resize`, { query: { h: height, w: width } })
     },
   }
 

@@ -1,6 +1,6 @@
 import { invalid } from '../lib/errors.ts'
 import type { ImageConfig } from '../images/types.ts'
-import type { ContainerConfig, ContainerCreateBody, HostConfig } from '../wire/types.ts'
+import type { ContainerConfig, ContainerCreateBody, HealthConfig, HostConfig } from '../wire/types.ts'
 
 const nameRe = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/
 export const defaultPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
@@ -39,7 +39,21 @@ export function mergeConfig(body: ContainerCreateBody, image: ImageConfig, id: s
     Labels: { ...ic.Labels, ...body.Labels },
     ...(body.StopSignal || ic.StopSignal ? { StopSignal: body.StopSignal || ic.StopSignal } : {}),
     ...(body.StopTimeout !== undefined ? { StopTimeout: body.StopTimeout } : {}),
+    ...(body.Healthcheck ? { Healthcheck: validHealthcheck(body.Healthcheck) } : {}),
   }
+}
+
+/** Docker's bounds on health check settings (durations in nanoseconds). */
+function validHealthcheck(h: HealthConfig): HealthConfig {
+  const ms = 1_000_000
+  for (const k of ['Interval', 'Timeout', 'StartPeriod', 'StartInterval'] as const) {
+    const v = h[k]
+    if (v !== undefined && v !== 0 && v < ms) throw invalid(`${k} in Healthcheck cannot be less than 1ms`)
+    if (v !== undefined && v < 0) throw invalid(`${k} in Healthcheck cannot be negative`)
+  }
+  if (h.Retries !== undefined && h.Retries < 0) throw invalid('Retries in Healthcheck cannot be negative')
+  if (h.Test?.length && !['NONE', 'CMD', 'CMD-SHELL'].includes(h.Test[0]!)) throw invalid(`unknown healthcheck type: ${h.Test[0]}`)
+  return h
 }
 
 /** Later entries override earlier ones by key; PATH is always present. */

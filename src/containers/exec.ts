@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { writeFile, rm } from 'node:fs/promises'
+import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import type { EventBus } from '../events/bus.ts'
@@ -31,6 +31,8 @@ interface ExecRecord {
   exitCode: number | null
   pid: number
   started: boolean
+  /** crun writes the exec'd process's host PID here while it runs. */
+  pidFile?: string
 }
 
 export interface ExecIo {
@@ -102,6 +104,45 @@ export class ExecService {
     return e
   }
 
+  /**
+   * A health probe: an exec whose output (stdout and stderr together) is kept, killed after `timeoutMs`.
+   * A probe that timed out reports exit code -1, as Docker's.
+   */
+  async probe(containerId: string, cmd: string[], timeoutMs: number): Promise<{ exitCode: number; output: string }> {
+    const id = this.create(containerId, { Cmd: cmd, AttachStdout: true, AttachStderr: true })
+    let output = ''
+    let timedOut = false
+    const timer = setTimeout(() => {
+      timedOut = true
+      void this.#kill(id)
+    }, timeoutMs)
+    try {
+      const exitCode = await this.start(id, {
+        output: (_stream, chunk) => {
+          if (output.length < 8192) output += chunk.toString()
+        },
+      })
+      if (timedOut) return { exitCode: -1, output: `Health check exceeded timeout (${goDuration(timeoutMs)})` }
+      return { exitCode, output }
+    } finally {
+      clearTimeout(timer)
+      this.#execs.delete(id)
+    }
+  }
+
+  async #kill(id: string): Promise<void> {
+    const e = this.#execs.get(id)
+    if (!e?.pidFile) return
+    const pid = Number.parseInt(await readFile(e.pidFile, 'utf8').catch(() => ''), 10)
+    if (pid > 0) {
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {
+        // already gone
+      }
+    }
+  }
+
   /** Runs the exec to its end; resolves with its exit code, recorded before the caller closes the stream. */
   async start(id: string, io: ExecIo): Promise<number> {
     const e = this.validateStart(id)
@@ -125,6 +166,7 @@ export class ExecService {
     const specPath = join(dir, `exec-${id}.json`)
     const pidPath = join(dir, `exec-${id}.pid`)
     await writeFile(specPath, JSON.stringify(process))
+    e.pidFile = pidPath
     this.#events.emit('container', `exec_start: ${e.config.Cmd.join(' ')}`, c.id, { ...this.#containers.eventAttributes(c.id), execID: id })
     const child = spawn(this.#crun, [`--root=${this.#crunRoot}`, 'exec', '--process', specPath, '--pid-file', pidPath, c.id], {
       stdio: [io.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
@@ -154,6 +196,15 @@ export class ExecService {
     this.#events.emit('container', 'exec_die', c.id, { ...this.#containers.eventAttributes(c.id), execID: id, exitCode: String(exitCode) })
     return exitCode
   }
+}
+
+/** Go's duration text for whole milliseconds and up: 1s, 500ms, 1m30s, as Docker's messages print them. */
+function goDuration(ms: number): string {
+  if (ms < 1000) return `${ms}ms`
+  const h = Math.floor(ms / 3_600_000)
+  const m = Math.floor((ms % 3_600_000) / 60_000)
+  const s = (ms % 60_000) / 1000
+  return `${h ? `${h}h` : ''}${h || m ? `${m}m` : ''}${s}s`
 }
 
 const osSignals: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15, SIGPIPE: 13 }

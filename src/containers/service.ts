@@ -14,8 +14,10 @@ import { KeyedMutex } from '../lib/mutex.ts'
 import { humanDuration, rfc3339Nano } from '../lib/time.ts'
 import { Runtime, RuntimeError, isNotFoundMessage } from '../runtime/runtime.ts'
 import { buildSpec } from '../runtime/spec.ts'
+import { openStdin, resizeTerminal } from '../runtime/stdin.ts'
+import type { Writable } from 'node:stream'
 import type { RootfsManager } from '../snapshots/rootfs.ts'
-import type { ContainerCreateBody, ContainerInspect, ContainerSummary, WaitResponse } from '../wire/types.ts'
+import type { ContainerCreateBody, ContainerInspect, ContainerSummary, HealthConfig, WaitResponse } from '../wire/types.ts'
 import { mergeConfig, normaliseHostConfig, validateName } from './create-config.ts'
 import { writeEtcFiles } from './etc-files.ts'
 import { type LogEntry, readLogs } from './logs.ts'
@@ -338,7 +340,8 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       gid: user.gid,
       additionalGids: user.additionalGids,
       hostname: rec.config.Hostname,
-      terminal: false,
+      terminal: rec.config.Tty,
+      consoleSize: consoleSizeOf(hc['ConsoleSize']),
       etcFiles: { hosts: rec.hostsPath, hostname: rec.hostnamePath, resolvConf: rec.resolvConfPath },
       readonlyRootfs: hc.ReadonlyRootfs,
       privileged: hc.Privileged,
@@ -356,7 +359,16 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     await Runtime.writeBundle(bundle, spec)
     const t2 = performance.now()
     const logPath = hc.LogConfig.Type === 'none' ? '/dev/null' : rec.logPath
-    const { pid } = await this.#d.runtime.create({ id: rec.id, name: rec.name.slice(1), bundle, logPath })
+    const { pid } = await this.#d.runtime.create({
+      id: rec.id,
+      name: rec.name.slice(1),
+      bundle,
+      logPath,
+      stdin: rec.config.OpenStdin,
+      // As Docker: a client leaving closes stdin only for a one-shot, non-TTY attach (`run -i`).
+      keepStdinOpen: !rec.config.StdinOnce || rec.config.Tty,
+      terminal: rec.config.Tty,
+    })
     const t3 = performance.now()
     await this.#d.runtime.start(rec.id)
     const t4 = performance.now()
@@ -375,6 +387,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     }
     await this.#d.store.save(rec)
     this.#emit(rec, 'start')
+    this.#signals.emit(`start:${rec.id}`)
     this.#d.log.debug('container started', {
       container: rec.id,
       mountMs: +(t1 - t0).toFixed(1),
@@ -778,6 +791,10 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       if (volumes && !volumes.some((v) => (r.mounts ?? []).some((m) => m.source === v || m.destination === v))) return false
       const ancestors = f.get('ancestor')
       if (ancestors && !ancestors.some((a) => this.#isAncestor(a, r))) return false
+      const health = f.get('health')
+      if (health && !health.includes(r.state.Health?.Status ?? 'none')) return false
+      const networks = f.get('network')
+      if (networks && !networks.some((n) => Object.keys(r.networks ?? { [r.hostConfig.NetworkMode]: {} }).includes(n))) return false
       return true
     })
     if (opts.limit && opts.limit > 0) recs = recs.slice(0, opts.limit)
@@ -840,10 +857,57 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     }
   }
 
+  /**
+   * The container's stdin for an attach, once the container runs (an attach usually comes before the start).
+   * Undefined for a container created without OpenStdin (`-i`), whose stdin is /dev/null.
+   */
+  async openStdin(ref: string, signal?: AbortSignal): Promise<{ input: Writable; closed: Promise<void> } | undefined> {
+    const rec = this.get(ref)
+    if (!rec.config.OpenStdin) return undefined
+    if (!rec.state.Running) {
+      await new Promise<void>((resolve, reject) => {
+        const onStart = (): void => {
+          signal?.removeEventListener('abort', onAbort)
+          resolve()
+        }
+        const onAbort = (): void => {
+          this.#signals.off(`start:${rec.id}`, onStart)
+          reject(new Error('attach ended before the container started'))
+        }
+        this.#signals.once(`start:${rec.id}`, onStart)
+        signal?.addEventListener('abort', onAbort, { once: true })
+      })
+    }
+    return openStdin(this.#bundle(rec.id))
+  }
+
+  /** `docker resize` / the CLI's terminal size: the pseudo-terminal of a running TTY container. */
+  async resize(ref: string, height: number, width: number): Promise<void> {
+    const rec = this.get(ref)
+    if (!rec.state.Running) throw conflict(`Container ${rec.id} is not running`)
+    if (!rec.config.Tty) return
+    await resizeTerminal(this.#bundle(rec.id), height, width).catch((err: unknown) => this.#d.log.debug('resize failed', { container: rec.id, err }))
+  }
+
   /** `docker diff`: what the container changed in its writable layer. */
   async changes(ref: string): Promise<Change[]> {
     const { upper, lowers } = this.layersOf(ref)
     return containerChanges(upper, lowers)
+  }
+
+  /** The HEALTHCHECK of the container's image, if any. */
+  imageHealthcheck(id: string): HealthConfig | undefined {
+    const rec = this.get(id)
+    return this.#d.images.config(rec.imageId).config?.Healthcheck as HealthConfig | undefined
+  }
+
+  /** Records a health check result; a change of status is a `health_status: …` event, as Docker's. */
+  async setHealth(id: string, health: NonNullable<ContainerRecord['state']['Health']>): Promise<void> {
+    const rec = this.get(id)
+    const before = rec.state.Health?.Status
+    rec.state = { ...rec.state, Health: health }
+    await this.#d.store.save(rec)
+    if (before !== health.Status && health.Status !== 'starting') this.#emit(rec, `health_status: ${health.Status}`)
   }
 
   /** `docker network connect`: live for a running container, recorded for its next start otherwise. */
@@ -961,6 +1025,13 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   }
 }
 
+/** `HostConfig.ConsoleSize` is `[height, width]`; zeros mean the client did not say. */
+function consoleSizeOf(value: unknown): { height: number; width: number } | undefined {
+  if (!Array.isArray(value) || value.length !== 2) return undefined
+  const [height, width] = value as [unknown, unknown]
+  return typeof height === 'number' && typeof width === 'number' && height > 0 && width > 0 ? { height, width } : undefined
+}
+
 /** What every container event carries: its labels, image and name. */
 function attributesOf(rec: ContainerRecord): Record<string, string> {
   return { ...rec.config.Labels, image: rec.config.Image, name: rec.name.slice(1) }
@@ -971,8 +1042,11 @@ export function statusText(r: ContainerRecord, now = Date.now()): string {
   switch (r.state.Status) {
     case 'created':
       return 'Created'
-    case 'running':
-      return `Up ${humanDuration(now - Date.parse(r.state.StartedAt))}`
+    case 'running': {
+      const health = r.state.Health?.Status
+      const suffix = health === undefined ? '' : health === 'starting' ? ' (health: starting)' : ` (${health})`
+      return `Up ${humanDuration(now - Date.parse(r.state.StartedAt))}${suffix}`
+    }
     case 'paused':
       return `Up ${humanDuration(now - Date.parse(r.state.StartedAt))} (Paused)`
     case 'restarting':

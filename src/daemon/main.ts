@@ -29,6 +29,7 @@ import { NetworkStore } from '../networks/store.ts'
 import { ControlPlane } from '../networks/control-plane.ts'
 import { networkRoutes } from '../api/docker/networks.ts'
 import { ExecService } from '../containers/exec.ts'
+import { HealthMonitor } from '../containers/health.ts'
 import { execRoutes } from '../api/docker/exec.ts'
 import { volumeRoutes } from '../api/docker/volumes.ts'
 import { parseDaemonArgs, usage } from './config.ts'
@@ -127,7 +128,10 @@ async function main(): Promise<number> {
   distributionRoutes(routes, distribution)
   volumeRoutes(routes, { volumes })
   networkRoutes(routes, { networks, containers })
-  execRoutes(routes, { execs: new ExecService({ containers, events, crun: config.crun, crunRoot: paths.crunRoot }) })
+  const execs = new ExecService({ containers, events, crun: config.crun, crunRoot: paths.crunRoot })
+  execRoutes(routes, { execs })
+  const health = new HealthMonitor({ containers, execs, events, log })
+  health.start()
   const api = new ApiServer(routes, log)
 
   const socketPaths: string[] = []
@@ -157,6 +161,7 @@ async function main(): Promise<number> {
   const signal = await stopped
   log.info('shutting down; containers keep running', { signal })
   await api.close()
+  health.close()
   containers.close()
   networks.close()
   control?.close()

@@ -23,6 +23,11 @@ export interface CreateProcessOptions {
   logPath: string
   /** Max bytes of the log file before conmon truncates it; -1 for none. */
   logSizeMax?: number
+  /** Keep a pipe for the container's stdin (`-i`); with `keepStdinOpen`, it survives a client that leaves. */
+  stdin?: boolean
+  keepStdinOpen?: boolean
+  /** A pseudo-terminal: conmon holds the master, the process gets the slave as stdio. */
+  terminal?: boolean
 }
 
 export class RuntimeError extends Error {}
@@ -75,6 +80,9 @@ export class Runtime {
       '--runtime-arg', `--root=${this.#c.crunRoot}`,
     ]
     if (o.logSizeMax !== undefined && o.logSizeMax > 0) args.push('--log-size-max', String(o.logSizeMax))
+    if (o.stdin) args.push('-i')
+    if (o.stdin && o.keepStdinOpen) args.push('--leave-stdin-open')
+    if (o.terminal) args.push('-t')
     const child = spawn(this.#c.conmon, args, {
       cwd: o.bundle,
       detached: true,

@@ -22,6 +22,8 @@ export interface SpecInput {
   additionalGids: number[]
   hostname: string
   terminal: boolean
+  /** The terminal's first size, from the client (`HostConfig.ConsoleSize`), so the process never sees 0x0. */
+  consoleSize?: { height: number; width: number } | undefined
   /** Files under the container dir to bind over /etc/... */
   etcFiles: { hosts: string; hostname: string; resolvConf: string }
   readonlyRootfs: boolean
@@ -111,6 +113,7 @@ export function buildSpec(i: SpecInput): object {
     ociVersion: '1.0.2',
     process: {
       terminal: i.terminal,
+      ...(i.terminal && i.consoleSize ? { consoleSize: i.consoleSize } : {}),
       user: { uid: i.uid, gid: i.gid, additionalGids: i.additionalGids.length > 0 ? i.additionalGids : undefined },
       args: i.args,
       env: i.env,

@@ -115,6 +115,8 @@ export interface ContainerState {
   Error: string
   StartedAt: string
   FinishedAt: string
+  /** Present for a container with a health check. */
+  Health?: { Status: string; FailingStreak: number; Log: Array<{ Start: string; End: string; ExitCode: number; Output: string }> }
 }
 
 export interface ContainerInspect {

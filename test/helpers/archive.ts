@@ -37,12 +37,19 @@ export async function makeTar(entries: FileEntry[]): Promise<Buffer> {
 const sha = (b: Buffer | string): string => `sha256:${createHash('sha256').update(b).digest('hex')}`
 
 /** A docker-archive (docker save's legacy layout) of one image made of the given layer tars. */
-export async function makeDockerArchive(layers: Buffer[], opts: { tag?: string; cmd?: string[]; architecture?: string } = {}): Promise<{ archive: Buffer; imageId: string }> {
+export async function makeDockerArchive(
+  layers: Buffer[],
+  opts: { tag?: string; cmd?: string[]; architecture?: string; healthcheck?: Record<string, unknown> } = {},
+): Promise<{ archive: Buffer; imageId: string }> {
   const config = JSON.stringify({
     architecture: opts.architecture ?? 'amd64',
     os: 'linux',
     created: '2024-01-01T00:00:00Z',
-    config: { Cmd: opts.cmd ?? ['sh'], Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] },
+    config: {
+      Cmd: opts.cmd ?? ['sh'],
+      Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
+      ...(opts.healthcheck ? { Healthcheck: opts.healthcheck } : {}),
+    },
     rootfs: { type: 'layers', diff_ids: layers.map(sha) },
   })
   const configName = `${sha(config).slice(7)}.json`

@@ -8,6 +8,8 @@ import { parseTimestamp } from '../../lib/time.ts'
 import type { ContainerCreateBody } from '../../wire/types.ts'
 import { queryBool, queryInt, readBody, readJson, sendJson, sendStatus } from '../context.ts'
 import { frame, hijack, streamMediaType } from '../hijack.ts'
+import { DetachDetector, parseDetachKeys } from '../detach-keys.ts'
+import type { Duplex, Writable } from 'node:stream'
 import type { Routes } from '../router.ts'
 import { packDirectory } from '../../snapshots/pack-tar.ts'
 
@@ -125,10 +127,13 @@ export function containerRoutes(routes: Routes, d: { containers: ContainerServic
 
   routes.post('/containers/{id}/resize', async (ctx) => {
     c.get(ctx.params['id']!)
+    const size: number[] = []
     for (const k of ['h', 'w']) {
-      const v = ctx.query.get(k)
-      if (v !== null && !/^\d+$/.test(v)) throw invalid(`strconv.Atoi: parsing "${v}": invalid syntax`)
+      const v = ctx.query.get(k) ?? '0'
+      if (!/^\d+$/.test(v)) throw invalid(`strconv.Atoi: parsing "${v}": invalid syntax`)
+      size.push(Number(v))
     }
+    await c.resize(ctx.params['id']!, size[0]!, size[1]!)
     sendStatus(ctx, 200)
   })
 
@@ -172,14 +177,69 @@ export function containerRoutes(routes: Routes, d: { containers: ContainerServic
     const stream = queryBool(q, 'stream')
     const logs = queryBool(q, 'logs')
     if (!stream && !logs) throw invalid('Bad parameters: you must choose at least one stream')
-    const { tty, entries } = c.attachOutput(rec.id, { logs, stream, signal: ctx.signal })
-    const { socket } = hijack(ctx, streamMediaType(ctx, tty))
-    // Input is read and dropped until stdin attach lands; the client may half-close its side.
-    socket.on('data', () => {})
+    const detachKeys = parseDetachKeys(q.get('detachKeys'))
+    const output = new AbortController()
+    ctx.signal.addEventListener('abort', () => output.abort(), { once: true })
+    const { tty, entries } = c.attachOutput(rec.id, { logs, stream, signal: output.signal })
+    const { socket, head } = hijack(ctx, streamMediaType(ctx, tty))
     socket.on('error', () => {})
+    if (queryBool(q, 'stdin') && rec.config.OpenStdin) {
+      // As Docker: the end of the client's input ends the container's stdin for `run -i` (StdinOnce, no TTY),
+      // and output follows until the exit; otherwise stdin stays open and the attach itself ends there.
+      const closesStdin = rec.config.StdinOnce && !rec.config.Tty
+      relayStdin(c, rec.id, socket, head, detachKeys, ctx.signal, {
+        onInputEnd: () => {
+          if (!closesStdin) output.abort()
+        },
+        onDetach: () => output.abort(),
+      })
+    } else socket.on('data', () => {}) // no stdin wanted: read and drop; the client may half-close its side
     await writeEntries(entries, tty, { stdout, stderr, timestamps: false }, (b) => socket.write(b))
     socket.end()
   })
+}
+
+/**
+ * Copies what the client types into the container's stdin, from the moment the container runs. The client's
+ * end of input (a half-close) ends the container's stdin; the detach keys end the attach and leave it running.
+ */
+function relayStdin(
+  c: ContainerService,
+  id: string,
+  socket: Duplex,
+  head: Buffer,
+  keys: number[],
+  signal: AbortSignal,
+  on: { onInputEnd(): void; onDetach(): void },
+): void {
+  const detector = new DetachDetector(keys)
+  const held: Buffer[] = head.length > 0 ? [head] : []
+  let input: Writable | undefined
+  let ended = false
+  const deliver = (chunk: Buffer): void => {
+    const { pass, detached } = detector.feed(chunk)
+    if (pass.length > 0) input!.write(pass)
+    if (detached) {
+      socket.removeAllListeners('data')
+      input!.end()
+      on.onDetach()
+    }
+  }
+  socket.on('data', (chunk: Buffer) => (input ? deliver(chunk) : held.push(chunk)))
+  socket.on('end', () => {
+    ended = true
+    input?.end()
+    on.onInputEnd()
+  })
+  c.openStdin(id, signal).then(
+    (stdin) => {
+      if (!stdin) return
+      input = stdin.input
+      for (const chunk of held.splice(0)) deliver(chunk)
+      if (ended) input.end()
+    },
+    () => {}, // the client left (or the container went) before it started
+  )
 }
 
 async function writeEntries(

@@ -7,7 +7,9 @@ import { pullImage } from '../image/pull.ts'
 import type { Command } from '../../command.ts'
 import { readFileSync } from 'node:fs'
 import { parseBytes } from '../../../lib/size.ts'
+import { parseGoDuration } from '../../../lib/time.ts'
 import { parseExpose, parsePublish } from './ports.ts'
+import { connectStreams } from './attach-streams.ts'
 
 export const createFlags: FlagSpec[] = [
   { name: 'name', type: 'string' },
@@ -45,7 +47,43 @@ export const createFlags: FlagSpec[] = [
   { name: 'tmpfs', type: 'list' },
   { name: 'volumes-from', type: 'list' },
   { name: 'init', type: 'bool' },
+  { name: 'health-cmd', type: 'string' },
+  { name: 'health-interval', type: 'string' },
+  { name: 'health-timeout', type: 'string' },
+  { name: 'health-retries', type: 'string' },
+  { name: 'health-start-period', type: 'string' },
+  { name: 'health-start-interval', type: 'string' },
+  { name: 'no-healthcheck', type: 'bool' },
 ]
+
+/** `--health-*` and `--no-healthcheck` into the create body's Healthcheck, as the docker CLI builds it. */
+function healthcheckOf(p: ParsedArgs): ContainerCreateBody['Healthcheck'] {
+  const duration = (flag: string): number | undefined => {
+    const v = str(p, flag)
+    if (v === undefined) return undefined
+    const ms = parseGoDuration(v)
+    if (ms === undefined) throw new UsageError(`invalid argument "${v}" for "--${flag}" flag: time: invalid duration "${v}"`)
+    return Math.round(ms * 1_000_000)
+  }
+  const given = ['health-cmd', 'health-interval', 'health-timeout', 'health-retries', 'health-start-period', 'health-start-interval'].some((f) => p.flags.has(f))
+  if (bool(p, 'no-healthcheck')) {
+    if (given) throw new UsageError('--no-healthcheck conflicts with --health-* options')
+    return { Test: ['NONE'] }
+  }
+  if (!given) return undefined
+  const cmd = str(p, 'health-cmd')
+  const retries = str(p, 'health-retries')
+  if (retries !== undefined && !/^\d+$/.test(retries)) throw new UsageError(`invalid argument "${retries}" for "--health-retries" flag: strconv.ParseInt: parsing "${retries}": invalid syntax`)
+  const h: NonNullable<ContainerCreateBody['Healthcheck']> = {}
+  if (cmd) h.Test = ['CMD-SHELL', cmd]
+  const fields = [['Interval', 'health-interval'], ['Timeout', 'health-timeout'], ['StartPeriod', 'health-start-period'], ['StartInterval', 'health-start-interval']] as const
+  for (const [k, flag] of fields) {
+    const ns = duration(flag)
+    if (ns !== undefined) h[k] = ns
+  }
+  if (retries !== undefined) h.Retries = Number(retries)
+  return h
+}
 
 /** Turns run/create flags into the create request body, as the docker CLI does. */
 export function createBody(p: ParsedArgs): { body: ContainerCreateBody; name: string | undefined } {
@@ -117,6 +155,8 @@ export function createBody(p: ParsedArgs): { body: ContainerCreateBody; name: st
   if (str(p, 'hostname')) body.Hostname = str(p, 'hostname')!
   if (str(p, 'stop-signal')) body.StopSignal = str(p, 'stop-signal')!
   if (stopTimeout !== undefined) body.StopTimeout = Number(stopTimeout)
+  const healthcheck = healthcheckOf(p)
+  if (healthcheck) body.Healthcheck = healthcheck
   return { body, name: str(p, 'name') }
 }
 
@@ -139,7 +179,7 @@ export const runCommand: Command = {
   group: 'container',
   usage: 'cais run [OPTIONS] IMAGE [COMMAND] [ARG...]',
   description: 'Create and run a new container from an image',
-  flags: [...createFlags, { name: 'detach', short: 'd', type: 'bool' }],
+  flags: [...createFlags, { name: 'detach', short: 'd', type: 'bool' }, { name: 'detach-keys', type: 'string' }],
   interspersed: false,
   minArgs: 1,
   errorStatus: 125,
@@ -150,21 +190,27 @@ export const runCommand: Command = {
       io.out(id)
       return 0
     }
-    const attached = await client.containers.attach(id, { stream: true, stdout: true, stderr: true })
+    const interactive = bool(p, 'interactive')
+    const attached = await client.containers.attach(id, { stream: true, stdout: true, stderr: true, stdin: interactive, detachKeys: str(p, 'detach-keys') })
     const { result } = await client.containers.wait(id, bool(p, 'rm') ? 'removed' : 'next-exit')
-    const copying = (async () => {
-      for await (const chunk of attached.output) (chunk.stream === 'stderr' ? io.stderr : io.stdout).write(chunk.data)
-    })().catch(() => {})
+    const streams = connectStreams(client, id, attached, io, { stdin: interactive, tty: bool(p, 'tty') })
     try {
       await client.containers.start(id)
     } catch (err) {
       attached.socket.destroy()
-      await copying
+      await streams.done
       if (bool(p, 'rm')) await result.catch(() => {})
       throw Object.assign(err as Error, { exitStatus: exitStatusFor((err as Error).message) })
     }
+    await streams.started()
+    // Output ends either at the container's exit or when the user detached (the container keeps running).
+    await streams.done
+    const state = await client.containers.inspect(id).catch(() => undefined)
+    if (state?.State.Running) {
+      attached.socket.destroy()
+      return 0
+    }
     const status = await result
-    await copying
     if (status.Error?.Message) io.err(status.Error.Message)
     return status.StatusCode
   },

@@ -1,21 +1,30 @@
 import type { Command } from '../../command.ts'
-import { bool } from '../../flags.ts'
+import { bool, str } from '../../flags.ts'
 import { forEachRef } from '../each.ts'
+import { connectStreams } from './attach-streams.ts'
 
 export const startCommand: Command = {
   name: 'start',
   group: 'container',
   usage: 'cais start [OPTIONS] CONTAINER [CONTAINER...]',
   description: 'Start one or more stopped containers',
-  flags: [{ name: 'attach', short: 'a', type: 'bool' }, { name: 'interactive', short: 'i', type: 'bool' }],
+  flags: [{ name: 'attach', short: 'a', type: 'bool' }, { name: 'interactive', short: 'i', type: 'bool' }, { name: 'detach-keys', type: 'string' }],
   minArgs: 1,
   async run(client, p, io) {
-    if (bool(p, 'attach') && p.args.length === 1) {
+    if ((bool(p, 'attach') || bool(p, 'interactive')) && p.args.length === 1) {
       const id = p.args[0]!
-      const attached = await client.containers.attach(id, { stream: true })
+      const info = await client.containers.inspect(id)
+      const stdin = bool(p, 'interactive') && info.Config.OpenStdin
+      const attached = await client.containers.attach(id, { stream: true, stdin, detachKeys: str(p, 'detach-keys') })
       const { result } = await client.containers.wait(id, 'next-exit')
+      const streams = connectStreams(client, id, attached, io, { stdin, tty: info.Config.Tty })
       await client.containers.start(id)
-      for await (const chunk of attached.output) (chunk.stream === 'stderr' ? io.stderr : io.stdout).write(chunk.data)
+      await streams.started()
+      await streams.done
+      if ((await client.containers.inspect(id)).State.Running) {
+        attached.socket.destroy()
+        return 0
+      }
       return (await result).StatusCode
     }
     return forEachRef(p.args, io, async (ref) => {
