@@ -4,6 +4,7 @@ import type { Command } from './command.ts'
 import { attachCommand } from './commands/container/attach.ts'
 import { commitCommand } from './commands/container/commit.ts'
 import { createCommand } from './commands/container/create.ts'
+import { cpCommand } from './commands/container/cp.ts'
 import { exportCommand } from './commands/container/export.ts'
 import { diffCommand } from './commands/container/diff.ts'
 import { execCommand } from './commands/container/exec.ts'
@@ -60,7 +61,7 @@ enableCompileCache?.()
 /** Every verb, listed explicitly; each answers as `cais <verb>` and as `cais <group> <verb>`. */
 export const commands: Command[] = [
   runCommand, createCommand, startCommand, attachCommand, stopCommand, restartCommand, killCommand, rmCommand, waitCommand, psCommand,
-  logsCommand, inspectCommand, execCommand, pauseCommand, unpauseCommand, renameCommand, topCommand, diffCommand, containerPruneCommand, commitCommand, exportCommand, imagesCommand, historyCommand, importCommand, loadCommand, saveCommand, tagCommand, rmiCommand, imagePruneCommand, pullCommand, pushCommand,
+  logsCommand, inspectCommand, execCommand, pauseCommand, unpauseCommand, renameCommand, topCommand, diffCommand, containerPruneCommand, commitCommand, exportCommand, cpCommand, imagesCommand, historyCommand, importCommand, loadCommand, saveCommand, tagCommand, rmiCommand, imagePruneCommand, pullCommand, pushCommand,
   loginCommand, logoutCommand, searchCommand,
   versionCommand, infoCommand, dfCommand, eventsCommand, volumeCreateCommand, volumeLsCommand, volumeInspectCommand, volumeRmCommand, volumePruneCommand,
   networkCreateCommand, networkLsCommand, networkInspectCommand, networkRmCommand, networkPruneCommand, networkConnectCommand, networkDisconnectCommand, portCommand,

@@ -11,6 +11,7 @@ import type {
   ImageSummary,
   JsonMessage,
   NetworkCreateBody,
+  PathStat,
   NetworkInspect,
   SystemInfo,
   Version,
@@ -139,6 +140,30 @@ export class EngineClient {
     },
     unpause: async (id: string): Promise<void> => {
       await this.http.empty('POST', `/containers/${encodeURIComponent(id)}/unpause`)
+    },
+    /** The stat of a path in a container (`HEAD …/archive`); undefined when it does not exist. */
+    statPath: async (id: string, path: string): Promise<PathStat | undefined> => {
+      let res
+      try {
+        res = await this.http.send('HEAD', `/containers/${encodeURIComponent(id)}/archive`, { query: { path } })
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 404 && !/No such container/.test(err.message)) return undefined
+        throw err
+      }
+      res.resume()
+      const header = res.headers['x-docker-container-path-stat']
+      return typeof header === 'string' ? (JSON.parse(Buffer.from(header, 'base64').toString('utf8')) as PathStat) : undefined
+    },
+    /** A tar of a path in a container, and its stat. */
+    getArchive: async (id: string, path: string): Promise<{ stat: PathStat; tar: Readable }> => {
+      const res = await this.http.send('GET', `/containers/${encodeURIComponent(id)}/archive`, { query: { path } })
+      const header = res.headers['x-docker-container-path-stat']
+      return { stat: JSON.parse(Buffer.from(String(header ?? 'e30='), 'base64').toString('utf8')) as PathStat, tar: res }
+    },
+    /** Unpacks a tar into a directory of a container. */
+    putArchive: async (id: string, path: string, tar: Readable, opts: { copyUIDGID?: boolean } = {}): Promise<void> => {
+      const res = await this.http.send('PUT', `/containers/${encodeURIComponent(id)}/archive`, { query: { path, copyUIDGID: opts.copyUIDGID }, stream: tar })
+      res.resume()
     },
     /** `docker export`: a tar of the container's root filesystem. */
     export: (id: string): Promise<Readable> => this.http.send('GET', `/containers/${encodeURIComponent(id)}/export`),

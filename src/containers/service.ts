@@ -25,6 +25,7 @@ import { type ContainerRecord, initialState } from './record.ts'
 import type { ContainerStore } from './store.ts'
 import { resolveUser } from './user.ts'
 import { type Change, containerChanges } from './changes.ts'
+import type { ContainerFs } from './archive.ts'
 import { execFile } from '../lib/exec.ts'
 import { parseTimestamp } from '../lib/time.ts'
 import { nextRestartDelay, shouldRestart, startsWithDaemon } from './restart-policy.ts'
@@ -941,6 +942,12 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       else if (rec.hostConfig.NetworkMode === n.name) rec.hostConfig = { ...rec.hostConfig, NetworkMode: Object.keys(rest)[0]! }
       await this.#d.store.save(rec)
     })
+  }
+
+  /** The container's filesystem as `docker cp` sees it (root and mounts), for the duration of `fn`. */
+  async withFilesystem<T>(ref: string, fn: (fs: ContainerFs) => Promise<T>): Promise<T> {
+    const rec = this.get(ref)
+    return this.withRootfs(rec.id, (root) => fn({ root, mounts: rec.mounts ?? [], volumes: this.#d.volumes }))
   }
 
   /** The container's writable layer (an overlay upper dir) and the image layer dirs below it, top first. */

@@ -51,7 +51,17 @@ export function maybeGunzip(source: Readable): Readable {
  * `.wh..wh..opq` marks its directory opaque. Ownership, modes, times and xattrs are kept.
  * No entry may write through a symlink or outside `dir`.
  */
-export async function applyLayerTar(source: Readable, dir: string): Promise<ApplyResult> {
+export async function applyLayerTar(
+  source: Readable,
+  dir: string,
+  opts: {
+    /** false: `.wh.` names are ordinary files (a `docker cp`, not a layer). */
+    whiteouts?: boolean
+    /** Every entry owned by this user and group instead of the tar's. */
+    owner?: { uid: number; gid: number }
+  } = {},
+): Promise<ApplyResult> {
+  const whiteouts = opts.whiteouts ?? true
   const extract = tar.extract()
   const knownDirs = new Set<string>([''])
   const dirTimes: Array<[string, Date]> = []
@@ -92,20 +102,20 @@ export async function applyLayerTar(source: Readable, dir: string): Promise<Appl
       const target = join(dir, rel)
       const base = posix.basename(rel)
       const parentRel = posix.dirname(rel) === '.' ? '' : posix.dirname(rel)
-      if (base === OPAQUE) {
+      if (whiteouts && base === OPAQUE) {
         stream.resume()
         xattrs.push(`# file: ${escapeAttrPath(join(dir, parentRel))}\ntrusted.overlay.opaque="y"\n`)
         return
       }
-      if (base.startsWith(WHITEOUT)) {
+      if (whiteouts && base.startsWith(WHITEOUT)) {
         stream.resume()
         const hidden = join(dir, parentRel, base.slice(WHITEOUT.length))
         special.push(`rm -rf ${shQuote(hidden)} && mknod ${shQuote(hidden)} c 0 0`)
         return
       }
       const mode = (header.mode ?? 0o644) & 0o7777
-      const uid = header.uid ?? 0
-      const gid = header.gid ?? 0
+      const uid = opts.owner?.uid ?? header.uid ?? 0
+      const gid = opts.owner?.gid ?? header.gid ?? 0
       const mtime = header.mtime ?? new Date(0)
       switch (header.type) {
         case 'directory': {

@@ -20,9 +20,30 @@ export interface PackOptions {
  * `etc/passwd`), owners, modes, times, symlinks, hard links and device nodes kept, as a layer tar needs them.
  */
 export function packDirectory(root: string, opts: PackOptions = {}): Readable {
+  return packWith((pack) => fill(pack, root, opts, ''))
+}
+
+/**
+ * Packs one path under the name `name`: a file or symlink as one entry, a directory as `name/` and everything
+ * below it (`name/...`). `docker cp` sends what it copies this way.
+ */
+export function packPath(path: string, name: string, opts: PackOptions = {}): Readable {
+  return packWith(async (pack) => {
+    const st = await lstat(path)
+    const base = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime }
+    if (st.isDirectory()) {
+      await entry(pack, { ...base, name: `${name}/`, type: 'directory' })
+      await fill(pack, path, opts, name)
+    } else if (st.isSymbolicLink()) await entry(pack, { ...base, name, type: 'symlink', linkname: await readlink(path) })
+    else if (st.isFile()) await pipeline(createReadStream(path), pack.entry({ ...base, name, type: 'file', size: st.size }))
+    else throw new Error(`cannot copy ${name}: not a file, directory or symlink`)
+  })
+}
+
+function packWith(fillPack: (pack: Pack) => Promise<void>): Readable {
   const pack = tar.pack()
   const out = new PassThrough()
-  fill(pack, root, opts).then(
+  fillPack(pack).then(
     () => pack.finalize(),
     (err: unknown) => pack.destroy(err as Error),
   )
@@ -31,11 +52,14 @@ export function packDirectory(root: string, opts: PackOptions = {}): Readable {
   return out
 }
 
-async function fill(pack: Pack, root: string, opts: PackOptions): Promise<void> {
+/** Packs what is below `root`, entry names under `prefix` (none: relative names). */
+async function fill(pack: Pack, root: string, opts: PackOptions, prefix: string): Promise<void> {
   const opaque = opts.overlayWhiteouts ? await opaqueDirs(root) : new Set<string>()
   const links = new Map<string, string>()
-  const walk = async (rel: string): Promise<void> => {
-    if (rel !== '' && opaque.has(rel)) await entry(pack, { name: `${rel}/.wh..wh..opq`, type: 'file', size: 0, mode: 0o644 })
+  const named = (rel: string): string => (prefix === '' ? rel : `${prefix}/${rel}`)
+  const walk = async (dirRel: string): Promise<void> => {
+    const rel = dirRel
+    if (rel !== '' && opaque.has(rel)) await entry(pack, { name: named(`${rel}/.wh..wh..opq`), type: 'file', size: 0, mode: 0o644 })
     for (const name of (await readdir(join(root, rel))).sort()) {
       opts.signal?.throwIfAborted()
       const path = rel === '' ? name : `${rel}/${name}`
@@ -43,28 +67,28 @@ async function fill(pack: Pack, root: string, opts: PackOptions): Promise<void> 
       const st = await lstat(abs)
       const base = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime }
       if (opts.overlayWhiteouts && st.isCharacterDevice() && st.rdev === 0) {
-        await entry(pack, { ...base, name: rel === '' ? `.wh.${name}` : `${rel}/.wh.${name}`, type: 'file', size: 0 })
+        await entry(pack, { ...base, name: named(rel === '' ? `.wh.${name}` : `${rel}/.wh.${name}`), type: 'file', size: 0 })
       } else if (st.isDirectory()) {
-        await entry(pack, { ...base, name: `${path}/`, type: 'directory' })
+        await entry(pack, { ...base, name: `${named(path)}/`, type: 'directory' })
         await walk(path)
       } else if (st.isSymbolicLink()) {
-        await entry(pack, { ...base, name: path, type: 'symlink', linkname: await readlink(abs) })
+        await entry(pack, { ...base, name: named(path), type: 'symlink', linkname: await readlink(abs) })
       } else if (st.isFile()) {
         const inode = `${st.dev}:${st.ino}`
         const first = st.nlink > 1 ? links.get(inode) : undefined
         if (first !== undefined) {
-          await entry(pack, { ...base, name: path, type: 'link', linkname: first, size: 0 })
+          await entry(pack, { ...base, name: named(path), type: 'link', linkname: named(first), size: 0 })
           continue
         }
         if (st.nlink > 1) links.set(inode, path)
-        const out = pack.entry({ ...base, name: path, type: 'file', size: st.size })
+        const out = pack.entry({ ...base, name: named(path), type: 'file', size: st.size })
         await pipeline(createReadStream(abs), out)
       } else if (st.isCharacterDevice() || st.isBlockDevice()) {
         const major = (st.rdev >> 8) & 0xfff
         const minor = (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00)
-        await entry(pack, { ...base, name: path, type: st.isCharacterDevice() ? 'character-device' : 'block-device', devmajor: major, devminor: minor })
+        await entry(pack, { ...base, name: named(path), type: st.isCharacterDevice() ? 'character-device' : 'block-device', devmajor: major, devminor: minor })
       } else if (st.isFIFO()) {
-        await entry(pack, { ...base, name: path, type: 'fifo' })
+        await entry(pack, { ...base, name: named(path), type: 'fifo' })
       }
       // Sockets have no tar form; Docker skips them too.
     }

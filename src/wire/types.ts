@@ -281,3 +281,12 @@ export interface NetworkCreateBody {
   IPAM?: { Driver?: string; Config?: Array<{ Subnet?: string; Gateway?: string; IPRange?: string }> }
   EnableIPv6?: boolean
 }
+
+/** `X-Docker-Container-Path-Stat` of the archive endpoints (base64 JSON). */
+export interface PathStat {
+  name: string
+  size: number
+  mode: number
+  mtime: string
+  linkTarget: string
+}

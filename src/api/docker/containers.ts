@@ -6,12 +6,13 @@ import { CaisError, invalid } from '../../lib/errors.ts'
 import { parseFilters } from '../../lib/filters.ts'
 import { parseTimestamp } from '../../lib/time.ts'
 import type { ContainerCreateBody } from '../../wire/types.ts'
-import { queryBool, queryInt, readBody, readJson, sendJson, sendStatus } from '../context.ts'
+import { type RequestContext, queryBool, queryInt, readBody, readJson, sendJson, sendStatus } from '../context.ts'
 import { frame, hijack, streamMediaType } from '../hijack.ts'
 import { DetachDetector, parseDetachKeys } from '../detach-keys.ts'
 import type { Duplex, Writable } from 'node:stream'
 import type { Routes } from '../router.ts'
 import { packDirectory } from '../../snapshots/pack-tar.ts'
+import { type PathStat, readArchive, statPath, writeArchive } from '../../containers/archive.ts'
 
 export function containerRoutes(routes: Routes, d: { containers: ContainerService }): void {
   const c = d.containers
@@ -40,6 +41,31 @@ export function containerRoutes(routes: Routes, d: { containers: ContainerServic
       res.writeHead(200, { 'Content-Type': 'application/x-tar' })
       await pipeline(packDirectory(merged, { signal: ctx.signal }), res)
     })
+  })
+
+  const statHeader = (stat: PathStat): string => Buffer.from(JSON.stringify(stat)).toString('base64')
+  const archivePath = (ctx: RequestContext): string => {
+    const path = ctx.query.get('path')
+    if (!path) throw invalid('path is required')
+    return path
+  }
+  routes.head('/containers/{id}/archive', async (ctx) => {
+    const stat = await c.withFilesystem(ctx.params['id']!, (fs) => statPath(fs, archivePath(ctx)))
+    ctx.res!.writeHead(200, { 'X-Docker-Container-Path-Stat': statHeader(stat) }).end()
+  })
+  routes.get('/containers/{id}/archive', async (ctx) => {
+    await c.withFilesystem(ctx.params['id']!, async (fs) => {
+      const { stat, tar } = await readArchive(fs, archivePath(ctx))
+      const res = ctx.res!
+      res.writeHead(200, { 'Content-Type': 'application/x-tar', 'X-Docker-Container-Path-Stat': statHeader(stat) })
+      await pipeline(tar, res)
+    })
+  })
+  routes.put('/containers/{id}/archive', async (ctx) => {
+    const rec = c.get(ctx.params['id']!)
+    if (rec.hostConfig.ReadonlyRootfs) throw new CaisError('forbidden', 'container rootfs is marked read-only')
+    await c.withFilesystem(rec.id, (fs) => writeArchive(fs, archivePath(ctx), ctx.req, { keepOwner: queryBool(ctx.query, 'copyUIDGID') }))
+    sendStatus(ctx, 200)
   })
 
   routes.get('/containers/{id}/changes', async (ctx) => sendJson(ctx, 200, await c.changes(ctx.params['id']!)))

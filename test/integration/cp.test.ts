@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { BUSYBOX, type TestDaemon, dockerBin, startDaemon } from '../helpers/daemon.ts'
+
+const skipDocker = existsSync(dockerBin) ? false : `the docker CLI is not installed at ${dockerBin}`
+
+async function ok(d: TestDaemon, ...args: string[]): Promise<string> {
+  const r = await d.cli(...args)
+  assert.equal(r.code, 0, `cais ${args.join(' ')} failed: ${r.stderr}`)
+  return r.stdout
+}
+
+function tempDir(t: { after(fn: () => void): void }): string {
+  const dir = mkdtempSync('/tmp/cais-test-cp-')
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+test('cp out of a container: a file, a renamed file, a directory tree, from a stopped container too', async (t) => {
+  const d = await startDaemon(t)
+  const local = tempDir(t)
+  await ok(d, 'run', '-d', '--name', 'src', BUSYBOX, 'sh', '-c', 'mkdir -p /data/sub && echo one > /data/one.txt && echo two > /data/sub/two.txt && ln -s one.txt /data/link && sleep 300')
+  await new Promise((r) => setTimeout(r, 300))
+  await ok(d, 'cp', 'src:/data/one.txt', local)
+  assert.equal(readFileSync(join(local, 'one.txt'), 'utf8'), 'one\n')
+  await ok(d, 'cp', 'src:/data/one.txt', join(local, 'renamed.txt'))
+  assert.equal(readFileSync(join(local, 'renamed.txt'), 'utf8'), 'one\n')
+  await ok(d, 'cp', 'src:/data', join(local, 'copy'))
+  assert.equal(readFileSync(join(local, 'copy/sub/two.txt'), 'utf8'), 'two\n')
+  assert.deepEqual(readdirSync(join(local, 'copy')).sort(), ['link', 'one.txt', 'sub'])
+  await ok(d, 'cp', 'src:/data/.', join(local, 'copy'))
+
+  await ok(d, 'stop', '-t', '0', 'src')
+  await ok(d, 'cp', 'src:/data/sub/two.txt', join(local, 'stopped.txt'))
+  assert.equal(readFileSync(join(local, 'stopped.txt'), 'utf8'), 'two\n')
+
+  const missing = await d.cli('cp', 'src:/nope', local)
+  assert.equal(missing.code, 1)
+  assert.match(missing.stderr, /Could not find the file \/nope in container/)
+  const noContainer = await d.cli('cp', 'ghost:/etc', local)
+  assert.equal(noContainer.code, 1)
+  assert.match(noContainer.stderr, /No such container: ghost/)
+})
+
+test('cp into a container: into a directory, under a new name, a tree; a stopped container too', async (t) => {
+  const d = await startDaemon(t)
+  const local = tempDir(t)
+  writeFileSync(join(local, 'in.txt'), 'inbound\n')
+  mkdirSync(join(local, 'tree/deep'), { recursive: true })
+  writeFileSync(join(local, 'tree/deep/leaf'), 'leaf\n')
+  await ok(d, 'run', '-d', '--name', 'dst', BUSYBOX, 'sleep', '300')
+  await ok(d, 'cp', join(local, 'in.txt'), 'dst:/tmp')
+  assert.equal(await ok(d, 'exec', 'dst', 'cat', '/tmp/in.txt'), 'inbound\n')
+  assert.match(await ok(d, 'exec', 'dst', 'stat', '-c', '%u:%g', '/tmp/in.txt'), /^0:0/, 'owned by root without -a')
+  await ok(d, 'cp', join(local, 'in.txt'), 'dst:/tmp/other-name')
+  assert.equal(await ok(d, 'exec', 'dst', 'cat', '/tmp/other-name'), 'inbound\n')
+  await ok(d, 'cp', join(local, 'tree'), 'dst:/tmp')
+  assert.equal(await ok(d, 'exec', 'dst', 'cat', '/tmp/tree/deep/leaf'), 'leaf\n')
+  // A destination that does not exist is made from the source, as Docker's: /opt is the tree.
+  await ok(d, 'cp', join(local, 'tree'), 'dst:/opt')
+  assert.equal(await ok(d, 'exec', 'dst', 'cat', '/opt/deep/leaf'), 'leaf\n')
+
+  await ok(d, 'create', '--name', 'cold', BUSYBOX, 'cat', '/etc/config.txt')
+  await ok(d, 'cp', join(local, 'in.txt'), 'cold:/etc/config.txt')
+  assert.equal((await d.cli('start', '-a', 'cold')).stdout, 'inbound\n')
+
+  const noDir = await d.cli('cp', join(local, 'in.txt'), 'dst:/no/such/dir/file')
+  assert.equal(noDir.code, 1)
+  assert.match(noDir.stderr, /Could not find the file \/no\/such\/dir in container/)
+})
+
+test('cp never leaves the container root: malicious symlinks and .. resolve inside it', async (t) => {
+  const d = await startDaemon(t)
+  const local = tempDir(t)
+  const marker = `cais-cp-traversal-${process.pid}`
+  // Links that would point at the host's root if followed on the host.
+  await ok(d, 'run', '-d', '--name', 'evil', BUSYBOX, 'sh', '-c', `echo container-secret > /etc/${marker} && ln -s / /evil && ln -s ../../../../../../ /tmp/up && ln -s /etc /etclink && sleep 300`)
+  await new Promise((r) => setTimeout(r, 300))
+
+  await ok(d, 'cp', `evil:/evil/etc/${marker}`, join(local, 'a'))
+  assert.equal(readFileSync(join(local, 'a'), 'utf8'), 'container-secret\n')
+  await ok(d, 'cp', `evil:/tmp/up/etc/${marker}`, join(local, 'b'))
+  assert.equal(readFileSync(join(local, 'b'), 'utf8'), 'container-secret\n')
+  await ok(d, 'cp', 'evil:/../../../../../etc/passwd', join(local, 'passwd'))
+  assert.equal(readFileSync(join(local, 'passwd'), 'utf8'), await ok(d, 'exec', 'evil', 'cat', '/etc/passwd'), "the container's passwd, not the host's")
+
+  // Writes through the links land in the container, never on the host.
+  writeFileSync(join(local, 'payload'), 'payload\n')
+  await ok(d, 'cp', join(local, 'payload'), `evil:/evil/tmp/${marker}`)
+  await ok(d, 'cp', join(local, 'payload'), `evil:/tmp/up/etclink/`)
+  assert.equal(existsSync(`/tmp/${marker}`), false, 'nothing written to the host /tmp')
+  assert.equal(existsSync('/etc/payload'), false, 'nothing written to the host /etc')
+  assert.equal(await ok(d, 'exec', 'evil', 'cat', `/tmp/${marker}`), 'payload\n')
+  assert.equal(await ok(d, 'exec', 'evil', 'cat', '/etc/payload'), 'payload\n')
+
+  // A tar that tries to climb out or to write through a link is refused.
+  const climbing = await d.cliWithInput(await tarWith('../../escape', 'x'), 'cp', '-', 'evil:/tmp')
+  assert.equal(climbing.code, 1)
+  const through = await d.cliWithInput(await tarWith('etclink/through', 'x'), 'cp', '-', 'evil:/')
+  assert.equal(through.code, 1)
+  assert.match(through.stderr, /through a non-directory/)
+  assert.equal(existsSync('/etc/through'), false)
+})
+
+async function tarWith(name: string, content: string): Promise<Buffer> {
+  const { makeTar } = await import('../helpers/archive.ts')
+  return makeTar([{ name, content }])
+}
+
+test('the docker CLI: docker cp both ways', { skip: skipDocker }, async (t) => {
+  const d = await startDaemon(t)
+  const local = tempDir(t)
+  writeFileSync(join(local, 'up.txt'), 'uploaded\n')
+  assert.equal((await d.docker('run', '-d', '--name', 'dcp', BUSYBOX, 'sleep', '300')).code, 0)
+  const up = await d.docker('cp', join(local, 'up.txt'), 'dcp:/tmp/')
+  assert.equal(up.code, 0, up.stderr)
+  assert.equal((await d.docker('exec', 'dcp', 'cat', '/tmp/up.txt')).stdout, 'uploaded\n')
+  const down = await d.docker('cp', 'dcp:/etc/passwd', join(local, 'passwd'))
+  assert.equal(down.code, 0, down.stderr)
+  assert.match(readFileSync(join(local, 'passwd'), 'utf8'), /^root:/)
+  const dir = await d.docker('cp', 'dcp:/etc', join(local, 'etc'))
+  assert.equal(dir.code, 0, dir.stderr)
+  assert.ok(existsSync(join(local, 'etc/passwd')))
+  const missing = await d.docker('cp', 'dcp:/nope', local)
+  assert.notEqual(missing.code, 0)
+  assert.match(missing.stderr, /Could not find the file \/nope in container|No such container:path/)
+})
