@@ -19,8 +19,10 @@ import { logsCommand } from './commands/container/logs.ts'
 import { psCommand } from './commands/container/ps.ts'
 import { restartCommand } from './commands/container/restart.ts'
 import { rmCommand } from './commands/container/rm.ts'
-import { exitStatusFor, runCommand } from './commands/container/run.ts'
+import { runCommand } from './commands/container/run.ts'
 import { startCommand } from './commands/container/start.ts'
+import { statsCommand } from './commands/container/stats.ts'
+import { updateCommand } from './commands/container/update.ts'
 import { stopCommand } from './commands/container/stop.ts'
 import { waitCommand } from './commands/container/wait.ts'
 import { historyCommand } from './commands/image/history.ts'
@@ -61,7 +63,7 @@ enableCompileCache?.()
 /** Every verb, listed explicitly; each answers as `cais <verb>` and as `cais <group> <verb>`. */
 export const commands: Command[] = [
   runCommand, createCommand, startCommand, attachCommand, stopCommand, restartCommand, killCommand, rmCommand, waitCommand, psCommand,
-  logsCommand, inspectCommand, execCommand, pauseCommand, unpauseCommand, renameCommand, topCommand, diffCommand, containerPruneCommand, commitCommand, exportCommand, cpCommand, imagesCommand, historyCommand, importCommand, loadCommand, saveCommand, tagCommand, rmiCommand, imagePruneCommand, pullCommand, pushCommand,
+  logsCommand, inspectCommand, execCommand, pauseCommand, unpauseCommand, renameCommand, topCommand, diffCommand, containerPruneCommand, commitCommand, exportCommand, cpCommand, statsCommand, updateCommand, imagesCommand, historyCommand, importCommand, loadCommand, saveCommand, tagCommand, rmiCommand, imagePruneCommand, pullCommand, pushCommand,
   loginCommand, logoutCommand, searchCommand,
   versionCommand, infoCommand, dfCommand, eventsCommand, volumeCreateCommand, volumeLsCommand, volumeInspectCommand, volumeRmCommand, volumePruneCommand,
   networkCreateCommand, networkLsCommand, networkInspectCommand, networkRmCommand, networkPruneCommand, networkConnectCommand, networkDisconnectCommand, portCommand,
@@ -155,7 +157,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
   } catch (err) {
     if (command.errorStatus) {
       io.err(`cais: ${describeError(err)}\n\nRun 'cais ${path} --help' for more information`)
-      return (err as { exitStatus?: number }).exitStatus ?? (command.name === 'run' ? exitStatusFor(describeError(err)) : command.errorStatus)
+      // run sets its own status for a failed start (126, 127); any other failure of run or create is 125.
+      return (err as { exitStatus?: number }).exitStatus ?? command.errorStatus
     }
     io.err(describeError(err))
     return 1

@@ -12,6 +12,7 @@ import type {
   JsonMessage,
   NetworkCreateBody,
   PathStat,
+  StatsSample,
   NetworkInspect,
   SystemInfo,
   Version,
@@ -141,6 +142,17 @@ export class EngineClient {
     unpause: async (id: string): Promise<void> => {
       await this.http.empty('POST', `/containers/${encodeURIComponent(id)}/unpause`)
     },
+    /** `docker update`: resource limits and restart policy. */
+    update: (id: string, body: Record<string, unknown>): Promise<{ Warnings: string[] }> =>
+      this.http.json('POST', `/containers/${encodeURIComponent(id)}/update`, { body }),
+    /** One stats sample (`stream: false`), or the stream of them. */
+    stats: async (id: string, opts: { stream?: boolean; oneShot?: boolean; signal?: AbortSignal } = {}): Promise<AsyncGenerator<StatsSample>> =>
+      jsonLines<StatsSample>(
+        await this.http.send('GET', `/containers/${encodeURIComponent(id)}/stats`, {
+          query: { stream: opts.stream ?? false, 'one-shot': opts.oneShot },
+          ...(opts.signal ? { signal: opts.signal } : {}),
+        }),
+      ),
     /** The stat of a path in a container (`HEAD …/archive`); undefined when it does not exist. */
     statPath: async (id: string, path: string): Promise<PathStat | undefined> => {
       let res

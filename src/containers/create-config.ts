@@ -70,6 +70,37 @@ export function mergeEnv(base: readonly string[], extra: readonly string[]): str
   return [...out.values()]
 }
 
+/** Docker's checks of resource settings at create (and update), with its messages. */
+export function validateResources(hc: Record<string, unknown>, onlineCpus: number): void {
+  const num = (k: string): number => (typeof hc[k] === 'number' ? hc[k] : 0)
+  const memory = num('Memory')
+  const swap = num('MemorySwap')
+  const reservation = num('MemoryReservation')
+  if (memory < 0 || swap < -1 || reservation < 0) throw invalid('invalid memory settings: values cannot be negative')
+  if (memory > 0 && memory < 6 * 1024 * 1024) throw invalid('Minimum memory limit allowed is 6MB')
+  if (swap > 0 && memory === 0) throw invalid('You should always set the Memory limit when using Memoryswap limit, see usage')
+  if (memory > 0 && swap > 0 && swap < memory) throw invalid('Minimum memoryswap limit should be larger than memory limit, see usage')
+  if (memory > 0 && reservation > memory) throw invalid('Minimum memory limit can not be less than memory reservation limit, see usage')
+  const nano = num('NanoCpus')
+  if (nano < 0 || nano > onlineCpus * 1e9) throw invalid(`Range of CPUs is from 0.01 to ${onlineCpus}.00, as there are only ${onlineCpus} CPUs available`)
+  if (nano > 0 && (num('CpuQuota') > 0 || num('CpuPeriod') > 0)) throw invalid('Conflicting options: Nano CPUs and CPU Period cannot both be set')
+  if (num('CpuShares') < 0) throw invalid('invalid CPU shares: cannot be negative')
+  const cpuset = hc['CpusetCpus']
+  if (typeof cpuset === 'string' && cpuset !== '') {
+    if (!/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(cpuset)) throw invalid(`Invalid value ${cpuset} for cpuset cpus`)
+    const wanted = cpuset.split(',').flatMap((r) => {
+      const [lo, hi = lo] = r.split('-').map(Number) as [number, number?]
+      return Array.from({ length: hi - lo + 1 }, (_, i) => lo + i)
+    })
+    if (wanted.some((c) => c >= onlineCpus)) throw invalid(`Requested CPUs are not available - requested ${cpuset}, available: 0-${onlineCpus - 1}`)
+  }
+  if (num('PidsLimit') < -1) throw invalid('invalid PIDs limit')
+  for (const u of (hc['Ulimits'] as Array<{ Name?: string; Soft?: number; Hard?: number }> | null | undefined) ?? []) {
+    if (!u.Name || !/^[a-z]+$/.test(u.Name)) throw invalid(`invalid ulimit type: ${u.Name}`)
+    if ((u.Soft ?? 0) > (u.Hard ?? 0)) throw invalid(`ulimit soft limit must be less than or equal to hard limit: ${u.Soft} > ${u.Hard}`)
+  }
+}
+
 export function normaliseHostConfig(h: Partial<HostConfig> | undefined): HostConfig {
   const hc = { ...h } as HostConfig
   hc.Binds = h?.Binds ?? null

@@ -1,7 +1,18 @@
 import { readFile, writeFile } from 'node:fs/promises'
 
 /** Writes the container's /etc/hostname, /etc/hosts and /etc/resolv.conf as Docker does for `--network none`. */
-export async function writeEtcFiles(paths: { hostname: string; hosts: string; resolvConf: string }, hostname: string, extraHosts: readonly string[]): Promise<void> {
+export interface DnsSettings {
+  servers: readonly string[]
+  search: readonly string[]
+  options: readonly string[]
+}
+
+export async function writeEtcFiles(
+  paths: { hostname: string; hosts: string; resolvConf: string },
+  hostname: string,
+  extraHosts: readonly string[],
+  dns: DnsSettings = { servers: [], search: [], options: [] },
+): Promise<void> {
   await writeFile(paths.hostname, `${hostname}\n`)
   const hosts = [
     '127.0.0.1\tlocalhost',
@@ -16,7 +27,20 @@ export async function writeEtcFiles(paths: { hostname: string; hosts: string; re
     }),
   ]
   await writeFile(paths.hosts, hosts.join('\n') + '\n')
-  await writeFile(paths.resolvConf, await hostResolvConf())
+  await writeFile(paths.resolvConf, resolvConfWith(await hostResolvConf(), dns))
+}
+
+/** `--dns`, `--dns-search` and `--dns-option` replace the host's entries of their kind, as in Docker. */
+function resolvConfWith(host: string, dns: DnsSettings): string {
+  const lines = host.split('\n').filter((l) => l.trim() !== '')
+  const hostLines = (kind: RegExp): string[] => lines.filter((l) => kind.test(l))
+  return (
+    [
+      ...(dns.servers.length > 0 ? dns.servers.map((s) => `nameserver ${s}`) : hostLines(/^\s*nameserver\s/)),
+      ...(dns.search.length > 0 ? [`search ${dns.search.join(' ')}`] : hostLines(/^\s*(search|domain)\s/)),
+      ...(dns.options.length > 0 ? [`options ${dns.options.join(' ')}`] : hostLines(/^\s*options\s/)),
+    ].join('\n') + '\n'
+  )
 }
 
 /** The host's resolv.conf without loopback resolvers, which a container cannot reach. */

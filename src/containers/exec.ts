@@ -161,6 +161,8 @@ export class ExecService {
       cwd: e.config.WorkingDir || c.config.WorkingDir || '/',
       capabilities: { bounding: caps, effective: caps, permitted: caps },
       noNewPrivileges: false,
+      // The container's ulimits hold for what runs in it later too, as Docker copies them into an exec.
+      ...rlimitsOf(c.hostConfig['Ulimits']),
     }
     const dir = this.#containers.bundlePath(c.id)
     const specPath = join(dir, `exec-${id}.json`)
@@ -196,6 +198,11 @@ export class ExecService {
     this.#events.emit('container', 'exec_die', c.id, { ...this.#containers.eventAttributes(c.id), execID: id, exitCode: String(exitCode) })
     return exitCode
   }
+}
+
+function rlimitsOf(ulimits: unknown): { rlimits?: Array<{ type: string; soft: number; hard: number }> } {
+  if (!Array.isArray(ulimits) || ulimits.length === 0) return {}
+  return { rlimits: (ulimits as Array<{ Name: string; Soft: number; Hard: number }>).map((u) => ({ type: `RLIMIT_${u.Name.toUpperCase()}`, soft: u.Soft, hard: u.Hard })) }
 }
 
 /** Go's duration text for whole milliseconds and up: 1s, 500ms, 1m30s, as Docker's messages print them. */

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { constants as osConstants } from 'node:os'
+import { cpus, constants as osConstants } from 'node:os'
 import type { Digest } from '../content/digest.ts'
 import type { EventBus } from '../events/bus.ts'
 import type { ImageService, ImageUsers } from '../images/service.ts'
@@ -13,12 +13,14 @@ import type { Logger } from '../lib/log.ts'
 import { KeyedMutex } from '../lib/mutex.ts'
 import { humanDuration, rfc3339Nano } from '../lib/time.ts'
 import { Runtime, RuntimeError, isNotFoundMessage } from '../runtime/runtime.ts'
-import { buildSpec } from '../runtime/spec.ts'
+import { buildSpec, linuxResources } from '../runtime/spec.ts'
 import { openStdin, resizeTerminal } from '../runtime/stdin.ts'
+import { CgroupReader } from '../runtime/cgroups.ts'
+import { type StatsSample, sampleStats } from './stats.ts'
 import type { Writable } from 'node:stream'
 import type { RootfsManager } from '../snapshots/rootfs.ts'
 import type { ContainerCreateBody, ContainerInspect, ContainerSummary, HealthConfig, WaitResponse } from '../wire/types.ts'
-import { mergeConfig, normaliseHostConfig, validateName } from './create-config.ts'
+import { mergeConfig, normaliseHostConfig, validateName, validateResources } from './create-config.ts'
 import { writeEtcFiles } from './etc-files.ts'
 import { type LogEntry, readLogs } from './logs.ts'
 import { type ContainerRecord, initialState } from './record.ts'
@@ -26,6 +28,7 @@ import type { ContainerStore } from './store.ts'
 import { resolveUser } from './user.ts'
 import { type Change, containerChanges } from './changes.ts'
 import type { ContainerFs } from './archive.ts'
+import { securitySpec, validateSecurity } from './security.ts'
 import { execFile } from '../lib/exec.ts'
 import { parseTimestamp } from '../lib/time.ts'
 import { nextRestartDelay, shouldRestart, startsWithDaemon } from './restart-policy.ts'
@@ -69,6 +72,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   readonly #restartDelays = new Map<string, number>()
   /** Exec IDs of a running container, for inspect's ExecIDs; forgotten when it stops. */
   readonly #execIds = new Map<string, string[]>()
+  readonly #cgroups = new CgroupReader()
 
   constructor(deps: ContainerServiceDeps) {
     this.#d = deps
@@ -188,6 +192,8 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     const image = this.#d.images.resolve(body.Image)
     const imageConfig = this.#d.images.config(image.id)
     const hostConfig = normaliseHostConfig(body.HostConfig)
+    validateResources(hostConfig, cpus().length)
+    await validateSecurity(hostConfig, body.Hostname ?? '')
     const networks = requestedNetworks(body, hostConfig, this.#d.networks, (ref) => this.get(ref))
     const id = newId()
     const name = this.#claimName(nameArg, id)
@@ -230,7 +236,12 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     try {
       await mkdir(dir, { recursive: true, mode: 0o710 })
       await this.#d.rootfs.create(join(dir, 'rootfs'))
-      await writeEtcFiles({ hostname: rec.hostnamePath, hosts: rec.hostsPath, resolvConf: rec.resolvConfPath }, config.Hostname, hostConfig['ExtraHosts'] as string[] ?? [])
+      const list = (k: string): string[] => (hostConfig[k] as string[] | null | undefined) ?? []
+      await writeEtcFiles({ hostname: rec.hostnamePath, hosts: rec.hostsPath, resolvConf: rec.resolvConfPath }, config.Hostname, list('ExtraHosts'), {
+        servers: list('Dns'),
+        search: list('DnsSearch'),
+        options: list('DnsOptions'),
+      })
       await this.#d.store.save(rec)
     } catch (err) {
       this.#names.delete(name)
@@ -330,7 +341,9 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     // --init: catatonit (static, from Debian) runs as PID 1, reaps zombies and forwards signals.
     const init = hc.Init === true
     if (init) extraMounts.push({ destination: initPath, type: 'bind', source: this.#d.initBinary, options: ['rbind', 'ro', 'rprivate'] })
+    const security = await securitySpec(rec, (ref) => this.get(ref))
     const spec = buildSpec({
+      ...security,
       extraMounts,
       id: rec.id,
       rootfs: merged,
@@ -352,9 +365,17 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       network,
       shmSize: (hc['ShmSize'] as number | undefined) || 64 * 1024 * 1024,
       memoryLimit: hc['Memory'] as number | undefined,
+      memoryReservation: hc['MemoryReservation'] as number | undefined,
+      memorySwap: hc['MemorySwap'] as number | undefined,
+      oomKillDisable: hc['OomKillDisable'] === true,
       pidsLimit: hc['PidsLimit'] as number | undefined,
       cpuShares: hc['CpuShares'] as number | undefined,
       nanoCpus: hc['NanoCpus'] as number | undefined,
+      cpuPeriod: hc['CpuPeriod'] as number | undefined,
+      cpuQuota: hc['CpuQuota'] as number | undefined,
+      cpusetCpus: hc['CpusetCpus'] as string | undefined,
+      cpusetMems: hc['CpusetMems'] as string | undefined,
+      ulimits: (hc['Ulimits'] as Array<{ Name: string; Soft: number; Hard: number }> | null | undefined) ?? [],
       noNewPrivileges: ((hc['SecurityOpt'] as string[] | undefined) ?? []).some((o) => /^no-new-privileges(:true|=true)?$/.test(o)),
     })
     await Runtime.writeBundle(bundle, spec)
@@ -496,8 +517,11 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   }
 
   async #markExited(rec: ContainerRecord, code: number, error = ''): Promise<void> {
+    // Read before the cleanup removes the cgroup: the kernel counts the OOM kills there.
+    const oomKilled = (await this.#cgroups.oomKills(`cais/${rec.id}`)) > 0
     rec.state = {
       ...rec.state,
+      OOMKilled: oomKilled,
       Status: 'exited',
       Running: false,
       Paused: false,
@@ -894,6 +918,58 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   async changes(ref: string): Promise<Change[]> {
     const { upper, lowers } = this.layersOf(ref)
     return containerChanges(upper, lowers)
+  }
+
+  /**
+   * `docker update`: new resource limits (applied at once to a running container, through crun) and restart
+   * policy, kept in the container's HostConfig.
+   */
+  async update(ref: string, body: Record<string, unknown>): Promise<{ Warnings: string[] }> {
+    const rec = this.get(ref)
+    const resourceKeys = ['Memory', 'MemorySwap', 'MemoryReservation', 'NanoCpus', 'CpuShares', 'CpuPeriod', 'CpuQuota', 'CpusetCpus', 'CpusetMems', 'PidsLimit', 'OomKillDisable']
+    return this.#lock.run(rec.id, async () => {
+      const next: Record<string, unknown> = { ...rec.hostConfig }
+      for (const k of resourceKeys) if (body[k] !== undefined && body[k] !== null) next[k] = body[k]
+      // A new memory limit alone keeps the swap in proportion, as Docker's update does.
+      if (body['Memory'] !== undefined && body['MemorySwap'] === undefined && (rec.hostConfig['MemorySwap'] as number | undefined)) next['MemorySwap'] = 0
+      validateResources(next, cpus().length)
+      const policy = body['RestartPolicy'] as ContainerRecord['hostConfig']['RestartPolicy'] | undefined
+      if (policy?.Name) {
+        if (!['no', 'always', 'unless-stopped', 'on-failure'].includes(policy.Name)) throw invalid(`invalid restart policy '${policy.Name}'`)
+        if (rec.hostConfig.AutoRemove && policy.Name !== 'no') throw invalid('Restart policy cannot be updated because AutoRemove is enabled for the container')
+        next['RestartPolicy'] = { Name: policy.Name, MaximumRetryCount: policy.MaximumRetryCount ?? 0 }
+      }
+      if (rec.state.Running && resourceKeys.some((k) => body[k] !== undefined)) {
+        const n = (k: string): number | undefined => next[k] as number | undefined
+        await this.#d.runtime.update(
+          rec.id,
+          this.#bundle(rec.id),
+          linuxResources({
+            memoryLimit: n('Memory'),
+            memoryReservation: n('MemoryReservation'),
+            memorySwap: n('MemorySwap'),
+            pidsLimit: n('PidsLimit'),
+            cpuShares: n('CpuShares'),
+            nanoCpus: n('NanoCpus'),
+            cpuPeriod: n('CpuPeriod'),
+            cpuQuota: n('CpuQuota'),
+            cpusetCpus: next['CpusetCpus'] as string | undefined,
+            cpusetMems: next['CpusetMems'] as string | undefined,
+          }),
+        ).catch((err: unknown) => {
+          throw new CaisError('invalid', `Cannot update container ${rec.id}: ${(err as Error).message}`, { cause: err })
+        })
+      }
+      rec.hostConfig = next as ContainerRecord['hostConfig']
+      await this.#d.store.save(rec)
+      this.#emit(rec, 'update')
+      return { Warnings: [] }
+    })
+  }
+
+  /** One resource sample of a container (empty when it is not running); `previous` gives the CPU baseline. */
+  stats(ref: string, previous?: StatsSample): Promise<StatsSample> {
+    return sampleStats(this.get(ref), this.#cgroups, previous)
   }
 
   /** The HEALTHCHECK of the container's image, if any. */

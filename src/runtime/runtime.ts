@@ -128,6 +128,15 @@ export class Runtime {
     if (r.code !== 0 && !/not running|does not exist|No such process/i.test(r.stderr)) throw new RuntimeError(cleanRuntimeMessage(r.stderr))
   }
 
+  /** Changes a running container's resource limits (`crun update --resources`). */
+  async update(id: string, bundle: string, resources: object): Promise<void> {
+    const file = join(bundle, 'update-resources.json')
+    await writeFile(file, JSON.stringify(resources))
+    const r = await this.#crun(['update', '--resources', file, id])
+    await rm(file, { force: true })
+    if (r.code !== 0) throw new RuntimeError(cleanRuntimeMessage(r.stderr))
+  }
+
   async pause(id: string): Promise<void> {
     const r = await this.#crun(['pause', id])
     if (r.code !== 0) throw new RuntimeError(cleanRuntimeMessage(r.stderr))

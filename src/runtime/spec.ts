@@ -4,6 +4,9 @@
  * /etc/hosts, /etc/hostname and /etc/resolv.conf bind-mounted from its directory.
  */
 
+import { readFileSync } from 'node:fs'
+import type { OciSeccomp } from './seccomp.ts'
+
 export interface OciMount {
   destination: string
   type: string
@@ -35,12 +38,31 @@ export interface SpecInput {
   network: 'new' | 'host' | { path: string }
   shmSize: number
   memoryLimit?: number | undefined
+  memoryReservation?: number | undefined
+  /** Memory plus swap; -1 for unlimited swap. */
+  memorySwap?: number | undefined
+  oomKillDisable?: boolean
   pidsLimit?: number | undefined
   cpuShares?: number | undefined
   nanoCpus?: number | undefined
+  cpuPeriod?: number | undefined
+  cpuQuota?: number | undefined
+  cpusetCpus?: string | undefined
+  cpusetMems?: string | undefined
+  /** `--ulimit nofile=1024:2048` as Docker's Ulimits. */
+  ulimits?: Array<{ Name: string; Soft: number; Hard: number }>
   noNewPrivileges: boolean
   /** Volumes, binds and tmpfs mounts of the container, after the defaults. */
   extraMounts: OciMount[]
+  /** undefined: no filter (privileged, or `seccomp=unconfined`). */
+  seccomp?: OciSeccomp | undefined
+  sysctl?: Record<string, string>
+  /** `--device`: nodes made in the container and allowed in its device cgroup. */
+  devices?: Array<{ path: string; type: 'c' | 'b'; major: number; minor: number; fileMode: number; uid: number; gid: number; access: string }>
+  /** pid, ipc and uts: a new namespace (undefined), the host's (`host`), or one to join. */
+  pidNs?: 'host' | { path: string } | undefined
+  ipcNs?: 'host' | { path: string } | undefined
+  utsNs?: 'host' | undefined
 }
 
 export const defaultCapabilities = [
@@ -54,13 +76,37 @@ const maskedPaths = [
 ]
 const readonlyPaths = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger']
 
+/** Capability numbers, as the kernel counts them (linux/capability.h). */
+const capabilityBits: Record<string, number> = Object.fromEntries(
+  [
+    'CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP', 'LINUX_IMMUTABLE',
+    'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_ADMIN', 'NET_RAW', 'IPC_LOCK', 'IPC_OWNER', 'SYS_MODULE', 'SYS_RAWIO', 'SYS_CHROOT',
+    'SYS_PTRACE', 'SYS_PACCT', 'SYS_ADMIN', 'SYS_BOOT', 'SYS_NICE', 'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'MKNOD', 'LEASE',
+    'AUDIT_WRITE', 'AUDIT_CONTROL', 'SETFCAP', 'MAC_OVERRIDE', 'MAC_ADMIN', 'SYSLOG', 'WAKE_ALARM', 'BLOCK_SUSPEND', 'AUDIT_READ',
+    'PERFMON', 'BPF', 'CHECKPOINT_RESTORE',
+  ].map((name, bit) => [`CAP_${name}`, bit]),
+)
+
+let bounding: string[] | undefined
+/**
+ * Every capability the daemon itself may hand out (its bounding set): what `--privileged` and `--cap-add ALL`
+ * give, as in Docker. Hosts that run caisd inside a restricted environment hold fewer than all of them.
+ */
+function grantableCapabilities(): string[] {
+  if (bounding) return bounding
+  const hex = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]
+  const mask = hex ? BigInt(`0x${hex}`) : (1n << 41n) - 1n
+  bounding = allCapabilities.filter((c) => (mask >> BigInt(capabilityBits[c] ?? 63)) & 1n)
+  return bounding
+}
+
 export function capabilitySet(capAdd: readonly string[], capDrop: readonly string[], privileged: boolean): string[] {
   const norm = (c: string): string => (c.toUpperCase().startsWith('CAP_') ? c.toUpperCase() : `CAP_${c.toUpperCase()}`)
-  if (privileged) return allCapabilities
+  if (privileged) return grantableCapabilities()
   const drop = capDrop.map(norm)
   let caps = drop.includes('CAP_ALL') ? [] : defaultCapabilities.filter((c) => !drop.includes(c))
   const add = capAdd.map(norm)
-  if (add.includes('CAP_ALL')) caps = [...allCapabilities]
+  if (add.includes('CAP_ALL')) caps = [...grantableCapabilities()]
   else for (const c of add) if (!caps.includes(c)) caps.push(c)
   return caps
 }
@@ -89,24 +135,22 @@ export function buildSpec(i: SpecInput): object {
   ].filter((m) => !i.extraMounts.some((x) => x.destination === m.destination))
   mounts.push(...i.extraMounts)
   const resources: Record<string, unknown> = {
-    devices: [{ allow: i.privileged, access: 'rwm' }, ...defaultDeviceRules],
+    devices: [
+      { allow: i.privileged, access: 'rwm' },
+      ...defaultDeviceRules,
+      ...(i.devices ?? []).map((d) => ({ allow: true, type: d.type, major: d.major, minor: d.minor, access: d.access })),
+    ],
   }
-  if (i.memoryLimit) resources['memory'] = { limit: i.memoryLimit }
-  if (i.pidsLimit && i.pidsLimit > 0) resources['pids'] = { limit: i.pidsLimit }
-  const cpu: Record<string, number> = {}
-  if (i.cpuShares) cpu['shares'] = i.cpuShares
-  if (i.nanoCpus) {
-    cpu['period'] = 100_000
-    cpu['quota'] = Math.round((i.nanoCpus / 1e9) * 100_000)
-  }
-  if (Object.keys(cpu).length > 0) resources['cpu'] = cpu
+  Object.assign(resources, linuxResources(i))
 
-  const namespaces: Array<{ type: string; path?: string }> = [
-    { type: 'pid' },
-    { type: 'ipc' },
-    { type: 'uts' },
-    { type: 'mount' },
-  ]
+  const namespaces: Array<{ type: string; path?: string }> = [{ type: 'mount' }]
+  const join = (type: string, mode: 'host' | { path: string } | undefined): void => {
+    if (mode === undefined) namespaces.push({ type })
+    else if (mode !== 'host') namespaces.push({ type, path: mode.path })
+  }
+  join('pid', i.pidNs)
+  join('ipc', i.ipcNs)
+  join('uts', i.utsNs)
   if (i.network === 'new') namespaces.push({ type: 'network' })
   else if (i.network !== 'host') namespaces.push({ type: 'network', path: i.network.path })
   return {
@@ -120,10 +164,12 @@ export function buildSpec(i: SpecInput): object {
       cwd: i.cwd,
       capabilities: { bounding: caps, effective: caps, permitted: caps },
       noNewPrivileges: i.noNewPrivileges,
+      ...(i.ulimits?.length ? { rlimits: i.ulimits.map((u) => ({ type: `RLIMIT_${u.Name.toUpperCase()}`, soft: u.Soft, hard: u.Hard })) } : {}),
       oomScoreAdj: 0,
     },
     root: { path: i.rootfs, readonly: i.readonlyRootfs },
-    hostname: i.hostname,
+    // A host UTS namespace keeps the host's name: setting one would rename the host.
+    ...(i.utsNs === 'host' ? {} : { hostname: i.hostname }),
     mounts,
     linux: {
       cgroupsPath: i.cgroupsPath,
@@ -131,6 +177,9 @@ export function buildSpec(i: SpecInput): object {
       namespaces,
       maskedPaths: i.privileged ? [] : maskedPaths,
       readonlyPaths: i.privileged ? [] : readonlyPaths,
+      ...(i.seccomp ? { seccomp: i.seccomp } : {}),
+      ...(i.sysctl && Object.keys(i.sysctl).length > 0 ? { sysctl: i.sysctl } : {}),
+      ...(i.devices?.length ? { devices: i.devices.map(({ access: _a, ...d }) => d) } : {}),
     },
   }
 }
@@ -148,3 +197,28 @@ const defaultDeviceRules = [
   { allow: true, type: 'c', major: 136, access: 'rwm' },
   { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' },
 ]
+
+/** The resource limits of an OCI spec (`linux.resources` less devices), also what `crun update` takes. */
+export function linuxResources(i: Pick<SpecInput, 'memoryLimit' | 'memoryReservation' | 'memorySwap' | 'oomKillDisable' | 'pidsLimit' | 'cpuShares' | 'nanoCpus' | 'cpuPeriod' | 'cpuQuota' | 'cpusetCpus' | 'cpusetMems'>): Record<string, unknown> {
+  const resources: Record<string, unknown> = {}
+  const memory: Record<string, number | boolean> = {}
+  if (i.memoryLimit) memory['limit'] = i.memoryLimit
+  if (i.memoryReservation) memory['reservation'] = i.memoryReservation
+  // Docker's default swap is as much again as the memory limit; -1 is unlimited.
+  if (i.memoryLimit) memory['swap'] = i.memorySwap && i.memorySwap !== 0 ? i.memorySwap : i.memoryLimit * 2
+  if (i.oomKillDisable) memory['disableOOMKiller'] = true
+  if (Object.keys(memory).length > 0) resources['memory'] = memory
+  if (i.pidsLimit && i.pidsLimit > 0) resources['pids'] = { limit: i.pidsLimit }
+  const cpu: Record<string, number | string> = {}
+  if (i.cpuShares) cpu['shares'] = i.cpuShares
+  if (i.nanoCpus) {
+    cpu['period'] = 100_000
+    cpu['quota'] = Math.round((i.nanoCpus / 1e9) * 100_000)
+  }
+  if (i.cpuPeriod) cpu['period'] = i.cpuPeriod
+  if (i.cpuQuota) cpu['quota'] = i.cpuQuota
+  if (i.cpusetCpus) cpu['cpus'] = i.cpusetCpus
+  if (i.cpusetMems) cpu['mems'] = i.cpusetMems
+  if (Object.keys(cpu).length > 0) resources['cpu'] = cpu
+  return resources
+}

@@ -290,3 +290,17 @@ export interface PathStat {
   mtime: string
   linkTarget: string
 }
+
+/** One sample of `GET /containers/{id}/stats` (the fields clients read). */
+export interface StatsSample {
+  read: string
+  preread: string
+  name: string
+  id: string
+  pids_stats: { current?: number; limit?: number }
+  blkio_stats: { io_service_bytes_recursive: Array<{ major: number; minor: number; op: string; value: number }> | null }
+  cpu_stats: { cpu_usage: { total_usage: number }; system_cpu_usage?: number; online_cpus?: number }
+  precpu_stats: { cpu_usage: { total_usage: number }; system_cpu_usage?: number; online_cpus?: number }
+  memory_stats: { usage?: number; limit?: number; stats?: Record<string, number> }
+  networks?: Record<string, { rx_bytes: number; tx_bytes: number }>
+}

@@ -68,6 +68,41 @@ export function containerRoutes(routes: Routes, d: { containers: ContainerServic
     sendStatus(ctx, 200)
   })
 
+  routes.post('/containers/{id}/update', async (ctx) => {
+    const body = (await readJson<Record<string, unknown>>(ctx.req)) ?? {}
+    sendJson(ctx, 200, await c.update(ctx.params['id']!, body))
+  })
+
+  routes.get('/containers/{id}/stats', async (ctx) => {
+    const id = c.get(ctx.params['id']!).id
+    const stream = ctx.query.get('stream') === null ? true : queryBool(ctx.query, 'stream')
+    const oneShot = queryBool(ctx.query, 'one-shot')
+    const res = ctx.res!
+    res.writeHead(200, { 'Content-Type': 'application/json' })
+    let previous = await c.stats(id)
+    if (!stream) {
+      // Two samples a second apart, so CPU use can be computed from the second (Docker's non-stream answer).
+      if (!oneShot && c.get(id).state.Running) {
+        await new Promise((r) => setTimeout(r, 1000))
+        previous = await c.stats(id, previous)
+      }
+      res.end(JSON.stringify(previous) + '\n')
+      return
+    }
+    res.write(JSON.stringify(previous) + '\n')
+    while (!ctx.signal.aborted) {
+      await new Promise((r) => setTimeout(r, 1000))
+      if (ctx.signal.aborted) break
+      try {
+        previous = await c.stats(id, previous)
+      } catch {
+        break // removed
+      }
+      res.write(JSON.stringify(previous) + '\n')
+    }
+    res.end()
+  })
+
   routes.get('/containers/{id}/changes', async (ctx) => sendJson(ctx, 200, await c.changes(ctx.params['id']!)))
 
   routes.get('/containers/{id}/top', async (ctx) => sendJson(ctx, 200, await c.top(ctx.params['id']!, ctx.query.get('ps_args') || '-ef')))

@@ -47,6 +47,29 @@ export const createFlags: FlagSpec[] = [
   { name: 'tmpfs', type: 'list' },
   { name: 'volumes-from', type: 'list' },
   { name: 'init', type: 'bool' },
+  { name: 'security-opt', type: 'list' },
+  { name: 'sysctl', type: 'list' },
+  { name: 'device', type: 'list' },
+  { name: 'pid', type: 'string' },
+  { name: 'ipc', type: 'string' },
+  { name: 'uts', type: 'string' },
+  { name: 'group-add', type: 'list' },
+  { name: 'shm-size', type: 'string' },
+  { name: 'dns', type: 'list' },
+  { name: 'dns-search', type: 'list' },
+  { name: 'dns-option', type: 'list' },
+  { name: 'memory', short: 'm', type: 'string' },
+  { name: 'memory-swap', type: 'string' },
+  { name: 'memory-reservation', type: 'string' },
+  { name: 'oom-kill-disable', type: 'bool' },
+  { name: 'cpus', type: 'string' },
+  { name: 'cpu-shares', short: 'c', type: 'string' },
+  { name: 'cpu-period', type: 'string' },
+  { name: 'cpu-quota', type: 'string' },
+  { name: 'cpuset-cpus', type: 'string' },
+  { name: 'cpuset-mems', type: 'string' },
+  { name: 'pids-limit', type: 'string' },
+  { name: 'ulimit', type: 'list' },
   { name: 'health-cmd', type: 'string' },
   { name: 'health-interval', type: 'string' },
   { name: 'health-timeout', type: 'string' },
@@ -55,6 +78,95 @@ export const createFlags: FlagSpec[] = [
   { name: 'health-start-interval', type: 'string' },
   { name: 'no-healthcheck', type: 'bool' },
 ]
+
+/** Security and namespace flags into HostConfig fields; a seccomp profile file is sent by content, as docker does. */
+function securityOf(p: ParsedArgs): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  const opts = list(p, 'security-opt').map((o) => {
+    const m = /^seccomp[=:](.+)$/.exec(o)
+    if (!m || m[1] === 'unconfined' || m[1] === 'builtin') return o
+    try {
+      return `seccomp=${readFileSync(m[1]!, 'utf8')}`
+    } catch (err) {
+      throw new UsageError(`opening seccomp profile (${m[1]}) failed: ${(err as Error).message}`)
+    }
+  })
+  if (opts.length > 0) out['SecurityOpt'] = opts
+  const sysctls = Object.fromEntries(
+    list(p, 'sysctl').map((kv) => {
+      const eq = kv.indexOf('=')
+      if (eq <= 0) throw new UsageError(`invalid argument "${kv}" for "--sysctl" flag: sysctl '${kv}' is not valid, must be KEY=VALUE`)
+      return [kv.slice(0, eq), kv.slice(eq + 1)]
+    }),
+  )
+  if (Object.keys(sysctls).length > 0) out['Sysctls'] = sysctls
+  const devices = list(p, 'device').map((d) => {
+    const [host, inContainer, perms] = d.split(':')
+    if (!host?.startsWith('/')) throw new UsageError(`invalid argument "${d}" for "--device" flag: invalid device path ${host}`)
+    const permissions = inContainer && /^[rwm]+$/.test(inContainer) && perms === undefined ? inContainer : (perms ?? 'rwm')
+    const target = inContainer && !/^[rwm]+$/.test(inContainer) ? inContainer : host
+    return { PathOnHost: host, PathInContainer: target, CgroupPermissions: permissions }
+  })
+  if (devices.length > 0) out['Devices'] = devices
+  if (str(p, 'pid') !== undefined) out['PidMode'] = str(p, 'pid')
+  if (str(p, 'ipc') !== undefined) out['IpcMode'] = str(p, 'ipc')
+  if (str(p, 'uts') !== undefined) out['UTSMode'] = str(p, 'uts')
+  if (list(p, 'group-add').length > 0) out['GroupAdd'] = list(p, 'group-add')
+  const shm = str(p, 'shm-size')
+  if (shm !== undefined) {
+    const n = parseBytes(shm)
+    if (n === undefined) throw new UsageError(`invalid argument "${shm}" for "--shm-size" flag: invalid size: '${shm}'`)
+    out['ShmSize'] = n
+  }
+  if (list(p, 'dns').length > 0) out['Dns'] = list(p, 'dns')
+  if (list(p, 'dns-search').length > 0) out['DnsSearch'] = list(p, 'dns-search')
+  if (list(p, 'dns-option').length > 0) out['DnsOptions'] = list(p, 'dns-option')
+  return out
+}
+
+/** The resource flags into HostConfig fields, as the docker CLI parses them. */
+export function resourcesOf(p: ParsedArgs): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  const bytes = (flag: string, key: string): void => {
+    const v = str(p, flag)
+    if (v === undefined) return
+    if (flag === 'memory-swap' && v === '-1') {
+      out[key] = -1
+      return
+    }
+    const n = parseBytes(v)
+    if (n === undefined) throw new UsageError(`invalid argument "${v}" for "--${flag}" flag: invalid size: '${v}'`)
+    out[key] = n
+  }
+  const int = (flag: string, key: string): void => {
+    const v = str(p, flag)
+    if (v === undefined) return
+    if (!/^-?\d+$/.test(v)) throw new UsageError(`invalid argument "${v}" for "--${flag}" flag: strconv.ParseInt: parsing "${v}": invalid syntax`)
+    out[key] = Number(v)
+  }
+  bytes('memory', 'Memory')
+  bytes('memory-swap', 'MemorySwap')
+  bytes('memory-reservation', 'MemoryReservation')
+  int('cpu-shares', 'CpuShares')
+  int('cpu-period', 'CpuPeriod')
+  int('cpu-quota', 'CpuQuota')
+  int('pids-limit', 'PidsLimit')
+  const cpus = str(p, 'cpus')
+  if (cpus !== undefined) {
+    if (!/^\d+(\.\d+)?$/.test(cpus)) throw new UsageError(`invalid argument "${cpus}" for "--cpus" flag: failed to parse ${cpus} as a rational number`)
+    out['NanoCpus'] = Math.round(Number(cpus) * 1e9)
+  }
+  if (str(p, 'cpuset-cpus') !== undefined) out['CpusetCpus'] = str(p, 'cpuset-cpus')
+  if (str(p, 'cpuset-mems') !== undefined) out['CpusetMems'] = str(p, 'cpuset-mems')
+  if (bool(p, 'oom-kill-disable')) out['OomKillDisable'] = true
+  const ulimits = list(p, 'ulimit').map((u) => {
+    const m = /^([a-z]+)=(-?\d+)(?::(-?\d+))?$/.exec(u)
+    if (!m) throw new UsageError(`invalid argument "${u}" for "--ulimit" flag: invalid ulimit argument: ${u}`)
+    return { Name: m[1]!, Soft: Number(m[2]), Hard: Number(m[3] ?? m[2]) }
+  })
+  if (ulimits.length > 0) out['Ulimits'] = ulimits
+  return out
+}
 
 /** `--health-*` and `--no-healthcheck` into the create body's Healthcheck, as the docker CLI builds it. */
 function healthcheckOf(p: ParsedArgs): ContainerCreateBody['Healthcheck'] {
@@ -142,6 +254,8 @@ export function createBody(p: ParsedArgs): { body: ContainerCreateBody; name: st
       Tmpfs: Object.fromEntries(list(p, 'tmpfs').map((t) => [t.split(':')[0]!, t.includes(':') ? t.slice(t.indexOf(':') + 1) : ''])),
       VolumesFrom: list(p, 'volumes-from'),
       ...(bool(p, 'init') ? { Init: true } : {}),
+      ...resourcesOf(p),
+      ...securityOf(p),
       ...(str(p, 'log-driver') ? { LogConfig: { Type: str(p, 'log-driver')!, Config: {} } } : {}),
     },
   }
