@@ -1,5 +1,6 @@
 import { type FSWatcher, watch } from 'node:fs'
-import { open, stat } from 'node:fs/promises'
+import { open, readdir, stat } from 'node:fs/promises'
+import { basename, dirname } from 'node:path'
 import { isErrno } from '../lib/errors.ts'
 
 /**
@@ -58,30 +59,64 @@ export interface ReadLogsOptions {
 /** Reads a container's log file as whole entries; with `follow`, keeps reading until `stopped`. */
 export async function* readLogs(path: string, opts: ReadLogsOptions): AsyncGenerator<LogEntry> {
   let offset = 0
-  if (opts.fromEnd) offset = await stat(path).then((s) => s.size, () => 0)
+  let inode: number | undefined
+  if (opts.fromEnd) {
+    const st = await stat(path).catch(() => undefined)
+    offset = st?.size ?? 0
+    inode = st?.ino
+  }
   let carry = ''
   let pending: LogEntry | undefined
   let first = true
 
-  const readChunk = async (): Promise<string> => {
+  const readFrom = async (file: string, from: number): Promise<{ text: string; end: number; ino: number } | undefined> => {
     let fh
     try {
-      fh = await open(path, 'r')
+      fh = await open(file, 'r')
     } catch (err) {
-      if (isErrno(err, 'ENOENT')) return ''
+      if (isErrno(err, 'ENOENT')) return undefined
       throw err
     }
     try {
-      const { size } = await fh.stat()
-      if (size < offset) offset = 0 // truncated by rotation: start again
-      if (size === offset) return ''
-      const buf = Buffer.alloc(size - offset)
-      const { bytesRead } = await fh.read(buf, 0, buf.length, offset)
-      offset += bytesRead
-      return buf.subarray(0, bytesRead).toString('utf8')
+      const { size, ino } = await fh.stat()
+      const start = size < from ? 0 : from // truncated: start again
+      const buf = Buffer.alloc(Math.max(0, size - start))
+      const { bytesRead } = buf.length > 0 ? await fh.read(buf, 0, buf.length, start) : { bytesRead: 0 }
+      return { text: buf.subarray(0, bytesRead).toString('utf8'), end: start + bytesRead, ino }
     } finally {
       await fh.close()
     }
+  }
+
+  /** What is new since the last read. After a rotation the old file's rest comes first (it is now `<path>.1`). */
+  const readChunk = async (): Promise<string> => {
+    const current = await readFrom(path, offset)
+    if (!current) return ''
+    let before = ''
+    if (inode !== undefined && current.ino !== inode) {
+      const rotated = await readFrom(`${path}.1`, offset)
+      if (rotated && rotated.ino === inode) before = rotated.text
+      const fresh = await readFrom(path, 0)
+      inode = fresh?.ino
+      offset = fresh?.end ?? 0
+      return before + (fresh?.text ?? '')
+    }
+    inode = current.ino
+    offset = current.end
+    return current.text
+  }
+
+  /** Rotated files (`<path>.N` … `<path>.1`), oldest first, for a read from the beginning. */
+  const readRotated = async (): Promise<string> => {
+    const dir = dirname(path)
+    const base = basename(path)
+    const rotated = (await readdir(dir).catch(() => []))
+      .map((f) => (f.startsWith(`${base}.`) ? Number(f.slice(base.length + 1)) : NaN))
+      .filter((n) => Number.isInteger(n) && n > 0)
+      .sort((a, b) => b - a)
+    let text = ''
+    for (const n of rotated) text += (await readFrom(`${path}.${n}`, 0))?.text ?? ''
+    return text
   }
 
   const parse = (text: string): LogEntry[] => {
@@ -108,7 +143,8 @@ export async function* readLogs(path: string, opts: ReadLogsOptions): AsyncGener
   const keep = (e: LogEntry): boolean =>
     (opts.sinceNanos === undefined || e.nanos >= opts.sinceNanos) && (opts.untilNanos === undefined || e.nanos <= opts.untilNanos)
 
-  let entries = parse(await readChunk()).filter(keep)
+  const head = opts.fromEnd ? '' : await readRotated()
+  let entries = parse(head + (await readChunk())).filter(keep)
   if (first && opts.tail !== undefined) entries = opts.tail <= 0 ? [] : entries.slice(-opts.tail)
   first = false
   for (const e of entries) yield e

@@ -29,6 +29,7 @@ import { resolveUser } from './user.ts'
 import { type Change, containerChanges } from './changes.ts'
 import type { ContainerFs } from './archive.ts'
 import { securitySpec, validateSecurity } from './security.ts'
+import { validateLogConfig } from './log-rotation.ts'
 import { execFile } from '../lib/exec.ts'
 import { parseTimestamp } from '../lib/time.ts'
 import { nextRestartDelay, shouldRestart, startsWithDaemon } from './restart-policy.ts'
@@ -194,6 +195,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     const hostConfig = normaliseHostConfig(body.HostConfig)
     validateResources(hostConfig, cpus().length)
     await validateSecurity(hostConfig, body.Hostname ?? '')
+    validateLogConfig(hostConfig.LogConfig)
     const networks = requestedNetworks(body, hostConfig, this.#d.networks, (ref) => this.get(ref))
     const id = newId()
     const name = this.#claimName(nameArg, id)

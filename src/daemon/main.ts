@@ -30,6 +30,7 @@ import { ControlPlane } from '../networks/control-plane.ts'
 import { networkRoutes } from '../api/docker/networks.ts'
 import { ExecService } from '../containers/exec.ts'
 import { HealthMonitor } from '../containers/health.ts'
+import { LogRotator } from '../containers/log-rotation.ts'
 import { execRoutes } from '../api/docker/exec.ts'
 import { volumeRoutes } from '../api/docker/volumes.ts'
 import { parseDaemonArgs, usage } from './config.ts'
@@ -132,6 +133,8 @@ async function main(): Promise<number> {
   execRoutes(routes, { execs })
   const health = new HealthMonitor({ containers, execs, events, log })
   health.start()
+  const logRotation = new LogRotator({ containers, events, log })
+  logRotation.start()
   const api = new ApiServer(routes, log)
 
   const socketPaths: string[] = []
@@ -162,6 +165,7 @@ async function main(): Promise<number> {
   log.info('shutting down; containers keep running', { signal })
   await api.close()
   health.close()
+  logRotation.close()
   containers.close()
   networks.close()
   control?.close()

@@ -10,6 +10,7 @@ import { parseBytes } from '../../../lib/size.ts'
 import { parseGoDuration } from '../../../lib/time.ts'
 import { parseExpose, parsePublish } from './ports.ts'
 import { connectStreams } from './attach-streams.ts'
+import { keyValues } from '../kv.ts'
 
 export const createFlags: FlagSpec[] = [
   { name: 'name', type: 'string' },
@@ -39,6 +40,7 @@ export const createFlags: FlagSpec[] = [
   { name: 'stop-signal', type: 'string' },
   { name: 'stop-timeout', type: 'string' },
   { name: 'log-driver', type: 'string' },
+  { name: 'log-opt', type: 'list' },
   { name: 'platform', type: 'string' },
   { name: 'pull', type: 'string' },
   { name: 'quiet', short: 'q', type: 'bool' },
@@ -256,7 +258,7 @@ export function createBody(p: ParsedArgs): { body: ContainerCreateBody; name: st
       ...(bool(p, 'init') ? { Init: true } : {}),
       ...resourcesOf(p),
       ...securityOf(p),
-      ...(str(p, 'log-driver') ? { LogConfig: { Type: str(p, 'log-driver')!, Config: {} } } : {}),
+      ...(str(p, 'log-driver') || list(p, 'log-opt').length > 0 ? { LogConfig: { Type: str(p, 'log-driver') ?? 'json-file', Config: keyValues(list(p, 'log-opt')) } } : {}),
     },
   }
   if (Object.keys(exposed).length > 0) body.ExposedPorts = exposed
