@@ -1,6 +1,6 @@
 // Side-by-side benchmark of caisd and dockerd through the same docker CLI. See bench/README.md.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 
 const repo = resolve(import.meta.dirname, '..')
@@ -148,6 +148,13 @@ const workloads: Workload[] = [
     },
   },
   { name: 'ps_a', sample: (e) => timeMs(e.host, ['ps', '-a']) },
+  {
+    name: 'exec (docker exec CTR true)',
+    sample: (e) => {
+      if (sh(e.host, ['inspect', 'bench-exec']).code !== 0) sh(e.host, ['run', '-d', '--network', 'none', '--name', 'bench-exec', image, 'sleep', '3600'])
+      return timeMs(e.host, ['exec', 'bench-exec', 'true'])
+    },
+  },
   { name: 'parallel_50 (start + rm, 10 at a time)', runs: 3, sample: async (e) => Object.values(await fifty(e, 'none')).reduce((a, b) => a + b) },
   {
     name: 'start_50_user_net (10 at a time)',
@@ -230,10 +237,116 @@ async function pushPull(engines: Engine[]): Promise<Record<string, Record<string
   return out
 }
 
+/** Resident memory (kB) of a process and all its descendants, from /proc. */
+function treeRssKb(rootPid: number): number {
+  const children = new Map<number, number[]>()
+  for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    const stat = (() => {
+      try {
+        return readFileSync(`/proc/${p}/stat`, 'utf8')
+      } catch {
+        return ''
+      }
+    })()
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+    if (ppid) children.set(ppid, [...(children.get(ppid) ?? []), Number(p)])
+  }
+  const rss = (pid: number): number => {
+    try {
+      return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0)
+    } catch {
+      return 0
+    }
+  }
+  let total = 0
+  const walk = (pid: number): void => {
+    total += rss(pid)
+    for (const c of children.get(pid) ?? []) walk(c)
+  }
+  walk(rootPid)
+  return total
+}
+
+/** Engine memory: the daemon's whole process tree less the containers' own processes (busybox sleep). */
+function engineRssKb(e: Engine): number {
+  let containers = 0
+  for (const id of sh(e.host, ['ps', '-q', '--no-trunc']).out.split('\n').filter(Boolean)) {
+    const pid = Number(sh(e.host, ['inspect', '-f', '{{.State.Pid}}', id]).out.trim())
+    if (pid > 0) containers += treeRssKb(pid)
+  }
+  // conmon is a child of init (it outlives caisd): count every conmon of this engine's root too.
+  let monitors = 0
+  if (e.name === 'caisd') {
+    for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+      try {
+        const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8')
+        if (cmd.startsWith('/usr/bin/conmon') && cmd.includes(e.dir)) monitors += treeRssKb(Number(p))
+      } catch {
+        // gone
+      }
+    }
+  }
+  const shims = e.name === 'dockerd' ? Number(execFileSync('sh', ['-c', `ps -eo rss,args | awk '/containerd-shim/ && /${e.dir.replaceAll('/', '\\/')}/ {s+=$1} END {print s+0}'`], { encoding: 'utf8' })) : 0
+  return treeRssKb(e.proc.pid!) + monitors + shims - containers
+}
+
+/** ps_500, stats_50, logs_100mb and memory: heavier workloads, a few samples each. */
+async function heavy(engines: Engine[]): Promise<Record<string, Record<string, number>>> {
+  const out: Record<string, Record<string, number>> = {}
+  const put = (row: string, engine: string, v: number): void => {
+    out[row] = { ...out[row], [engine]: v }
+  }
+  for (const e of engines) {
+    put('memory idle (MB)', e.name, engineRssKb(e) / 1024)
+    // logs_100mb: a container writes 100 MB in lines of 100 bytes; `docker logs` reads them back.
+    const line = '0123456789'.repeat(10).slice(0, 99)
+    sh(e.host, ['run', '--network', 'none', '--name', 'bench-logs', image, 'sh', '-c', `yes ${line} | head -c 100000000`])
+    const reads: number[] = []
+    for (let i = 0; i < 3; i++) reads.push(timeMs(e.host, ['logs', 'bench-logs']))
+    put('logs_100mb (MB/s)', e.name, 100 / (median(reads) / 1000))
+    sh(e.host, ['rm', '-f', 'bench-logs'])
+
+    await timeParallel(e.host, Array.from({ length: 50 }, (_, i) => ['run', '-d', '--network', 'none', '--name', `bench-s${i}`, image, 'sleep', '3600']), 10)
+    put('memory with 50 running (MB)', e.name, engineRssKb(e) / 1024)
+    const stats: number[] = []
+    for (let i = 0; i < 3; i++) stats.push(timeMs(e.host, ['stats', '--no-stream']))
+    put('stats_50 --no-stream (ms)', e.name, median(stats))
+    await timeParallel(e.host, Array.from({ length: 50 }, (_, i) => ['rm', '-f', `bench-s${i}`]), 10)
+
+    await timeParallel(e.host, Array.from({ length: 500 }, (_, i) => ['create', '--network', 'none', '--name', `bench-p${i}`, image, 'true']), 10)
+    const ps: number[] = []
+    for (let i = 0; i < 5; i++) ps.push(timeMs(e.host, ['ps', '-a']))
+    put('ps_500 (ms)', e.name, median(ps))
+    await timeParallel(e.host, Array.from({ length: 500 }, (_, i) => ['rm', `bench-p${i}`]), 10)
+  }
+  // Our CLI against the docker CLI, both talking to caisd.
+  const cais = engines.find((e) => e.name === 'caisd')
+  if (cais) {
+    const ours = (args: string[]): number => {
+      const t0 = process.hrtime.bigint()
+      const r = spawnSync(join(repo, 'bin/cais'), args, { env: { ...process.env, CAIS_HOST: cais.host } })
+      if (r.status !== 0) throw new Error(`cais ${args.join(' ')} failed`)
+      return Number(process.hrtime.bigint() - t0) / 1e6
+    }
+    const psOurs: number[] = []
+    const psTheirs: number[] = []
+    const runOurs: number[] = []
+    const runTheirs: number[] = []
+    for (let i = 0; i < Math.min(runs, 10); i++) {
+      psOurs.push(ours(['ps']))
+      psTheirs.push(timeMs(cais.host, ['ps']))
+      runOurs.push(ours(['run', '--rm', '--network', 'none', image, 'true']))
+      runTheirs.push(timeMs(cais.host, ['run', '--rm', '--network', 'none', image, 'true']))
+    }
+    out['cais_cli ps: cais vs docker CLI (ms)'] = { caisd: median(psOurs), 'docker CLI': median(psTheirs) }
+    out['cais_cli run --rm true: cais vs docker CLI (ms)'] = { caisd: median(runOurs), 'docker CLI': median(runTheirs) }
+  }
+  return out
+}
+
 async function main(): Promise<void> {
   const tar = join(mkdtempSync('/tmp/cais-bench-image-'), 'busybox.tar')
   execFileSync(join(repo, 'scripts/busybox-image.sh'), [tar])
-  const { readFileSync } = await import('node:fs')
   const imageTar = readFileSync(tar)
   rmSync(resolve(tar, '..'), { recursive: true, force: true })
   const engines: Engine[] = []
@@ -250,15 +363,23 @@ async function main(): Promise<void> {
       for (let i = 0; i < Math.min(runs, w.runs ?? runs); i++) for (const e of engines) samples[e.name]!.push(await w.sample(e))
       results[w.name] = Object.fromEntries(engines.map((e) => [e.name, median(samples[e.name]!)]))
     }
+    for (const e of engines) sh(e.host, ['rm', '-f', 'bench-exec'])
     if (!only || 'push_pull'.startsWith(only)) Object.assign(results, await pushPull(engines))
+    if (!only || 'heavy'.startsWith(only)) Object.assign(results, await heavy(engines))
+    const shown = (v: number | undefined): string => (v === undefined || Number.isNaN(v) ? 'n/a' : v.toFixed(1))
     const header = ['workload (median ms; MB/s where named)', ...engines.map((e) => e.name), ...(engines.length > 1 ? ['caisd/dockerd'] : [])]
-    const rows = Object.entries(results).map(([name, r]) => [
-      name,
-      ...engines.map((e) => (Number.isNaN(r[e.name]!) ? 'n/a' : r[e.name]!.toFixed(1))),
-      ...(engines.length > 1 ? [Number.isNaN(r['dockerd']!) ? 'n/a' : (r['caisd']! / r['dockerd']!).toFixed(2) + '×'] : []),
-    ])
+    const rows = Object.entries(results)
+      .filter(([name]) => !name.startsWith('cais_cli'))
+      .map(([name, r]) => [
+        name,
+        ...engines.map((e) => shown(r[e.name])),
+        ...(engines.length > 1 ? [r['dockerd'] === undefined || Number.isNaN(r['dockerd']) ? 'n/a' : (r['caisd']! / r['dockerd']).toFixed(2) + '×'] : []),
+      ])
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
     for (const r of [header, ...rows]) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('   '))
+    for (const [name, r] of Object.entries(results).filter(([n]) => n.startsWith('cais_cli'))) {
+      console.log(`${name}: cais ${shown(r['caisd'])}, docker CLI ${shown(r['docker CLI'])} (${((r['caisd'] ?? 0) / (r['docker CLI'] ?? 1)).toFixed(2)}×)`)
+    }
     mkdirSync(join(repo, 'bench/results'), { recursive: true })
     writeFileSync(join(repo, 'bench/results/latest.json'), JSON.stringify({ date: new Date().toISOString(), runs, results }, null, 2))
   } finally {

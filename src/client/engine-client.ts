@@ -199,11 +199,14 @@ export class EngineClient {
   }
 
   readonly execs = {
-    create: (container: string, body: { Cmd: string[]; Env?: string[]; User?: string; WorkingDir?: string; Privileged?: boolean; Tty?: boolean; AttachStdin?: boolean; AttachStdout?: boolean; AttachStderr?: boolean }): Promise<{ Id: string }> =>
+    create: (
+      container: string,
+      body: { Cmd: string[]; Env?: string[]; User?: string; WorkingDir?: string; Privileged?: boolean; Tty?: boolean; ConsoleSize?: [number, number]; AttachStdin?: boolean; AttachStdout?: boolean; AttachStderr?: boolean },
+    ): Promise<{ Id: string }> =>
       this.http.json('POST', `/containers/${encodeURIComponent(container)}/exec`, { body }),
     /** Starts an exec attached: resolves after the daemon's `101` with the output and the socket for stdin. */
-    start: async (id: string): Promise<{ output: AsyncGenerator<StreamChunk>; socket: Duplex }> => {
-      const { socket, head, headers } = await this.http.hijack('POST', `/exec/${id}/start`, { body: { Detach: false, Tty: false } })
+    start: async (id: string, opts: { tty?: boolean } = {}): Promise<{ output: AsyncGenerator<StreamChunk>; socket: Duplex }> => {
+      const { socket, head, headers } = await this.http.hijack('POST', `/exec/${id}/start`, { body: { Detach: false, Tty: opts.tty ?? false } })
       return { output: hijackedOutput(socket, head, headers), socket }
     },
     startDetached: async (id: string): Promise<void> => {

@@ -1,11 +1,13 @@
 import { spawn } from 'node:child_process'
-import { readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import type { EventBus } from '../events/bus.ts'
 import { conflict, invalid, notFound, CaisError } from '../lib/errors.ts'
 import { newId } from '../lib/ids.ts'
 import { capabilitySet } from '../runtime/spec.ts'
+import { openStdin, resizeTerminal } from '../runtime/stdin.ts'
+import { readLogs } from './logs.ts'
 import type { ContainerService } from './service.ts'
 import { resolveUser } from './user.ts'
 import { mergeEnv } from './create-config.ts'
@@ -21,6 +23,8 @@ export interface ExecConfig {
   AttachStdout?: boolean
   AttachStderr?: boolean
   DetachKeys?: string
+  /** `[height, width]` of the client's terminal, for a TTY exec. */
+  ConsoleSize?: [number, number] | null
 }
 
 interface ExecRecord {
@@ -50,12 +54,17 @@ export class ExecService {
   readonly #events: EventBus
   readonly #crun: string
   readonly #crunRoot: string
+  readonly #conmon: string
+  /** One directory per TTY exec session: its process spec, log, attach socket and control fifo. */
+  readonly #sessionsDir: string
 
-  constructor(deps: { containers: ContainerService; events: EventBus; crun: string; crunRoot: string }) {
+  constructor(deps: { containers: ContainerService; events: EventBus; crun: string; crunRoot: string; conmon: string; sessionsDir: string }) {
     this.#containers = deps.containers
     this.#events = deps.events
     this.#crun = deps.crun
     this.#crunRoot = deps.crunRoot
+    this.#conmon = deps.conmon
+    this.#sessionsDir = deps.sessionsDir
   }
 
   create(containerRef: string, config: ExecConfig): string {
@@ -63,7 +72,6 @@ export class ExecService {
     const c = this.#containers.get(containerRef)
     if (!c.state.Running) throw conflict(`container ${c.id} is not running`)
     if (c.state.Paused) throw conflict(`Container ${c.id} is paused, unpause the container before exec`)
-    if (config.Tty) throw new CaisError('not-implemented', 'exec with a TTY is not supported by this daemon yet; run without -t')
     const id = newId()
     this.#execs.set(id, { id, containerId: c.id, config, running: false, exitCode: null, pid: 0, started: false })
     this.#containers.recordExec(c.id, id)
@@ -130,6 +138,62 @@ export class ExecService {
     }
   }
 
+  /**
+   * A TTY exec runs under its own conmon (exec mode), which holds the pseudo-terminal: output comes from the
+   * session's log, stdin goes to its attach socket, resizes to its control fifo; conmon reports the PID and then
+   * the exit code on the sync pipe.
+   */
+  async #startTty(e: ExecRecord, processSpec: Record<string, unknown>, io: ExecIo): Promise<number> {
+    const c = this.#containers.get(e.containerId)
+    const dir = join(this.#sessionsDir, e.id)
+    await mkdir(join(dir, 'exits'), { recursive: true })
+    const size = e.config.ConsoleSize
+    const spec = { ...processSpec, terminal: true, ...(size && size[0] > 0 && size[1] > 0 ? { consoleSize: { height: size[0], width: size[1] } } : {}) }
+    await writeFile(join(dir, 'process.json'), JSON.stringify(spec))
+    const logPath = join(dir, 'log')
+    const args = [
+      '--api-version', '1', '-c', c.id, '-u', e.id.slice(0, 32), '-n', `${c.name.slice(1)}-exec`, '-r', this.#crun, '-b', dir, '-p', join(dir, 'pid'),
+      '--exit-dir', join(dir, 'exits'), '--socket-dir-path', dir, '--full-attach', '-l', `k8s-file:${logPath}`, '--log-level', 'error',
+      '-e', '--exec-process-spec', join(dir, 'process.json'), '-t', ...(io.stdin ? ['-i'] : []), '--runtime-arg', `--root=${this.#crunRoot}`,
+    ]
+    this.#events.emit('container', `exec_start: ${e.config.Cmd.join(' ')}`, c.id, { ...this.#containers.eventAttributes(c.id), execID: e.id })
+    const child = spawn(this.#conmon, args, { stdio: ['ignore', 'ignore', 'ignore', 'pipe'], env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3' } })
+    const messages = syncMessages(child.stdio[3] as NodeJS.ReadableStream)
+    e.running = true
+    try {
+      const started = (await messages.next()).value as SyncMessage | undefined
+      const pid = started?.data ?? -1
+      if (pid < 0) throw new CaisError('invalid', `OCI runtime exec failed: ${started?.message ?? 'conmon gave no PID'}`)
+      e.pid = pid
+      let stopExit: () => void = () => {}
+      const exited = new Promise<void>((r) => (stopExit = r))
+      const output = (async () => {
+        for await (const entry of readLogs(logPath, { follow: true, stopped: exited })) io.output('stdout', Buffer.from(entry.line))
+      })()
+      if (io.stdin) {
+        const stdin = openStdin(dir)
+        io.stdin.pipe(stdin.input)
+      }
+      const done = (await messages.next()).value as SyncMessage | undefined
+      const exitCode = done?.data ?? Number((await readFile(join(dir, 'exits', c.id), 'utf8').catch(() => '')).trim() || 137)
+      stopExit()
+      await output
+      e.exitCode = exitCode
+      this.#events.emit('container', 'exec_die', c.id, { ...this.#containers.eventAttributes(c.id), execID: e.id, exitCode: String(exitCode) })
+      return exitCode
+    } finally {
+      e.running = false
+      await rm(dir, { recursive: true, force: true })
+    }
+  }
+
+  /** The terminal size of a running TTY exec (`docker exec -t` sends it as the client's terminal changes). */
+  async resize(id: string, height: number, width: number): Promise<void> {
+    const e = this.get(id)
+    if (!e.config.Tty || !e.running) return
+    await resizeTerminal(join(this.#sessionsDir, e.id), height, width).catch(() => {})
+  }
+
   async #kill(id: string): Promise<void> {
     const e = this.#execs.get(id)
     if (!e?.pidFile) return
@@ -152,6 +216,7 @@ export class ExecService {
     const user = await resolveUser(rootfs, e.config.User || c.config.User)
     const env = mergeEnv(c.config.Env, e.config.Env ?? [])
     if (!env.some((v) => v.startsWith('HOME='))) env.push(`HOME=${user.home}`)
+    if (e.config.Tty && !env.some((v) => v.startsWith('TERM='))) env.push('TERM=xterm')
     const caps = capabilitySet(c.hostConfig.CapAdd ?? [], c.hostConfig.CapDrop ?? [], c.hostConfig.Privileged || (e.config.Privileged ?? false))
     const process = {
       terminal: false,
@@ -164,6 +229,7 @@ export class ExecService {
       // The container's ulimits hold for what runs in it later too, as Docker copies them into an exec.
       ...rlimitsOf(c.hostConfig['Ulimits']),
     }
+    if (e.config.Tty) return this.#startTty(e, process, io)
     const dir = this.#containers.bundlePath(c.id)
     const specPath = join(dir, `exec-${id}.json`)
     const pidPath = join(dir, `exec-${id}.pid`)
@@ -203,6 +269,28 @@ export class ExecService {
 function rlimitsOf(ulimits: unknown): { rlimits?: Array<{ type: string; soft: number; hard: number }> } {
   if (!Array.isArray(ulimits) || ulimits.length === 0) return {}
   return { rlimits: (ulimits as Array<{ Name: string; Soft: number; Hard: number }>).map((u) => ({ type: `RLIMIT_${u.Name.toUpperCase()}`, soft: u.Soft, hard: u.Hard })) }
+}
+
+/** The JSON objects conmon writes on its sync pipe, one after the other: `{"data": pid}`, then `{"data": exit code}`. */
+interface SyncMessage {
+  data?: number
+  message?: string
+}
+
+async function* syncMessages(pipe: NodeJS.ReadableStream): AsyncGenerator<SyncMessage, void> {
+  let buf = ''
+  for await (const chunk of pipe as AsyncIterable<Buffer>) {
+    buf += chunk.toString()
+    for (let end = buf.indexOf('}'); end >= 0; end = buf.indexOf('}')) {
+      const text = buf.slice(buf.indexOf('{'), end + 1)
+      buf = buf.slice(end + 1)
+      try {
+        yield JSON.parse(text) as SyncMessage
+      } catch {
+        // not a message: skip it
+      }
+    }
+  }
 }
 
 /** Go's duration text for whole milliseconds and up: 1s, 500ms, 1m30s, as Docker's messages print them. */

@@ -1,5 +1,6 @@
 import { type FSWatcher, watch } from 'node:fs'
-import { open, readdir, stat } from 'node:fs/promises'
+import { open, readFile, readdir, stat } from 'node:fs/promises'
+import { StringDecoder } from 'node:string_decoder'
 import { basename, dirname } from 'node:path'
 import { isErrno } from '../lib/errors.ts'
 
@@ -18,7 +19,8 @@ export interface LogEntry {
   line: string
 }
 
-export function parseLogLine(raw: string): { stream: 'stdout' | 'stderr'; time: string; nanos: bigint; partial: boolean; text: string } | undefined {
+/** One k8s-file line. Without `times` the stamp is not decoded (time '' and nanos 0): most reads never show it. */
+export function parseLogLine(raw: string, times = true): { stream: 'stdout' | 'stderr'; time: string; nanos: bigint; partial: boolean; text: string } | undefined {
   const s1 = raw.indexOf(' ')
   const s2 = raw.indexOf(' ', s1 + 1)
   const s3 = raw.indexOf(' ', s2 + 1)
@@ -28,6 +30,7 @@ export function parseLogLine(raw: string): { stream: 'stdout' | 'stderr'; time: 
   if (stream !== 'stdout' && stream !== 'stderr') return undefined
   const flag = s3 < 0 ? raw.slice(s2 + 1) : raw.slice(s2 + 1, s3)
   const text = s3 < 0 ? '' : raw.slice(s3 + 1)
+  if (!times) return { stream, time: '', nanos: 0n, partial: flag === 'P', text }
   const { iso, nanos } = normaliseStamp(stamp)
   return { stream, time: iso, nanos, partial: flag === 'P', text }
 }
@@ -51,6 +54,8 @@ export interface ReadLogsOptions {
   untilNanos?: bigint | undefined
   /** Start reading at the file's current end (attach), not its beginning. */
   fromEnd?: boolean
+  /** Decode each entry's time (for --timestamps, since, until); false skips that cost. Default true. */
+  times?: boolean
   /** Resolves when following should stop (the container stopped); the rest of the file is still read. */
   stopped?: Promise<void> | undefined
   signal?: AbortSignal | undefined
@@ -67,8 +72,12 @@ export async function* readLogs(path: string, opts: ReadLogsOptions): AsyncGener
   }
   let carry = ''
   let pending: LogEntry | undefined
-  let first = true
+  const needTimes = (opts.times ?? true) || opts.sinceNanos !== undefined || opts.untilNanos !== undefined
 
+  // A read is at most 4 MB, so a large log streams out rather than being held whole; the decoder keeps a
+  // multi-byte character that straddles two reads.
+  const maxRead = 4 * 1024 * 1024
+  let decoder = new StringDecoder('utf8')
   const readFrom = async (file: string, from: number): Promise<{ text: string; end: number; ino: number } | undefined> => {
     let fh
     try {
@@ -80,9 +89,9 @@ export async function* readLogs(path: string, opts: ReadLogsOptions): AsyncGener
     try {
       const { size, ino } = await fh.stat()
       const start = size < from ? 0 : from // truncated: start again
-      const buf = Buffer.alloc(Math.max(0, size - start))
+      const buf = Buffer.alloc(Math.min(maxRead, Math.max(0, size - start)))
       const { bytesRead } = buf.length > 0 ? await fh.read(buf, 0, buf.length, start) : { bytesRead: 0 }
-      return { text: buf.subarray(0, bytesRead).toString('utf8'), end: start + bytesRead, ino }
+      return { text: decoder.write(buf.subarray(0, bytesRead)), end: start + bytesRead, ino }
     } finally {
       await fh.close()
     }
@@ -94,8 +103,10 @@ export async function* readLogs(path: string, opts: ReadLogsOptions): AsyncGener
     if (!current) return ''
     let before = ''
     if (inode !== undefined && current.ino !== inode) {
+      decoder = new StringDecoder('utf8')
       const rotated = await readFrom(`${path}.1`, offset)
       if (rotated && rotated.ino === inode) before = rotated.text
+      decoder = new StringDecoder('utf8')
       const fresh = await readFrom(path, 0)
       inode = fresh?.ino
       offset = fresh?.end ?? 0
@@ -115,7 +126,7 @@ export async function* readLogs(path: string, opts: ReadLogsOptions): AsyncGener
       .filter((n) => Number.isInteger(n) && n > 0)
       .sort((a, b) => b - a)
     let text = ''
-    for (const n of rotated) text += (await readFrom(`${path}.${n}`, 0))?.text ?? ''
+    for (const n of rotated) text += (await readFile(`${path}.${n}`, 'utf8').catch(() => ''))
     return text
   }
 
@@ -124,7 +135,7 @@ export async function* readLogs(path: string, opts: ReadLogsOptions): AsyncGener
     const lines = (carry + text).split('\n')
     carry = lines.pop() ?? ''
     for (const raw of lines) {
-      const p = parseLogLine(raw)
+      const p = parseLogLine(raw, needTimes)
       if (!p) continue
       if (pending && pending.stream === p.stream) pending.line += p.text
       else {
@@ -143,11 +154,22 @@ export async function* readLogs(path: string, opts: ReadLogsOptions): AsyncGener
   const keep = (e: LogEntry): boolean =>
     (opts.sinceNanos === undefined || e.nanos >= opts.sinceNanos) && (opts.untilNanos === undefined || e.nanos <= opts.untilNanos)
 
-  const head = opts.fromEnd ? '' : await readRotated()
-  let entries = parse(head + (await readChunk())).filter(keep)
-  if (first && opts.tail !== undefined) entries = opts.tail <= 0 ? [] : entries.slice(-opts.tail)
-  first = false
-  for (const e of entries) yield e
+  // What is there already, read in bounded chunks; with a tail only the last entries are kept.
+  let head = opts.fromEnd ? '' : await readRotated()
+  const tail = opts.tail
+  let ring: LogEntry[] = []
+  for (;;) {
+    const chunk = await readChunk()
+    const entries = parse(head + chunk).filter(keep)
+    head = ''
+    if (tail === undefined) for (const e of entries) yield e
+    else if (tail > 0) {
+      ring.push(...entries)
+      if (ring.length > tail * 2 + 1024) ring = ring.slice(-tail)
+    }
+    if (chunk.length === 0) break
+  }
+  if (tail !== undefined && tail > 0) for (const e of ring.slice(-tail)) yield e
   if (!opts.follow) return
 
   let stopped = false

@@ -857,7 +857,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
 
   logs(
     ref: string,
-    opts: { follow: boolean; tail?: number | undefined; sinceNanos?: bigint | undefined; untilNanos?: bigint | undefined; signal?: AbortSignal },
+    opts: { follow: boolean; tail?: number | undefined; sinceNanos?: bigint | undefined; untilNanos?: bigint | undefined; times?: boolean; signal?: AbortSignal },
   ): { tty: boolean; entries: AsyncGenerator<LogEntry> } {
     const rec = this.get(ref)
     if (rec.hostConfig.LogConfig.Type === 'none') {
@@ -878,6 +878,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       entries: readLogs(rec.logPath, {
         follow: opts.stream,
         fromEnd: !opts.logs,
+        times: false,
         stopped,
         signal: opts.signal,
       }),

@@ -129,7 +129,7 @@ async function main(): Promise<number> {
   distributionRoutes(routes, distribution)
   volumeRoutes(routes, { volumes })
   networkRoutes(routes, { networks, containers })
-  const execs = new ExecService({ containers, events, crun: config.crun, crunRoot: paths.crunRoot })
+  const execs = new ExecService({ containers, events, crun: config.crun, crunRoot: paths.crunRoot, conmon: config.conmon, sessionsDir: join(paths.execRoot, 'execs') })
   execRoutes(routes, { execs })
   const health = new HealthMonitor({ containers, execs, events, log })
   health.start()

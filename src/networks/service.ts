@@ -414,14 +414,15 @@ export class NetworkService {
    */
   async attach(req: SandboxRequest): Promise<Sandbox> {
     const netns = sandboxName(req.containerId)
-    await host.removeSandbox(netns).catch(() => {})
-    await host.createSandbox(netns)
+    // A namespace left by a run that never cleaned up (a crash mid-start) goes first; usually there is none.
+    if (await host.sandboxExists(netns)) await host.removeSandbox(netns)
+    if (req.networks.length === 0) await host.createSandbox(netns)
     const addresses: string[] = []
     let nameservers: string[] | undefined
     try {
       for (const [i, { network, request }] of req.networks.entries()) {
         const n = this.get(network)
-        const e = await this.#connectLive(n, req.containerId, req.name, request, netns, i, i === 0 ? req.portBindings : {})
+        const e = await this.#connectLive(n, req.containerId, req.name, request, netns, i, i === 0 ? req.portBindings : {}, i === 0)
         addresses.push(e.address, ...(e.address6 ? [e.address6] : []))
         if (i === 0 && !n.isDefault) nameservers = [n.overlay?.nodeAddress ?? n.ipam[0]!.gateway]
       }
@@ -432,7 +433,16 @@ export class NetworkService {
     return { netnsPath: host.netnsPath(netns), addresses, nameservers }
   }
 
-  async #connectLive(n: NetworkRecord, containerId: string, name: string, request: EndpointRequest, netns: string, index: number, ports: SandboxRequest['portBindings']): Promise<Endpoint> {
+  async #connectLive(
+    n: NetworkRecord,
+    containerId: string,
+    name: string,
+    request: EndpointRequest,
+    netns: string,
+    index: number,
+    ports: SandboxRequest['portBindings'],
+    createNamespace = false,
+  ): Promise<Endpoint> {
     if (n.driver !== 'bridge' && n.driver !== 'overlay') throw invalid(`container cannot be connected to network ${n.name} alongside others`)
     const overlay = n.driver === 'overlay' ? this.#overlay : undefined
     if (n.driver === 'overlay' && !overlay) throw new CaisError('unavailable', `network ${n.name} is an overlay and caisd runs without --overlay-listen`)
@@ -474,7 +484,7 @@ export class NetworkService {
           // An overlay has no way out of its own subnet: no default route through it.
           ...(index === 0 && !overlay ? { gateway: pool.gateway } : {}),
           ...(overlay ? { mtu: overlayMtu } : n.mtu ? { mtu: n.mtu } : {}),
-        })
+        }, { createNamespace })
         e.ports = overlay ? [] : await this.#publish(containerId, address, ports)
         await this.#store.save(n)
         if (e.ports.length > 0) await this.#syncFirewall()
@@ -565,10 +575,10 @@ export class NetworkService {
         delete n.endpoints[containerId]
         await this.#store.save(n)
       })
-      await host.removeEndpoint(e.hostIf).catch(() => {})
       if (n.driver === 'overlay') await this.#overlay?.withdraw(n, e)
       this.#o.events.emit('network', 'disconnect', n.id, { container: containerId, name: n.name, type: n.driver })
     }
+    // Deleting the namespace takes every veth in it along (their host ends too).
     await host.removeSandbox(sandboxName(containerId))
     if (hadPorts) await this.#syncFirewall()
   }

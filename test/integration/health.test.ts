@@ -24,7 +24,7 @@ test('health check: starting, healthy, then unhealthy after the retries; events 
   })
   t.after(() => events.destroy())
 
-  await ok(d, 'run', '-d', '--name', 'probed', '--health-cmd', 'test -f /tmp/ok', '--health-interval', '200ms', '--health-retries', '2', BUSYBOX, 'sh', '-c', 'sleep 1; touch /tmp/ok; sleep 300')
+  await ok(d, 'run', '-d', '--name', 'probed', '--health-cmd', 'test -f /tmp/ok', '--health-interval', '200ms', '--health-retries', '2', '--health-start-period', '5s', '--health-start-interval', '200ms', BUSYBOX, 'sh', '-c', 'sleep 1; touch /tmp/ok; sleep 300')
   assert.equal((await health(d, 'probed'))?.Status, 'starting')
   assert.match(await ok(d, 'ps', '--format', '{{.Status}}'), /\(health: starting\)/)
 

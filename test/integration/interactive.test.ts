@@ -88,3 +88,24 @@ test('detach keys leave the container running; attach again reaches it', { skip:
   assert.equal(stopped.code, 1)
   assert.match(stopped.stderr, /You cannot attach to a stopped container, start it first/)
 })
+
+test('exec with a TTY: -t, -it with input and the terminal size, exit codes (cais and docker)', async (t) => {
+  const d = await startDaemon(t)
+  await ok(d, 'run', '-d', '--name', 'host', BUSYBOX, 'sleep', '300')
+  const ours = await d.cli('exec', '-t', 'host', 'tty')
+  assert.equal(ours.stdout, '/dev/pts/0\r\n', ours.stderr)
+  const code = await d.cli('exec', '-t', 'host', 'sh', '-c', 'exit 5')
+  assert.equal(code.code, 5)
+  const fed = await d.cliWithInput('typed\n', 'exec', '-i', '-t', 'host', 'sh', '-c', 'read x; echo "got:$x"')
+  assert.match(fed.stdout, /got:typed/, fed.stderr)
+  // The container's own stdio is untouched by the exec sessions.
+  assert.equal((await d.client.containers.inspect('host')).State.Running, true)
+  if (skipDocker) return
+  const docker = await d.docker('exec', '-t', 'host', 'sh', '-c', 'tty; echo $TERM')
+  assert.equal(docker.stdout, '/dev/pts/0\r\nxterm\r\n', docker.stderr)
+  const sized = await underPty(d, `stty rows 37 cols 111; ${dockerBin} exec -it host stty size`)
+  assert.match(sized.stdout, /37 111/, sized.stderr)
+  const typed = await underPty(d, `${dockerBin} exec -it host sh -c 'read x; echo "typed:$x"; exit 3'`, 'xyz\r')
+  assert.match(typed.stdout, /typed:xyz/, typed.stderr)
+  assert.equal(typed.code, 3)
+})

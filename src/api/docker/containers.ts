@@ -7,7 +7,7 @@ import { parseFilters } from '../../lib/filters.ts'
 import { parseTimestamp } from '../../lib/time.ts'
 import type { ContainerCreateBody } from '../../wire/types.ts'
 import { type RequestContext, queryBool, queryInt, readBody, readJson, sendJson, sendStatus } from '../context.ts'
-import { frame, hijack, streamMediaType } from '../hijack.ts'
+import { hijack, streamMediaType } from '../hijack.ts'
 import { DetachDetector, parseDetachKeys } from '../detach-keys.ts'
 import type { Duplex, Writable } from 'node:stream'
 import type { Routes } from '../router.ts'
@@ -216,6 +216,7 @@ export function containerRoutes(routes: Routes, d: { containers: ContainerServic
       return BigInt(Math.round(ms)) * 1_000_000n
     }
     const { tty, entries } = c.logs(ctx.params['id']!, {
+      times: queryBool(q, 'timestamps'),
       follow: queryBool(q, 'follow'),
       tail,
       sinceNanos: since && since > 0 ? toNanos(since, q.get('since')) : undefined,
@@ -226,7 +227,7 @@ export function containerRoutes(routes: Routes, d: { containers: ContainerServic
     res.writeHead(200, { 'Content-Type': streamMediaType(ctx, tty) })
     res.flushHeaders()
     const timestamps = queryBool(q, 'timestamps')
-    await writeEntries(entries, tty, { stdout, stderr, timestamps }, (b) => res.write(b))
+    await writeEntries(entries, tty, { stdout, stderr, timestamps }, res)
     res.end()
   })
 
@@ -255,7 +256,7 @@ export function containerRoutes(routes: Routes, d: { containers: ContainerServic
         onDetach: () => output.abort(),
       })
     } else socket.on('data', () => {}) // no stdin wanted: read and drop; the client may half-close its side
-    await writeEntries(entries, tty, { stdout, stderr, timestamps: false }, (b) => socket.write(b))
+    await writeEntries(entries, tty, { stdout, stderr, timestamps: false }, socket)
     socket.end()
   })
 }
@@ -303,16 +304,67 @@ function relayStdin(
   )
 }
 
+/**
+ * Writes log entries as frames (raw for a TTY). Waits for the client whenever its buffer is full, so a large log
+ * streams at the client's pace instead of piling up in memory.
+ */
 async function writeEntries(
   entries: AsyncGenerator<LogEntry>,
   tty: boolean,
   opts: { stdout: boolean; stderr: boolean; timestamps: boolean },
-  write: (b: Buffer) => void,
+  out: Writable,
 ): Promise<void> {
+  // Entries are gathered and written as one buffer of up to 256 kB, frame headers and text laid out in place;
+  // what is gathered goes out as soon as the reader waits for more (setImmediate runs only then), so a follower
+  // sees each line at once.
+  let texts: Array<[1 | 2, string]> = []
+  let bytes = 0
+  let scheduled = false
+  const flush = (): boolean => {
+    scheduled = false
+    if (texts.length === 0 || out.destroyed) return true
+    const buf = Buffer.allocUnsafe(bytes + (tty ? 0 : 8 * texts.length))
+    let at = 0
+    for (const [stream, text] of texts) {
+      if (tty) {
+        at += buf.write(text, at)
+        continue
+      }
+      const n = buf.write(text, at + 8)
+      buf[at] = stream
+      buf[at + 1] = 0
+      buf[at + 2] = 0
+      buf[at + 3] = 0
+      buf.writeUInt32BE(n, at + 4)
+      at += 8 + n
+    }
+    texts = []
+    bytes = 0
+    return out.write(buf.subarray(0, at))
+  }
+  const drained = (): Promise<void> =>
+    new Promise<void>((resolve) => {
+      const done = (): void => {
+        out.off('drain', done)
+        out.off('close', done)
+        resolve()
+      }
+      out.once('drain', done)
+      out.once('close', done)
+    })
   for await (const e of entries) {
     if (e.stream === 'stdout' ? !opts.stdout : !opts.stderr) continue
-    const payload = Buffer.from(opts.timestamps ? `${e.time} ${e.line}` : e.line)
-    write(tty ? payload : frame(e.stream === 'stdout' ? 1 : 2, payload))
+    const text = opts.timestamps ? `${e.time} ${e.line}` : e.line
+    texts.push([e.stream === 'stdout' ? 1 : 2, text])
+    bytes += Buffer.byteLength(text)
+    if (bytes >= 256 * 1024) {
+      if (!flush() && !out.destroyed) await drained()
+    } else if (!scheduled) {
+      scheduled = true
+      setImmediate(flush)
+    }
+    if (out.destroyed) return
   }
+  flush()
 }
 

@@ -50,7 +50,12 @@ export function execRoutes(routes: Routes, d: { execs: ExecService }): void {
   routes.get('/exec/{id}/json', async (ctx) => sendJson(ctx, 200, d.execs.inspect(ctx.params['id']!)))
 
   routes.post('/exec/{id}/resize', async (ctx) => {
-    d.execs.get(ctx.params['id']!)
+    const [h, w] = ['h', 'w'].map((k) => {
+      const v = ctx.query.get(k) ?? '0'
+      if (!/^\d+$/.test(v)) throw invalid(`strconv.Atoi: parsing "${v}": invalid syntax`)
+      return Number(v)
+    }) as [number, number]
+    await d.execs.resize(ctx.params['id']!, h, w)
     sendStatus(ctx, 200)
   })
 
@@ -67,7 +72,8 @@ export function execRoutes(routes: Routes, d: { execs: ExecService }): void {
       else ctx.upgrade!.socket.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n')
       return
     }
-    const { socket } = hijack(ctx, streamMediaType(ctx, false))
+    const tty = exec.config.Tty === true
+    const { socket } = hijack(ctx, streamMediaType(ctx, tty))
     socket.on('error', () => {})
     let stdin: PassThrough | undefined
     if (exec.config.AttachStdin) {
@@ -82,7 +88,7 @@ export function execRoutes(routes: Routes, d: { execs: ExecService }): void {
     }
     await d.execs.start(id, {
       stdin,
-      output: (stream, chunk) => socket.write(frame(stream === 'stdout' ? 1 : 2, chunk)),
+      output: (stream, chunk) => socket.write(tty ? chunk : frame(stream === 'stdout' ? 1 : 2, chunk)),
     })
     socket.end()
   })

@@ -20,13 +20,17 @@ export const execCommand: Command = {
   async run(client, p, io) {
     const [container, ...cmd] = p.args as [string, ...string[]]
     const interactive = bool(p, 'interactive')
+    const tty = bool(p, 'tty')
+    const out = io.stdout as typeof io.stdout & { isTTY?: boolean; rows?: number; columns?: number }
+    const stdin = io.stdin as typeof io.stdin & { isTTY?: boolean; setRawMode?(raw: boolean): void }
     const { Id } = await client.execs.create(container, {
       Cmd: cmd,
       Env: list(p, 'env'),
       ...(str(p, 'user') ? { User: str(p, 'user')! } : {}),
       ...(str(p, 'workdir') ? { WorkingDir: str(p, 'workdir')! } : {}),
       Privileged: bool(p, 'privileged'),
-      Tty: bool(p, 'tty'),
+      Tty: tty,
+      ...(tty && out.isTTY && out.rows && out.columns ? { ConsoleSize: [out.rows, out.columns] as [number, number] } : {}),
       AttachStdin: interactive,
       AttachStdout: !bool(p, 'detach'),
       AttachStderr: !bool(p, 'detach'),
@@ -35,13 +39,19 @@ export const execCommand: Command = {
       await client.execs.startDetached(Id)
       return 0
     }
-    const { output, socket } = await client.execs.start(Id)
+    const { output, socket } = await client.execs.start(Id, { tty })
+    const raw = interactive && tty && stdin.isTTY === true && typeof stdin.setRawMode === 'function'
+    if (raw) stdin.setRawMode!(true)
     if (interactive) {
       io.stdin.on('data', (d: Buffer) => socket.write(d))
       io.stdin.on('end', () => socket.end())
     }
-    for await (const chunk of output) (chunk.stream === 'stderr' ? io.stderr : io.stdout).write(chunk.data)
-    if (interactive) io.stdin.destroy()
+    try {
+      for await (const chunk of output) (chunk.stream === 'stderr' ? io.stderr : io.stdout).write(chunk.data)
+    } finally {
+      if (raw) stdin.setRawMode!(false)
+      if (interactive) io.stdin.destroy()
+    }
     return (await client.execs.inspect(Id)).ExitCode ?? 0
   },
 }
