@@ -1,75 +1,88 @@
 import { enableCompileCache } from 'node:module'
 import { EngineClient, hostFromEnv } from '../client/engine-client.ts'
 import type { Command } from './command.ts'
-import { attachCommand } from './commands/container/attach.ts'
-import { commitCommand } from './commands/container/commit.ts'
-import { createCommand } from './commands/container/create.ts'
-import { cpCommand } from './commands/container/cp.ts'
-import { exportCommand } from './commands/container/export.ts'
-import { diffCommand } from './commands/container/diff.ts'
-import { execCommand } from './commands/container/exec.ts'
-import { containerPruneCommand } from './commands/container/prune.ts'
-import { topCommand } from './commands/container/top.ts'
-import { pauseCommand } from './commands/container/pause.ts'
-import { renameCommand } from './commands/container/rename.ts'
-import { unpauseCommand } from './commands/container/unpause.ts'
-import { inspectCommand } from './commands/container/inspect.ts'
-import { killCommand } from './commands/container/kill.ts'
-import { logsCommand } from './commands/container/logs.ts'
-import { psCommand } from './commands/container/ps.ts'
-import { restartCommand } from './commands/container/restart.ts'
-import { rmCommand } from './commands/container/rm.ts'
-import { runCommand } from './commands/container/run.ts'
-import { startCommand } from './commands/container/start.ts'
-import { statsCommand } from './commands/container/stats.ts'
-import { updateCommand } from './commands/container/update.ts'
-import { stopCommand } from './commands/container/stop.ts'
-import { waitCommand } from './commands/container/wait.ts'
-import { historyCommand } from './commands/image/history.ts'
-import { imagesCommand } from './commands/image/images.ts'
-import { importCommand } from './commands/image/import.ts'
-import { loadCommand } from './commands/image/load.ts'
-import { imagePruneCommand } from './commands/image/prune.ts'
-import { pullCommand } from './commands/image/pull.ts'
-import { pushCommand } from './commands/image/push.ts'
-import { loginCommand } from './commands/registry/login.ts'
-import { logoutCommand } from './commands/registry/logout.ts'
-import { searchCommand } from './commands/registry/search.ts'
-import { rmiCommand } from './commands/image/rmi.ts'
-import { saveCommand } from './commands/image/save.ts'
-import { tagCommand } from './commands/image/tag.ts'
-import { dfCommand } from './commands/system/df.ts'
-import { eventsCommand } from './commands/system/events.ts'
-import { infoCommand } from './commands/system/info.ts'
-import { versionCommand } from './commands/system/version.ts'
-import { volumeCreateCommand } from './commands/volume/create.ts'
-import { volumeInspectCommand } from './commands/volume/inspect.ts'
-import { volumeLsCommand } from './commands/volume/ls.ts'
-import { volumePruneCommand } from './commands/volume/prune.ts'
-import { volumeRmCommand } from './commands/volume/rm.ts'
-import { networkConnectCommand, networkDisconnectCommand } from './commands/network/connect.ts'
-import { networkCreateCommand } from './commands/network/create.ts'
-import { networkInspectCommand } from './commands/network/inspect.ts'
-import { networkLsCommand } from './commands/network/ls.ts'
-import { networkPruneCommand } from './commands/network/prune.ts'
-import { networkRmCommand } from './commands/network/rm.ts'
-import { portCommand } from './commands/container/port.ts'
 import { describeError } from './errors.ts'
 import { UsageError, parseFlags } from './flags.ts'
 import { type Io, processIo } from './io.ts'
 
 enableCompileCache?.()
 
-/** Every verb, listed explicitly; each answers as `cais <verb>` and as `cais <group> <verb>`. */
-export const commands: Command[] = [
-  runCommand, createCommand, startCommand, attachCommand, stopCommand, restartCommand, killCommand, rmCommand, waitCommand, psCommand,
-  logsCommand, inspectCommand, execCommand, pauseCommand, unpauseCommand, renameCommand, topCommand, diffCommand, containerPruneCommand, commitCommand, exportCommand, cpCommand, statsCommand, updateCommand, imagesCommand, historyCommand, importCommand, loadCommand, saveCommand, tagCommand, rmiCommand, imagePruneCommand, pullCommand, pushCommand,
-  loginCommand, logoutCommand, searchCommand,
-  versionCommand, infoCommand, dfCommand, eventsCommand, volumeCreateCommand, volumeLsCommand, volumeInspectCommand, volumeRmCommand, volumePruneCommand,
-  networkCreateCommand, networkLsCommand, networkInspectCommand, networkRmCommand, networkPruneCommand, networkConnectCommand, networkDisconnectCommand, portCommand,
+/**
+ * Every verb, listed explicitly; each answers as `cais <verb>` and as `cais <group> <verb>`. A verb's module is
+ * loaded only when it runs (starting the CLI is most of what a quick command costs); the module is the truth
+ * for its flags and help, and must agree with its entry here.
+ */
+export interface CommandEntry {
+  name: string
+  group: Command['group']
+  groupAlias?: string
+  topLevel?: boolean
+  load(): Promise<Command>
+}
+
+export const commandEntries: CommandEntry[] = [
+  { name: 'run', group: 'container', load: async () => (await import('./commands/container/run.ts')).runCommand },
+  { name: 'create', group: 'container', load: async () => (await import('./commands/container/create.ts')).createCommand },
+  { name: 'start', group: 'container', load: async () => (await import('./commands/container/start.ts')).startCommand },
+  { name: 'attach', group: 'container', load: async () => (await import('./commands/container/attach.ts')).attachCommand },
+  { name: 'stop', group: 'container', load: async () => (await import('./commands/container/stop.ts')).stopCommand },
+  { name: 'restart', group: 'container', load: async () => (await import('./commands/container/restart.ts')).restartCommand },
+  { name: 'kill', group: 'container', load: async () => (await import('./commands/container/kill.ts')).killCommand },
+  { name: 'rm', group: 'container', load: async () => (await import('./commands/container/rm.ts')).rmCommand },
+  { name: 'wait', group: 'container', load: async () => (await import('./commands/container/wait.ts')).waitCommand },
+  { name: 'ps', group: 'container', groupAlias: 'ls', load: async () => (await import('./commands/container/ps.ts')).psCommand },
+  { name: 'logs', group: 'container', load: async () => (await import('./commands/container/logs.ts')).logsCommand },
+  { name: 'inspect', group: 'container', load: async () => (await import('./commands/container/inspect.ts')).inspectCommand },
+  { name: 'exec', group: 'container', load: async () => (await import('./commands/container/exec.ts')).execCommand },
+  { name: 'pause', group: 'container', load: async () => (await import('./commands/container/pause.ts')).pauseCommand },
+  { name: 'unpause', group: 'container', load: async () => (await import('./commands/container/unpause.ts')).unpauseCommand },
+  { name: 'rename', group: 'container', load: async () => (await import('./commands/container/rename.ts')).renameCommand },
+  { name: 'top', group: 'container', load: async () => (await import('./commands/container/top.ts')).topCommand },
+  { name: 'diff', group: 'container', load: async () => (await import('./commands/container/diff.ts')).diffCommand },
+  { name: 'prune', group: 'container', topLevel: false, load: async () => (await import('./commands/container/prune.ts')).containerPruneCommand },
+  { name: 'commit', group: 'container', load: async () => (await import('./commands/container/commit.ts')).commitCommand },
+  { name: 'export', group: 'container', load: async () => (await import('./commands/container/export.ts')).exportCommand },
+  { name: 'cp', group: 'container', load: async () => (await import('./commands/container/cp.ts')).cpCommand },
+  { name: 'stats', group: 'container', load: async () => (await import('./commands/container/stats.ts')).statsCommand },
+  { name: 'update', group: 'container', load: async () => (await import('./commands/container/update.ts')).updateCommand },
+  { name: 'images', group: 'image', groupAlias: 'ls', load: async () => (await import('./commands/image/images.ts')).imagesCommand },
+  { name: 'history', group: 'image', load: async () => (await import('./commands/image/history.ts')).historyCommand },
+  { name: 'import', group: 'image', load: async () => (await import('./commands/image/import.ts')).importCommand },
+  { name: 'load', group: 'image', load: async () => (await import('./commands/image/load.ts')).loadCommand },
+  { name: 'save', group: 'image', load: async () => (await import('./commands/image/save.ts')).saveCommand },
+  { name: 'tag', group: 'image', load: async () => (await import('./commands/image/tag.ts')).tagCommand },
+  { name: 'rmi', group: 'image', groupAlias: 'rm', load: async () => (await import('./commands/image/rmi.ts')).rmiCommand },
+  { name: 'prune', group: 'image', topLevel: false, load: async () => (await import('./commands/image/prune.ts')).imagePruneCommand },
+  { name: 'pull', group: 'image', load: async () => (await import('./commands/image/pull.ts')).pullCommand },
+  { name: 'push', group: 'image', load: async () => (await import('./commands/image/push.ts')).pushCommand },
+  { name: 'login', group: 'none', load: async () => (await import('./commands/registry/login.ts')).loginCommand },
+  { name: 'logout', group: 'none', load: async () => (await import('./commands/registry/logout.ts')).logoutCommand },
+  { name: 'search', group: 'none', load: async () => (await import('./commands/registry/search.ts')).searchCommand },
+  { name: 'version', group: 'system', load: async () => (await import('./commands/system/version.ts')).versionCommand },
+  { name: 'info', group: 'system', load: async () => (await import('./commands/system/info.ts')).infoCommand },
+  { name: 'df', group: 'system', topLevel: false, load: async () => (await import('./commands/system/df.ts')).dfCommand },
+  { name: 'events', group: 'system', load: async () => (await import('./commands/system/events.ts')).eventsCommand },
+  { name: 'create', group: 'volume', topLevel: false, load: async () => (await import('./commands/volume/create.ts')).volumeCreateCommand },
+  { name: 'ls', group: 'volume', topLevel: false, load: async () => (await import('./commands/volume/ls.ts')).volumeLsCommand },
+  { name: 'inspect', group: 'volume', topLevel: false, load: async () => (await import('./commands/volume/inspect.ts')).volumeInspectCommand },
+  { name: 'rm', group: 'volume', topLevel: false, load: async () => (await import('./commands/volume/rm.ts')).volumeRmCommand },
+  { name: 'prune', group: 'volume', topLevel: false, load: async () => (await import('./commands/volume/prune.ts')).volumePruneCommand },
+  { name: 'create', group: 'network', topLevel: false, load: async () => (await import('./commands/network/create.ts')).networkCreateCommand },
+  { name: 'ls', group: 'network', groupAlias: 'list', topLevel: false, load: async () => (await import('./commands/network/ls.ts')).networkLsCommand },
+  { name: 'inspect', group: 'network', topLevel: false, load: async () => (await import('./commands/network/inspect.ts')).networkInspectCommand },
+  { name: 'rm', group: 'network', groupAlias: 'remove', topLevel: false, load: async () => (await import('./commands/network/rm.ts')).networkRmCommand },
+  { name: 'prune', group: 'network', topLevel: false, load: async () => (await import('./commands/network/prune.ts')).networkPruneCommand },
+  { name: 'connect', group: 'network', topLevel: false, load: async () => (await import('./commands/network/connect.ts')).networkConnectCommand },
+  { name: 'disconnect', group: 'network', topLevel: false, load: async () => (await import('./commands/network/connect.ts')).networkDisconnectCommand },
+  { name: 'port', group: 'container', load: async () => (await import('./commands/container/port.ts')).portCommand },
 ]
 
-const globalUsage = `Usage:  cais [OPTIONS] COMMAND
+/** Every command, loaded: for the global help and tests. */
+export const loadCommands = (): Promise<Command[]> => Promise.all(commandEntries.map((e) => e.load()))
+
+const globalUsage = async (): Promise<string> => {
+  const commands = await loadCommands()
+  return `Usage:  cais [OPTIONS] COMMAND
 
 A container platform that speaks Docker's Engine API
 
@@ -88,15 +101,16 @@ Management commands:
   volume     Manage volumes
 
 Run 'cais COMMAND --help' for more information on a command.`
+}
 
-function findCommand(args: string[]): { command: Command; rest: string[]; path: string } | undefined {
+async function findCommand(args: string[]): Promise<{ command: Command; rest: string[]; path: string } | undefined> {
   const [first, second, ...others] = args
   if (first === 'container' || first === 'image' || first === 'system' || first === 'volume' || first === 'network') {
-    const c = commands.find((x) => x.group === first && (x.name === second || x.groupAlias === second))
-    return c && { command: c, rest: others, path: `${first} ${second}` }
+    const e = commandEntries.find((x) => x.group === first && (x.name === second || x.groupAlias === second))
+    return e && { command: await e.load(), rest: others, path: `${first} ${second}` }
   }
-  const c = commands.find((x) => x.name === first && x.topLevel !== false)
-  return c && { command: c, rest: args.slice(1), path: first! }
+  const e = commandEntries.find((x) => x.name === first && x.topLevel !== false)
+  return e && { command: await e.load(), rest: args.slice(1), path: first! }
 }
 
 function commandHelp(c: Command): string {
@@ -115,17 +129,17 @@ export async function main(argv: string[], io: Io): Promise<number> {
       io.out('cais version 0.1.0')
       return 0
     } else if (a === '-h' || a === '--help') {
-      io.out(globalUsage)
+      io.out(await globalUsage())
       return 0
     } else if (a === '-D' || a === '--debug') continue
     else break
   }
   const args = argv.slice(i)
   if (args.length === 0) {
-    io.out(globalUsage)
+    io.out(await globalUsage())
     return 0
   }
-  const found = findCommand(args)
+  const found = await findCommand(args)
   if (!found) {
     io.err(`cais: unknown command: cais ${args.slice(0, 2).join(' ')}\n\nRun 'cais --help' for more information`)
     return 1

@@ -135,6 +135,7 @@ export class ExecService {
     } finally {
       clearTimeout(timer)
       this.#execs.delete(id)
+      this.#containers.forgetExec(containerId, id)
     }
   }
 

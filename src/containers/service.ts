@@ -458,6 +458,12 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     this.#execIds.set(containerId, [...(this.#execIds.get(containerId) ?? []), execId])
   }
 
+  /** Drops an exec from the container's ExecIDs (a finished health probe, which Docker does not list). */
+  forgetExec(containerId: string, execId: string): void {
+    const ids = this.#execIds.get(containerId)
+    if (ids) this.#execIds.set(containerId, ids.filter((x) => x !== execId))
+  }
+
   eventAttributes(id: string): Record<string, string> {
     return attributesOf(this.get(id))
   }
@@ -783,7 +789,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       MountLabel: '',
       ProcessLabel: '',
       AppArmorProfile: '',
-      ExecIDs: rec.state.Running ? (this.#execIds.get(rec.id) ?? null) : null,
+      ExecIDs: rec.state.Running && this.#execIds.get(rec.id)?.length ? this.#execIds.get(rec.id)! : null,
       HostConfig: rec.hostConfig,
       GraphDriver: {
         Name: 'overlay2',

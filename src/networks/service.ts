@@ -12,8 +12,9 @@ import { DnsServer } from './dns.ts'
 import { OverlayNetworks, overlayMtu } from './overlay.ts'
 import { Firewall, type FirewallState } from './firewall.ts'
 import * as host from './host.ts'
-import { type Subnet, contains, formatIPv4, formatSubnet, overlaps, parseIPv4, parseSubnet, size, splitPool } from './ipv4.ts'
-import { contains6, formatIPv6, formatSubnet6, overlaps6, parseIPv6, parseSubnet6 } from './ipv6.ts'
+import { claimStatic, explicitPool, ipv6Pool, nextFree, nextFree6, pickPool, poolFromCidr } from './ipam.ts'
+import { parseSubnet } from './ipv4.ts'
+import { parseSubnet6 } from './ipv6.ts'
 import { type PortBinding, PortProxy } from './port-proxy.ts'
 import type { Endpoint, NetworkRecord } from './record.ts'
 import type { NetworkStore } from './store.ts'
@@ -139,7 +140,7 @@ export class NetworkService {
     if (!this.#byName('none')) await this.#store.save(this.#builtin('none', 'null'))
     let bridge = this.#byName('bridge')
     if (!bridge || bridge.bridge !== this.#o.bridgeName || (this.#o.bridgeCidr && bridge.ipam[0]?.gateway !== this.#o.bridgeCidr.split('/')[0])) {
-      const pool = this.#o.bridgeCidr ? poolFromCidr(this.#o.bridgeCidr) : await this.#pickPool(undefined)
+      const pool = this.#o.bridgeCidr ? poolFromCidr(this.#o.bridgeCidr) : await pickPool(undefined, this.#store.records.values(), this.#o.addressPools)
       bridge = { ...this.#builtin('bridge', 'bridge'), ...(bridge ? { id: bridge.id } : {}), bridge: this.#o.bridgeName, ipam: [pool], isDefault: true, options: { 'com.docker.network.bridge.default_bridge': 'true', 'com.docker.network.bridge.name': this.#o.bridgeName } }
       await this.#store.save(bridge)
     }
@@ -236,8 +237,8 @@ export class NetworkService {
       const configs = all.filter((c) => !(c.Subnet ?? '').includes(':'))
       const configs6 = all.filter((c) => (c.Subnet ?? '').includes(':'))
       if (configs.length > 1 || configs6.length > 1) throw invalid('only one IPv4 and one IPv6 pool are supported per network')
-      const pool = configs[0]?.Subnet ? this.#explicitPool(configs[0]) : await this.#pickPool(configs[0])
-      const pool6 = req.EnableIPv6 || configs6.length > 0 ? this.#pool6(configs6[0]) : undefined
+      const pool = configs[0]?.Subnet ? explicitPool(configs[0], this.#store.records.values()) : await pickPool(configs[0], this.#store.records.values(), this.#o.addressPools)
+      const pool6 = req.EnableIPv6 || configs6.length > 0 ? ipv6Pool(configs6[0], this.#store.records.values()) : undefined
       const opts = req.Options ?? {}
       const id = newId()
       const mtuText = opts['com.docker.network.driver.mtu']
@@ -274,27 +275,6 @@ export class NetworkService {
     })
   }
 
-  /** The IPv6 pool: the one given, or a unique local /64 (fd00::/8 with 40 random bits, as RFC 4193 says). */
-  #pool6(c: { Subnet?: string; Gateway?: string; IPRange?: string } | undefined): NonNullable<NetworkRecord['ipam6']> {
-    let subnet
-    if (c?.Subnet) {
-      subnet = parseSubnet6(c.Subnet)
-      if (subnet.prefix > 120) throw invalid(`invalid subnet ${c.Subnet}: too small for a network`)
-      for (const n of this.#store.records.values()) {
-        if (n.ipam6 && overlaps6(subnet, parseSubnet6(n.ipam6.subnet))) throw new CaisError('forbidden', 'invalid pool request: Pool overlaps with other one on this address space')
-      }
-    } else {
-      const r = randomBytes(5).toString('hex')
-      subnet = parseSubnet6(`fd${r.slice(0, 2)}:${r.slice(2, 6)}:${r.slice(6, 10)}::/64`)
-    }
-    let gateway = subnet.base + 1n
-    if (c?.Gateway) {
-      gateway = parseIPv6(c.Gateway)
-      if (!contains6(subnet, gateway)) throw invalid(`no matching subnet for gateway ${c.Gateway}`)
-    }
-    return { subnet: formatSubnet6(subnet), gateway: formatIPv6(gateway) }
-  }
-
   async #createOverlay(req: NetworkCreateRequest): Promise<{ Id: string; Warning: string }> {
     const overlay = this.#overlay
     if (!overlay) {
@@ -304,50 +284,12 @@ export class NetworkService {
       if (this.#byName(req.Name)) throw conflict(`network with name ${req.Name} already exists`)
       const configs = req.IPAM?.Config ?? []
       if (configs.length > 1) throw invalid('only one IPv4 pool is supported per network')
-      const pool = configs[0]?.Subnet ? this.#explicitPool(configs[0]) : await this.#pickPool(undefined)
+      const pool = configs[0]?.Subnet ? explicitPool(configs[0], this.#store.records.values()) : await pickPool(undefined, this.#store.records.values(), this.#o.addressPools)
       return { ...this.#builtin(req.Name, 'overlay'), labels: req.Labels ?? {}, ipam: [pool] }
     })
     const rec = await overlay.create(base)
     this.#o.events.emit('network', 'create', rec.id, { name: rec.name, type: 'overlay' })
     return { Id: rec.id, Warning: '' }
-  }
-
-  #explicitPool(c: { Subnet?: string; Gateway?: string; IPRange?: string }): NetworkRecord['ipam'][number] {
-    const subnet = parseSubnet(c.Subnet!)
-    if (subnet.prefix > 30) throw invalid(`invalid subnet ${c.Subnet}: too small for a network`)
-    for (const n of this.#store.records.values()) {
-      for (const p of n.ipam) {
-        if (overlaps(subnet, parseSubnet(p.subnet))) throw new CaisError('forbidden', `invalid pool request: Pool overlaps with other one on this address space`)
-      }
-    }
-    let gateway = subnet.base + 1
-    if (c.Gateway) {
-      gateway = parseIPv4(c.Gateway)
-      if (!contains(subnet, gateway)) throw invalid(`no matching subnet for gateway ${c.Gateway}`)
-    }
-    if (c.IPRange) {
-      const range = parseSubnet(c.IPRange)
-      if (!contains(subnet, range.base) || range.prefix < subnet.prefix) throw invalid(`no matching subnet for range ${c.IPRange}`)
-    }
-    return { subnet: formatSubnet(subnet), gateway: formatIPv4(gateway), ...(c.IPRange ? { ipRange: formatSubnet(parseSubnet(c.IPRange)) } : {}) }
-  }
-
-  /** The first subnet of the pools that no network of ours and no host route overlaps. */
-  async #pickPool(c: { Gateway?: string } | undefined): Promise<NetworkRecord['ipam'][number]> {
-    const taken: Subnet[] = [...this.#store.records.values()].flatMap((n) => n.ipam.map((p) => parseSubnet(p.subnet)))
-    for (const r of await host.hostRoutes()) {
-      const s = parseSubnet(r)
-      if (s.prefix > 0) taken.push(s)
-    }
-    for (const pool of this.#o.addressPools) {
-      for (const s of splitPool(parseSubnet(pool.base), pool.size)) {
-        if (taken.some((t) => overlaps(t, s))) continue
-        const gateway = c?.Gateway ? parseIPv4(c.Gateway) : s.base + 1
-        if (!contains(s, gateway)) continue
-        return { subnet: formatSubnet(s), gateway: formatIPv4(gateway) }
-      }
-    }
-    throw new CaisError('forbidden', 'could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network')
   }
 
   list(filters: Filters): NetworkRecord[] {
@@ -453,9 +395,9 @@ export class NetworkService {
       const address = overlay
         ? await overlay.endpointAddress(n, containerId, request.ipv4Address)
         : request.ipv4Address
-          ? this.#claimStatic(n, request.ipv4Address)
-          : this.#nextFree(n)
-      const address6 = n.ipam6 ? this.#nextFree6(n) : undefined
+          ? claimStatic(n, request.ipv4Address)
+          : nextFree(n)
+      const address6 = n.ipam6 ? nextFree6(n) : undefined
       const e: Endpoint = {
         id: newId(),
         containerId,
@@ -500,41 +442,6 @@ export class NetworkService {
       this.#o.events.emit('network', 'connect', n.id, { container: containerId, name: n.name, type: n.driver })
       return e
     })
-  }
-
-  #claimStatic(n: NetworkRecord, text: string): string {
-    const ip = parseIPv4(text)
-    const pool = n.ipam[0]!
-    if (!contains(parseSubnet(pool.subnet), ip)) throw invalid(`invalid endpoint settings: no configured subnet contains IP address ${text}`)
-    if (n.isDefault) throw invalid('user specified IP address is supported on user defined networks only')
-    if (text === pool.gateway || Object.values(n.endpoints).some((e) => e.address === text)) throw conflict(`Address already in use`)
-    return text
-  }
-
-  #nextFree(n: NetworkRecord): string {
-    const pool = n.ipam[0]!
-    const range = parseSubnet(pool.ipRange ?? pool.subnet)
-    const subnet = parseSubnet(pool.subnet)
-    const used = new Set(Object.values(n.endpoints).map((e) => e.address))
-    used.add(pool.gateway)
-    for (let ip = range.base; ip < range.base + size(range); ip++) {
-      if (ip === subnet.base || ip === subnet.base + size(subnet) - 1) continue // network and broadcast
-      const text = formatIPv4(ip)
-      if (!used.has(text)) return text
-    }
-    throw conflict(`no available IPv4 addresses on this network's address pools: ${n.name} (${n.id})`)
-  }
-
-  #nextFree6(n: NetworkRecord): string {
-    const pool = n.ipam6!
-    const subnet = parseSubnet6(pool.subnet)
-    const used = new Set(Object.values(n.endpoints).map((e) => e.address6))
-    used.add(pool.gateway)
-    for (let ip = subnet.base + 1n; ip < subnet.base + 65536n; ip++) {
-      const text = formatIPv6(ip)
-      if (!used.has(text)) return text
-    }
-    throw conflict(`no available IPv6 addresses on this network's address pools: ${n.name} (${n.id})`)
   }
 
   async #publish(containerId: string, address: string, bindings: SandboxRequest['portBindings']): Promise<PortBinding[]> {
@@ -724,13 +631,6 @@ export class NetworkService {
     await this.#firewall6.apply({ networks: v6.map((n) => ({ bridge: n.bridge!, subnet: n.ipam6!.subnet, internal: n.internal })), ports: [] })
     this.#v6Rules = v6.length > 0
   }
-}
-
-function poolFromCidr(cidr: string): NetworkRecord['ipam'][number] {
-  const m = /^([\d.]+)\/(\d+)$/.exec(cidr)
-  if (!m) throw invalid(`invalid --bip ${cidr}: expected a gateway address with a prefix, as 10.88.0.1/16`)
-  const subnet = parseSubnet(cidr)
-  return { subnet: formatSubnet(subnet), gateway: m[1]! }
 }
 
 /** Docker's MAC for an address: 02:42 followed by the four bytes of the IPv4 address. */

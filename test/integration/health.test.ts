@@ -40,6 +40,7 @@ test('health check: starting, healthy, then unhealthy after the retries; events 
   assert.ok(bad.FailingStreak >= 2)
   assert.equal(bad.Log.at(-1)?.ExitCode, 1)
   assert.ok(bad.Log.length <= 5, 'the last five probes are kept')
+  assert.equal((await d.client.containers.inspect('probed')).ExecIDs?.length, 1, 'only the exec the test ran: probes are not listed')
   await waitFor('the events', async () => (seen.includes('health_status: healthy') && seen.includes('health_status: unhealthy')) || undefined)
 
   // Stopped: no more probes, the last state stays.

@@ -109,3 +109,22 @@ test('exec with a TTY: -t, -it with input and the terminal size, exit codes (cai
   assert.match(typed.stdout, /typed:xyz/, typed.stderr)
   assert.equal(typed.code, 3)
 })
+
+test('run -a picks the streams; exec works in a container started before a daemon restart', async (t) => {
+  const d = await startDaemon(t)
+  const onlyErr = await d.cli('run', '--rm', '-a', 'stderr', BUSYBOX, 'sh', '-c', 'echo out; echo err >&2')
+  assert.equal(onlyErr.stdout, '')
+  assert.equal(onlyErr.stderr, 'err\n')
+  const onlyOut = await d.docker('run', '--rm', '-a', 'stdout', BUSYBOX, 'sh', '-c', 'echo out; echo err >&2')
+  assert.equal(onlyOut.stdout, 'out\n', onlyOut.stderr)
+  const both = await d.cli('run', '-d', '-a', 'stdout', BUSYBOX, 'true')
+  assert.notEqual(both.code, 0)
+  assert.match(both.stderr, /Conflicting options: -a and -d/)
+
+  await ok(d, 'run', '-d', '--name', 'survivor', BUSYBOX, 'sleep', '300')
+  await d.kill9()
+  await d.start()
+  assert.equal(await ok(d, 'exec', 'survivor', 'echo', 'still here'), 'still here\n')
+  const tty = await d.cli('exec', '-t', 'survivor', 'tty')
+  assert.equal(tty.stdout, '/dev/pts/0\r\n', tty.stderr)
+})

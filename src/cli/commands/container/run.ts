@@ -295,19 +295,24 @@ export const runCommand: Command = {
   group: 'container',
   usage: 'cais run [OPTIONS] IMAGE [COMMAND] [ARG...]',
   description: 'Create and run a new container from an image',
-  flags: [...createFlags, { name: 'detach', short: 'd', type: 'bool' }, { name: 'detach-keys', type: 'string' }],
+  flags: [...createFlags, { name: 'detach', short: 'd', type: 'bool' }, { name: 'detach-keys', type: 'string' }, { name: 'attach', short: 'a', type: 'list' }],
   interspersed: false,
   minArgs: 1,
   errorStatus: 125,
   async run(client, p, io) {
+    if (bool(p, 'detach') && list(p, 'attach').length > 0) throw new UsageError('Conflicting options: -a and -d')
     const id = await createContainer(client, p, io)
     if (bool(p, 'detach')) {
       await client.containers.start(id)
       io.out(id)
       return 0
     }
-    const interactive = bool(p, 'interactive')
-    const attached = await client.containers.attach(id, { stream: true, stdout: true, stderr: true, stdin: interactive, detachKeys: str(p, 'detach-keys') })
+    // -a picks the streams to attach (STDIN, STDOUT, STDERR); without it stdout and stderr, and stdin with -i.
+    const picked = list(p, 'attach').map((s) => s.toLowerCase())
+    for (const s of picked) if (!['stdin', 'stdout', 'stderr'].includes(s)) throw new UsageError(`invalid argument "${s}" for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR`)
+    const wants = (s: string): boolean => picked.length === 0 || picked.includes(s)
+    const interactive = bool(p, 'interactive') && (picked.length === 0 || picked.includes('stdin'))
+    const attached = await client.containers.attach(id, { stream: true, stdout: wants('stdout'), stderr: wants('stderr'), stdin: interactive, detachKeys: str(p, 'detach-keys') })
     const { result } = await client.containers.wait(id, bool(p, 'rm') ? 'removed' : 'next-exit')
     const streams = connectStreams(client, id, attached, io, { stdin: interactive, tty: bool(p, 'tty') })
     try {
