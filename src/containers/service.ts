@@ -550,18 +550,19 @@ export class ContainerService implements ImageUsers, VolumeUsers {
 
   /** Releases what a run held: crun's state, the rootfs mount, the bundle. */
   async #cleanupRun(rec: ContainerRecord): Promise<void> {
-    await this.#d.runtime.delete(rec.id, true).catch(() => {})
-    if (NetworkService.isBridgeMode(rec.hostConfig.NetworkMode)) {
-      await this.#d.networks.detach(rec.id).catch((err: unknown) => this.#d.log.warn('network teardown failed', { container: rec.id, err }))
-    }
-    for (const m of rec.mounts ?? []) {
-      if (m.type !== 'volume') continue
-      const stillUsed = this.all.some((c) => c.id !== rec.id && c.state.Running && (c.mounts ?? []).some((x) => x.type === 'volume' && x.source === m.source))
-      await this.#d.volumes.unmount(m.source, rec.id, stillUsed).catch(() => {})
-    }
-    await this.#d.rootfs.unmount(join(this.#d.store.dirOf(rec.id), 'rootfs')).catch((err: unknown) =>
-      this.#d.log.warn('unmount failed', { container: rec.id, err }),
-    )
+    // Once the process is gone these are independent of each other: crun's state, the network, the mounts.
+    const volumes = (rec.mounts ?? []).filter((m) => m.type === 'volume')
+    await Promise.all([
+      this.#d.runtime.delete(rec.id, true).catch(() => {}),
+      NetworkService.isBridgeMode(rec.hostConfig.NetworkMode)
+        ? this.#d.networks.detach(rec.id).catch((err: unknown) => this.#d.log.warn('network teardown failed', { container: rec.id, err }))
+        : undefined,
+      ...volumes.map((m) => {
+        const stillUsed = this.all.some((c) => c.id !== rec.id && c.state.Running && (c.mounts ?? []).some((x) => x.type === 'volume' && x.source === m.source))
+        return this.#d.volumes.unmount(m.source, rec.id, stillUsed).catch(() => {})
+      }),
+      this.#d.rootfs.unmount(join(this.#d.store.dirOf(rec.id), 'rootfs')).catch((err: unknown) => this.#d.log.warn('unmount failed', { container: rec.id, err })),
+    ])
     await rm(this.#bundle(rec.id), { recursive: true, force: true })
   }
 
@@ -667,7 +668,9 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     if (num === undefined) throw invalid(`Invalid signal: ${signal}`)
     this.#emit(rec, 'kill', { signal: String(num) })
     try {
-      await this.#d.runtime.kill(rec.id, num)
+      // SIGKILL of a running, unfrozen container goes straight to its init (no crun spawn); the rest through crun.
+      const direct = num === 9 && !rec.state.Paused && (await this.#d.runtime.killInit(rec.id, rec.state.Pid, num))
+      if (!direct) await this.#d.runtime.kill(rec.id, num)
       // A frozen process gets the signal once thawed: stop, kill and rm work on paused containers, as Docker's.
       if (rec.state.Paused && (num === 9 || num === 15)) {
         await this.#d.runtime.resume(rec.id)

@@ -485,8 +485,8 @@ export class NetworkService {
       if (n.driver === 'overlay') await this.#overlay?.withdraw(n, e)
       this.#o.events.emit('network', 'disconnect', n.id, { container: containerId, name: n.name, type: n.driver })
     }
-    // Deleting the namespace takes every veth in it along (their host ends too).
-    await host.removeSandbox(sandboxName(containerId))
+    // Deleting the namespace takes every veth in it along (their host ends too); a second detach has nothing to do.
+    if (await host.sandboxExists(sandboxName(containerId))) await host.removeSandbox(sandboxName(containerId))
     if (hadPorts) await this.#syncFirewall()
   }
 
