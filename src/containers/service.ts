@@ -11,7 +11,7 @@ import { matchLabels } from '../lib/filters.ts'
 import { newId, randomName } from '../lib/ids.ts'
 import type { Logger } from '../lib/log.ts'
 import { KeyedMutex } from '../lib/mutex.ts'
-import { humanDuration, rfc3339Nano } from '../lib/time.ts'
+import { rfc3339Nano } from '../lib/time.ts'
 import { Runtime, RuntimeError, isNotFoundMessage } from '../runtime/runtime.ts'
 import { buildSpec, linuxResources } from '../runtime/spec.ts'
 import { openStdin, resizeTerminal } from '../runtime/stdin.ts'
@@ -29,14 +29,15 @@ import { resolveUser } from './user.ts'
 import { type Change, containerChanges } from './changes.ts'
 import type { ContainerFs } from './archive.ts'
 import { securitySpec, validateSecurity } from './security.ts'
+import { type ViewDeps, attributesOf, inspectView, summaryView } from './views.ts'
 import { validateLogConfig } from './log-rotation.ts'
 import { execFile } from '../lib/exec.ts'
 import { parseTimestamp } from '../lib/time.ts'
 import { nextRestartDelay, shouldRestart, startsWithDaemon } from './restart-policy.ts'
-import { type MountPoint, mountView, prepareMounts, resolveMounts } from './mounts.ts'
+import { type MountPoint, prepareMounts, resolveMounts } from './mounts.ts'
 import type { VolumeService, VolumeUsers } from '../volumes/service.ts'
 import { type EndpointRequest, NetworkService } from '../networks/service.ts'
-import { networkSettings, portBindingsOf, requestedNetworks, resolvConfWith, sharedNetnsPath, summaryPorts } from './networking.ts'
+import { portBindingsOf, requestedNetworks, resolvConfWith, sharedNetnsPath } from './networking.ts'
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed'
 
@@ -774,38 +775,11 @@ export class ContainerService implements ImageUsers, VolumeUsers {
 
   inspect(ref: string): ContainerInspect {
     const rec = this.get(ref)
-    return {
-      Id: rec.id,
-      Created: rec.created,
-      Path: rec.path,
-      Args: rec.args,
-      State: { ...rec.state },
-      Image: rec.imageId,
-      ResolvConfPath: rec.resolvConfPath,
-      HostnamePath: rec.hostnamePath,
-      HostsPath: rec.hostsPath,
-      LogPath: rec.hostConfig.LogConfig.Type === 'none' ? '' : rec.logPath,
-      Name: rec.name,
-      RestartCount: rec.restartCount,
-      Driver: 'overlay2',
-      Platform: 'linux',
-      MountLabel: '',
-      ProcessLabel: '',
-      AppArmorProfile: '',
-      ExecIDs: rec.state.Running && this.#execIds.get(rec.id)?.length ? this.#execIds.get(rec.id)! : null,
-      HostConfig: rec.hostConfig,
-      GraphDriver: {
-        Name: 'overlay2',
-        Data: {
-          MergedDir: join(this.#d.store.dirOf(rec.id), 'rootfs', 'merged'),
-          UpperDir: join(this.#d.store.dirOf(rec.id), 'rootfs', 'upper'),
-          WorkDir: join(this.#d.store.dirOf(rec.id), 'rootfs', 'work'),
-        },
-      },
-      Mounts: (rec.mounts ?? []).map((m) => mountView(m, this.#d.volumes)),
-      Config: rec.config,
-      NetworkSettings: networkSettings(rec, this.#d.networks),
-    }
+    return inspectView(rec, this.#viewDeps(rec))
+  }
+
+  #viewDeps(rec: ContainerRecord): ViewDeps {
+    return { dir: this.#d.store.dirOf(rec.id), execIds: this.#execIds.get(rec.id) ?? [], volumes: this.#d.volumes, networks: this.#d.networks }
   }
 
   list(opts: { all?: boolean; limit?: number | undefined; filters: Filters }): ContainerSummary[] {
@@ -846,22 +820,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   }
 
   #summary(r: ContainerRecord): ContainerSummary {
-    const argv = [r.path, ...r.args]
-    return {
-      Id: r.id,
-      Names: [r.name],
-      Image: r.config.Image,
-      ImageID: r.imageId,
-      Command: argv.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' '),
-      Created: Math.floor(Date.parse(r.created) / 1000),
-      Ports: summaryPorts(r, this.#d.networks),
-      Labels: r.config.Labels,
-      State: r.state.Status,
-      Status: statusText(r),
-      HostConfig: { NetworkMode: r.hostConfig.NetworkMode },
-      NetworkSettings: { Networks: (networkSettings(r, this.#d.networks) as { Networks: Record<string, unknown> }).Networks },
-      Mounts: (r.mounts ?? []).map((m) => mountView(m, this.#d.volumes)),
-    }
+    return summaryView(r, this.#viewDeps(r))
   }
 
   logs(
@@ -1125,34 +1084,6 @@ function consoleSizeOf(value: unknown): { height: number; width: number } | unde
   if (!Array.isArray(value) || value.length !== 2) return undefined
   const [height, width] = value as [unknown, unknown]
   return typeof height === 'number' && typeof width === 'number' && height > 0 && width > 0 ? { height, width } : undefined
-}
-
-/** What every container event carries: its labels, image and name. */
-function attributesOf(rec: ContainerRecord): Record<string, string> {
-  return { ...rec.config.Labels, image: rec.config.Image, name: rec.name.slice(1) }
-}
-
-/** Docker's `Status` column: "Up 5 minutes", "Exited (0) 2 seconds ago", "Created". */
-export function statusText(r: ContainerRecord, now = Date.now()): string {
-  switch (r.state.Status) {
-    case 'created':
-      return 'Created'
-    case 'running': {
-      const health = r.state.Health?.Status
-      const suffix = health === undefined ? '' : health === 'starting' ? ' (health: starting)' : ` (${health})`
-      return `Up ${humanDuration(now - Date.parse(r.state.StartedAt))}${suffix}`
-    }
-    case 'paused':
-      return `Up ${humanDuration(now - Date.parse(r.state.StartedAt))} (Paused)`
-    case 'restarting':
-      return `Restarting (${r.state.ExitCode}) ${humanDuration(now - Date.parse(r.state.FinishedAt))} ago`
-    case 'removing':
-      return 'Removal In Progress'
-    case 'dead':
-      return 'Dead'
-    default:
-      return `Exited (${r.state.ExitCode}) ${humanDuration(now - Date.parse(r.state.FinishedAt))} ago`
-  }
 }
 
 /** Accepts `SIGTERM`, `TERM`, `15`. */
