@@ -344,7 +344,11 @@ async function heavy(engines: Engine[]): Promise<Record<string, Record<string, n
   return out
 }
 
+const hostLinks = (): string[] => execFileSync('ip', ['-o', 'link'], { encoding: 'utf8' }).split('\n').map((l) => l.split(': ')[1]?.split('@')[0] ?? '')
+
 async function main(): Promise<void> {
+  // dockerd can leave the bridge of a user network behind when it stops: the bench removes what it made.
+  const linksBefore = new Set(hostLinks())
   const tar = join(mkdtempSync('/tmp/cais-bench-image-'), 'busybox.tar')
   execFileSync(join(repo, 'scripts/busybox-image.sh'), [tar])
   const imageTar = readFileSync(tar)
@@ -384,6 +388,7 @@ async function main(): Promise<void> {
     writeFileSync(join(repo, 'bench/results/latest.json'), JSON.stringify({ date: new Date().toISOString(), runs, results }, null, 2))
   } finally {
     for (const e of engines) stop(e)
+    for (const link of hostLinks()) if (link.startsWith('br-') && !linksBefore.has(link)) spawnSync('ip', ['link', 'del', 'dev', link])
   }
 }
 
