@@ -78,19 +78,24 @@ function hostPath(fs: ContainerFs, containerPath: string): string {
 
 /** `HEAD /containers/{id}/archive`: the stat of a path; a last symlink is followed only for `dir/` or `dir/.`. */
 export async function statPath(fs: ContainerFs, path: string): Promise<PathStat> {
+  return (await statResolved(fs, path)).stat
+}
+
+async function statResolved(fs: ContainerFs, path: string): Promise<{ stat: PathStat; host: string }> {
   const { host, container } = await resolveInContainer(fs, path, path.endsWith('/') || path.endsWith('/.'))
   const st = await lstat(host).catch((err: unknown) => {
     if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) throw notFound(`Could not find the file ${path} in container`)
     throw err
   })
   const typeBits = st.isDirectory() ? 2 ** 31 : st.isSymbolicLink() ? 2 ** 27 : 0
-  return {
+  const stat = {
     name: posix.basename(container) || '/',
     size: st.size,
     mode: typeBits + (st.mode & 0o777),
     mtime: st.mtime.toISOString(),
     linkTarget: st.isSymbolicLink() ? await readlink(host) : '',
   }
+  return { stat, host }
 }
 
 /**
@@ -99,8 +104,7 @@ export async function statPath(fs: ContainerFs, path: string): Promise<PathStat>
  */
 export async function readArchive(fs: ContainerFs, path: string): Promise<{ stat: PathStat; tar: Readable }> {
   const contentsOnly = path.endsWith('/.')
-  const info = await statPath(fs, contentsOnly ? path.slice(0, -2) || '/' : path)
-  const { host } = await resolveInContainer(fs, contentsOnly ? path.slice(0, -2) || '/' : path, path.endsWith('/'))
+  const { stat: info, host } = await statResolved(fs, contentsOnly ? path.slice(0, -2) || '/' : path)
   const tar = contentsOnly ? packDirectory(host) : packPath(host, info.name)
   return { stat: info, tar }
 }

@@ -1,12 +1,13 @@
 import { readFile, writeFile } from 'node:fs/promises'
 
-/** Writes the container's /etc/hostname, /etc/hosts and /etc/resolv.conf as Docker does for `--network none`. */
+/** `--dns`, `--dns-search`, `--dns-option`; an empty list keeps the host's entries of that kind. */
 export interface DnsSettings {
   servers: readonly string[]
   search: readonly string[]
   options: readonly string[]
 }
 
+/** Writes the container's /etc/hostname, /etc/hosts and /etc/resolv.conf as Docker does for `--network none`. */
 export async function writeEtcFiles(
   paths: { hostname: string; hosts: string; resolvConf: string },
   hostname: string,
@@ -27,7 +28,12 @@ export async function writeEtcFiles(
     }),
   ]
   await writeFile(paths.hosts, hosts.join('\n') + '\n')
-  await writeFile(paths.resolvConf, resolvConfWith(await hostResolvConf(), dns))
+  await writeResolvConf(paths.resolvConf, dns)
+}
+
+/** The container's resolv.conf: the host's, with the container's DNS settings (or its network's DNS) over it. */
+export async function writeResolvConf(path: string, dns: DnsSettings): Promise<void> {
+  await writeFile(path, resolvConfWith(await hostResolvConf(), dns))
 }
 
 /** `--dns`, `--dns-search` and `--dns-option` replace the host's entries of their kind, as in Docker. */

@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises'
 import { invalid } from '../lib/errors.ts'
-import { type EndpointRequest, NetworkService } from '../networks/service.ts'
+import { type EndpointRequest, NetworkService, sandboxPath } from '../networks/service.ts'
 import type { ContainerCreateBody, HostConfig } from '../wire/types.ts'
 import type { ContainerRecord } from './record.ts'
 
@@ -72,7 +71,7 @@ export function networkSettings(rec: ContainerRecord, networks: NetworkService):
   return {
     Bridge: '',
     SandboxID: rec.state.Running && NetworkService.isBridgeMode(mode) ? rec.id : '',
-    SandboxKey: rec.state.Running && NetworkService.isBridgeMode(mode) ? `/run/netns/cais-${rec.id.slice(0, 12)}` : '',
+    SandboxKey: rec.state.Running && NetworkService.isBridgeMode(mode) ? sandboxPath(rec.id) : '',
     Ports: ports,
     HairpinMode: false,
     LinkLocalIPv6Address: '',
@@ -102,11 +101,3 @@ export function summaryPorts(rec: ContainerRecord, networks: NetworkService): Ar
   }
   return out
 }
-
-/** /etc/resolv.conf for a container on a user network: its embedded DNS first, the host's search and options kept. */
-export async function resolvConfWith(nameservers: string[]): Promise<string> {
-  const text = await readFile('/etc/resolv.conf', 'utf8').catch(() => '')
-  const rest = text.split('\n').filter((l) => /^\s*(search|domain|options)\b/.test(l))
-  return [...nameservers.map((n) => `nameserver ${n}`), ...rest].join('\n') + '\n'
-}
-

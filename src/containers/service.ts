@@ -21,7 +21,7 @@ import type { Writable } from 'node:stream'
 import type { RootfsManager } from '../snapshots/rootfs.ts'
 import type { ContainerCreateBody, ContainerInspect, ContainerSummary, HealthConfig, WaitResponse } from '../wire/types.ts'
 import { mergeConfig, normaliseHostConfig, validateName, validateResources } from './create-config.ts'
-import { writeEtcFiles } from './etc-files.ts'
+import { writeEtcFiles, writeResolvConf } from './etc-files.ts'
 import { type LogEntry, readLogs } from './logs.ts'
 import { type ContainerRecord, initialState } from './record.ts'
 import type { ContainerStore } from './store.ts'
@@ -37,7 +37,7 @@ import { nextRestartDelay, shouldRestart, startsWithDaemon } from './restart-pol
 import { type MountPoint, prepareMounts, resolveMounts } from './mounts.ts'
 import type { VolumeService, VolumeUsers } from '../volumes/service.ts'
 import { type EndpointRequest, NetworkService } from '../networks/service.ts'
-import { portBindingsOf, requestedNetworks, resolvConfWith, sharedNetnsPath } from './networking.ts'
+import { portBindingsOf, requestedNetworks, sharedNetnsPath } from './networking.ts'
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed'
 
@@ -439,7 +439,10 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     })
     const hosts = (await readFile(rec.hostsPath, 'utf8').catch(() => '')).split('\n').filter((l) => l !== '' && !l.endsWith(`\t${rec.config.Hostname}`))
     await writeFile(rec.hostsPath, [...hosts, ...sandbox.addresses.map((a) => `${a}\t${rec.config.Hostname}`)].join('\n') + '\n')
-    if (sandbox.nameservers) await writeFile(rec.resolvConfPath, await resolvConfWith(sandbox.nameservers))
+    if (sandbox.nameservers) {
+      const list = (k: string): string[] => (rec.hostConfig[k] as string[] | null | undefined) ?? []
+      await writeResolvConf(rec.resolvConfPath, { servers: sandbox.nameservers, search: list('DnsSearch'), options: list('DnsOptions') })
+    }
     return { path: sandbox.netnsPath }
   }
 

@@ -91,6 +91,8 @@ export interface EndpointView {
 
 const builtinNames = ['bridge', 'host', 'none']
 const sandboxName = (containerId: string): string => `cais-${containerId.slice(0, 12)}`
+/** Where a running container's network namespace is (Docker's SandboxKey). */
+export const sandboxPath = (containerId: string): string => host.netnsPath(sandboxName(containerId))
 
 /**
  * Networks: the built-in `bridge` (device cais0, NAT to the outside), `host` and `none`, and user-defined
@@ -372,7 +374,7 @@ export class NetworkService {
       await this.detach(req.containerId)
       throw err
     }
-    return { netnsPath: host.netnsPath(netns), addresses, nameservers }
+    return { netnsPath: sandboxPath(req.containerId), addresses, nameservers }
   }
 
   async #connectLive(

@@ -57,8 +57,7 @@ async function fill(pack: Pack, root: string, opts: PackOptions, prefix: string)
   const opaque = opts.overlayWhiteouts ? await opaqueDirs(root) : new Set<string>()
   const links = new Map<string, string>()
   const named = (rel: string): string => (prefix === '' ? rel : `${prefix}/${rel}`)
-  const walk = async (dirRel: string): Promise<void> => {
-    const rel = dirRel
+  const walk = async (rel: string): Promise<void> => {
     if (rel !== '' && opaque.has(rel)) await entry(pack, { name: named(`${rel}/.wh..wh..opq`), type: 'file', size: 0, mode: 0o644 })
     for (const name of (await readdir(join(root, rel))).sort()) {
       opts.signal?.throwIfAborted()

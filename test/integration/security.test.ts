@@ -82,6 +82,13 @@ test('sysctl, devices, pid/ipc/uts modes, read-only root, users, groups, shm siz
     await run(d, '--network', 'none', '--dns', '10.9.9.9', '--dns-search', 'example.test', '--dns-option', 'ndots:2', BUSYBOX, 'cat', '/etc/resolv.conf'),
     'nameserver 10.9.9.9\nsearch example.test\noptions ndots:2\n',
   )
+  // On a user network the embedded DNS is the nameserver; search and options still come from the flags.
+  await d.cli('network', 'create', 'dnsnet')
+  const gateway = (await d.client.networks.inspect('dnsnet')).IPAM.Config[0]!.Gateway
+  assert.equal(
+    await run(d, '--network', 'dnsnet', '--dns-search', 'example.test', '--dns-option', 'ndots:3', BUSYBOX, 'cat', '/etc/resolv.conf'),
+    `nameserver ${gateway}\nsearch example.test\noptions ndots:3\n`,
+  )
 })
 
 test('the docker CLI: --security-opt, --cap-drop, --sysctl, --pid, --read-only and inspect', { skip: skipDocker }, async (t) => {
