@@ -7,7 +7,7 @@ import { conflict, invalid, notFound, CaisError } from '../lib/errors.ts'
 import { newId } from '../lib/ids.ts'
 import { capabilitySet } from '../runtime/spec.ts'
 import { openStdin, resizeTerminal } from '../runtime/stdin.ts'
-import { readLogs } from './logs.ts'
+import { entryText, readLogs } from './logs.ts'
 import type { ContainerService } from './service.ts'
 import { resolveUser } from './user.ts'
 import { mergeEnv } from './create-config.ts'
@@ -169,7 +169,7 @@ export class ExecService {
       let stopExit: () => void = () => {}
       const exited = new Promise<void>((r) => (stopExit = r))
       const output = (async () => {
-        for await (const entry of readLogs(logPath, { follow: true, stopped: exited })) io.output('stdout', Buffer.from(entry.line))
+        for await (const batch of readLogs(logPath, { follow: true, times: false, stopped: exited })) for (const entry of batch) io.output('stdout', Buffer.from(entryText(entry)))
       })()
       if (io.stdin) {
         const stdin = openStdin(dir)

@@ -2,18 +2,19 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { parseLogLine, readLogs } from './logs.ts'
+import { entryText, parseLogLine, readLogs } from './logs.ts'
 
 test('conmon k8s-file lines parse to UTC nanosecond times', () => {
-  const p = parseLogLine('2024-01-02T03:04:05.123456789+01:00 stderr F hello world')
-  assert.deepEqual(p && { ...p, nanos: p.nanos.toString() }, {
+  const p = parseLogLine(Buffer.from('2024-01-02T03:04:05.123456789+01:00 stderr F hello world'))
+  assert.deepEqual(p && { ...p, nanos: p.nanos.toString(), text: p.text.toString() }, {
     stream: 'stderr',
     time: '2024-01-02T02:04:05.123456789Z',
     nanos: '1704161045123456789',
     partial: false,
     text: 'hello world',
   })
-  assert.equal(parseLogLine('garbage'), undefined)
+  assert.equal(parseLogLine(Buffer.from('garbage')), undefined)
+  assert.equal(parseLogLine(Buffer.from('2024-01-01T00:00:00Z stdin F x')), undefined)
 })
 
 test('partial lines are joined; tail counts whole lines', async () => {
@@ -25,14 +26,33 @@ test('partial lines are joined; tail counts whole lines', async () => {
       ['2024-01-01T00:00:00.1Z stdout P hel', '2024-01-01T00:00:00.2Z stdout F lo', '2024-01-01T00:00:01Z stdout F two', '2024-01-01T00:00:02Z stderr F three', ''].join('\n'),
     )
     const all: string[] = []
-    for await (const e of readLogs(path, { follow: false })) all.push(`${e.stream}:${e.line}`)
+    for await (const batch of readLogs(path, { follow: false })) for (const e of batch) all.push(`${e.stream}:${entryText(e).toString()}`)
     assert.deepEqual(all, ['stdout:hello\n', 'stdout:two\n', 'stderr:three\n'])
     const tail: string[] = []
-    for await (const e of readLogs(path, { follow: false, tail: 2 })) tail.push(e.line)
+    for await (const batch of readLogs(path, { follow: false, tail: 2 })) for (const e of batch) tail.push(entryText(e).toString())
     assert.deepEqual(tail, ['two\n', 'three\n'])
     const since: string[] = []
-    for await (const e of readLogs(path, { follow: false, sinceNanos: 1704067201000000000n })) since.push(e.line)
+    for await (const batch of readLogs(path, { follow: false, sinceNanos: 1704067201000000000n })) for (const e of batch) since.push(entryText(e).toString())
     assert.deepEqual(since, ['two\n', 'three\n'])
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('a log larger than one read comes back whole, in order, across the read boundary and a rotation', async () => {
+  const dir = mkdtempSync('/tmp/cais-logs-')
+  try {
+    const path = join(dir, 'log')
+    const lines = (from: number, n: number): string =>
+      Array.from({ length: n }, (_, i) => `2024-01-01T00:00:00.${String(i % 1000).padStart(3, '0')}Z ${(from + i) % 7 === 0 ? 'stderr' : 'stdout'} F line ${from + i} ${'x'.repeat(60)}\n`).join('')
+    // 5.4 MB in the rotated file, more than one 4 MB read, then a partial line split over two entries.
+    writeFileSync(`${path}.1`, lines(0, 60_000))
+    writeFileSync(path, lines(60_000, 10) + '2024-01-01T00:00:01Z stdout P split \n2024-01-01T00:00:01Z stdout F end\n')
+    const got: string[] = []
+    for await (const batch of readLogs(path, { follow: false, times: false })) for (const e of batch) got.push(`${e.stream[3]}${entryText(e).toString()}`)
+    assert.equal(got.length, 60_011)
+    for (const i of [0, 1, 7, 39_999, 59_999, 60_000, 60_009]) assert.equal(got[i], `${i % 7 === 0 ? 'e' : 'o'}line ${i} ${'x'.repeat(60)}\n`)
+    assert.equal(got[60_010], 'osplit end\n')
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

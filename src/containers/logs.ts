@@ -1,38 +1,64 @@
 import { type FSWatcher, watch } from 'node:fs'
-import { open, readFile, readdir, stat } from 'node:fs/promises'
-import { StringDecoder } from 'node:string_decoder'
+import { open, readdir, stat } from 'node:fs/promises'
 import { basename, dirname } from 'node:path'
 import { isErrno } from '../lib/errors.ts'
 
 /**
  * Container logs as conmon writes them (k8s-file): one line per write chunk,
  * `<RFC3339Nano time> <stdout|stderr> <P|F> <text>`, where P marks a partial line continued by the next.
- * Readers join partials back into whole lines, as Docker's json-file keeps them.
+ * Readers join partials back into whole lines, as Docker's json-file keeps them. Lines stay bytes from the
+ * file to the socket: a 100 MB log is a million lines, and a string per line costs more than the read.
  */
 export interface LogEntry {
   stream: 'stdout' | 'stderr'
-  /** RFC3339 with nanoseconds, UTC, as Docker prints with --timestamps. */
+  /** RFC3339 with nanoseconds, UTC, as Docker prints with --timestamps; '' when times were not asked for. */
   time: string
   /** Unix nanoseconds, for since/until. */
   nanos: bigint
-  /** The text including its trailing newline, when it had one. */
-  line: string
+  /**
+   * The text including its trailing newline, when it had one: `bytes[start, end)`. Offsets rather than a view
+   * per line, which would be a million objects for a 100 MB log.
+   */
+  bytes: Buffer
+  start: number
+  end: number
 }
 
-/** One k8s-file line. Without `times` the stamp is not decoded (time '' and nanos 0): most reads never show it. */
-export function parseLogLine(raw: string, times = true): { stream: 'stdout' | 'stderr'; time: string; nanos: bigint; partial: boolean; text: string } | undefined {
-  const s1 = raw.indexOf(' ')
-  const s2 = raw.indexOf(' ', s1 + 1)
-  const s3 = raw.indexOf(' ', s2 + 1)
-  if (s1 < 0 || s2 < 0) return undefined
-  const stamp = raw.slice(0, s1)
-  const stream = raw.slice(s1 + 1, s2)
-  if (stream !== 'stdout' && stream !== 'stderr') return undefined
-  const flag = s3 < 0 ? raw.slice(s2 + 1) : raw.slice(s2 + 1, s3)
-  const text = s3 < 0 ? '' : raw.slice(s3 + 1)
-  if (!times) return { stream, time: '', nanos: 0n, partial: flag === 'P', text }
-  const { iso, nanos } = normaliseStamp(stamp)
-  return { stream, time: iso, nanos, partial: flag === 'P', text }
+/** An entry's text, as a view of its bytes. */
+export const entryText = (e: LogEntry): Buffer => e.bytes.subarray(e.start, e.end)
+
+const SPACE = 0x20
+const NEWLINE = 0x0a
+
+interface LineHead {
+  stream: 'stdout' | 'stderr'
+  time: string
+  nanos: bigint
+  partial: boolean
+  /** Where the text begins in the buffer. */
+  textStart: number
+}
+
+/** The fields before the text of the k8s-file line `buf[start, end)` (no newline); undefined when it is not one. */
+function parseHead(buf: Buffer, start: number, end: number, times: boolean): LineHead | undefined {
+  const s1 = buf.indexOf(SPACE, start)
+  if (s1 < 0 || s1 >= end) return undefined
+  // "stdout" and "stderr" are both six bytes: the stream is told by its fifth letter.
+  const s2 = s1 + 7
+  if (s2 >= end || buf[s2] !== SPACE || buf[s1 + 1] !== 0x73 /* s */ || buf[s1 + 2] !== 0x74 /* t */ || buf[s1 + 3] !== 0x64 /* d */) return undefined
+  const stream = buf[s1 + 4] === 0x6f /* o */ ? 'stdout' : buf[s1 + 4] === 0x65 /* e */ ? 'stderr' : undefined
+  if (!stream) return undefined
+  const partial = buf[s2 + 1] === 0x50 /* P */
+  const textStart = Math.min(s2 + 3, end)
+  if (!times) return { stream, time: '', nanos: 0n, partial, textStart }
+  const { iso, nanos } = normaliseStamp(buf.toString('latin1', start, s1))
+  return { stream, time: iso, nanos, partial, textStart }
+}
+
+/** One k8s-file line (without its newline). */
+export function parseLogLine(line: Buffer): { stream: 'stdout' | 'stderr'; time: string; nanos: bigint; partial: boolean; text: Buffer } | undefined {
+  const h = parseHead(line, 0, line.length, true)
+  return h && { stream: h.stream, time: h.time, nanos: h.nanos, partial: h.partial, text: line.subarray(h.textStart) }
 }
 
 /** `2024-01-02T03:04:05.123456789+01:00` → UTC ISO with 9 fraction digits and unix nanoseconds. */
@@ -61,24 +87,18 @@ export interface ReadLogsOptions {
   signal?: AbortSignal | undefined
 }
 
-/** Reads a container's log file as whole entries; with `follow`, keeps reading until `stopped`. */
-export async function* readLogs(path: string, opts: ReadLogsOptions): AsyncGenerator<LogEntry> {
-  let offset = 0
-  let inode: number | undefined
-  if (opts.fromEnd) {
-    const st = await stat(path).catch(() => undefined)
-    offset = st?.size ?? 0
-    inode = st?.ino
-  }
-  let carry = ''
-  let pending: LogEntry | undefined
-  const needTimes = (opts.times ?? true) || opts.sinceNanos !== undefined || opts.untilNanos !== undefined
+/** A read is at most 4 MB, so a large log streams out rather than being held whole. */
+const maxRead = 4 * 1024 * 1024
 
-  // A read is at most 4 MB, so a large log streams out rather than being held whole; the decoder keeps a
-  // multi-byte character that straddles two reads.
-  const maxRead = 4 * 1024 * 1024
-  let decoder = new StringDecoder('utf8')
-  const readFrom = async (file: string, from: number): Promise<{ text: string; end: number; ino: number } | undefined> => {
+/**
+ * Reads whole lines of a file into one buffer that is used again for every read, so memory stays at one read
+ * however large the log (fresh 4 MB buffers live on until a full GC, hundreds of MB for one `docker logs`).
+ */
+class LineReader {
+  #scratch = Buffer.alloc(0)
+
+  /** Whole lines of `file` from byte `from`: the bytes up to the last newline (valid until the next call), and where the next read starts. */
+  async read(file: string, from: number): Promise<{ buf: Buffer; next: number; ino: number } | undefined> {
     let fh
     try {
       fh = await open(file, 'r')
@@ -89,87 +109,143 @@ export async function* readLogs(path: string, opts: ReadLogsOptions): AsyncGener
     try {
       const { size, ino } = await fh.stat()
       const start = size < from ? 0 : from // truncated: start again
-      const buf = Buffer.alloc(Math.min(maxRead, Math.max(0, size - start)))
-      const { bytesRead } = buf.length > 0 ? await fh.read(buf, 0, buf.length, start) : { bytesRead: 0 }
-      return { text: decoder.write(buf.subarray(0, bytesRead)), end: start + bytesRead, ino }
+      for (let want = maxRead; ; want *= 2) {
+        const length = Math.min(want, Math.max(0, size - start))
+        if (this.#scratch.length < length) this.#scratch = Buffer.allocUnsafe(length)
+        const { bytesRead } = length > 0 ? await fh.read(this.#scratch, 0, length, start) : { bytesRead: 0 }
+        const last = bytesRead > 0 ? this.#scratch.lastIndexOf(NEWLINE, bytesRead - 1) : -1
+        // A line longer than the read (conmon splits long lines, so only a torn file has one): read more at once.
+        if (last < 0 && bytesRead === want) continue
+        // An unfinished last line is read again, whole, the next time.
+        return { buf: this.#scratch.subarray(0, last + 1), next: start + last + 1, ino }
+      }
     } finally {
       await fh.close()
     }
   }
+}
 
-  /** What is new since the last read. After a rotation the old file's rest comes first (it is now `<path>.1`). */
-  const readChunk = async (): Promise<string> => {
-    const current = await readFrom(path, offset)
-    if (!current) return ''
-    let before = ''
-    if (inode !== undefined && current.ino !== inode) {
-      decoder = new StringDecoder('utf8')
-      const rotated = await readFrom(`${path}.1`, offset)
-      if (rotated && rotated.ino === inode) before = rotated.text
-      decoder = new StringDecoder('utf8')
-      const fresh = await readFrom(path, 0)
-      inode = fresh?.ino
-      offset = fresh?.end ?? 0
-      return before + (fresh?.text ?? '')
-    }
-    inode = current.ino
-    offset = current.end
-    return current.text
+/**
+ * Reads a container's log file as batches of whole entries (one batch per read: a million lines are a few
+ * dozen awaits, not a million); with `follow`, keeps reading until `stopped`. An entry's bytes may be the read
+ * buffer: it is valid until the generator is resumed, so a consumer that keeps it copies it.
+ */
+export async function* readLogs(path: string, opts: ReadLogsOptions): AsyncGenerator<LogEntry[]> {
+  const reader = new LineReader()
+  const readLines = (file: string, from: number): ReturnType<LineReader['read']> => reader.read(file, from)
+  let offset = 0
+  let inode: number | undefined
+  if (opts.fromEnd) {
+    const st = await stat(path).catch(() => undefined)
+    offset = st?.size ?? 0
+    inode = st?.ino
   }
-
-  /** Rotated files (`<path>.N` … `<path>.1`), oldest first, for a read from the beginning. */
-  const readRotated = async (): Promise<string> => {
-    const dir = dirname(path)
-    const base = basename(path)
-    const rotated = (await readdir(dir).catch(() => []))
-      .map((f) => (f.startsWith(`${base}.`) ? Number(f.slice(base.length + 1)) : NaN))
-      .filter((n) => Number.isInteger(n) && n > 0)
-      .sort((a, b) => b - a)
-    let text = ''
-    for (const n of rotated) text += (await readFile(`${path}.${n}`, 'utf8').catch(() => ''))
-    return text
-  }
-
-  const parse = (text: string): LogEntry[] => {
-    const out: LogEntry[] = []
-    const lines = (carry + text).split('\n')
-    carry = lines.pop() ?? ''
-    for (const raw of lines) {
-      const p = parseLogLine(raw, needTimes)
-      if (!p) continue
-      if (pending && pending.stream === p.stream) pending.line += p.text
-      else {
-        if (pending) out.push(pending)
-        pending = { stream: p.stream, time: p.time, nanos: p.nanos, line: p.text }
-      }
-      if (!p.partial) {
-        pending.line += '\n'
-        out.push(pending)
-        pending = undefined
-      }
-    }
-    return out
-  }
-
+  let pending: LogEntry | undefined
+  const needTimes = (opts.times ?? true) || opts.sinceNanos !== undefined || opts.untilNanos !== undefined
   const keep = (e: LogEntry): boolean =>
     (opts.sinceNanos === undefined || e.nanos >= opts.sinceNanos) && (opts.untilNanos === undefined || e.nanos <= opts.untilNanos)
 
+  // Batches of at most 1024 entries: a whole 4 MB read at once (30k entries) outlives a young-generation GC
+  // while it is written out, and every such batch would be promoted to the old generation.
+  const batchSize = 1024
+  const parse = function* (buf: Buffer): Generator<LogEntry[]> {
+    let out: LogEntry[] = []
+    const push = (e: LogEntry): void => {
+      if (keep(e)) out.push(e)
+    }
+    for (let at = 0; at < buf.length; ) {
+      let nl = buf.indexOf(NEWLINE, at)
+      if (nl < 0) nl = buf.length
+      const h = parseHead(buf, at, nl, needTimes)
+      at = nl + 1
+      if (!h) continue
+      // A whole line keeps its newline; a partial one continues in the next line's text.
+      const end = h.partial ? nl : Math.min(nl + 1, buf.length)
+      if (pending && pending.stream === h.stream) {
+        const joined = Buffer.concat([entryText(pending), buf.subarray(h.textStart, end)])
+        pending.bytes = joined
+        pending.start = 0
+        pending.end = joined.length
+      } else {
+        if (pending) push(pending)
+        pending = { stream: h.stream, time: h.time, nanos: h.nanos, bytes: buf, start: h.textStart, end }
+      }
+      if (!h.partial) {
+        push(pending)
+        pending = undefined
+      }
+      if (out.length >= batchSize) {
+        yield out
+        out = []
+      }
+    }
+    // A line continued in the next read: its start must outlive this buffer.
+    if (pending?.bytes === buf) {
+      pending.bytes = Buffer.from(entryText(pending))
+      pending.end -= pending.start
+      pending.start = 0
+    }
+    if (out.length > 0) yield out
+  }
+
+  /** What is new in the log since the last read. After a rotation the old file's rest comes first (it is now `<path>.1`). */
+  const readChunk = async (): Promise<Buffer | undefined> => {
+    const current = await readLines(path, offset)
+    if (!current) return undefined
+    if (inode !== undefined && current.ino !== inode) {
+      const rotated = await readLines(`${path}.1`, offset)
+      // Copied: the next read reuses the buffer.
+      const rest = rotated?.ino === inode ? Buffer.from(rotated.buf) : undefined
+      const fresh = await readLines(path, 0)
+      const parts = [rest, fresh?.buf].filter((b): b is Buffer => b !== undefined)
+      inode = fresh?.ino
+      offset = fresh?.next ?? 0
+      return parts.length === 1 ? parts[0] : Buffer.concat(parts)
+    }
+    inode = current.ino
+    offset = current.next
+    return current.buf
+  }
+
+  /** Rotated files (`<path>.N` … `<path>.1`), oldest first, for a read from the beginning. */
+  const rotatedFiles = async (): Promise<string[]> => {
+    const dir = dirname(path)
+    const base = basename(path)
+    return (await readdir(dir).catch(() => []))
+      .map((f) => (f.startsWith(`${base}.`) ? Number(f.slice(base.length + 1)) : NaN))
+      .filter((n) => Number.isInteger(n) && n > 0)
+      .sort((a, b) => b - a)
+      .map((n) => `${path}.${n}`)
+  }
+
   // What is there already, read in bounded chunks; with a tail only the last entries are kept.
-  let head = opts.fromEnd ? '' : await readRotated()
   const tail = opts.tail
   let ring: LogEntry[] = []
-  for (;;) {
-    const chunk = await readChunk()
-    const entries = parse(head + chunk).filter(keep)
-    head = ''
-    if (tail === undefined) for (const e of entries) yield e
-    else if (tail > 0) {
-      ring.push(...entries)
+  const emit = function* (entries: LogEntry[]): Generator<LogEntry[]> {
+    if (tail === undefined) {
+      if (entries.length > 0) yield entries
+    } else if (tail > 0) {
+      // Only the last `tail` of a batch can be kept; they are copied out of the read buffer.
+      for (const e of entries.slice(-tail)) ring.push({ ...e, bytes: Buffer.from(entryText(e)), start: 0, end: e.end - e.start })
       if (ring.length > tail * 2 + 1024) ring = ring.slice(-tail)
     }
-    if (chunk.length === 0) break
   }
-  if (tail !== undefined && tail > 0) for (const e of ring.slice(-tail)) yield e
+  if (!opts.fromEnd) {
+    for (const file of await rotatedFiles()) {
+      for (let from = 0; ; ) {
+        const r = await readLines(file, from)
+        if (!r || r.buf.length === 0) break
+        from = r.next
+        for (const batch of parse(r.buf)) yield* emit(batch)
+      }
+    }
+  }
+  for (;;) {
+    const chunk = await readChunk()
+    if (!chunk || chunk.length === 0) break
+    for (const batch of parse(chunk)) yield* emit(batch)
+  }
+  if (tail !== undefined && tail > 0 && ring.length > 0) yield ring.slice(-tail)
   if (!opts.follow) return
 
   let stopped = false
@@ -194,10 +270,13 @@ export async function* readLogs(path: string, opts: ReadLogsOptions): AsyncGener
       if (opts.signal?.aborted) return
       tryWatch()
       const wasStopped = stopped
-      const fresh = parse(await readChunk()).filter(keep)
-      for (const e of fresh) yield e
+      // Everything already written, in as many reads as it takes, before waiting again.
+      for (let chunk = await readChunk(); chunk && chunk.length > 0; chunk = await readChunk()) {
+        yield* parse(chunk)
+        if (opts.signal?.aborted) return
+      }
       if (wasStopped) {
-        if (pending) yield pending
+        if (pending) yield [pending]
         return
       }
       if (opts.untilNanos !== undefined && BigInt(Date.now()) * 1_000_000n > opts.untilNanos) return

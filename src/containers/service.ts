@@ -829,7 +829,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   logs(
     ref: string,
     opts: { follow: boolean; tail?: number | undefined; sinceNanos?: bigint | undefined; untilNanos?: bigint | undefined; times?: boolean; signal?: AbortSignal },
-  ): { tty: boolean; entries: AsyncGenerator<LogEntry> } {
+  ): { tty: boolean; entries: AsyncGenerator<LogEntry[]> } {
     const rec = this.get(ref)
     if (rec.hostConfig.LogConfig.Type === 'none') {
       throw invalid('configured logging driver does not support reading')
@@ -841,7 +841,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   }
 
   /** Output of the container from now until its next stop (attach); with `logs`, history first. */
-  attachOutput(ref: string, opts: { logs: boolean; stream: boolean; signal?: AbortSignal }): { tty: boolean; entries: AsyncGenerator<LogEntry> } {
+  attachOutput(ref: string, opts: { logs: boolean; stream: boolean; signal?: AbortSignal }): { tty: boolean; entries: AsyncGenerator<LogEntry[]> } {
     const rec = this.get(ref)
     const stopped = this.nextStop(rec.id)
     return {

@@ -227,7 +227,7 @@ export function containerRoutes(routes: Routes, d: { containers: ContainerServic
     res.writeHead(200, { 'Content-Type': streamMediaType(ctx, tty) })
     res.flushHeaders()
     const timestamps = queryBool(q, 'timestamps')
-    await writeEntries(entries, tty, { stdout, stderr, timestamps }, res)
+    await writeEntries(entries, tty, { stdout, stderr, timestamps, mergeFrames: !queryBool(q, 'follow') }, res)
     res.end()
   })
 
@@ -306,42 +306,19 @@ function relayStdin(
 
 /**
  * Writes log entries as frames (raw for a TTY). Waits for the client whenever its buffer is full, so a large log
- * streams at the client's pace instead of piling up in memory.
+ * streams at the client's pace instead of piling up in memory. With `mergeFrames`, consecutive lines of one stream
+ * share a frame (up to 256 kB): the same bytes, but a client demultiplexes a few hundred frames instead of a
+ * million. Followers (attach, `logs -f`) get a frame per line, as moby sends them.
  */
 async function writeEntries(
-  entries: AsyncGenerator<LogEntry>,
+  batches: AsyncGenerator<LogEntry[]>,
   tty: boolean,
-  opts: { stdout: boolean; stderr: boolean; timestamps: boolean },
+  opts: { stdout: boolean; stderr: boolean; timestamps: boolean; mergeFrames?: boolean },
   out: Writable,
 ): Promise<void> {
-  // Entries are gathered and written as one buffer of up to 256 kB, frame headers and text laid out in place;
-  // what is gathered goes out as soon as the reader waits for more (setImmediate runs only then), so a follower
-  // sees each line at once.
-  let texts: Array<[1 | 2, string]> = []
-  let bytes = 0
-  let scheduled = false
-  const flush = (): boolean => {
-    scheduled = false
-    if (texts.length === 0 || out.destroyed) return true
-    const buf = Buffer.allocUnsafe(bytes + (tty ? 0 : 8 * texts.length))
-    let at = 0
-    for (const [stream, text] of texts) {
-      if (tty) {
-        at += buf.write(text, at)
-        continue
-      }
-      const n = buf.write(text, at + 8)
-      buf[at] = stream
-      buf[at + 1] = 0
-      buf[at + 2] = 0
-      buf[at + 3] = 0
-      buf.writeUInt32BE(n, at + 4)
-      at += 8 + n
-    }
-    texts = []
-    bytes = 0
-    return out.write(buf.subarray(0, at))
-  }
+  // Each batch goes out as buffers of up to 256 kB, frame headers and text copied in place, so a follower sees
+  // a line as soon as it is read and a large log costs a few copies per megabyte, not a write per line.
+  const limit = 256 * 1024
   const drained = (): Promise<void> =>
     new Promise<void>((resolve) => {
       const done = (): void => {
@@ -352,19 +329,59 @@ async function writeEntries(
       out.once('drain', done)
       out.once('close', done)
     })
-  for await (const e of entries) {
-    if (e.stream === 'stdout' ? !opts.stdout : !opts.stderr) continue
-    const text = opts.timestamps ? `${e.time} ${e.line}` : e.line
-    texts.push([e.stream === 'stdout' ? 1 : 2, text])
-    bytes += Buffer.byteLength(text)
-    if (bytes >= 256 * 1024) {
-      if (!flush() && !out.destroyed) await drained()
-    } else if (!scheduled) {
-      scheduled = true
-      setImmediate(flush)
+  const header = tty ? 0 : 8
+  // One output buffer, used again once the socket has taken its bytes: a fresh 256 kB per write would be
+  // garbage by the hundred (RSS in hundreds of MB after one large `docker logs`) until V8's next full GC.
+  let buf = Buffer.alloc(0)
+  const written = (chunk: Buffer): Promise<void> =>
+    new Promise<void>((resolve) => {
+      if (!out.write(chunk, () => resolve())) void drained().then(resolve)
+    })
+  const wanted = (e: LogEntry): boolean => (e.stream === 'stdout' ? opts.stdout : opts.stderr)
+  const stampOf = (e: LogEntry): string => (opts.timestamps ? `${e.time} ` : '')
+  for await (const entries of batches) {
+    let bytes = 0
+    for (let i = 0; i < entries.length && bytes < limit; i++) bytes += header + stampOf(entries[i]!).length + entries[i]!.end - entries[i]!.start
+    if (buf.length < Math.min(limit, bytes)) buf = Buffer.allocUnsafe(Math.min(limit, bytes))
+    let at = 0
+    /** Where the frame that the next line of the same stream may join begins; -1 for none. */
+    let frame = -1
+    let frameStream = 0
+    const send = async (): Promise<void> => {
+      if (at === 0) return
+      await written(buf.subarray(0, at))
+      if (buf.length < limit) buf = Buffer.allocUnsafe(limit)
+      at = 0
+      frame = -1
     }
+    for (const e of entries) {
+      if (!wanted(e)) continue
+      const stamp = stampOf(e)
+      const length = stamp.length + e.end - e.start
+      const stream = e.stream === 'stdout' ? 1 : 2
+      const joins = !tty && opts.mergeFrames === true && frame >= 0 && frameStream === stream
+      const size = (joins ? 0 : header) + length
+      if (at + size > buf.length) {
+        await send()
+        if (out.destroyed) return
+        if (header + length > buf.length) buf = Buffer.allocUnsafe(header + length)
+      }
+      if (!tty && (frame < 0 || !joins)) {
+        frame = at
+        frameStream = stream
+        buf[at] = stream
+        buf[at + 1] = 0
+        buf[at + 2] = 0
+        buf[at + 3] = 0
+        buf.writeUInt32BE(0, at + 4)
+        at += header
+      }
+      if (stamp) at += buf.write(stamp, at, 'latin1')
+      at += e.bytes.copy(buf, at, e.start, e.end)
+      if (!tty) buf.writeUInt32BE(at - frame - header, frame + 4)
+    }
+    await send()
     if (out.destroyed) return
   }
-  flush()
 }
 
