@@ -67,6 +67,8 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   /** Per-container 'exit' and 'removed' notifications, for wait, attach and logs --follow. */
   readonly #signals = new EventEmitter()
   readonly #removing = new Set<string>()
+  /** Containers whose last run this daemon has already released (#cleanupRun): removal need not do it again. */
+  readonly #released = new Set<string>()
   #sweeper: NodeJS.Timeout | undefined
   readonly #monitorMissing = new Map<string, number>()
   /** Pending restarts by policy, and the last backoff delay of each container. */
@@ -328,6 +330,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
 
   async #startLocked(rec: ContainerRecord): Promise<void> {
     const t0 = performance.now()
+    this.#released.delete(rec.id)
     const rootfsDir = join(this.#d.store.dirOf(rec.id), 'rootfs')
     const merged = await this.#d.rootfs.mount(rootfsDir, rec.topLayer)
     const t1 = performance.now()
@@ -543,9 +546,13 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       Error: error,
       FinishedAt: rfc3339Nano(Date.now()),
     }
+    const t0 = performance.now()
     await this.#cleanupRun(rec)
-    await this.#d.store.save(rec)
+    const t1 = performance.now()
+    // A container being removed is deleted from the store next: its exited state need not reach the disk.
+    if (!this.#removing.has(rec.id)) await this.#d.store.save(rec)
     await this.#d.runtime.forgetExit(rec.id)
+    this.#d.log.debug('container exited', { container: rec.id, cleanupMs: +(t1 - t0).toFixed(1), saveMs: +(performance.now() - t1).toFixed(1) })
     const started = Date.parse(rec.state.StartedAt)
     this.#execIds.delete(rec.id)
     this.#emit(rec, 'die', { exitCode: String(code), execDuration: String(Math.max(0, Math.round((Date.now() - started) / 1000))) })
@@ -568,6 +575,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       this.#d.rootfs.unmount(join(this.#d.store.dirOf(rec.id), 'rootfs')).catch((err: unknown) => this.#d.log.warn('unmount failed', { container: rec.id, err })),
     ])
     await rm(this.#bundle(rec.id), { recursive: true, force: true })
+    this.#released.add(rec.id)
   }
 
   async #autoRemove(rec: ContainerRecord): Promise<void> {
@@ -744,20 +752,36 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     this.#cancelRestart(rec)
     rec.manuallyStopped = true
     try {
+      const t0 = performance.now()
       if (rec.state.Running) {
         const exited = this.nextExit(rec.id)
         await this.#sendSignal(rec, 'SIGKILL')
+        // The dying process does not use the host's mount of its rootfs (its mount namespace holds a private
+        // copy), so that one can go while the kernel tears the container down.
+        const unmounted = this.#d.rootfs.unmount(join(this.#d.store.dirOf(rec.id), 'rootfs')).catch(() => {})
         await Promise.race([exited, sleep(10_000)])
+        await unmounted
       }
+      const t1 = performance.now()
+      let t2 = t1
       await this.#lock.run(rec.id, async () => {
         if (rec.state.Running) await this.#markExited(rec, 137)
-        await this.#cleanupRun(rec)
-        await this.#d.rootfs.remove(join(this.#d.store.dirOf(rec.id), 'rootfs'))
+        if (!this.#released.has(rec.id)) await this.#cleanupRun(rec)
+        t2 = performance.now()
+        // The rootfs lives in the container's directory, which goes with the record.
+        await this.#d.rootfs.unmount(join(this.#d.store.dirOf(rec.id), 'rootfs'))
         await this.#d.store.delete(rec.id)
         await this.#d.runtime.forgetExit(rec.id)
       })
+      this.#d.log.debug('container removed', {
+        container: rec.id,
+        killMs: +(t1 - t0).toFixed(1),
+        cleanupMs: +(t2 - t1).toFixed(1),
+        deleteMs: +(performance.now() - t2).toFixed(1),
+      })
       this.#names.delete(rec.name)
       this.#restartDelays.delete(rec.id)
+      this.#released.delete(rec.id)
       if (opts.volumes) {
         // `rm -v` and `--rm` take the container's anonymous volumes with it, never named ones.
         for (const m of rec.mounts ?? []) {

@@ -33,8 +33,10 @@ export class ContainerStore {
     this.records.set(rec.id, rec)
   }
 
+  /** Deletes the record first, then the rest of the directory: a crash in between leaves no half a container to load. */
   async delete(id: string): Promise<void> {
     this.records.delete(id)
+    await rm(join(this.dirOf(id), 'container.json'), { force: true })
     await rm(this.dirOf(id), { recursive: true, force: true })
   }
 }

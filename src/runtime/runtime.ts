@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
-import { type FSWatcher, watch } from 'node:fs'
-import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
+import { constants, existsSync, type FSWatcher, watch } from 'node:fs'
+import { mkdir, open, readFile, readdir, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { execFile } from '../lib/exec.ts'
 import type { Logger } from '../lib/log.ts'
@@ -39,6 +39,7 @@ export class RuntimeError extends Error {}
 export class Runtime {
   readonly #c: RuntimeConfig
   #watcher: FSWatcher | undefined
+  readonly #unifiedCgroups = existsSync('/sys/fs/cgroup/cgroup.controllers')
 
   constructor(config: RuntimeConfig) {
     this.#c = config
@@ -118,7 +119,24 @@ export class Runtime {
     return { pid: parsed.data }
   }
 
+  /**
+   * Lets the created container's process run. It waits in crun's init on `exec.fifo`; `crun start` opens the
+   * fifo, removes it and writes one byte, and so does this, without a spawn (our specs carry no hooks, which
+   * `crun start` would also run). When the fifo cannot be opened, `crun start` runs and reports why.
+   */
   async start(id: string): Promise<void> {
+    const fifo = join(this.#c.crunRoot, id, 'exec.fifo')
+    // Non-blocking: with no process reading the fifo (it died after create), the open fails instead of hanging.
+    const fh = await open(fifo, constants.O_WRONLY | constants.O_NONBLOCK).catch(() => undefined)
+    if (fh) {
+      try {
+        await unlink(fifo)
+        await fh.write(Buffer.from([0]))
+        return
+      } finally {
+        await fh.close()
+      }
+    }
     const r = await this.#crun(['start', id])
     if (r.code !== 0) throw new RuntimeError(cleanRuntimeMessage(r.stderr))
   }
@@ -163,10 +181,41 @@ export class Runtime {
     if (r.code !== 0) throw new RuntimeError(cleanRuntimeMessage(r.stderr))
   }
 
-  /** Removes crun's state for a stopped container (force kills a live one first). Nothing to do, no spawn. */
+  /**
+   * Removes crun's state for a container (force kills a live one first). Nothing to do, no spawn; for one whose
+   * process is gone, no spawn either (see #releaseStopped).
+   */
   async delete(id: string, force = false): Promise<void> {
-    if (!(await stat(join(this.#c.crunRoot, id)).then(() => true, () => false))) return
+    const dir = join(this.#c.crunRoot, id)
+    const status = await readFile(join(dir, 'status'), 'utf8').catch(() => undefined)
+    if (status === undefined && !(await stat(dir).then(() => true, () => false))) return
+    if (status !== undefined && (await this.#releaseStopped(dir, status))) return
     await this.#crun(['delete', ...(force ? ['--force'] : []), id])
+  }
+
+  /**
+   * What `crun delete` does for a container whose process has exited: remove its cgroup from every hierarchy,
+   * then its state directory. With the init gone its PID namespace is gone, so the cgroups are empty. False
+   * (leave it to crun) when the init still runs or a cgroup will not go.
+   */
+  async #releaseStopped(dir: string, statusText: string): Promise<boolean> {
+    let status: { pid?: number; 'process-start-time'?: number; 'cgroup-path'?: string }
+    try {
+      status = JSON.parse(statusText) as typeof status
+    } catch {
+      return false
+    }
+    const { pid, 'cgroup-path': cgroup } = status
+    if (!pid || !cgroup || !cgroup.startsWith('/')) return false
+    // Alive means that PID with the same start time (field 22 of its stat), as crun itself checks.
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
+    if (stat !== '' && Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]) === status['process-start-time']) return false
+    const base = '/sys/fs/cgroup'
+    const dirs = this.#unifiedCgroups ? [join(base, cgroup)] : (await readdir(base)).map((h) => join(base, h, cgroup))
+    const removed = await Promise.all(dirs.map((d) => rmdir(d).then(() => true, (err: unknown) => isErrno(err, 'ENOENT'))))
+    if (removed.includes(false)) return false
+    await rm(dir, { recursive: true, force: true })
+    return true
   }
 
   /** The exit code conmon recorded, or undefined while the container's process has not ended. */

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { run } from '../lib/exec.ts'
 import type { LayerStore } from './layers.ts'
@@ -10,6 +10,7 @@ import type { Digest } from '../content/digest.ts'
  */
 export class RootfsManager {
   readonly #layers: LayerStore
+  readonly #unmounting = new Map<string, Promise<void>>()
 
   constructor(layers: LayerStore) {
     this.#layers = layers
@@ -50,16 +51,19 @@ export class RootfsManager {
     return merged
   }
 
-  async unmount(dir: string): Promise<void> {
+  /** Unmounts `<dir>/merged`; a second call while one runs waits for that one instead of racing it. */
+  unmount(dir: string): Promise<void> {
     const merged = join(dir, 'merged')
-    if (!(await isMounted(merged))) return
-    await run('umount', [merged]).catch(async () => run('umount', ['-l', merged]))
+    const running = this.#unmounting.get(merged)
+    if (running) return running
+    const done = (async () => {
+      if (!(await isMounted(merged))) return
+      await run('umount', [merged]).catch(async () => run('umount', ['-l', merged]))
+    })().finally(() => this.#unmounting.delete(merged))
+    this.#unmounting.set(merged, done)
+    return done
   }
 
-  async remove(dir: string): Promise<void> {
-    await this.unmount(dir)
-    await rm(dir, { recursive: true, force: true })
-  }
 }
 
 export async function isMounted(path: string): Promise<boolean> {
