@@ -61,8 +61,8 @@ export async function readJson<T>(req: IncomingMessage): Promise<T | undefined> 
 
 export function sendJson(ctx: RequestContext, status: number, body: unknown): void {
   const res = ctx.res!
-  const data = JSON.stringify(body)
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) })
+  const data = Buffer.from(JSON.stringify(body))
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': data.length })
   res.end(data)
 }
 

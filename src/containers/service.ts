@@ -811,7 +811,10 @@ export class ContainerService implements ImageUsers, VolumeUsers {
 
   list(opts: { all?: boolean; limit?: number | undefined; filters: Filters }): ContainerSummary[] {
     const f = opts.filters
-    let recs = this.all.sort((a, b) => Date.parse(b.created) - Date.parse(a.created) || (b.created < a.created ? -1 : 1))
+    // Newest first; the times parsed once each, not twice per comparison.
+    const records = this.all
+    const created = new Map(records.map((r) => [r, Date.parse(r.created)]))
+    let recs = records.sort((a, b) => created.get(b)! - created.get(a)! || (b.created < a.created ? -1 : 1))
     const statusFilter = f.get('status')
     const all = opts.all || (statusFilter?.length ?? 0) > 0 || f.has('exited') || (opts.limit ?? 0) > 0
     recs = recs.filter((r) => {
