@@ -549,8 +549,9 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     const t0 = performance.now()
     await this.#cleanupRun(rec)
     const t1 = performance.now()
-    // A container being removed is deleted from the store next: its exited state need not reach the disk.
-    if (!this.#removing.has(rec.id)) await this.#d.store.save(rec)
+    // A container being removed (or removed at its exit, --rm) is deleted from the store next: its exited state
+    // need not reach the disk. Should the removal not happen, the next start finds no process and records the exit.
+    if (!this.#removing.has(rec.id) && !rec.hostConfig.AutoRemove) await this.#d.store.save(rec)
     await this.#d.runtime.forgetExit(rec.id)
     this.#d.log.debug('container exited', { container: rec.id, cleanupMs: +(t1 - t0).toFixed(1), saveMs: +(performance.now() - t1).toFixed(1) })
     const started = Date.parse(rec.state.StartedAt)
@@ -792,7 +793,8 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       }
       this.#emit(rec, 'destroy')
       this.#signals.emit(`removed:${rec.id}`)
-      await this.#d.images.gc()
+      // Only an image removed while this container used it leaves layers that nothing keeps now.
+      if (!this.#d.images.has(rec.imageId)) await this.#d.images.gc()
     } finally {
       this.#removing.delete(rec.id)
     }
