@@ -75,7 +75,7 @@ export class ContentStore implements BlobReader {
     const tmp = join(this.#ingest, newId())
     const hasher = new DigestingStream()
     try {
-      await pipeline(source, hasher, createWriteStream(tmp, { mode: 0o644, flush: true }), { signal: opts.signal })
+      await pipeline(source, hasher, createWriteStream(tmp, { mode: 0o644, flush: true, highWaterMark: 4 << 20 }), { signal: opts.signal })
       const digest = hasher.digest()
       if (expected && digest !== expected) throw invalid(`digest mismatch: expected ${expected}, got ${digest}`)
       await rename(tmp, this.path(digest))

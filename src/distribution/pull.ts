@@ -91,15 +91,19 @@ export async function pullImage(req: PullRequest, deps: PullDeps): Promise<PullR
     }
     downloads.start()
     try {
-      let below: Digest | null = null
-      for (const [i, layer] of manifest.layers.entries()) {
-        const chain = chains[i]!
-        if (!deps.layers.get(chain)) {
-          await downloads.done(layer.digest)
-          await extract(layer, below, diffIds[i]!, deps, progress)
-        }
-        below = chain
-      }
+      // Each layer unpacks into a directory of its own, so it can as soon as it is here, beside the others and
+      // the downloads still running; only its chain ID names its parent.
+      const extractions = manifest.layers.map(async (layer, i) => {
+        if (deps.layers.get(chains[i]!)) return
+        await downloads.done(layer.digest)
+        await extract(layer, i > 0 ? chains[i - 1]! : null, diffIds[i]!, deps, progress).catch((err: unknown) => {
+          downloads.stop(err)
+          throw err
+        })
+      })
+      const results = await Promise.allSettled(extractions)
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+      if (failed) throw downloads.failure ?? failed.reason
     } finally {
       await downloads.settle()
     }
@@ -194,6 +198,7 @@ class LayerDownloads {
   readonly #results = new Map<Digest, Promise<void>>()
   readonly #resolvers = new Map<Digest, { resolve: () => void; reject: (e: unknown) => void }>()
   #running = 0
+  #failure: unknown
 
   constructor(client: RegistryClient, repo: string, deps: PullDeps, progress: ProgressSink, signal?: AbortSignal) {
     this.#client = client
@@ -221,10 +226,21 @@ class LayerDownloads {
     return this.#results.get(digest) ?? Promise.resolve()
   }
 
+  /** The reason of the first stop: what went wrong first, when the layers that failed after were only aborted. */
+  get failure(): unknown {
+    return this.#failure
+  }
+
+  /** Stops: what runs is aborted, what waits fails with `reason`. */
+  stop(reason: unknown): void {
+    if (!this.#abort.signal.aborted) this.#failure = reason
+    this.#abort.abort()
+    for (const l of this.#queue.splice(0)) this.#resolvers.get(l.digest)!.reject(reason)
+  }
+
   /** Stops what is still running (after a failure) and waits until nothing writes any more. */
   async settle(): Promise<void> {
-    this.#abort.abort()
-    this.#queue.length = 0
+    this.stop(new Error('pull stopped'))
     while (this.#running > 0) await new Promise((r) => setTimeout(r, 10))
   }
 
@@ -235,7 +251,7 @@ class LayerDownloads {
       const { resolve, reject } = this.#resolvers.get(layer.digest)!
       this.#download(layer).then(resolve, (err: unknown) => {
         reject(err)
-        this.#abort.abort()
+        this.stop(err)
       }).finally(() => {
         this.#running--
         this.#next()
