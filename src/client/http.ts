@@ -1,5 +1,17 @@
-import { Agent, type IncomingHttpHeaders, type IncomingMessage, request } from 'node:http'
+import type * as Http from 'node:http'
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
+import { createRequire } from 'node:module'
 import type { Duplex, Readable } from 'node:stream'
+
+// An ESM import of node:http evaluates all its exports, WebSocket among them, which loads undici: ~20 ms of every
+// CLI start. require() leaves those getters alone.
+const { Agent, request } = createRequire(import.meta.url)('node:http') as typeof Http
+
+/**
+ * The Host header Docker's client sends over a unix socket. Given (with an empty TLS server name), it also spares
+ * node:http matching a host against its IP patterns, whose first use compiles them: ~5 ms of a CLI start.
+ */
+const apiHost = 'api.moby.localhost'
 
 /** An error answer from the daemon: its status and Docker's `message`. */
 export class ApiError extends Error {
@@ -50,9 +62,15 @@ export class HttpTransport {
     this.#agent.destroy()
   }
 
+  /** Where requests go; with no TLS server name to work out (node's agent would match the host against its IP patterns). */
+  #socket(): Http.RequestOptions {
+    const options = { socketPath: this.#endpoint.socketPath, servername: '' }
+    return options
+  }
+
   /** Sends a request and returns the response without reading its body. Error statuses throw ApiError. */
   async send(method: string, path: string, opts: RequestOptions = {}): Promise<IncomingMessage> {
-    const headers: Record<string, string> = { ...opts.headers }
+    const headers: Record<string, string> = { Host: apiHost, ...opts.headers }
     let payload: string | undefined
     if (opts.body !== undefined) {
       payload = JSON.stringify(opts.body)
@@ -64,7 +82,7 @@ export class HttpTransport {
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
       const req = request(
         {
-          socketPath: this.#endpoint.socketPath,
+          ...this.#socket(),
           path: this.#prefix + buildPath(path, opts.query),
           method,
           headers,
@@ -100,10 +118,11 @@ export class HttpTransport {
     return new Promise((resolve, reject) => {
       const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body)
       const req = request({
-        socketPath: this.#endpoint.socketPath,
+        ...this.#socket(),
         path: this.#prefix + buildPath(path, opts.query),
         method,
         headers: {
+          Host: apiHost,
           Connection: 'Upgrade',
           Upgrade: 'tcp',
           ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(payload)) } : {}),
