@@ -74,3 +74,24 @@ test('after rm nothing of the container is left: mounts, cgroups, conmon, namesp
   assert.equal(failed.code, 127)
   assert.equal((await d.client.containers.list({ all: true })).length, 0)
 })
+
+test('--pid host: what the init leaves running is killed at its exit, and its cgroups go', async (t) => {
+  const d = await startDaemon(t)
+  // In the host's PID namespace a child outlives the init; Docker kills it when the container stops.
+  const id = (await ok(d, 'run', '-d', '--pid', 'host', BUSYBOX, 'sh', '-c', 'sleep 600 & echo $!; exit 0')).trim()
+  await d.client.containers.wait(id, 'not-running').then((w) => w.result)
+  const pid = Number((await ok(d, 'logs', id)).trim())
+  assert.ok(pid > 1, `the survivor's PID from the log: ${pid}`)
+  const alive = (): boolean => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('sleep')
+    } catch {
+      return false
+    }
+  }
+  for (let i = 0; i < 50 && alive(); i++) await new Promise((r) => setTimeout(r, 100))
+  assert.equal(alive(), false, 'the sleep left by the init is gone')
+  assert.deepEqual(traces(d, id).filter((x) => x.startsWith('cgroup')), [])
+  await ok(d, 'rm', id)
+  assert.deepEqual(traces(d, id), [])
+})
