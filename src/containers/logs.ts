@@ -126,8 +126,8 @@ class LineReader {
 }
 
 /**
- * Reads a container's log file as batches of whole entries (one batch per read: a million lines are a few
- * dozen awaits, not a million); with `follow`, keeps reading until `stopped`. An entry's bytes may be the read
+ * Reads a container's log file as batches of whole entries (up to 1024 a batch: a million lines are a thousand
+ * awaits, not a million); with `follow`, keeps reading until `stopped`. An entry's bytes may be the read
  * buffer: it is valid until the generator is resumed, so a consumer that keeps it copies it.
  */
 export async function* readLogs(path: string, opts: ReadLogsOptions): AsyncGenerator<LogEntry[]> {

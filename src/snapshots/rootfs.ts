@@ -63,7 +63,6 @@ export class RootfsManager {
     this.#unmounting.set(merged, done)
     return done
   }
-
 }
 
 export async function isMounted(path: string): Promise<boolean> {
