@@ -1,6 +1,7 @@
 // Side-by-side benchmark of caisd and dockerd through the same docker CLI. See bench/README.md.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer, request } from 'node:http'
 import { join, resolve } from 'node:path'
 
 const repo = resolve(import.meta.dirname, '..')
@@ -290,6 +291,46 @@ function engineRssKb(e: Engine): number {
   return treeRssKb(e.proc.pid!) + monitors + shims - containers
 }
 
+/**
+ * The docker CLI's own share of a command: the daemon's answer to `path`, recorded, then served by a server
+ * that does nothing else while the CLI runs `args`. What is left above this is the daemon's.
+ */
+async function cliFloor(e: Engine, path: string, args: string[]): Promise<number> {
+  const socketPath = e.host.replace('unix://', '')
+  const body = await new Promise<Buffer>((resolve, reject) => {
+    request({ socketPath, path }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => resolve(Buffer.concat(chunks)))
+    })
+      .on('error', reject)
+      .end()
+  })
+  const sock = join(e.dir, 'static.sock')
+  const server = createServer((req, res) => {
+    if (req.url?.endsWith('/_ping')) res.writeHead(200, { 'Api-Version': '1.50', 'Content-Type': 'text/plain' }).end('OK')
+    else res.writeHead(200, { 'Api-Version': '1.50', 'Content-Type': 'application/json', 'Content-Length': body.length }).end(body)
+  })
+  await new Promise<void>((resolve) => server.listen(sock, resolve))
+  try {
+    const samples: number[] = []
+    for (let i = 0; i < 10; i++) {
+      const t0 = process.hrtime.bigint()
+      // The server runs in this process: the CLI must not block it.
+      await new Promise<void>((resolve) => {
+        const child = spawn(docker, args, { env: { ...process.env, DOCKER_HOST: `unix://${sock}` }, stdio: ['ignore', 'pipe', 'pipe'] })
+        child.stdout.resume()
+        child.stderr.resume()
+        child.on('close', () => resolve())
+      })
+      samples.push(Number(process.hrtime.bigint() - t0) / 1e6)
+    }
+    return median(samples)
+  } finally {
+    server.close()
+  }
+}
+
 /** ps_500, stats_50, logs_100mb and memory: heavier workloads, a few samples each. */
 async function heavy(engines: Engine[]): Promise<Record<string, Record<string, number>>> {
   const out: Record<string, Record<string, number>> = {}
@@ -319,6 +360,8 @@ async function heavy(engines: Engine[]): Promise<Record<string, Record<string, n
   for (const e of engines) timeMs(e.host, ['ps', '-a']) // warm-up
   for (let i = 0; i < 10; i++) for (const e of engines) ps[e.name]!.push(timeMs(e.host, ['ps', '-a']))
   for (const e of engines) put('ps_500 (ms)', e.name, median(ps[e.name]!))
+  const cais500 = engines.find((e) => e.name === 'caisd')
+  if (cais500) put('ps_500 docker CLI alone (ms)', 'caisd', await cliFloor(cais500, '/containers/json?all=1', ['ps', '-a']))
   for (const e of engines) await timeParallel(e.host, Array.from({ length: 500 }, (_, i) => ['rm', `bench-p${i}`]), 10)
   // Our CLI against the docker CLI, both talking to caisd.
   const cais = engines.find((e) => e.name === 'caisd')
