@@ -53,15 +53,17 @@ export class ExecService {
   readonly #containers: ContainerService
   readonly #events: EventBus
   readonly #crun: string
+  readonly #crunEnv: Record<string, string>
   readonly #crunRoot: string
   readonly #conmon: string
   /** One directory per TTY exec session: its process spec, log, attach socket and control fifo. */
   readonly #sessionsDir: string
 
-  constructor(deps: { containers: ContainerService; events: EventBus; crun: string; crunRoot: string; conmon: string; sessionsDir: string }) {
+  constructor(deps: { containers: ContainerService; events: EventBus; crun: string; crunEnv?: Record<string, string>; crunRoot: string; conmon: string; sessionsDir: string }) {
     this.#containers = deps.containers
     this.#events = deps.events
     this.#crun = deps.crun
+    this.#crunEnv = deps.crunEnv ?? {}
     this.#crunRoot = deps.crunRoot
     this.#conmon = deps.conmon
     this.#sessionsDir = deps.sessionsDir
@@ -158,7 +160,7 @@ export class ExecService {
       '-e', '--exec-process-spec', join(dir, 'process.json'), '-t', ...(io.stdin ? ['-i'] : []), '--runtime-arg', `--root=${this.#crunRoot}`,
     ]
     this.#events.emit('container', `exec_start: ${e.config.Cmd.join(' ')}`, c.id, { ...this.#containers.eventAttributes(c.id), execID: e.id })
-    const child = spawn(this.#conmon, args, { stdio: ['ignore', 'ignore', 'ignore', 'pipe'], env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3' } })
+    const child = spawn(this.#conmon, args, { stdio: ['ignore', 'ignore', 'ignore', 'pipe'], env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3', ...this.#crunEnv } })
     const messages = syncMessages(child.stdio[3] as NodeJS.ReadableStream)
     e.running = true
     try {
@@ -238,6 +240,7 @@ export class ExecService {
     e.pidFile = pidPath
     this.#events.emit('container', `exec_start: ${e.config.Cmd.join(' ')}`, c.id, { ...this.#containers.eventAttributes(c.id), execID: id })
     const child = spawn(this.#crun, [`--root=${this.#crunRoot}`, 'exec', '--process', specPath, '--pid-file', pidPath, c.id], {
+      env: { ...globalThis.process.env, ...this.#crunEnv },
       stdio: [io.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     })
     e.running = true

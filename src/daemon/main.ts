@@ -20,6 +20,7 @@ import { ImageStore } from '../images/store.ts'
 import { messageOf } from '../lib/errors.ts'
 import { createLogger } from '../lib/log.ts'
 import { Runtime } from '../runtime/runtime.ts'
+import { readOnlyCrun, releaseReadOnlyCrun } from '../runtime/crun-binary.ts'
 import { LayerStore } from '../snapshots/layers.ts'
 import { RootfsManager } from '../snapshots/rootfs.ts'
 import { pathsFor } from '../store/paths.ts'
@@ -75,7 +76,8 @@ async function main(): Promise<number> {
   const layers = new LayerStore(paths.layers, paths.snapshots)
   const imageStore = new ImageStore(paths.images, paths.references)
   const containerStore = new ContainerStore(paths.containers)
-  const runtime = new Runtime({ conmon: config.conmon, crun: config.crun, crunRoot: paths.crunRoot, exitsDir: paths.exits, log })
+  const crun = await readOnlyCrun(config.crun, paths.execRoot, log)
+  const runtime = new Runtime({ conmon: config.conmon, crun: crun.path, crunEnv: crun.env, crunRoot: paths.crunRoot, exitsDir: paths.exits, log })
   const rootfs = new RootfsManager(layers)
   // Images and containers refer to each other (rmi asks who uses an image): the image service reads
   // the container service lazily.
@@ -129,7 +131,7 @@ async function main(): Promise<number> {
   distributionRoutes(routes, distribution)
   volumeRoutes(routes, { volumes })
   networkRoutes(routes, { networks, containers })
-  const execs = new ExecService({ containers, events, crun: config.crun, crunRoot: paths.crunRoot, conmon: config.conmon, sessionsDir: join(paths.execRoot, 'execs') })
+  const execs = new ExecService({ containers, events, crun: crun.path, crunEnv: crun.env, crunRoot: paths.crunRoot, conmon: config.conmon, sessionsDir: join(paths.execRoot, 'execs') })
   execRoutes(routes, { execs })
   const health = new HealthMonitor({ containers, execs, events, log })
   health.start()
@@ -170,6 +172,7 @@ async function main(): Promise<number> {
   networks.close()
   control?.close()
   runtime.close()
+  if (crun.path !== config.crun) await releaseReadOnlyCrun(crun.path).catch(() => {})
   for (const s of socketPaths) await rm(s, { force: true })
   await releasePidFile(paths.pidFile)
   log.info('daemon stopped')

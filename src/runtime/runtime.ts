@@ -11,6 +11,8 @@ export interface RuntimeConfig {
   crun: string
   /** crun's --root: its state directory. */
   crunRoot: string
+  /** Added to crun's environment (and conmon's, which passes it on). */
+  crunEnv?: Record<string, string>
   /** conmon writes `<exits>/<id>` holding the exit code when a container's process ends. */
   exitsDir: string
   log: Logger
@@ -88,7 +90,7 @@ export class Runtime {
       cwd: o.bundle,
       detached: true,
       stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
-      env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3' },
+      env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3', ...this.#c.crunEnv },
     })
     child.unref()
     const sync = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void }
@@ -275,7 +277,7 @@ export class Runtime {
   }
 
   #crun(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    return execFile(this.#c.crun, [`--root=${this.#c.crunRoot}`, ...args])
+    return execFile(this.#c.crun, [`--root=${this.#c.crunRoot}`, ...args], this.#c.crunEnv ? { env: { ...process.env, ...this.#c.crunEnv } } : {})
   }
 
   static async writeBundle(bundle: string, spec: object): Promise<void> {
