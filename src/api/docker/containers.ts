@@ -340,6 +340,7 @@ async function writeEntries(
   const wanted = (e: LogEntry): boolean => (e.stream === 'stdout' ? opts.stdout : opts.stderr)
   const stampOf = (e: LogEntry): string => (opts.timestamps ? `${e.time} ` : '')
   for await (const entries of batches) {
+    // Sized for the batch, up to the limit: a follower's one line does not take 256 kB.
     let bytes = 0
     for (let i = 0; i < entries.length && bytes < limit; i++) bytes += header + stampOf(entries[i]!).length + entries[i]!.end - entries[i]!.start
     if (buf.length < Math.min(limit, bytes)) buf = Buffer.allocUnsafe(Math.min(limit, bytes))
@@ -350,7 +351,6 @@ async function writeEntries(
     const send = async (): Promise<void> => {
       if (at === 0) return
       await written(buf.subarray(0, at))
-      if (buf.length < limit) buf = Buffer.allocUnsafe(limit)
       at = 0
       frame = -1
     }
