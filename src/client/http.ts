@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
 import { createRequire } from 'node:module'
 import type { Duplex, Readable } from 'node:stream'
 
-// An ESM import of node:http evaluates all its exports, WebSocket among them, which loads undici: ~20 ms of every
+// An ESM import of node:http evaluates all its exports, WebSocket among them, which loads undici: ~45 ms of every
 // CLI start. require() leaves those getters alone.
 const { Agent, request } = createRequire(import.meta.url)('node:http') as typeof Http
 
@@ -64,6 +64,7 @@ export class HttpTransport {
 
   /** Where requests go; with no TLS server name to work out (node's agent would match the host against its IP patterns). */
   #socket(): Http.RequestOptions {
+    // Through a variable: node's http typings leave `servername` (which its agent reads) to https.
     const options = { socketPath: this.#endpoint.socketPath, servername: '' }
     return options
   }

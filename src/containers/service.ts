@@ -241,7 +241,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     try {
       await mkdir(dir, { recursive: true, mode: 0o710 })
       await this.#d.rootfs.create(join(dir, 'rootfs'))
-      const list = (k: string): string[] => (hostConfig[k] as string[] | null | undefined) ?? []
+      const list = (k: string): string[] => stringList(hostConfig, k)
       await writeEtcFiles({ hostname: rec.hostnamePath, hosts: rec.hostsPath, resolvConf: rec.resolvConfPath }, config.Hostname, list('ExtraHosts'), {
         servers: list('Dns'),
         search: list('DnsSearch'),
@@ -331,7 +331,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   async #startLocked(rec: ContainerRecord): Promise<void> {
     const t0 = performance.now()
     this.#released.delete(rec.id)
-    const rootfsDir = join(this.#d.store.dirOf(rec.id), 'rootfs')
+    const rootfsDir = this.#rootfsDir(rec.id)
     const merged = await this.#d.rootfs.mount(rootfsDir, rec.topLayer)
     const t1 = performance.now()
     const hc = rec.hostConfig
@@ -370,17 +370,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       cgroupsPath: `/cais/${rec.id}`,
       network,
       shmSize: (hc['ShmSize'] as number | undefined) || 64 * 1024 * 1024,
-      memoryLimit: hc['Memory'] as number | undefined,
-      memoryReservation: hc['MemoryReservation'] as number | undefined,
-      memorySwap: hc['MemorySwap'] as number | undefined,
-      oomKillDisable: hc['OomKillDisable'] === true,
-      pidsLimit: hc['PidsLimit'] as number | undefined,
-      cpuShares: hc['CpuShares'] as number | undefined,
-      nanoCpus: hc['NanoCpus'] as number | undefined,
-      cpuPeriod: hc['CpuPeriod'] as number | undefined,
-      cpuQuota: hc['CpuQuota'] as number | undefined,
-      cpusetCpus: hc['CpusetCpus'] as string | undefined,
-      cpusetMems: hc['CpusetMems'] as string | undefined,
+      ...resourcesOf(hc),
       ulimits: (hc['Ulimits'] as Array<{ Name: string; Soft: number; Hard: number }> | null | undefined) ?? [],
       noNewPrivileges: ((hc['SecurityOpt'] as string[] | undefined) ?? []).some((o) => /^no-new-privileges(:true|=true)?$/.test(o)),
     })
@@ -443,8 +433,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     const hosts = (await readFile(rec.hostsPath, 'utf8').catch(() => '')).split('\n').filter((l) => l !== '' && !l.endsWith(`\t${rec.config.Hostname}`))
     await writeFile(rec.hostsPath, [...hosts, ...sandbox.addresses.map((a) => `${a}\t${rec.config.Hostname}`)].join('\n') + '\n')
     if (sandbox.nameservers) {
-      const list = (k: string): string[] => (rec.hostConfig[k] as string[] | null | undefined) ?? []
-      await writeResolvConf(rec.resolvConfPath, { servers: sandbox.nameservers, search: list('DnsSearch'), options: list('DnsOptions') })
+      await writeResolvConf(rec.resolvConfPath, { servers: sandbox.nameservers, search: stringList(rec.hostConfig, 'DnsSearch'), options: stringList(rec.hostConfig, 'DnsOptions') })
     }
     return { path: sandbox.netnsPath }
   }
@@ -457,8 +446,13 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     return this.#bundle(id)
   }
 
+  /** The container's rootfs directory: `upper`, `work` and the overlay mount point `merged`. */
+  #rootfsDir(id: string): string {
+    return join(this.#d.store.dirOf(id), 'rootfs')
+  }
+
   rootfsPath(id: string): string {
-    return join(this.#d.store.dirOf(id), 'rootfs', 'merged')
+    return join(this.#rootfsDir(id), 'merged')
   }
 
   recordExec(containerId: string, execId: string): void {
@@ -573,7 +567,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
         const stillUsed = this.all.some((c) => c.id !== rec.id && c.state.Running && (c.mounts ?? []).some((x) => x.type === 'volume' && x.source === m.source))
         return this.#d.volumes.unmount(m.source, rec.id, stillUsed).catch(() => {})
       }),
-      this.#d.rootfs.unmount(join(this.#d.store.dirOf(rec.id), 'rootfs')).catch((err: unknown) => this.#d.log.warn('unmount failed', { container: rec.id, err })),
+      this.#d.rootfs.unmount(this.#rootfsDir(rec.id)).catch((err: unknown) => this.#d.log.warn('unmount failed', { container: rec.id, err })),
     ])
     await rm(this.#bundle(rec.id), { recursive: true, force: true })
     this.#released.add(rec.id)
@@ -759,7 +753,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
         await this.#sendSignal(rec, 'SIGKILL')
         // The dying process does not use the host's mount of its rootfs (its mount namespace holds a private
         // copy), so that one can go while the kernel tears the container down.
-        const unmounted = this.#d.rootfs.unmount(join(this.#d.store.dirOf(rec.id), 'rootfs')).catch(() => {})
+        const unmounted = this.#d.rootfs.unmount(this.#rootfsDir(rec.id)).catch(() => {})
         await Promise.race([exited, sleep(10_000)])
         await unmounted
       }
@@ -770,7 +764,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
         if (!this.#released.has(rec.id)) await this.#cleanupRun(rec)
         t2 = performance.now()
         // The rootfs lives in the container's directory, which goes with the record.
-        await this.#d.rootfs.unmount(join(this.#d.store.dirOf(rec.id), 'rootfs'))
+        await this.#d.rootfs.unmount(this.#rootfsDir(rec.id))
         await this.#d.store.delete(rec.id)
         await this.#d.runtime.forgetExit(rec.id)
       })
@@ -943,23 +937,8 @@ export class ContainerService implements ImageUsers, VolumeUsers {
         next['RestartPolicy'] = { Name: policy.Name, MaximumRetryCount: policy.MaximumRetryCount ?? 0 }
       }
       if (rec.state.Running && resourceKeys.some((k) => body[k] !== undefined)) {
-        const n = (k: string): number | undefined => next[k] as number | undefined
-        await this.#d.runtime.update(
-          rec.id,
-          this.#bundle(rec.id),
-          linuxResources({
-            memoryLimit: n('Memory'),
-            memoryReservation: n('MemoryReservation'),
-            memorySwap: n('MemorySwap'),
-            pidsLimit: n('PidsLimit'),
-            cpuShares: n('CpuShares'),
-            nanoCpus: n('NanoCpus'),
-            cpuPeriod: n('CpuPeriod'),
-            cpuQuota: n('CpuQuota'),
-            cpusetCpus: next['CpusetCpus'] as string | undefined,
-            cpusetMems: next['CpusetMems'] as string | undefined,
-          }),
-        ).catch((err: unknown) => {
+        // The OOM killer setting is not changed on a running container.
+        await this.#d.runtime.update(rec.id, this.#bundle(rec.id), linuxResources({ ...resourcesOf(next), oomKillDisable: false })).catch((err: unknown) => {
           throw new CaisError('invalid', `Cannot update container ${rec.id}: ${(err as Error).message}`, { cause: err })
         })
       }
@@ -1033,7 +1012,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   layersOf(ref: string): { rec: ContainerRecord; upper: string; lowers: string[] } {
     const rec = this.get(ref)
     const lowers = this.#d.rootfs.lowerDirs(rec.topLayer).map((l) => join(this.#d.rootfs.snapshotsDir, l))
-    return { rec, upper: join(this.#d.store.dirOf(rec.id), 'rootfs', 'upper'), lowers }
+    return { rec, upper: join(this.#rootfsDir(rec.id), 'upper'), lowers }
   }
 
   /**
@@ -1043,7 +1022,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   async withRootfs<T>(ref: string, fn: (merged: string) => Promise<T>): Promise<T> {
     const rec = this.get(ref)
     return this.#lock.run(rec.id, async () => {
-      const dir = join(this.#d.store.dirOf(rec.id), 'rootfs')
+      const dir = this.#rootfsDir(rec.id)
       const wasRunning = rec.state.Running
       const merged = await this.#d.rootfs.mount(dir, rec.topLayer)
       try {
@@ -1108,6 +1087,28 @@ export class ContainerService implements ImageUsers, VolumeUsers {
 
   #emit(rec: ContainerRecord, action: string, extra: Record<string, string> = {}): void {
     this.#d.events.emit('container', action, rec.id, { ...attributesOf(rec), ...extra })
+  }
+}
+
+/** A HostConfig list of strings (`Dns`, `ExtraHosts`, …); null and missing are empty. */
+function stringList(hc: Record<string, unknown>, key: string): string[] {
+  return (hc[key] as string[] | null | undefined) ?? []
+}
+
+/** The resource limits of a HostConfig, as the OCI spec and `crun update` take them. */
+function resourcesOf(hc: Record<string, unknown>): Parameters<typeof linuxResources>[0] {
+  return {
+    memoryLimit: hc['Memory'] as number | undefined,
+    memoryReservation: hc['MemoryReservation'] as number | undefined,
+    memorySwap: hc['MemorySwap'] as number | undefined,
+    oomKillDisable: hc['OomKillDisable'] === true,
+    pidsLimit: hc['PidsLimit'] as number | undefined,
+    cpuShares: hc['CpuShares'] as number | undefined,
+    nanoCpus: hc['NanoCpus'] as number | undefined,
+    cpuPeriod: hc['CpuPeriod'] as number | undefined,
+    cpuQuota: hc['CpuQuota'] as number | undefined,
+    cpusetCpus: hc['CpusetCpus'] as string | undefined,
+    cpusetMems: hc['CpusetMems'] as string | undefined,
   }
 }
 

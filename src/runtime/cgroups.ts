@@ -1,14 +1,26 @@
 import { existsSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
+import { readFile, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
+
+const cgroupRoot = '/sys/fs/cgroup'
+/** cgroup v2 alone (one unified hierarchy), or v1 and hybrid hosts (one hierarchy per controller, as here). */
+export const unifiedCgroups = existsSync(join(cgroupRoot, 'cgroup.controllers'))
+
+let hierarchies: Promise<string[]> | undefined
+/** Every directory of a cgroup (`/cais/<id>`): one on v2, one per mounted hierarchy on v1. */
+export async function cgroupDirs(cgroup: string): Promise<string[]> {
+  if (unifiedCgroups) return [join(cgroupRoot, cgroup)]
+  hierarchies ??= readdir(cgroupRoot)
+  return (await hierarchies).map((h) => join(cgroupRoot, h, cgroup))
+}
 
 /**
  * Reads a container's cgroup, where crun put it (`cgroupsPath`, e.g. `/cais/<id>`): per controller on cgroup v1
  * (these machines), one unified directory on v2. Missing files read as zero: a container that is gone has none.
  */
 export class CgroupReader {
-  readonly #base = '/sys/fs/cgroup'
-  readonly #unified = existsSync('/sys/fs/cgroup/cgroup.controllers')
+  readonly #base = cgroupRoot
+  readonly #unified = unifiedCgroups
 
   get version(): 1 | 2 {
     return this.#unified ? 2 : 1

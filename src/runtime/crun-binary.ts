@@ -1,6 +1,6 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { isMounted } from '../snapshots/rootfs.ts'
+import { isMounted } from '../lib/mountinfo.ts'
 import { run } from '../lib/exec.ts'
 import type { Logger } from '../lib/log.ts'
 

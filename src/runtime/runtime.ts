@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process'
-import { constants, existsSync, type FSWatcher, watch } from 'node:fs'
+import { constants, type FSWatcher, watch } from 'node:fs'
 import { mkdir, open, readFile, readdir, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { execFile } from '../lib/exec.ts'
 import type { Logger } from '../lib/log.ts'
+import { cgroupDirs } from './cgroups.ts'
 import { isErrno } from '../lib/errors.ts'
 
 export interface RuntimeConfig {
@@ -41,7 +42,6 @@ export class RuntimeError extends Error {}
 export class Runtime {
   readonly #c: RuntimeConfig
   #watcher: FSWatcher | undefined
-  readonly #unifiedCgroups = existsSync('/sys/fs/cgroup/cgroup.controllers')
 
   constructor(config: RuntimeConfig) {
     this.#c = config
@@ -212,9 +212,7 @@ export class Runtime {
     // Alive means that PID with the same start time (field 22 of its stat), as crun itself checks.
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
     if (stat !== '' && Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]) === status['process-start-time']) return false
-    const base = '/sys/fs/cgroup'
-    const dirs = this.#unifiedCgroups ? [join(base, cgroup)] : (await readdir(base)).map((h) => join(base, h, cgroup))
-    const removed = await Promise.all(dirs.map((d) => rmdir(d).then(() => true, (err: unknown) => isErrno(err, 'ENOENT'))))
+    const removed = await Promise.all((await cgroupDirs(cgroup)).map((d) => rmdir(d).then(() => true, (err: unknown) => isErrno(err, 'ENOENT'))))
     if (removed.includes(false)) return false
     await rm(dir, { recursive: true, force: true })
     return true

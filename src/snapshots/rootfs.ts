@@ -1,6 +1,7 @@
-import { mkdir, readFile } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { run } from '../lib/exec.ts'
+import { isMounted } from '../lib/mountinfo.ts'
 import type { LayerStore } from './layers.ts'
 import type { Digest } from '../content/digest.ts'
 
@@ -63,10 +64,4 @@ export class RootfsManager {
     this.#unmounting.set(merged, done)
     return done
   }
-}
-
-export async function isMounted(path: string): Promise<boolean> {
-  const mounts = await readFile('/proc/self/mountinfo', 'utf8')
-  const escaped = path.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`)
-  return mounts.split('\n').some((line) => line.split(' ')[4] === escaped)
 }

@@ -7,7 +7,7 @@ import type { Filters } from '../lib/filters.ts'
 import { matchLabels } from '../lib/filters.ts'
 import { newId } from '../lib/ids.ts'
 import { readJson, writeJsonAtomic } from '../store/atomic.ts'
-import { isMounted } from '../snapshots/rootfs.ts'
+import { isMounted } from '../lib/mountinfo.ts'
 import type { VolumeRecord, VolumeView } from './volume.ts'
 
 const nameRe = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/
