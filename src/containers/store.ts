@@ -1,5 +1,6 @@
-import { mkdir, readdir, rm } from 'node:fs/promises'
+import { mkdir, readdir, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
+import { isErrno } from '../lib/errors.ts'
 import { readJson, writeJsonAtomic } from '../store/atomic.ts'
 import type { ContainerRecord } from './record.ts'
 
@@ -7,6 +8,7 @@ import type { ContainerRecord } from './record.ts'
 export class ContainerStore {
   readonly #dir: string
   readonly records = new Map<string, ContainerRecord>()
+  readonly #removals = new Set<Promise<void>>()
 
   constructor(dir: string) {
     this.#dir = dir
@@ -19,6 +21,7 @@ export class ContainerStore {
   async init(): Promise<void> {
     await mkdir(this.#dir, { recursive: true })
     for (const id of await readdir(this.#dir)) {
+      if (id.endsWith(removingSuffix)) await rm(join(this.#dir, id), { recursive: true, force: true })
       if (!/^[a-f0-9]{64}$/.test(id)) continue
       const rec = await readJson<ContainerRecord>(join(this.#dir, id, 'container.json'))
       // A directory without a record is a create that never finished: nothing refers to it.
@@ -33,10 +36,31 @@ export class ContainerStore {
     this.records.set(rec.id, rec)
   }
 
-  /** Deletes the record first, then the rest of the directory: a crash in between leaves no half a container to load. */
+  /**
+   * Deletes the record. Its directory is renamed out of the way in one step, so a crash leaves the whole container
+   * or none of it to load, and removed in the background (init removes what a crash left of it).
+   */
   async delete(id: string): Promise<void> {
     this.records.delete(id)
-    await rm(join(this.dirOf(id), 'container.json'), { force: true })
-    await rm(this.dirOf(id), { recursive: true, force: true })
+    const doomed = this.dirOf(id) + removingSuffix
+    try {
+      await rename(this.dirOf(id), doomed)
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return
+      await rm(join(this.dirOf(id), 'container.json'), { force: true })
+      await rm(this.dirOf(id), { recursive: true, force: true })
+      return
+    }
+    const removal: Promise<void> = rm(doomed, { recursive: true, force: true })
+      .catch(() => {})
+      .finally(() => this.#removals.delete(removal))
+    this.#removals.add(removal)
+  }
+
+  /** Resolves once the directories of deleted containers are gone. */
+  async settled(): Promise<void> {
+    await Promise.all(this.#removals)
   }
 }
+
+const removingSuffix = '.removing'

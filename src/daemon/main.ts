@@ -19,6 +19,7 @@ import { ImageService } from '../images/service.ts'
 import { ImageStore } from '../images/store.ts'
 import { messageOf } from '../lib/errors.ts'
 import { createLogger } from '../lib/log.ts'
+import { Mounter } from '../lib/mounter.ts'
 import { Runtime } from '../runtime/runtime.ts'
 import { readOnlyCrun, releaseReadOnlyCrun } from '../runtime/crun-binary.ts'
 import { LayerStore } from '../snapshots/layers.ts'
@@ -78,11 +79,12 @@ async function main(): Promise<number> {
   const containerStore = new ContainerStore(paths.containers)
   const crun = await readOnlyCrun(config.crun, paths.execRoot, log)
   const runtime = new Runtime({ conmon: config.conmon, crun: crun.path, crunEnv: crun.env, crunRoot: paths.crunRoot, exitsDir: paths.exits, log })
-  const rootfs = new RootfsManager(layers)
+  const mounter = new Mounter()
+  const rootfs = new RootfsManager(layers, mounter)
   // Images and containers refer to each other (rmi asks who uses an image): the image service reads
   // the container service lazily.
   const images: ImageService = new ImageService({ store: imageStore, content, layers, events, users: () => containers })
-  const volumes: VolumeService = new VolumeService({ dir: paths.volumes, events, users: () => containers })
+  const volumes: VolumeService = new VolumeService({ dir: paths.volumes, events, mounter, users: () => containers })
   const control = config.overlayListen ? new ControlPlane({ listen: config.overlayListen, peers: config.overlayPeers, token: config.overlayToken, log }) : undefined
   const networks = new NetworkService({
     store: new NetworkStore(join(paths.root, 'networks')),
@@ -169,9 +171,11 @@ async function main(): Promise<number> {
   health.close()
   logRotation.close()
   containers.close()
+  await containerStore.settled()
   networks.close()
   control?.close()
   runtime.close()
+  mounter.close()
   if (crun.path !== config.crun) await releaseReadOnlyCrun(crun.path).catch(() => {})
   for (const s of socketPaths) await rm(s, { force: true })
   await releasePidFile(paths.pidFile)

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { run } from '../lib/exec.ts'
+import type { Mounter } from '../lib/mounter.ts'
 import { isMounted } from '../lib/mountinfo.ts'
 import type { LayerStore } from './layers.ts'
 import type { Digest } from '../content/digest.ts'
@@ -11,10 +11,12 @@ import type { Digest } from '../content/digest.ts'
  */
 export class RootfsManager {
   readonly #layers: LayerStore
+  readonly #mounter: Mounter
   readonly #unmounting = new Map<string, Promise<void>>()
 
-  constructor(layers: LayerStore) {
+  constructor(layers: LayerStore, mounter: Mounter) {
     this.#layers = layers
+    this.#mounter = mounter
   }
 
   /** Lower dirs, top first, for the image whose top layer is `top`. */
@@ -48,7 +50,7 @@ export class RootfsManager {
     const lower = lowers.length > 0 ? lowers.join(':') : join(dir, 'empty')
     // Relative lower dirs (resolved against the snapshots dir) keep the options under the kernel's page-size limit.
     const options = `lowerdir=${lower},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`
-    await run('mount', ['-t', 'overlay', 'overlay', '-o', options, merged], { cwd: this.#layers.snapshotsDir })
+    await this.#mounter.mountOverlay(merged, options, this.#layers.snapshotsDir)
     return merged
   }
 
@@ -57,10 +59,7 @@ export class RootfsManager {
     const merged = join(dir, 'merged')
     const running = this.#unmounting.get(merged)
     if (running) return running
-    const done = (async () => {
-      if (!(await isMounted(merged))) return
-      await run('umount', [merged]).catch(async () => run('umount', ['-l', merged]))
-    })().finally(() => this.#unmounting.delete(merged))
+    const done = this.#mounter.unmount(merged).finally(() => this.#unmounting.delete(merged))
     this.#unmounting.set(merged, done)
     return done
   }

@@ -2,12 +2,13 @@ import { mkdir, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { EventBus } from '../events/bus.ts'
 import { CaisError, conflict, invalid, notFound } from '../lib/errors.ts'
-import { execFile, run } from '../lib/exec.ts'
+import { execFile } from '../lib/exec.ts'
 import type { Filters } from '../lib/filters.ts'
 import { matchLabels } from '../lib/filters.ts'
 import { newId } from '../lib/ids.ts'
 import { readJson, writeJsonAtomic } from '../store/atomic.ts'
 import { isMounted } from '../lib/mountinfo.ts'
+import type { Mounter } from '../lib/mounter.ts'
 import type { VolumeRecord, VolumeView } from './volume.ts'
 
 const nameRe = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/
@@ -22,11 +23,13 @@ export class VolumeService {
   readonly #dir: string
   readonly #events: EventBus
   readonly #users: () => VolumeUsers
+  readonly #mounter: Mounter
   readonly records = new Map<string, VolumeRecord>()
 
-  constructor(deps: { dir: string; events: EventBus; users: () => VolumeUsers }) {
+  constructor(deps: { dir: string; events: EventBus; mounter: Mounter; users: () => VolumeUsers }) {
     this.#dir = deps.dir
     this.#events = deps.events
+    this.#mounter = deps.mounter
     this.#users = deps.users
   }
 
@@ -103,9 +106,7 @@ export class VolumeService {
   async unmount(name: string, containerId: string, stillUsed: boolean): Promise<void> {
     const rec = this.records.get(name)
     if (!rec) return
-    if (rec.options['type'] && !stillUsed && (await isMounted(this.mountpoint(name)))) {
-      await run('umount', [this.mountpoint(name)]).catch(() => run('umount', ['-l', this.mountpoint(name)]))
-    }
+    if (rec.options['type'] && !stillUsed) await this.#mounter.unmount(this.mountpoint(name))
     this.#events.emit('volume', 'unmount', name, { container: containerId, driver: 'local' })
   }
 
@@ -117,7 +118,7 @@ export class VolumeService {
     }
     const users = this.#users().containersUsingVolume(name)
     if (users.length > 0) throw conflict(`remove ${name}: volume is in use - [${users.join(', ')}]`)
-    if (await isMounted(this.mountpoint(name))) await run('umount', ['-l', this.mountpoint(name)]).catch(() => {})
+    await this.#mounter.unmount(this.mountpoint(name)).catch(() => {})
     this.records.delete(name)
     await rm(join(this.#dir, name), { recursive: true, force: true })
     this.#events.emit('volume', 'destroy', name, { driver: 'local' })

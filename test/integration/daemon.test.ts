@@ -1,6 +1,6 @@
 // caisd itself: one daemon per root, graceful SIGTERM, state that survives restarts, reconcile.
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs'
 import { test } from 'node:test'
 import { BUSYBOX, caisdBin, runCommand, startDaemon, uniqueName, waitFor } from '../helpers/daemon.ts'
 
@@ -92,4 +92,21 @@ test("the exit watcher leaves conmon's temp exit files alone", async (t) => {
   writeFileSync(temp, '0')
   await new Promise((r) => setTimeout(r, 1500))
   assert.ok(existsSync(temp))
+})
+
+test('a removed container leaves no directory, even when caisd dies before it is gone', async (t) => {
+  const d = await startDaemon(t)
+  const containers = `${d.root}/containers`
+  const removed = (await d.client.containers.create({ Image: BUSYBOX, Cmd: ['true'] }, { name: uniqueName(t) })).Id
+  await d.client.containers.remove(removed)
+  await waitFor('the removed container directory to go', () => (readdirSync(containers).some((n) => n.startsWith(removed)) ? undefined : true))
+
+  // A crash after the rename that removes a container, before its directory is gone.
+  const name = `${uniqueName(t)}-2`
+  const id = (await d.client.containers.create({ Image: BUSYBOX, Cmd: ['true'] }, { name })).Id
+  await d.kill9()
+  renameSync(`${containers}/${id}`, `${containers}/${id}.removing`)
+  await d.start()
+  assert.deepEqual(readdirSync(containers).filter((n) => n.startsWith(id)), [])
+  await assert.rejects(d.client.containers.inspect(name), /No such container/)
 })
