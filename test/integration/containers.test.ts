@@ -103,6 +103,10 @@ test('list filters: status, name, id, label, ancestor; all', async (t) => {
   assert.deepEqual(await names({ all: true, filters: { label: ['role'] } }), [a, b].sort())
   assert.deepEqual(await names({ all: true, filters: { id: [ida.slice(0, 10)] } }), [a])
   assert.deepEqual(await names({ all: true, filters: { name: [b] } }), [b])
+  // Regular expressions; one that does not compile matches nothing, the others still do.
+  assert.deepEqual(await names({ all: true, filters: { name: [`^/?${a}$`] } }), [a])
+  assert.deepEqual(await names({ all: true, filters: { name: ['(unclosed'] } }), [])
+  assert.deepEqual(await names({ all: true, filters: { name: ['(unclosed', `${b}$`] } }), [b])
   assert.deepEqual(await names({ all: true, filters: { ancestor: [BUSYBOX] } }), [a, b].sort())
   assert.deepEqual(await names({ all: true, filters: { ancestor: ['nope'] } }), [])
   const summary = (await d.client.containers.list({}))[0]!

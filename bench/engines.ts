@@ -1,0 +1,171 @@
+// What the benchmarks share: the engines under test, the docker CLI that drives them, and measuring helpers.
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { request } from 'node:http'
+import { join, resolve } from 'node:path'
+
+export const repo = resolve(import.meta.dirname, '..')
+export const docker = process.env['DOCKER_CLI'] ?? '/usr/local/bin/docker'
+export const image = 'busybox:latest'
+
+export interface Engine {
+  name: string
+  host: string
+  proc: ChildProcess
+  dir: string
+}
+
+export function sh(host: string, args: string[], input?: Buffer): { code: number; out: string } {
+  const r = spawnSync(docker, args, { env: { ...process.env, DOCKER_HOST: host }, input, maxBuffer: 1 << 30 })
+  return { code: r.status ?? 1, out: r.stdout?.toString() ?? '' }
+}
+
+/** Waits for the daemon to answer `/_ping`, asking every 10 ms. */
+async function waitUp(host: string, proc: ChildProcess, name: string): Promise<void> {
+  const socketPath = host.replace('unix://', '')
+  const ping = (): Promise<boolean> =>
+    new Promise((resolve) => {
+      request({ socketPath, path: '/_ping', method: 'HEAD' }, (res) => {
+        res.resume()
+        resolve(res.statusCode === 200)
+      })
+        .on('error', () => resolve(false))
+        .end()
+    })
+  for (let i = 0; i < 3000; i++) {
+    if (proc.exitCode !== null) throw new Error(`${name} exited with ${proc.exitCode}`)
+    if (await ping()) return
+    await new Promise((r) => setTimeout(r, 10))
+  }
+  throw new Error(`${name} did not come up`)
+}
+
+/**
+ * A caisd on a temp dir of its own (or again on `dir`, the root of one stopped before), with busybox imported when
+ * `imageTar` is given.
+ */
+export async function startCaisd(imageTar?: Buffer, dir = mkdtempSync('/tmp/cais-bench-')): Promise<Engine> {
+  const host = `unix://${dir}/cais.sock`
+  // Its own bridge, subnet and iptables chains, removed by stop().
+  const net = ['--bridge-name', 'cbench0', '--bip', '10.239.0.1/24', '--default-address-pool', 'base=10.239.16.0/20,size=24', '--iptables-chain-prefix', 'CBENCH']
+  const proc = spawn(join(repo, 'bin/caisd'), ['--root', join(dir, 'root'), '--exec-root', join(dir, 'run'), '-H', host, '--log-level', 'warn', ...net], { stdio: 'ignore' })
+  await waitUp(host, proc, 'caisd')
+  if (imageTar && sh(host, ['import', '--change', 'CMD ["sh"]', '-', image], imageTar).code !== 0) throw new Error('import into caisd failed')
+  return { name: 'caisd', host, proc, dir }
+}
+
+/** Stops the daemon alone (SIGTERM), leaving its root and containers for a start on the same dir. */
+export function stopDaemon(e: Engine): void {
+  e.proc.kill('SIGTERM')
+  spawnSync('sh', ['-c', `while kill -0 ${e.proc.pid} 2>/dev/null; do sleep 0.1; done`], { timeout: 20_000 })
+}
+
+export async function startDockerd(imageTar: Buffer): Promise<Engine | undefined> {
+  const dockerd = ['/usr/sbin/dockerd', '/usr/bin/dockerd'].find(existsSync)
+  if (!dockerd) return undefined
+  const dir = mkdtempSync('/tmp/dockerd-bench-')
+  const host = `unix://${dir}/docker.sock`
+  // Its own data root, exec root, pid file and socket; no bridge and no iptables rules, so the host is untouched.
+  const proc = spawn(
+    dockerd,
+    ['--data-root', join(dir, 'root'), '--exec-root', join(dir, 'run'), '--pidfile', join(dir, 'docker.pid'), '-H', host, '--bridge=none', '--iptables=false', '--ip6tables=false'],
+    { stdio: 'ignore' },
+  )
+  await waitUp(host, proc, 'dockerd')
+  if (sh(host, ['import', '--change', 'CMD ["sh"]', '-', image], imageTar).code !== 0) throw new Error('import into dockerd failed')
+  return { name: 'dockerd', host, proc, dir }
+}
+
+/** Removes the engine's containers, stops it, and removes everything it made. */
+export function stop(e: Engine): void {
+  for (const id of sh(e.host, ['ps', '-aq']).out.split('\n').filter(Boolean)) sh(e.host, ['rm', '-f', id])
+  stopDaemon(e)
+  for (const m of execFileSync('sh', ['-c', `grep -o ' ${e.dir}[^ ]*' /proc/mounts || true`], { encoding: 'utf8' }).split('\n').filter(Boolean).reverse()) {
+    spawnSync('umount', ['-l', m.trim()])
+  }
+  rmSync(e.dir, { recursive: true, force: true })
+  if (e.name === 'caisd') removeCaisNetwork('cbench0', 'CBENCH')
+}
+
+/** The bench caisd's bridge and iptables chains: the jumps from built-in chains first, then the chains. */
+function removeCaisNetwork(bridge: string, prefix: string): void {
+  spawnSync('ip', ['link', 'del', 'dev', bridge])
+  for (const table of ['nat', 'filter']) {
+    const rules = execFileSync('iptables', ['-w', '-t', table, '-S'], { encoding: 'utf8' }).split('\n')
+    for (const r of rules) {
+      const [op, chain, ...rest] = r.split(' ')
+      if (op === '-A' && !chain!.startsWith(prefix) && r.includes(`-j ${prefix}-`)) spawnSync('iptables', ['-w', '-t', table, '-D', chain!, ...rest])
+    }
+    for (const r of rules) if (r.startsWith(`-N ${prefix}-`)) spawnSync('iptables', ['-w', '-t', table, '-F', r.slice(3)])
+    for (const r of rules) if (r.startsWith(`-N ${prefix}-`)) spawnSync('iptables', ['-w', '-t', table, '-X', r.slice(3)])
+  }
+}
+
+export function timeMs(host: string, args: string[]): number {
+  const t0 = process.hrtime.bigint()
+  const r = sh(host, args)
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6
+  if (r.code !== 0) throw new Error(`docker ${args.join(' ')} failed against ${host}`)
+  return ms
+}
+
+export const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = Math.floor(s.length / 2)
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2
+}
+
+
+/** A recorded answer of caisd's to GET `path`. */
+export async function recorded(e: Engine, path: string): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    request({ socketPath: e.host.replace('unix://', ''), path }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => resolve(Buffer.concat(chunks)))
+    })
+      .on('error', reject)
+      .end()
+  })
+}
+
+/** Resident memory (kB) of a process and all its descendants, from /proc. */
+export function treeRssKb(rootPid: number): number {
+  const children = new Map<number, number[]>()
+  for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    const stat = (() => {
+      try {
+        return readFileSync(`/proc/${p}/stat`, 'utf8')
+      } catch {
+        return ''
+      }
+    })()
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+    if (ppid) children.set(ppid, [...(children.get(ppid) ?? []), Number(p)])
+  }
+  const rss = (pid: number): number => {
+    try {
+      return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0)
+    } catch {
+      return 0
+    }
+  }
+  let total = 0
+  const walk = (pid: number): void => {
+    total += rss(pid)
+    for (const c of children.get(pid) ?? []) walk(c)
+  }
+  walk(rootPid)
+  return total
+}
+
+/** The busybox image both engines import, made from Debian's busybox-static. */
+export function busyboxImage(): Buffer {
+  const dir = mkdtempSync('/tmp/cais-bench-image-')
+  try {
+    execFileSync(join(repo, 'scripts/busybox-image.sh'), [join(dir, 'busybox.tar')])
+    return readFileSync(join(dir, 'busybox.tar'))
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
