@@ -13,6 +13,15 @@ interface Workload {
   sample(e: Engine): number | Promise<number>
   /** Samples to take, when fewer than BENCH_RUNS make sense (heavy workloads). */
   runs?: number
+  /** Rows measured on caisd in turn with the engines, after the warm-up: what bounds this workload from below. */
+  floors?(caisd: Engine): Promise<Floor[]>
+}
+
+/** A measurement under a workload, sampled in the same alternation as the engines. */
+interface Floor {
+  row: string
+  sample(): Promise<number>
+  close(): void
 }
 
 /** Runs docker commands `concurrency` at a time; resolves with the wall time of all of them, in ms. */
@@ -58,6 +67,7 @@ const workloads: Workload[] = [
       sh(e.host, ['run', '-d', '--network', 'none', '--name', 'bench-rm-f', image, 'sleep', '600'])
       return timeMs(e.host, ['rm', '-f', 'bench-rm-f'])
     },
+    floors: async (caisd) => [await cliAlone(caisd, 'rm_f: docker CLI alone', ['rm', '-f', 'bench-rm-f'], () => ({ status: 204 }))],
   },
   { name: 'ps_a', sample: (e) => timeMs(e.host, ['ps', '-a']) },
   {
@@ -66,6 +76,7 @@ const workloads: Workload[] = [
       if (sh(e.host, ['inspect', 'bench-exec']).code !== 0) sh(e.host, ['run', '-d', '--network', 'none', '--name', 'bench-exec', image, 'sleep', '3600'])
       return timeMs(e.host, ['exec', 'bench-exec', 'true'])
     },
+    floors: async (caisd) => [await execCliAlone(caisd), crunExecAlone(caisd)],
   },
   { name: 'parallel_50 (start + rm, 10 at a time)', runs: 3, sample: async (e) => Object.values(await fifty(e, 'none')).reduce((a, b) => a + b) },
   {
@@ -182,8 +193,8 @@ interface Answer {
  * (`answer(method, path)`; a hijacked stream, as exec's, is upgraded and closed) while the CLI runs `args`.
  * What a daemon adds to a command is above this.
  */
-async function cliAlone(e: Engine, args: string[], answer: (method: string, path: string) => Answer): Promise<number> {
-  const sock = join(e.dir, 'static.sock')
+async function cliAlone(e: Engine, row: string, args: string[], answer: (method: string, path: string) => Answer): Promise<Floor> {
+  const sock = join(e.dir, `answers-${Math.random().toString(36).slice(2)}.sock`)
   const headers = { 'Api-Version': '1.50', 'Content-Type': 'application/json' }
   const server = createServer((req, res) => {
     if (req.url?.endsWith('/_ping')) {
@@ -198,9 +209,9 @@ async function cliAlone(e: Engine, args: string[], answer: (method: string, path
     socket.end('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n')
   })
   await new Promise<void>((resolve) => server.listen(sock, resolve))
-  try {
-    const samples: number[] = []
-    for (let i = 0; i < 10; i++) {
+  return {
+    row,
+    sample: async () => {
       const t0 = process.hrtime.bigint()
       // The server runs in this process: the CLI must not block it.
       const code = await new Promise<number | null>((resolve) => {
@@ -210,49 +221,43 @@ async function cliAlone(e: Engine, args: string[], answer: (method: string, path
         child.on('close', resolve)
       })
       if (code !== 0) throw new Error(`docker ${args.join(' ')} against the answering server exited with ${code}`)
-      samples.push(Number(process.hrtime.bigint() - t0) / 1e6)
-    }
-    return median(samples)
-  } finally {
-    server.close()
+      return Number(process.hrtime.bigint() - t0) / 1e6
+    },
+    close: () => server.close(),
   }
 }
 
-/**
- * The floors under `rm -f` and `exec` on caisd: the docker CLI alone, given caisd's answers, and `crun exec` alone
- * (as caisd runs it). Each row goes after the workload it bounds.
- */
-async function floors(e: Engine): Promise<Array<{ after: string; row: string; ms: number }>> {
-  sh(e.host, ['run', '-d', '--network', 'none', '--name', 'bench-floor', image, 'sleep', '600'])
-  try {
-    const inspect = await recorded(e, '/containers/bench-floor/json')
-    const id = (JSON.parse(inspect.toString()) as { Id: string }).Id
-    const execId = 'f'.repeat(64)
-    const rm = await cliAlone(e, ['rm', '-f', 'bench-floor'], () => ({ status: 204 }))
-    const exec = await cliAlone(e, ['exec', 'bench-floor', 'true'], (method, path) => {
-      if (path === '/containers/bench-floor/json') return { status: 200, body: inspect }
-      if (method === 'POST' && path === '/containers/bench-floor/exec') return { status: 201, body: JSON.stringify({ Id: execId }) }
-      if (path === `/exec/${execId}/json`) return { status: 200, body: JSON.stringify({ ID: execId, Running: false, ExitCode: 0, Pid: 0 }) }
-      return { status: 404, body: JSON.stringify({ message: `unexpected ${method} ${path}` }) }
-    })
-    const spec = join(e.dir, 'floor-exec.json')
-    const caps = ['CAP_CHOWN', 'CAP_KILL', 'CAP_SETUID', 'CAP_SETGID']
-    writeFileSync(spec, JSON.stringify({ terminal: false, user: { uid: 0, gid: 0 }, args: ['true'], env: ['PATH=/bin'], cwd: '/', capabilities: { bounding: caps, effective: caps, permitted: caps } }))
-    const crun = existsSync(join(e.dir, 'run/bin/crun')) ? join(e.dir, 'run/bin/crun') : '/usr/bin/crun'
-    const crunRuns: number[] = []
-    for (let i = 0; i < 10; i++) {
+/** `docker exec bench-exec true` against answers: caisd's inspect of the container, an exec that ends with 0. */
+async function execCliAlone(caisd: Engine): Promise<Floor> {
+  const inspect = await recorded(caisd, '/containers/bench-exec/json')
+  const execId = 'f'.repeat(64)
+  return cliAlone(caisd, 'exec: docker CLI alone', ['exec', 'bench-exec', 'true'], (method, path) => {
+    if (path === '/containers/bench-exec/json') return { status: 200, body: inspect }
+    if (method === 'POST' && path === '/containers/bench-exec/exec') return { status: 201, body: JSON.stringify({ Id: execId }) }
+    if (path === `/exec/${execId}/json`) return { status: 200, body: JSON.stringify({ ID: execId, Running: false, ExitCode: 0, Pid: 0 }) }
+    return { status: 404, body: JSON.stringify({ message: `unexpected ${method} ${path}` }) }
+  })
+}
+
+/** `crun exec` of `true` in caisd's bench-exec container, run as caisd runs it. */
+function crunExecAlone(caisd: Engine): Floor {
+  const id = sh(caisd.host, ['inspect', '-f', '{{.Id}}', 'bench-exec']).out.trim()
+  const spec = join(caisd.dir, 'floor-exec.json')
+  const caps = ['CAP_CHOWN', 'CAP_KILL', 'CAP_SETUID', 'CAP_SETGID']
+  writeFileSync(spec, JSON.stringify({ terminal: false, user: { uid: 0, gid: 0 }, args: ['true'], env: ['PATH=/bin'], cwd: '/', capabilities: { bounding: caps, effective: caps, permitted: caps } }))
+  const crun = existsSync(join(caisd.dir, 'run/bin/crun')) ? join(caisd.dir, 'run/bin/crun') : '/usr/bin/crun'
+  return {
+    row: 'exec: crun exec alone',
+    sample: async () => {
       const t0 = process.hrtime.bigint()
-      const r = spawnSync(crun, [`--root=${join(e.dir, 'run/crun')}`, 'exec', '--process', spec, id], { env: { ...process.env, _LIBCONTAINER_CLONED_BINARY: '1' } })
-      if (r.status !== 0) throw new Error(`crun exec failed: ${r.stderr.toString()}`)
-      crunRuns.push(Number(process.hrtime.bigint() - t0) / 1e6)
-    }
-    return [
-      { after: 'rm_f', row: 'rm_f: docker CLI alone', ms: rm },
-      { after: 'exec (docker exec CTR true)', row: 'exec: docker CLI alone', ms: exec },
-      { after: 'exec (docker exec CTR true)', row: 'exec: crun exec alone', ms: median(crunRuns) },
-    ]
-  } finally {
-    sh(e.host, ['rm', '-f', 'bench-floor'])
+      const code = await new Promise<number | null>((resolve) => {
+        const child = spawn(crun, [`--root=${join(caisd.dir, 'run/crun')}`, 'exec', '--process', spec, id], { env: { ...process.env, _LIBCONTAINER_CLONED_BINARY: '1' }, stdio: 'ignore' })
+        child.on('close', resolve)
+      })
+      if (code !== 0) throw new Error(`crun exec exited with ${code}`)
+      return Number(process.hrtime.bigint() - t0) / 1e6
+    },
+    close: () => rmSync(spec, { force: true }),
   }
 }
 
@@ -283,13 +288,17 @@ async function heavy(engines: Engine[]): Promise<Record<string, Record<string, n
   for (const e of engines) await timeParallel(e.host, Array.from({ length: 500 }, (_, i) => ['create', '--network', 'none', '--name', `bench-p${i}`, image, 'true']), 10)
   const ps: Record<string, number[]> = Object.fromEntries(engines.map((e) => [e.name, []]))
   for (const e of engines) timeMs(e.host, ['ps', '-a']) // warm-up
-  for (let i = 0; i < 10; i++) for (const e of engines) ps[e.name]!.push(timeMs(e.host, ['ps', '-a']))
-  for (const e of engines) put('ps_500 (ms)', e.name, median(ps[e.name]!))
   const cais500 = engines.find((e) => e.name === 'caisd')
-  if (cais500) {
-    const list = await recorded(cais500, '/containers/json?all=1')
-    put('ps_500 docker CLI alone (ms)', 'caisd', await cliAlone(cais500, ['ps', '-a'], () => ({ status: 200, body: list })))
+  const list = cais500 && (await recorded(cais500, '/containers/json?all=1'))
+  const psFloor = cais500 && (await cliAlone(cais500, 'ps_500: docker CLI alone', ['ps', '-a'], () => ({ status: 200, body: list! })))
+  const floorSamples: number[] = []
+  for (let i = 0; i < 10; i++) {
+    for (const e of engines) ps[e.name]!.push(timeMs(e.host, ['ps', '-a']))
+    if (psFloor) floorSamples.push(await psFloor.sample())
   }
+  psFloor?.close()
+  for (const e of engines) put('ps_500 (ms)', e.name, median(ps[e.name]!))
+  if (psFloor) put(`${psFloor.row} (ms)`, 'caisd', median(floorSamples))
   for (const e of engines) await timeParallel(e.host, Array.from({ length: 500 }, (_, i) => ['rm', `bench-p${i}`]), 10)
   // Our CLI against the docker CLI, both talking to caisd.
   const cais = engines.find((e) => e.name === 'caisd')
@@ -335,26 +344,26 @@ async function main(): Promise<void> {
     const d = await startDockerd(imageTar)
     if (d) engines.push(d)
     else console.log('dockerd is not installed (apt-get install docker.io): measuring caisd alone')
-    let results: Record<string, Record<string, number>> = {}
+    const results: Record<string, Record<string, number>> = {}
     const only = process.env['BENCH_ONLY']
+    const caisd = engines.find((e) => e.name === 'caisd')
     for (const w of workloads.filter((x) => !only || x.name.startsWith(only))) {
       const samples: Record<string, number[]> = Object.fromEntries(engines.map((e) => [e.name, []]))
       for (const e of engines) await w.sample(e) // warm-up
-      for (let i = 0; i < Math.min(runs, w.runs ?? runs); i++) for (const e of engines) samples[e.name]!.push(await w.sample(e))
+      const floors = caisd && w.floors ? await w.floors(caisd) : []
+      const floorSamples = floors.map((): number[] => [])
+      try {
+        for (let i = 0; i < Math.min(runs, w.runs ?? runs); i++) {
+          for (const e of engines) samples[e.name]!.push(await w.sample(e))
+          for (const [j, f] of floors.entries()) floorSamples[j]!.push(await f.sample())
+        }
+      } finally {
+        for (const f of floors) f.close()
+      }
       results[w.name] = Object.fromEntries(engines.map((e) => [e.name, median(samples[e.name]!)]))
+      for (const [j, f] of floors.entries()) results[`${f.row} (ms)`] = { caisd: median(floorSamples[j]!) }
     }
     for (const e of engines) sh(e.host, ['rm', '-f', 'bench-exec'])
-    const caisd = engines.find((e) => e.name === 'caisd')
-    if (caisd && (!only || 'floors'.startsWith(only) || 'rm_f'.startsWith(only) || 'exec'.startsWith(only))) {
-      const rows = await floors(caisd)
-      const ordered: Array<[string, Record<string, number>]> = []
-      for (const [name, r] of Object.entries(results)) {
-        ordered.push([name, r])
-        for (const f of rows.filter((x) => x.after === name)) ordered.push([`${f.row} (ms)`, { caisd: f.ms }])
-      }
-      for (const f of rows.filter((x) => !(x.after in results))) ordered.push([`${f.row} (ms)`, { caisd: f.ms }])
-      results = Object.fromEntries(ordered)
-    }
     if (!only || 'push_pull'.startsWith(only)) Object.assign(results, await pushPull(engines))
     if (!only || 'heavy'.startsWith(only)) Object.assign(results, await heavy(engines))
     const shown = (v: number | undefined): string => (v === undefined || Number.isNaN(v) ? 'n/a' : v.toFixed(1))

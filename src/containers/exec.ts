@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import type { EventBus } from '../events/bus.ts'
 import { conflict, invalid, notFound, CaisError } from '../lib/errors.ts'
 import { newId } from '../lib/ids.ts'
+import type { Runtime } from '../runtime/runtime.ts'
 import { capabilitySet } from '../runtime/spec.ts'
 import { openStdin, resizeTerminal } from '../runtime/stdin.ts'
 import { entryText, readLogs } from './logs.ts'
@@ -52,20 +52,14 @@ export class ExecService {
   readonly #execs = new Map<string, ExecRecord>()
   readonly #containers: ContainerService
   readonly #events: EventBus
-  readonly #crun: string
-  readonly #crunEnv: Record<string, string>
-  readonly #crunRoot: string
-  readonly #conmon: string
+  readonly #runtime: Runtime
   /** One directory per TTY exec session: its process spec, log, attach socket and control fifo. */
   readonly #sessionsDir: string
 
-  constructor(deps: { containers: ContainerService; events: EventBus; crun: string; crunEnv?: Record<string, string>; crunRoot: string; conmon: string; sessionsDir: string }) {
+  constructor(deps: { containers: ContainerService; events: EventBus; runtime: Runtime; sessionsDir: string }) {
     this.#containers = deps.containers
     this.#events = deps.events
-    this.#crun = deps.crun
-    this.#crunEnv = deps.crunEnv ?? {}
-    this.#crunRoot = deps.crunRoot
-    this.#conmon = deps.conmon
+    this.#runtime = deps.runtime
     this.#sessionsDir = deps.sessionsDir
   }
 
@@ -154,13 +148,16 @@ export class ExecService {
     const spec = { ...processSpec, terminal: true, ...(size && size[0] > 0 && size[1] > 0 ? { consoleSize: { height: size[0], width: size[1] } } : {}) }
     await writeFile(join(dir, 'process.json'), JSON.stringify(spec))
     const logPath = join(dir, 'log')
-    const args = [
-      '--api-version', '1', '-c', c.id, '-u', e.id.slice(0, 32), '-n', `${c.name.slice(1)}-exec`, '-r', this.#crun, '-b', dir, '-p', join(dir, 'pid'),
-      '--exit-dir', join(dir, 'exits'), '--socket-dir-path', dir, '--full-attach', '-l', `k8s-file:${logPath}`, '--log-level', 'error',
-      '-e', '--exec-process-spec', join(dir, 'process.json'), '-t', ...(io.stdin ? ['-i'] : []), '--runtime-arg', `--root=${this.#crunRoot}`,
-    ]
     this.#events.emit('container', `exec_start: ${e.config.Cmd.join(' ')}`, c.id, { ...this.#containers.eventAttributes(c.id), execID: e.id })
-    const child = spawn(this.#conmon, args, { stdio: ['ignore', 'ignore', 'ignore', 'pipe'], env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3', ...this.#crunEnv } })
+    const child = this.#runtime.execWithTerminal({
+      id: c.id,
+      execId: e.id.slice(0, 32),
+      name: `${c.name.slice(1)}-exec`,
+      dir,
+      logPath,
+      processSpec: join(dir, 'process.json'),
+      stdin: io.stdin !== undefined,
+    })
     const messages = syncMessages(child.stdio[3] as NodeJS.ReadableStream)
     e.running = true
     try {
@@ -239,10 +236,7 @@ export class ExecService {
     await writeFile(specPath, JSON.stringify(process))
     e.pidFile = pidPath
     this.#events.emit('container', `exec_start: ${e.config.Cmd.join(' ')}`, c.id, { ...this.#containers.eventAttributes(c.id), execID: id })
-    const child = spawn(this.#crun, [`--root=${this.#crunRoot}`, 'exec', '--process', specPath, '--pid-file', pidPath, c.id], {
-      env: { ...globalThis.process.env, ...this.#crunEnv },
-      stdio: [io.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-    })
+    const child = this.#runtime.exec(c.id, { processSpec: specPath, pidFile: pidPath, stdin: io.stdin !== undefined })
     e.running = true
     e.pid = child.pid ?? 0
     if (io.stdin && child.stdin) {

@@ -133,7 +133,7 @@ async function main(): Promise<number> {
   distributionRoutes(routes, distribution)
   volumeRoutes(routes, { volumes })
   networkRoutes(routes, { networks, containers })
-  const execs = new ExecService({ containers, events, crun: crun.path, crunEnv: crun.env, crunRoot: paths.crunRoot, conmon: config.conmon, sessionsDir: join(paths.execRoot, 'execs') })
+  const execs = new ExecService({ containers, events, runtime, sessionsDir: join(paths.execRoot, 'execs') })
   execRoutes(routes, { execs })
   const health = new HealthMonitor({ containers, execs, events, log })
   health.start()

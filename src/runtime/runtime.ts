@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { constants, type FSWatcher, watch } from 'node:fs'
 import { mkdir, open, readFile, readdir, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -31,6 +31,20 @@ export interface CreateProcessOptions {
   keepStdinOpen?: boolean
   /** A pseudo-terminal: conmon holds the master, the process gets the slave as stdio. */
   terminal?: boolean
+}
+
+/** An exec with a pseudo-terminal: its own conmon (exec mode) holds the terminal, in a session directory. */
+export interface TerminalExecOptions {
+  /** The container's ID. */
+  id: string
+  /** Names the exec to conmon (its `-u`). */
+  execId: string
+  name: string
+  /** The session's directory: the attach socket, control fifo, pid file and exits dir go there. */
+  dir: string
+  logPath: string
+  processSpec: string
+  stdin: boolean
 }
 
 export class RuntimeError extends Error {}
@@ -272,6 +286,30 @@ export class Runtime {
     const state = await this.#crun(['state', id])
     const bundleFiles = await readdir(bundle).catch(() => [])
     return { conmonPid: pid, conmonStat: stat.trim(), crunState: (state.stdout || state.stderr).replace(/\s+/g, ' '), bundle: bundleFiles.join(',') }
+  }
+
+  /** `crun exec` of a process spec in a running container, its stdio piped to the caller (stdin when asked). */
+  exec(id: string, o: { processSpec: string; pidFile: string; stdin: boolean }): ChildProcess {
+    return spawn(this.#c.crun, [`--root=${this.#c.crunRoot}`, 'exec', '--process', o.processSpec, '--pid-file', o.pidFile, id], {
+      env: { ...process.env, ...this.#c.crunEnv },
+      stdio: [o.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    })
+  }
+
+  /**
+   * Starts a terminal exec under its own conmon, which writes the session's log, serves its attach socket and
+   * control fifo, and reports on fd 3 the process's PID, then its exit code.
+   */
+  execWithTerminal(o: TerminalExecOptions): ChildProcess {
+    const args = [
+      '--api-version', '1', '-c', o.id, '-u', o.execId, '-n', o.name, '-r', this.#c.crun, '-b', o.dir, '-p', join(o.dir, 'pid'),
+      '--exit-dir', join(o.dir, 'exits'), '--socket-dir-path', o.dir, '--full-attach', '-l', `k8s-file:${o.logPath}`, '--log-level', 'error',
+      '-e', '--exec-process-spec', o.processSpec, '-t', ...(o.stdin ? ['-i'] : []), '--runtime-arg', `--root=${this.#c.crunRoot}`,
+    ]
+    return spawn(this.#c.conmon, args, {
+      stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+      env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3', ...this.#c.crunEnv },
+    })
   }
 
   #crun(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
