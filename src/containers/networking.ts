@@ -1,5 +1,5 @@
 import { invalid } from '../lib/errors.ts'
-import { type EndpointRequest, NetworkService, sandboxPath } from '../networks/service.ts'
+import { type EndpointRequest, type EndpointView, NetworkService, sandboxPath } from '../networks/service.ts'
 import type { ContainerCreateBody, HostConfig } from '../wire/types.ts'
 import type { ContainerRecord } from './record.ts'
 
@@ -52,12 +52,18 @@ export function sharedNetnsPath(target: ContainerRecord): string {
   return `/proc/${target.state.Pid}/ns/net`
 }
 
-/** `NetworkSettings` of inspect: one entry per network, the published ports, and the legacy top-level fields. */
-export function networkSettings(rec: ContainerRecord, networks: NetworkService): Record<string, unknown> {
+/** One endpoint per network the container is on: `NetworkSettings.Networks` of inspect and of a list entry. */
+export function networkEntries(rec: ContainerRecord, networks: NetworkService): Record<string, EndpointView> {
   const mode = rec.hostConfig.NetworkMode
   const name = rec.name.slice(1)
   const names = NetworkService.isBridgeMode(mode) ? Object.keys(rec.networks ?? { [mode]: {} }) : mode.startsWith('container:') ? [] : [mode]
-  const views = Object.fromEntries(names.map((n) => [n, networks.endpointView(n, rec.id, name)]))
+  return Object.fromEntries(names.map((n) => [n, networks.endpointView(n, rec.id, name)]))
+}
+
+/** `NetworkSettings` of inspect: one entry per network, the published ports, and the legacy top-level fields. */
+export function networkSettings(rec: ContainerRecord, networks: NetworkService): Record<string, unknown> {
+  const mode = rec.hostConfig.NetworkMode
+  const views = networkEntries(rec, networks)
   const ports: Record<string, Array<{ HostIp: string; HostPort: string }> | null> = {}
   for (const p of Object.keys(rec.config.ExposedPorts ?? {})) ports[p] = null
   for (const p of Object.keys(rec.hostConfig.PortBindings ?? {})) ports[p.includes('/') ? p : `${p}/tcp`] = null

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { cpus, constants as osConstants } from 'node:os'
+import { availableParallelism, constants as osConstants } from 'node:os'
 import type { Digest } from '../content/digest.ts'
 import type { EventBus } from '../events/bus.ts'
 import type { ImageService, ImageUsers } from '../images/service.ts'
@@ -196,7 +196,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     const image = this.#d.images.resolve(body.Image)
     const imageConfig = this.#d.images.config(image.id)
     const hostConfig = normaliseHostConfig(body.HostConfig)
-    validateResources(hostConfig, cpus().length)
+    validateResources(hostConfig, availableParallelism())
     await validateSecurity(hostConfig, body.Hostname ?? '')
     validateLogConfig(hostConfig.LogConfig)
     const networks = requestedNetworks(body, hostConfig, this.#d.networks, (ref) => this.get(ref))
@@ -809,9 +809,10 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   list(opts: { all?: boolean; limit?: number | undefined; filters: Filters }): ContainerSummary[] {
     const f = opts.filters
     // Newest first; the times parsed once each, not twice per comparison.
-    const records = this.all
-    const created = new Map(records.map((r) => [r, Date.parse(r.created)]))
-    let recs = records.sort((a, b) => created.get(b)! - created.get(a)! || (b.created < a.created ? -1 : 1))
+    let recs = this.all
+      .map((r) => ({ r, t: Date.parse(r.created) }))
+      .sort((a, b) => b.t - a.t || (b.r.created < a.r.created ? -1 : 1))
+      .map((x) => x.r)
     const statusFilter = f.get('status')
     const all = opts.all || (statusFilter?.length ?? 0) > 0 || f.has('exited') || (opts.limit ?? 0) > 0
     // A name filter is a regular expression; one that does not compile matches nothing, as Docker's.
@@ -854,7 +855,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   }
 
   #summary(r: ContainerRecord): ContainerSummary {
-    return summaryView(r, this.#viewDeps(r))
+    return summaryView(r, this.#d)
   }
 
   logs(
@@ -937,7 +938,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       for (const k of resourceKeys) if (body[k] !== undefined && body[k] !== null) next[k] = body[k]
       // A new memory limit alone keeps the swap in proportion, as Docker's update does.
       if (body['Memory'] !== undefined && body['MemorySwap'] === undefined && (rec.hostConfig['MemorySwap'] as number | undefined)) next['MemorySwap'] = 0
-      validateResources(next, cpus().length)
+      validateResources(next, availableParallelism())
       const policy = body['RestartPolicy'] as ContainerRecord['hostConfig']['RestartPolicy'] | undefined
       if (policy?.Name) {
         if (!['no', 'always', 'unless-stopped', 'on-failure'].includes(policy.Name)) throw invalid(`invalid restart policy '${policy.Name}'`)

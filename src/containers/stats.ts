@@ -1,4 +1,4 @@
-import { cpus } from 'node:os'
+import { availableParallelism } from 'node:os'
 import { readFile } from 'node:fs/promises'
 import { type CgroupReader, systemCpuNanos } from '../runtime/cgroups.ts'
 import { rfc3339Nano } from '../lib/time.ts'
@@ -65,7 +65,7 @@ export async function sampleStats(rec: ContainerRecord, cgroups: CgroupReader, p
     cpu_stats: {
       cpu_usage: { total_usage: cpu.total, ...(cpu.percpu.length ? { percpu_usage: cpu.percpu } : {}), usage_in_kernelmode: cpu.system, usage_in_usermode: cpu.user },
       system_cpu_usage: system,
-      online_cpus: cpus().length,
+      online_cpus: availableParallelism(),
       throttling_data: { periods: cpu.throttled.periods, throttled_periods: cpu.throttled.throttledPeriods, throttled_time: cpu.throttled.throttledTime },
     },
     // No limit reads as the host's memory, as Docker reports it.

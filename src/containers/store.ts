@@ -1,17 +1,20 @@
 import { mkdir, readdir, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { isErrno } from '../lib/errors.ts'
+import type { Mounter } from '../lib/mounter.ts'
 import { readJson, writeJsonAtomic } from '../store/atomic.ts'
 import type { ContainerRecord } from './record.ts'
 
 /** Container records on disk, one directory per container, all read into memory at start. */
 export class ContainerStore {
   readonly #dir: string
+  readonly #mounter: Mounter
   readonly records = new Map<string, ContainerRecord>()
   readonly #removals = new Set<Promise<void>>()
 
-  constructor(dir: string) {
+  constructor(dir: string, mounter: Mounter) {
     this.#dir = dir
+    this.#mounter = mounter
   }
 
   dirOf(id: string): string {
@@ -21,12 +24,12 @@ export class ContainerStore {
   async init(): Promise<void> {
     await mkdir(this.#dir, { recursive: true })
     for (const id of await readdir(this.#dir)) {
-      if (id.endsWith(removingSuffix)) await rm(join(this.#dir, id), { recursive: true, force: true })
+      if (id.endsWith(removingSuffix)) await this.#removeDir(join(this.#dir, id))
       if (!/^[a-f0-9]{64}$/.test(id)) continue
       const rec = await readJson<ContainerRecord>(join(this.#dir, id, 'container.json'))
-      // A directory without a record is a create that never finished: nothing refers to it.
+      // A directory without a record is a create that never finished, or a record lost: nothing refers to it.
       if (rec) this.records.set(id, rec)
-      else await rm(join(this.#dir, id), { recursive: true, force: true })
+      else await this.#removeDir(join(this.#dir, id))
     }
   }
 
@@ -51,10 +54,18 @@ export class ContainerStore {
       await rm(this.dirOf(id), { recursive: true, force: true })
       return
     }
-    const removal: Promise<void> = rm(doomed, { recursive: true, force: true })
-      .catch(() => {})
-      .finally(() => this.#removals.delete(removal))
+    const removal: Promise<void> = this.#removeDir(doomed).finally(() => this.#removals.delete(removal))
     this.#removals.add(removal)
+  }
+
+  /**
+   * A directory nothing refers to any more. Its rootfs may still be mounted (its container may even still run,
+   * when its record was lost): that mount is detached first, so the removal never reaches into it. A failure
+   * leaves the directory for the next start rather than stopping this one.
+   */
+  async #removeDir(dir: string): Promise<void> {
+    await this.#mounter.unmount(join(dir, 'rootfs', 'merged')).catch(() => {})
+    await rm(dir, { recursive: true, force: true }).catch(() => {})
   }
 
   /** Resolves once the directories of deleted containers are gone. */

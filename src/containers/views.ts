@@ -4,7 +4,7 @@ import type { NetworkService } from '../networks/service.ts'
 import type { VolumeService } from '../volumes/service.ts'
 import type { ContainerInspect, ContainerSummary } from '../wire/types.ts'
 import { mountView } from './mounts.ts'
-import { networkSettings, summaryPorts } from './networking.ts'
+import { networkEntries, networkSettings, summaryPorts } from './networking.ts'
 import type { ContainerRecord } from './record.ts'
 
 /** What the views read beside the record: its directory, its live execs, and the volume and network services. */
@@ -48,7 +48,7 @@ export function inspectView(rec: ContainerRecord, d: ViewDeps): ContainerInspect
 }
 
 /** One entry of `GET /containers/json`. */
-export function summaryView(r: ContainerRecord, d: ViewDeps): ContainerSummary {
+export function summaryView(r: ContainerRecord, d: Pick<ViewDeps, 'volumes' | 'networks'>): ContainerSummary {
   const argv = [r.path, ...r.args]
   return {
     Id: r.id,
@@ -62,7 +62,7 @@ export function summaryView(r: ContainerRecord, d: ViewDeps): ContainerSummary {
     State: r.state.Status,
     Status: statusText(r),
     HostConfig: { NetworkMode: r.hostConfig.NetworkMode },
-    NetworkSettings: { Networks: (networkSettings(r, d.networks) as { Networks: Record<string, unknown> }).Networks },
+    NetworkSettings: { Networks: networkEntries(r, d.networks) },
     Mounts: (r.mounts ?? []).map((m) => mountView(m, d.volumes)),
   }
 }

@@ -76,10 +76,10 @@ async function main(): Promise<number> {
   const content = new ContentStore(paths.blobs, paths.ingest)
   const layers = new LayerStore(paths.layers, paths.snapshots)
   const imageStore = new ImageStore(paths.images, paths.references)
-  const containerStore = new ContainerStore(paths.containers)
   const crun = await readOnlyCrun(config.crun, paths.execRoot, log)
   const runtime = new Runtime({ conmon: config.conmon, crun: crun.path, crunEnv: crun.env, crunRoot: paths.crunRoot, exitsDir: paths.exits, log })
   const mounter = new Mounter()
+  const containerStore = new ContainerStore(paths.containers, mounter)
   const rootfs = new RootfsManager(layers, mounter)
   // Images and containers refer to each other (rmi asks who uses an image): the image service reads
   // the container service lazily.

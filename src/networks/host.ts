@@ -21,10 +21,16 @@ export async function linkExists(name: string): Promise<boolean> {
 /** Creates the bridge with its gateway address (idempotent) and brings it up. */
 export async function ensureBridge(name: string, gatewayCidr: string, mtu?: number, gateway6Cidr?: string): Promise<void> {
   if (!(await linkExists(name))) await ipBatch([`link add name ${name}${mtu ? ` mtu ${mtu}` : ''} type bridge`])
+  const link = await run('ip', ['-o', 'link', 'show', 'dev', name])
   const addrs = await run('ip', ['-o', 'addr', 'show', 'dev', name])
   const lines = addrs.includes(` ${gatewayCidr} `) ? [] : [`addr add ${gatewayCidr} dev ${name}`]
   // nodad: usable at once, rather than "tentative" for the second duplicate address detection takes.
   if (gateway6Cidr && !addrs.includes(` ${gateway6Cidr} `)) lines.push(`addr add ${gateway6Cidr} dev ${name} nodad`)
+  // A bridge whose MAC address was never set takes the lowest of its ports' and changes as containers come and
+  // go; the others' ARP entries for the gateway (their DNS server too) then point nowhere for seconds. Set, even
+  // to what it is now, it stays, as Docker's bridges keep theirs.
+  const mac = /link\/ether ([0-9a-f:]{17})/.exec(link)?.[1]
+  if (mac) lines.push(`link set ${name} address ${mac}`)
   await ipBatch([...lines, `link set ${name} up`])
 }
 

@@ -2,6 +2,9 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram'
 import { type Server, type Socket, connect, createServer } from 'node:net'
 import { conflict, isErrno } from '../lib/errors.ts'
 
+/** How long a UDP client's upstream socket outlives its last datagram either way, as Docker's proxy. */
+const udpIdleMs = 90_000
+
 /** One published port: where the host listens, and the container address it forwards to. */
 export interface PortBinding {
   proto: 'tcp' | 'udp'
@@ -41,9 +44,11 @@ export class PortProxy {
 
   #listenTcp(host: string): Promise<number> {
     const b = this.#binding
-    const server = createServer({ pauseOnConnect: true }, (client) => {
+    // Half-open both ways: a client that shuts down its sending side (nc at the end of its input) still gets the
+    // answer, and the container sees that end as it would directly.
+    const server = createServer({ pauseOnConnect: true, allowHalfOpen: true }, (client) => {
       this.#sockets.add(client)
-      const upstream = connect(b.containerPort, b.containerIp, () => {
+      const upstream = connect({ port: b.containerPort, host: b.containerIp, allowHalfOpen: true }, () => {
         client.pipe(upstream)
         upstream.pipe(client)
         client.resume()
@@ -68,22 +73,36 @@ export class PortProxy {
   #listenUdp(host: string): Promise<number> {
     const b = this.#binding
     const socket = createSocket('udp4')
-    // One upstream socket per client address, so answers find their way back.
-    const peers = new Map<string, UdpSocket>()
+    // One upstream socket per client address, so answers find their way back; closed after a quiet spell.
+    const peers = new Map<string, { up: UdpSocket; idle: NodeJS.Timeout }>()
     socket.on('message', (msg, from) => {
       const key = `${from.address}:${from.port}`
-      let up = peers.get(key)
-      if (!up) {
-        up = createSocket('udp4')
-        up.on('message', (reply) => socket.send(reply, from.port, from.address))
-        up.on('error', () => peers.delete(key))
-        peers.set(key, up)
+      let peer = peers.get(key)
+      if (!peer) {
+        const up = createSocket('udp4')
+        const forget = (): void => {
+          clearTimeout(idle)
+          peers.delete(key)
+          up.close()
+        }
+        const idle = setTimeout(forget, udpIdleMs).unref()
+        up.on('message', (reply) => {
+          idle.refresh()
+          socket.send(reply, from.port, from.address)
+        })
+        up.on('error', forget)
+        peer = { up, idle }
+        peers.set(key, peer)
       }
-      up.send(msg, b.containerPort, b.containerIp)
+      peer.idle.refresh()
+      peer.up.send(msg, b.containerPort, b.containerIp)
     })
     this.#server = socket
     socket.on('close', () => {
-      for (const p of peers.values()) p.close()
+      for (const p of peers.values()) {
+        clearTimeout(p.idle)
+        p.up.close()
+      }
     })
     return new Promise((resolve, reject) => {
       socket.once('error', reject)

@@ -1,6 +1,6 @@
 // caisd itself: one daemon per root, graceful SIGTERM, state that survives restarts, reconcile.
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { test } from 'node:test'
 import { BUSYBOX, caisdBin, runCommand, startDaemon, uniqueName, waitFor } from '../helpers/daemon.ts'
 
@@ -109,4 +109,16 @@ test('a removed container leaves no directory, even when caisd dies before it is
   await d.start()
   assert.deepEqual(readdirSync(containers).filter((n) => n.startsWith(id)), [])
   await assert.rejects(d.client.containers.inspect(name), /No such container/)
+})
+
+test('a running container whose record is lost does not stop the next start: its mounted directory goes', async (t) => {
+  const d = await startDaemon(t)
+  const containers = `${d.root}/containers`
+  const id = (await d.client.containers.create({ Image: BUSYBOX, Cmd: ['sleep', '300'] }, { name: uniqueName(t) })).Id
+  await d.client.containers.start(id)
+  await d.kill9()
+  rmSync(`${containers}/${id}/container.json`)
+  await d.start()
+  assert.equal(existsSync(`${containers}/${id}`), false)
+  assert.doesNotMatch(readFileSync('/proc/self/mountinfo', 'utf8'), new RegExp(`${id}/rootfs/merged`))
 })

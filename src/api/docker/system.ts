@@ -1,4 +1,4 @@
-import { cpus, hostname, release, totalmem } from 'node:os'
+import { availableParallelism, hostname, release, totalmem } from 'node:os'
 import { readFileSync } from 'node:fs'
 import type { ContainerService } from '../../containers/service.ts'
 import type { Digest } from '../../content/digest.ts'
@@ -89,7 +89,7 @@ export function systemRoutes(routes: Routes, d: SystemDeps): void {
       Architecture: process.arch === 'x64' ? 'x86_64' : process.arch,
       IndexServerAddress: 'https://index.docker.io/v1/',
       RegistryConfig: { IndexConfigs: {}, InsecureRegistryCIDRs: ['127.0.0.0/8'], Mirrors: [] },
-      NCPU: cpus().length,
+      NCPU: availableParallelism(),
       MemTotal: totalmem(),
       GenericResources: null,
       DockerRootDir: d.daemon.root,
