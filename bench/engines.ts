@@ -76,9 +76,12 @@ export async function startDockerd(imageTar: Buffer): Promise<Engine | undefined
   return { name: 'dockerd', host, proc, dir }
 }
 
-/** Removes the engine's containers, stops it, and removes everything it made. */
-export function stop(e: Engine): void {
-  for (const id of sh(e.host, ['ps', '-aq']).out.split('\n').filter(Boolean)) sh(e.host, ['rm', '-f', id])
+/**
+ * Removes the engine's containers, stops it, and removes everything it made. With `runningOnly`, only running
+ * containers are removed through the API: created ones hold no process, mount or address, and go with the root.
+ */
+export function stop(e: Engine, opts: { runningOnly?: boolean } = {}): void {
+  for (const id of sh(e.host, ['ps', '-q', ...(opts.runningOnly ? [] : ['-a'])]).out.split('\n').filter(Boolean)) sh(e.host, ['rm', '-f', id])
   stopDaemon(e)
   for (const m of execFileSync('sh', ['-c', `grep -o ' ${e.dir}[^ ]*' /proc/mounts || true`], { encoding: 'utf8' }).split('\n').filter(Boolean).reverse()) {
     spawnSync('umount', ['-l', m.trim()])

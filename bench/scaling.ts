@@ -120,7 +120,7 @@ async function main(): Promise<void> {
       console.log(`${n} containers: ${JSON.stringify(row)}`)
     }
   } finally {
-    stop(e)
+    stop(e, { runningOnly: true })
   }
   const names = Object.keys(rows[0] ?? {}).filter((k) => k !== 'containers')
   const header = ['measure', ...rows.map((r) => `${r['containers']} containers`), ...(rows.length > 1 ? [`${steps.at(-1)}/${steps[0]}`] : [])]
