@@ -11,7 +11,8 @@ export interface ResolvedUser {
 
 /** Resolves `user[:group]` (names or numbers) against the container's /etc/passwd and /etc/group. */
 export async function resolveUser(rootfs: string, spec: string, groupAdd: readonly string[] = []): Promise<ResolvedUser> {
-  const [passwd, groups] = (await Promise.all(['etc/passwd', 'etc/group'].map((f) => readFile(join(rootfs, f), 'utf8').catch(() => '')))).map(parseColonFile) as [string[][], string[][]]
+  const read = (file: string): Promise<string[][]> => readFile(join(rootfs, file), 'utf8').then(parseColonFile, () => [])
+  const [passwd, groups] = await Promise.all([read('etc/passwd'), read('etc/group')])
   const [userPart = '', groupPart] = spec === '' ? ['0'] : spec.split(':')
   let uid: number
   let gid = 0

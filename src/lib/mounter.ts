@@ -21,7 +21,7 @@ const EBUSY = 16
  * `<errno> <message>`, in order. Perl is part of every Debian system (perl-base is essential).
  */
 const helperScript = String.raw`
-use strict; $| = 1;
+use strict; $| = 1; $0 = 'caisd-mount-helper';
 my ($sys_mount, $sys_umount2) = @ARGV;
 while (my $line = <STDIN>) {
   chomp $line;
@@ -62,7 +62,7 @@ interface Answer {
  */
 export class Mounter {
   #helper: Helper | undefined
-  #pending: Array<(answer: Answer | undefined) => void> = []
+  readonly #pending: Array<(answer: Answer | undefined) => void> = []
   #unavailable: boolean
 
   /** `helper: false` makes every call spawn the tools. */
