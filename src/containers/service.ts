@@ -103,6 +103,14 @@ export class ContainerService implements ImageUsers, VolumeUsers {
         await this.#afterExit(rec)
       }
     }
+    // crun state with no record behind it (a record lost): its process, its monitor and its namespace go.
+    for (const id of await this.#d.runtime.containerIds()) {
+      if (this.#d.store.records.has(id)) continue
+      this.#d.log.warn('removing a container caisd has no record of', { container: id })
+      await this.#d.runtime.delete(id, true).catch((err: unknown) => this.#d.log.warn('removal failed', { container: id, err }))
+      await rm(this.#bundle(id), { recursive: true, force: true })
+      await this.#d.networks.detach(id)
+    }
     await this.#d.networks.forgetUnknown(new Set(this.#d.store.records.keys()))
     for (const rec of this.all) {
       if (NetworkService.isBridgeMode(rec.hostConfig.NetworkMode)) await this.#d.networks.restore(rec.id, rec.state.Running)

@@ -245,6 +245,11 @@ export class Runtime {
     }
   }
 
+  /** IDs of the containers crun has state for, running or not. */
+  async containerIds(): Promise<string[]> {
+    return (await readdir(this.#c.crunRoot).catch(() => [])).filter(isContainerId)
+  }
+
   /** IDs with an exit file waiting to be read. */
   async exitFiles(): Promise<Set<string>> {
     return new Set((await readdir(this.#c.exitsDir)).filter(isContainerId))

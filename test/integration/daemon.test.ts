@@ -111,14 +111,19 @@ test('a removed container leaves no directory, even when caisd dies before it is
   await assert.rejects(d.client.containers.inspect(name), /No such container/)
 })
 
-test('a running container whose record is lost does not stop the next start: its mounted directory goes', async (t) => {
+test('a running container whose record is lost does not stop the next start: it and its directory go', async (t) => {
   const d = await startDaemon(t)
   const containers = `${d.root}/containers`
   const id = (await d.client.containers.create({ Image: BUSYBOX, Cmd: ['sleep', '300'] }, { name: uniqueName(t) })).Id
   await d.client.containers.start(id)
+  const pid = (await d.client.containers.inspect(id)).State.Pid
   await d.kill9()
   rmSync(`${containers}/${id}/container.json`)
   await d.start()
   assert.equal(existsSync(`${containers}/${id}`), false)
   assert.doesNotMatch(readFileSync('/proc/self/mountinfo', 'utf8'), new RegExp(`${id}/rootfs/merged`))
+  // Its process and crun's state for it go too: nothing is left running that no record names.
+  assert.equal(existsSync(`${d.execRoot}/crun/${id}`), false)
+  await waitFor('the process to be reaped', () => (existsSync(`/proc/${pid}`) ? undefined : true))
+  assert.equal(existsSync(`${d.execRoot}/containers/${id}`), false)
 })
