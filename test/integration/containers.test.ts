@@ -1,6 +1,7 @@
 // The container life cycle through the typed client, against a real caisd, crun and conmon.
 import assert from 'node:assert/strict'
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
+import { request } from 'node:http'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { BUSYBOX, startDaemon, uniqueName, waitFor } from '../helpers/daemon.ts'
@@ -72,6 +73,43 @@ test('logs: stdout and stderr apart, tail, timestamps, since, follow', async (t)
   const since = (Date.parse(lastTime) / 1000 - 0.1).toFixed(3)
   const recent = await collect(await d.client.containers.logs(name, { since }))
   assert.equal(recent.stdout, 'four\n')
+})
+
+/** The frames of a multiplexed stream: [stream byte, payload] each. */
+function frames(raw: Buffer): Array<[number, string]> {
+  const out: Array<[number, string]> = []
+  for (let at = 0; at < raw.length; ) {
+    const size = raw.readUInt32BE(at + 4)
+    out.push([raw[at]!, raw.subarray(at + 8, at + 8 + size).toString()])
+    at += 8 + size
+  }
+  return out
+}
+
+function rawGet(socketPath: string, path: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    request({ socketPath, path }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => resolve(Buffer.concat(chunks)))
+    })
+      .on('error', reject)
+      .end()
+  })
+}
+
+test('logs framing: a read shares a frame among consecutive lines of a stream; a follower gets a frame per line', async (t) => {
+  const d = await startDaemon(t)
+  const name = uniqueName(t)
+  // Pauses keep the order of the two pipes in the log as written.
+  await d.client.containers.create({ Image: BUSYBOX, Cmd: ['sh', '-c', 'echo out1; echo out2; sleep 0.3; echo err1 >&2; sleep 0.3; echo out3'] }, { name })
+  const followed = rawGet(d.socket, `/v1.50/containers/${name}/logs?stdout=1&stderr=1&follow=1`)
+  await d.client.containers.start(name)
+  await d.client.containers.wait(name)
+  assert.deepEqual(frames(await followed), [[1, 'out1\n'], [1, 'out2\n'], [2, 'err1\n'], [1, 'out3\n']])
+  assert.deepEqual(frames(await rawGet(d.socket, `/v1.50/containers/${name}/logs?stdout=1&stderr=1`)), [[1, 'out1\nout2\n'], [2, 'err1\n'], [1, 'out3\n']])
+  // Lines of a stream not asked for do not split the frames of the other.
+  assert.deepEqual(frames(await rawGet(d.socket, `/v1.50/containers/${name}/logs?stdout=1`)), [[1, 'out1\nout2\nout3\n']])
 })
 
 test('attach before start receives all output, multiplexed', async (t) => {
