@@ -84,7 +84,9 @@ async function main(): Promise<number> {
   // Images and containers refer to each other (rmi asks who uses an image): the image service reads
   // the container service lazily.
   const images: ImageService = new ImageService({ store: imageStore, content, layers, events, users: () => containers })
-  const volumes: VolumeService = new VolumeService({ dir: paths.volumes, events, mounter, users: () => containers })
+  // A volume's unmount may wait on a remote server (nfs): a process of its own each time, so that it never holds up
+  // the helper's rootfs mounts queued behind it.
+  const volumes: VolumeService = new VolumeService({ dir: paths.volumes, events, mounter: new Mounter({ helper: false }), users: () => containers })
   const control = config.overlayListen ? new ControlPlane({ listen: config.overlayListen, peers: config.overlayPeers, token: config.overlayToken, log }) : undefined
   const networks = new NetworkService({
     store: new NetworkStore(join(paths.root, 'networks')),
