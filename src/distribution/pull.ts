@@ -179,7 +179,8 @@ async function extract(layer: Descriptor, parent: Digest | null, diffId: Digest,
   try {
     const source = deps.content.open(layer.digest)
     source.on('error', (err) => counter.destroy(err))
-    await deps.layers.apply(source.pipe(counter), parent, diffId)
+    // An uncompressed layer's diff ID is its blob's digest, which the content store checked as it came in.
+    await deps.layers.apply(source.pipe(counter), parent, diffId, { verified: layer.digest === diffId })
   } catch (err) {
     throw invalid(`failed to register layer ${id}: ${messageOf(err)}`, err)
   }

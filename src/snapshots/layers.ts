@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises'
 import { type Digest, DigestingStream, hexOf } from '../content/digest.ts'
 import { newId } from '../lib/ids.ts'
 import { isTempFile, readJson, syncDir, writeJsonAtomic } from '../store/atomic.ts'
-import { applyLayerTar, maybeGunzip } from './apply-tar.ts'
+import { type ApplyResult, applyLayerTar, maybeGunzip } from './apply-tar.ts'
 
 /**
  * A layer is one unpacked filesystem diff. It is identified by its chain ID, which covers the layer
@@ -93,9 +93,10 @@ export class LayerStore {
   /**
    * Unpacks a layer tar (plain or gzip) on top of `parent`. Returns the existing record when that chain is
    * already here; otherwise unpacks into a temp dir and renames it into place, so a crash leaves no half layer.
-   * `expectedDiffId`, when known, is checked before anything is kept.
+   * `expectedDiffId`, when known, is checked before anything is kept; with `verified`, the caller vouches for it
+   * (an uncompressed blob whose digest the content store checked as it came in) and the tar is not hashed again.
    */
-  async apply(source: Readable, parent: Digest | null, expectedDiffId?: Digest): Promise<LayerRecord> {
+  async apply(source: Readable, parent: Digest | null, expectedDiffId?: Digest, opts: { verified?: boolean } = {}): Promise<LayerRecord> {
     if (expectedDiffId) {
       const existing = this.#cache.get(chainIdOf(parent, expectedDiffId))
       if (existing) {
@@ -106,11 +107,18 @@ export class LayerStore {
     const tmp = join(this.#snapshots, `.tmp-${newId().slice(0, 16)}`)
     await mkdir(join(tmp, 'fs'), { recursive: true })
     try {
-      const hasher = new DigestingStream()
-      const tee = new PassThrough()
-      const hashing = pipeline(maybeGunzip(source), hasher, tee)
-      const [, applied] = await Promise.all([hashing, applyLayerTar(tee, join(tmp, 'fs'))])
-      const diffId = hasher.digest()
+      let diffId: Digest
+      let applied: ApplyResult
+      if (opts.verified && expectedDiffId) {
+        applied = await applyLayerTar(maybeGunzip(source), join(tmp, 'fs'))
+        diffId = expectedDiffId
+      } else {
+        const hasher = new DigestingStream()
+        const tee = new PassThrough()
+        const hashing = pipeline(maybeGunzip(source), hasher, tee)
+        ;[, applied] = await Promise.all([hashing, applyLayerTar(tee, join(tmp, 'fs'))])
+        diffId = hasher.digest()
+      }
       if (expectedDiffId && diffId !== expectedDiffId) {
         throw new Error(`layer digest mismatch: expected ${expectedDiffId}, got ${diffId}`)
       }
