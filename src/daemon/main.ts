@@ -97,6 +97,7 @@ async function main(): Promise<number> {
     addressPools: config.addressPools,
     chainPrefix: config.chainPrefix,
     control,
+    mounter,
   })
   const containers: ContainerService = new ContainerService({ store: containerStore, images, rootfs, runtime, events, log, volumes, networks, initBinary: '/usr/bin/catatonit', runtimeDir: paths.containerRuntime })
 

@@ -1,5 +1,6 @@
-import { readFile, writeFile } from 'node:fs/promises'
+import { readFile, rm, writeFile } from 'node:fs/promises'
 import { execFile, run } from '../lib/exec.ts'
+import type { Mounter } from '../lib/mounter.ts'
 
 /**
  * The host side of networking, through iproute2: bridges, per-container network namespaces (named, under
@@ -88,9 +89,13 @@ export async function removeEndpoint(hostIf: string): Promise<void> {
   await execFile('ip', ['link', 'del', 'dev', hostIf])
 }
 
-/** Removes the namespace; its veth ends go with it. Missing is fine. */
-export async function removeSandbox(netns: string): Promise<void> {
-  await execFile('ip', ['netns', 'delete', netns])
+/**
+ * Removes the namespace; its veth ends go with it. Missing is fine. What `ip netns delete` does: the bind mount
+ * under /run/netns goes (detached when busy), then its file; the kernel frees the namespace once nothing holds it.
+ */
+export async function removeSandbox(netns: string, mounter: Mounter): Promise<void> {
+  await mounter.unmount(netnsPath(netns))
+  await rm(netnsPath(netns), { force: true })
 }
 
 export async function sandboxExists(netns: string): Promise<boolean> {

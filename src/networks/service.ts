@@ -5,6 +5,7 @@ import type { Filters } from '../lib/filters.ts'
 import { matchLabels } from '../lib/filters.ts'
 import { newId, shortId } from '../lib/ids.ts'
 import type { Logger } from '../lib/log.ts'
+import type { Mounter } from '../lib/mounter.ts'
 import { KeyedMutex } from '../lib/mutex.ts'
 import { parseTimestamp } from '../lib/time.ts'
 import type { ControlPlane, OverlayHandlers } from './control-plane.ts'
@@ -32,6 +33,8 @@ export interface NetworkServiceOptions {
   chainPrefix: string
   /** The cluster's control plane, when this node takes part in overlay networks. */
   control?: ControlPlane | undefined
+  /** Unmounts a container's namespace from /run/netns when it goes. */
+  mounter: Mounter
 }
 
 export interface NetworkCreateRequest {
@@ -359,7 +362,7 @@ export class NetworkService {
   async attach(req: SandboxRequest): Promise<Sandbox> {
     const netns = sandboxName(req.containerId)
     // A namespace left by a run that never cleaned up (a crash mid-start) goes first; usually there is none.
-    if (await host.sandboxExists(netns)) await host.removeSandbox(netns)
+    if (await host.sandboxExists(netns)) await host.removeSandbox(netns, this.#o.mounter)
     if (req.networks.length === 0) await host.createSandbox(netns)
     const addresses: string[] = []
     let nameservers: string[] | undefined
@@ -488,7 +491,7 @@ export class NetworkService {
       this.#o.events.emit('network', 'disconnect', n.id, { container: containerId, name: n.name, type: n.driver })
     }
     // Deleting the namespace takes every veth in it along (their host ends too); a second detach has nothing to do.
-    if (await host.sandboxExists(sandboxName(containerId))) await host.removeSandbox(sandboxName(containerId))
+    if (await host.sandboxExists(sandboxName(containerId))) await host.removeSandbox(sandboxName(containerId), this.#o.mounter)
     if (hadPorts) await this.#syncFirewall()
   }
 
