@@ -4,7 +4,8 @@ import type { Mounter } from '../lib/mounter.ts'
 
 /**
  * The host side of networking, through iproute2: bridges, per-container network namespaces (named, under
- * /run/netns, so they outlive caisd as the containers do) and veth pairs. Each step is one `ip -batch` spawn.
+ * /run/netns, so they outlive caisd as the containers do) and veth pairs. Each step is one `ip -batch` spawn, but
+ * a namespace's removal, which is an unmount and an unlink.
  */
 
 export const netnsPath = (name: string): string => `/run/netns/${name}`
