@@ -132,7 +132,6 @@ class LineReader {
  */
 export async function* readLogs(path: string, opts: ReadLogsOptions): AsyncGenerator<LogEntry[]> {
   const reader = new LineReader()
-  const readLines = (file: string, from: number): ReturnType<LineReader['read']> => reader.read(file, from)
   let offset = 0
   let inode: number | undefined
   if (opts.fromEnd) {
@@ -190,13 +189,13 @@ export async function* readLogs(path: string, opts: ReadLogsOptions): AsyncGener
 
   /** What is new in the log since the last read. After a rotation the old file's rest comes first (it is now `<path>.1`). */
   const readChunk = async (): Promise<Buffer | undefined> => {
-    const current = await readLines(path, offset)
+    const current = await reader.read(path, offset)
     if (!current) return undefined
     if (inode !== undefined && current.ino !== inode) {
-      const rotated = await readLines(`${path}.1`, offset)
+      const rotated = await reader.read(`${path}.1`, offset)
       // Copied: the next read reuses the buffer.
       const rest = rotated?.ino === inode ? Buffer.from(rotated.buf) : undefined
-      const fresh = await readLines(path, 0)
+      const fresh = await reader.read(path, 0)
       const parts = [rest, fresh?.buf].filter((b): b is Buffer => b !== undefined)
       inode = fresh?.ino
       offset = fresh?.next ?? 0
@@ -233,7 +232,7 @@ export async function* readLogs(path: string, opts: ReadLogsOptions): AsyncGener
   if (!opts.fromEnd) {
     for (const file of await rotatedFiles()) {
       for (let from = 0; ; ) {
-        const r = await readLines(file, from)
+        const r = await reader.read(file, from)
         if (!r || r.buf.length === 0) break
         from = r.next
         for (const batch of parse(r.buf)) yield* emit(batch)

@@ -772,8 +772,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
         if (rec.state.Running) await this.#markExited(rec, 137)
         if (!this.#released.has(rec.id)) await this.#cleanupRun(rec)
         t2 = performance.now()
-        // The rootfs lives in the container's directory, which goes with the record.
-        await this.#d.rootfs.unmount(this.#rootfsDir(rec.id))
+        // The store unmounts what is still mounted in the directory (a `cp` of a stopped container) before removing it.
         await this.#d.store.delete(rec.id)
         await this.#d.runtime.forgetExit(rec.id)
       })

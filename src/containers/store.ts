@@ -50,8 +50,9 @@ export class ContainerStore {
       await rename(this.dirOf(id), doomed)
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return
+      // Not renamed: the record goes first, then the rest, as the next start would remove it.
       await rm(join(this.dirOf(id), 'container.json'), { force: true })
-      await rm(this.dirOf(id), { recursive: true, force: true })
+      await this.#removeDir(this.dirOf(id))
       return
     }
     const removal: Promise<void> = this.#removeDir(doomed).finally(() => this.#removals.delete(removal))

@@ -55,10 +55,16 @@ export class RuntimeError extends Error {}
  */
 export class Runtime {
   readonly #c: RuntimeConfig
+  /** crun's environment: the daemon's, and what the config adds. */
+  readonly #crunEnv: NodeJS.ProcessEnv
+  /** conmon's: a PATH, its sync pipe on fd 3, and crun's additions, which it passes on to crun. */
+  readonly #conmonEnv: NodeJS.ProcessEnv
   #watcher: FSWatcher | undefined
 
   constructor(config: RuntimeConfig) {
     this.#c = config
+    this.#crunEnv = { ...process.env, ...config.crunEnv }
+    this.#conmonEnv = { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3', ...config.crunEnv }
   }
 
   async init(): Promise<void> {
@@ -104,7 +110,7 @@ export class Runtime {
       cwd: o.bundle,
       detached: true,
       stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
-      env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3', ...this.#c.crunEnv },
+      env: this.#conmonEnv,
     })
     child.unref()
     const sync = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void }
@@ -296,7 +302,7 @@ export class Runtime {
   /** `crun exec` of a process spec in a running container, its stdio piped to the caller (stdin when asked). */
   exec(id: string, o: { processSpec: string; pidFile: string; stdin: boolean }): ChildProcess {
     return spawn(this.#c.crun, [`--root=${this.#c.crunRoot}`, 'exec', '--process', o.processSpec, '--pid-file', o.pidFile, id], {
-      env: { ...process.env, ...this.#c.crunEnv },
+      env: this.#crunEnv,
       stdio: [o.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     })
   }
@@ -313,12 +319,12 @@ export class Runtime {
     ]
     return spawn(this.#c.conmon, args, {
       stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
-      env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3', ...this.#c.crunEnv },
+      env: this.#conmonEnv,
     })
   }
 
   #crun(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    return execFile(this.#c.crun, [`--root=${this.#c.crunRoot}`, ...args], this.#c.crunEnv ? { env: { ...process.env, ...this.#c.crunEnv } } : {})
+    return execFile(this.#c.crun, [`--root=${this.#c.crunRoot}`, ...args], { env: this.#crunEnv })
   }
 
   static async writeBundle(bundle: string, spec: object): Promise<void> {

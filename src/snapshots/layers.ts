@@ -116,7 +116,8 @@ export class LayerStore {
         const hasher = new DigestingStream()
         const tee = new PassThrough()
         const hashing = pipeline(maybeGunzip(source), hasher, tee)
-        ;[, applied] = await Promise.all([hashing, applyLayerTar(tee, join(tmp, 'fs'))])
+        const [, result] = await Promise.all([hashing, applyLayerTar(tee, join(tmp, 'fs'))])
+        applied = result
         diffId = hasher.digest()
       }
       if (expectedDiffId && diffId !== expectedDiffId) {

@@ -366,7 +366,7 @@ async function writeEntries(
         if (out.destroyed) return
         if (header + length > buf.length) buf = Buffer.allocUnsafe(header + length)
       }
-      if (!tty && (frame < 0 || !joins)) {
+      if (!tty && !joins) {
         frame = at
         frameStream = stream
         buf[at] = stream
