@@ -205,12 +205,16 @@ export class EngineClient {
     ): Promise<{ Id: string }> =>
       this.http.json('POST', `/containers/${encodeURIComponent(container)}/exec`, { body }),
     /** Starts an exec attached: resolves after the daemon's `101` with the output and the socket for stdin. */
-    start: async (id: string, opts: { tty?: boolean } = {}): Promise<{ output: AsyncGenerator<StreamChunk>; socket: Duplex }> => {
-      const { socket, head, headers } = await this.http.hijack('POST', `/exec/${id}/start`, { body: { Detach: false, Tty: opts.tty ?? false } })
+    start: async (id: string, opts: { tty?: boolean; consoleSize?: [number, number] | undefined } = {}): Promise<{ output: AsyncGenerator<StreamChunk>; socket: Duplex }> => {
+      const body = { Detach: false, Tty: opts.tty ?? false, ...(opts.consoleSize ? { ConsoleSize: opts.consoleSize } : {}) }
+      const { socket, head, headers } = await this.http.hijack('POST', `/exec/${id}/start`, { body })
       return { output: hijackedOutput(socket, head, headers), socket }
     },
     startDetached: async (id: string): Promise<void> => {
       await this.http.empty('POST', `/exec/${id}/start`, { body: { Detach: true, Tty: false } })
+    },
+    resize: async (id: string, height: number, width: number): Promise<void> => {
+      await this.http.empty('POST', `/exec/${id}/resize`, { query: { h: height, w: width } })
     },
     inspect: (id: string): Promise<{ ID: string; Running: boolean; ExitCode: number | null; ContainerID: string; Pid: number }> =>
       this.http.json('GET', `/exec/${id}/json`),

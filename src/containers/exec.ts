@@ -37,6 +37,10 @@ interface ExecRecord {
   started: boolean
   /** crun writes the exec'd process's host PID here while it runs. */
   pidFile?: string
+  /** A TTY exec's terminal size, as last asked for (at create, at start, by a resize). */
+  terminalSize?: { height: number; width: number }
+  /** A TTY exec's conmon reads its control fifo: a resize can be applied now rather than kept for later. */
+  terminalReady?: boolean
 }
 
 export interface ExecIo {
@@ -69,7 +73,17 @@ export class ExecService {
     if (!c.state.Running) throw conflict(`container ${c.id} is not running`)
     if (c.state.Paused) throw conflict(`Container ${c.id} is paused, unpause the container before exec`)
     const id = newId()
-    this.#execs.set(id, { id, containerId: c.id, config, running: false, exitCode: null, pid: 0, started: false })
+    const size = config.ConsoleSize
+    this.#execs.set(id, {
+      id,
+      containerId: c.id,
+      config,
+      running: false,
+      exitCode: null,
+      pid: 0,
+      started: false,
+      ...(config.Tty && size && size[0] > 0 && size[1] > 0 ? { terminalSize: { height: size[0], width: size[1] } } : {}),
+    })
     this.#containers.recordExec(c.id, id)
     this.#events.emit('container', `exec_create: ${config.Cmd.join(' ')}`, c.id, { ...this.#containers.eventAttributes(c.id), execID: id })
     return id
@@ -144,8 +158,7 @@ export class ExecService {
     const c = this.#containers.get(e.containerId)
     const dir = join(this.#sessionsDir, e.id)
     await mkdir(join(dir, 'exits'), { recursive: true })
-    const size = e.config.ConsoleSize
-    const spec = { ...processSpec, terminal: true, ...(size && size[0] > 0 && size[1] > 0 ? { consoleSize: { height: size[0], width: size[1] } } : {}) }
+    const spec = { ...processSpec, terminal: true, ...(e.terminalSize ? { consoleSize: e.terminalSize } : {}) }
     await writeFile(join(dir, 'process.json'), JSON.stringify(spec))
     const logPath = join(dir, 'log')
     this.#events.emit('container', `exec_start: ${e.config.Cmd.join(' ')}`, c.id, { ...this.#containers.eventAttributes(c.id), execID: e.id })
@@ -165,6 +178,9 @@ export class ExecService {
       const pid = started?.data ?? -1
       if (pid < 0) throw new CaisError('invalid', `OCI runtime exec failed: ${started?.message ?? 'conmon gave no PID'}`)
       e.pid = pid
+      // A resize that came after the spec was written but before conmon made its control fifo was kept: now.
+      e.terminalReady = true
+      if (e.terminalSize) await resizeTerminal(dir, e.terminalSize.height, e.terminalSize.width).catch(() => {})
       let stopExit: () => void = () => {}
       const exited = new Promise<void>((r) => (stopExit = r))
       const output = (async () => {
@@ -183,15 +199,22 @@ export class ExecService {
       return exitCode
     } finally {
       e.running = false
+      e.terminalReady = false
       await rm(dir, { recursive: true, force: true })
     }
   }
 
-  /** The terminal size of a running TTY exec (`docker exec -t` sends it as the client's terminal changes). */
+  /**
+   * The terminal size of a TTY exec (`docker exec -t` sends it right after the start, then as the client's
+   * terminal changes). Until its conmon is ready the size is kept, and applied when it is. crun 1.8 sizes an
+   * exec's terminal just after its process may have started: a process that reads its size at once can still
+   * see 0x0 (about one in ten under load); the size is right a moment later.
+   */
   async resize(id: string, height: number, width: number): Promise<void> {
     const e = this.get(id)
-    if (!e.config.Tty || !e.running) return
-    await resizeTerminal(join(this.#sessionsDir, e.id), height, width).catch(() => {})
+    if (!e.config.Tty || e.exitCode !== null || height <= 0 || width <= 0) return
+    e.terminalSize = { height, width }
+    if (e.terminalReady) await resizeTerminal(join(this.#sessionsDir, e.id), height, width).catch(() => {})
   }
 
   async #kill(id: string): Promise<void> {

@@ -33,6 +33,29 @@ test('exec runs in the container with its env, user and workdir; exit code in in
   await assert.rejects(d.client.execs.inspect('nope'), /No such exec instance: nope/)
 })
 
+test('a TTY exec gets the size given at its start, and a resize that comes before its terminal exists', async (t) => {
+  const d = await startDaemon(t)
+  const name = uniqueName(t)
+  await running(d, name)
+  const outputOf = async (output: AsyncGenerator<{ data: Buffer }>): Promise<string> => {
+    let text = ''
+    for await (const c of output) text += c.data.toString()
+    return text
+  }
+  // The sleeps: crun 1.8 may start an exec's process before it sizes the terminal (see ExecService.resize).
+  // No size at create: the start's is the one the process gets (API 1.42 and later).
+  const sized = await d.client.execs.create(name, { Cmd: ['sh', '-c', 'sleep 0.2; stty size'], Tty: true, AttachStdout: true })
+  assert.equal(await outputOf((await d.client.execs.start(sized.Id, { tty: true, consoleSize: [19, 65] })).output), '19 65\r\n')
+  // The docker CLI resizes right after the start, while the daemon is still starting the exec's monitor: the size
+  // is kept, then applied.
+  const resized = await d.client.execs.create(name, { Cmd: ['sh', '-c', 'sleep 0.3; stty size'], Tty: true, AttachStdout: true, ConsoleSize: [10, 10] })
+  const started = await d.client.execs.start(resized.Id, { tty: true })
+  await d.client.execs.resize(resized.Id, 21, 77)
+  assert.equal(await outputOf(started.output), '21 77\r\n')
+  // After its end a resize changes nothing and is no error, as an exec's end can race the client's last resize.
+  await d.client.execs.resize(resized.Id, 30, 30)
+})
+
 test('exec into a stopped or paused container is a 409', async (t) => {
   const d = await startDaemon(t)
   const name = uniqueName(t)

@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream'
 import type { ExecConfig, ExecService } from '../../containers/exec.ts'
 import { invalid } from '../../lib/errors.ts'
-import { readJson, sendJson, sendStatus } from '../context.ts'
+import { readJson, sendJson, sendStatus, versionAtLeast } from '../context.ts'
 import { frame, hijack, streamMediaType } from '../hijack.ts'
 import type { Routes } from '../router.ts'
 import type { RequestContext } from '../context.ts'
@@ -40,6 +40,13 @@ async function upgradeBody(ctx: RequestContext): Promise<{ body: unknown; rest: 
   return { body, rest: buf.subarray(length) }
 }
 
+interface ExecStartBody {
+  Detach?: boolean
+  Tty?: boolean
+  /** `[height, width]`. */
+  ConsoleSize?: [number, number] | null
+}
+
 export function execRoutes(routes: Routes, d: { execs: ExecService }): void {
   routes.post('/containers/{id}/exec', async (ctx) => {
     const body = await readJson<ExecConfig>(ctx.req)
@@ -61,11 +68,14 @@ export function execRoutes(routes: Routes, d: { execs: ExecService }): void {
 
   routes.post('/exec/{id}/start', async (ctx) => {
     const id = ctx.params['id']!
-    let body: { Detach?: boolean; Tty?: boolean }
+    let body: ExecStartBody
     let rest: Buffer = Buffer.alloc(0)
-    if (ctx.upgrade) ({ body, rest } = (await upgradeBody(ctx)) as { body: { Detach?: boolean }; rest: Buffer })
-    else body = (await readJson<{ Detach?: boolean }>(ctx.req)) ?? {}
+    if (ctx.upgrade) ({ body, rest } = (await upgradeBody(ctx)) as { body: ExecStartBody; rest: Buffer })
+    else body = (await readJson<ExecStartBody>(ctx.req)) ?? {}
     const exec = d.execs.validateStart(id)
+    // The start's size (API 1.42 and later) is the one the process gets, as Docker's.
+    const size = versionAtLeast(ctx, '1.42') ? body.ConsoleSize : undefined
+    if (exec.config.Tty && Array.isArray(size) && size.length === 2 && size.every((n) => Number.isInteger(n) && n > 0)) await d.execs.resize(id, size[0], size[1])
     if (body.Detach) {
       void d.execs.start(id, { output: () => {} }).catch((err: unknown) => ctx.log.warn('detached exec failed', { err }))
       if (ctx.res) sendStatus(ctx, 200)

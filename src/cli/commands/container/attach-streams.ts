@@ -1,5 +1,4 @@
 import type { Duplex } from 'node:stream'
-import type { EngineClient } from '../../../client/engine-client.ts'
 import type { StreamChunk } from '../../../client/streams.ts'
 import type { Io } from '../../io.ts'
 
@@ -13,14 +12,16 @@ interface TtyOut {
   columns?: number
 }
 
+/** Sets the size of the container's (or the exec's) terminal. */
+export type ResizeTerminal = (height: number, width: number) => Promise<void>
+
 /**
- * Connects the terminal to an attached container: output to stdout/stderr, and with `stdin` what the user types
- * to the container (its end of input half-closes the connection, as the docker CLI does). With a TTY on both
- * sides the local terminal goes raw and its size follows the container's. `done` resolves when output ends.
+ * Connects the terminal to an attached container or exec: output to stdout/stderr, and with `stdin` what the user
+ * types to it (its end of input half-closes the connection, as the docker CLI does). With a TTY on both sides the
+ * local terminal goes raw and, from `started()`, its size is sent on and followed. `done` resolves when output ends.
  */
 export function connectStreams(
-  client: EngineClient,
-  id: string,
+  resizeTerminal: ResizeTerminal,
   attached: { output: AsyncGenerator<StreamChunk>; socket: Duplex },
   io: Io,
   opts: { stdin: boolean; tty: boolean },
@@ -34,7 +35,7 @@ export function connectStreams(
   }
   const out = io.stdout as typeof io.stdout & TtyOut
   const resize = (): void => {
-    if (out.rows && out.columns) void client.containers.resize(id, out.rows, out.columns).catch(() => {})
+    if (out.rows && out.columns) void resizeTerminal(out.rows, out.columns).catch(() => {})
   }
   const done = (async () => {
     try {

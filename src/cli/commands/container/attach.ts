@@ -17,7 +17,7 @@ export const attachCommand: Command = {
     if (info.State.Paused) throw new Error('You cannot attach to a paused container, unpause it first')
     const stdin = info.Config.OpenStdin && !bool(p, 'no-stdin')
     const attached = await client.containers.attach(info.Id, { stream: true, stdin, detachKeys: str(p, 'detach-keys') })
-    const streams = connectStreams(client, info.Id, attached, io, { stdin, tty: info.Config.Tty })
+    const streams = connectStreams((h, w) => client.containers.resize(info.Id, h, w), attached, io, { stdin, tty: info.Config.Tty })
     await streams.started()
     await streams.done
     const after = await client.containers.inspect(info.Id).catch(() => undefined)

@@ -1,5 +1,6 @@
 import type { Command } from '../../command.ts'
 import { bool, list, str } from '../../flags.ts'
+import { connectStreams } from './attach-streams.ts'
 
 export const execCommand: Command = {
   name: 'exec',
@@ -22,7 +23,7 @@ export const execCommand: Command = {
     const interactive = bool(p, 'interactive')
     const tty = bool(p, 'tty')
     const out = io.stdout as typeof io.stdout & { isTTY?: boolean; rows?: number; columns?: number }
-    const stdin = io.stdin as typeof io.stdin & { isTTY?: boolean; setRawMode?(raw: boolean): void }
+    const consoleSize = tty && out.isTTY && out.rows && out.columns ? ([out.rows, out.columns] as [number, number]) : undefined
     const { Id } = await client.execs.create(container, {
       Cmd: cmd,
       Env: list(p, 'env'),
@@ -30,7 +31,7 @@ export const execCommand: Command = {
       ...(str(p, 'workdir') ? { WorkingDir: str(p, 'workdir')! } : {}),
       Privileged: bool(p, 'privileged'),
       Tty: tty,
-      ...(tty && out.isTTY && out.rows && out.columns ? { ConsoleSize: [out.rows, out.columns] as [number, number] } : {}),
+      ...(consoleSize ? { ConsoleSize: consoleSize } : {}),
       AttachStdin: interactive,
       AttachStdout: !bool(p, 'detach'),
       AttachStderr: !bool(p, 'detach'),
@@ -39,19 +40,12 @@ export const execCommand: Command = {
       await client.execs.startDetached(Id)
       return 0
     }
-    const { output, socket } = await client.execs.start(Id, { tty })
-    const raw = interactive && tty && stdin.isTTY === true && typeof stdin.setRawMode === 'function'
-    if (raw) stdin.setRawMode!(true)
-    if (interactive) {
-      io.stdin.on('data', (d: Buffer) => socket.write(d))
-      io.stdin.on('end', () => socket.end())
-    }
-    try {
-      for await (const chunk of output) (chunk.stream === 'stderr' ? io.stderr : io.stdout).write(chunk.data)
-    } finally {
-      if (raw) stdin.setRawMode!(false)
-      if (interactive) io.stdin.destroy()
-    }
+    const attached = await client.execs.start(Id, { tty, consoleSize })
+    const streams = connectStreams((h, w) => client.execs.resize(Id, h, w), attached, io, { stdin: interactive, tty })
+    // As the docker CLI: the size again once the exec runs (crun 1.8 may start the process before it applies the
+    // size given at create), then each change of the local terminal's.
+    await streams.started()
+    await streams.done
     return (await client.execs.inspect(Id)).ExitCode ?? 0
   },
 }

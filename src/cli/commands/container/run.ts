@@ -314,7 +314,7 @@ export const runCommand: Command = {
     const interactive = bool(p, 'interactive') && (picked.length === 0 || picked.includes('stdin'))
     const attached = await client.containers.attach(id, { stream: true, stdout: wants('stdout'), stderr: wants('stderr'), stdin: interactive, detachKeys: str(p, 'detach-keys') })
     const { result } = await client.containers.wait(id, bool(p, 'rm') ? 'removed' : 'next-exit')
-    const streams = connectStreams(client, id, attached, io, { stdin: interactive, tty: bool(p, 'tty') })
+    const streams = connectStreams((h, w) => client.containers.resize(id, h, w), attached, io, { stdin: interactive, tty: bool(p, 'tty') })
     try {
       await client.containers.start(id)
     } catch (err) {

@@ -17,7 +17,7 @@ export const startCommand: Command = {
       const stdin = bool(p, 'interactive') && info.Config.OpenStdin
       const attached = await client.containers.attach(id, { stream: true, stdin, detachKeys: str(p, 'detach-keys') })
       const { result } = await client.containers.wait(id, 'next-exit')
-      const streams = connectStreams(client, id, attached, io, { stdin, tty: info.Config.Tty })
+      const streams = connectStreams((h, w) => client.containers.resize(id, h, w), attached, io, { stdin, tty: info.Config.Tty })
       await client.containers.start(id)
       await streams.started()
       await streams.done
