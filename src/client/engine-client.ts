@@ -1,4 +1,3 @@
-import type { IncomingHttpHeaders } from 'node:http'
 import type { Duplex, Readable } from 'node:stream'
 import type {
   ContainerConfig,
@@ -21,7 +20,7 @@ import type {
   AuthConfig,
   SearchResult,
 } from '../wire/types.ts'
-import { ApiError, HttpTransport, readAll } from './http.ts'
+import { ApiError, HttpTransport, type ResponseHeaders, readAll } from './http.ts'
 import { type StreamChunk, demux, jsonLines } from './streams.ts'
 
 export { ApiError }
@@ -299,7 +298,7 @@ export class EngineClient {
 }
 
 /** The output of a hijacked attach or exec: bytes already read with the headers first, demultiplexed when framed. */
-function hijackedOutput(socket: Duplex, head: Buffer, headers: IncomingHttpHeaders): AsyncGenerator<StreamChunk> {
+function hijackedOutput(socket: Duplex, head: Buffer, headers: ResponseHeaders): AsyncGenerator<StreamChunk> {
   async function* bytes(): AsyncGenerator<Buffer> {
     if (head.length > 0) yield head
     for await (const c of socket as AsyncIterable<Buffer>) yield c

@@ -1,16 +1,10 @@
-import type * as Http from 'node:http'
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
-import { createRequire } from 'node:module'
+import type { Socket } from 'node:net'
 import type { Duplex, Readable } from 'node:stream'
+import { type HttpResponse, type ResponseHeaders, exchange } from './http-exchange.ts'
 
-// An ESM import of node:http evaluates all its exports, WebSocket among them, which loads undici: ~45 ms of every
-// CLI start. require() leaves those getters alone.
-const { Agent, request } = createRequire(import.meta.url)('node:http') as typeof Http
+export type { HttpResponse, ResponseHeaders } from './http-exchange.ts'
 
-/**
- * The Host header Docker's client sends over a unix socket. Given (with an empty TLS server name), it also spares
- * node:http matching a host against its IP patterns, whose first use compiles them: ~5 ms of a CLI start.
- */
+/** The Host header Docker's client sends over a unix socket. */
 const apiHost = 'api.moby.localhost'
 
 /** An error answer from the daemon: its status and Docker's `message`. */
@@ -47,11 +41,12 @@ export function buildPath(path: string, query: RequestOptions['query']): string 
   return s ? `${path}?${s}` : path
 }
 
-/** HTTP over the daemon's unix socket. Versioned paths (`/v1.50/...`) are the caller's choice. */
+/** HTTP over the daemon's unix socket, a connection per request. Versioned paths (`/v1.50/...`) are the caller's choice. */
 export class HttpTransport {
   readonly #endpoint: Endpoint
-  readonly #agent = new Agent({ keepAlive: true })
   readonly #prefix: string
+  /** Connections still in use (streams being read among them), for close() to end. */
+  readonly #open = new Set<Socket>()
 
   constructor(endpoint: Endpoint, apiVersion: string | undefined) {
     this.#endpoint = endpoint
@@ -59,46 +54,29 @@ export class HttpTransport {
   }
 
   close(): void {
-    this.#agent.destroy()
-  }
-
-  /** Where requests go; with no TLS server name to work out (node's agent would match the host against its IP patterns). */
-  #socket(): Http.RequestOptions {
-    // Through a variable: node's http typings leave `servername` (which its agent reads) to https.
-    const options = { socketPath: this.#endpoint.socketPath, servername: '' }
-    return options
+    for (const socket of this.#open) socket.destroy()
   }
 
   /** Sends a request and returns the response without reading its body. Error statuses throw ApiError. */
-  async send(method: string, path: string, opts: RequestOptions = {}): Promise<IncomingMessage> {
+  async send(method: string, path: string, opts: RequestOptions = {}): Promise<HttpResponse> {
     const headers: Record<string, string> = { Host: apiHost, ...opts.headers }
-    let payload: string | undefined
+    let body: string | undefined
     if (opts.body !== undefined) {
-      payload = JSON.stringify(opts.body)
+      body = JSON.stringify(opts.body)
       headers['Content-Type'] = 'application/json'
-      headers['Content-Length'] = String(Buffer.byteLength(payload))
     } else if (opts.stream) {
       headers['Content-Type'] ??= 'application/x-tar'
     }
-    const res = await new Promise<IncomingMessage>((resolve, reject) => {
-      const req = request(
-        {
-          ...this.#socket(),
-          path: this.#prefix + buildPath(path, opts.query),
-          method,
-          headers,
-          agent: this.#agent,
-          signal: opts.signal,
-        },
-        resolve,
-      )
-      req.on('error', (err) => reject(connectionError(err, this.#endpoint)))
-      if (opts.stream) {
-        opts.stream.on('error', (err) => req.destroy(err))
-        opts.stream.pipe(req)
-      } else req.end(payload)
-    })
-    if (res.statusCode && res.statusCode >= 400) throw await toApiError(res)
+    const res = await exchange(this.#endpoint.socketPath, { method, path: this.#prefix + buildPath(path, opts.query), headers, body, stream: opts.stream, signal: opts.signal }, this.#open).catch(
+      (err: Error) => {
+        throw connectionError(err, this.#endpoint)
+      },
+    )
+    if (res.upgraded) {
+      res.socket.destroy()
+      throw new ApiError(101, `unexpected upgrade on ${method} ${path}`)
+    }
+    if (res.statusCode >= 400) throw await toApiError(res)
     return res
   }
 
@@ -111,32 +89,22 @@ export class HttpTransport {
   async empty(method: string, path: string, opts: RequestOptions = {}): Promise<number> {
     const res = await this.send(method, path, opts)
     res.resume()
-    return res.statusCode ?? 0
+    return res.statusCode
   }
 
   /** Upgrades the connection (attach, exec start): resolves with the raw socket after `101`. */
-  hijack(method: string, path: string, opts: RequestOptions = {}): Promise<{ socket: Duplex; head: Buffer; headers: IncomingHttpHeaders }> {
-    return new Promise((resolve, reject) => {
-      const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body)
-      const req = request({
-        ...this.#socket(),
-        path: this.#prefix + buildPath(path, opts.query),
-        method,
-        headers: {
-          Host: apiHost,
-          Connection: 'Upgrade',
-          Upgrade: 'tcp',
-          ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(payload)) } : {}),
-        },
-      })
-      req.on('upgrade', (res, socket, head) => resolve({ socket, head, headers: res.headers }))
-      req.on('response', (res) => {
-        if ((res.statusCode ?? 0) >= 400) toApiError(res).then(reject, reject)
-        else reject(new ApiError(res.statusCode ?? 0, `unexpected status ${res.statusCode} on hijack`))
-      })
-      req.on('error', (err) => reject(connectionError(err, this.#endpoint)))
-      req.end(payload)
-    })
+  async hijack(method: string, path: string, opts: RequestOptions = {}): Promise<{ socket: Duplex; head: Buffer; headers: ResponseHeaders }> {
+    const body = opts.body === undefined ? undefined : JSON.stringify(opts.body)
+    const headers: Record<string, string> = { Host: apiHost, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) }
+    const res = await exchange(this.#endpoint.socketPath, { method, path: this.#prefix + buildPath(path, opts.query), headers, body, upgrade: true }, this.#open).catch(
+      (err: Error) => {
+        throw connectionError(err, this.#endpoint)
+      },
+    )
+    if (res.upgraded) return { socket: res.socket, head: res.head, headers: res.headers }
+    if (res.statusCode >= 400) throw await toApiError(res)
+    res.destroy()
+    throw new ApiError(res.statusCode, `unexpected status ${res.statusCode} on hijack`)
   }
 }
 
@@ -146,7 +114,7 @@ export async function readAll(stream: Readable): Promise<Buffer> {
   return Buffer.concat(chunks)
 }
 
-async function toApiError(res: IncomingMessage): Promise<ApiError> {
+async function toApiError(res: HttpResponse): Promise<ApiError> {
   const text = (await readAll(res)).toString('utf8')
   let message = text.trim()
   try {
@@ -154,7 +122,7 @@ async function toApiError(res: IncomingMessage): Promise<ApiError> {
   } catch {
     // not JSON: keep the text
   }
-  return new ApiError(res.statusCode ?? 500, message || `HTTP ${res.statusCode}`)
+  return new ApiError(res.statusCode, message || `HTTP ${res.statusCode}`)
 }
 
 function connectionError(err: Error & { code?: string }, endpoint: Endpoint): Error {
