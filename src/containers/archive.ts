@@ -3,7 +3,7 @@ import { join, posix } from 'node:path'
 import type { Readable } from 'node:stream'
 import { CaisError, invalid, isErrno, notFound } from '../lib/errors.ts'
 import { applyLayerTar } from '../snapshots/apply-tar.ts'
-import { packDirectory, packPath } from '../snapshots/pack-tar.ts'
+import { packDirectory, packPath } from '../lib/pack-tar.ts'
 import type { VolumeService } from '../volumes/service.ts'
 import type { MountPoint } from './mounts.ts'
 

@@ -7,7 +7,7 @@ import type { ImageService } from '../images/service.ts'
 import { type ImageConfig, type ImageRuntimeConfig, mediaTypes } from '../images/types.ts'
 import { invalid } from '../lib/errors.ts'
 import type { LayerStore } from '../snapshots/layers.ts'
-import { packDirectory } from '../snapshots/pack-tar.ts'
+import { packDirectory } from '../lib/pack-tar.ts'
 import type { ContainerConfig } from '../wire/types.ts'
 import type { ContainerService } from './service.ts'
 

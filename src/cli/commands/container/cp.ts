@@ -3,7 +3,8 @@ import { basename, dirname, resolve } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import type { Command } from '../../command.ts'
 import { bool } from '../../flags.ts'
-import { packLocal, unpackLocal } from './cp-tar.ts'
+import { packPath } from '../../../lib/pack-tar.ts'
+import { unpackLocal } from './cp-tar.ts'
 
 /** `CONTAINER:PATH` or a local path (`-` is a tar on stdin or stdout). */
 function splitArg(arg: string): { container?: string; path: string } {
@@ -66,7 +67,7 @@ export const cpCommand: Command = {
       const parent = await client.containers.statPath(container, into)
       if (!parent || parent.mode < 2 ** 31) throw new Error(`Could not find the file ${into} in container ${container}`)
     }
-    await client.containers.putArchive(container, into, packLocal(local, name), { copyUIDGID: bool(p, 'archive') })
+    await client.containers.putArchive(container, into, packPath(local, name), { copyUIDGID: bool(p, 'archive') })
     if (!bool(p, 'quiet')) io.err(`Successfully copied to ${container}:${target}`)
     return 0
   },

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { PassThrough, type Readable } from 'node:stream'
 import tar, { type Header, type Pack } from 'tar-stream'
-import { execFile } from '../lib/exec.ts'
+import { execFile } from './exec.ts'
 
 export interface PackOptions {
   /**
