@@ -3,6 +3,7 @@ import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_pr
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { request } from 'node:http'
 import { join, resolve } from 'node:path'
+import { removeChains } from '../test/helpers/host-cleanup.ts'
 
 export const repo = resolve(import.meta.dirname, '..')
 export const docker = process.env['DOCKER_CLI'] ?? '/usr/local/bin/docker'
@@ -87,20 +88,9 @@ export function stop(e: Engine, opts: { runningOnly?: boolean } = {}): void {
     spawnSync('umount', ['-l', m.trim()])
   }
   rmSync(e.dir, { recursive: true, force: true })
-  if (e.name === 'caisd') removeCaisNetwork('cbench0', 'CBENCH')
-}
-
-/** The bench caisd's bridge and iptables chains: the jumps from built-in chains first, then the chains. */
-function removeCaisNetwork(bridge: string, prefix: string): void {
-  spawnSync('ip', ['link', 'del', 'dev', bridge])
-  for (const table of ['nat', 'filter']) {
-    const rules = execFileSync('iptables', ['-w', '-t', table, '-S'], { encoding: 'utf8' }).split('\n')
-    for (const r of rules) {
-      const [op, chain, ...rest] = r.split(' ')
-      if (op === '-A' && !chain!.startsWith(prefix) && r.includes(`-j ${prefix}-`)) spawnSync('iptables', ['-w', '-t', table, '-D', chain!, ...rest])
-    }
-    for (const r of rules) if (r.startsWith(`-N ${prefix}-`)) spawnSync('iptables', ['-w', '-t', table, '-F', r.slice(3)])
-    for (const r of rules) if (r.startsWith(`-N ${prefix}-`)) spawnSync('iptables', ['-w', '-t', table, '-X', r.slice(3)])
+  if (e.name === 'caisd') {
+    spawnSync('ip', ['link', 'del', 'dev', 'cbench0'])
+    removeChains('CBENCH')
   }
 }
 

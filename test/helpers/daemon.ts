@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSy
 import { join, resolve } from 'node:path'
 import type { TestContext } from 'node:test'
 import { EngineClient } from '../../src/client/engine-client.ts'
+import { cleanupNetwork } from './host-cleanup.ts'
 
 export const repoRoot = resolve(import.meta.dirname, '../..')
 export const caisBin = join(repoRoot, 'bin/cais')
@@ -198,50 +199,6 @@ function claimNetworkSlot(): { args: string[]; chainPrefix: string; release(): v
     }
   }
   throw new Error('no free network slot for a test daemon')
-}
-
-/** Removes the namespaces, bridges and iptables chains a test daemon made. */
-function cleanupNetwork(root: string, prefix: string): void {
-  const quiet = (cmd: string, args: string[]): void => {
-    try {
-      execFileSync(cmd, args, { stdio: 'ignore' })
-    } catch {
-      // already gone
-    }
-  }
-  const containers = join(root, 'containers')
-  if (existsSync(containers)) for (const id of readdirSync(containers)) quiet('ip', ['netns', 'delete', `cais-${id.slice(0, 12)}`])
-  const networks = join(root, 'networks')
-  if (existsSync(networks)) {
-    for (const f of readdirSync(networks).filter((x) => x.endsWith('.json'))) {
-      const rec = JSON.parse(readFileSync(join(networks, f), 'utf8')) as { bridge?: string; endpoints?: Record<string, { hostIf: string }> }
-      for (const e of Object.values(rec.endpoints ?? {})) quiet('ip', ['link', 'del', 'dev', e.hostIf])
-      if (rec.bridge) quiet('ip', ['link', 'del', 'dev', rec.bridge])
-    }
-  }
-  for (const [tool, table] of [['iptables', 'nat'], ['iptables', 'filter'], ['ip6tables', 'nat'], ['ip6tables', 'filter']] as const) {
-    let rules: string[]
-    try {
-      rules = execFileSync(tool, ['-w', '-t', table, '-S'], { encoding: 'utf8' }).split('\n')
-    } catch {
-      continue // no such table on this host
-    }
-    for (const r of rules) {
-      if (!r.startsWith('-A ') || !r.includes(`-j ${prefix}-`)) continue
-      const [, chain, ...rest] = r.split(' ')
-      if (chain!.startsWith(`${prefix}-`)) continue
-      quiet(tool, ['-w', '-t', table, '-D', chain!, ...rest])
-    }
-    for (const r of rules) {
-      const m = new RegExp(`^-N (${prefix}-\\S+)$`).exec(r)
-      if (!m) continue
-      quiet(tool, ['-w', '-t', table, '-F', m[1]!])
-    }
-    for (const r of rules) {
-      const m = new RegExp(`^-N (${prefix}-\\S+)$`).exec(r)
-      if (m) quiet(tool, ['-w', '-t', table, '-X', m[1]!])
-    }
-  }
 }
 
 /** Stops every conmon and container of this test root and unmounts its overlays. */
