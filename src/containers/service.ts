@@ -6,8 +6,7 @@ import type { Digest } from '../content/digest.ts'
 import type { EventBus } from '../events/bus.ts'
 import type { ImageService, ImageUsers } from '../images/service.ts'
 import { CaisError, conflict, invalid, notFound } from '../lib/errors.ts'
-import type { Filters } from '../lib/filters.ts'
-import { matchLabels } from '../lib/filters.ts'
+import { type Filters, matchLabels } from '../lib/filters.ts'
 import { newId, randomName } from '../lib/ids.ts'
 import type { Logger } from '../lib/log.ts'
 import { KeyedMutex } from '../lib/mutex.ts'
@@ -24,6 +23,8 @@ import { mergeConfig, normaliseHostConfig, validateName, validateResources } fro
 import { writeEtcFiles, writeResolvConf } from './etc-files.ts'
 import { type LogEntry, readLogs } from './logs.ts'
 import { type ContainerRecord, initialState } from './record.ts'
+import { containerFilter } from './list-filter.ts'
+import { processesOf } from './top.ts'
 import type { ContainerStore } from './store.ts'
 import { resolveUser } from './user.ts'
 import { type Change, containerChanges } from './changes.ts'
@@ -31,7 +32,6 @@ import type { ContainerFs } from './archive.ts'
 import { securitySpec, validateSecurity } from './security.ts'
 import { type ViewDeps, attributesOf, inspectView, summaryView } from './views.ts'
 import { validateLogConfig } from './log-rotation.ts'
-import { execFile } from '../lib/exec.ts'
 import { parseTimestamp } from '../lib/time.ts'
 import { nextRestartDelay, shouldRestart, startsWithDaemon } from './restart-policy.ts'
 import { type MountPoint, prepareMounts, resolveMounts } from './mounts.ts'
@@ -814,41 +814,13 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   }
 
   list(opts: { all?: boolean; limit?: number | undefined; filters: Filters }): ContainerSummary[] {
-    const f = opts.filters
+    const matches = containerFilter(opts.filters, { all: opts.all === true || (opts.limit ?? 0) > 0, isAncestor: (ref, r) => this.#isAncestor(ref, r) })
     // Newest first; the times parsed once each, not twice per comparison.
     let recs = this.all
+      .filter(matches)
       .map((r) => ({ r, t: Date.parse(r.created) }))
       .sort((a, b) => b.t - a.t || (b.r.created < a.r.created ? -1 : 1))
       .map((x) => x.r)
-    const statusFilter = f.get('status')
-    const all = opts.all || (statusFilter?.length ?? 0) > 0 || f.has('exited') || (opts.limit ?? 0) > 0
-    // A name filter is a regular expression; one that does not compile matches nothing, as Docker's.
-    const names = f.get('name')?.flatMap((n) => {
-      try {
-        return [new RegExp(n.replace(/^\//, ''))]
-      } catch {
-        return []
-      }
-    })
-    recs = recs.filter((r) => {
-      if (!all && !r.state.Running) return false
-      if (statusFilter && !statusFilter.includes(r.state.Status)) return false
-      const ids = f.get('id')
-      if (ids && !ids.some((i) => r.id.startsWith(i))) return false
-      if (names && !names.some((n) => n.test(r.name.slice(1)))) return false
-      if (!matchLabels(f.get('label'), r.config.Labels)) return false
-      const exited = f.get('exited')
-      if (exited && !(r.state.Status === 'exited' && exited.includes(String(r.state.ExitCode)))) return false
-      const volumes = f.get('volume')
-      if (volumes && !volumes.some((v) => (r.mounts ?? []).some((m) => m.source === v || m.destination === v))) return false
-      const ancestors = f.get('ancestor')
-      if (ancestors && !ancestors.some((a) => this.#isAncestor(a, r))) return false
-      const health = f.get('health')
-      if (health && !health.includes(r.state.Health?.Status ?? 'none')) return false
-      const networks = f.get('network')
-      if (networks && !networks.some((n) => Object.keys(r.networks ?? { [r.hostConfig.NetworkMode]: {} }).includes(n))) return false
-      return true
-    })
     if (opts.limit && opts.limit > 0) recs = recs.slice(0, opts.limit)
     return recs.map((r) => this.#summary(r))
   }
@@ -1049,27 +1021,11 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     })
   }
 
-  /** `docker top`: the host's `ps` output, limited to the container's processes (from its cgroup). */
+  /** `docker top`: the host's `ps` output, limited to the container's processes. */
   async top(ref: string, psArgs = '-ef'): Promise<{ Titles: string[]; Processes: string[][] }> {
     const rec = this.get(ref)
     if (!rec.state.Running) throw conflict(`container ${rec.id} is not running`)
-    const procs = await readFile(`/sys/fs/cgroup/pids/cais/${rec.id}/cgroup.procs`, 'utf8')
-      .catch(() => readFile(`/sys/fs/cgroup/cais/${rec.id}/cgroup.procs`, 'utf8'))
-      .catch(() => '')
-    const pids = new Set(procs.split('\n').filter(Boolean))
-    const r = await execFile('ps', psArgs.split(/\s+/).filter(Boolean))
-    if (r.code !== 0) throw invalid(`ps: ${r.stderr.trim() || 'failed'}`)
-    const [header = '', ...lines] = r.stdout.trimEnd().split('\n')
-    const titles = header.trim().split(/\s+/)
-    const pidColumn = titles.indexOf('PID')
-    if (pidColumn < 0) throw invalid(`Couldn't find PID field in ps output`)
-    const processes = lines
-      .map((l) => {
-        const fields = l.trim().split(/\s+/)
-        return [...fields.slice(0, titles.length - 1), fields.slice(titles.length - 1).join(' ')]
-      })
-      .filter((f) => pids.has(f[pidColumn] ?? ''))
-    return { Titles: titles, Processes: processes }
+    return processesOf(rec.id, psArgs)
   }
 
   /** `docker container prune`: removes stopped containers matching `until` and `label` filters. */

@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { containerFilter } from './list-filter.ts'
+import { type ContainerRecord, initialState } from './record.ts'
+
+function record(name: string, state: Partial<ContainerRecord['state']>, extra: Partial<ContainerRecord> = {}): ContainerRecord {
+  return {
+    id: `${name}0123456789`,
+    name: `/${name}`,
+    config: { Labels: {} },
+    hostConfig: { NetworkMode: 'bridge' },
+    imageId: 'sha256:img',
+    mounts: [],
+    state: { ...initialState(), ...state },
+    ...extra,
+  } as unknown as ContainerRecord
+}
+
+const web = record('web', { Status: 'running', Running: true }, { config: { Labels: { tier: 'front' } } as unknown as ContainerRecord['config'] })
+const job = record('job', { Status: 'exited', ExitCode: 3 })
+const fresh = record('fresh', {})
+const all = [web, job, fresh]
+const names = (f: Map<string, string[]>, opts = { all: false }): string[] =>
+  all.filter(containerFilter(f, { ...opts, isAncestor: (ref, r) => ref === 'busybox' && r === job })).map((r) => r.name)
+
+test('without all only running containers; a status or exited filter looks at all of them', () => {
+  assert.deepEqual(names(new Map()), ['/web'])
+  assert.deepEqual(names(new Map(), { all: true }), ['/web', '/job', '/fresh'])
+  assert.deepEqual(names(new Map([['status', ['created']]])), ['/fresh'])
+  assert.deepEqual(names(new Map([['exited', ['3']]])), ['/job'])
+  assert.deepEqual(names(new Map([['exited', ['0']]])), [])
+})
+
+test('name is a regular expression (a leading slash allowed); one that does not compile matches nothing', () => {
+  assert.deepEqual(names(new Map([['name', ['^j']]]), { all: true }), ['/job'])
+  assert.deepEqual(names(new Map([['name', ['/fre']]]), { all: true }), ['/fresh'])
+  assert.deepEqual(names(new Map([['name', ['(']]]), { all: true }), [])
+  assert.deepEqual(names(new Map([['name', ['(', 'web']]]), { all: true }), ['/web'])
+})
+
+test('id prefix, label, ancestor, health and network', () => {
+  assert.deepEqual(names(new Map([['id', ['job01']]]), { all: true }), ['/job'])
+  assert.deepEqual(names(new Map([['label', ['tier=front']]]), { all: true }), ['/web'])
+  assert.deepEqual(names(new Map([['ancestor', ['busybox']]]), { all: true }), ['/job'])
+  assert.deepEqual(names(new Map([['health', ['none']]]), { all: true }), ['/web', '/job', '/fresh'])
+  assert.deepEqual(names(new Map([['network', ['bridge']]]), { all: true }), ['/web', '/job', '/fresh'])
+  assert.deepEqual(names(new Map([['network', ['other']]]), { all: true }), [])
+})
