@@ -3,6 +3,7 @@ import type { Logger } from '../lib/log.ts'
 import type { HealthConfig } from '../wire/types.ts'
 import type { ExecService } from './exec.ts'
 import type { ContainerService } from './service.ts'
+import { ContainerTimers, followRunning } from './running-watch.ts'
 
 export type HealthStatus = 'starting' | 'healthy' | 'unhealthy'
 
@@ -52,7 +53,7 @@ export function probeCommand(test: string[]): string[] {
  */
 export class HealthMonitor {
   readonly #d: { containers: ContainerService; execs: ExecService; events: EventBus; log: Logger }
-  readonly #timers = new Map<string, NodeJS.Timeout>()
+  readonly #timers = new ContainerTimers()
   #unsubscribe: (() => void) | undefined
 
   constructor(deps: { containers: ContainerService; execs: ExecService; events: EventBus; log: Logger }) {
@@ -60,18 +61,15 @@ export class HealthMonitor {
   }
 
   start(): void {
-    this.#unsubscribe = this.#d.events.subscribe((e) => {
-      if (e.Type !== 'container') return
-      if (e.Action === 'start') this.#begin(e.Actor.ID, true)
-      else if (e.Action === 'die' || e.Action === 'destroy') this.#end(e.Actor.ID)
-    }).unsubscribe
-    for (const rec of this.#d.containers.all) if (rec.state.Running) this.#begin(rec.id, false)
+    this.#unsubscribe = followRunning(this.#d.events, this.#d.containers, {
+      begin: (id, started) => this.#begin(id, started),
+      end: (id) => this.#end(id),
+    })
   }
 
   close(): void {
     this.#unsubscribe?.()
-    for (const t of this.#timers.values()) clearTimeout(t)
-    this.#timers.clear()
+    this.#timers.clearAll()
   }
 
   #config(id: string): Required<HealthConfig> | undefined {
@@ -93,17 +91,14 @@ export class HealthMonitor {
   }
 
   #end(id: string): void {
-    clearTimeout(this.#timers.get(id))
-    this.#timers.delete(id)
+    this.#timers.clear(id)
   }
 
   #schedule(id: string, cfg: Required<HealthConfig>): void {
     const rec = this.#d.containers.get(id)
     const inStartPeriod = Date.now() - Date.parse(rec.state.StartedAt) < cfg.StartPeriod / 1e6
     const delayNs = inStartPeriod ? cfg.StartInterval : cfg.Interval
-    const timer = setTimeout(() => void this.#probe(id, cfg), delayNs / 1e6)
-    timer.unref()
-    this.#timers.set(id, timer)
+    this.#timers.set(id, setTimeout(() => void this.#probe(id, cfg), delayNs / 1e6))
   }
 
   async #probe(id: string, cfg: Required<HealthConfig>): Promise<void> {

@@ -6,6 +6,7 @@ import { invalid } from '../lib/errors.ts'
 import type { Logger } from '../lib/log.ts'
 import { parseBytes } from '../lib/size.ts'
 import type { ContainerService } from './service.ts'
+import { ContainerTimers, followRunning } from './running-watch.ts'
 
 const drivers = ['json-file', 'local', 'k8s-file', 'none']
 const fileOptions = ['max-size', 'max-file', 'compress', 'labels', 'labels-regex', 'env', 'env-regex', 'tag']
@@ -31,7 +32,7 @@ export function validateLogConfig(config: { Type: string; Config: Record<string,
  */
 export class LogRotator {
   readonly #d: { containers: ContainerService; events: EventBus; log: Logger }
-  readonly #timers = new Map<string, NodeJS.Timeout>()
+  readonly #timers = new ContainerTimers()
   #unsubscribe: (() => void) | undefined
 
   constructor(deps: { containers: ContainerService; events: EventBus; log: Logger }) {
@@ -39,22 +40,16 @@ export class LogRotator {
   }
 
   start(): void {
-    this.#unsubscribe = this.#d.events.subscribe((e) => {
-      if (e.Type !== 'container') return
-      if (e.Action === 'start') this.#watch(e.Actor.ID)
-      else if (e.Action === 'die' || e.Action === 'destroy') this.#unwatch(e.Actor.ID)
-    }).unsubscribe
-    for (const rec of this.#d.containers.all) if (rec.state.Running) this.#watch(rec.id)
+    this.#unsubscribe = followRunning(this.#d.events, this.#d.containers, { begin: (id) => this.#watch(id), end: (id) => this.#timers.clear(id) })
   }
 
   close(): void {
     this.#unsubscribe?.()
-    for (const t of this.#timers.values()) clearInterval(t)
-    this.#timers.clear()
+    this.#timers.clearAll()
   }
 
   #watch(id: string): void {
-    this.#unwatch(id)
+    this.#timers.clear(id)
     let rec
     try {
       rec = this.#d.containers.get(id)
@@ -75,13 +70,7 @@ export class LogRotator {
         .catch((err: unknown) => this.#d.log.warn('log rotation failed', { container: id, err }))
         .finally(() => (busy = false))
     }, 200)
-    timer.unref()
     this.#timers.set(id, timer)
-  }
-
-  #unwatch(id: string): void {
-    clearInterval(this.#timers.get(id))
-    this.#timers.delete(id)
   }
 
   async #check(path: string, ctl: string, maxSize: number, maxFile: number): Promise<void> {
