@@ -324,10 +324,10 @@ export const runCommand: Command = {
       throw Object.assign(err as Error, { exitStatus: exitStatusFor((err as Error).message) })
     }
     await streams.started()
-    // Output ends either at the container's exit or when the user detached (the container keeps running).
+    // Output ends either at the container's exit or, with stdin attached, when the user typed the detach keys
+    // (the container keeps running). Without stdin no keys can come: no need to ask.
     await streams.done
-    const state = await client.containers.inspect(id).catch(() => undefined)
-    if (state?.State.Running) {
+    if (interactive && (await client.containers.inspect(id).catch(() => undefined))?.State.Running) {
       attached.socket.destroy()
       return 0
     }
