@@ -3,7 +3,6 @@ import { ApiError } from '../../../client/http.ts'
 import type { ContainerCreateBody } from '../../../wire/types.ts'
 import { type FlagSpec, type ParsedArgs, UsageError, bool, list, str } from '../../flags.ts'
 import type { Io } from '../../io.ts'
-import { pullImage } from '../image/pull.ts'
 import type { Command } from '../../command.ts'
 import { readFileSync } from 'node:fs'
 import { parseBytes } from '../../../lib/size.ts'
@@ -285,6 +284,8 @@ export async function createContainer(client: EngineClient, p: ParsedArgs, io: I
     if (!(err instanceof ApiError) || err.status !== 404 || !err.message.startsWith('No such image')) throw err
     const ref = err.message.slice('No such image: '.length)
     io.err(`Unable to find image '${ref}' locally`)
+    // Loaded only when needed: a run of an image that is here skips the pull's modules.
+    const { pullImage } = await import('../image/pull.ts')
     await pullImage(client, ref, io, { toStderr: true })
     return (await client.containers.create(body, { name })).Id
   }
