@@ -3,7 +3,7 @@ import { EngineClient, hostFromEnv } from '../client/engine-client.ts'
 import type { Command } from './command.ts'
 import { describeError } from './errors.ts'
 import { UsageError, parseFlags } from './flags.ts'
-import { type Io, processIo } from './io.ts'
+import type { Io } from './io.ts'
 
 enableCompileCache?.()
 
@@ -179,10 +179,4 @@ export async function main(argv: string[], io: Io): Promise<number> {
   } finally {
     client.close()
   }
-}
-
-const isMain = process.argv[1] !== undefined && import.meta.filename === (await import('node:fs')).realpathSync(process.argv[1])
-if (isMain) {
-  const code = await main(process.argv.slice(2), processIo())
-  process.exitCode = code
 }
