@@ -3,7 +3,7 @@
 //   node scripts/build-cli.ts [--root DIR] [--out FILE] [--if-changed]
 //
 // Why: a CLI start loads a dozen modules or more through the ESM loader (resolution, type stripping, a compile
-// cache lookup each); one file does it at once, ~8 ms of a `cais ps`. The bundle keeps the size and mtime of every
+// cache lookup each); one file does it at once, 6–8 ms of a `cais ps`. The bundle keeps the size and mtime of every
 // source it was made of and checks them when it starts (a stat each, well under a millisecond): after any edit it
 // runs the sources instead, so it can be out of date but never wrong. setup.sh makes it again.
 import { readFileSync, renameSync, statSync, writeFileSync, mkdirSync } from 'node:fs'
@@ -79,7 +79,7 @@ ${modules}
 `
 }
 
-/** True when a bundle is at `out` and none of the files it was made of changed since. */
+/** True when a bundle is at `out` and none of the files it was made of changed since: the check its prelude makes. */
 export function bundleIsCurrent(root: string, out: string): boolean {
   let text
   try {

@@ -5,7 +5,7 @@ import { type Socket, createServer as createNetServer } from 'node:net'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { type TestContext, test } from 'node:test'
-import { HttpResponse, exchange } from './http-exchange.ts'
+import { type HttpResponse, exchange } from './http-exchange.ts'
 import { ApiError, HttpTransport, readAll } from './http.ts'
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void
@@ -32,10 +32,7 @@ async function serve(t: TestContext, handler: Handler): Promise<{ socketPath: st
   return { socketPath, server, bodies, heads }
 }
 
-const text = async (res: HttpResponse | { upgraded: true }): Promise<string> => {
-  assert.ok(res instanceof HttpResponse)
-  return (await readAll(res)).toString()
-}
+const text = async (res: HttpResponse): Promise<string> => (await readAll(res)).toString()
 
 /** A server that answers each request with exactly `wire`, `piece` bytes at a time, then ends the connection. */
 async function serveRaw(t: TestContext, wire: string, piece = wire.length): Promise<string> {
@@ -92,16 +89,16 @@ test('chunked framing split anywhere across reads decodes the same', async (t) =
 
 test('what is sent: the JSON body with its length, a stream chunked, and an empty POST', async (t) => {
   const { socketPath, bodies, heads } = await serve(t, (_req, res) => res.end())
-  await readAll((await exchange(socketPath, { method: 'POST', path: '/json?x=1', headers: { Host: 'h' }, body: '{"é":1}' })) as HttpResponse)
+  await readAll((await exchange(socketPath, { method: 'POST', path: '/json?x=1', headers: { Host: 'h' }, body: '{"é":1}' })))
   assert.equal(heads[0]!.url, '/json?x=1')
   assert.equal(heads[0]!.headers['content-length'], String(Buffer.byteLength('{"é":1}')))
   assert.equal(bodies[0], '{"é":1}')
   const big = Buffer.alloc(3 * 1024 * 1024, 'x')
   const stream = Readable.from([big.subarray(0, 1000), '', big.subarray(1000)])
-  await readAll((await exchange(socketPath, { method: 'PUT', path: '/tar', headers: {}, stream })) as HttpResponse)
+  await readAll((await exchange(socketPath, { method: 'PUT', path: '/tar', headers: {}, stream })))
   assert.equal(heads[1]!.headers['transfer-encoding'], 'chunked')
   assert.equal(bodies[1]!.length, big.length)
-  await readAll((await exchange(socketPath, { method: 'POST', path: '/start', headers: {} })) as HttpResponse)
+  await readAll((await exchange(socketPath, { method: 'POST', path: '/start', headers: {} })))
   assert.equal(heads[2]!.headers['content-length'], '0')
   assert.equal(bodies[2], '')
 })
@@ -158,7 +155,7 @@ test('a slow reader holds the server back; abort and close end a stream being re
     }
     pump()
   })
-  const res = (await exchange(socketPath, { method: 'GET', path: '/big', headers: {} })) as HttpResponse
+  const res = (await exchange(socketPath, { method: 'GET', path: '/big', headers: {} }))
   await new Promise((r) => setTimeout(r, 200))
   assert.ok(written < 16 * 1024 * 1024, `the server got ahead of a reader that read nothing: ${written} bytes`)
   let read = 0
@@ -166,7 +163,7 @@ test('a slow reader holds the server back; abort and close end a stream being re
   assert.equal(read, 64 * 1024 * 1024)
 
   const ac = new AbortController()
-  const events = (await exchange(socketPath, { method: 'GET', path: '/events', headers: {}, signal: ac.signal })) as HttpResponse
+  const events = (await exchange(socketPath, { method: 'GET', path: '/events', headers: {}, signal: ac.signal }))
   const first = await new Promise<string>((resolve) => events.once('data', (d: Buffer) => resolve(d.toString())))
   assert.equal(first, '{"status":"start"}\n')
   serverSocketClosed = false
@@ -202,6 +199,6 @@ test('a connection that ends before the answer, or in the middle of its body, is
     }
   })
   await assert.rejects(exchange(socketPath, { method: 'GET', path: '/hangup', headers: {} }), { message: 'socket hang up' })
-  const partial = (await exchange(socketPath, { method: 'GET', path: '/partial', headers: {} })) as HttpResponse
+  const partial = (await exchange(socketPath, { method: 'GET', path: '/partial', headers: {} }))
   await assert.rejects(readAll(partial), { code: 'ECONNRESET' })
 })

@@ -37,6 +37,8 @@ export interface Upgraded {
 const maxHeadBytes = 64 * 1024
 
 /** `open` holds the connection while it is the exchange's (not after an upgrade hands it over), for the caller to end. */
+export function exchange(socketPath: string, req: ExchangeRequest & { upgrade: true }, open?: Set<Socket>): Promise<HttpResponse | Upgraded>
+export function exchange(socketPath: string, req: ExchangeRequest & { upgrade?: false }, open?: Set<Socket>): Promise<HttpResponse>
 export function exchange(socketPath: string, req: ExchangeRequest, open?: Set<Socket>): Promise<HttpResponse | Upgraded> {
   return new Promise((resolve, reject) => {
     if (req.signal?.aborted) {

@@ -57,6 +57,10 @@ export class HttpTransport {
     for (const socket of this.#open) socket.destroy()
   }
 
+  #target(path: string, opts: RequestOptions): string {
+    return this.#prefix + buildPath(path, opts.query)
+  }
+
   /** Sends a request and returns the response without reading its body. Error statuses throw ApiError. */
   async send(method: string, path: string, opts: RequestOptions = {}): Promise<HttpResponse> {
     const headers: Record<string, string> = { Host: apiHost, ...opts.headers }
@@ -67,15 +71,11 @@ export class HttpTransport {
     } else if (opts.stream) {
       headers['Content-Type'] ??= 'application/x-tar'
     }
-    const res = await exchange(this.#endpoint.socketPath, { method, path: this.#prefix + buildPath(path, opts.query), headers, body, stream: opts.stream, signal: opts.signal }, this.#open).catch(
+    const res = await exchange(this.#endpoint.socketPath, { method, path: this.#target(path, opts), headers, body, stream: opts.stream, signal: opts.signal }, this.#open).catch(
       (err: Error) => {
         throw connectionError(err, this.#endpoint)
       },
     )
-    if (res.upgraded) {
-      res.socket.destroy()
-      throw new ApiError(101, `unexpected upgrade on ${method} ${path}`)
-    }
     if (res.statusCode >= 400) throw await toApiError(res)
     return res
   }
@@ -96,7 +96,7 @@ export class HttpTransport {
   async hijack(method: string, path: string, opts: RequestOptions = {}): Promise<{ socket: Duplex; head: Buffer; headers: ResponseHeaders }> {
     const body = opts.body === undefined ? undefined : JSON.stringify(opts.body)
     const headers: Record<string, string> = { Host: apiHost, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) }
-    const res = await exchange(this.#endpoint.socketPath, { method, path: this.#prefix + buildPath(path, opts.query), headers, body, upgrade: true }, this.#open).catch(
+    const res = await exchange(this.#endpoint.socketPath, { method, path: this.#target(path, opts), headers, body, upgrade: true }, this.#open).catch(
       (err: Error) => {
         throw connectionError(err, this.#endpoint)
       },

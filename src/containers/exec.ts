@@ -178,7 +178,7 @@ export class ExecService {
       const pid = started?.data ?? -1
       if (pid < 0) throw new CaisError('invalid', `OCI runtime exec failed: ${started?.message ?? 'conmon gave no PID'}`)
       e.pid = pid
-      // A resize that came after the spec was written but before conmon made its control fifo was kept: now.
+      // The size last asked for, now that conmon reads its control fifo: a resize may have come after the spec.
       e.terminalReady = true
       if (e.terminalSize) await resizeTerminal(dir, e.terminalSize.height, e.terminalSize.width).catch(() => {})
       let stopExit: () => void = () => {}

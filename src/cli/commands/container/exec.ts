@@ -42,8 +42,7 @@ export const execCommand: Command = {
     }
     const attached = await client.execs.start(Id, { tty, consoleSize })
     const streams = connectStreams((h, w) => client.execs.resize(Id, h, w), attached, io, { stdin: interactive, tty })
-    // As the docker CLI: the size again once the exec runs (crun 1.8 may start the process before it applies the
-    // size given at create), then each change of the local terminal's.
+    // As the docker CLI: the size again once the exec runs, then each change of the local terminal's.
     await streams.started()
     await streams.done
     return (await client.execs.inspect(Id)).ExitCode ?? 0
