@@ -47,7 +47,6 @@ export function exchange(socketPath: string, req: ExchangeRequest, open?: Set<So
     }
     const socket = connect(socketPath)
     open?.add(socket)
-    socket.once('close', () => open?.delete(socket))
     let response: HttpResponse | undefined
     let settled = false
     const fail = (err: Error): void => {
@@ -61,9 +60,17 @@ export function exchange(socketPath: string, req: ExchangeRequest, open?: Set<So
       if (response) response.destroy(abortError())
       else fail(abortError())
     }
+    const onClose = (): void => {
+      open?.delete(socket)
+      req.signal?.removeEventListener('abort', onAbort)
+    }
+    const onError = (err: Error): void => {
+      if (response) response.destroy(err)
+      else fail(err)
+    }
     req.signal?.addEventListener('abort', onAbort, { once: true })
-    socket.once('close', () => req.signal?.removeEventListener('abort', onAbort))
-    socket.on('error', (err) => (response ? response.destroy(err) : fail(err)))
+    socket.once('close', onClose)
+    socket.on('error', onError)
 
     let buffered: Buffer = Buffer.alloc(0)
     const onHeadData = (chunk: Buffer): void => {
@@ -91,10 +98,9 @@ export function exchange(socketPath: string, req: ExchangeRequest, open?: Set<So
         if (head.statusCode === 101 && req.upgrade) {
           // The connection is the caller's now, its errors too (as node:http hands over an upgraded socket).
           socket.pause()
-          socket.removeAllListeners('error')
-          socket.removeAllListeners('close')
-          open?.delete(socket)
-          req.signal?.removeEventListener('abort', onAbort)
+          socket.off('error', onError)
+          socket.off('close', onClose)
+          onClose()
           resolve({ upgraded: true, statusCode: 101, headers: head.headers, socket, head: rest })
           return
         }

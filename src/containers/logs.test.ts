@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { entryText, parseLogLine, readLogs } from './logs.ts'
+import { entryText, logEnd, parseLogLine, readLogs } from './logs.ts'
 
 test('conmon k8s-file lines parse to UTC nanosecond times', () => {
   const p = parseLogLine(Buffer.from('2024-01-02T03:04:05.123456789+01:00 stderr F hello world'))
@@ -34,6 +34,26 @@ test('partial lines are joined; tail counts whole lines', async () => {
     const since: string[] = []
     for await (const batch of readLogs(path, { follow: false, sinceNanos: 1704067201000000000n })) for (const e of batch) since.push(entryText(e).toString())
     assert.deepEqual(since, ['two\n', 'three\n'])
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('an attach reads from where the log ended when it came, however late the reader starts', async () => {
+  // The attach route takes the position, answers 101, and only then reads: a container started by the client
+  // meanwhile may have written already, and that output is the attach's.
+  const dir = mkdtempSync('/tmp/cais-logs-')
+  try {
+    const path = join(dir, 'log')
+    writeFileSync(path, '2024-01-01T00:00:00Z stdout F before\n')
+    const from = await logEnd(path)
+    const reader = readLogs(path, { follow: false, from, times: false })
+    appendFileSync(path, '2024-01-01T00:00:01Z stdout F after\n')
+    const read: string[] = []
+    for await (const batch of reader) for (const e of batch) read.push(entryText(e).toString())
+    assert.deepEqual(read, ['after\n'])
+    // No log yet (a container that never ran): from the start of the file once it comes.
+    assert.deepEqual(await logEnd(join(dir, 'none')), { offset: 0, inode: undefined })
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

@@ -78,13 +78,25 @@ export interface ReadLogsOptions {
   tail?: number | undefined
   sinceNanos?: bigint | undefined
   untilNanos?: bigint | undefined
-  /** Start reading at the file's current end (attach), not its beginning. */
-  fromEnd?: boolean
+  /** Start reading there (an attach: where the log ended when it came), not at the beginning. */
+  from?: LogPosition | undefined
   /** Decode each entry's time (for --timestamps, since, until); false skips that cost. Default true. */
   times?: boolean
   /** Resolves when following should stop (the container stopped); the rest of the file is still read. */
   stopped?: Promise<void> | undefined
   signal?: AbortSignal | undefined
+}
+
+/** A point in a log file: its size then, and the file (a rotation replaces it). */
+export interface LogPosition {
+  offset: number
+  inode: number | undefined
+}
+
+/** Where the log ends now. Taken before a client is told to go on, so nothing written after is missed. */
+export async function logEnd(path: string): Promise<LogPosition> {
+  const st = await stat(path).catch(() => undefined)
+  return { offset: st?.size ?? 0, inode: st?.ino }
 }
 
 /** A read is at most 4 MB, so a large log streams out rather than being held whole. */
@@ -132,13 +144,8 @@ class LineReader {
  */
 export async function* readLogs(path: string, opts: ReadLogsOptions): AsyncGenerator<LogEntry[]> {
   const reader = new LineReader()
-  let offset = 0
-  let inode: number | undefined
-  if (opts.fromEnd) {
-    const st = await stat(path).catch(() => undefined)
-    offset = st?.size ?? 0
-    inode = st?.ino
-  }
+  let offset = opts.from?.offset ?? 0
+  let inode = opts.from?.inode
   let pending: LogEntry | undefined
   const needTimes = (opts.times ?? true) || opts.sinceNanos !== undefined || opts.untilNanos !== undefined
   const keep = (e: LogEntry): boolean =>
@@ -229,7 +236,7 @@ export async function* readLogs(path: string, opts: ReadLogsOptions): AsyncGener
       if (ring.length > tail * 2 + 1024) ring = ring.slice(-tail)
     }
   }
-  if (!opts.fromEnd) {
+  if (!opts.from) {
     for (const file of await rotatedFiles()) {
       for (let from = 0; ; ) {
         const r = await reader.read(file, from)

@@ -21,7 +21,7 @@ import type { RootfsManager } from '../snapshots/rootfs.ts'
 import type { ContainerCreateBody, ContainerInspect, ContainerSummary, HealthConfig, WaitResponse } from '../wire/types.ts'
 import { mergeConfig, normaliseHostConfig, validateName, validateResources } from './create-config.ts'
 import { writeEtcFiles, writeResolvConf } from './etc-files.ts'
-import { type LogEntry, readLogs } from './logs.ts'
+import { type LogEntry, logEnd, readLogs } from './logs.ts'
 import { type ContainerRecord, initialState } from './record.ts'
 import { containerFilter } from './list-filter.ts'
 import { processesOf } from './top.ts'
@@ -851,21 +851,26 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     }
   }
 
-  /** Output of the container from now until its next stop (attach); with `logs`, history first. */
-  attachOutput(ref: string, opts: { logs: boolean; stream: boolean; signal?: AbortSignal }): { tty: boolean; entries: AsyncGenerator<LogEntry[]> } {
+  /**
+   * Output of the container from now until its next stop (attach); with `logs`, history first. "Now" is when the
+   * promise resolves: the caller answers its client (which may then start the container) only after that.
+   */
+  async attachOutput(ref: string, opts: { logs: boolean; stream: boolean; signal?: AbortSignal }): Promise<{ tty: boolean; entries: AsyncGenerator<LogEntry[]> }> {
     const rec = this.get(ref)
     const stopped = this.nextStop(rec.id)
+    const from = opts.logs ? undefined : await logEnd(rec.logPath)
     return {
       tty: rec.config.Tty,
       entries: readLogs(rec.logPath, {
         follow: opts.stream,
-        fromEnd: !opts.logs,
+        from,
         times: false,
         stopped,
         signal: opts.signal,
       }),
     }
   }
+
 
   /**
    * The container's stdin for an attach, once the container runs (an attach usually comes before the start).

@@ -242,7 +242,7 @@ export function containerRoutes(routes: Routes, d: { containers: ContainerServic
     const detachKeys = parseDetachKeys(q.get('detachKeys'))
     const output = new AbortController()
     ctx.signal.addEventListener('abort', () => output.abort(), { once: true })
-    const { tty, entries } = c.attachOutput(rec.id, { logs, stream, signal: output.signal })
+    const { tty, entries } = await c.attachOutput(rec.id, { logs, stream, signal: output.signal })
     const { socket, head } = hijack(ctx, streamMediaType(ctx, tty))
     socket.on('error', () => {})
     if (queryBool(q, 'stdin') && rec.config.OpenStdin) {
