@@ -158,6 +158,9 @@ export function systemRoutes(routes: Routes, d: SystemDeps): void {
       live.push(e)
       wake?.()
     })
+    // One listener for the whole stream: one per wait would pile up on a long `docker events`.
+    const onAbort = (): void => wake?.()
+    ctx.signal.addEventListener('abort', onAbort, { once: true })
     try {
       if (since !== undefined) for (const e of sub.past) if (inWindow(e) && matches(e)) write(e)
       const now = Date.now()
@@ -172,11 +175,11 @@ export function systemRoutes(routes: Routes, d: SystemDeps): void {
         if (timeLeft <= 0) return
         await new Promise<void>((resolve) => {
           wake = resolve
-          ctx.signal.addEventListener('abort', () => resolve(), { once: true })
           setTimeout(resolve, timeLeft).unref()
         })
       }
     } finally {
+      ctx.signal.removeEventListener('abort', onAbort)
       sub.unsubscribe()
       ctx.res!.end()
     }
