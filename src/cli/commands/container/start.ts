@@ -21,7 +21,8 @@ export const startCommand: Command = {
       await client.containers.start(id)
       await streams.started()
       await streams.done
-      if ((await client.containers.inspect(id)).State.Running) {
+      // Still running after the output ended: the user detached (which takes stdin attached).
+      if (stdin && (await client.containers.inspect(id)).State.Running) {
         attached.socket.destroy()
         return 0
       }
