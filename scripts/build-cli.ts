@@ -14,6 +14,9 @@ export const defaultBundlePath = (root: string): string => join(root, 'node_modu
 interface Source {
   path: string
   code: string
+  /** Taken before the file was read: an edit while the bundle is made leaves it out of date, not wrong. */
+  mtimeMs: number
+  size: number
 }
 
 /** Every module the entry can load, relative imports followed, dynamic ones (the commands) too. */
@@ -22,12 +25,13 @@ async function collect(root: string, entry: string): Promise<Source[]> {
   const sources = new Map<string, Source>()
   const visit = (rel: string): void => {
     if (sources.has(rel)) return
+    const { mtimeMs, size } = statSync(join(root, rel))
     const text = readFileSync(join(root, rel), 'utf8')
     const { outputText } = ts.transpileModule(text, {
       fileName: rel,
       compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2023, esModuleInterop: true, sourceMap: false },
     })
-    sources.set(rel, { path: rel, code: outputText })
+    sources.set(rel, { path: rel, code: outputText, mtimeMs, size })
     for (const m of outputText.matchAll(/\brequire\((["'])(\.{1,2}\/[^"']+)\1\)/g)) visit(posix.normalize(posix.join(posix.dirname(rel), m[2]!)))
   }
   visit(entry)
@@ -38,10 +42,8 @@ async function collect(root: string, entry: string): Promise<Source[]> {
 const builder = 'scripts/build-cli.ts'
 
 function bundleText(sources: Source[], root: string, out: string, entry: string): string {
-  const manifest = [...sources.map((s) => s.path), builder].map((path) => {
-    const st = statSync(join(root, path))
-    return [path, st.mtimeMs, st.size]
-  })
+  const own = statSync(join(root, builder))
+  const manifest = [...sources.map((s) => [s.path, s.mtimeMs, s.size]), [builder, own.mtimeMs, own.size]]
   const modules = sources.map((s) => `${JSON.stringify(s.path)}: function (exports, require, module, __filename, __dirname) {\n${s.code}\n}`).join(',\n')
   return `'use strict'
 // Made by scripts/build-cli.ts from the sources listed below; not to be edited.
