@@ -22,6 +22,9 @@ export function processIo(): Io {
     err: (line) => process.stderr.write(line + '\n'),
     stdout: process.stdout,
     stderr: process.stderr,
-    stdin: process.stdin,
+    // Made on first use: most commands never read it, and opening it costs a start ~1 ms.
+    get stdin() {
+      return process.stdin
+    },
   }
 }

@@ -26,10 +26,11 @@ export function connectStreams(
   io: Io,
   opts: { stdin: boolean; tty: boolean },
 ): { done: Promise<void>; started(): Promise<void> } {
-  const stdin = io.stdin as typeof io.stdin & TtyIn
-  const raw = opts.stdin && opts.tty && stdin.isTTY === true && typeof stdin.setRawMode === 'function'
+  // Not touched without `stdin`: the process's stdin is opened on first use.
+  const stdin = opts.stdin ? (io.stdin as typeof io.stdin & TtyIn) : undefined
+  const raw = stdin !== undefined && opts.tty && stdin.isTTY === true && typeof stdin.setRawMode === 'function'
   if (raw) stdin.setRawMode!(true)
-  if (opts.stdin) {
+  if (stdin) {
     stdin.on('data', (chunk: Buffer) => attached.socket.write(chunk))
     stdin.once('end', () => attached.socket.end())
   }
@@ -45,7 +46,7 @@ export function connectStreams(
     } finally {
       if (raw) stdin.setRawMode!(false)
       // Nothing more to send: let go of the terminal or pipe, so the process can exit.
-      if (opts.stdin) stdin.destroy()
+      stdin?.destroy()
       process.off('SIGWINCH', resize)
     }
   })()
