@@ -22,6 +22,7 @@ import type { ContainerCreateBody, ContainerInspect, ContainerSummary, HealthCon
 import { mergeConfig, normaliseHostConfig, validateName, validateResources } from './create-config.ts'
 import { writeEtcFiles, writeResolvConf } from './etc-files.ts'
 import { type LogEntry, logEnd, readLogs } from './logs.ts'
+import { BackgroundRemoval } from '../store/background-removal.ts'
 import { type ContainerRecord, initialState } from './record.ts'
 import { containerFilter } from './list-filter.ts'
 import { processesOf } from './top.ts'
@@ -67,6 +68,8 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   /** Per-container 'exit' and 'removed' notifications, for wait, attach and logs --follow. */
   readonly #signals = new EventEmitter()
   readonly #removing = new Set<string>()
+  /** Bundles of runs that ended: renamed away at once (a start may make the same one again), deleted later. */
+  readonly #bundleRemoval = new BackgroundRemoval()
   /** Containers whose last run this daemon has already released (#cleanupRun): removal need not do it again. */
   readonly #released = new Set<string>()
   #sweeper: NodeJS.Timeout | undefined
@@ -87,6 +90,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
 
   async init(): Promise<void> {
     await mkdir(this.#d.runtimeDir, { recursive: true })
+    await this.#bundleRemoval.sweep(this.#d.runtimeDir)
     for (const rec of this.#d.store.records.values()) this.#names.set(rec.name, rec.id)
   }
 
@@ -127,6 +131,11 @@ export class ContainerService implements ImageUsers, VolumeUsers {
 
   close(): void {
     clearInterval(this.#sweeper)
+  }
+
+  /** Resolves once the bundles being deleted are gone. */
+  async settled(): Promise<void> {
+    await this.#bundleRemoval.settled()
   }
 
   /**
@@ -577,7 +586,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       }),
       this.#d.rootfs.unmount(this.#rootfsDir(rec.id)).catch((err: unknown) => this.#d.log.warn('unmount failed', { container: rec.id, err })),
       // crun keeps its own copy of the config: its state does not need the bundle.
-      rm(this.#bundle(rec.id), { recursive: true, force: true }),
+      this.#bundleRemoval.remove(this.#bundle(rec.id)),
     ])
     this.#released.add(rec.id)
   }

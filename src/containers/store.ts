@@ -1,20 +1,27 @@
-import { mkdir, readdir, rename, rm } from 'node:fs/promises'
+import { mkdir, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { isErrno } from '../lib/errors.ts'
 import type { Mounter } from '../lib/mounter.ts'
 import { readJson, writeJsonAtomic } from '../store/atomic.ts'
+import { BackgroundRemoval, isBeingRemoved } from '../store/background-removal.ts'
 import type { ContainerRecord } from './record.ts'
 
 /** Container records on disk, one directory per container, all read into memory at start. */
 export class ContainerStore {
   readonly #dir: string
-  readonly #mounter: Mounter
   readonly records = new Map<string, ContainerRecord>()
-  readonly #removals = new Set<Promise<void>>()
+  /**
+   * A directory nothing refers to any more: its record goes first (should the rest fail, nothing loads it), and
+   * its rootfs may still be mounted (its container may even still run, when its record was lost): that mount is
+   * detached, so the deletion never reaches into it.
+   */
+  readonly #removal: BackgroundRemoval
 
   constructor(dir: string, mounter: Mounter) {
     this.#dir = dir
-    this.#mounter = mounter
+    this.#removal = new BackgroundRemoval(async (d) => {
+      await rm(join(d, 'container.json'), { force: true })
+      await mounter.unmount(join(d, 'rootfs', 'merged')).catch(() => {})
+    })
   }
 
   dirOf(id: string): string {
@@ -24,12 +31,12 @@ export class ContainerStore {
   async init(): Promise<void> {
     await mkdir(this.#dir, { recursive: true })
     for (const id of await readdir(this.#dir)) {
-      if (id.endsWith(removingSuffix)) await this.#removeDir(join(this.#dir, id))
+      if (isBeingRemoved(id)) await this.#removal.deleteNow(join(this.#dir, id))
       if (!/^[a-f0-9]{64}$/.test(id)) continue
       const rec = await readJson<ContainerRecord>(join(this.#dir, id, 'container.json'))
       // A directory without a record is a create that never finished, or a record lost: nothing refers to it.
       if (rec) this.records.set(id, rec)
-      else await this.#removeDir(join(this.#dir, id))
+      else await this.#removal.deleteNow(join(this.#dir, id))
     }
   }
 
@@ -45,34 +52,11 @@ export class ContainerStore {
    */
   async delete(id: string): Promise<void> {
     this.records.delete(id)
-    const doomed = this.dirOf(id) + removingSuffix
-    try {
-      await rename(this.dirOf(id), doomed)
-    } catch (err) {
-      if (isErrno(err, 'ENOENT')) return
-      // Not renamed: the record goes first, then the rest, as the next start would remove it.
-      await rm(join(this.dirOf(id), 'container.json'), { force: true })
-      await this.#removeDir(this.dirOf(id))
-      return
-    }
-    const removal: Promise<void> = this.#removeDir(doomed).finally(() => this.#removals.delete(removal))
-    this.#removals.add(removal)
-  }
-
-  /**
-   * A directory nothing refers to any more. Its rootfs may still be mounted (its container may even still run,
-   * when its record was lost): that mount is detached first, so the removal never reaches into it. A failure
-   * leaves the directory for the next start rather than stopping this one.
-   */
-  async #removeDir(dir: string): Promise<void> {
-    await this.#mounter.unmount(join(dir, 'rootfs', 'merged')).catch(() => {})
-    await rm(dir, { recursive: true, force: true }).catch(() => {})
+    await this.#removal.remove(this.dirOf(id))
   }
 
   /** Resolves once the directories of deleted containers are gone. */
   async settled(): Promise<void> {
-    await Promise.all(this.#removals)
+    await this.#removal.settled()
   }
 }
-
-const removingSuffix = '.removing'

@@ -175,6 +175,8 @@ async function main(): Promise<number> {
   logRotation.close()
   containers.close()
   await containerStore.settled()
+  await containers.settled()
+  await runtime.settled()
   networks.close()
   control?.close()
   runtime.close()

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { execFile } from '../lib/exec.ts'
 import type { Logger } from '../lib/log.ts'
 import { cgroupDirs } from './cgroups.ts'
+import { BackgroundRemoval } from '../store/background-removal.ts'
 import { isErrno } from '../lib/errors.ts'
 
 export interface RuntimeConfig {
@@ -60,6 +61,8 @@ export class Runtime {
   /** conmon's: a PATH, its sync pipe on fd 3, and crun's additions, which it passes on to crun. */
   readonly #conmonEnv: NodeJS.ProcessEnv
   #watcher: FSWatcher | undefined
+  /** Stopped containers' state directories: renamed away at once, deleted in the background. */
+  readonly #stateRemoval = new BackgroundRemoval()
 
   constructor(config: RuntimeConfig) {
     this.#c = config
@@ -70,6 +73,12 @@ export class Runtime {
   async init(): Promise<void> {
     await mkdir(this.#c.exitsDir, { recursive: true })
     await mkdir(this.#c.crunRoot, { recursive: true })
+    await this.#stateRemoval.sweep(this.#c.crunRoot)
+  }
+
+  /** Resolves once the state directories being deleted are gone. */
+  async settled(): Promise<void> {
+    await this.#stateRemoval.settled()
   }
 
   /** Creates the container (crun create under a new conmon); its process waits for `start`. Returns its PID. */
@@ -234,7 +243,7 @@ export class Runtime {
     if (stat !== '' && Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]) === status['process-start-time']) return false
     const removed = await Promise.all((await cgroupDirs(cgroup)).map((d) => rmdir(d).then(() => true, (err: unknown) => isErrno(err, 'ENOENT'))))
     if (removed.includes(false)) return false
-    await rm(dir, { recursive: true, force: true })
+    await this.#stateRemoval.remove(dir)
     return true
   }
 
