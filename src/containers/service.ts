@@ -34,7 +34,7 @@ import { securitySpec, validateSecurity } from './security.ts'
 import { type ViewDeps, attributesOf, inspectView, summaryView } from './views.ts'
 import { validateLogConfig } from './log-rotation.ts'
 import { parseTimestamp } from '../lib/time.ts'
-import { nextRestartDelay, shouldRestart, startsWithDaemon } from './restart-policy.ts'
+import { RestartScheduler, startsWithDaemon } from './restart-policy.ts'
 import { type MountPoint, prepareMounts, resolveMounts } from './mounts.ts'
 import type { VolumeService, VolumeUsers } from '../volumes/service.ts'
 import { type EndpointRequest, NetworkService } from '../networks/service.ts'
@@ -75,8 +75,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   #sweeper: NodeJS.Timeout | undefined
   readonly #monitorMissing = new Map<string, number>()
   /** Pending restarts by policy, and the last backoff delay of each container. */
-  readonly #restartTimers = new Map<string, NodeJS.Timeout>()
-  readonly #restartDelays = new Map<string, number>()
+  readonly #restarts: RestartScheduler
   /** Exec IDs of a running container, for inspect's ExecIDs; forgotten when it stops. */
   readonly #execIds = new Map<string, string[]>()
   readonly #cgroups = new CgroupReader()
@@ -84,6 +83,12 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   constructor(deps: ContainerServiceDeps) {
     this.#d = deps
     this.#signals.setMaxListeners(0)
+    this.#restarts = new RestartScheduler({
+      start: (id) => this.start(id, { byPolicy: true, onlyIfRestarting: true }),
+      save: (rec) => this.#d.store.save(rec),
+      exists: (id) => this.#d.store.records.has(id),
+      log: deps.log,
+    })
   }
 
   // ---- start-up
@@ -131,6 +136,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
 
   close(): void {
     clearInterval(this.#sweeper)
+    this.#restarts.close()
   }
 
   /** Resolves once the bundles being deleted are gone. */
@@ -324,8 +330,8 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       // A policy restart that lost the race against stop or rm does nothing.
       if (opts.onlyIfRestarting && (!rec.state.Restarting || rec.manuallyStopped)) return false
       if (!opts.byPolicy) {
-        this.#cancelRestart(rec)
-        this.#restartDelays.delete(rec.id)
+        this.#restarts.cancel(rec)
+        this.#restarts.reset(rec.id)
         rec.manuallyStopped = false
       }
       if (this.#removing.has(rec.id)) throw conflict(`container ${rec.id} is marked for removal and cannot be started`)
@@ -507,39 +513,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   /** What follows a recorded exit: removal for `--rm`, otherwise the restart policy. */
   async #afterExit(rec: ContainerRecord): Promise<void> {
     if (rec.hostConfig.AutoRemove) await this.#autoRemove(rec)
-    else this.#scheduleRestart(rec)
-  }
-
-  /** Applies the restart policy after an exit: state `restarting`, then a start after the backoff delay. */
-  #scheduleRestart(rec: ContainerRecord): void {
-    if (!shouldRestart(rec.hostConfig.RestartPolicy, rec.state.ExitCode, rec.restartCount, rec.manuallyStopped ?? false)) return
-    const ranMs = Date.now() - Date.parse(rec.state.StartedAt)
-    const delay = nextRestartDelay(this.#restartDelays.get(rec.id), ranMs)
-    this.#restartDelays.set(rec.id, delay)
-    rec.state = { ...rec.state, Status: 'restarting', Restarting: true }
-    void this.#d.store.save(rec).catch(() => {})
-    const timer = setTimeout(() => {
-      this.#restartTimers.delete(rec.id)
-      if (!this.#d.store.records.has(rec.id) || !rec.state.Restarting) return
-      rec.restartCount++
-      this.start(rec.id, { byPolicy: true, onlyIfRestarting: true }).catch((err: unknown) => {
-        this.#d.log.warn('restart by policy failed', { container: rec.id, err })
-        rec.state = { ...rec.state, Restarting: false, Status: 'exited' }
-        this.#scheduleRestart(rec)
-      })
-    }, delay)
-    timer.unref()
-    this.#restartTimers.set(rec.id, timer)
-  }
-
-  /** Cancels a pending policy restart; true when there was one. */
-  #cancelRestart(rec: ContainerRecord): boolean {
-    const timer = this.#restartTimers.get(rec.id)
-    if (timer) clearTimeout(timer)
-    this.#restartTimers.delete(rec.id)
-    if (!rec.state.Restarting) return false
-    rec.state = { ...rec.state, Restarting: false, Status: 'exited' }
-    return true
+    else this.#restarts.schedule(rec)
   }
 
   async #markExited(rec: ContainerRecord, code: number, error = ''): Promise<void> {
@@ -658,7 +632,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     const rec = this.get(ref)
     // Even a stop that finds nothing running keeps the restart policy from starting the container again.
     rec.manuallyStopped = true
-    if (this.#cancelRestart(rec)) {
+    if (this.#restarts.cancel(rec)) {
       await this.#d.store.save(rec)
       this.#emit(rec, 'stop')
       return true
@@ -762,7 +736,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     }
     if (this.#removing.has(rec.id)) throw conflict(`removal of container ${rec.id} is already in progress`)
     this.#removing.add(rec.id)
-    this.#cancelRestart(rec)
+    this.#restarts.cancel(rec)
     rec.manuallyStopped = true
     try {
       const t0 = performance.now()
@@ -792,7 +766,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
         deleteMs: +(performance.now() - t2).toFixed(1),
       })
       this.#names.delete(rec.name)
-      this.#restartDelays.delete(rec.id)
+      this.#restarts.reset(rec.id)
       this.#released.delete(rec.id)
       if (opts.volumes) {
         // `rm -v` and `--rm` take the container's anonymous volumes with it, never named ones.
