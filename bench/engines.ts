@@ -3,7 +3,7 @@ import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_pr
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { request } from 'node:http'
 import { join, resolve } from 'node:path'
-import { removeChains } from '../test/helpers/host-cleanup.ts'
+import { removeChains, unmountUnder } from '../test/helpers/host-cleanup.ts'
 
 export const repo = resolve(import.meta.dirname, '..')
 export const docker = process.env['DOCKER_CLI'] ?? '/usr/local/bin/docker'
@@ -84,9 +84,7 @@ export async function startDockerd(imageTar: Buffer): Promise<Engine | undefined
 export function stop(e: Engine, opts: { runningOnly?: boolean } = {}): void {
   for (const id of sh(e.host, ['ps', '-q', ...(opts.runningOnly ? [] : ['-a'])]).out.split('\n').filter(Boolean)) sh(e.host, ['rm', '-f', id])
   stopDaemon(e)
-  for (const m of execFileSync('sh', ['-c', `grep -o ' ${e.dir}[^ ]*' /proc/mounts || true`], { encoding: 'utf8' }).split('\n').filter(Boolean).reverse()) {
-    spawnSync('umount', ['-l', m.trim()])
-  }
+  unmountUnder(e.dir)
   rmSync(e.dir, { recursive: true, force: true })
   if (e.name === 'caisd') {
     spawnSync('ip', ['link', 'del', 'dev', 'cbench0'])

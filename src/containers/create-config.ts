@@ -125,3 +125,10 @@ export function normaliseHostConfig(h: Partial<HostConfig> | undefined): HostCon
   }
   return hc
 }
+
+/** A `ConsoleSize` (of a create's HostConfig, an exec's create or start) is `[height, width]`; zeros mean the client did not say. */
+export function consoleSizeOf(value: unknown): { height: number; width: number } | undefined {
+  if (!Array.isArray(value) || value.length !== 2) return undefined
+  const [height, width] = value as [unknown, unknown]
+  return typeof height === 'number' && typeof width === 'number' && height > 0 && width > 0 ? { height, width } : undefined
+}

@@ -10,7 +10,7 @@ import { openStdin, resizeTerminal } from '../runtime/stdin.ts'
 import { entryText, readLogs } from './logs.ts'
 import type { ContainerService } from './service.ts'
 import { resolveUser } from './user.ts'
-import { mergeEnv } from './create-config.ts'
+import { consoleSizeOf, mergeEnv } from './create-config.ts'
 
 export interface ExecConfig {
   Cmd: string[]
@@ -73,7 +73,7 @@ export class ExecService {
     if (!c.state.Running) throw conflict(`container ${c.id} is not running`)
     if (c.state.Paused) throw conflict(`Container ${c.id} is paused, unpause the container before exec`)
     const id = newId()
-    const size = config.ConsoleSize
+    const size = config.Tty ? consoleSizeOf(config.ConsoleSize) : undefined
     this.#execs.set(id, {
       id,
       containerId: c.id,
@@ -82,7 +82,7 @@ export class ExecService {
       exitCode: null,
       pid: 0,
       started: false,
-      ...(config.Tty && size && size[0] > 0 && size[1] > 0 ? { terminalSize: { height: size[0], width: size[1] } } : {}),
+      ...(size ? { terminalSize: size } : {}),
     })
     this.#containers.recordExec(c.id, id)
     this.#events.emit('container', `exec_create: ${config.Cmd.join(' ')}`, c.id, { ...this.#containers.eventAttributes(c.id), execID: id })

@@ -17,11 +17,11 @@ function record(name: string, state: Partial<ContainerRecord['state']>, extra: P
 }
 
 const web = record('web', { Status: 'running', Running: true }, { config: { Labels: { tier: 'front' } } as unknown as ContainerRecord['config'] })
-const job = record('job', { Status: 'exited', ExitCode: 3 })
+const job = record('job', { Status: 'exited', ExitCode: 3 }, { imageId: 'sha256:busybox' })
 const fresh = record('fresh', {})
 const all = [web, job, fresh]
 const names = (f: Map<string, string[]>, opts = { all: false }): string[] =>
-  all.filter(containerFilter(f, { ...opts, isAncestor: (ref, r) => ref === 'busybox' && r === job })).map((r) => r.name)
+  all.filter(containerFilter(f, { ...opts, imageIdOf: (ref) => (ref === 'busybox' ? 'sha256:busybox' : undefined) })).map((r) => r.name)
 
 test('without all only running containers; a status or exited filter looks at all of them', () => {
   assert.deepEqual(names(new Map()), ['/web'])
@@ -42,6 +42,7 @@ test('id prefix, label, ancestor, health and network', () => {
   assert.deepEqual(names(new Map([['id', ['job01']]]), { all: true }), ['/job'])
   assert.deepEqual(names(new Map([['label', ['tier=front']]]), { all: true }), ['/web'])
   assert.deepEqual(names(new Map([['ancestor', ['busybox']]]), { all: true }), ['/job'])
+  assert.deepEqual(names(new Map([['ancestor', ['nope']]]), { all: true }), [], 'an image not here: nothing')
   assert.deepEqual(names(new Map([['health', ['none']]]), { all: true }), ['/web', '/job', '/fresh'])
   assert.deepEqual(names(new Map([['network', ['bridge']]]), { all: true }), ['/web', '/job', '/fresh'])
   assert.deepEqual(names(new Map([['network', ['other']]]), { all: true }), [])

@@ -7,7 +7,7 @@ import type { ContainerRecord } from './record.ts'
  * filter) only running containers pass. A `name` filter is a regular expression; one that does not compile
  * matches nothing, as Docker's.
  */
-export function containerFilter(f: Filters, opts: { all: boolean; isAncestor(ref: string, r: ContainerRecord): boolean }): (r: ContainerRecord) => boolean {
+export function containerFilter(f: Filters, opts: { all: boolean; imageIdOf(ref: string): string | undefined }): (r: ContainerRecord) => boolean {
   const statusFilter = f.get('status')
   const all = opts.all || (statusFilter?.length ?? 0) > 0 || f.has('exited')
   const names = f.get('name')?.flatMap((n) => {
@@ -21,7 +21,8 @@ export function containerFilter(f: Filters, opts: { all: boolean; isAncestor(ref
   const labels = f.get('label')
   const exited = f.get('exited')
   const volumes = f.get('volume')
-  const ancestors = f.get('ancestor')
+  // Each `ancestor` resolved once, not once per container.
+  const ancestors = f.get('ancestor')?.map((ref) => opts.imageIdOf(ref))
   const health = f.get('health')
   const networks = f.get('network')
   return (r) => {
@@ -32,7 +33,7 @@ export function containerFilter(f: Filters, opts: { all: boolean; isAncestor(ref
     if (!matchLabels(labels, r.config.Labels)) return false
     if (exited && !(r.state.Status === 'exited' && exited.includes(String(r.state.ExitCode)))) return false
     if (volumes && !volumes.some((v) => (r.mounts ?? []).some((m) => m.source === v || m.destination === v))) return false
-    if (ancestors && !ancestors.some((a) => opts.isAncestor(a, r))) return false
+    if (ancestors && !ancestors.includes(r.imageId)) return false
     if (health && !health.includes(r.state.Health?.Status ?? 'none')) return false
     if (networks && !networks.some((n) => Object.keys(r.networks ?? { [r.hostConfig.NetworkMode]: {} }).includes(n))) return false
     return true

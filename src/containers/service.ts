@@ -19,7 +19,7 @@ import { type StatsSample, sampleStats } from './stats.ts'
 import type { Writable } from 'node:stream'
 import type { RootfsManager } from '../snapshots/rootfs.ts'
 import type { ContainerCreateBody, ContainerInspect, ContainerSummary, HealthConfig, WaitResponse } from '../wire/types.ts'
-import { mergeConfig, normaliseHostConfig, validateName, validateResources } from './create-config.ts'
+import { consoleSizeOf, mergeConfig, normaliseHostConfig, validateName, validateResources } from './create-config.ts'
 import { writeEtcFiles, writeResolvConf } from './etc-files.ts'
 import { type LogEntry, logEnd, readLogs } from './logs.ts'
 import { BackgroundRemoval } from '../store/background-removal.ts'
@@ -797,7 +797,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   }
 
   list(opts: { all?: boolean; limit?: number | undefined; filters: Filters }): ContainerSummary[] {
-    const matches = containerFilter(opts.filters, { all: opts.all === true || (opts.limit ?? 0) > 0, isAncestor: (ref, r) => this.#isAncestor(ref, r) })
+    const matches = containerFilter(opts.filters, { all: opts.all === true || (opts.limit ?? 0) > 0, imageIdOf: (ref) => this.#imageIdOf(ref) })
     // Newest first; the times parsed once each, not twice per comparison.
     let recs = this.all
       .filter(matches)
@@ -808,11 +808,12 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     return recs.map((r) => this.#summary(r))
   }
 
-  #isAncestor(ref: string, r: ContainerRecord): boolean {
+  /** The image a reference names here; undefined when none (an `ancestor` filter on it matches nothing). */
+  #imageIdOf(ref: string): string | undefined {
     try {
-      return this.#d.images.resolve(ref).id === r.imageId
+      return this.#d.images.resolve(ref).id
     } catch {
-      return false
+      return undefined
     }
   }
 
@@ -853,7 +854,6 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       }),
     }
   }
-
 
   /**
    * The container's stdin for an attach, once the container runs (an attach usually comes before the start).
@@ -1070,13 +1070,6 @@ function resourcesOf(hc: Record<string, unknown>): Parameters<typeof linuxResour
     cpusetCpus: hc['CpusetCpus'] as string | undefined,
     cpusetMems: hc['CpusetMems'] as string | undefined,
   }
-}
-
-/** `HostConfig.ConsoleSize` is `[height, width]`; zeros mean the client did not say. */
-function consoleSizeOf(value: unknown): { height: number; width: number } | undefined {
-  if (!Array.isArray(value) || value.length !== 2) return undefined
-  const [height, width] = value as [unknown, unknown]
-  return typeof height === 'number' && typeof width === 'number' && height > 0 && width > 0 ? { height, width } : undefined
 }
 
 /** Accepts `SIGTERM`, `TERM`, `15`. */

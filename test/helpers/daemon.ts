@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSy
 import { join, resolve } from 'node:path'
 import type { TestContext } from 'node:test'
 import { EngineClient } from '../../src/client/engine-client.ts'
-import { cleanupNetwork } from './host-cleanup.ts'
+import { cleanupNetwork, unmountUnder } from './host-cleanup.ts'
 
 export const repoRoot = resolve(import.meta.dirname, '../..')
 export const caisBin = join(repoRoot, 'bin/cais')
@@ -222,17 +222,7 @@ function cleanupRoot(dir: string, execRoot: string): void {
       }
     }
   }
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' ')[4])
-    .filter((m): m is string => m !== undefined && m.startsWith(dir))
-  for (const m of mounts.reverse()) {
-    try {
-      execFileSync('umount', ['-l', m], { stdio: 'ignore' })
-    } catch {
-      // not mounted any more
-    }
-  }
+  unmountUnder(dir)
   rmSync(dir, { recursive: true, force: true })
 }
 

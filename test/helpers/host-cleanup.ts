@@ -52,3 +52,12 @@ export function removeChains(prefix: string): void {
     }
   }
 }
+
+/** Detaches every mount under `dir`, the deepest first. */
+export function unmountUnder(dir: string): void {
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((m): m is string => m !== undefined && m.startsWith(dir))
+  for (const m of mounts.reverse()) quiet('umount', ['-l', m])
+}

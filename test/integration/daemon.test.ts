@@ -105,7 +105,8 @@ test('a removed container leaves no directory, even when caisd dies before it is
   const name = `${uniqueName(t)}-2`
   const id = (await d.client.containers.create({ Image: BUSYBOX, Cmd: ['true'] }, { name })).Id
   await d.kill9()
-  renameSync(`${containers}/${id}`, `${containers}/${id}.removing`)
+  // As the store names what it is deleting: `<id>.<time>-<n>.removing`.
+  renameSync(`${containers}/${id}`, `${containers}/${id}.${Date.now()}-0.removing`)
   await d.start()
   assert.deepEqual(readdirSync(containers).filter((n) => n.startsWith(id)), [])
   await assert.rejects(d.client.containers.inspect(name), /No such container/)

@@ -1,4 +1,5 @@
 import { PassThrough } from 'node:stream'
+import { consoleSizeOf } from '../../containers/create-config.ts'
 import type { ExecConfig, ExecService } from '../../containers/exec.ts'
 import { invalid } from '../../lib/errors.ts'
 import { readJson, sendJson, sendStatus, versionAtLeast } from '../context.ts'
@@ -74,8 +75,8 @@ export function execRoutes(routes: Routes, d: { execs: ExecService }): void {
     else body = (await readJson<ExecStartBody>(ctx.req)) ?? {}
     const exec = d.execs.validateStart(id)
     // The start's size (API 1.42 and later) is the one the process gets, as Docker's.
-    const size = versionAtLeast(ctx, '1.42') ? body.ConsoleSize : undefined
-    if (exec.config.Tty && Array.isArray(size) && size.length === 2 && size.every((n) => Number.isInteger(n) && n > 0)) await d.execs.resize(id, size[0], size[1])
+    const size = versionAtLeast(ctx, '1.42') ? consoleSizeOf(body.ConsoleSize) : undefined
+    if (size) await d.execs.resize(id, size.height, size.width)
     if (body.Detach) {
       void d.execs.start(id, { output: () => {} }).catch((err: unknown) => ctx.log.warn('detached exec failed', { err }))
       if (ctx.res) sendStatus(ctx, 200)
