@@ -103,12 +103,12 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   async reconcile(): Promise<void> {
     for (const rec of [...this.#d.store.records.values()]) {
       if (rec.state.Status !== 'running' && rec.state.Status !== 'paused') continue
-      const code = await this.#d.runtime.exitCode(rec.id)
+      const code = this.#d.runtime.exitCode(rec.id)
       if (code !== undefined) continue // handled by the exit watcher below
       const alive = await this.#d.runtime.conmonPid(this.#bundle(rec.id), rec.id)
       if (!alive) {
         this.#d.log.warn('container lost while caisd was down', { container: rec.id })
-        await this.#markExited(rec, 128 + 9, 'container process lost while the daemon was down')
+        await this.#markExited(rec, 128 + 9, { error: 'container process lost while the daemon was down' })
         await this.#afterExit(rec)
       }
     }
@@ -116,7 +116,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     for (const id of await this.#d.runtime.containerIds()) {
       if (this.#d.store.records.has(id)) continue
       this.#d.log.warn('removing a container caisd has no record of', { container: id })
-      await this.#d.runtime.delete(id, true).catch((err: unknown) => this.#d.log.warn('removal failed', { container: id, err }))
+      await this.#d.runtime.delete(id, { force: true }).catch((err: unknown) => this.#d.log.warn('removal failed', { container: id, err }))
       await rm(this.#bundle(id), { recursive: true, force: true })
       await this.#d.networks.detach(id)
     }
@@ -171,7 +171,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       this.#d.log.warn('conmon gone without an exit file', { container: rec.id, diagnostics: await this.#d.runtime.diagnose(this.#bundle(rec.id), rec.id) })
       const exited = await this.#lock.run(rec.id, async () => {
         if (!rec.state.Running) return false
-        await this.#markExited(rec, 137, 'container monitor (conmon) exited without reporting an exit code')
+        await this.#markExited(rec, 137, { error: 'container monitor (conmon) exited without reporting an exit code' })
         return true
       })
       if (exited) await this.#afterExit(rec)
@@ -500,11 +500,12 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       await this.#d.runtime.forgetExit(id)
       return
     }
-    // fs.watch may report one exit file several times: only the call that records the exit acts on it.
+    // fs.watch may report one exit file several times: only the first call finds the container running.
     const exited = await this.#lock.run(id, async () => {
-      const code = await this.#d.runtime.exitCode(id)
-      if (code === undefined || !rec.state.Running) return false
-      await this.#markExited(rec, code)
+      if (!rec.state.Running) return false
+      const code = this.#d.runtime.exitCode(id)
+      if (code === undefined) return false
+      await this.#markExited(rec, code, { reaped: true })
       return true
     })
     if (exited) await this.#afterExit(rec)
@@ -516,9 +517,13 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     else this.#restarts.schedule(rec)
   }
 
-  async #markExited(rec: ContainerRecord, code: number, error = ''): Promise<void> {
+  /**
+   * Records an exit and releases what the run held. `reaped`: conmon has reported the exit, so the process is
+   * known to be gone.
+   */
+  async #markExited(rec: ContainerRecord, code: number, exit: { error?: string; reaped?: boolean } = {}): Promise<void> {
     // Read before the cleanup removes the cgroup: the kernel counts the OOM kills there.
-    const oomKilled = (await this.#cgroups.oomKills(`cais/${rec.id}`)) > 0
+    const oomKilled = this.#cgroups.oomKills(`cais/${rec.id}`) > 0
     rec.state = {
       ...rec.state,
       OOMKilled: oomKilled,
@@ -528,16 +533,20 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       Restarting: false,
       Pid: 0,
       ExitCode: code,
-      Error: error,
+      Error: exit.error ?? '',
       FinishedAt: rfc3339Nano(Date.now()),
     }
     const t0 = performance.now()
-    await this.#cleanupRun(rec)
-    const t1 = performance.now()
     // A container being removed (or removed at its exit, --rm) is deleted from the store next: its exited state
-    // need not reach the disk. Should the removal not happen, the next start finds no process and records the exit.
-    if (!this.#removing.has(rec.id) && !rec.hostConfig.AutoRemove) await this.#d.store.save(rec)
-    await this.#d.runtime.forgetExit(rec.id)
+    // need not reach the disk, and its exit file can go beside the cleanup. Should the removal not happen, the next
+    // start finds no process and records the exit. Any other keeps its exit file until its state is saved.
+    const deletedNext = this.#removing.has(rec.id) || rec.hostConfig.AutoRemove
+    await Promise.all([this.#cleanupRun(rec, exit.reaped === true), deletedNext ? this.#d.runtime.forgetExit(rec.id) : undefined])
+    const t1 = performance.now()
+    if (!deletedNext) {
+      await this.#d.store.save(rec)
+      await this.#d.runtime.forgetExit(rec.id)
+    }
     this.#d.log.debug('container exited', { container: rec.id, cleanupMs: +(t1 - t0).toFixed(1), saveMs: +(performance.now() - t1).toFixed(1) })
     const started = Date.parse(rec.state.StartedAt)
     this.#execIds.delete(rec.id)
@@ -545,12 +554,12 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     this.#signals.emit(`exit:${rec.id}`, code)
   }
 
-  /** Releases what a run held: crun's state, the rootfs mount, the bundle. */
-  async #cleanupRun(rec: ContainerRecord): Promise<void> {
+  /** Releases what a run held: crun's state, the rootfs mount, the bundle. `reaped` as for #markExited. */
+  async #cleanupRun(rec: ContainerRecord, reaped = false): Promise<void> {
     // Once the process is gone these are independent of each other: crun's state, the network, the mounts, the bundle.
     const volumes = (rec.mounts ?? []).filter((m) => m.type === 'volume')
     await Promise.all([
-      this.#d.runtime.delete(rec.id, true).catch(() => {}),
+      this.#d.runtime.delete(rec.id, { force: true, reaped }).catch(() => {}),
       NetworkService.isBridgeMode(rec.hostConfig.NetworkMode)
         ? this.#d.networks.detach(rec.id).catch((err: unknown) => this.#d.log.warn('network teardown failed', { container: rec.id, err }))
         : undefined,
@@ -668,7 +677,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     this.#emit(rec, 'kill', { signal: String(num) })
     try {
       // SIGKILL of a running, unfrozen container goes straight to its init (no crun spawn); the rest through crun.
-      const direct = num === 9 && !rec.state.Paused && (await this.#d.runtime.killInit(rec.id, rec.state.Pid, num))
+      const direct = num === 9 && !rec.state.Paused && this.#d.runtime.killInit(rec.id, rec.state.Pid, num)
       if (!direct) await this.#d.runtime.kill(rec.id, num)
       // A frozen process gets the signal once thawed: stop, kill and rm work on paused containers, as Docker's.
       if (rec.state.Paused && (num === 9 || num === 15)) {
@@ -756,8 +765,8 @@ export class ContainerService implements ImageUsers, VolumeUsers {
         if (!this.#released.has(rec.id)) await this.#cleanupRun(rec)
         t2 = performance.now()
         // The store unmounts what is still mounted in the directory (a `cp` of a stopped container) before removing it.
-        await this.#d.store.delete(rec.id)
-        await this.#d.runtime.forgetExit(rec.id)
+        await Promise.all([this.#d.store.delete(rec.id), this.#d.runtime.forgetExit(rec.id)])
+        this.#d.rootfs.forget(this.#rootfsDir(rec.id))
       })
       this.#d.log.debug('container removed', {
         container: rec.id,

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { readFile, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 
@@ -40,18 +40,22 @@ export class CgroupReader {
   }
 
   async #keyed(controller: string, cgroup: string, file: string): Promise<Record<string, number>> {
-    const out: Record<string, number> = {}
-    for (const line of (await this.#text(controller, cgroup, file)).split('\n')) {
-      const [k, v] = line.trim().split(/\s+/)
-      if (k && v !== undefined) out[k] = Number(v)
-    }
-    return out
+    return keyedValues(await this.#text(controller, cgroup, file))
   }
 
-  /** How many times the kernel's OOM killer struck in the cgroup. */
-  async oomKills(cgroup: string): Promise<number> {
-    if (this.#unified) return (await this.#keyed('memory', cgroup, 'memory.events'))['oom_kill'] ?? 0
-    return (await this.#keyed('memory', cgroup, 'memory.oom_control'))['oom_kill'] ?? 0
+  /**
+   * How many times the kernel's OOM killer struck in the cgroup. Read synchronously, as it is read at every exit:
+   * a cgroup file is made by the kernel on read, so this never waits on a disk.
+   */
+  oomKills(cgroup: string): number {
+    const file = this.#unified ? this.#path('memory', cgroup, 'memory.events') : this.#path('memory', cgroup, 'memory.oom_control')
+    let text: string
+    try {
+      text = readFileSync(file, 'utf8')
+    } catch {
+      return 0
+    }
+    return keyedValues(text)['oom_kill'] ?? 0
   }
 
   /** CPU time in nanoseconds: total, per CPU, user and system. */
@@ -133,4 +137,14 @@ export async function systemCpuNanos(): Promise<number> {
   const line = (await readFile('/proc/stat', 'utf8')).split('\n').find((l) => l.startsWith('cpu '))
   const ticks = (line ?? '').split(/\s+/).slice(1, 8).map(Number).reduce((a, b) => a + b, 0)
   return ticks * (1e9 / 100)
+}
+
+/** A cgroup file of `key value` lines (memory.stat, cpu.stat, memory.oom_control). */
+function keyedValues(text: string): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const line of text.split('\n')) {
+    const [k, v] = line.trim().split(/\s+/)
+    if (k && v !== undefined) out[k] = Number(v)
+  }
+  return out
 }

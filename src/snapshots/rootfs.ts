@@ -12,7 +12,8 @@ import type { Digest } from '../content/digest.ts'
 export class RootfsManager {
   readonly #layers: LayerStore
   readonly #mounter: Mounter
-  readonly #unmounting = new Map<string, Promise<void>>()
+  /** Unmounts of `merged` dirs, running or done, since each was last mounted here. */
+  readonly #unmounts = new Map<string, Promise<void>>()
 
   constructor(layers: LayerStore, mounter: Mounter) {
     this.#layers = layers
@@ -44,6 +45,7 @@ export class RootfsManager {
 
   async mount(dir: string, top: Digest | null): Promise<string> {
     const merged = join(dir, 'merged')
+    this.#unmounts.delete(merged)
     if (await isMounted(merged)) return merged
     const lowers = this.lowerDirs(top)
     // overlay needs at least one lower dir; an image with no layers gets an empty one.
@@ -54,13 +56,25 @@ export class RootfsManager {
     return merged
   }
 
-  /** Unmounts `<dir>/merged`; a second call while one runs waits for that one instead of racing it. */
+  /**
+   * Unmounts `<dir>/merged`. A second call while one runs waits for that one instead of racing it; one after it
+   * succeeded, with no mount since, has nothing to do (an `rm -f` unmounts early, then its exit cleanup asks again,
+   * and each round trip to the mount helper costs ~0.5 ms while the kernel tears the container down).
+   */
   unmount(dir: string): Promise<void> {
     const merged = join(dir, 'merged')
-    const running = this.#unmounting.get(merged)
-    if (running) return running
-    const done = this.#mounter.unmount(merged).finally(() => this.#unmounting.delete(merged))
-    this.#unmounting.set(merged, done)
+    const known = this.#unmounts.get(merged)
+    if (known) return known
+    const done = this.#mounter.unmount(merged).catch((err: unknown) => {
+      if (this.#unmounts.get(merged) === done) this.#unmounts.delete(merged)
+      throw err
+    })
+    this.#unmounts.set(merged, done)
     return done
+  }
+
+  /** Drops what is remembered of `<dir>`, once it is gone (a removed container's). */
+  forget(dir: string): void {
+    this.#unmounts.delete(join(dir, 'merged'))
   }
 }
