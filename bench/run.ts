@@ -398,8 +398,9 @@ async function main(): Promise<void> {
       }
       results[w.name] = Object.fromEntries(engines.map((e) => [e.name, median(samples[e.name]!)]))
       for (const [j, f] of floors.entries()) results[`${f.row} (ms)`] = { caisd: median(floorSamples[j]!) }
-      // Floors that follow one another in the command add up: their sum against dockerd's time is the best ratio
-      // a caisd that took no time of its own would reach.
+      // Floors that follow one another in the command add up: their sum against dockerd's time is about the best
+      // ratio a caisd that took no time of its own would reach (about: each is a median of its own samples, and the
+      // CLI-alone server answers from this process).
       const dockerdMs = results[w.name]?.['dockerd']
       if (floors.length > 1 && dockerdMs !== undefined) {
         results[`${w.name}: its floors together, against dockerd`] = { caisd: floorSamples.reduce((sum, s) => sum + median(s), 0), dockerd: dockerdMs }

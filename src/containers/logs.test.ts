@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { appendFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { entryText, logEnd, parseLogLine, readLogs } from './logs.ts'
@@ -75,5 +75,32 @@ test('a log larger than one read comes back whole, in order, across the read bou
     assert.equal(got[60_010], 'osplit end\n')
   } finally {
     rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test("a follower reads to the end of the container's output though its directory is renamed away first (rm racing the last read)", async () => {
+  const parent = mkdtempSync('/tmp/cais-logs-')
+  try {
+    const dir = join(parent, 'container')
+    mkdirSync(dir)
+    const path = join(dir, 'log')
+    // An attach before the first start: there is no log yet.
+    const from = await logEnd(path)
+    let stop = (): void => {}
+    const stopped = new Promise<void>((resolve) => (stop = resolve))
+    const reader = readLogs(path, { follow: true, from, times: false, stopped })
+    const read: string[] = []
+    const done = (async () => {
+      for await (const batch of reader) for (const e of batch) read.push(entryText(e).toString())
+    })()
+    await new Promise((r) => setTimeout(r, 50))
+    // The container writes and exits, and its removal renames the directory before the follower reads again.
+    appendFileSync(path, '2024-01-01T00:00:01Z stdout F first\n2024-01-01T00:00:02Z stdout F last\n')
+    renameSync(dir, `${dir}.removing`)
+    stop()
+    await done
+    assert.deepEqual(read, ['first\n', 'last\n'])
+  } finally {
+    rmSync(parent, { recursive: true, force: true })
   }
 })

@@ -1,5 +1,5 @@
-import { type FSWatcher, watch } from 'node:fs'
-import { open, readdir, stat } from 'node:fs/promises'
+import { type FSWatcher, constants, watch } from 'node:fs'
+import { type FileHandle, open, readdir, stat } from 'node:fs/promises'
 import { basename, dirname } from 'node:path'
 import { isErrno } from '../lib/errors.ts'
 
@@ -109,31 +109,41 @@ const maxRead = 4 * 1024 * 1024
 class LineReader {
   #scratch = Buffer.alloc(0)
 
-  /** Whole lines of `file` from byte `from`: the bytes up to the last newline (valid until the next call), and where the next read starts. */
+  /** Whole lines of `file` from byte `from` (see readOpen); undefined when there is no such file. */
   async read(file: string, from: number): Promise<{ buf: Buffer; next: number; ino: number } | undefined> {
-    let fh
+    const fh = await openIfThere(file, false)
+    if (!fh) return undefined
     try {
-      fh = await open(file, 'r')
-    } catch (err) {
-      if (isErrno(err, 'ENOENT')) return undefined
-      throw err
-    }
-    try {
-      const { size, ino } = await fh.stat()
-      const start = size < from ? 0 : from // truncated: start again
-      for (let want = maxRead; ; want *= 2) {
-        const length = Math.min(want, Math.max(0, size - start))
-        if (this.#scratch.length < length) this.#scratch = Buffer.allocUnsafe(length)
-        const { bytesRead } = length > 0 ? await fh.read(this.#scratch, 0, length, start) : { bytesRead: 0 }
-        const last = bytesRead > 0 ? this.#scratch.lastIndexOf(NEWLINE, bytesRead - 1) : -1
-        // A line longer than the read (conmon splits long lines, so only a torn file has one): read more at once.
-        if (last < 0 && bytesRead === want) continue
-        // An unfinished last line is read again, whole, the next time.
-        return { buf: this.#scratch.subarray(0, last + 1), next: start + last + 1, ino }
-      }
+      return { ...(await this.readOpen(fh, from)), ino: (await fh.stat()).ino }
     } finally {
       await fh.close()
     }
+  }
+
+  /** Whole lines of an open file from byte `from`: the bytes up to the last newline (valid until the next call), and where the next read starts. */
+  async readOpen(fh: FileHandle, from: number): Promise<{ buf: Buffer; next: number }> {
+    const { size } = await fh.stat()
+    const start = size < from ? 0 : from // truncated: start again
+    for (let want = maxRead; ; want *= 2) {
+      const length = Math.min(want, Math.max(0, size - start))
+      if (this.#scratch.length < length) this.#scratch = Buffer.allocUnsafe(length)
+      const { bytesRead } = length > 0 ? await fh.read(this.#scratch, 0, length, start) : { bytesRead: 0 }
+      const last = bytesRead > 0 ? this.#scratch.lastIndexOf(NEWLINE, bytesRead - 1) : -1
+      // A line longer than the read (conmon splits long lines, so only a torn file has one): read more at once.
+      if (last < 0 && bytesRead === want) continue
+      // An unfinished last line is read again, whole, the next time.
+      return { buf: this.#scratch.subarray(0, last + 1), next: start + last + 1 }
+    }
+  }
+}
+
+/** `file` opened for reading; undefined when it is not there. `create` makes an empty one instead. */
+async function openIfThere(file: string, create: boolean): Promise<FileHandle | undefined> {
+  try {
+    return await open(file, create ? constants.O_RDONLY | constants.O_CREAT : constants.O_RDONLY, 0o640)
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return undefined
+    throw err
   }
 }
 
@@ -194,23 +204,42 @@ export async function* readLogs(path: string, opts: ReadLogsOptions): AsyncGener
     if (out.length > 0) yield out
   }
 
-  /** What is new in the log since the last read. After a rotation the old file's rest comes first (it is now `<path>.1`). */
+  /**
+   * The file being read, kept open: what it holds stays readable when its directory is renamed away (an `rm` of
+   * the container racing a follower's last read) and when a rotation replaces it (its rest is read first).
+   * A follower makes the file if it is not there yet (an attach before the first start), so it holds it from then on.
+   */
+  let current: { fh: FileHandle; ino: number } | undefined
+
+  /** What is new in the log since the last read. After a rotation the old file's rest comes first. */
   const readChunk = async (): Promise<Buffer | undefined> => {
-    const current = await reader.read(path, offset)
-    if (!current) return undefined
-    if (inode !== undefined && current.ino !== inode) {
-      const rotated = await reader.read(`${path}.1`, offset)
-      // Copied: the next read reuses the buffer.
-      const rest = rotated?.ino === inode ? Buffer.from(rotated.buf) : undefined
-      const fresh = await reader.read(path, 0)
-      const parts = [rest, fresh?.buf].filter((b): b is Buffer => b !== undefined)
-      inode = fresh?.ino
-      offset = fresh?.next ?? 0
-      return parts.length === 1 ? parts[0] : Buffer.concat(parts)
+    if (!current) {
+      const fh = await openIfThere(path, opts.follow === true)
+      if (!fh) return undefined
+      current = { fh, ino: (await fh.stat()).ino }
+      if (inode !== undefined && current.ino !== inode) {
+        // Rotated between the position being taken and this open: the old file is `<path>.1` now.
+        const rotated = await reader.read(`${path}.1`, offset)
+        // Copied: the next read reuses the buffer.
+        const rest = rotated?.ino === inode ? Buffer.from(rotated.buf) : undefined
+        const fresh = await reader.readOpen(current.fh, 0)
+        inode = current.ino
+        offset = fresh.next
+        return rest ? Buffer.concat([rest, fresh.buf]) : fresh.buf
+      }
+      inode = current.ino
     }
-    inode = current.ino
-    offset = current.next
-    return current.buf
+    const r = await reader.readOpen(current.fh, offset)
+    offset = r.next
+    if (r.buf.length > 0) return r.buf
+    // All of the open file is read: if the path names another file now (rotated), go on from that one's start.
+    const now = await stat(path).catch(() => undefined)
+    if (now === undefined || now.ino === current.ino) return r.buf
+    await current.fh.close()
+    current = undefined
+    inode = undefined
+    offset = 0
+    return readChunk()
   }
 
   /** Rotated files (`<path>.N` … `<path>.1`), oldest first, for a read from the beginning. */
@@ -236,63 +265,67 @@ export async function* readLogs(path: string, opts: ReadLogsOptions): AsyncGener
       if (ring.length > tail * 2 + 1024) ring = ring.slice(-tail)
     }
   }
-  if (!opts.from) {
-    for (const file of await rotatedFiles()) {
-      for (let from = 0; ; ) {
-        const r = await reader.read(file, from)
-        if (!r || r.buf.length === 0) break
-        from = r.next
-        for (const batch of parse(r.buf)) yield* emit(batch)
-      }
-    }
-  }
-  for (;;) {
-    const chunk = await readChunk()
-    if (!chunk || chunk.length === 0) break
-    for (const batch of parse(chunk)) yield* emit(batch)
-  }
-  if (tail !== undefined && tail > 0 && ring.length > 0) yield ring.slice(-tail)
-  if (!opts.follow) return
-
-  let stopped = false
-  let wake: (() => void) | undefined
-  const nudge = (): void => wake?.()
-  void opts.stopped?.then(() => {
-    stopped = true
-    nudge()
-  })
-  opts.signal?.addEventListener('abort', nudge)
-  let watcher: FSWatcher | undefined
-  const tryWatch = (): void => {
-    if (watcher) return
-    try {
-      watcher = watch(path, nudge)
-    } catch {
-      // the file does not exist yet: the poll below picks it up
-    }
-  }
   try {
+    if (!opts.from) {
+      for (const file of await rotatedFiles()) {
+        for (let from = 0; ; ) {
+          const r = await reader.read(file, from)
+          if (!r || r.buf.length === 0) break
+          from = r.next
+          for (const batch of parse(r.buf)) yield* emit(batch)
+        }
+      }
+    }
     for (;;) {
-      if (opts.signal?.aborted) return
-      tryWatch()
-      const wasStopped = stopped
-      // Everything already written, in as many reads as it takes, before waiting again.
-      for (let chunk = await readChunk(); chunk && chunk.length > 0; chunk = await readChunk()) {
-        yield* parse(chunk)
+      const chunk = await readChunk()
+      if (!chunk || chunk.length === 0) break
+      for (const batch of parse(chunk)) yield* emit(batch)
+    }
+    if (tail !== undefined && tail > 0 && ring.length > 0) yield ring.slice(-tail)
+    if (!opts.follow) return
+
+    let stopped = false
+    let wake: (() => void) | undefined
+    const nudge = (): void => wake?.()
+    void opts.stopped?.then(() => {
+      stopped = true
+      nudge()
+    })
+    opts.signal?.addEventListener('abort', nudge)
+    let watcher: FSWatcher | undefined
+    const tryWatch = (): void => {
+      if (watcher) return
+      try {
+        watcher = watch(path, nudge)
+      } catch {
+        // the file does not exist yet: the poll below picks it up
+      }
+    }
+    try {
+      for (;;) {
         if (opts.signal?.aborted) return
+        tryWatch()
+        const wasStopped = stopped
+        // Everything already written, in as many reads as it takes, before waiting again.
+        for (let chunk = await readChunk(); chunk && chunk.length > 0; chunk = await readChunk()) {
+          yield* parse(chunk)
+          if (opts.signal?.aborted) return
+        }
+        if (wasStopped) {
+          if (pending) yield [pending]
+          return
+        }
+        if (opts.untilNanos !== undefined && BigInt(Date.now()) * 1_000_000n > opts.untilNanos) return
+        await new Promise<void>((resolve) => {
+          wake = resolve
+          setTimeout(resolve, 250).unref()
+        })
       }
-      if (wasStopped) {
-        if (pending) yield [pending]
-        return
-      }
-      if (opts.untilNanos !== undefined && BigInt(Date.now()) * 1_000_000n > opts.untilNanos) return
-      await new Promise<void>((resolve) => {
-        wake = resolve
-        setTimeout(resolve, 250).unref()
-      })
+    } finally {
+      watcher?.close()
+      opts.signal?.removeEventListener('abort', nudge)
     }
   } finally {
-    watcher?.close()
-    opts.signal?.removeEventListener('abort', nudge)
+    await current?.fh.close()
   }
 }

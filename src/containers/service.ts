@@ -72,6 +72,13 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   readonly #bundleRemoval = new BackgroundRemoval()
   /** Containers whose last run this daemon has already released (#cleanupRun): removal need not do it again. */
   readonly #released = new Set<string>()
+  /**
+   * Containers that exited while being removed, whose crun state (cgroups and state dir) waits for their record to
+   * go: released after the removal's answer (`reaped` as for #markExited). A crash in between leaves crun state
+   * with no record, which the next start removes.
+   */
+  readonly #runtimeStateLeft = new Map<string, { reaped: boolean }>()
+  readonly #lateReleases = new Set<Promise<void>>()
   #sweeper: NodeJS.Timeout | undefined
   readonly #monitorMissing = new Map<string, number>()
   /** Pending restarts by policy, and the last backoff delay of each container. */
@@ -139,9 +146,9 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     this.#restarts.close()
   }
 
-  /** Resolves once the bundles being deleted are gone. */
+  /** Resolves once the bundles being deleted are gone and crun's state left by removals is released. */
   async settled(): Promise<void> {
-    await this.#bundleRemoval.settled()
+    await Promise.all([this.#bundleRemoval.settled(), ...this.#lateReleases])
   }
 
   /**
@@ -541,7 +548,11 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     // need not reach the disk, and its exit file can go beside the cleanup. Should the removal not happen, the next
     // start finds no process and records the exit. Any other keeps its exit file until its state is saved.
     const deletedNext = this.#removing.has(rec.id) || rec.hostConfig.AutoRemove
-    await Promise.all([this.#cleanupRun(rec, exit.reaped === true), deletedNext ? this.#d.runtime.forgetExit(rec.id) : undefined])
+    const reaped = exit.reaped === true
+    // What a client could notice (addresses, volumes, the mounts) goes before the removal answers; crun's state after.
+    const keepRuntimeState = this.#removing.has(rec.id)
+    if (keepRuntimeState) this.#runtimeStateLeft.set(rec.id, { reaped })
+    await Promise.all([this.#cleanupRun(rec, { reaped, keepRuntimeState }), deletedNext ? this.#d.runtime.forgetExit(rec.id) : undefined])
     const t1 = performance.now()
     if (!deletedNext) {
       await this.#d.store.save(rec)
@@ -554,12 +565,15 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     this.#signals.emit(`exit:${rec.id}`, code)
   }
 
-  /** Releases what a run held: crun's state, the rootfs mount, the bundle. `reaped` as for #markExited. */
-  async #cleanupRun(rec: ContainerRecord, reaped = false): Promise<void> {
-    // Once the process is gone these are independent of each other: crun's state, the network, the mounts, the bundle.
+  /**
+   * Releases what a run held: crun's state (unless `keepRuntimeState`), the network, the mounts, the bundle.
+   * `reaped` as for #markExited.
+   */
+  async #cleanupRun(rec: ContainerRecord, opts: { reaped?: boolean; keepRuntimeState?: boolean } = {}): Promise<void> {
+    // Once the process is gone these are independent of each other.
     const volumes = (rec.mounts ?? []).filter((m) => m.type === 'volume')
     await Promise.all([
-      this.#d.runtime.delete(rec.id, { force: true, reaped }).catch(() => {}),
+      opts.keepRuntimeState ? undefined : this.#d.runtime.delete(rec.id, { force: true, reaped: opts.reaped === true }).catch(() => {}),
       NetworkService.isBridgeMode(rec.hostConfig.NetworkMode)
         ? this.#d.networks.detach(rec.id).catch((err: unknown) => this.#d.log.warn('network teardown failed', { container: rec.id, err }))
         : undefined,
@@ -791,7 +805,23 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       if (!this.#d.images.has(rec.imageId)) await this.#d.images.gc()
     } finally {
       this.#removing.delete(rec.id)
+      this.#releaseRuntimeStateLater(rec.id)
     }
+  }
+
+  /**
+   * crun's state of a container that exited while being removed, released once the removal has answered: its
+   * rmdirs are synchronous (see Runtime), and nothing a client can see waits for them.
+   */
+  #releaseRuntimeStateLater(id: string): void {
+    const left = this.#runtimeStateLeft.get(id)
+    if (!left) return
+    this.#runtimeStateLeft.delete(id)
+    const release: Promise<void> = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.#d.runtime.delete(id, { force: true, reaped: left.reaped }))
+      .catch((err: unknown) => this.#d.log.warn('releasing crun state failed', { container: id, err }))
+      .finally(() => this.#lateReleases.delete(release))
+    this.#lateReleases.add(release)
   }
 
   // ---- views

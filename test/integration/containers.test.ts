@@ -189,10 +189,13 @@ test('after rm nothing of the container remains: mount, conmon, crun state, file
   assert.ok(!existsSync(join(d.root, 'containers', id)), 'no record or log left')
   assert.ok(!existsSync(join(d.execRoot, 'containers', id)), 'no bundle left')
   assert.ok(!existsSync(join(d.execRoot, 'exits', id)), 'no exit file left')
-  assert.ok(!readdirSync(join(d.execRoot, 'crun')).includes(id), 'no crun state left')
-  for (const controller of ['memory', 'pids', 'cpu']) {
-    assert.ok(!existsSync(`/sys/fs/cgroup/${controller}/cais/${id}`), `no ${controller} cgroup left`)
-  }
+  // crun's state and cgroups are released just after the removal answers.
+  const runtimeState = (): string[] => [
+    ...(readdirSync(join(d.execRoot, 'crun')).includes(id) ? ['crun state'] : []),
+    ...['memory', 'pids', 'cpu'].filter((controller) => existsSync(`/sys/fs/cgroup/${controller}/cais/${id}`)).map((c) => `${c} cgroup`),
+  ]
+  await waitFor('crun state and cgroups to go', () => (runtimeState().length === 0 ? true : undefined), 2000).catch(() => {})
+  assert.deepEqual(runtimeState(), [])
 })
 
 test('--network host shares the host network; none has only loopback; the default adds eth0', async (t) => {

@@ -112,6 +112,27 @@ test('a removed container leaves no directory, even when caisd dies before it is
   await assert.rejects(d.client.containers.inspect(name), /No such container/)
 })
 
+test("crun state a removal left (caisd died after answering, before releasing it) goes at the next start", async (t) => {
+  const d = await startDaemon(t)
+  const containers = `${d.root}/containers`
+  const id = (await d.client.containers.create({ Image: BUSYBOX, Cmd: ['sleep', '300'] }, { name: uniqueName(t) })).Id
+  await d.client.containers.start(id)
+  const pid = (await d.client.containers.inspect(id)).State.Pid
+  await d.kill9()
+  // What an rm -f had done when it answered: the process killed, its exit reported, the record renamed away.
+  process.kill(pid, 'SIGKILL')
+  await waitFor("conmon's exit file", () => (existsSync(`${d.execRoot}/exits/${id}`) ? true : undefined))
+  renameSync(`${containers}/${id}`, `${containers}/${id}.${Date.now()}-0.removing`)
+  const cgroups = readdirSync('/sys/fs/cgroup').map((c) => `/sys/fs/cgroup/${c}/cais/${id}`).filter((dir) => existsSync(dir))
+  assert.ok(cgroups.length > 0, 'the cgroups are there before the start (the check can see them)')
+  await d.start()
+  assert.deepEqual(cgroups.filter((dir) => existsSync(dir)), [])
+  assert.equal(existsSync(`${d.execRoot}/crun/${id}`), false)
+  assert.deepEqual(readdirSync(containers).filter((n) => n.startsWith(id)), [])
+  assert.doesNotMatch(readFileSync('/proc/self/mountinfo', 'utf8'), new RegExp(id))
+  await waitFor('the exit file of a container with no record to go', () => (existsSync(`${d.execRoot}/exits/${id}`) ? undefined : true))
+})
+
 test('a running container whose record is lost does not stop the next start: it and its directory go', async (t) => {
   const d = await startDaemon(t)
   const containers = `${d.root}/containers`

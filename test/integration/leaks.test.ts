@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { BUSYBOX, type TestDaemon, startDaemon } from '../helpers/daemon.ts'
+import { BUSYBOX, type TestDaemon, startDaemon, waitFor } from '../helpers/daemon.ts'
 
 async function ok(d: TestDaemon, ...args: string[]): Promise<string> {
   const r = await d.cli(...args)
@@ -57,6 +57,10 @@ test('after rm nothing of the container is left: mounts, cgroups, conmon, namesp
   assert.equal(veths.length, 2, 'one veth per network')
   assert.ok(veths.every((v) => links().includes(v)))
   await ok(d, 'rm', '-f', id)
+  // The addresses, mounts and veths go before rm -f answers; crun's cgroups and state dir just after it.
+  const left = traces(d, id).filter((x) => !x.startsWith('cgroup') && !x.startsWith(`state: ${join(d.execRoot, 'crun')}`))
+  assert.deepEqual(left, [])
+  await waitFor('the cgroups and crun state released', () => (traces(d, id).length === 0 ? true : undefined), 2000).catch(() => {})
   assert.deepEqual(traces(d, id), [])
   assert.deepEqual(veths.filter((v) => links().includes(v)), [], 'no veth left')
   assert.deepEqual(vethsOf(id), [], 'no endpoint left in the network records')
