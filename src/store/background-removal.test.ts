@@ -14,17 +14,27 @@ test('the name is free when remove resolves; the tree goes in the background; ma
   const parent = mkdtempSync('/tmp/cais-removal-')
   try {
     const prepared: string[] = []
+    // The deletions are held until the test lets them go, so the first is still under way at the second remove.
+    let release = (): void => {}
+    const held = new Promise<void>((resolve) => (release = resolve))
     const removal = new BackgroundRemoval(async (d) => {
       prepared.push(d)
+      await held
     })
     const dir = join(parent, 'bundle')
     tree(dir)
     await removal.remove(dir)
     assert.equal(existsSync(dir), false)
-    // Made again and removed again at once: another name, whether or not the first deletion has ended.
+    // Made again and removed again while the first deletion runs: it goes under another name at once.
     tree(dir)
-    await removal.remove(dir)
+    // Under the first one's name, the rename would fail and the remove would wait for a deletion in place.
+    const waited = new Promise((_, reject) => setTimeout(() => reject(new Error('the second remove waited for the first deletion')), 2000).unref())
+    await Promise.race([removal.remove(dir), waited])
     assert.equal(existsSync(dir), false)
+    const doomed = readdirSync(parent)
+    assert.equal(doomed.length, 2, `two directories being removed: ${doomed.join(', ')}`)
+    assert.ok(doomed.every(isBeingRemoved))
+    release()
     await removal.settled()
     assert.deepEqual(readdirSync(parent), [])
     assert.equal(prepared.length, 2)
