@@ -12,14 +12,14 @@ import type { Logger } from '../lib/log.ts'
 import { KeyedMutex } from '../lib/mutex.ts'
 import { rfc3339Nano } from '../lib/time.ts'
 import { Runtime, RuntimeError, isNotFoundMessage } from '../runtime/runtime.ts'
-import { buildSpec, linuxResources } from '../runtime/spec.ts'
+import { linuxResources } from '../runtime/spec.ts'
 import { openStdin, resizeTerminal } from '../runtime/stdin.ts'
 import { CgroupReader } from '../runtime/cgroups.ts'
 import { type StatsSample, sampleStats } from './stats.ts'
 import type { Writable } from 'node:stream'
 import type { RootfsManager } from '../snapshots/rootfs.ts'
 import type { ContainerCreateBody, ContainerInspect, ContainerSummary, HealthConfig, WaitResponse } from '../wire/types.ts'
-import { consoleSizeOf, mergeConfig, normaliseHostConfig, validateName, validateResources } from './create-config.ts'
+import { mergeConfig, normaliseHostConfig, validateName, validateResources } from './create-config.ts'
 import { writeEtcFiles, writeResolvConf } from './etc-files.ts'
 import { type LogEntry, logEnd, readLogs } from './logs.ts'
 import { BackgroundRemoval } from '../store/background-removal.ts'
@@ -27,15 +27,15 @@ import { type ContainerRecord, initialState } from './record.ts'
 import { containerFilter } from './list-filter.ts'
 import { processesOf } from './top.ts'
 import type { ContainerStore } from './store.ts'
-import { resolveUser } from './user.ts'
 import { type Change, containerChanges } from './changes.ts'
 import type { ContainerFs } from './archive.ts'
-import { securitySpec, validateSecurity } from './security.ts'
+import { validateSecurity } from './security.ts'
 import { type ViewDeps, attributesOf, inspectView, summaryView } from './views.ts'
 import { validateLogConfig } from './log-rotation.ts'
 import { parseTimestamp } from '../lib/time.ts'
 import { RestartScheduler, startsWithDaemon } from './restart-policy.ts'
-import { type MountPoint, prepareMounts, resolveMounts } from './mounts.ts'
+import { type MountPoint, resolveMounts } from './mounts.ts'
+import { resourcesOf, runSpec } from './run-spec.ts'
 import type { VolumeService, VolumeUsers } from '../volumes/service.ts'
 import { type EndpointRequest, NetworkService } from '../networks/service.ts'
 import { portBindingsOf, requestedNetworks, sharedNetnsPath } from './networking.ts'
@@ -58,7 +58,6 @@ export interface ContainerServiceDeps {
 }
 
 const defaultStopTimeout = 10
-const initPath = '/sbin/docker-init'
 
 /** The container life cycle: create, start, stop, kill, wait, remove, and the views Docker clients read. */
 export class ContainerService implements ImageUsers, VolumeUsers {
@@ -364,49 +363,13 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     const rootfsDir = this.#rootfsDir(rec.id)
     const merged = await this.#d.rootfs.mount(rootfsDir, rec.topLayer)
     const t1 = performance.now()
-    const hc = rec.hostConfig
-    const user = await resolveUser(merged, rec.config.User, (hc['GroupAdd'] as string[] | undefined) ?? [])
-    const env = [...rec.config.Env]
-    if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${rec.config.Hostname}`)
-    if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`)
-    if (rec.config.Tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm')
     const bundle = this.#bundle(rec.id)
     const network = await this.#startNetworking(rec)
     const tNet = performance.now()
-    const extraMounts = await prepareMounts(rec.mounts ?? [], merged, rec.id, this.#d.volumes)
-    // --init: catatonit (static, from Debian) runs as PID 1, reaps zombies and forwards signals.
-    const init = hc.Init === true
-    if (init) extraMounts.push({ destination: initPath, type: 'bind', source: this.#d.initBinary, options: ['rbind', 'ro', 'rprivate'] })
-    const security = await securitySpec(rec, (ref) => this.get(ref))
-    const spec = buildSpec({
-      ...security,
-      extraMounts,
-      id: rec.id,
-      rootfs: merged,
-      args: init ? [initPath, '--', rec.path, ...rec.args] : [rec.path, ...rec.args],
-      env,
-      cwd: rec.config.WorkingDir || '/',
-      uid: user.uid,
-      gid: user.gid,
-      additionalGids: user.additionalGids,
-      hostname: rec.config.Hostname,
-      terminal: rec.config.Tty,
-      consoleSize: consoleSizeOf(hc['ConsoleSize']),
-      etcFiles: { hosts: rec.hostsPath, hostname: rec.hostnamePath, resolvConf: rec.resolvConfPath },
-      readonlyRootfs: hc.ReadonlyRootfs,
-      privileged: hc.Privileged,
-      capAdd: hc.CapAdd ?? [],
-      capDrop: hc.CapDrop ?? [],
-      cgroupsPath: `/cais/${rec.id}`,
-      network,
-      shmSize: (hc['ShmSize'] as number | undefined) || 64 * 1024 * 1024,
-      ...resourcesOf(hc),
-      ulimits: (hc['Ulimits'] as Array<{ Name: string; Soft: number; Hard: number }> | null | undefined) ?? [],
-      noNewPrivileges: ((hc['SecurityOpt'] as string[] | undefined) ?? []).some((o) => /^no-new-privileges(:true|=true)?$/.test(o)),
-    })
+    const spec = await runSpec(rec, merged, network, { volumes: this.#d.volumes, initBinary: this.#d.initBinary, lookup: (ref) => this.get(ref) })
     await Runtime.writeBundle(bundle, spec)
     const t2 = performance.now()
-    const logPath = hc.LogConfig.Type === 'none' ? '/dev/null' : rec.logPath
+    const logPath = rec.hostConfig.LogConfig.Type === 'none' ? '/dev/null' : rec.logPath
     const { pid } = await this.#d.runtime.create({
       id: rec.id,
       name: rec.name.slice(1),
@@ -1092,23 +1055,6 @@ export class ContainerService implements ImageUsers, VolumeUsers {
 /** A HostConfig list of strings (`Dns`, `ExtraHosts`, …); null and missing are empty. */
 function stringList(hc: Record<string, unknown>, key: string): string[] {
   return (hc[key] as string[] | null | undefined) ?? []
-}
-
-/** The resource limits of a HostConfig, as the OCI spec and `crun update` take them. */
-function resourcesOf(hc: Record<string, unknown>): Parameters<typeof linuxResources>[0] {
-  return {
-    memoryLimit: hc['Memory'] as number | undefined,
-    memoryReservation: hc['MemoryReservation'] as number | undefined,
-    memorySwap: hc['MemorySwap'] as number | undefined,
-    oomKillDisable: hc['OomKillDisable'] === true,
-    pidsLimit: hc['PidsLimit'] as number | undefined,
-    cpuShares: hc['CpuShares'] as number | undefined,
-    nanoCpus: hc['NanoCpus'] as number | undefined,
-    cpuPeriod: hc['CpuPeriod'] as number | undefined,
-    cpuQuota: hc['CpuQuota'] as number | undefined,
-    cpusetCpus: hc['CpusetCpus'] as string | undefined,
-    cpusetMems: hc['CpusetMems'] as string | undefined,
-  }
 }
 
 /** Accepts `SIGTERM`, `TERM`, `15`. */
