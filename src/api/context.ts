@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Duplex } from 'node:stream'
+import { type Duplex, PassThrough, type Readable } from 'node:stream'
 import { invalid } from '../lib/errors.ts'
 import type { Logger } from '../lib/log.ts'
 import { compareVersions } from './versions.ts'
@@ -35,6 +35,19 @@ export function queryInt(q: URLSearchParams, name: string): number | undefined {
   if (v === null || v === '') return undefined
   if (!/^-?\d+$/.test(v)) throw invalid(`invalid value for ${name}: ${JSON.stringify(v)}`)
   return Number(v)
+}
+
+/**
+ * The request body as a stream of its own, for a consumer that may destroy it (a pipeline that fails on a bad
+ * upload): the request itself stays whole, so the server can take the rest of it and still send the refusal.
+ * Its errors reach the consumer's own listeners; the one here only keeps an error after they are gone from
+ * crashing the daemon.
+ */
+export function bodyStream(req: IncomingMessage): Readable {
+  const body = new PassThrough()
+  body.on('error', () => {})
+  req.pipe(body)
+  return body
 }
 
 export async function readBody(req: IncomingMessage, limit = 64 * 1024 * 1024): Promise<Buffer> {

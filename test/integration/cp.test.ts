@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { once } from 'node:events'
+import { connect } from 'node:net'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { BUSYBOX, type TestDaemon, dockerBin, startDaemon } from '../helpers/daemon.ts'
@@ -102,6 +104,33 @@ test('cp never leaves the container root: malicious symlinks and .. resolve insi
   assert.equal(through.code, 1)
   assert.match(through.stderr, /through a non-directory/)
   assert.equal(existsSync('/etc/through'), false)
+})
+
+test('an upload refused part-way is answered once the client has sent the rest: a client still sending reads the refusal', async (t) => {
+  const d = await startDaemon(t)
+  await ok(d, 'run', '-d', '--name', 'target', BUSYBOX, 'sh', '-c', 'ln -s /etc /etclink && sleep 300')
+  await new Promise((r) => setTimeout(r, 300))
+  const tar = await tarWith('etclink/through', 'x')
+  const socket = connect(d.socket)
+  await once(socket, 'connect')
+  // Nothing is read until everything is sent, as a client busy uploading: if the daemon answered and closed at
+  // the bad entry, the later write would fail and the answer be lost with the connection.
+  socket.pause()
+  socket.write(`PUT /v1.47/containers/target/archive?path=/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nTransfer-Encoding: chunked\r\nContent-Type: application/x-tar\r\n\r\n`)
+  socket.write(`${tar.length.toString(16)}\r\n`)
+  socket.write(tar)
+  socket.write('\r\n')
+  await new Promise((r) => setTimeout(r, 500))
+  const written = new Promise<void>((resolve, reject) => socket.write('0\r\n\r\n', (err) => (err ? reject(err) : resolve())))
+  await written
+  const chunks: Buffer[] = []
+  socket.on('data', (c: Buffer) => chunks.push(c))
+  socket.resume()
+  await once(socket, 'end')
+  const answer = Buffer.concat(chunks).toString()
+  assert.match(answer, /^HTTP\/1\.1 400 /)
+  assert.match(answer, /through a non-directory/)
+  assert.equal((await ok(d, 'exec', 'target', 'ls', '/etc')).includes('through'), false)
 })
 
 async function tarWith(name: string, content: string): Promise<Buffer> {

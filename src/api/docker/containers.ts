@@ -6,7 +6,7 @@ import { CaisError, invalid } from '../../lib/errors.ts'
 import { parseFilters } from '../../lib/filters.ts'
 import { parseTimestamp } from '../../lib/time.ts'
 import type { ContainerCreateBody } from '../../wire/types.ts'
-import { type RequestContext, queryBool, queryInt, readBody, readJson, sendJson, sendStatus } from '../context.ts'
+import { type RequestContext, bodyStream, queryBool, queryInt, readBody, readJson, sendJson, sendStatus } from '../context.ts'
 import { hijack, streamMediaType } from '../hijack.ts'
 import { DetachDetector, parseDetachKeys } from '../detach-keys.ts'
 import type { Duplex, Writable } from 'node:stream'
@@ -64,7 +64,7 @@ export function containerRoutes(routes: Routes, d: { containers: ContainerServic
   routes.put('/containers/{id}/archive', async (ctx) => {
     const rec = c.get(ctx.params['id']!)
     if (rec.hostConfig.ReadonlyRootfs) throw new CaisError('forbidden', 'container rootfs is marked read-only')
-    await c.withFilesystem(rec.id, (fs) => writeArchive(fs, archivePath(ctx), ctx.req, { keepOwner: queryBool(ctx.query, 'copyUIDGID') }))
+    await c.withFilesystem(rec.id, (fs) => writeArchive(fs, archivePath(ctx), bodyStream(ctx.req), { keepOwner: queryBool(ctx.query, 'copyUIDGID') }))
     sendStatus(ctx, 200)
   })
 

@@ -9,7 +9,7 @@ import type { EventBus } from '../../events/bus.ts'
 import { invalid } from '../../lib/errors.ts'
 import { parseFilters } from '../../lib/filters.ts'
 import type { LayerStore } from '../../snapshots/layers.ts'
-import { queryBool, readJson, sendJson } from '../context.ts'
+import { bodyStream, queryBool, readJson, sendJson } from '../context.ts'
 import type { Routes } from '../router.ts'
 import { type DistributionRouteDeps, pullRoute } from './distribution.ts'
 
@@ -76,7 +76,7 @@ export function imageRoutes(routes: Routes, d: ImageRouteDeps): void {
     }
     const platform = q.get('platform')
     const [os, architecture] = platform ? platform.split('/') : []
-    const rec = await importImage(ctx.req, d, {
+    const rec = await importImage(bodyStream(ctx.req), d, {
       changes: q.getAll('changes'),
       message: q.get('message') ?? '',
       ...(os && architecture ? { platform: { os, architecture } } : {}),
@@ -89,7 +89,7 @@ export function imageRoutes(routes: Routes, d: ImageRouteDeps): void {
   })
 
   routes.post('/images/load', async (ctx) => {
-    const lines = await loadArchive(ctx.req, d)
+    const lines = await loadArchive(bodyStream(ctx.req), d)
     const res = ctx.res!
     res.writeHead(200, { 'Content-Type': 'application/json' })
     for (const line of lines) {
