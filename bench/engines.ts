@@ -16,9 +16,21 @@ export interface Engine {
   dir: string
 }
 
-export function sh(host: string, args: string[], input?: Buffer): { code: number; out: string } {
-  const r = spawnSync(docker, args, { env: { ...process.env, DOCKER_HOST: host }, input, maxBuffer: 1 << 30 })
-  return { code: r.status ?? 1, out: r.stdout?.toString() ?? '' }
+/**
+ * The longest any docker command may take. An engine that stops answering (dockerd 20.10 once left three
+ * parallel `rm -f` hanging here) fails the run with a clear error rather than holding it forever.
+ */
+export const commandTimeoutMs = 120_000
+
+export function sh(host: string, args: string[], input?: Buffer): { code: number; out: string; timedOut: boolean } {
+  const r = spawnSync(docker, args, { env: { ...process.env, DOCKER_HOST: host }, input, maxBuffer: 1 << 30, timeout: commandTimeoutMs, killSignal: 'SIGKILL' })
+  const timedOut = r.error !== undefined && 'code' in r.error && r.error.code === 'ETIMEDOUT'
+  return { code: r.status ?? 1, out: r.stdout?.toString() ?? '', timedOut }
+}
+
+/** Why a docker command failed, for the error that ends the run. */
+export function failure(host: string, args: string[], timedOut: boolean): Error {
+  return new Error(`docker ${args.join(' ')} ${timedOut ? `did not finish within ${commandTimeoutMs / 1000} s` : 'failed'} against ${host}`)
 }
 
 /** Waits for the daemon to answer `/_ping`, asking every 10 ms. */
@@ -55,10 +67,55 @@ export async function startCaisd(imageTar?: Buffer, dir = mkdtempSync('/tmp/cais
   return { name: 'caisd', host, proc, dir }
 }
 
-/** Stops the daemon alone (SIGTERM), leaving its root and containers for a start on the same dir. */
+/** Stops the daemon alone (SIGTERM; SIGKILL after 20 s), leaving its root and containers for a start on the same dir. */
 export function stopDaemon(e: Engine): void {
   e.proc.kill('SIGTERM')
-  spawnSync('sh', ['-c', `while kill -0 ${e.proc.pid} 2>/dev/null; do sleep 0.1; done`], { timeout: 20_000 })
+  // A zombie still answers kill -0: the state field tells an exited daemon from a running one.
+  const gone = `s=$(cut -d' ' -f3 /proc/${e.proc.pid}/stat 2>/dev/null); [ -z "$s" ] || [ "$s" = Z ]`
+  const r = spawnSync('sh', ['-c', `until ${gone}; do sleep 0.1; done`], { timeout: 20_000 })
+  if (r.error) e.proc.kill('SIGKILL')
+}
+
+/**
+ * Kills, by PID, every process whose command line names `dir` (an engine's own temp dir: its conmons, its
+ * containerd and shims), and their descendants first.
+ */
+function killProcessesOf(dir: string): void {
+  const children = new Map<number, number[]>()
+  const started: number[] = []
+  for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    const pid = Number(p)
+    if (pid === process.pid) continue
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8')
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+      children.set(ppid, [...(children.get(ppid) ?? []), pid])
+      if (readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(dir)) started.push(pid)
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const order: number[] = []
+  const walk = (pid: number): void => {
+    for (const c of children.get(pid) ?? []) walk(c)
+    order.push(pid)
+  }
+  for (const pid of started) walk(pid)
+  for (const pid of new Set(order)) {
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** The cgroups the bench's dockerd made for its containers (`/sys/fs/cgroup/<controller>/docker/<id>`), once empty. */
+function removeDockerCgroups(containersDir: string): void {
+  const ids = existsSync(containersDir) ? readdirSync(containersDir) : []
+  for (const controller of existsSync('/sys/fs/cgroup') ? readdirSync('/sys/fs/cgroup') : []) {
+    for (const id of ids) spawnSync('rmdir', [join('/sys/fs/cgroup', controller, 'docker', id)], { stdio: 'ignore' })
+  }
 }
 
 export async function startDockerd(imageTar: Buffer): Promise<Engine | undefined> {
@@ -84,6 +141,10 @@ export async function startDockerd(imageTar: Buffer): Promise<Engine | undefined
 export function stop(e: Engine, opts: { runningOnly?: boolean } = {}): void {
   for (const id of sh(e.host, ['ps', '-q', ...(opts.runningOnly ? [] : ['-a'])]).out.split('\n').filter(Boolean)) sh(e.host, ['rm', '-f', id])
   stopDaemon(e)
+  // An engine that stopped answering leaves what it started: its monitors (conmon; containerd and its shims),
+  // and their containers' processes.
+  killProcessesOf(e.dir)
+  if (e.name === 'dockerd') removeDockerCgroups(join(e.dir, 'root', 'containers'))
   unmountUnder(e.dir)
   rmSync(e.dir, { recursive: true, force: true })
   if (e.name === 'caisd') {
@@ -96,7 +157,7 @@ export function timeMs(host: string, args: string[]): number {
   const t0 = process.hrtime.bigint()
   const r = sh(host, args)
   const ms = Number(process.hrtime.bigint() - t0) / 1e6
-  if (r.code !== 0) throw new Error(`docker ${args.join(' ')} failed against ${host}`)
+  if (r.code !== 0) throw failure(host, args, r.timedOut)
   return ms
 }
 

@@ -3,7 +3,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { join } from 'node:path'
-import { type Engine, busyboxImage, docker, image, median, recorded, repo, sh, startCaisd, startDockerd, stop, timeMs, treeRssKb } from './engines.ts'
+import { type Engine, busyboxImage, commandTimeoutMs, docker, failure, image, median, recorded, repo, sh, startCaisd, startDockerd, stop, timeMs, treeRssKb } from './engines.ts'
 
 const runs = Number(process.env['BENCH_RUNS'] ?? 20)
 
@@ -30,11 +30,19 @@ async function timeParallel(host: string, commands: string[][], concurrency: num
   const queue = [...commands]
   const worker = async (): Promise<void> => {
     for (let args = queue.shift(); args; args = queue.shift()) {
+      let timedOut = false
       const code = await new Promise<number>((resolve) => {
         const child = spawn(docker, args, { env: { ...process.env, DOCKER_HOST: host }, stdio: 'ignore' })
-        child.on('close', (c) => resolve(c ?? 1))
+        const timer = setTimeout(() => {
+          timedOut = true
+          child.kill('SIGKILL')
+        }, commandTimeoutMs)
+        child.on('close', (c) => {
+          clearTimeout(timer)
+          resolve(c ?? 1)
+        })
       })
-      if (code !== 0) throw new Error(`docker ${args.join(' ')} failed against ${host}`)
+      if (code !== 0) throw failure(host, args, timedOut)
     }
   }
   await Promise.all(Array.from({ length: concurrency }, worker))
