@@ -562,10 +562,13 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     return new Promise((resolve) => this.#signals.once(`exit:${id}`, resolve))
   }
 
-  /** Resolves once the container stops running or is removed (for followers). */
+  /**
+   * Resolves once the container stops running or is removed (for `logs -f`). One that does not run, created or
+   * exited, has nothing to follow: as Docker's, the follow ends with what is there.
+   */
   stopped(id: string): Promise<void> {
     const rec = this.#d.store.records.get(id)
-    if (!rec || (!rec.state.Running && rec.state.Status !== 'created')) return Promise.resolve()
+    if (!rec || (!rec.state.Running && !rec.state.Restarting)) return Promise.resolve()
     return this.nextStop(id)
   }
 
