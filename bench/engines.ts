@@ -17,10 +17,11 @@ export interface Engine {
 }
 
 /**
- * The longest any docker command may take. An engine that stops answering (dockerd 20.10 once left three
- * parallel `rm -f` hanging here) fails the run with a clear error rather than holding it forever.
+ * The longest any docker command may take (BENCH_COMMAND_TIMEOUT seconds, 120 by default). An engine that stops
+ * answering (dockerd 20.10 once left three parallel `rm -f` hanging here) fails the run with a clear error rather
+ * than holding it forever.
  */
-export const commandTimeoutMs = 120_000
+export const commandTimeoutMs = Number(process.env['BENCH_COMMAND_TIMEOUT'] ?? 120) * 1000
 
 export function sh(host: string, args: string[], input?: Buffer): { code: number; out: string; timedOut: boolean } {
   const r = spawnSync(docker, args, { env: { ...process.env, DOCKER_HOST: host }, input, maxBuffer: 1 << 30, timeout: commandTimeoutMs, killSignal: 'SIGKILL' })
@@ -110,11 +111,17 @@ function killProcessesOf(dir: string): void {
   }
 }
 
-/** The cgroups the bench's dockerd made for its containers (`/sys/fs/cgroup/<controller>/docker/<id>`), once empty. */
-function removeDockerCgroups(containersDir: string): void {
-  const ids = existsSync(containersDir) ? readdirSync(containersDir) : []
-  for (const controller of existsSync('/sys/fs/cgroup') ? readdirSync('/sys/fs/cgroup') : []) {
-    for (const id of ids) spawnSync('rmdir', [join('/sys/fs/cgroup', controller, 'docker', id)], { stdio: 'ignore' })
+/**
+ * The cgroups an engine made for the containers in its root (`/sys/fs/cgroup/<controller>/<parent>/<id>`), once
+ * empty: a wedged engine removed none of them.
+ */
+function removeContainerCgroups(containersDir: string, parent: 'docker' | 'cais'): void {
+  const ids = existsSync(containersDir) ? readdirSync(containersDir).filter((id) => /^[a-f0-9]{64}$/.test(id)) : []
+  for (const controller of ids.length > 0 && existsSync('/sys/fs/cgroup') ? readdirSync('/sys/fs/cgroup') : []) {
+    for (const id of ids) {
+      const dir = join('/sys/fs/cgroup', controller, parent, id)
+      if (existsSync(dir)) spawnSync('rmdir', [dir], { stdio: 'ignore' })
+    }
   }
 }
 
@@ -139,12 +146,16 @@ export async function startDockerd(imageTar: Buffer): Promise<Engine | undefined
  * containers are removed through the API: created ones hold no process, mount or address, and go with the root.
  */
 export function stop(e: Engine, opts: { runningOnly?: boolean } = {}): void {
-  for (const id of sh(e.host, ['ps', '-q', ...(opts.runningOnly ? [] : ['-a'])]).out.split('\n').filter(Boolean)) sh(e.host, ['rm', '-f', id])
+  // Through the API while the engine answers; one command that times out means it no longer does.
+  const listed = sh(e.host, ['ps', '-q', ...(opts.runningOnly ? [] : ['-a'])])
+  if (!listed.timedOut) {
+    for (const id of listed.out.split('\n').filter(Boolean)) if (sh(e.host, ['rm', '-f', id]).timedOut) break
+  }
   stopDaemon(e)
   // An engine that stopped answering leaves what it started: its monitors (conmon; containerd and its shims),
   // and their containers' processes.
   killProcessesOf(e.dir)
-  if (e.name === 'dockerd') removeDockerCgroups(join(e.dir, 'root', 'containers'))
+  removeContainerCgroups(join(e.dir, 'root', 'containers'), e.name === 'dockerd' ? 'docker' : 'cais')
   unmountUnder(e.dir)
   rmSync(e.dir, { recursive: true, force: true })
   if (e.name === 'caisd') {
