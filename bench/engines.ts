@@ -82,20 +82,14 @@ export function stopDaemon(e: Engine): void {
  * containerd and shims), and their descendants first.
  */
 function killProcessesOf(dir: string): void {
-  const children = new Map<number, number[]>()
-  const started: number[] = []
-  for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
-    const pid = Number(p)
-    if (pid === process.pid) continue
+  const children = processChildren()
+  const started = [...children.values()].flat().filter((pid) => {
     try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8')
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
-      children.set(ppid, [...(children.get(ppid) ?? []), pid])
-      if (readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(dir)) started.push(pid)
+      return pid !== process.pid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir)
     } catch {
-      // gone meanwhile
+      return false // gone meanwhile
     }
-  }
+  })
   const order: number[] = []
   const walk = (pid: number): void => {
     for (const c of children.get(pid) ?? []) walk(c)
@@ -109,6 +103,23 @@ function killProcessesOf(dir: string): void {
       // already gone
     }
   }
+}
+
+/** Every process's children, by PID, from /proc. */
+function processChildren(): Map<number, number[]> {
+  const children = new Map<number, number[]>()
+  for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    const stat = (() => {
+      try {
+        return readFileSync(`/proc/${p}/stat`, 'utf8')
+      } catch {
+        return ''
+      }
+    })()
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+    if (ppid) children.set(ppid, [...(children.get(ppid) ?? []), Number(p)])
+  }
+  return children
 }
 
 /**
@@ -194,18 +205,7 @@ export async function recorded(e: Engine, path: string): Promise<Buffer> {
 
 /** Resident memory (kB) of a process and all its descendants, from /proc. */
 export function treeRssKb(rootPid: number): number {
-  const children = new Map<number, number[]>()
-  for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
-    const stat = (() => {
-      try {
-        return readFileSync(`/proc/${p}/stat`, 'utf8')
-      } catch {
-        return ''
-      }
-    })()
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
-    if (ppid) children.set(ppid, [...(children.get(ppid) ?? []), Number(p)])
-  }
+  const children = processChildren()
   const rss = (pid: number): number => {
     try {
       return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0)

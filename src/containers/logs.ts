@@ -114,15 +114,18 @@ class LineReader {
     const fh = await openIfThere(file, false)
     if (!fh) return undefined
     try {
-      return { ...(await this.readOpen(fh, from)), ino: (await fh.stat()).ino }
+      return await this.readOpen(fh, from)
     } finally {
       await fh.close()
     }
   }
 
-  /** Whole lines of an open file from byte `from`: the bytes up to the last newline (valid until the next call), and where the next read starts. */
-  async readOpen(fh: FileHandle, from: number): Promise<{ buf: Buffer; next: number }> {
-    const { size } = await fh.stat()
+  /**
+   * Whole lines of an open file from byte `from`: the bytes up to the last newline (valid until the next call),
+   * where the next read starts, and the file's inode.
+   */
+  async readOpen(fh: FileHandle, from: number): Promise<{ buf: Buffer; next: number; ino: number }> {
+    const { size, ino } = await fh.stat()
     const start = size < from ? 0 : from // truncated: start again
     for (let want = maxRead; ; want *= 2) {
       const length = Math.min(want, Math.max(0, size - start))
@@ -132,7 +135,7 @@ class LineReader {
       // A line longer than the read (conmon splits long lines, so only a torn file has one): read more at once.
       if (last < 0 && bytesRead === want) continue
       // An unfinished last line is read again, whole, the next time.
-      return { buf: this.#scratch.subarray(0, last + 1), next: start + last + 1 }
+      return { buf: this.#scratch.subarray(0, last + 1), next: start + last + 1, ino }
     }
   }
 }

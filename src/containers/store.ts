@@ -2,7 +2,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Mounter } from '../lib/mounter.ts'
 import { readJson, writeJsonAtomic } from '../store/atomic.ts'
-import { BackgroundRemoval, isBeingRemoved } from '../store/background-removal.ts'
+import { BackgroundRemoval } from '../store/background-removal.ts'
 import type { ContainerRecord } from './record.ts'
 
 /** Container records on disk, one directory per container, all read into memory at start. */
@@ -30,8 +30,8 @@ export class ContainerStore {
 
   async init(): Promise<void> {
     await mkdir(this.#dir, { recursive: true })
+    await this.#removal.sweep(this.#dir)
     for (const id of await readdir(this.#dir)) {
-      if (isBeingRemoved(id)) await this.#removal.deleteNow(join(this.#dir, id))
       if (!/^[a-f0-9]{64}$/.test(id)) continue
       const rec = await readJson<ContainerRecord>(join(this.#dir, id, 'container.json'))
       // A directory without a record is a create that never finished, or a record lost: nothing refers to it.
