@@ -13,11 +13,7 @@ echo "== lint"
 "$node" node_modules/eslint/bin/eslint.js --max-warnings=0 .
 
 # The host's own firewall rules, links and namespaces must be the same after every test as before.
-host_state() {
-  { iptables-save; ip6tables-save; } | sed -e 's/\[[0-9]*:[0-9]*\]//' -e '/^#/d'
-  ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | sort
-  ip netns list | sort
-}
+host_state() { bash scripts/host-state.sh; }
 before=$(host_state)
 
 echo "== tests"

@@ -43,17 +43,25 @@ export function mergeConfig(body: ContainerCreateBody, image: ImageConfig, id: s
   }
 }
 
-/** Docker's bounds on health check settings (durations in nanoseconds). */
+/**
+ * Docker's bounds on health check settings (durations in nanoseconds). A zero or null duration means "the
+ * default" (docker-compose 1.29 sends null for each one a service leaves out), so only set ones are checked.
+ */
 function validHealthcheck(h: HealthConfig): HealthConfig {
   const ms = 1_000_000
+  const out: HealthConfig = { ...h }
   for (const k of ['Interval', 'Timeout', 'StartPeriod', 'StartInterval'] as const) {
-    const v = h[k]
-    if (v !== undefined && v !== 0 && v < ms) throw invalid(`${k} in Healthcheck cannot be less than 1ms`)
-    if (v !== undefined && v < 0) throw invalid(`${k} in Healthcheck cannot be negative`)
+    const v = h[k] as number | null | undefined
+    if (v === null || v === undefined || v === 0) {
+      delete out[k]
+      continue
+    }
+    if (typeof v !== 'number' || v < ms) throw invalid(`${k} in Healthcheck cannot be less than 1ms`)
   }
-  if (h.Retries !== undefined && h.Retries < 0) throw invalid('Retries in Healthcheck cannot be negative')
+  if ((h.Retries as number | null | undefined) === null) delete out.Retries
+  else if (h.Retries !== undefined && h.Retries < 0) throw invalid('Retries in Healthcheck cannot be negative')
   if (h.Test?.length && !['NONE', 'CMD', 'CMD-SHELL'].includes(h.Test[0]!)) throw invalid(`unknown healthcheck type: ${h.Test[0]}`)
-  return h
+  return out
 }
 
 /** Later entries override earlier ones by key; PATH is always present. */

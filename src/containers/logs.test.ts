@@ -39,6 +39,29 @@ test('partial lines are joined; tail counts whole lines', async () => {
   }
 })
 
+test('a last line without a newline is read, alone, under a tail and from a rotated file', async () => {
+  const dir = mkdtempSync('/tmp/cais-logs-')
+  const texts = async (path: string, opts: { tail?: number }): Promise<string[]> => {
+    const out: string[] = []
+    for await (const batch of readLogs(path, { follow: false, ...opts })) for (const e of batch) out.push(entryText(e).toString())
+    return out
+  }
+  try {
+    const path = join(dir, 'log')
+    writeFileSync(path, '2024-01-01T00:00:00Z stdout F one\n2024-01-01T00:00:01Z stdout P x\n')
+    assert.deepEqual(await texts(path, {}), ['one\n', 'x'])
+    assert.deepEqual(await texts(path, { tail: 1 }), ['x'])
+    writeFileSync(join(dir, 'only'), '2024-01-01T00:00:01Z stderr P y\n')
+    assert.deepEqual(await texts(join(dir, 'only'), {}), ['y'])
+    // Rotated in the middle of a line: the two halves are one line.
+    renameSync(path, `${path}.1`)
+    writeFileSync(path, '2024-01-01T00:00:02Z stdout F yz\n')
+    assert.deepEqual(await texts(path, {}), ['one\n', 'xyz\n'])
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
 test('an attach reads from where the log ended when it came, however late the reader starts', async () => {
   // The attach route takes the position, answers 101, and only then reads: a container started by the client
   // meanwhile may have written already, and that output is the attach's.

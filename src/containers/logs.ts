@@ -284,6 +284,13 @@ export async function* readLogs(path: string, opts: ReadLogsOptions): AsyncGener
       if (!chunk || chunk.length === 0) break
       for (const batch of parse(chunk)) yield* emit(batch)
     }
+    // A last line with no newline (`printf x`) is still the container's output: a read that does not follow
+    // ends with it rather than waiting for a rest that may never come.
+    if (!opts.follow && pending) {
+      const last = pending
+      pending = undefined
+      if (keep(last)) yield* emit([last])
+    }
     if (tail !== undefined && tail > 0 && ring.length > 0) yield ring.slice(-tail)
     if (!opts.follow) return
 

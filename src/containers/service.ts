@@ -975,10 +975,10 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       if (!current[n.name]) throw new CaisError('forbidden', `container ${rec.id} is not connected to network ${n.name}`)
       if (rec.state.Running) await this.#d.networks.disconnect(n.name, rec.id)
       const rest = Object.fromEntries(Object.entries(current).filter(([k]) => k !== n.name))
+      // NetworkMode stays as it was, as in Docker: a container disconnected from its only network keeps only its
+      // loopback until it is connected again (docker-compose 1.29 disconnects each new container, then connects it
+      // with its aliases).
       rec.networks = rest
-      // With no network left the container is as --network none, as in Docker.
-      if (Object.keys(rest).length === 0) rec.hostConfig = { ...rec.hostConfig, NetworkMode: 'none' }
-      else if (rec.hostConfig.NetworkMode === n.name) rec.hostConfig = { ...rec.hostConfig, NetworkMode: Object.keys(rest)[0]! }
       await this.#d.store.save(rec)
     })
   }

@@ -10,6 +10,7 @@ import { distributionRoutes } from '../api/docker/distribution.ts'
 import { BlobSources } from '../distribution/blob-sources.ts'
 import { RegistryHosts } from '../distribution/hosts.ts'
 import { Registries } from '../distribution/registries.ts'
+import { swarmRoutes } from '../api/docker/swarm.ts'
 import { systemRoutes } from '../api/docker/system.ts'
 import { ContentStore } from '../content/store.ts'
 import { ContainerService } from '../containers/service.ts'
@@ -134,6 +135,7 @@ async function main(): Promise<number> {
   }
   imageRoutes(routes, { images, content, layers, events, containers, distribution })
   distributionRoutes(routes, distribution)
+  swarmRoutes(routes)
   volumeRoutes(routes, { volumes })
   networkRoutes(routes, { networks, containers })
   const execs = new ExecService({ containers, events, runtime, sessionsDir: join(paths.execRoot, 'execs') })

@@ -121,7 +121,7 @@ export async function pullImage(req: PullRequest, deps: PullDeps): Promise<PullR
   }
 }
 
-async function fetchTopManifest(client: RegistryClient, req: PullRequest): Promise<FetchedManifest> {
+export async function fetchTopManifest(client: RegistryClient, req: Pick<PullRequest, 'ref' | 'signal'>): Promise<FetchedManifest> {
   const { ref } = req
   try {
     return await client.getManifest(ref.path, ref.digest ?? ref.tag ?? 'latest', req.signal)

@@ -271,3 +271,25 @@ test('pull --all-tags fetches every tag of a repository', async (t) => {
   assert.equal(both.code, 1)
   assert.match(both.stderr, /tag can't be used with --all-tags\/-a/)
 })
+
+test("GET /distribution/{name}/json: the registry's descriptor and platforms, without a pull", async (t) => {
+  const reg = await startRegistry(t)
+  const d = await startDaemon(t)
+  const name = `${reg.address}/cais/dist:1`
+  await ok(d, 'tag', 'busybox:latest', name)
+  const digest = /digest: (sha256:[a-f0-9]{64}) size: (\d+)/.exec(await ok(d, 'push', name))
+  assert.ok(digest)
+  const view = await d.client.http.json<{ Descriptor: { mediaType: string; digest: string; size: number }; Platforms: unknown[] }>(
+    'GET',
+    `/distribution/${name}/json`,
+  )
+  assert.deepEqual(view.Descriptor, { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: digest[1], size: Number(digest[2]) })
+  assert.deepEqual(view.Platforms, [{ architecture: 'amd64', os: 'linux' }])
+  const byDigest = await d.client.http.json<{ Descriptor: { digest: string } }>('GET', `/distribution/${reg.address}/cais/dist@${digest[1]}/json`)
+  assert.equal(byDigest.Descriptor.digest, digest[1])
+  await assert.rejects(d.client.http.json('GET', `/distribution/${reg.address}/cais/dist:nope/json`), (err: Error & { status?: number }) => {
+    assert.equal(err.status, 404)
+    assert.match(err.message, /manifest unknown/)
+    return true
+  })
+})

@@ -2,6 +2,7 @@ import type { ContentStore } from '../../content/store.ts'
 import { credentialsOf, decodeRegistryAuth } from '../../distribution/auth.ts'
 import type { BlobSources } from '../../distribution/blob-sources.ts'
 import { dockerHubIndex } from '../../distribution/hosts.ts'
+import { inspectDistribution } from '../../distribution/inspect.ts'
 import { parsePlatform } from '../../distribution/platform.ts'
 import { pullImage } from '../../distribution/pull.ts'
 import { pushImage } from '../../distribution/push.ts'
@@ -74,6 +75,13 @@ export function distributionRoutes(routes: Routes, d: DistributionRouteDeps): vo
       await pushImage({ ref, progress: stream.send, signal: ctx.signal, ...(credentials ? { credentials } : {}) }, deps)
       d.events.emit('image', 'push', familiarString(ref), { name: familiarString(ref) })
     })
+  })
+
+  routes.get('/distribution/{name*}/json', async (ctx) => {
+    const ref = parseReference(ctx.params['name']!)
+    if (ref.tag === undefined && ref.digest === undefined) ref.tag = 'latest'
+    const client = await d.registries.client(ref.domain, decodeRegistryAuth(headerOf(ctx, 'x-registry-auth')))
+    sendJson(ctx, 200, await inspectDistribution(client, ref, ctx.signal))
   })
 
   routes.post('/auth', async (ctx) => {
