@@ -648,7 +648,12 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     if (!rec.state.Running) throw conflict(`Cannot kill container: ${ref}: container ${rec.id} is not running`)
     const num = signalNumber(signal)
     if (num === 9 || num === signalNumber(rec.config.StopSignal || 'SIGTERM')) rec.manuallyStopped = true
+    if (num !== 9) return this.#sendSignal(rec, signal)
+    // A SIGKILL is answered once the exit is recorded, as Docker's: an inspect or rm right after, on the same
+    // connection, sees the container stopped with 137.
+    const exited = this.nextExit(rec.id)
     await this.#sendSignal(rec, signal)
+    await Promise.race([exited, sleep(10_000)])
   }
 
   async #sendSignal(rec: ContainerRecord, signal: string): Promise<void> {

@@ -1,0 +1,37 @@
+// Debian's python3-docker (docker-py 5) against caisd, over its own keep-alive connection, at the API versions
+// real programs pin: 1.41 (what docker-py 5 negotiates with Docker 20.10) and 1.50.
+import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
+import { test } from 'node:test'
+import { BUSYBOX, type TestDaemon, runCommand, startDaemon } from '../helpers/daemon.ts'
+
+const python = '/usr/bin/python3'
+const skip = existsSync('/usr/lib/python3/dist-packages/docker') ? false : "Debian's python3-docker is not installed"
+
+/** Runs a python script with `c`, an APIClient on the daemon at `version`; returns what it prints, parsed as JSON. */
+async function py<T>(d: TestDaemon, version: string, script: string): Promise<T> {
+  const program = `import docker, json, sys\nc = docker.APIClient(base_url=${JSON.stringify(d.host)}, version=${JSON.stringify(version)})\n${script}`
+  const r = await runCommand(python, ['-c', program], { timeoutMs: 60_000 })
+  assert.equal(r.code, 0, `python failed:\n${r.stderr}`)
+  return JSON.parse(r.stdout) as T
+}
+
+for (const version of ['1.41', '1.50']) {
+  test(`docker-py ${version}: a SIGKILL is answered once the container has stopped; inspect and rm right after, on one connection`, { skip }, async (t) => {
+    const d = await startDaemon(t)
+    const states = await py<{ running: boolean; code: number }[]>(
+      d,
+      version,
+      `out = []
+for i in range(10):
+    ctr = c.create_container(${JSON.stringify(BUSYBOX)}, ['sleep', '300'])
+    c.start(ctr)
+    c.kill(ctr)
+    s = c.inspect_container(ctr)['State']
+    out.append({'running': s['Running'], 'code': s['ExitCode']})
+    c.remove_container(ctr)
+print(json.dumps(out))`,
+    )
+    assert.deepEqual(states, Array.from({ length: 10 }, () => ({ running: false, code: 137 })))
+  })
+}
