@@ -136,15 +136,24 @@ function removeContainerCgroups(containersDir: string, parent: 'docker' | 'cais'
   }
 }
 
+/** The bench dockerd's bridge. */
+const dockerdBridge = 'dbench0'
+
 export async function startDockerd(imageTar: Buffer): Promise<Engine | undefined> {
   const dockerd = ['/usr/sbin/dockerd', '/usr/bin/dockerd'].find(existsSync)
   if (!dockerd) return undefined
   const dir = mkdtempSync('/tmp/dockerd-bench-')
   const host = `unix://${dir}/docker.sock`
-  // Its own data root, exec root, pid file and socket; no bridge and no iptables rules, so the host is untouched.
+  // Its own data root, exec root, pid file, socket and bridge, and no iptables rules, so the host is untouched.
+  // Not --bridge=none: with it dockerd deletes docker0 at start, which breaks the host's own dockerd. A bridge
+  // the bench makes (and stop() removes) leaves docker0 alone.
+  spawnSync('ip', ['link', 'del', 'dev', dockerdBridge], { stdio: 'ignore' })
+  for (const args of [['link', 'add', dockerdBridge, 'type', 'bridge'], ['addr', 'add', '10.238.255.1/24', 'dev', dockerdBridge], ['link', 'set', dockerdBridge, 'up']]) {
+    if (spawnSync('ip', args).status !== 0) throw new Error(`ip ${args.join(' ')} failed`)
+  }
   const proc = spawn(
     dockerd,
-    ['--data-root', join(dir, 'root'), '--exec-root', join(dir, 'run'), '--pidfile', join(dir, 'docker.pid'), '-H', host, '--bridge=none', '--iptables=false', '--ip6tables=false'],
+    ['--data-root', join(dir, 'root'), '--exec-root', join(dir, 'run'), '--pidfile', join(dir, 'docker.pid'), '-H', host, '--bridge', dockerdBridge, '--iptables=false', '--ip6tables=false'],
     { stdio: 'ignore' },
   )
   await waitUp(host, proc, 'dockerd')
@@ -172,7 +181,7 @@ export function stop(e: Engine, opts: { runningOnly?: boolean } = {}): void {
   if (e.name === 'caisd') {
     spawnSync('ip', ['link', 'del', 'dev', 'cbench0'])
     removeChains('CBENCH')
-  }
+  } else spawnSync('ip', ['link', 'del', 'dev', dockerdBridge])
 }
 
 export function timeMs(host: string, args: string[]): number {

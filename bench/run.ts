@@ -456,6 +456,12 @@ async function main(): Promise<void> {
   } finally {
     for (const e of engines) stop(e)
     for (const link of hostLinks()) if (link.startsWith('br-') && !linksBefore.has(link)) spawnSync('ip', ['link', 'del', 'dev', link])
+    // The host's own links (a running dockerd's docker0 among them) are all still there.
+    const lost = [...linksBefore].filter((l) => !hostLinks().includes(l))
+    if (lost.length > 0) {
+      console.error(`bench: the run removed the host's ${lost.join(', ')}`)
+      process.exitCode = 1
+    }
   }
 }
 

@@ -965,10 +965,34 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       }
       if (rec.networks?.[n.name]) throw new CaisError('forbidden', `endpoint with name ${rec.name.slice(1)} already exists in network ${n.name}`)
       if (n.isDefault && request.aliases?.length) throw invalid('network-scoped alias is supported only for containers in user defined networks')
-      if (rec.state.Running) await this.#d.networks.connect(n.name, rec.id, rec.name.slice(1), request)
-      rec.networks = { ...(rec.networks ?? { [rec.hostConfig.NetworkMode]: {} }), [n.name]: request }
+      const before = rec.networks ?? { [rec.hostConfig.NetworkMode]: {} }
+      if (rec.state.Running) {
+        const joined = await this.#d.networks.connect(n.name, rec.id, rec.name.slice(1), request)
+        await this.#afterConnect(rec, Object.keys(before), joined)
+      }
+      rec.networks = { ...before, [n.name]: request }
       await this.#d.store.save(rec)
     })
+  }
+
+  /**
+   * A running container that joined a network: its /etc/hosts gets the new addresses, and one that had no
+   * user-defined network so far (the default bridge) switches to the embedded DNS, as Docker's does, so the
+   * names of its new network resolve.
+   */
+  async #afterConnect(rec: ContainerRecord, networksBefore: string[], joined: { addresses: string[]; nameserver: string | undefined }): Promise<void> {
+    const hosts = await readFile(rec.hostsPath, 'utf8').catch(() => '')
+    await writeFile(rec.hostsPath, hosts + joined.addresses.map((a) => `${a}\t${rec.config.Hostname}\n`).join(''))
+    const userDefined = (name: string): boolean => {
+      try {
+        return !this.#d.networks.get(name).isDefault
+      } catch {
+        return false
+      }
+    }
+    if (joined.nameserver && !networksBefore.some(userDefined)) {
+      await writeResolvConf(rec.resolvConfPath, { servers: [joined.nameserver], search: stringList(rec.hostConfig, 'DnsSearch'), options: stringList(rec.hostConfig, 'DnsOptions') })
+    }
   }
 
   /** `docker network disconnect`. */

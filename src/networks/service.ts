@@ -371,7 +371,8 @@ export class NetworkService {
         const n = this.get(network)
         const e = await this.#connectLive(n, req.containerId, req.name, request, netns, i, i === 0 ? req.portBindings : {}, i === 0)
         addresses.push(e.address, ...(e.address6 ? [e.address6] : []))
-        if (i === 0 && !n.isDefault) nameservers = [n.overlay?.nodeAddress ?? n.ipam[0]!.gateway]
+        // The first user-defined network's DNS answers, whatever the order: names of every network it is on resolve.
+        if (!nameservers && !n.isDefault) nameservers = [dnsAddress(n)]
       }
     } catch (err) {
       await this.detach(req.containerId)
@@ -520,11 +521,16 @@ export class NetworkService {
   }
 
   /** Joins a running container to one more network (`docker network connect`). */
-  async connect(network: string, containerId: string, name: string, request: EndpointRequest): Promise<void> {
+  /**
+   * Puts a running container on one more network. Returns its addresses there, and the network's DNS server
+   * when it is a user-defined network, for the container's /etc/hosts and resolv.conf.
+   */
+  async connect(network: string, containerId: string, name: string, request: EndpointRequest): Promise<{ addresses: string[]; nameserver: string | undefined }> {
     const n = this.get(network)
     const netns = sandboxName(containerId)
     const index = [...this.#store.records.values()].filter((x) => x.endpoints[containerId]).length
-    await this.#connectLive(n, containerId, name, request, netns, index, {})
+    const e = await this.#connectLive(n, containerId, name, request, netns, index, {})
+    return { addresses: [e.address, ...(e.address6 ? [e.address6] : [])], nameserver: n.isDefault ? undefined : dnsAddress(n) }
   }
 
   /** Takes a running container off one network. */
@@ -642,3 +648,6 @@ export class NetworkService {
 function macFor(address: string): string {
   return ['02', '42', ...address.split('.').map((p) => Number(p).toString(16).padStart(2, '0'))].join(':')
 }
+
+/** Where a user-defined network's embedded DNS listens: its gateway, or on an overlay this node's address. */
+const dnsAddress = (n: NetworkRecord): string => n.overlay?.nodeAddress ?? n.ipam[0]!.gateway

@@ -123,6 +123,14 @@ test('user-defined network: DNS by name and alias, isolation, --internal, connec
   assert.deepEqual(Object.values(inspect[0]!.Containers).map((c) => c.Name).sort(), ['api', 'client'])
   assert.equal(inspect[0]!.Labels['team'], 'a')
   await ok(d, 'network', 'disconnect', 'appnet', 'client')
+  // A container on the default bridge switches to the embedded DNS when it joins a user-defined network, and the
+  // address it has there is in its /etc/hosts.
+  await ok(d, 'run', '-d', '--name', 'plain', BUSYBOX, 'sleep', '300')
+  await ok(d, 'network', 'connect', 'appnet', 'plain')
+  const resolved = await d.cli('exec', 'plain', 'nslookup', 'backend')
+  assert.match(resolved.stdout, new RegExp(`Address: ${ip.replace(/\./g, '\\.')}`), resolved.stderr + resolved.stdout)
+  const plainIp = ((await d.client.containers.inspect('plain')).NetworkSettings as { Networks: Record<string, { IPAddress: string }> }).Networks['appnet']!.IPAddress
+  assert.match(await ok(d, 'exec', 'plain', 'cat', '/etc/hosts'), new RegExp(`^${plainIp.replace(/\./g, '\\.')}\t`, 'm'))
   const cut = await d.cli('exec', 'client', 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${ip} 80`)
   assert.doesNotMatch(cut.stdout, /api-page/, 'disconnect cut it off')
 
