@@ -165,7 +165,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     io.err(`${(err as Error).message}\nSee 'cais ${path} --help'.\n\nUsage:  ${command.usage}\n\n${command.description}`)
     return command.errorStatus ?? 1
   }
-  const client = new EngineClient({ host: hostFromEnv(host) })
+  const client = new EngineClient({ host: hostFromEnv(host), apiVersion: process.env['DOCKER_API_VERSION'] || undefined })
   try {
     return await command.run(client, parsed, io)
   } catch (err) {

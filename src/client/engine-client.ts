@@ -20,7 +20,7 @@ import type {
   AuthConfig,
   SearchResult,
 } from '../wire/types.ts'
-import { ApiError, HttpTransport, type ResponseHeaders, readAll } from './http.ts'
+import { ApiError, HttpTransport, type ResponseHeaders, clientApiVersion, readAll, versionLess } from './http.ts'
 import { type StreamChunk, demux, jsonLines } from './streams.ts'
 
 export { ApiError }
@@ -29,8 +29,11 @@ export type Filters = Record<string, string[]>
 export interface ClientOptions {
   /** `unix:///run/cais/cais.sock` or a bare socket path. */
   host: string
-  /** API version to speak; defaults to 1.50. */
-  apiVersion?: string
+  /**
+   * API version to speak as it is (`DOCKER_API_VERSION` for the CLI). Without it the client negotiates: the
+   * lower of 1.50 and the daemon's.
+   */
+  apiVersion?: string | undefined
 }
 
 export const defaultHost = 'unix:///run/cais/cais.sock'
@@ -44,7 +47,9 @@ const filtersQuery = (f: Filters | undefined): string | undefined =>
   f && Object.keys(f).length > 0 ? JSON.stringify(Object.fromEntries(Object.entries(f).map(([k, vs]) => [k, Object.fromEntries(vs.map((v) => [v, true]))]))) : undefined
 
 /**
- * The typed Engine API client. The CLI, compose, the dashboard and the tests use only this to talk to a daemon.
+ * The typed Engine API client. Older engines send `null` where an empty list or map is meant (dockerd 20.10's
+ * `RepoDigests`, `Labels`, `Volumes`); lists come back with those normalised, so callers see one shape whatever
+ * the daemon. The CLI, compose, the dashboard and the tests use only this to talk to a daemon.
  * @example
  * const client = new EngineClient({ host: 'unix:///run/cais/cais.sock' })
  * const { Id } = await client.containers.create({ Image: 'busybox', Cmd: ['echo', 'hi'] })
@@ -58,11 +63,27 @@ export class EngineClient {
     if (!host.startsWith('unix://') && !host.startsWith('/')) {
       throw new Error(`unsupported host ${host}: only unix:// sockets for now`)
     }
-    this.http = new HttpTransport({ socketPath: host.replace(/^unix:\/\//, '') }, opts.apiVersion ?? '1.50')
+    this.http = new HttpTransport({ socketPath: host.replace(/^unix:\/\//, '') }, opts.apiVersion ?? clientApiVersion, { negotiate: opts.apiVersion === undefined })
   }
 
   close(): void {
     this.http.close()
+  }
+
+  /**
+   * Whether an output stream (logs, attach, exec) is framed by stream. From API 1.42 the daemon says so in its
+   * Content-Type; before, it says `raw-stream` (or, for logs, nothing) either way, and the output is framed unless
+   * the container (or exec) has a TTY, which is how the docker CLI decides.
+   */
+  async #framed(headers: ResponseHeaders, tty: () => Promise<boolean>): Promise<boolean> {
+    if (headers['content-type'] === 'application/vnd.docker.multiplexed-stream') return true
+    const version = this.http.version
+    if (version === undefined || !versionLess(version, '1.42')) return false
+    return !(await tty())
+  }
+
+  async #ttyOf(container: string): Promise<boolean> {
+    return (await this.containers.inspect(container)).Config.Tty === true
   }
 
   readonly system = {
@@ -97,8 +118,10 @@ export class EngineClient {
       await this.http.empty('DELETE', `/containers/${encodeURIComponent(id)}`, { query: { force: opts.force, v: opts.v } })
     },
     inspect: (id: string): Promise<ContainerInspect> => this.http.json('GET', `/containers/${encodeURIComponent(id)}/json`),
-    list: (opts: { all?: boolean; limit?: number; filters?: Filters } = {}): Promise<ContainerSummary[]> =>
-      this.http.json('GET', '/containers/json', { query: { all: opts.all, limit: opts.limit, filters: filtersQuery(opts.filters) } }),
+    list: async (opts: { all?: boolean; limit?: number; filters?: Filters } = {}): Promise<ContainerSummary[]> =>
+      (
+        await this.http.json<ContainerSummary[]>('GET', '/containers/json', { query: { all: opts.all, limit: opts.limit, filters: filtersQuery(opts.filters) } })
+      ).map((c) => ({ ...c, Names: c.Names ?? [], Ports: c.Ports ?? [], Labels: c.Labels ?? {}, Mounts: c.Mounts ?? [] })),
     /**
      * Starts waiting; resolves once the daemon has sent the headers, so the caller may then start the container.
      * `result` resolves at the condition.
@@ -128,7 +151,7 @@ export class EngineClient {
         },
         signal: opts.signal,
       })
-      return demux(res, res.headers['content-type'] === 'application/vnd.docker.multiplexed-stream')
+      return demux(res, await this.#framed(res.headers, () => this.#ttyOf(id)))
     },
     top: (id: string, psArgs?: string): Promise<{ Titles: string[]; Processes: string[][] }> =>
       this.http.json('GET', `/containers/${encodeURIComponent(id)}/top`, { query: { ps_args: psArgs } }),
@@ -189,7 +212,7 @@ export class EngineClient {
       const { socket, head, headers } = await this.http.hijack('POST', `/containers/${encodeURIComponent(id)}/attach`, {
         query: { stream: opts.stream ?? true, logs: opts.logs, stdout: opts.stdout ?? true, stderr: opts.stderr ?? true, stdin: opts.stdin, detachKeys: opts.detachKeys },
       })
-      return { output: hijackedOutput(socket, head, headers), socket }
+      return { output: hijackedOutput(socket, head, await this.#framed(headers, () => this.#ttyOf(id))), socket }
     },
     /** The size of a TTY container's terminal. */
     resize: async (id: string, height: number, width: number): Promise<void> => {
@@ -207,7 +230,7 @@ export class EngineClient {
     start: async (id: string, opts: { tty?: boolean; consoleSize?: [number, number] | undefined } = {}): Promise<{ output: AsyncGenerator<StreamChunk>; socket: Duplex }> => {
       const body = { Detach: false, Tty: opts.tty ?? false, ...(opts.consoleSize ? { ConsoleSize: opts.consoleSize } : {}) }
       const { socket, head, headers } = await this.http.hijack('POST', `/exec/${id}/start`, { body })
-      return { output: hijackedOutput(socket, head, headers), socket }
+      return { output: hijackedOutput(socket, head, await this.#framed(headers, async () => opts.tty ?? false)), socket }
     },
     startDetached: async (id: string): Promise<void> => {
       await this.http.empty('POST', `/exec/${id}/start`, { body: { Detach: true, Tty: false } })
@@ -222,8 +245,10 @@ export class EngineClient {
   readonly volumes = {
     create: (body: { Name?: string; Driver?: string; DriverOpts?: Record<string, string>; Labels?: Record<string, string> } = {}): Promise<VolumeView> =>
       this.http.json('POST', '/volumes/create', { body }),
-    list: (opts: { filters?: Filters } = {}): Promise<{ Volumes: VolumeView[]; Warnings: string[] }> =>
-      this.http.json('GET', '/volumes', { query: { filters: filtersQuery(opts.filters) } }),
+    list: async (opts: { filters?: Filters } = {}): Promise<{ Volumes: VolumeView[]; Warnings: string[] }> => {
+      const r = await this.http.json<{ Volumes: VolumeView[] | null; Warnings: string[] | null }>('GET', '/volumes', { query: { filters: filtersQuery(opts.filters) } })
+      return { Volumes: r.Volumes ?? [], Warnings: r.Warnings ?? [] }
+    },
     inspect: (name: string): Promise<VolumeView> => this.http.json('GET', `/volumes/${encodeURIComponent(name)}`),
     remove: async (name: string, opts: { force?: boolean } = {}): Promise<void> => {
       await this.http.empty('DELETE', `/volumes/${encodeURIComponent(name)}`, { query: { force: opts.force } })
@@ -250,9 +275,17 @@ export class EngineClient {
   }
 
   readonly images = {
-    list: (opts: { all?: boolean; filters?: Filters } = {}): Promise<ImageSummary[]> =>
-      this.http.json('GET', '/images/json', { query: { all: opts.all, filters: filtersQuery(opts.filters) } }),
-    inspect: (name: string): Promise<ImageInspect> => this.http.json('GET', `/images/${name}/json`),
+    list: async (opts: { all?: boolean; filters?: Filters } = {}): Promise<ImageSummary[]> =>
+      (await this.http.json<ImageSummary[]>('GET', '/images/json', { query: { all: opts.all, filters: filtersQuery(opts.filters) } })).map((i) => ({
+        ...i,
+        RepoTags: i.RepoTags ?? [],
+        RepoDigests: i.RepoDigests ?? [],
+        Labels: i.Labels ?? {},
+      })),
+    inspect: async (name: string): Promise<ImageInspect> => {
+      const i = await this.http.json<ImageInspect>('GET', `/images/${name}/json`)
+      return { ...i, RepoTags: i.RepoTags ?? [], RepoDigests: i.RepoDigests ?? [] }
+    },
     remove: (name: string, opts: { force?: boolean; noprune?: boolean } = {}): Promise<ImageDeleteItem[]> =>
       this.http.json('DELETE', `/images/${name}`, { query: { force: opts.force, noprune: opts.noprune } }),
     history: (name: string): Promise<ImageHistoryItem[]> => this.http.json('GET', `/images/${name}/history`),
@@ -298,12 +331,12 @@ export class EngineClient {
 }
 
 /** The output of a hijacked attach or exec: bytes already read with the headers first, demultiplexed when framed. */
-function hijackedOutput(socket: Duplex, head: Buffer, headers: ResponseHeaders): AsyncGenerator<StreamChunk> {
+function hijackedOutput(socket: Duplex, head: Buffer, framed: boolean): AsyncGenerator<StreamChunk> {
   async function* bytes(): AsyncGenerator<Buffer> {
     if (head.length > 0) yield head
     for await (const c of socket as AsyncIterable<Buffer>) yield c
   }
-  return demux(bytes(), headers['content-type'] === 'application/vnd.docker.multiplexed-stream')
+  return demux(bytes(), framed)
 }
 
 async function collect(res: Readable): Promise<JsonMessage[]> {

@@ -41,16 +41,44 @@ export function buildPath(path: string, query: RequestOptions['query']): string 
   return s ? `${path}?${s}` : path
 }
 
-/** HTTP over the daemon's unix socket, a connection per request. Versioned paths (`/v1.50/...`) are the caller's choice. */
+/** The newest Engine API version this client speaks. */
+export const clientApiVersion = '1.50'
+
+/** Docker's answer to a version newer than the daemon's: the daemon's own newest is in it. */
+const tooNew = /client version \S+ is too new\. Maximum supported API version is (\d+\.\d+)/
+
+/** Whether API version `a` is older than `b`. */
+export const versionLess = (a: string, b: string): boolean => {
+  const [am, an] = a.split('.').map(Number) as [number, number]
+  const [bm, bn] = b.split('.').map(Number) as [number, number]
+  return am < bm || (am === bm && an < bn)
+}
+
+/**
+ * HTTP over the daemon's unix socket, a connection per request. Versioned paths (`/v1.50/...`) are the caller's
+ * choice: a version given (or `DOCKER_API_VERSION`) is spoken as it is; otherwise the transport negotiates as
+ * the docker CLI does, speaking the lower of its own version and the daemon's. The daemon's is learnt at no
+ * extra round trip where it can be: a request goes out at the client's version, and a daemon that answers
+ * "too new" gets it again at the version it names. Only a first request whose body cannot be sent twice (an
+ * upload) or that upgrades the connection asks `/_ping` first.
+ */
 export class HttpTransport {
   readonly #endpoint: Endpoint
-  readonly #prefix: string
+  #version: string | undefined
+  /** The version is settled: given by the caller, or learnt from the daemon. */
+  #settled: boolean
   /** Connections still in use (streams being read among them), for close() to end. */
   readonly #open = new Set<Socket>()
 
-  constructor(endpoint: Endpoint, apiVersion: string | undefined) {
+  constructor(endpoint: Endpoint, apiVersion: string | undefined, opts: { negotiate?: boolean } = {}) {
     this.#endpoint = endpoint
-    this.#prefix = apiVersion ? `/v${apiVersion}` : ''
+    this.#version = apiVersion
+    this.#settled = apiVersion === undefined || opts.negotiate === false
+  }
+
+  /** The API version requests are sent at (undefined: unversioned paths). */
+  get version(): string | undefined {
+    return this.#version
   }
 
   close(): void {
@@ -58,11 +86,27 @@ export class HttpTransport {
   }
 
   #target(path: string, opts: RequestOptions): string {
-    return this.#prefix + buildPath(path, opts.query)
+    return (this.#version ? `/v${this.#version}` : '') + buildPath(path, opts.query)
+  }
+
+  /** Settles the version with the daemon's `API-Version` (from `/_ping`), the lower of the two. */
+  async negotiate(): Promise<void> {
+    if (this.#settled) return
+    const res = await exchange(this.#endpoint.socketPath, { method: 'GET', path: '/_ping', headers: { Host: apiHost } }, this.#open).catch((err: Error) => {
+      throw connectionError(err, this.#endpoint)
+    })
+    res.resume()
+    this.#adopt(res.headers['api-version'])
+  }
+
+  #adopt(daemonVersion: string | undefined): void {
+    this.#settled = true
+    if (daemonVersion && /^\d+\.\d+$/.test(daemonVersion) && this.#version && versionLess(daemonVersion, this.#version)) this.#version = daemonVersion
   }
 
   /** Sends a request and returns the response without reading its body. Error statuses throw ApiError. */
   async send(method: string, path: string, opts: RequestOptions = {}): Promise<HttpResponse> {
+    if (!this.#settled && opts.stream) await this.negotiate()
     const headers: Record<string, string> = { Host: apiHost, ...opts.headers }
     let body: string | undefined
     if (opts.body !== undefined) {
@@ -76,7 +120,16 @@ export class HttpTransport {
         throw connectionError(err, this.#endpoint)
       },
     )
-    if (res.statusCode >= 400) throw await toApiError(res)
+    if (res.statusCode >= 400) {
+      const err = await toApiError(res)
+      const newest = this.#settled ? undefined : tooNew.exec(err.message)?.[1]
+      if (err.status === 400 && newest) {
+        this.#adopt(newest)
+        return this.send(method, path, opts)
+      }
+      throw err
+    }
+    if (!this.#settled) this.#adopt(res.headers['api-version'])
     return res
   }
 
@@ -94,6 +147,7 @@ export class HttpTransport {
 
   /** Upgrades the connection (attach, exec start): resolves with the raw socket after `101`. */
   async hijack(method: string, path: string, opts: RequestOptions = {}): Promise<{ socket: Duplex; head: Buffer; headers: ResponseHeaders }> {
+    await this.negotiate()
     const body = opts.body === undefined ? undefined : JSON.stringify(opts.body)
     const headers: Record<string, string> = { Host: apiHost, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) }
     const res = await exchange(this.#endpoint.socketPath, { method, path: this.#target(path, opts), headers, body, upgrade: true }, this.#open).catch(

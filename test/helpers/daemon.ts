@@ -171,7 +171,7 @@ const slotsDir = '/tmp/cais-test-netslots'
  * running side by side never share one. Slots are claimed with O_EXCL files naming the claiming PID; a slot
  * whose process is gone is taken over.
  */
-function claimNetworkSlot(): { args: string[]; chainPrefix: string; release(): void } {
+export function claimNetworkSlot(): { slot: number; args: string[]; chainPrefix: string; release(): void } {
   mkdirSync(slotsDir, { recursive: true })
   const start = Math.floor(Math.random() * 250)
   for (let k = 0; k < 250; k++) {
@@ -193,6 +193,7 @@ function claimNetworkSlot(): { args: string[]; chainPrefix: string; release(): v
     }
     const chainPrefix = `CT${n}`
     return {
+      slot: n,
       args: ['--bridge-name', `cst${n}`, '--bip', `10.231.${n}.1/24`, '--default-address-pool', `base=10.232.${n}.0/24,size=28`, '--iptables-chain-prefix', chainPrefix],
       chainPrefix,
       release: () => rmSync(file, { force: true }),

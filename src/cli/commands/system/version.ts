@@ -1,6 +1,7 @@
 import type { Command } from '../../command.ts'
 import { str } from '../../flags.ts'
 import { renderTemplate } from '../../output/template.ts'
+import { clientApiVersion } from '../../../client/http.ts'
 
 export const clientVersion = '0.1.0'
 
@@ -12,9 +13,11 @@ export const versionCommand: Command = {
   flags: [{ name: 'format', short: 'f', type: 'string' }],
   maxArgs: 0,
   async run(client, p, io) {
-    const clientInfo = { Version: clientVersion, ApiVersion: '1.50', Os: 'linux', Arch: process.arch === 'x64' ? 'amd64' : process.arch, NodeVersion: process.version }
     const format = str(p, 'format')
     const server = await client.system.version().catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))))
+    // The version spoken, once negotiated with the daemon: lower than the client's own against an older engine.
+    const spoken = client.http.version ?? clientApiVersion
+    const clientInfo = { Version: clientVersion, ApiVersion: spoken, DefaultAPIVersion: clientApiVersion, Os: 'linux', Arch: process.arch === 'x64' ? 'amd64' : process.arch, NodeVersion: process.version }
     if (format) {
       const serverInfo = server instanceof Error ? null : server
       io.out(format === 'json' ? JSON.stringify({ Client: clientInfo, Server: serverInfo }) : renderTemplate(format, { Client: clientInfo, Server: serverInfo }))
@@ -23,7 +26,7 @@ export const versionCommand: Command = {
     }
     io.out('Client:')
     io.out(` Version:           ${clientInfo.Version}`)
-    io.out(` API version:       ${clientInfo.ApiVersion}`)
+    io.out(` API version:       ${spoken}${spoken === clientApiVersion ? '' : ` (downgraded from ${clientApiVersion})`}`)
     io.out(` Node version:      ${clientInfo.NodeVersion}`)
     io.out(` OS/Arch:           ${clientInfo.Os}/${clientInfo.Arch}`)
     if (server instanceof Error) throw server
