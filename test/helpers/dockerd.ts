@@ -21,13 +21,14 @@ export async function startDockerd(t: TestContext): Promise<TestDockerd> {
   const net = claimNetworkSlot()
   const bridge = `dkt${net.slot}`
   const host = `unix://${join(dir, 'docker.sock')}`
-  let proc: ChildProcess | undefined
+  const started: { proc?: ChildProcess } = {}
   let log = ''
   t.after(async () => {
+    const proc = started.proc
     if (proc && proc.exitCode === null) {
       const ids = execFileSync(dockerBinary(), ['-H', host, 'ps', '-aq'], { encoding: 'utf8', timeout: 30_000 }).split('\n').filter(Boolean)
       if (ids.length > 0) execFileSync(dockerBinary(), ['-H', host, 'rm', '-f', ...ids], { stdio: 'ignore', timeout: 30_000 })
-      const exited = new Promise<void>((r) => proc!.once('exit', () => r()))
+      const exited = new Promise<void>((r) => proc.once('exit', () => r()))
       proc.kill('SIGTERM')
       await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))])
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL')
@@ -43,12 +44,13 @@ export async function startDockerd(t: TestContext): Promise<TestDockerd> {
   execFileSync('ip', ['addr', 'add', `10.233.${net.slot}.1/24`, 'dev', bridge])
   execFileSync('ip', ['link', 'set', bridge, 'up'])
   // Not --bridge=none: dockerd deletes docker0 at start with it. Its own bridge leaves the host's alone.
-  proc = spawn(
+  const proc = spawn(
     dockerdBin,
     ['--data-root', join(dir, 'root'), '--exec-root', join(dir, 'run'), '--pidfile', join(dir, 'docker.pid'), '-H', host, '--bridge', bridge, '--iptables=false', '--ip6tables=false'],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   )
-  proc.stderr!.on('data', (d: Buffer) => (log += d.toString()))
+  started.proc = proc
+  proc.stderr.on('data', (d: Buffer) => (log += d.toString()))
   const deadline = Date.now() + 60_000
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`dockerd exited with ${proc.exitCode}:\n${log}`)
