@@ -175,7 +175,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       return (err as { exitStatus?: number }).exitStatus ?? command.errorStatus
     }
     io.err(describeError(err))
-    return 1
+    return (err as { exitStatus?: number }).exitStatus ?? 1
   } finally {
     client.close()
   }

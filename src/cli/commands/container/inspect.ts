@@ -2,7 +2,7 @@ import { ApiError } from '../../../client/http.ts'
 import type { Command } from '../../command.ts'
 import { describeError } from '../../errors.ts'
 import { str } from '../../flags.ts'
-import { renderTemplate } from '../../output/template.ts'
+import { FormatError, inspectFormatter } from '../../output/template.ts'
 
 export const inspectCommand: Command = {
   name: 'inspect',
@@ -35,7 +35,19 @@ export const inspectCommand: Command = {
       }
     }
     const format = str(p, 'format')
-    if (format) for (const r of results) io.out(format === 'json' ? JSON.stringify(r) : renderTemplate(format, r))
+    if (format) {
+      const render = inspectFormatter(format)
+      // Each object on its own, as the docker CLI: one that the template fails on is an error line and a non-zero exit.
+      for (const r of results) {
+        try {
+          io.out(render(r))
+        } catch (err) {
+          if (!(err instanceof FormatError)) throw err
+          io.err(err.message)
+          status = 1
+        }
+      }
+    }
     else io.out(JSON.stringify(results, null, 4))
     return status
   },

@@ -1,8 +1,7 @@
 import type { ContainerSummary } from '../../../wire/types.ts'
 import type { Command } from '../../command.ts'
 import { bool, list, str } from '../../flags.ts'
-import { renderTable } from '../../output/table.ts'
-import { renderTemplate } from '../../output/template.ts'
+import { formatRows } from '../../output/template.ts'
 import { humanDuration } from '../../../lib/time.ts'
 import { filterFlags } from '../kv.ts'
 
@@ -65,15 +64,7 @@ export const psCommand: Command = {
       for (const c of containers) io.out(JSON.stringify(psRow(c, truncate)))
       return 0
     }
-    const template = format === 'table' ? defaultTable : format
-    if (template.startsWith('table')) {
-      const body = template.slice('table'.length).trim()
-      const header = renderTemplate(body.replace(/\{\{\s*\.(\w+)\s*\}\}/g, (_m, f: string) => headers[f] ?? f.toUpperCase()), {})
-      const rows = [header, ...containers.map((c) => renderTemplate(body, psRow(c, truncate)))].map((r) => r.split('\t'))
-      for (const line of renderTable(rows)) io.out(line)
-      return 0
-    }
-    for (const c of containers) io.out(renderTemplate(template, psRow(c, truncate)))
+    for (const line of formatRows(format === 'table' ? defaultTable : format, containers.map((c) => psRow(c, truncate)), headers, 'formatter.ContainerContext')) io.out(line)
     return 0
   },
 }

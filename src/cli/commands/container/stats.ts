@@ -3,7 +3,7 @@ import type { StatsSample } from '../../../wire/types.ts'
 import type { Command } from '../../command.ts'
 import { bool, str } from '../../flags.ts'
 import { renderTable } from '../../output/table.ts'
-import { renderTemplate } from '../../output/template.ts'
+import { formatRows } from '../../output/template.ts'
 import { humanSize } from '../../../lib/size.ts'
 
 /** go-units BytesSize: binary units, as the MEM USAGE / LIMIT column prints them ("1.5MiB"). */
@@ -67,7 +67,10 @@ export const statsCommand: Command = {
     const render = (rows: Array<Record<string, string>>): string[] => {
       const format = str(p, 'format')
       if (format === 'json') return rows.map((r) => JSON.stringify(r))
-      if (format && !format.startsWith('table')) return rows.map((r) => renderTemplate(format, r))
+      if (format) {
+        const headers = { ID: 'CONTAINER ID', Container: 'CONTAINER', Name: 'NAME', CPUPerc: 'CPU %', MemUsage: 'MEM USAGE / LIMIT', MemPerc: 'MEM %', NetIO: 'NET I/O', BlockIO: 'BLOCK I/O', PIDs: 'PIDS' }
+        return formatRows(format, rows, headers, 'formatter.statsContext')
+      }
       return renderTable([
         ['CONTAINER ID', 'NAME', 'CPU %', 'MEM USAGE / LIMIT', 'MEM %', 'NET I/O', 'BLOCK I/O', 'PIDS'],
         ...rows.map((r) => [r['ID']!, r['Name']!, r['CPUPerc']!, r['MemUsage']!, r['MemPerc']!, r['NetIO']!, r['BlockIO']!, r['PIDs']!]),

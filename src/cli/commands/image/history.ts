@@ -1,7 +1,7 @@
 import type { Command } from '../../command.ts'
 import { bool, str } from '../../flags.ts'
 import { renderTable } from '../../output/table.ts'
-import { renderTemplate } from '../../output/template.ts'
+import { formatRows } from '../../output/template.ts'
 import { humanDuration } from '../../../lib/time.ts'
 import { humanSize } from '../../../lib/size.ts'
 
@@ -42,8 +42,9 @@ export const historyCommand: Command = {
       for (const r of rows) io.out(JSON.stringify(r))
       return 0
     }
-    if (format && !format.startsWith('table')) {
-      for (const r of rows) io.out(renderTemplate(format, r))
+    if (format) {
+      const headers = { ID: 'IMAGE', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', CreatedBy: 'CREATED BY', Size: 'SIZE', Comment: 'COMMENT' }
+      for (const line of formatRows(format, rows, headers, 'formatter.historyContext')) io.out(line)
       return 0
     }
     const table = [['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'], ...rows.map((r) => [r.ID, r.CreatedSince, r.CreatedBy, r.Size, r.Comment])]

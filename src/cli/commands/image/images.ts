@@ -1,7 +1,7 @@
 import type { Command } from '../../command.ts'
 import { bool, list, str } from '../../flags.ts'
 import { renderTable } from '../../output/table.ts'
-import { renderTemplate } from '../../output/template.ts'
+import { formatRows } from '../../output/template.ts'
 import { humanDuration } from '../../../lib/time.ts'
 import { humanSize } from '../../../lib/size.ts'
 import { filterFlags } from '../kv.ts'
@@ -52,8 +52,9 @@ export const imagesCommand: Command = {
       for (const r of rows) io.out(JSON.stringify(r))
       return 0
     }
-    if (format && !format.startsWith('table')) {
-      for (const r of rows) io.out(renderTemplate(format, r))
+    if (format) {
+      const headers = { ID: 'IMAGE ID', Repository: 'REPOSITORY', Tag: 'TAG', Digest: 'DIGEST', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', Size: 'SIZE' }
+      for (const line of formatRows(format, rows, headers, 'formatter.imageContext')) io.out(line)
       return 0
     }
     const table = [['REPOSITORY', 'TAG', ...(bool(p, 'digests') ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE']]

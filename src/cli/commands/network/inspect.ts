@@ -1,6 +1,6 @@
 import type { Command } from '../../command.ts'
 import { str } from '../../flags.ts'
-import { renderTemplate } from '../../output/template.ts'
+import { FormatError, inspectFormatter } from '../../output/template.ts'
 import { describeError } from '../../errors.ts'
 
 export const networkInspectCommand: Command = {
@@ -23,7 +23,19 @@ export const networkInspectCommand: Command = {
       }
     }
     const format = str(p, 'format')
-    if (format) for (const n of found) io.out(renderTemplate(format, n))
+    if (format) {
+      const render = inspectFormatter(format)
+      // Each object on its own, as the docker CLI: one that the template fails on is an error line and a non-zero exit.
+      for (const n of found) {
+        try {
+          io.out(render(n))
+        } catch (err) {
+          if (!(err instanceof FormatError)) throw err
+          io.err(err.message)
+          status = 1
+        }
+      }
+    }
     else io.out(JSON.stringify(found, null, 4))
     return status
   },

@@ -1,7 +1,7 @@
 import type { Command } from '../../command.ts'
 import { bool, list, str } from '../../flags.ts'
 import { renderTable } from '../../output/table.ts'
-import { renderTemplate } from '../../output/template.ts'
+import { formatRows } from '../../output/template.ts'
 import { filterFlags } from '../kv.ts'
 
 export const networkLsCommand: Command = {
@@ -27,8 +27,13 @@ export const networkLsCommand: Command = {
     }
     const rows = networks.map((n) => ({ ID: id(n.Id), Name: n.Name, Driver: n.Driver, Scope: n.Scope, Internal: String(n.Internal), IPv6: String(n.EnableIPv6), CreatedAt: n.Created }))
     const format = str(p, 'format')
+    if (format === 'json') {
+      for (const r of rows) io.out(JSON.stringify(r))
+      return 0
+    }
     if (format) {
-      for (const r of rows) io.out(format === 'json' ? JSON.stringify(r) : renderTemplate(format, r))
+      const headers = { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', Internal: 'INTERNAL', IPv6: 'IPV6', CreatedAt: 'CREATED AT', Labels: 'LABELS' }
+      for (const line of formatRows(format, rows, headers, 'formatter.networkContext')) io.out(line)
       return 0
     }
     for (const line of renderTable([['NETWORK ID', 'NAME', 'DRIVER', 'SCOPE'], ...rows.map((r) => [r.ID, r.Name, r.Driver, r.Scope])])) io.out(line)

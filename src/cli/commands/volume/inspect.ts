@@ -1,7 +1,7 @@
 import type { Command } from '../../command.ts'
 import { describeError } from '../../errors.ts'
 import { str } from '../../flags.ts'
-import { renderTemplate } from '../../output/template.ts'
+import { FormatError, inspectFormatter } from '../../output/template.ts'
 
 export const volumeInspectCommand: Command = {
   name: 'inspect',
@@ -23,7 +23,19 @@ export const volumeInspectCommand: Command = {
       }
     }
     const format = str(p, 'format')
-    if (format) for (const v of found) io.out(renderTemplate(format, v))
+    if (format) {
+      const render = inspectFormatter(format)
+      // Each object on its own, as the docker CLI: one that the template fails on is an error line and a non-zero exit.
+      for (const v of found) {
+        try {
+          io.out(render(v))
+        } catch (err) {
+          if (!(err instanceof FormatError)) throw err
+          io.err(err.message)
+          status = 1
+        }
+      }
+    }
     else io.out(JSON.stringify(found, null, 4))
     return status
   },

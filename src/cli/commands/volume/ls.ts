@@ -1,7 +1,7 @@
 import type { Command } from '../../command.ts'
 import { bool, list, str } from '../../flags.ts'
 import { renderTable } from '../../output/table.ts'
-import { renderTemplate } from '../../output/template.ts'
+import { formatRows } from '../../output/template.ts'
 import { filterFlags } from '../kv.ts'
 
 export const volumeLsCommand: Command = {
@@ -20,8 +20,14 @@ export const volumeLsCommand: Command = {
       return 0
     }
     const format = str(p, 'format')
+    if (format === 'json') {
+      for (const v of vols) io.out(JSON.stringify(v))
+      return 0
+    }
     if (format) {
-      for (const v of vols) io.out(format === 'json' ? JSON.stringify(v) : renderTemplate(format, v))
+      const headers = { Name: 'VOLUME NAME', Driver: 'DRIVER', Scope: 'SCOPE', Mountpoint: 'MOUNTPOINT', Labels: 'LABELS', Links: 'LINKS', Size: 'SIZE' }
+      const rows = vols.map((v) => ({ ...v, Labels: Object.entries(v.Labels ?? {}).map(([k, x]) => `${k}=${x}`).join(','), Links: 'N/A', Size: 'N/A' }))
+      for (const line of formatRows(format, rows, headers, 'formatter.volumeContext')) io.out(line)
       return 0
     }
     for (const line of renderTable([['DRIVER', 'VOLUME NAME'], ...vols.map((v) => [v.Driver, v.Name])])) io.out(line)
