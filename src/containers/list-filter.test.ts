@@ -16,12 +16,44 @@ function record(name: string, state: Partial<ContainerRecord['state']>, extra: P
   } as unknown as ContainerRecord
 }
 
-const web = record('web', { Status: 'running', Running: true }, { config: { Labels: { tier: 'front' } } as unknown as ContainerRecord['config'] })
-const job = record('job', { Status: 'exited', ExitCode: 3 }, { imageId: 'sha256:busybox' })
-const fresh = record('fresh', {})
+const web = record('web', { Status: 'running', Running: true }, { config: { Labels: { tier: 'front' } } as unknown as ContainerRecord['config'], created: '2024-01-01T00:00:01Z' })
+const job = record('job', { Status: 'exited', ExitCode: 3 }, { imageId: 'sha256:busybox', created: '2024-01-01T00:00:02Z' })
+const fresh = record('fresh', {}, { created: '2024-01-01T00:00:03Z' })
 const all = [web, job, fresh]
+const ports: Record<string, Array<{ PrivatePort: number; PublicPort?: number; Type: string }>> = {
+  '/web': [{ PrivatePort: 80, PublicPort: 8080, Type: 'tcp' }, { PrivatePort: 53, Type: 'udp' }],
+  '/job': [{ PrivatePort: 8080, Type: 'tcp' }],
+}
 const names = (f: Map<string, string[]>, opts = { all: false }): string[] =>
-  all.filter(containerFilter(f, { ...opts, imageIdOf: (ref) => (ref === 'busybox' ? 'sha256:busybox' : undefined) })).map((r) => r.name)
+  all
+    .filter(
+      containerFilter(f, {
+        ...opts,
+        imageIdOf: (ref) => (ref === 'busybox' ? 'sha256:busybox' : undefined),
+        containerOf: (ref) => {
+          const found = all.find((r) => r.name === `/${ref}`)
+          if (!found) throw new Error(`No such container: ${ref}`)
+          return found
+        },
+        portsOf: (r) => ports[r.name] ?? [],
+      }),
+    )
+    .map((r) => r.name)
+
+test('publish and expose match published host ports and container ports, with ranges and protocols; before and since', () => {
+  const a = { all: true }
+  assert.deepEqual(names(new Map([['publish', ['8080']]]), a), ['/web'], 'publish looks at the host port')
+  assert.deepEqual(names(new Map([['publish', ['80']]]), a), [])
+  assert.deepEqual(names(new Map([['expose', ['8080']]]), a), ['/job'], 'expose looks at the container port')
+  assert.deepEqual(names(new Map([['expose', ['50-60/udp']]]), a), ['/web'])
+  assert.deepEqual(names(new Map([['expose', ['53']]]), a), [], 'tcp unless named')
+  assert.throws(() => names(new Map([['publish', ['x']]]), a), /invalid filter 'publish=x'/)
+  assert.deepEqual(names(new Map([['before', ['job']]]), a), ['/web'])
+  assert.deepEqual(names(new Map([['since', ['web']]]), a), ['/job', '/fresh'])
+  assert.throws(() => names(new Map([['since', ['nope']]]), a), /No such container: nope/)
+  assert.deepEqual(names(new Map([['is-task', ['true']]]), a), [])
+  assert.deepEqual(names(new Map([['is-task', ['false']]]), a).length, 3)
+})
 
 test('without all only running containers; a status or exited filter looks at all of them', () => {
   assert.deepEqual(names(new Map()), ['/web'])

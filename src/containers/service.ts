@@ -38,7 +38,7 @@ import { type MountPoint, resolveMounts } from './mounts.ts'
 import { resourcesOf, runSpec } from './run-spec.ts'
 import type { VolumeService, VolumeUsers } from '../volumes/service.ts'
 import { type EndpointRequest, NetworkService } from '../networks/service.ts'
-import { portBindingsOf, requestedNetworks, sharedNetnsPath } from './networking.ts'
+import { portBindingsOf, requestedNetworks, sharedNetnsPath, summaryPorts } from './networking.ts'
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed'
 
@@ -807,7 +807,12 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   }
 
   list(opts: { all?: boolean; limit?: number | undefined; filters: Filters }): ContainerSummary[] {
-    const matches = containerFilter(opts.filters, { all: opts.all === true || (opts.limit ?? 0) > 0, imageIdOf: (ref) => this.#imageIdOf(ref) })
+    const matches = containerFilter(opts.filters, {
+      all: opts.all === true || (opts.limit ?? 0) > 0,
+      imageIdOf: (ref) => this.#imageIdOf(ref),
+      containerOf: (ref) => this.get(ref),
+      portsOf: (r) => summaryPorts(r, this.#d.networks),
+    })
     // Newest first; the times parsed once each, not twice per comparison.
     let recs = this.all
       .filter(matches)

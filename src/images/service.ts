@@ -215,7 +215,12 @@ export class ImageService {
       const labels = config.config?.Labels ?? {}
       if (dangling !== undefined && (dangling === 'true' || dangling === '1') !== (tags.length === 0)) continue
       if (!matchLabels(f.get('label'), labels)) continue
-      if (refFilter && !tags.some((t) => refFilter.some((pattern) => matchReference(pattern, t)))) continue
+      // A reference filter lists only the references it matches, as Docker's: `images busybox` shows busybox's
+      // tags, not every tag of an image that also has one named busybox.
+      const shownTags = refFilter ? tags.filter((t) => refFilter.some((pattern) => matchReference(pattern, t))) : tags
+      const digests = this.repoDigests(rec.id)
+      const shownDigests = refFilter ? digests.filter((d) => refFilter.some((pattern) => matchReference(pattern, d))) : digests
+      if (refFilter && shownTags.length === 0 && shownDigests.length === 0) continue
       if (before && !before.every((b) => rec.added < b)) continue
       if (since && !since.every((s) => rec.added > s)) continue
       const created = Date.parse(config.created ?? '') || rec.added
@@ -224,8 +229,8 @@ export class ImageService {
       out.push({
         Id: rec.id,
         ParentId: '',
-        RepoTags: tags,
-        RepoDigests: this.repoDigests(rec.id),
+        RepoTags: shownTags,
+        RepoDigests: shownDigests,
         Created: Math.floor(created / 1000),
         Size: size,
         SharedSize: -1,
@@ -415,7 +420,7 @@ export class ImageService {
   }
 }
 
-/** Docker's `reference=` filter: a glob over the familiar name, with or without the tag. */
+/** Docker's `reference=` filter: a glob over the familiar name, with or without its tag (or digest). */
 function matchReference(pattern: string, familiar: string): boolean {
   const re = new RegExp(
     '^' +
@@ -425,6 +430,6 @@ function matchReference(pattern: string, familiar: string): boolean {
         .join('') +
       '$',
   )
-  const repo = familiar.slice(0, familiar.lastIndexOf(':'))
+  const repo = familiar.includes('@') ? familiar.slice(0, familiar.indexOf('@')) : familiar.slice(0, familiar.lastIndexOf(':'))
   return re.test(familiar) || re.test(repo)
 }
