@@ -116,7 +116,8 @@ export function normaliseHostConfig(h: Partial<HostConfig> | undefined): HostCon
   hc.PortBindings = h?.PortBindings ?? {}
   hc.RestartPolicy = h?.RestartPolicy?.Name ? h.RestartPolicy : { Name: 'no', MaximumRetryCount: 0 }
   hc.AutoRemove = h?.AutoRemove ?? false
-  hc.LogConfig = h?.LogConfig?.Type ? { Type: h.LogConfig.Type, Config: h.LogConfig.Config ?? {} } : { Type: 'json-file', Config: {} }
+  // Options without a driver (`--log-opt max-size=1m` alone) are the default driver's, as Docker's.
+  hc.LogConfig = { Type: h?.LogConfig?.Type || 'json-file', Config: h?.LogConfig?.Config ?? {} }
   hc.Privileged = h?.Privileged ?? false
   hc.ReadonlyRootfs = h?.ReadonlyRootfs ?? false
   hc.CapAdd = h?.CapAdd ?? null

@@ -31,7 +31,7 @@ import { type Change, containerChanges } from './changes.ts'
 import type { ContainerFs } from './archive.ts'
 import { validateSecurity } from './security.ts'
 import { type ViewDeps, attributesOf, inspectView, summaryView } from './views.ts'
-import { validateLogConfig } from './log-rotation.ts'
+import { conmonLogSizeMax, validateLogConfig } from './log-config.ts'
 import { parseTimestamp } from '../lib/time.ts'
 import { RestartScheduler, startsWithDaemon } from './restart-policy.ts'
 import { type MountPoint, resolveMounts } from './mounts.ts'
@@ -369,18 +369,19 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     const spec = await runSpec(rec, merged, network, { volumes: this.#d.volumes, initBinary: this.#d.initBinary, lookup: (ref) => this.get(ref) })
     await Runtime.writeBundle(bundle, spec)
     const t2 = performance.now()
-    const logPath = rec.hostConfig.LogConfig.Type === 'none' ? '/dev/null' : rec.logPath
     const { pid } = await this.#d.runtime.create({
       id: rec.id,
       name: rec.name.slice(1),
       bundle,
-      logPath,
+      logPath: rec.logPath,
+      logSizeMax: conmonLogSizeMax(rec.hostConfig.LogConfig),
       stdin: rec.config.OpenStdin,
       // As Docker: a client leaving closes stdin only for a one-shot, non-TTY attach (`run -i`).
       keepStdinOpen: !rec.config.StdinOnce || rec.config.Tty,
       terminal: rec.config.Tty,
     })
     const t3 = performance.now()
+    this.#signals.emit('starting', rec.id)
     await this.#d.runtime.start(rec.id)
     const t4 = performance.now()
     rec.state = {
@@ -558,6 +559,15 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   }
 
   /** Resolves with the exit code at the container's next exit. */
+  /**
+   * Calls `listener` with a container's ID when its process exists and is about to run (crun create done, start
+   * next): what must watch its output from the first byte starts there. Returns the unsubscribe.
+   */
+  onStarting(listener: (id: string) => void): () => void {
+    this.#signals.on('starting', listener)
+    return () => this.#signals.off('starting', listener)
+  }
+
   nextExit(id: string): Promise<number> {
     return new Promise((resolve) => this.#signals.once(`exit:${id}`, resolve))
   }

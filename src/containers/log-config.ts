@@ -1,0 +1,26 @@
+import { invalid } from '../lib/errors.ts'
+import { parseBytes } from '../lib/size.ts'
+
+const drivers = ['json-file', 'local', 'k8s-file', 'none']
+const fileOptions = ['max-size', 'max-file', 'compress', 'labels', 'labels-regex', 'env', 'env-regex', 'tag']
+
+/** Docker's checks of `--log-driver` and `--log-opt` at create. */
+export function validateLogConfig(config: { Type: string; Config: Record<string, string> }): void {
+  if (!drivers.includes(config.Type)) throw invalid(`logger: no log driver named '${config.Type}' is registered`)
+  for (const [k, v] of Object.entries(config.Config)) {
+    if (config.Type === 'none') throw invalid(`unknown log opt '${k}' for none log driver`)
+    if (!fileOptions.includes(k)) throw invalid(`unknown log opt '${k}' for ${config.Type} log driver`)
+    if (k === 'max-size' && (parseBytes(v) === undefined || parseBytes(v)! <= 0)) throw invalid(`invalid value for max-size: ${v}`)
+    if (k === 'max-file' && (!/^\d+$/.test(v) || Number(v) < 1)) throw invalid('max-file cannot be less than 1')
+  }
+}
+
+/**
+ * The cap conmon keeps on the live log file (it replaces the file when a write would pass it). With `none` the
+ * log exists only for attach (`run` and `start -a` show the output, as Docker's) and stays under 1 MiB. json-file
+ * is rotated by caisd instead: conmon's own count of what it wrote is not reset by the reopen a rotation asks for,
+ * so a cap would throw away a whole file's worth of lines once the count passed it.
+ */
+export function conmonLogSizeMax(config: { Type: string }): number | undefined {
+  return config.Type === 'none' ? 1024 * 1024 : undefined
+}
