@@ -1,3 +1,4 @@
+import { posix } from 'node:path'
 import { invalid } from '../lib/errors.ts'
 import type { ImageConfig } from '../images/types.ts'
 import type { ContainerConfig, ContainerCreateBody, HealthConfig, HostConfig } from '../wire/types.ts'
@@ -18,6 +19,9 @@ export function mergeConfig(body: ContainerCreateBody, image: ImageConfig, id: s
   const cmdGiven = body.Cmd !== undefined && body.Cmd !== null && body.Cmd.length > 0
   const cmd = cmdGiven ? body.Cmd! : entrypointGiven ? null : (ic.Cmd ?? null)
   const env = mergeEnv(ic.Env ?? [], body.Env ?? [])
+  if (body.WorkingDir && !body.WorkingDir.startsWith('/')) {
+    throw invalid(`the working directory '${body.WorkingDir}' is invalid, it needs to be an absolute path`)
+  }
   return {
     Hostname: body.Hostname || id.slice(0, 12),
     Domainname: body.Domainname ?? '',
@@ -33,7 +37,7 @@ export function mergeConfig(body: ContainerCreateBody, image: ImageConfig, id: s
     Cmd: cmd,
     Image: body.Image,
     Volumes: body.Volumes ?? ic.Volumes ?? null,
-    WorkingDir: body.WorkingDir || ic.WorkingDir || '',
+    WorkingDir: body.WorkingDir ? posix.normalize(body.WorkingDir) : ic.WorkingDir || '',
     Entrypoint: entrypoint,
     OnBuild: null,
     Labels: { ...ic.Labels, ...body.Labels },

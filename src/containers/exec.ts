@@ -236,7 +236,11 @@ export class ExecService {
     e.started = true
     const c = this.#containers.get(e.containerId)
     const rootfs = this.#containers.rootfsPath(c.id)
-    const user = await resolveUser(rootfs, e.config.User || c.config.User)
+    const user = await resolveUser(rootfs, e.config.User || c.config.User).catch((err: unknown) => {
+      // An exec that cannot start exits 126, as Docker's (`docker exec -u nosuchuser` exits 126).
+      e.exitCode = 126
+      throw err
+    })
     const env = mergeEnv(c.config.Env, e.config.Env ?? [])
     if (!env.some((v) => v.startsWith('HOME='))) env.push(`HOME=${user.home}`)
     if (e.config.Tty && !env.some((v) => v.startsWith('TERM='))) env.push('TERM=xterm')

@@ -15,6 +15,8 @@ export interface RunSpecDeps {
   initBinary: string
   /** Another container by reference, for the namespaces a container joins (`--pid container:…`). */
   lookup: (ref: string) => ContainerRecord
+  /** For a network namespace of the container's own: whether any of its networks has IPv6. */
+  ipv6: boolean
 }
 
 /**
@@ -33,6 +35,12 @@ export async function runSpec(rec: ContainerRecord, merged: string, network: 'ho
   const init = hc.Init === true
   if (init) extraMounts.push({ destination: initPath, type: 'bind', source: deps.initBinary, options: ['rbind', 'ro', 'rprivate'] })
   const security = await securitySpec(rec, deps.lookup)
+  // In a namespace of its own, IPv6 is off unless one of its networks has it, as Docker's does (CVE-2024-32473:
+  // an IPv4-only network must not leave eth0 with a link-local address and router advertisements). A --sysctl
+  // of the container's own says otherwise.
+  if (network !== 'host' && (network === 'new' || !network.path.startsWith('/proc/')) && !deps.ipv6) {
+    security.sysctl = { 'net.ipv6.conf.all.disable_ipv6': '1', 'net.ipv6.conf.default.disable_ipv6': '1', ...security.sysctl }
+  }
   return buildSpec({
     ...security,
     extraMounts,

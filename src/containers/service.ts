@@ -366,7 +366,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     const bundle = this.#bundle(rec.id)
     const network = await this.#startNetworking(rec)
     const tNet = performance.now()
-    const spec = await runSpec(rec, merged, network, { volumes: this.#d.volumes, initBinary: this.#d.initBinary, lookup: (ref) => this.get(ref) })
+    const spec = await runSpec(rec, merged, network, { volumes: this.#d.volumes, initBinary: this.#d.initBinary, lookup: (ref) => this.get(ref), ipv6: this.#hasIpv6(rec) })
     await Runtime.writeBundle(bundle, spec)
     const t2 = performance.now()
     const { pid } = await this.#d.runtime.create({
@@ -408,6 +408,18 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       createMs: +(t3 - t2).toFixed(1),
       startMs: +(t4 - t3).toFixed(1),
       totalMs: +(performance.now() - t0).toFixed(1),
+    })
+  }
+
+  /** Whether any network the container is on has IPv6 (a container on none or host has none of its own). */
+  #hasIpv6(rec: ContainerRecord): boolean {
+    if (!NetworkService.isBridgeMode(rec.hostConfig.NetworkMode)) return false
+    return Object.keys(rec.networks ?? { [rec.hostConfig.NetworkMode]: {} }).some((name) => {
+      try {
+        return this.#d.networks.get(name).ipam6 !== undefined
+      } catch {
+        return false
+      }
     })
   }
 

@@ -35,7 +35,9 @@ export async function resolveUser(rootfs: string, spec: string, groupAdd: readon
   const userName = entry?.[0]
   const additionalGids = groups.filter((g) => userName !== undefined && (g[3] ?? '').split(',').includes(userName)).map((g) => Number(g[2]))
   for (const g of groupAdd) additionalGids.push(groupId(groups, g))
-  return { uid, gid, additionalGids: [...new Set(additionalGids)].filter((g) => g !== gid), home }
+  // The primary group is a supplementary group too (Docker's hardening for CVE-2022-36109: a process that drops
+  // to another group must not thereby gain access denied to its primary one).
+  return { uid, gid, additionalGids: [...new Set([gid, ...additionalGids])], home }
 }
 
 function groupId(groups: string[][], name: string): number {

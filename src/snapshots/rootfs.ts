@@ -1,4 +1,5 @@
-import { mkdir } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Mounter } from '../lib/mounter.ts'
 import { isMounted } from '../lib/mountinfo.ts'
@@ -6,8 +7,13 @@ import type { LayerStore } from './layers.ts'
 import type { Digest } from '../content/digest.ts'
 
 /**
- * A container's root filesystem: an overlayfs mount of its image's layers (read-only, shared)
- * under its own writable layer in `<dir>/upper`, mounted at `<dir>/merged`.
+ * A container's root filesystem: an overlayfs mount of its image's layers (read-only, shared) and its init
+ * layer under its own writable layer in `<dir>/upper`, mounted at `<dir>/merged`.
+ *
+ * The init layer (`<dir>/init`, as Docker's `-init` layer) holds what the engine puts in every container: the
+ * empty `/.dockerenv` that tools test for, and the files and directories the runtime mounts over (`/etc/hosts`,
+ * `/etc/hostname`, `/etc/resolv.conf`, `/dev`, `/proc`, `/sys`). Mount targets that exist below the writable
+ * layer are never created in it, so `diff` and `commit` see only what the container itself changed.
  */
 export class RootfsManager {
   readonly #layers: LayerStore
@@ -41,13 +47,16 @@ export class RootfsManager {
     await mkdir(join(dir, 'work'), { recursive: true, mode: 0o700 })
     await mkdir(join(dir, 'merged'), { recursive: true, mode: 0o755 })
     await mkdir(join(dir, 'empty'), { recursive: true, mode: 0o755 })
+    await createInitLayer(join(dir, 'init'))
   }
 
   async mount(dir: string, top: Digest | null): Promise<string> {
     const merged = join(dir, 'merged')
     this.#unmounts.delete(merged)
     if (await isMounted(merged)) return merged
-    const lowers = this.lowerDirs(top)
+    // A container created before init layers existed has none: its image's layers alone.
+    const init = join(dir, 'init')
+    const lowers = existsSync(init) ? [init, ...this.lowerDirs(top)] : this.lowerDirs(top)
     // overlay needs at least one lower dir; an image with no layers gets an empty one.
     const lower = lowers.length > 0 ? lowers.join(':') : join(dir, 'empty')
     // Relative lower dirs (resolved against the snapshots dir) keep the options under the kernel's page-size limit.
@@ -77,4 +86,16 @@ export class RootfsManager {
   forget(dir: string): void {
     this.#unmounts.delete(join(dir, 'merged'))
   }
+}
+
+/** The init layer's tree (see RootfsManager). Made in a temp dir and renamed, so a crash leaves none or all of it. */
+async function createInitLayer(dir: string): Promise<void> {
+  const tmp = `${dir}.tmp`
+  await rm(tmp, { recursive: true, force: true })
+  for (const d of ['etc', 'dev/pts', 'dev/shm', 'proc', 'sys']) await mkdir(join(tmp, d), { recursive: true, mode: 0o755 })
+  await writeFile(join(tmp, '.dockerenv'), '', { mode: 0o755 })
+  for (const f of ['etc/hosts', 'etc/hostname', 'etc/resolv.conf', 'dev/console']) await writeFile(join(tmp, f), '', { mode: 0o644 })
+  await symlink('/proc/mounts', join(tmp, 'etc/mtab'))
+  await rm(dir, { recursive: true, force: true })
+  await rename(tmp, dir)
 }

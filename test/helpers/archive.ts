@@ -61,3 +61,26 @@ export async function makeDockerArchive(
   ])
   return { archive, imageId: sha(config) }
 }
+
+/** Every entry of a tar, by name, with its bytes. */
+export async function readTar(data: Buffer): Promise<Map<string, { header: tar.Header; data: Buffer }>> {
+  const out = new Map<string, { header: tar.Header; data: Buffer }>()
+  const extract = tar.extract()
+  const done = new Promise<void>((resolve, reject) => {
+    extract.on('entry', (header, stream, next) => {
+      const chunks: Buffer[] = []
+      stream.on('data', (c: unknown) => {
+        chunks.push(c as Buffer)
+      })
+      stream.on('end', () => {
+        out.set(header.name, { header, data: Buffer.concat(chunks) })
+        next()
+      })
+    })
+    extract.on('finish', resolve)
+    extract.on('error', reject)
+  })
+  extract.end(data)
+  await done
+  return out
+}

@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream'
 import { consoleSizeOf } from '../../containers/create-config.ts'
 import type { ExecConfig, ExecService } from '../../containers/exec.ts'
-import { invalid } from '../../lib/errors.ts'
+import { invalid, messageOf } from '../../lib/errors.ts'
 import { readJson, sendJson, sendStatus, versionAtLeast } from '../context.ts'
 import { frame, hijack, streamMediaType } from '../hijack.ts'
 import type { Routes } from '../router.ts'
@@ -83,7 +83,9 @@ export function execRoutes(routes: Routes, d: { execs: ExecService }): void {
       else ctx.upgrade!.socket.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n')
       return
     }
-    const tty = exec.config.Tty === true
+    // The stream is framed unless the start asks for a TTY, as Docker's: it follows the start's Tty (which the
+    // docker CLI sets to the exec's), not the exec's own.
+    const tty = body.Tty === true
     const { socket } = hijack(ctx, streamMediaType(ctx, tty))
     socket.on('error', () => {})
     let stdin: PassThrough | undefined
@@ -97,10 +99,17 @@ export function execRoutes(routes: Routes, d: { execs: ExecService }): void {
       socket.on('data', () => {})
       socket.resume()
     }
-    await d.execs.start(id, {
-      stdin,
-      output: (stream, chunk) => socket.write(tty ? chunk : frame(stream === 'stdout' ? 1 : 2, chunk)),
-    })
+    try {
+      await d.execs.start(id, {
+        stdin,
+        output: (stream, chunk) => socket.write(tty ? chunk : frame(stream === 'stdout' ? 1 : 2, chunk)),
+      })
+    } catch (err) {
+      // The answer is already the stream: an exec that could not start says why in it, on stdout, as Docker's.
+      const message = Buffer.from(`${messageOf(err)}\r\n`)
+      socket.write(tty ? message : frame(1, message))
+      ctx.log.info('exec failed to start', { exec: id, err: messageOf(err) })
+    }
     socket.end()
   })
 }

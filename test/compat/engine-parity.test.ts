@@ -1,0 +1,61 @@
+// What a container sees and what the engine reports about it, as Docker's engine (checked side by side with
+// Debian's dockerd 20.10): the init layer, IPv6 off on IPv4-only networks, groups, working directory, exec errors.
+import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
+import { test } from 'node:test'
+import { readTar } from '../helpers/archive.ts'
+import { BUSYBOX, dockerBin, startDaemon } from '../helpers/daemon.ts'
+
+const skip = existsSync(dockerBin) ? false : `the docker CLI is not installed at ${dockerBin}`
+
+test('/.dockerenv is there; diff and commit show only what the container changed, a new file as added', { skip }, async (t) => {
+  const d = await startDaemon(t)
+  const env = await d.docker('run', '--rm', BUSYBOX, 'stat', '-c', '%A %s', '/.dockerenv')
+  assert.equal(env.stdout, '-rwxr-xr-x 0\n', env.stderr)
+  const started = await d.docker('run', '-d', '--name', 'web', BUSYBOX, 'sleep', '300')
+  assert.equal(started.code, 0, started.stderr)
+  assert.equal((await d.docker('exec', 'web', 'sh', '-c', 'echo x > /newfile; echo y >> /etc/passwd; mkdir /tmp/d; echo z > /tmp/d/f')).code, 0)
+  const diff = await d.docker('diff', 'web')
+  assert.deepEqual(diff.stdout.trim().split('\n'), ['C /etc', 'C /etc/passwd', 'A /newfile', 'C /tmp', 'A /tmp/d', 'A /tmp/d/f'])
+  const changes = await d.client.containers.changes('web')
+  assert.deepEqual(changes.find((c) => c.Path === '/newfile'), { Path: '/newfile', Kind: 1 })
+
+  assert.equal((await d.docker('commit', 'web', 'committed:1')).code, 0)
+  const saved = await d.client.images.save(['committed:1'])
+  const chunks: Buffer[] = []
+  for await (const c of saved as AsyncIterable<Buffer>) chunks.push(c)
+  const archive = await readTar(Buffer.concat(chunks))
+  const manifest = JSON.parse(archive.get('manifest.json')!.data.toString()) as Array<{ Layers: string[] }>
+  const top = await readTar(archive.get(manifest[0]!.Layers.at(-1)!)!.data)
+  const names = [...top.keys()].map((n) => n.replace(/\/$/, '')).sort()
+  assert.deepEqual(names, ['etc', 'etc/passwd', 'newfile', 'tmp', 'tmp/d', 'tmp/d/f'], 'the committed layer holds no /etc/hosts, hostname, resolv.conf or .dockerenv')
+})
+
+test('IPv6 is off in the container unless a network has it or a --sysctl turns it on', { skip }, async (t) => {
+  const d = await startDaemon(t)
+  const read = async (...args: string[]): Promise<string> => {
+    const r = await d.docker('run', '--rm', ...args, BUSYBOX, 'sh', '-c', 'cat /proc/sys/net/ipv6/conf/all/disable_ipv6; ip -6 addr show dev eth0 2>/dev/null | grep -c inet6 || true')
+    assert.equal(r.code, 0, r.stderr)
+    return r.stdout.replace(/\n/g, ' ').trim()
+  }
+  assert.equal(await read(), '1 0', 'the default bridge is IPv4 only: no link-local address on eth0')
+  assert.equal(await read('--network', 'none'), '1 0')
+  assert.equal((await read('--sysctl', 'net.ipv6.conf.all.disable_ipv6=0')).split(' ')[0], '0')
+  assert.equal((await d.docker('network', 'create', '--ipv6', '--subnet', 'fd00:cafe:77::/64', 'six')).code, 0)
+  assert.equal((await read('--network', 'six')).split(' ')[0], '0')
+})
+
+test('a relative working directory is refused; exec as a missing user exits 126 with the reason', { skip }, async (t) => {
+  const d = await startDaemon(t)
+  const relative = await d.docker('run', '--rm', '-w', 'relative', BUSYBOX, 'pwd')
+  assert.equal(relative.code, 125)
+  assert.match(relative.stderr, /the working directory 'relative' is invalid, it needs to be an absolute path/)
+  assert.equal((await d.docker('run', '--rm', '-w', '/a/../b/', BUSYBOX, 'pwd')).stdout, '/b\n')
+  const started = await d.docker('run', '-d', '--name', 'web', BUSYBOX, 'sleep', '300')
+  assert.equal(started.code, 0, started.stderr)
+  const exec = await d.docker('exec', '-u', 'nosuchuser', 'web', 'id')
+  assert.equal(exec.code, 126)
+  assert.equal(exec.stdout, 'unable to find user nosuchuser: no matching entries in passwd file\r\n')
+  const tty = await d.docker('exec', '-t', '-u', 'nosuchuser', 'web', 'id')
+  assert.equal(tty.code, 126)
+})
