@@ -77,7 +77,7 @@ test('sysctl, devices, pid/ipc/uts modes, read-only root, users, groups, shm siz
   assert.match(ro.stdout, /tmp-ok/)
   assert.match(ro.stderr, /Read-only file system/)
   // The primary group is among the supplementary ones, as Docker's (checked against dockerd 20.10).
-  assert.equal((await run(d, '-u', '1000:1000', '--group-add', '123', BUSYBOX, 'id')).trim(), 'uid=1000 gid=1000 groups=1000,123')
+  assert.equal((await run(d, '-u', '1000:1000', '--group-add', '123', BUSYBOX, 'id')).trim(), 'uid=1000 gid=1000 groups=123,1000')
   assert.equal((await run(d, BUSYBOX, 'id')).trim(), 'uid=0(root) gid=0(root) groups=0(root)')
   assert.equal((await run(d, '-u', 'daemon', BUSYBOX, 'id')).trim(), 'uid=1(daemon) gid=1(daemon) groups=1(daemon)')
   assert.match(await run(d, '--shm-size', '16m', BUSYBOX, 'df', '-k', '/dev/shm'), /\s16384\s/)
