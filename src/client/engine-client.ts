@@ -117,10 +117,14 @@ export class EngineClient {
     remove: async (id: string, opts: { force?: boolean; v?: boolean } = {}): Promise<void> => {
       await this.http.empty('DELETE', `/containers/${encodeURIComponent(id)}`, { query: { force: opts.force, v: opts.v } })
     },
-    inspect: (id: string): Promise<ContainerInspect> => this.http.json('GET', `/containers/${encodeURIComponent(id)}/json`),
-    list: async (opts: { all?: boolean; limit?: number; filters?: Filters } = {}): Promise<ContainerSummary[]> =>
+    /** With `size`, the sizes of the writable layer and of the whole root filesystem too (SizeRw, SizeRootFs). */
+    inspect: (id: string, opts: { size?: boolean } = {}): Promise<ContainerInspect> =>
+      this.http.json('GET', `/containers/${encodeURIComponent(id)}/json`, { query: { size: opts.size || undefined } }),
+    list: async (opts: { all?: boolean; limit?: number; filters?: Filters; size?: boolean } = {}): Promise<ContainerSummary[]> =>
       (
-        await this.http.json<ContainerSummary[]>('GET', '/containers/json', { query: { all: opts.all, limit: opts.limit, filters: filtersQuery(opts.filters) } })
+        await this.http.json<ContainerSummary[]>('GET', '/containers/json', {
+          query: { all: opts.all, limit: opts.limit, filters: filtersQuery(opts.filters), size: opts.size || undefined },
+        })
       ).map((c) => ({ ...c, Names: c.Names ?? [], Ports: c.Ports ?? [], Labels: c.Labels ?? {}, Mounts: c.Mounts ?? [] })),
     /**
      * Starts waiting; resolves once the daemon has sent the headers, so the caller may then start the container.

@@ -5,6 +5,7 @@ import { availableParallelism, constants as osConstants } from 'node:os'
 import type { Digest } from '../content/digest.ts'
 import type { EventBus } from '../events/bus.ts'
 import type { ImageService, ImageUsers } from '../images/service.ts'
+import { diskUsage } from '../lib/disk-usage.ts'
 import { CaisError, conflict, invalid, notFound } from '../lib/errors.ts'
 import { type Filters, matchLabels } from '../lib/filters.ts'
 import { newId, randomName } from '../lib/ids.ts'
@@ -750,6 +751,10 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     if (rec.state.Running && !opts.force) {
       throw conflict(`cannot remove container "${rec.name}": container is running: stop the container before removing or force remove`)
     }
+    // Between two runs of its restart policy a container is still in use, as Docker's sees it.
+    if (rec.state.Restarting && !opts.force) {
+      throw conflict(`You cannot remove a restarting container ${rec.id}. Stop the container before attempting removal or force remove`)
+    }
     if (this.#removing.has(rec.id)) throw conflict(`removal of container ${rec.id} is already in progress`)
     this.#removing.add(rec.id)
     this.#restarts.cancel(rec)
@@ -843,6 +848,22 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       .map((x) => x.r)
     if (opts.limit && opts.limit > 0) recs = recs.slice(0, opts.limit)
     return recs.map((r) => this.#summary(r))
+  }
+
+  /**
+   * What the container's writable layer takes on disk (SizeRw) and that with its image's layers (SizeRootFs), as
+   * `ps -s`, `inspect -s` and `system df` show them.
+   */
+  async sizes(ref: string): Promise<{ SizeRw: number; SizeRootFs: number }> {
+    const rec = this.get(ref)
+    const rw = await diskUsage(join(this.#rootfsDir(rec.id), 'upper'))
+    let image = 0
+    try {
+      image = this.#d.images.size(rec.imageId)
+    } catch {
+      // the image is gone (removed with force): its layers count nothing here
+    }
+    return { SizeRw: rw, SizeRootFs: rw + image }
   }
 
   /** The image a reference names here; undefined when none (an `ancestor` filter on it matches nothing). */
@@ -1082,16 +1103,21 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     const until = filters.get('until')?.map((u) => parseTimestamp(u))
     if (until?.some((u) => u === undefined)) throw invalid(`invalid filter 'until'`)
     const deleted: string[] = []
+    let space = 0
     for (const rec of this.all) {
       if (rec.state.Running || rec.state.Restarting) continue
       if (until && !until.every((u) => Date.parse(rec.created) < u!)) continue
       if (!matchLabels(filters.get('label'), rec.config.Labels)) continue
       const notLabels = filters.get('label!') ?? []
       if (notLabels.some((l) => matchLabels([l], rec.config.Labels))) continue
+      const { SizeRw } = await this.sizes(rec.id)
       await this.remove(rec.id).catch(() => {})
-      if (!this.#d.store.records.has(rec.id)) deleted.push(rec.id)
+      if (!this.#d.store.records.has(rec.id)) {
+        deleted.push(rec.id)
+        space += SizeRw
+      }
     }
-    return { ContainersDeleted: deleted, SpaceReclaimed: 0 }
+    return { ContainersDeleted: deleted, SpaceReclaimed: space }
   }
 
   counts(): { running: number; paused: number; stopped: number } {

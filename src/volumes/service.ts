@@ -2,6 +2,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { EventBus } from '../events/bus.ts'
 import { CaisError, conflict, invalid, notFound } from '../lib/errors.ts'
+import { diskUsage } from '../lib/disk-usage.ts'
 import { execFile } from '../lib/exec.ts'
 import type { Filters } from '../lib/filters.ts'
 import { matchLabels } from '../lib/filters.ts'
@@ -181,9 +182,4 @@ export class VolumeService {
     }
     return { VolumesDeleted: deleted, SpaceReclaimed: space }
   }
-}
-
-export async function diskUsage(path: string): Promise<number> {
-  const r = await execFile('du', ['-sb', path])
-  return r.code === 0 ? Number(r.stdout.split('\t')[0]) || 0 : 0
 }

@@ -35,3 +35,19 @@ print(json.dumps(out))`,
     assert.deepEqual(states, Array.from({ length: 10 }, () => ({ running: false, code: 137 })))
   })
 }
+
+test('volume prune: before API 1.42 every unused volume goes, named ones too; from 1.42 only anonymous ones', { skip }, async (t) => {
+  const d = await startDaemon(t, { importBusybox: false })
+  const pruned = async (version: string): Promise<string[]> =>
+    (
+      await py<string[] | null>(
+        d,
+        version,
+        `c.create_volume('named')
+c.create_volume()
+print(json.dumps(sorted(c.prune_volumes()['VolumesDeleted'] or [])))`,
+      )
+    )?.filter((v) => v === 'named' || /^[0-9a-f]{64}$/.test(v)).map((v) => (v === 'named' ? v : 'anonymous')) ?? []
+  assert.deepEqual(await pruned('1.50'), ['anonymous'])
+  assert.deepEqual(await pruned('1.41'), ['anonymous', 'named'])
+})

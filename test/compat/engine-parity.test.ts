@@ -59,3 +59,36 @@ test('a relative working directory is refused; exec as a missing user exits 126 
   const tty = await d.docker('exec', '-t', '-u', 'nosuchuser', 'web', 'id')
   assert.equal(tty.code, 126)
 })
+
+test('sizes: ps -s, inspect -s, container prune and system df count the writable layer', { skip }, async (t) => {
+  const d = await startDaemon(t)
+  const made = await d.docker('run', '--name', 'writer', BUSYBOX, 'sh', '-c', 'head -c 300000 /dev/zero > /blob')
+  assert.equal(made.code, 0, made.stderr)
+  const ps = await d.docker('ps', '-a', '-s', '--format', '{{.Names}} {{.Size}}')
+  assert.match(ps.stdout, /^writer 30\d(\.\d)?kB \(virtual \d+(\.\d+)?MB\)$/m)
+  assert.match((await d.cli('ps', '-a', '-s')).stdout, /SIZE\n.* 30\d(\.\d)?kB \(virtual [\d.]+MB\)$/m)
+  const [rw, rootfs] = (await d.docker('inspect', '-s', '-f', '{{.SizeRw}} {{.SizeRootFs}}', 'writer')).stdout.trim().split(' ').map(Number)
+  assert.ok(rw! >= 300000 && rw! < 310000 && rootfs! > rw! + 1000000, `${rw} ${rootfs}`)
+  assert.match((await d.cli('inspect', '-s', '-f', '{{.SizeRw}}', 'writer')).stdout, /^30\d{4}\n$/)
+  const df = await d.client.system.df()
+  assert.ok((df.Containers[0]?.SizeRw ?? 0) >= 300000)
+  const prune = await d.docker('container', 'prune', '-f')
+  assert.equal(prune.code, 0, prune.stderr)
+  assert.match(prune.stdout, /Total reclaimed space: 30\d(\.\d)?kB/)
+})
+
+test('a container between two runs of its restart policy is not removed without force; system prune -f exits 0', { skip }, async (t) => {
+  const d = await startDaemon(t)
+  assert.equal((await d.docker('run', '-d', '--name', 'flapper', '--restart', 'always', BUSYBOX, 'sh', '-c', 'sleep 0.3; exit 1')).code, 0)
+  // After a few exits the backoff keeps it waiting (Restarting) for longer than the test looks.
+  const restarting = async (): Promise<boolean> => (await d.client.containers.inspect('flapper')).State.Restarting
+  for (let i = 0; i < 100 && !(await restarting()); i++) await new Promise((r) => setTimeout(r, 50))
+  assert.equal(await restarting(), true)
+  const rm = await d.docker('rm', 'flapper')
+  assert.equal(rm.code, 1)
+  assert.match(rm.stderr, /You cannot remove a restarting container [0-9a-f]{64}\. Stop the container before attempting removal or force remove/)
+  assert.equal((await d.docker('rm', '-f', 'flapper')).code, 0)
+  const prune = await d.docker('system', 'prune', '-f')
+  assert.equal(prune.code, 0, prune.stderr)
+  assert.match(prune.stdout, /Total reclaimed space/)
+})

@@ -27,7 +27,9 @@ export function containerRoutes(routes: Routes, d: { containers: ContainerServic
         throw invalid(`invalid filter 'status=${s}'`)
       }
     }
-    sendJson(ctx, 200, c.list({ all: queryBool(ctx.query, 'all'), limit: queryInt(ctx.query, 'limit'), filters }))
+    const list = c.list({ all: queryBool(ctx.query, 'all'), limit: queryInt(ctx.query, 'limit'), filters })
+    if (queryBool(ctx.query, 'size')) for (const entry of list) Object.assign(entry, await c.sizes(entry.Id))
+    sendJson(ctx, 200, list)
   })
 
   routes.post('/containers/prune', async (ctx) => {
@@ -127,7 +129,10 @@ export function containerRoutes(routes: Routes, d: { containers: ContainerServic
     }
   })
 
-  routes.get('/containers/{id}/json', async (ctx) => sendJson(ctx, 200, c.inspect(ctx.params['id']!)))
+  routes.get('/containers/{id}/json', async (ctx) => {
+    const view = c.inspect(ctx.params['id']!)
+    sendJson(ctx, 200, queryBool(ctx.query, 'size') ? { ...view, ...(await c.sizes(view.Id)) } : view)
+  })
 
   routes.post('/containers/{id}/start', async (ctx) => {
     const body = await readBody(ctx.req)

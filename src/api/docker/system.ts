@@ -39,6 +39,12 @@ export function systemRoutes(routes: Routes, d: SystemDeps): void {
 
   routes.get('/version', async (ctx) => sendJson(ctx, 200, version()))
 
+  // No builder yet, so no build cache: a prune (`docker system prune`, `docker builder prune`) has nothing to free.
+  routes.post('/build/prune', async (ctx) => {
+    parseFilters(ctx.query.get('filters') ?? undefined, ['until', 'id', 'parent', 'type', 'description', 'inuse', 'shared', 'private', 'label', 'label!'])
+    sendJson(ctx, 200, { CachesDeleted: null, SpaceReclaimed: 0 })
+  })
+
   routes.get('/system/df', async (ctx) => {
     const types = ctx.query.getAll('type')
     const want = (t: string): boolean => types.length === 0 || types.includes(t)
@@ -47,7 +53,7 @@ export function systemRoutes(routes: Routes, d: SystemDeps): void {
     sendJson(ctx, 200, {
       LayersSize: images.reduce((s, i) => s + i.Size, 0),
       Images: images,
-      Containers: want('container') ? d.containers.list({ all: true, filters: new Map() }).map((c) => ({ ...c, SizeRw: 0, SizeRootFs: 0 })) : [],
+      Containers: want('container') ? await Promise.all(d.containers.list({ all: true, filters: new Map() }).map(async (c) => ({ ...c, ...(await d.containers.sizes(c.Id)) }))) : [],
       Volumes: want('volume') ? await d.volumes.usage() : [],
       BuildCache: [],
     })

@@ -1,7 +1,7 @@
 import { invalid } from '../../lib/errors.ts'
 import { parseFilters } from '../../lib/filters.ts'
 import type { VolumeService } from '../../volumes/service.ts'
-import { queryBool, readJson, sendJson, sendStatus } from '../context.ts'
+import { queryBool, readJson, sendJson, sendStatus, versionAtLeast } from '../context.ts'
 import type { Routes } from '../router.ts'
 
 export function volumeRoutes(routes: Routes, d: { volumes: VolumeService }): void {
@@ -21,6 +21,8 @@ export function volumeRoutes(routes: Routes, d: { volumes: VolumeService }): voi
 
   routes.post('/volumes/prune', async (ctx) => {
     const filters = parseFilters(ctx.query.get('filters') ?? undefined, ['label', 'label!', 'all'])
+    // Before API 1.42 a prune took every unused volume, named ones too; clients that pin an older version get that.
+    if (!versionAtLeast(ctx, '1.42')) filters.set('all', ['true'])
     sendJson(ctx, 200, await v.prune(filters))
   })
 

@@ -1,7 +1,7 @@
 import { ApiError } from '../../../client/http.ts'
 import type { Command } from '../../command.ts'
 import { describeError } from '../../errors.ts'
-import { str } from '../../flags.ts'
+import { bool, str } from '../../flags.ts'
 import { FormatError, inspectFormatter } from '../../output/template.ts'
 
 export const inspectCommand: Command = {
@@ -18,10 +18,10 @@ export const inspectCommand: Command = {
     for (const ref of p.args) {
       try {
         if (type === 'image') results.push(await client.images.inspect(ref))
-        else if (type === 'container') results.push(await client.containers.inspect(ref))
+        else if (type === 'container') results.push(await client.containers.inspect(ref, { size: bool(p, 'size') }))
         else {
           try {
-            results.push(await client.containers.inspect(ref))
+            results.push(await client.containers.inspect(ref, { size: bool(p, 'size') }))
           } catch (err) {
             if (!(err instanceof ApiError) || err.status !== 404) throw err
             results.push(await client.images.inspect(ref).catch((e: unknown) => {

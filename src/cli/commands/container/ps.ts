@@ -3,6 +3,7 @@ import type { Command } from '../../command.ts'
 import { bool, list, str } from '../../flags.ts'
 import { formatRows } from '../../output/template.ts'
 import { humanDuration } from '../../../lib/time.ts'
+import { humanSize } from '../../../lib/size.ts'
 import { filterFlags } from '../kv.ts'
 
 const defaultTable = 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}'
@@ -24,7 +25,7 @@ export function psRow(c: ContainerSummary, truncate: boolean): Record<string, st
     Ports: c.Ports.map((p) => (p.PublicPort ? `${p.IP ?? '0.0.0.0'}:${p.PublicPort}->${p.PrivatePort}/${p.Type}` : `${p.PrivatePort}/${p.Type}`)).join(', '),
     State: c.State,
     Status: c.Status,
-    Size: '0B',
+    Size: c.SizeRw === undefined ? '0B' : `${humanSize(c.SizeRw)} (virtual ${humanSize(c.SizeRootFs ?? 0)})`,
     Names: c.Names.map((n) => n.slice(1)).filter((n) => !n.includes('/')).join(','),
     Labels: Object.entries(c.Labels).map(([k, v]) => `${k}=${v}`).join(','),
     Mounts: '',
@@ -53,7 +54,8 @@ export const psCommand: Command = {
   async run(client, p, io) {
     const filters = filterFlags(list(p, 'filter'))
     const last = bool(p, 'latest') ? 1 : Number(str(p, 'last') ?? 0)
-    const containers = await client.containers.list({ all: bool(p, 'all'), filters, ...(last > 0 ? { limit: last } : {}) })
+    const size = bool(p, 'size')
+    const containers = await client.containers.list({ all: bool(p, 'all'), filters, size, ...(last > 0 ? { limit: last } : {}) })
     const truncate = !bool(p, 'no-trunc')
     if (bool(p, 'quiet')) {
       for (const c of containers) io.out(truncate ? c.Id.slice(0, 12) : c.Id)
@@ -64,7 +66,8 @@ export const psCommand: Command = {
       for (const c of containers) io.out(JSON.stringify(psRow(c, truncate)))
       return 0
     }
-    for (const line of formatRows(format === 'table' ? defaultTable : format, containers.map((c) => psRow(c, truncate)), headers, 'formatter.ContainerContext')) io.out(line)
+    const table = size ? `${defaultTable}\t{{.Size}}` : defaultTable
+    for (const line of formatRows(format === 'table' ? table : format, containers.map((c) => psRow(c, truncate)), headers, 'formatter.ContainerContext')) io.out(line)
     return 0
   },
 }
