@@ -1,5 +1,6 @@
 import { posix } from 'node:path'
 import { invalid } from '../lib/errors.ts'
+import { parseDeviceRule } from '../runtime/spec.ts'
 import type { ImageConfig } from '../images/types.ts'
 import type { ContainerConfig, ContainerCreateBody, HealthConfig, HostConfig } from '../wire/types.ts'
 
@@ -127,6 +128,17 @@ export function normaliseHostConfig(h: Partial<HostConfig> | undefined): HostCon
   hc.CapAdd = h?.CapAdd ?? null
   hc.CapDrop = h?.CapDrop ?? null
   hc.Init = h?.Init ?? null
+  // The runtime is crun; `runc`, Docker's default name, which clients send as it is, means it too.
+  const runtime = (h as { Runtime?: string } | undefined)?.Runtime || 'crun'
+  if (runtime !== 'runc' && runtime !== 'crun') throw invalid(`unknown or invalid runtime name: ${runtime}`)
+  hc['Runtime'] = runtime
+  for (const rule of (hc['DeviceCgroupRules'] as string[] | null | undefined) ?? []) {
+    try {
+      parseDeviceRule(rule)
+    } catch (err) {
+      throw invalid((err as Error).message)
+    }
+  }
   if (!['json-file', 'none', 'k8s-file', 'local'].includes(hc.LogConfig.Type)) {
     throw invalid(`logger: no log driver named '${hc.LogConfig.Type}' is registered`)
   }

@@ -19,7 +19,7 @@ export function requestedNetworks(body: ContainerCreateBody, hc: HostConfig, net
   if (mode === 'none' || mode === 'host') return {}
   const primary = networks.get(mode)
   const out: Record<string, EndpointRequest> = {}
-  type EndpointConfig = { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null }
+  type EndpointConfig = { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null; MacAddress?: string | null }
   // The docker CLI names the network it was given, or `default` when it was given none.
   const configs = Object.fromEntries(
     Object.entries((body.NetworkingConfig?.EndpointsConfig ?? {}) as Record<string, EndpointConfig>).map(([k, v]) => [k === 'default' ? primary.name : k, v]),
@@ -29,9 +29,13 @@ export function requestedNetworks(body: ContainerCreateBody, hc: HostConfig, net
     if (n.driver !== 'bridge' && n.driver !== 'overlay') throw invalid(`container cannot be connected to network ${n.name} alongside others`)
     const c: EndpointConfig = configs[name] ?? configs[n.id] ?? cfg
     if (n.isDefault && c.Aliases?.length) throw invalid('network-scoped alias is supported only for containers in user defined networks')
+    // Before API 1.44 the MAC address was the container's (Config.MacAddress), for its first network.
+    const mac = c.MacAddress || (n.name === primary.name ? (body as { MacAddress?: string }).MacAddress : undefined)
+    if (mac && !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(mac)) throw invalid(`invalid MAC address: ${mac}`)
     out[n.name] = {
       ...(c.Aliases?.length ? { aliases: c.Aliases } : {}),
       ...(c.IPAMConfig?.IPv4Address ? { ipv4Address: c.IPAMConfig.IPv4Address } : {}),
+      ...(mac ? { macAddress: mac.toLowerCase() } : {}),
     }
   }
   return out

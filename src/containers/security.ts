@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises'
 import { invalid, notFound } from '../lib/errors.ts'
 import { type OciSeccomp, defaultSeccomp, seccompFromProfile } from '../runtime/seccomp.ts'
-import { capabilitySet, type SpecInput } from '../runtime/spec.ts'
+import { capabilitySet, parseDeviceRule, type SpecInput } from '../runtime/spec.ts'
 import type { ContainerRecord } from './record.ts'
 
 /** Sysctls that belong to a container's own namespaces, as Docker allows them (net.* only with its own network). */
@@ -45,7 +45,7 @@ export async function validateSecurity(hc: Record<string, unknown>, hostname: st
  * The spec inputs that come from a container's security settings: the seccomp filter (none when privileged or
  * unconfined), sysctls, devices, and the pid/ipc/uts namespaces to share. `lookup` finds a container to join.
  */
-export async function securitySpec(rec: ContainerRecord, lookup: (ref: string) => ContainerRecord): Promise<Pick<SpecInput, 'seccomp' | 'sysctl' | 'devices' | 'pidNs' | 'ipcNs' | 'utsNs'>> {
+export async function securitySpec(rec: ContainerRecord, lookup: (ref: string) => ContainerRecord): Promise<Pick<SpecInput, 'seccomp' | 'sysctl' | 'devices' | 'deviceRules' | 'pidNs' | 'ipcNs' | 'utsNs'>> {
   const hc = rec.hostConfig as unknown as Record<string, unknown>
   const opts = (hc['SecurityOpt'] as string[] | null | undefined) ?? []
   let seccomp: OciSeccomp | undefined
@@ -83,6 +83,7 @@ export async function securitySpec(rec: ContainerRecord, lookup: (ref: string) =
     seccomp,
     sysctl: (hc['Sysctls'] as Record<string, string> | null | undefined) ?? {},
     devices,
+    deviceRules: ((hc['DeviceCgroupRules'] as string[] | null | undefined) ?? []).map(parseDeviceRule),
     pidNs: ns(hc['PidMode'] as string | undefined, 'pid'),
     ipcNs: ns(hc['IpcMode'] as string | undefined, 'ipc'),
     utsNs: hc['UTSMode'] === 'host' ? 'host' : undefined,

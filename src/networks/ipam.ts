@@ -32,7 +32,10 @@ export function ipv6Pool(c: { Subnet?: string; Gateway?: string; IPRange?: strin
   return { subnet: formatSubnet6(subnet), gateway: formatIPv6(gateway) }
 }
 
-export function explicitPool(c: { Subnet?: string; Gateway?: string; IPRange?: string }, networks: Iterable<NetworkRecord>): NetworkRecord['ipam'][number] {
+export function explicitPool(
+  c: { Subnet?: string; Gateway?: string; IPRange?: string; AuxiliaryAddresses?: Record<string, string> | null },
+  networks: Iterable<NetworkRecord>,
+): NetworkRecord['ipam'][number] {
   const subnet = parseSubnet(c.Subnet!)
   if (subnet.prefix > 30) throw invalid(`invalid subnet ${c.Subnet}: too small for a network`)
   for (const n of networks) {
@@ -49,7 +52,22 @@ export function explicitPool(c: { Subnet?: string; Gateway?: string; IPRange?: s
     const range = parseSubnet(c.IPRange)
     if (!contains(subnet, range.base) || range.prefix < subnet.prefix) throw invalid(`no matching subnet for range ${c.IPRange}`)
   }
-  return { subnet: formatSubnet(subnet), gateway: formatIPv4(gateway), ...(c.IPRange ? { ipRange: formatSubnet(parseSubnet(c.IPRange)) } : {}) }
+  const aux = Object.entries(c.AuxiliaryAddresses ?? {})
+  for (const [name, address] of aux) {
+    let ip: number
+    try {
+      ip = parseIPv4(address)
+    } catch {
+      throw invalid(`invalid auxiliary address ${name}=${address}`)
+    }
+    if (!contains(subnet, ip)) throw invalid(`no matching subnet for aux-address ${address}`)
+  }
+  return {
+    subnet: formatSubnet(subnet),
+    gateway: formatIPv4(gateway),
+    ...(c.IPRange ? { ipRange: formatSubnet(parseSubnet(c.IPRange)) } : {}),
+    ...(aux.length > 0 ? { auxAddresses: Object.fromEntries(aux) } : {}),
+  }
 }
 
 /** The first subnet of the pools that no network of ours and no host route overlaps. */
@@ -76,7 +94,8 @@ export function claimStatic(n: NetworkRecord, text: string): string {
   const pool = n.ipam[0]!
   if (!contains(parseSubnet(pool.subnet), ip)) throw invalid(`invalid endpoint settings: no configured subnet contains IP address ${text}`)
   if (n.isDefault) throw invalid('user specified IP address is supported on user defined networks only')
-  if (text === pool.gateway || Object.values(n.endpoints).some((e) => e.address === text)) throw conflict(`Address already in use`)
+  const reserved = Object.values(pool.auxAddresses ?? {})
+  if (text === pool.gateway || reserved.includes(text) || Object.values(n.endpoints).some((e) => e.address === text)) throw conflict(`Address already in use`)
   return text
 }
 
@@ -85,7 +104,7 @@ export function nextFree(n: NetworkRecord): string {
   const pool = n.ipam[0]!
   const range = parseSubnet(pool.ipRange ?? pool.subnet)
   const subnet = parseSubnet(pool.subnet)
-  const used = new Set(Object.values(n.endpoints).map((e) => e.address))
+  const used = new Set([...Object.values(n.endpoints).map((e) => e.address), ...Object.values(pool.auxAddresses ?? {})])
   used.add(pool.gateway)
   for (let ip = range.base; ip < range.base + size(range); ip++) {
     if (ip === subnet.base || ip === subnet.base + size(subnet) - 1) continue // network and broadcast

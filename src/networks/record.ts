@@ -3,6 +3,8 @@ export interface IpamPool {
   subnet: string
   gateway: string
   ipRange?: string
+  /** Addresses the network's owner reserved by name (`--aux-address host1=10.0.0.5`): never handed out. */
+  auxAddresses?: Record<string, string>
 }
 
 import type { RemoteEndpoint } from './control-plane.ts'
@@ -19,6 +21,8 @@ export interface Endpoint {
   /** On a network with IPv6. */
   address6?: string
   mac: string
+  /** What the container asked for (`--ip`): inspect shows it as the endpoint's IPAMConfig. */
+  requestedAddress?: string
   /** The veth end on the host, and the interface name inside the container. */
   hostIf: string
   ifName: string

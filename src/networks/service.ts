@@ -45,7 +45,11 @@ export interface NetworkCreateRequest {
   CheckDuplicate?: boolean
   Labels?: Record<string, string> | null
   Options?: Record<string, string> | null
-  IPAM?: { Driver?: string; Config?: Array<{ Subnet?: string; Gateway?: string; IPRange?: string }> | null; Options?: Record<string, string> | null } | null
+  IPAM?: {
+    Driver?: string
+    Config?: Array<{ Subnet?: string; Gateway?: string; IPRange?: string; AuxiliaryAddresses?: Record<string, string> | null }> | null
+    Options?: Record<string, string> | null
+  } | null
   EnableIPv6?: boolean
 }
 
@@ -53,6 +57,8 @@ export interface NetworkCreateRequest {
 export interface EndpointRequest {
   aliases?: string[]
   ipv4Address?: string
+  /** `--mac-address`: the container's interface on this network gets it instead of one derived from its address. */
+  macAddress?: string
 }
 
 /** A container about to start, as networking needs it. */
@@ -411,7 +417,8 @@ export class NetworkService {
         aliases: request.aliases ?? [],
         address,
         ...(address6 ? { address6 } : {}),
-        mac: macFor(address),
+        mac: request.macAddress ?? macFor(address),
+        ...(request.ipv4Address ? { requestedAddress: request.ipv4Address } : {}),
         hostIf: `veth${randomBytes(5).toString('hex').slice(0, 9)}`,
         ifName: `eth${index}`,
         ports: [],
@@ -561,7 +568,7 @@ export class NetworkService {
     const pool = n?.ipam[0]
     const bridgeLike = n?.driver === 'bridge' || n?.driver === 'overlay'
     return {
-      IPAMConfig: null,
+      IPAMConfig: e?.requestedAddress ? { IPv4Address: e.requestedAddress } : null,
       Links: null,
       Aliases: e?.aliases.length ? e.aliases : null,
       MacAddress: e?.mac ?? '',
@@ -600,8 +607,13 @@ export class NetworkService {
       EnableIPv6: n.ipam6 !== undefined,
       IPAM: {
         Driver: 'default',
-        Options: null,
-        Config: [...n.ipam, ...(n.ipam6 ? [n.ipam6] : [])].map((p) => ({ Subnet: p.subnet, ...(p.gateway ? { Gateway: p.gateway } : {}), ...(p.ipRange ? { IPRange: p.ipRange } : {}) })),
+        Options: {},
+        Config: [...n.ipam, ...(n.ipam6 ? [n.ipam6] : [])].map((p) => ({
+          Subnet: p.subnet,
+          ...(p.gateway ? { Gateway: p.gateway } : {}),
+          ...(p.ipRange ? { IPRange: p.ipRange } : {}),
+          ...('auxAddresses' in p && p.auxAddresses ? { AuxiliaryAddresses: p.auxAddresses } : {}),
+        })),
       },
       Internal: n.internal,
       Attachable: n.attachable,

@@ -59,6 +59,8 @@ export interface SpecInput {
   sysctl?: Record<string, string>
   /** `--device`: nodes made in the container and allowed in its device cgroup. */
   devices?: Array<{ path: string; type: 'c' | 'b'; major: number; minor: number; fileMode: number; uid: number; gid: number; access: string }>
+  /** `--device-cgroup-rule`s: access to device numbers, without a device node (major or minor -1 for any). */
+  deviceRules?: DeviceRule[]
   /** pid, ipc and uts: a new namespace (undefined), the host's (`host`), or one to join. */
   pidNs?: 'host' | { path: string } | undefined
   ipcNs?: 'host' | { path: string } | undefined
@@ -139,6 +141,7 @@ export function buildSpec(i: SpecInput): object {
       { allow: i.privileged, access: 'rwm' },
       ...defaultDeviceRules,
       ...(i.devices ?? []).map((d) => ({ allow: true, type: d.type, major: d.major, minor: d.minor, access: d.access })),
+      ...(i.deviceRules ?? []).map((r) => ({ allow: true, type: r.type, ...(r.major >= 0 ? { major: r.major } : {}), ...(r.minor >= 0 ? { minor: r.minor } : {}), access: r.access })),
     ],
   }
   Object.assign(resources, linuxResources(i))
@@ -197,6 +200,20 @@ const defaultDeviceRules = [
   { allow: true, type: 'c', major: 136, access: 'rwm' },
   { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' },
 ]
+
+export interface DeviceRule {
+  type: 'a' | 'b' | 'c'
+  major: number
+  minor: number
+  access: string
+}
+
+/** A device cgroup rule as Docker takes it: `c 1:3 mr`, `b *:* rwm`, `a *:* rwm`. */
+export function parseDeviceRule(text: string): DeviceRule {
+  const m = /^([abc]) (\*|\d+):(\*|\d+) ([rwm]{1,3})$/.exec(text.trim())
+  if (!m) throw new Error(`invalid device cgroup rule format: '${text}'`)
+  return { type: m[1] as DeviceRule['type'], major: m[2] === '*' ? -1 : Number(m[2]), minor: m[3] === '*' ? -1 : Number(m[3]), access: m[4]! }
+}
 
 /** The resource limits of an OCI spec (`linux.resources` less devices), also what `crun update` takes. */
 export function linuxResources(i: Pick<SpecInput, 'memoryLimit' | 'memoryReservation' | 'memorySwap' | 'oomKillDisable' | 'pidsLimit' | 'cpuShares' | 'nanoCpus' | 'cpuPeriod' | 'cpuQuota' | 'cpusetCpus' | 'cpusetMems'>): Record<string, unknown> {

@@ -92,3 +92,34 @@ test('a container between two runs of its restart policy is not removed without 
   assert.equal(prune.code, 0, prune.stderr)
   assert.match(prune.stdout, /Total reclaimed space/)
 })
+
+test('endpoints: --mac-address, --ip as IPAMConfig, auxiliary addresses reserved; --device-cgroup-rule; HostConfig.Runtime', { skip }, async (t) => {
+  const d = await startDaemon(t)
+  const ok = async (...args: string[]): Promise<string> => {
+    const r = await d.docker(...args)
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`)
+    return r.stdout
+  }
+  await ok('network', 'create', '--subnet', '10.239.120.0/24', '--ip-range', '10.239.120.0/29', '--aux-address', 'host1=10.239.120.3', 'aux')
+  await ok('run', '-d', '--name', 'fixed', '--network', 'aux', '--ip', '10.239.120.6', '--mac-address', '02:42:0a:00:00:99', BUSYBOX, 'sleep', '300')
+  assert.equal(
+    (await ok('inspect', '-f', '{{json .NetworkSettings.Networks.aux.IPAMConfig}} {{.NetworkSettings.Networks.aux.MacAddress}} {{.HostConfig.Runtime}}', 'fixed')).trim(),
+    '{"IPv4Address":"10.239.120.6"} 02:42:0a:00:00:99 crun',
+  )
+  assert.match(await ok('exec', 'fixed', 'ip', 'link', 'show', 'eth0'), /link\/ether 02:42:0a:00:00:99/)
+  for (let i = 0; i < 4; i++) await ok('run', '-d', '--network', 'aux', BUSYBOX, 'sleep', '300')
+  const addresses = (await ok('network', 'inspect', '-f', '{{range .Containers}}{{.IPv4Address}} {{end}}', 'aux')).trim().split(' ').sort()
+  assert.deepEqual(addresses, ['10.239.120.2/24', '10.239.120.4/24', '10.239.120.5/24', '10.239.120.6/24', '10.239.120.7/24'], 'the gateway, the aux address and --ip are skipped')
+  assert.equal((await ok('network', 'inspect', '-f', '{{json (index .IPAM.Config 0).AuxiliaryAddresses}}', 'aux')).trim(), '{"host1":"10.239.120.3"}')
+  const full = await d.docker('run', '--rm', '--network', 'aux', BUSYBOX, 'true')
+  assert.equal(full.code, 125)
+  assert.match(full.stderr, /no available IPv4 addresses/)
+
+  // A device node the defaults do not allow (10:229, /dev/fuse) opens only with a rule for it.
+  const open = 'mknod /tmp/dev c 10 229 && (exec 3</tmp/dev) 2>&1; true'
+  assert.match(await ok('run', '--rm', BUSYBOX, 'sh', '-c', open), /Operation not permitted/)
+  assert.doesNotMatch(await ok('run', '--rm', '--device-cgroup-rule', 'c 10:229 rwm', BUSYBOX, 'sh', '-c', open), /Operation not permitted/)
+  const runtime = await d.docker('run', '--rm', '--runtime', 'nope', BUSYBOX, 'true')
+  assert.equal(runtime.code, 125)
+  assert.match(runtime.stderr, /unknown or invalid runtime name: nope/)
+})

@@ -39,12 +39,15 @@ export function networkRoutes(routes: Routes, d: { networks: NetworkService; con
   })
 
   routes.post('/networks/{id}/connect', async (ctx) => {
-    const body = (await readJson<{ Container?: string; EndpointConfig?: { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null } | null }>(ctx.req)) ?? {}
+    type EndpointConfig = { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null; MacAddress?: string | null }
+    const body = (await readJson<{ Container?: string; EndpointConfig?: EndpointConfig | null }>(ctx.req)) ?? {}
     if (!body.Container) throw invalid('container is required')
     const c = body.EndpointConfig ?? {}
+    if (c.MacAddress && !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(c.MacAddress)) throw invalid(`invalid MAC address: ${c.MacAddress}`)
     await containers.connectNetwork(body.Container, ctx.params['id']!, {
       ...(c.Aliases?.length ? { aliases: c.Aliases } : {}),
       ...(c.IPAMConfig?.IPv4Address ? { ipv4Address: c.IPAMConfig.IPv4Address } : {}),
+      ...(c.MacAddress ? { macAddress: c.MacAddress.toLowerCase() } : {}),
     })
     sendStatus(ctx, 200)
   })
