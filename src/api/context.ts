@@ -110,6 +110,11 @@ export class ProgressStream {
     return this.#write !== undefined
   }
 
+  /** Answers 200 now, before any message: what goes wrong from here is an error in the stream. */
+  begin(): void {
+    this.#write ??= startJsonStream(this.#ctx)
+  }
+
   send = (obj: unknown): void => {
     this.#write ??= startJsonStream(this.#ctx)
     this.#write(obj)
@@ -126,4 +131,28 @@ export class ProgressStream {
     }
     this.#ctx.res!.end()
   }
+}
+
+/**
+ * The rest of a request body a handler refused part-way (an upload found bad as it came in), read and dropped
+ * before the answer, for at most 5 s. The client sent `Connection: close`, so the connection closes after the
+ * answer: a client still sending would meet the closed connection on its next write and, in Node, lose the
+ * answer with it.
+ */
+export async function takeRestOfBody(req: IncomingMessage): Promise<void> {
+  if (req.complete || req.destroyed) return
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer)
+      req.off('end', done)
+      req.off('close', done)
+      req.off('error', done)
+      resolve()
+    }
+    const timer = setTimeout(done, 5000)
+    req.once('end', done)
+    req.once('close', done)
+    req.once('error', done)
+    req.resume()
+  })
 }

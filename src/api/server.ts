@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream'
 import { STATUS_CODES } from 'node:http'
 import { CaisError, messageOf } from '../lib/errors.ts'
 import type { Logger } from '../lib/log.ts'
-import type { RequestContext } from './context.ts'
+import { type RequestContext, takeRestOfBody } from './context.ts'
 import { httpStatusOf } from './errors.ts'
 import { commonHeaders } from './headers.ts'
 import type { Routes } from './router.ts'
@@ -110,28 +110,4 @@ export class ApiServer {
       `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${headers}Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     )
   }
-}
-
-/**
- * The rest of a request body a handler refused part-way (an upload found bad as it came in), read and dropped
- * before the answer, for at most 5 s. The client sent `Connection: close`, so the connection closes after the
- * answer: a client still sending would meet the closed connection on its next write and, in Node, lose the
- * answer with it.
- */
-async function takeRestOfBody(req: IncomingMessage): Promise<void> {
-  if (req.complete || req.destroyed) return
-  await new Promise<void>((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer)
-      req.off('end', done)
-      req.off('close', done)
-      req.off('error', done)
-      resolve()
-    }
-    const timer = setTimeout(done, 5000)
-    req.once('end', done)
-    req.once('close', done)
-    req.once('error', done)
-    req.resume()
-  })
 }

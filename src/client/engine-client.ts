@@ -343,10 +343,11 @@ function hijackedOutput(socket: Duplex, head: Buffer, framed: boolean): AsyncGen
   return demux(bytes(), framed)
 }
 
+/** The messages of a JSON stream; an error in it is thrown as its message alone, as the docker CLI prints it. */
 async function collect(res: Readable): Promise<JsonMessage[]> {
   const out: JsonMessage[] = []
   for await (const m of jsonLines<JsonMessage>(res)) {
-    if (m.errorDetail || m.error) throw new ApiError(500, m.errorDetail?.message ?? m.error ?? 'unknown error')
+    if (m.errorDetail || m.error) throw new Error(m.errorDetail?.message ?? m.error ?? 'unknown error')
     out.push(m)
   }
   return out

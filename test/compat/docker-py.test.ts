@@ -51,3 +51,20 @@ print(json.dumps(sorted(c.prune_volumes()['VolumesDeleted'] or [])))`,
   assert.deepEqual(await pruned('1.50'), ['anonymous'])
   assert.deepEqual(await pruned('1.41'), ['anonymous', 'named'])
 })
+
+test('images.load of a corrupt archive raises ImageLoadError from the stream; the daemon and store stay whole', { skip }, async (t) => {
+  const d = await startDaemon(t)
+  const result = await py<{ error: string; images: number }>(
+    d,
+    '1.41',
+    `hl = docker.DockerClient(base_url=${JSON.stringify(d.host)}, version='1.41')
+try:
+    hl.images.load(b'garbage' * 600)
+    err = ''
+except docker.errors.ImageLoadError as e:
+    err = 'ImageLoadError: ' + str(e)
+print(json.dumps({'error': err, 'images': len(hl.images.list())}))`,
+  )
+  assert.match(result.error, /^ImageLoadError: invalid archive/)
+  assert.equal(result.images, 1)
+})

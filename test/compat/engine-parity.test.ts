@@ -123,3 +123,14 @@ test('endpoints: --mac-address, --ip as IPAMConfig, auxiliary addresses reserved
   assert.equal(runtime.code, 125)
   assert.match(runtime.stderr, /unknown or invalid runtime name: nope/)
 })
+
+test('load of a corrupt archive: the error comes in the stream and both CLIs print it alone', { skip }, async (t) => {
+  const d = await startDaemon(t, { importBusybox: false })
+  const garbage = Buffer.from('garbage'.repeat(600))
+  const theirs = await d.dockerWithInput(garbage, 'load')
+  const ours = await d.cliWithInput(garbage, 'load')
+  assert.equal(theirs.code, 1)
+  assert.match(theirs.stderr, /^invalid archive: /)
+  assert.equal(ours.code, 1)
+  assert.equal(ours.stderr, theirs.stderr)
+})

@@ -9,7 +9,7 @@ import type { EventBus } from '../../events/bus.ts'
 import { invalid } from '../../lib/errors.ts'
 import { parseFilters } from '../../lib/filters.ts'
 import type { LayerStore } from '../../snapshots/layers.ts'
-import { bodyStream, queryBool, readJson, sendJson } from '../context.ts'
+import { ProgressStream, bodyStream, queryBool, readJson, sendJson, takeRestOfBody } from '../context.ts'
 import type { Routes } from '../router.ts'
 import { type DistributionRouteDeps, pullRoute } from './distribution.ts'
 
@@ -89,15 +89,22 @@ export function imageRoutes(routes: Routes, d: ImageRouteDeps): void {
   })
 
   routes.post('/images/load', async (ctx) => {
-    const lines = await loadArchive(bodyStream(ctx.req), d)
-    const res = ctx.res!
-    res.writeHead(200, { 'Content-Type': 'application/json' })
-    for (const line of lines) {
-      res.write(JSON.stringify({ stream: `${line}\n` }) + '\n')
-      const ref = line.replace(/^Loaded image( ID)?: /, '')
-      d.events.emit('image', 'load', ref, { name: ref })
-    }
-    res.end()
+    // Answered at once, as Docker's: a bad archive is an error in the stream, where clients look for it.
+    const stream = new ProgressStream(ctx)
+    stream.begin()
+    await stream.run(async () => {
+      let loaded
+      try {
+        loaded = await loadArchive(bodyStream(ctx.req), d)
+      } catch (err) {
+        await takeRestOfBody(ctx.req)
+        throw err
+      }
+      for (const { line, id, name } of loaded) {
+        stream.send({ stream: `${line}\n` })
+        d.events.emit('image', 'load', id, { name })
+      }
+    })
   })
 
   const save = async (ctx: Parameters<Parameters<Routes['get']>[1]>[0], names: string[]): Promise<void> => {
