@@ -71,8 +71,8 @@ export async function commitContainer(ref: string, opts: CommitOptions, deps: Co
     const image = await deps.images.create(config, [
       ...baseRec.layers.map((blobDesc, i) => ({ blob: blobDesc, diffId: base.rootfs.diff_ids[i]! })),
       { blob: { mediaType: mediaTypes.ociLayer, digest: blob.digest, size: blob.size }, diffId: layer.diffId },
-    ])
-    if (target !== undefined) await deps.images.tag(image.id, target, { quiet: true })
+    ], { parent: rec.imageId })
+    if (target !== undefined) await deps.images.tag(image.id, target)
     deps.events.emit('container', 'commit', rec.id, {
       comment: opts.comment ?? '',
       imageID: image.id,

@@ -901,6 +901,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     const rec = this.get(ref)
     const stopped = this.nextStop(rec.id)
     const from = opts.logs ? undefined : await logEnd(rec.logPath)
+    this.#emit(rec, 'attach')
     return {
       tty: rec.config.Tty,
       entries: readLogs(rec.logPath, {

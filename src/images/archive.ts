@@ -38,7 +38,7 @@ interface ArchiveImage {
  * the staging area and every partly imported layer are removed.
  * Returns what was loaded, with the line Docker prints for each: `Loaded image: name:tag` or `Loaded image ID: sha256:…`.
  */
-export async function loadArchive(body: Readable, deps: Deps): Promise<Array<{ line: string; id: Digest; name: string }>> {
+export async function loadArchive(body: Readable, deps: Deps): Promise<Array<{ line: string; id: Digest }>> {
   const stage = deps.content.tempPath()
   await mkdir(stage, { recursive: true })
   const lease = deps.images.lease()
@@ -46,7 +46,7 @@ export async function loadArchive(body: Readable, deps: Deps): Promise<Array<{ l
     const files = await stageTar(body, stage)
     const images = await readArchiveIndex(files)
     if (images.length === 0) throw invalid('invalid archive: no image found (missing manifest.json or index.json)')
-    const lines: Array<{ line: string; id: Digest; name: string }> = []
+    const lines: Array<{ line: string; id: Digest }> = []
     for (const img of images) {
       const config = JSON.parse(await readFile(img.config.path, 'utf8')) as ImageConfig
       if (config.rootfs?.type !== 'layers' || !Array.isArray(config.rootfs.diff_ids)) throw invalid('invalid image config: rootfs.diff_ids missing')
@@ -71,9 +71,9 @@ export async function loadArchive(body: Readable, deps: Deps): Promise<Array<{ l
       const rec = await deps.images.create(config, newLayers)
       for (const ref of img.refs) {
         await deps.images.tag(rec.id, formatReference(ref), { quiet: true })
-        lines.push({ line: `Loaded image: ${familiarString(ref)}`, id: rec.id, name: familiarString(ref) })
+        lines.push({ line: `Loaded image: ${familiarString(ref)}`, id: rec.id })
       }
-      if (img.refs.length === 0) lines.push({ line: `Loaded image ID: ${rec.id}`, id: rec.id, name: rec.id })
+      if (img.refs.length === 0) lines.push({ line: `Loaded image ID: ${rec.id}`, id: rec.id })
     }
     return lines
   } catch (err) {

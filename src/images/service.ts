@@ -8,7 +8,7 @@ import { parseTimestamp } from '../lib/time.ts'
 import type { LayerStore } from '../snapshots/layers.ts'
 import { chainIdsOf } from '../snapshots/layers.ts'
 import type { EventBus } from '../events/bus.ts'
-import type { ImageDeleteItem, ImageInspect, ImageSummary } from '../wire/types.ts'
+import type { ImageDeleteItem, ImageHistoryItem, ImageInspect, ImageSummary } from '../wire/types.ts'
 import {
   type Reference,
   familiarRepository,
@@ -117,7 +117,7 @@ export class ImageService {
   }
 
   /** Records a new image from a config and its layer blobs (already stored and unpacked). */
-  async create(config: ImageConfig, layers: NewLayer[]): Promise<ImageRecord> {
+  async create(config: ImageConfig, layers: NewLayer[], opts: { parent?: Digest } = {}): Promise<ImageRecord> {
     const configBlob = await this.#content.put(JSON.stringify(config))
     const manifest: Manifest = {
       schemaVersion: 2,
@@ -126,17 +126,17 @@ export class ImageService {
       layers: layers.map((l) => l.blob),
     }
     const manifestBlob = await this.#content.put(JSON.stringify(manifest))
-    return this.register(config, configBlob.digest, manifestBlob.digest, manifest.layers)
+    return this.register(config, configBlob.digest, manifestBlob.digest, manifest.layers, opts.parent)
   }
 
   /**
    * Records an image whose config, manifest and layer blobs are already stored byte for byte (a pull keeps the
    * registry's bytes, so digests survive a push elsewhere). An image already here is returned as it is.
    */
-  async register(config: ImageConfig, id: Digest, manifest: Digest, layers: Descriptor[]): Promise<ImageRecord> {
+  async register(config: ImageConfig, id: Digest, manifest: Digest, layers: Descriptor[], parent?: Digest): Promise<ImageRecord> {
     const existing = this.#store.records.get(id)
     if (existing) return existing
-    const rec: ImageRecord = { id, manifest, layers, added: Date.now() }
+    const rec: ImageRecord = { id, manifest, layers, added: Date.now(), ...(parent ? { parent } : {}) }
     this.#configs.set(id, config)
     await this.#store.put(rec)
     return rec
@@ -228,7 +228,7 @@ export class ImageService {
       const size = this.size(rec.id)
       out.push({
         Id: rec.id,
-        ParentId: '',
+        ParentId: this.#parentOf(rec),
         RepoTags: shownTags,
         RepoDigests: shownDigests,
         Created: Math.floor(created / 1000),
@@ -248,7 +248,7 @@ export class ImageService {
       Id: rec.id,
       RepoTags: this.repoTags(rec.id),
       RepoDigests: this.repoDigests(rec.id),
-      Parent: '',
+      Parent: this.#parentOf(rec),
       Comment: config.comment ?? '',
       Created: config.created ?? new Date(rec.added).toISOString(),
       DockerVersion: '',
@@ -263,6 +263,46 @@ export class ImageService {
     }
     if (config.variant) inspect.Variant = config.variant
     return inspect
+  }
+
+  /** The image's parent while it is still here (Docker forgets a parent that was removed). */
+  #parentOf(rec: ImageRecord): string {
+    return rec.parent && this.#store.records.has(rec.parent) ? rec.parent : ''
+  }
+
+  /**
+   * `docker history`, newest first: each entry of the config's history with the size of the layer it made, and
+   * the ID (and tags) of the image whose top it is, for the image and each parent still here; `<missing>` for
+   * entries that came from elsewhere.
+   */
+  history(input: string): ImageHistoryItem[] {
+    const rec = this.resolve(input)
+    const config = this.config(rec.id)
+    const entries = config.history ?? []
+    const chains = chainIdsOf(config.rootfs.diff_ids)
+    let layer = 0
+    const sizes = entries.map((h) => (h.empty_layer ? 0 : (this.#layers.get(chains[layer++] ?? ('' as Digest))?.size ?? 0)))
+    // The entry at index n-1 is the top of an image here with n history entries: this one, then its parents.
+    const tops = new Map<number, Digest>()
+    const seen = new Set<Digest>()
+    for (let cur: ImageRecord | undefined = rec; cur && !seen.has(cur.id); cur = cur.parent ? this.#store.records.get(cur.parent) : undefined) {
+      seen.add(cur.id)
+      const n = (this.config(cur.id).history ?? []).length
+      if (n > 0 && !tops.has(n - 1)) tops.set(n - 1, cur.id)
+    }
+    return entries
+      .map((h, i) => {
+        const id = tops.get(i)
+        return {
+          Id: id ?? '<missing>',
+          Created: Math.floor(Date.parse(h.created ?? config.created ?? '') / 1000) || 0,
+          CreatedBy: h.created_by ?? '',
+          Tags: id ? this.repoTags(id) : null,
+          Size: sizes[i]!,
+          Comment: h.comment ?? '',
+        }
+      })
+      .reverse()
   }
 
   /** `docker rmi`: untags a reference, and deletes the image once nothing refers to it. */
@@ -290,11 +330,13 @@ export class ImageService {
       }
       await this.#store.setRefs({ remove: removed })
       for (const r of removed) {
-        const name = familiarString(parseReference(r))
-        items.push({ Untagged: name })
-        this.#events.emit('image', 'untag', rec.id, { name })
+        items.push({ Untagged: familiarString(parseReference(r)) })
+        this.#events.emit('image', 'untag', rec.id, { name: rec.id })
       }
-      if (refs.length > removed.length || users.length > 0) return items
+      // The image goes with its last reference unless a container needs it: a running one always, a stopped one
+      // unless forced (as Docker's: the stopped container keeps its layers, not the image).
+      if (refs.length > removed.length) return items
+      if (users.some((u) => u.running) || (users.length > 0 && !opts.force)) return items
     } else {
       const running = users.find((u) => u.running)
       if (running) {
@@ -310,9 +352,8 @@ export class ImageService {
         }
       }
       for (const r of refs) {
-        const parsed = parseReference(r)
-        items.push({ Untagged: familiarString(parsed) })
-        this.#events.emit('image', 'untag', rec.id, { name: familiarString(parsed) })
+        items.push({ Untagged: familiarString(parseReference(r)) })
+        this.#events.emit('image', 'untag', rec.id, { name: rec.id })
       }
       await this.#store.setRefs({ remove: refs })
     }

@@ -61,6 +61,8 @@ export interface ImageRecord {
   /** Unix ms when the image arrived here. */
   added: number
   lastTagTime?: string
+  /** The image this one was made from here (commit, build): `Parent` in inspect, the IDs `history` shows. */
+  parent?: Digest
 }
 
 export const mediaTypes = {

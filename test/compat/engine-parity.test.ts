@@ -134,3 +134,34 @@ test('load of a corrupt archive: the error comes in the stream and both CLIs pri
   assert.equal(ours.code, 1)
   assert.equal(ours.stderr, theirs.stderr)
 })
+
+test('images: commit records its parent (inspect, history with IDs and sizes); rmi -f of an image only stopped containers use deletes it; events as Docker sends them', { skip }, async (t) => {
+  const d = await startDaemon(t)
+  const ok = async (...args: string[]): Promise<string> => {
+    const r = await d.docker(...args)
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`)
+    return r.stdout
+  }
+  const base = (await ok('inspect', '-f', '{{.Id}}', BUSYBOX)).trim()
+  const since = Math.floor(Date.now() / 1000) - 1
+  await ok('run', '--name', 'maker', BUSYBOX, 'sh', '-c', 'head -c 100000 /dev/zero > /made')
+  const child = (await ok('commit', 'maker', 'child:1')).trim()
+  assert.equal((await ok('inspect', '-f', '{{.Parent}}', 'child:1')).trim(), base)
+  const history = (await ok('history', '--no-trunc', '--format', '{{.ID}} {{.Size}}', 'child:1')).trim().split('\n')
+  assert.equal(history[0], `${child} 100kB`)
+  assert.match(history[1]!, new RegExp(`^${base} `))
+
+  await ok('start', '-a', 'maker')
+  await ok('rmi', '-f', 'child:1')
+  await ok('rmi', '-f', BUSYBOX)
+  assert.equal((await ok('images', '-a', '-q')).trim(), '', 'no <none> image is left for the stopped container')
+  assert.equal((await d.docker('start', '-a', 'maker')).code, 0, 'the container still runs from its layers')
+
+  const events = await ok('events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000) + 1), '--filter', 'type=image', '--format', '{{.Action}} {{.Actor.ID}} {{.Actor.Attributes.name}}')
+  const lines = events.trim().split('\n')
+  assert.ok(lines.includes(`tag ${child} child:1`), events)
+  assert.ok(lines.includes(`untag ${child} ${child}`), events)
+  assert.ok(lines.includes(`delete ${child} ${child}`), events)
+  const attach = await ok('events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000) + 1), '--filter', 'event=attach', '--format', '{{.Actor.Attributes.name}}')
+  assert.match(attach, /^maker$/m)
+})

@@ -100,9 +100,9 @@ export function imageRoutes(routes: Routes, d: ImageRouteDeps): void {
         await takeRestOfBody(ctx.req)
         throw err
       }
-      for (const { line, id, name } of loaded) {
+      for (const { line, id } of loaded) {
         stream.send({ stream: `${line}\n` })
-        d.events.emit('image', 'load', id, { name })
+        d.events.emit('image', 'load', id, { name: id })
       }
     })
   })
@@ -113,7 +113,10 @@ export function imageRoutes(routes: Routes, d: ImageRouteDeps): void {
     const res = ctx.res!
     res.writeHead(200, { 'Content-Type': 'application/x-tar' })
     await saveArchive(names, res, d)
-    for (const n of names) d.events.emit('image', 'save', images.resolve(n).id, { name: n })
+    for (const n of names) {
+      const id = images.resolve(n).id
+      d.events.emit('image', 'save', id, { name: id })
+    }
   }
   routes.get('/images/get', async (ctx) => save(ctx, ctx.query.getAll('names')))
   routes.get('/images/{name*}/get', async (ctx) => save(ctx, [ctx.params['name']!]))
@@ -121,17 +124,7 @@ export function imageRoutes(routes: Routes, d: ImageRouteDeps): void {
   routes.get('/images/{name*}/json', async (ctx) => sendJson(ctx, 200, images.inspect(ctx.params['name']!)))
 
   routes.get('/images/{name*}/history', async (ctx) => {
-    const rec = images.resolve(ctx.params['name']!)
-    const config = images.config(rec.id)
-    const history = (config.history ?? []).map((h, i, all) => ({
-      Id: i === all.length - 1 ? rec.id : '<missing>',
-      Created: Math.floor(Date.parse(h.created ?? config.created ?? '') / 1000) || 0,
-      CreatedBy: h.created_by ?? '',
-      Tags: i === all.length - 1 ? images.repoTags(rec.id) : null,
-      Size: 0,
-      Comment: h.comment ?? '',
-    }))
-    sendJson(ctx, 200, history.reverse())
+    sendJson(ctx, 200, images.history(ctx.params['name']!))
   })
 
   routes.post('/images/{name*}/tag', async (ctx) => {
