@@ -141,7 +141,7 @@ export class EngineClient {
     },
     logs: async (
       id: string,
-      opts: { follow?: boolean; stdout?: boolean; stderr?: boolean; timestamps?: boolean; tail?: string; since?: string; until?: string; signal?: AbortSignal } = {},
+      opts: { follow?: boolean; stdout?: boolean; stderr?: boolean; timestamps?: boolean; details?: boolean; tail?: string; since?: string; until?: string; signal?: AbortSignal } = {},
     ): Promise<AsyncGenerator<StreamChunk>> => {
       const res = await this.http.send('GET', `/containers/${encodeURIComponent(id)}/logs`, {
         query: {
@@ -149,6 +149,7 @@ export class EngineClient {
           stdout: opts.stdout ?? true,
           stderr: opts.stderr ?? true,
           timestamps: opts.timestamps,
+          details: opts.details || undefined,
           tail: opts.tail,
           since: opts.since,
           until: opts.until,

@@ -24,3 +24,28 @@ export function validateLogConfig(config: { Type: string; Config: Record<string,
 export function conmonLogSizeMax(config: { Type: string }): number | undefined {
   return config.Type === 'none' ? 1024 * 1024 : undefined
 }
+
+/**
+ * The attributes a log driver attaches to each line (`--log-opt labels=…,env=…` and their `-regex` forms), which
+ * `logs --details` prints before the text: the container's labels and environment variables they name.
+ */
+export function logAttributes(config: { Config: Record<string, string> }, labels: Record<string, string>, env: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {}
+  const o = config.Config
+  const names = (key: string): string[] => (o[key] ? o[key].split(',').map((x) => x.trim()).filter(Boolean) : [])
+  const regex = (key: string): RegExp | undefined => {
+    try {
+      return o[key] ? new RegExp(o[key]) : undefined
+    } catch {
+      return undefined
+    }
+  }
+  const wantedLabels = names('labels')
+  const labelRe = regex('labels-regex')
+  for (const [k, v] of Object.entries(labels)) if (wantedLabels.includes(k) || labelRe?.test(k)) out[k] = v
+  const vars = new Map(env.map((e) => [e.slice(0, e.indexOf('=') < 0 ? e.length : e.indexOf('=')), e.includes('=') ? e.slice(e.indexOf('=') + 1) : '']))
+  const wantedEnv = names('env')
+  const envRe = regex('env-regex')
+  for (const [k, v] of vars) if (wantedEnv.includes(k) || envRe?.test(k)) out[k] = v
+  return out
+}

@@ -11,6 +11,7 @@ export function requestedNetworks(body: ContainerCreateBody, hc: HostConfig, net
   const mode = hc.NetworkMode
   if (mode.startsWith('container:')) {
     containers(mode.slice('container:'.length))
+    if (body.Hostname) throw invalid('conflicting options: hostname and the network mode')
     if ((hc.PortBindings && Object.keys(hc.PortBindings).length > 0) || hc['PublishAllPorts'] === true) {
       throw invalid('conflicting options: port publishing and the container type network mode')
     }

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { availableParallelism, constants as osConstants } from 'node:os'
 import type { Digest } from '../content/digest.ts'
@@ -32,7 +32,7 @@ import { type Change, containerChanges } from './changes.ts'
 import type { ContainerFs } from './archive.ts'
 import { validateSecurity } from './security.ts'
 import { type ViewDeps, attributesOf, inspectView, summaryView } from './views.ts'
-import { conmonLogSizeMax, validateLogConfig } from './log-config.ts'
+import { conmonLogSizeMax, logAttributes, validateLogConfig } from './log-config.ts'
 import { parseTimestamp } from '../lib/time.ts'
 import { RestartScheduler, startsWithDaemon } from './restart-policy.ts'
 import { type MountPoint, resolveMounts } from './mounts.ts'
@@ -235,6 +235,11 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     let config
     try {
       config = mergeConfig(body, imageConfig, id)
+      // In another container's network namespace it is that container's host: its name, as Docker's.
+      if (hostConfig.NetworkMode.startsWith('container:')) {
+        const target = this.get(hostConfig.NetworkMode.slice('container:'.length))
+        config = { ...config, Hostname: target.config.Hostname, Domainname: target.config.Domainname }
+      }
     } catch (err) {
       this.#names.delete(name)
       throw err
@@ -429,7 +434,14 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     const mode = rec.hostConfig.NetworkMode
     if (mode === 'host') return 'host'
     if (mode === 'none') return 'new'
-    if (mode.startsWith('container:')) return { path: sharedNetnsPath(this.get(mode.slice('container:'.length))) }
+    if (mode.startsWith('container:')) {
+      const target = this.get(mode.slice('container:'.length))
+      const path = sharedNetnsPath(target)
+      // Its hosts file and resolver are the other container's too, as of this start.
+      await copyFile(target.hostsPath, rec.hostsPath)
+      await copyFile(target.resolvConfPath, rec.resolvConfPath)
+      return { path }
+    }
     const requested = rec.networks ?? { [mode]: {} }
     const sandbox = await this.#d.networks.attach({
       containerId: rec.id,
@@ -882,13 +894,14 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   logs(
     ref: string,
     opts: { follow: boolean; tail?: number | undefined; sinceNanos?: bigint | undefined; untilNanos?: bigint | undefined; times?: boolean; signal?: AbortSignal },
-  ): { tty: boolean; entries: AsyncGenerator<LogEntry[]> } {
+  ): { tty: boolean; entries: AsyncGenerator<LogEntry[]>; attributes: Record<string, string> } {
     const rec = this.get(ref)
     if (rec.hostConfig.LogConfig.Type === 'none') {
       throw invalid('configured logging driver does not support reading')
     }
     return {
       tty: rec.config.Tty,
+      attributes: logAttributes(rec.hostConfig.LogConfig, rec.config.Labels, rec.config.Env),
       entries: readLogs(rec.logPath, { ...opts, stopped: opts.follow ? this.stopped(rec.id) : undefined }),
     }
   }

@@ -165,3 +165,22 @@ test('images: commit records its parent (inspect, history with IDs and sizes); r
   const attach = await ok('events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000) + 1), '--filter', 'event=attach', '--format', '{{.Actor.Attributes.name}}')
   assert.match(attach, /^maker$/m)
 })
+
+test('logs --details prints the labels and env the log options name; --network container:X takes X hostname', { skip }, async (t) => {
+  const d = await startDaemon(t)
+  const run = await d.docker('run', '--name', 'detailed', '--log-opt', 'labels=a,b', '--log-opt', 'env=E,F', '-l', 'a=1', '-l', 'b=2', '-l', 'c=3', '-e', 'E=2', '-e', 'F=x', BUSYBOX, 'echo', 'hello')
+  assert.equal(run.code, 0, run.stderr)
+  for (const cli of [d.docker, d.cli]) {
+    assert.equal((await cli('logs', '--details', 'detailed')).stdout, 'E=2,F=x,a=1,b=2 hello\n')
+  }
+  assert.match((await d.docker('logs', '--details', '-t', 'detailed')).stdout, /^\d{4}-\d\d-\d\dT[\d:.]+Z E=2,F=x,a=1,b=2 hello\n$/)
+  assert.equal((await d.docker('run', '--name', 'plain', BUSYBOX, 'echo', 'plain')).code, 0)
+  assert.equal((await d.docker('logs', '--details', 'plain')).stdout, ' plain\n')
+
+  assert.equal((await d.docker('run', '-d', '--name', 'host1', '--hostname', 'first-host', BUSYBOX, 'sleep', '300')).code, 0)
+  const joined = await d.docker('run', '--rm', '--network', 'container:host1', BUSYBOX, 'sh', '-c', 'hostname; grep -c first-host /etc/hosts')
+  assert.equal(joined.stdout, 'first-host\n1\n', joined.stderr)
+  const conflict = await d.docker('run', '--rm', '--network', 'container:host1', '--hostname', 'x', BUSYBOX, 'true')
+  assert.equal(conflict.code, 125)
+  assert.match(conflict.stderr, /conflicting options: hostname and the network mode/)
+})

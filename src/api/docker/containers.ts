@@ -220,7 +220,7 @@ export function containerRoutes(routes: Routes, d: { containers: ContainerServic
       if (m) return BigInt(m[1]!) * 1_000_000_000n + BigInt(m[2]!.padEnd(9, '0').slice(0, 9))
       return BigInt(Math.round(ms)) * 1_000_000n
     }
-    const { tty, entries } = c.logs(ctx.params['id']!, {
+    const { tty, entries, attributes } = c.logs(ctx.params['id']!, {
       times: queryBool(q, 'timestamps'),
       follow: queryBool(q, 'follow'),
       tail,
@@ -232,7 +232,14 @@ export function containerRoutes(routes: Routes, d: { containers: ContainerServic
     res.writeHead(200, { 'Content-Type': streamMediaType(ctx, tty) })
     res.flushHeaders()
     const timestamps = queryBool(q, 'timestamps')
-    await writeEntries(entries, tty, { stdout, stderr, timestamps, mergeFrames: !queryBool(q, 'follow') }, res)
+    // --details: the line's attributes, sorted by name, and a space before its text (after the time), as Docker's.
+    const details = queryBool(q, 'details')
+      ? Object.keys(attributes)
+          .sort()
+          .map((k) => `${k}=${attributes[k]}`)
+          .join(',') + ' '
+      : ''
+    await writeEntries(entries, tty, { stdout, stderr, timestamps, details, mergeFrames: !queryBool(q, 'follow') }, res)
     res.end()
   })
 
@@ -318,7 +325,7 @@ function relayStdin(
 async function writeEntries(
   batches: AsyncGenerator<LogEntry[]>,
   tty: boolean,
-  opts: { stdout: boolean; stderr: boolean; timestamps: boolean; mergeFrames?: boolean },
+  opts: { stdout: boolean; stderr: boolean; timestamps: boolean; details?: string; mergeFrames?: boolean },
   out: Writable,
 ): Promise<void> {
   // Each batch goes out as buffers of up to 256 kB, frame headers and text copied in place, so a follower sees
@@ -343,11 +350,11 @@ async function writeEntries(
       if (!out.write(chunk, () => resolve())) void drained().then(resolve)
     })
   const wanted = (e: LogEntry): boolean => (e.stream === 'stdout' ? opts.stdout : opts.stderr)
-  const stampOf = (e: LogEntry): string => (opts.timestamps ? `${e.time} ` : '')
+  const stampOf = (e: LogEntry): string => (opts.timestamps ? `${e.time} ` : '') + (opts.details ?? '')
   for await (const entries of batches) {
     // Sized for the batch, up to the limit: a follower's one line does not take 256 kB.
     let bytes = 0
-    for (let i = 0; i < entries.length && bytes < limit; i++) bytes += header + stampOf(entries[i]!).length + entries[i]!.end - entries[i]!.start
+    for (let i = 0; i < entries.length && bytes < limit; i++) bytes += header + Buffer.byteLength(stampOf(entries[i]!)) + entries[i]!.end - entries[i]!.start
     if (buf.length < Math.min(limit, bytes)) buf = Buffer.allocUnsafe(Math.min(limit, bytes))
     let at = 0
     /** Where the frame that the next line of the same stream may join begins; -1 for none. */
@@ -362,7 +369,7 @@ async function writeEntries(
     for (const e of entries) {
       if (!wanted(e)) continue
       const stamp = stampOf(e)
-      const length = stamp.length + e.end - e.start
+      const length = Buffer.byteLength(stamp) + e.end - e.start
       const stream = e.stream === 'stdout' ? 1 : 2
       const joins = !tty && opts.mergeFrames === true && frame >= 0 && frameStream === stream
       const size = (joins ? 0 : header) + length
@@ -381,7 +388,7 @@ async function writeEntries(
         buf.writeUInt32BE(0, at + 4)
         at += header
       }
-      if (stamp) at += buf.write(stamp, at, 'latin1')
+      if (stamp) at += buf.write(stamp, at, 'utf8')
       at += e.bytes.copy(buf, at, e.start, e.end)
       if (!tty) buf.writeUInt32BE(at - frame - header, frame + 4)
     }

@@ -17,7 +17,7 @@ export const logsCommand: Command = {
   minArgs: 1,
   maxArgs: 1,
   async run(client, p, io) {
-    const opts: Parameters<typeof client.containers.logs>[1] = { follow: bool(p, 'follow'), timestamps: bool(p, 'timestamps') }
+    const opts: Parameters<typeof client.containers.logs>[1] = { follow: bool(p, 'follow'), timestamps: bool(p, 'timestamps'), details: bool(p, 'details') }
     if (str(p, 'tail') !== undefined) opts.tail = str(p, 'tail')!
     for (const k of ['since', 'until'] as const) {
       const v = str(p, k)
