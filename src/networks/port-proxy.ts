@@ -13,6 +13,8 @@ export interface PortBinding {
   hostPort: number
   containerIp: string
   containerPort: number
+  /** Published on no address in particular: IPv6 as well as IPv4 (hostIp reads 0.0.0.0, as Docker shows it). */
+  anyAddress?: boolean
 }
 
 /**
@@ -32,6 +34,15 @@ export class PortProxy {
     const b = this.#binding
     const host = b.hostIp || '0.0.0.0'
     try {
+      // A port published on no address in particular is reached over IPv6 too, as Docker's (`[::1]:port`): one
+      // dual-stack socket on `::` takes both, with one port number. A host without IPv6 gets IPv4 alone.
+      if (b.anyAddress) {
+        try {
+          return b.proto === 'tcp' ? await this.#listenTcp('::') : await this.#listenUdp('::')
+        } catch (err) {
+          if (!isErrno(err, 'EAFNOSUPPORT') && !isErrno(err, 'EADDRNOTAVAIL')) throw err
+        }
+      }
       return b.proto === 'tcp' ? await this.#listenTcp(host) : await this.#listenUdp(host)
     } catch (err) {
       if (isErrno(err, 'EADDRINUSE')) {
@@ -72,7 +83,7 @@ export class PortProxy {
 
   #listenUdp(host: string): Promise<number> {
     const b = this.#binding
-    const socket = createSocket('udp4')
+    const socket = host.includes(':') ? createSocket({ type: 'udp6', ipv6Only: false }) : createSocket('udp4')
     // One upstream socket per client address, so answers find their way back; closed after a quiet spell.
     const peers = new Map<string, { up: UdpSocket; idle: NodeJS.Timeout }>()
     socket.on('message', (msg, from) => {

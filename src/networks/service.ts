@@ -468,7 +468,7 @@ export class NetworkService {
         const hostPortText = b.HostPort ?? ''
         const hostPort = hostPortText === '' ? 0 : Number(hostPortText)
         if (!Number.isInteger(hostPort) || hostPort < 0 || hostPort > 65535) throw invalid(`invalid port specification: "${hostPortText}"`)
-        const binding: PortBinding = { proto, hostIp: b.HostIp || '0.0.0.0', hostPort, containerIp: address, containerPort: Number(m[1]) }
+        const binding: PortBinding = { proto, hostIp: b.HostIp || '0.0.0.0', hostPort, containerIp: address, containerPort: Number(m[1]), ...(b.HostIp ? {} : { anyAddress: true }) }
         const proxy = new PortProxy(binding)
         binding.hostPort = await proxy.listen()
         this.#proxies.set(containerId, [...(this.#proxies.get(containerId) ?? []), proxy])

@@ -183,3 +183,34 @@ test('logs --details prints the labels and env the log options name; --network c
   assert.equal(conflict.code, 125)
   assert.match(conflict.stderr, /conflicting options: hostname and the network mode/)
 })
+
+test('a port published on no address in particular answers on IPv6 loopback too', { skip }, async (t) => {
+  const d = await startDaemon(t)
+  const { freePort } = await import('../helpers/registry.ts')
+  const port = await freePort()
+  const run = await d.docker('run', '-d', '-p', `${port}:80`, BUSYBOX, 'sh', '-c', 'mkdir /www && echo six > /www/index.html && exec httpd -f -p 80 -h /www')
+  assert.equal(run.code, 0, run.stderr)
+  const get = async (host: string): Promise<string | undefined> => {
+    const r = await fetch(`http://${host}:${port}/`).catch(() => undefined)
+    return r?.ok ? r.text() : undefined
+  }
+  let v4: string | undefined
+  for (let i = 0; i < 50 && v4 === undefined; i++) {
+    v4 = await get('127.0.0.1')
+    if (v4 === undefined) await new Promise((r) => setTimeout(r, 100))
+  }
+  assert.equal(v4, 'six\n')
+  assert.equal(await get('[::1]'), 'six\n')
+  // One bound to an IPv4 address stays there.
+  const other = await freePort()
+  assert.equal((await d.docker('run', '-d', '-p', `127.0.0.1:${other}:80`, BUSYBOX, 'sleep', '300')).code, 0)
+  const { connect } = await import('node:net')
+  const refused = await new Promise<boolean>((resolve) => {
+    const s = connect({ host: '::1', port: other }, () => {
+      s.destroy()
+      resolve(false)
+    })
+    s.on('error', () => resolve(true))
+  })
+  assert.equal(refused, true)
+})
