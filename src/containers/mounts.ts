@@ -161,6 +161,21 @@ export async function prepareMounts(mounts: readonly MountPoint[], rootfs: strin
   return oci
 }
 
+/**
+ * Copy-up at create, as Docker's: each new, empty plain volume (no device options) gets the image's files now, so
+ * what a client puts into it before the first start (`docker cp` to a created container) lands beside them rather
+ * than stopping the copy. Volumes that need mounting are given theirs at start. `rootfs` is the mounted root.
+ */
+export async function copyUpAtCreate(mounts: readonly MountPoint[], rootfs: string, volumes: VolumeService): Promise<void> {
+  for (const m of mounts) {
+    if (m.type !== 'volume' || m.noCopy || m.subpath || volumes.needsMount(m.source)) continue
+    await copyUp(join(rootfs, m.destination), volumes.mountpoint(m.source))
+  }
+}
+
+/** Whether `copyUpAtCreate` has anything to consider: a volume mount that copy-up may fill. */
+export const mayCopyUp = (mounts: readonly MountPoint[]): boolean => mounts.some((m) => m.type === 'volume' && !m.noCopy && !m.subpath)
+
 async function copyUp(imagePath: string, volumeData: string): Promise<void> {
   if ((await readdir(volumeData)).length > 0) return
   let st

@@ -6,7 +6,7 @@ import type { Digest } from '../content/digest.ts'
 import type { EventBus } from '../events/bus.ts'
 import type { ImageService, ImageUsers } from '../images/service.ts'
 import { diskUsage } from '../lib/disk-usage.ts'
-import { CaisError, conflict, invalid, notFound } from '../lib/errors.ts'
+import { CaisError, conflict, invalid, messageOf, notFound } from '../lib/errors.ts'
 import { type Filters, matchLabels } from '../lib/filters.ts'
 import { newId, randomName } from '../lib/ids.ts'
 import type { Logger } from '../lib/log.ts'
@@ -35,7 +35,7 @@ import { type ViewDeps, attributesOf, inspectView, summaryView } from './views.t
 import { conmonLogSizeMax, logAttributes, validateLogConfig } from './log-config.ts'
 import { parseTimestamp } from '../lib/time.ts'
 import { RestartScheduler, startsWithDaemon } from './restart-policy.ts'
-import { type MountPoint, resolveMounts } from './mounts.ts'
+import { type MountPoint, copyUpAtCreate, mayCopyUp, resolveMounts } from './mounts.ts'
 import { resourcesOf, runSpec } from './run-spec.ts'
 import type { VolumeService, VolumeUsers } from '../volumes/service.ts'
 import { type EndpointRequest, NetworkService } from '../networks/service.ts'
@@ -287,6 +287,12 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       this.#names.delete(name)
       await rm(dir, { recursive: true, force: true })
       throw err
+    }
+    if (mayCopyUp(mounts)) {
+      // A failure here is not the create's: the first start copies into a volume still empty.
+      await this.withRootfs(rec.id, (merged) => copyUpAtCreate(mounts, merged, this.#d.volumes)).catch((err: unknown) =>
+        this.#d.log.warn('copy-up at create failed', { container: id, err: messageOf(err) }),
+      )
     }
     this.#emit(rec, 'create')
     return { Id: id, Warnings: [] }

@@ -86,6 +86,11 @@ export class VolumeService {
     return rec
   }
 
+  /** Whether the volume's data is a mount of its options (device, tmpfs, nfs) rather than a plain directory. */
+  needsMount(name: string): boolean {
+    return Boolean(this.get(name).options['type'])
+  }
+
   /** Makes the volume's data available at its mountpoint (mounting a device/tmpfs/nfs per its options). */
   async mount(name: string, containerId: string): Promise<string> {
     const rec = this.get(name)
