@@ -1,10 +1,13 @@
 // What a container sees and what the engine reports about it, as Docker's engine (checked side by side with
 // Debian's dockerd 20.10): the init layer, IPv6 off on IPv4-only networks, groups, working directory, exec errors.
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
+import { existsSync, writeFileSync } from 'node:fs'
+import { connect } from 'node:net'
+import { join } from 'node:path'
 import { test } from 'node:test'
 import { readTar } from '../helpers/archive.ts'
 import { BUSYBOX, dockerBin, startDaemon } from '../helpers/daemon.ts'
+import { freePort } from '../helpers/registry.ts'
 
 const skip = existsSync(dockerBin) ? false : `the docker CLI is not installed at ${dockerBin}`
 
@@ -186,7 +189,6 @@ test('logs --details prints the labels and env the log options name; --network c
 
 test('a port published on no address in particular answers on IPv6 loopback too', { skip }, async (t) => {
   const d = await startDaemon(t)
-  const { freePort } = await import('../helpers/registry.ts')
   const port = await freePort()
   const run = await d.docker('run', '-d', '-p', `${port}:80`, BUSYBOX, 'sh', '-c', 'mkdir /www && echo six > /www/index.html && exec httpd -f -p 80 -h /www')
   assert.equal(run.code, 0, run.stderr)
@@ -204,7 +206,6 @@ test('a port published on no address in particular answers on IPv6 loopback too'
   // One bound to an IPv4 address stays there.
   const other = await freePort()
   assert.equal((await d.docker('run', '-d', '-p', `127.0.0.1:${other}:80`, BUSYBOX, 'sleep', '300')).code, 0)
-  const { connect } = await import('node:net')
   const refused = await new Promise<boolean>((resolve) => {
     const s = connect({ host: '::1', port: other }, () => {
       s.destroy()
@@ -218,8 +219,6 @@ test('a port published on no address in particular answers on IPv6 loopback too'
 test("a file copied into a created container's volume is there at its start, beside the image's files (copy-up at create)", { skip }, async (t) => {
   const d = await startDaemon(t)
   assert.equal((await d.docker('create', '--name', 'cpv', '-v', 'etcvol:/etc', '-v', '/opt', BUSYBOX, 'sh', '-c', 'ls /etc; cat /opt/f.txt')).code, 0)
-  const { writeFileSync } = await import('node:fs')
-  const { join } = await import('node:path')
   const file = join(d.dir, 'f.txt')
   writeFileSync(file, 'copied\n')
   assert.equal((await d.docker('cp', file, 'cpv:/etc/')).code, 0)
