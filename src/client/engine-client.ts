@@ -228,7 +228,7 @@ export class EngineClient {
   readonly execs = {
     create: (
       container: string,
-      body: { Cmd: string[]; Env?: string[]; User?: string; WorkingDir?: string; Privileged?: boolean; Tty?: boolean; ConsoleSize?: [number, number]; AttachStdin?: boolean; AttachStdout?: boolean; AttachStderr?: boolean },
+      body: { Cmd: string[]; Env?: string[]; User?: string; WorkingDir?: string; Privileged?: boolean; Tty?: boolean; ConsoleSize?: [number, number]; AttachStdin?: boolean; AttachStdout?: boolean; AttachStderr?: boolean; DetachKeys?: string },
     ): Promise<{ Id: string }> =>
       this.http.json('POST', `/containers/${encodeURIComponent(container)}/exec`, { body }),
     /** Starts an exec attached: resolves after the daemon's `101` with the output and the socket for stdin. */

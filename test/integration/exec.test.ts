@@ -147,3 +147,26 @@ test('the docker CLI: top, diff and container prune', { skip: noDocker }, async 
   const left = (await d.client.containers.list({ all: true })).map((c) => c.Names[0]!.slice(1)).sort()
   assert.deepEqual(left, [name, `${name}-keep`].sort(), 'the running one and the labelled one stay')
 })
+
+test('the detach keys end an exec stream and leave its process running: ctrl-p ctrl-q, or the exec own', async (t) => {
+  const d = await startDaemon(t)
+  const name = uniqueName(t)
+  await running(d, name)
+  for (const [keys, sequence] of [[undefined, '\x10\x11'], ['ctrl-x,y', '\x18y']] as const) {
+    const { Id } = await d.client.execs.create(name, { Cmd: ['sh', '-c', 'while read line; do echo "got $line"; done'], AttachStdin: true, AttachStdout: true, ...(keys ? { DetachKeys: keys } : {}) })
+    const { output, socket } = await d.client.execs.start(Id)
+    socket.write('one\n')
+    let out = ''
+    const read = (async () => {
+      for await (const c of output) out += c.data.toString()
+    })()
+    await waitFor('the first line back', () => (out.includes('got one') ? true : undefined))
+    // The sequence split across two writes still detaches.
+    socket.write(`${sequence[0]}`)
+    socket.write(`${sequence.slice(1)}`)
+    await read
+    assert.equal(out, 'got one\n')
+    assert.equal((await d.client.execs.inspect(Id)).Running, true, 'the process goes on')
+  }
+  await assert.rejects(d.client.execs.create(name, { Cmd: ['true'], DetachKeys: 'ctrl-' }), /Invalid detach keys \(ctrl-\) provided/)
+})

@@ -3,6 +3,7 @@ import { consoleSizeOf } from '../../containers/create-config.ts'
 import type { ExecConfig, ExecService } from '../../containers/exec.ts'
 import { invalid, messageOf } from '../../lib/errors.ts'
 import { readJson, sendJson, sendStatus, versionAtLeast } from '../context.ts'
+import { DetachDetector, parseDetachKeys } from '../detach-keys.ts'
 import { frame, hijack, streamMediaType } from '../hijack.ts'
 import type { Routes } from '../router.ts'
 import type { RequestContext } from '../context.ts'
@@ -52,6 +53,7 @@ export function execRoutes(routes: Routes, d: { execs: ExecService }): void {
   routes.post('/containers/{id}/exec', async (ctx) => {
     const body = await readJson<ExecConfig>(ctx.req)
     if (!body) throw invalid('No exec command specified')
+    parseDetachKeys(body.DetachKeys ?? null)
     sendJson(ctx, 201, { Id: d.execs.create(ctx.params['id']!, body) })
   })
 
@@ -89,27 +91,44 @@ export function execRoutes(routes: Routes, d: { execs: ExecService }): void {
     const { socket } = hijack(ctx, streamMediaType(ctx, tty))
     socket.on('error', () => {})
     let stdin: PassThrough | undefined
+    // The detach keys (the exec's own, else ctrl-p ctrl-q) end the client's stream and leave the process running.
+    let detach: () => void = () => {}
+    const detached = new Promise<void>((resolve) => (detach = resolve))
     if (exec.config.AttachStdin) {
-      stdin = new PassThrough()
-      if (rest.length > 0) stdin.write(rest)
-      socket.on('data', (chunk: Buffer) => stdin!.write(chunk))
-      socket.on('end', () => stdin!.end())
+      const input = new PassThrough()
+      stdin = input
+      const detector = new DetachDetector(parseDetachKeys(exec.config.DetachKeys || null))
+      const deliver = (chunk: Buffer): void => {
+        const { pass, detached: done } = detector.feed(chunk)
+        if (pass.length > 0) input.write(pass)
+        if (done) {
+          socket.removeAllListeners('data')
+          socket.on('data', () => {})
+          detach()
+        }
+      }
+      if (rest.length > 0) deliver(rest)
+      socket.on('data', deliver)
+      socket.on('end', () => input.end())
       socket.resume()
     } else {
       socket.on('data', () => {})
       socket.resume()
     }
-    try {
-      await d.execs.start(id, {
+    const run = d.execs
+      .start(id, {
         stdin,
-        output: (stream, chunk) => socket.write(tty ? chunk : frame(stream === 'stdout' ? 1 : 2, chunk)),
+        output: (stream, chunk) => {
+          if (socket.writable) socket.write(tty ? chunk : frame(stream === 'stdout' ? 1 : 2, chunk))
+        },
       })
-    } catch (err) {
-      // The answer is already the stream: an exec that could not start says why in it, on stdout, as Docker's.
-      const message = Buffer.from(`${messageOf(err)}\r\n`)
-      socket.write(tty ? message : frame(1, message))
-      ctx.log.info('exec failed to start', { exec: id, err: messageOf(err) })
-    }
+      .catch((err: unknown) => {
+        // The answer is already the stream: an exec that could not start says why in it, on stdout, as Docker's.
+        const message = Buffer.from(`${messageOf(err)}\r\n`)
+        if (socket.writable) socket.write(tty ? message : frame(1, message))
+        ctx.log.info('exec failed to start', { exec: id, err: messageOf(err) })
+      })
+    await Promise.race([run, detached])
     socket.end()
   })
 }
