@@ -196,9 +196,11 @@ export class NetworkService {
 
   // ---- lookups
 
+  /** The network of that name; two of one name (made by a client of an API before 1.44) make the name ambiguous. */
   #byName(name: string): NetworkRecord | undefined {
-    for (const n of this.#store.records.values()) if (n.name === name) return n
-    return undefined
+    const found = [...this.#store.records.values()].filter((n) => n.name === name)
+    if (found.length > 1) throw invalid(`${found.length} matches found based on name: network ${name} is ambiguous`)
+    return found[0]
   }
 
   /** By full ID, name, or unique ID prefix, as Docker resolves networks. */
@@ -234,16 +236,21 @@ export class NetworkService {
 
   // ---- network objects
 
-  async create(req: NetworkCreateRequest): Promise<{ Id: string; Warning: string }> {
+  /**
+   * `docker network create`. Any name is taken, as Docker takes it (spaces and slashes too). A name already in use
+   * is refused unless `allowDuplicate` (API before 1.44 with `CheckDuplicate: false`), which makes it with a warning.
+   */
+  async create(req: NetworkCreateRequest, how: { allowDuplicate?: boolean } = {}): Promise<{ Id: string; Warning: string }> {
     const name = req.Name ?? ''
     if (!name) throw invalid('network name must not be empty')
-    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw invalid(`invalid network name "${name}": must match [a-zA-Z0-9][a-zA-Z0-9_.-]*`)
     const driver = req.Driver || 'bridge'
     if (builtinNames.includes(name)) throw new CaisError('forbidden', `operation is not permitted on predefined ${name} network`)
     if (driver === 'overlay') return this.#createOverlay(req)
     if (driver !== 'bridge') throw notFound(`plugin "${driver}" not found`)
     return this.#lock.run('networks', async () => {
-      if (this.#byName(name)) throw conflict(`network with name ${name} already exists`)
+      const existing = [...this.#store.records.values()].find((n) => n.name === name)
+      if (existing && !how.allowDuplicate) throw conflict(`network with name ${name} already exists`)
+      const warning = existing ? `Network with name ${name} (id : ${existing.id}) already exists` : ''
       const all = req.IPAM?.Config ?? []
       const configs = all.filter((c) => !(c.Subnet ?? '').includes(':'))
       const configs6 = all.filter((c) => (c.Subnet ?? '').includes(':'))
@@ -282,7 +289,7 @@ export class NetworkService {
         throw err
       }
       this.#o.events.emit('network', 'create', id, { name, type: 'bridge' })
-      return { Id: id, Warning: '' }
+      return { Id: id, Warning: warning }
     })
   }
 

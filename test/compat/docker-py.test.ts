@@ -68,3 +68,36 @@ print(json.dumps({'error': err, 'images': len(hl.images.list())}))`,
   assert.match(result.error, /^ImageLoadError: invalid archive/)
   assert.equal(result.images, 1)
 })
+
+test('networks: CheckDuplicate=false makes a second network of a name before API 1.44 only; any name is taken', { skip }, async (t) => {
+  const d = await startDaemon(t)
+  const result = await py<{ warning: string; count: number; ambiguous: string; newer: string; spaced: string }>(
+    d,
+    '1.41',
+    `first = c.create_network('dup', check_duplicate=False)
+second = c.create_network('dup', check_duplicate=False)
+count = len([n for n in c.networks() if n['Name'] == 'dup'])
+try:
+    c.inspect_network('dup')
+    ambiguous = ''
+except docker.errors.APIError as e:
+    ambiguous = e.explanation
+newer = docker.APIClient(base_url=${JSON.stringify(d.host)}, version='1.44')
+try:
+    newer.create_network('dup', check_duplicate=False)
+    refused = ''
+except docker.errors.APIError as e:
+    refused = e.explanation
+spaced = c.create_network('my net')['Id']
+ctr = c.create_container(${JSON.stringify(BUSYBOX)}, ['true'], host_config=c.create_host_config(network_mode='my net'))
+c.start(ctr)
+c.wait(ctr)
+print(json.dumps({'warning': second['Warning'], 'count': count, 'ambiguous': ambiguous, 'newer': refused,
+                  'spaced': c.inspect_container(ctr)['HostConfig']['NetworkMode']}))`,
+  )
+  assert.match(result.warning, /^Network with name dup \(id : [0-9a-f]{64}\) already exists$/)
+  assert.equal(result.count, 2)
+  assert.equal(result.ambiguous, '2 matches found based on name: network dup is ambiguous')
+  assert.equal(result.newer, 'network with name dup already exists')
+  assert.equal(result.spaced, 'my net')
+})

@@ -2,7 +2,7 @@ import type { ContainerService } from '../../containers/service.ts'
 import { invalid } from '../../lib/errors.ts'
 import { parseFilters } from '../../lib/filters.ts'
 import type { NetworkCreateRequest, NetworkService } from '../../networks/service.ts'
-import { readJson, sendJson, sendStatus } from '../context.ts'
+import { readJson, sendJson, sendStatus, versionAtLeast } from '../context.ts'
 import type { Routes } from '../router.ts'
 
 export function networkRoutes(routes: Routes, d: { networks: NetworkService; containers: ContainerService }): void {
@@ -21,9 +21,11 @@ export function networkRoutes(routes: Routes, d: { networks: NetworkService; con
   })
 
   routes.post('/networks/create', async (ctx) => {
-    const body = await readJson<NetworkCreateRequest>(ctx.req)
+    const body = await readJson<NetworkCreateRequest & { CheckDuplicate?: boolean }>(ctx.req)
     if (!body || typeof body !== 'object') throw invalid('network name must not be empty')
-    sendJson(ctx, 201, await networks.create(body))
+    // Before API 1.44 a client could ask for a second network of a name; from 1.44 names are always unique.
+    const allowDuplicate = !versionAtLeast(ctx, '1.44') && body.CheckDuplicate === false
+    sendJson(ctx, 201, await networks.create(body, { allowDuplicate }))
   })
 
   routes.post('/networks/prune', async (ctx) => {
