@@ -1,6 +1,7 @@
 import { invalid } from '../lib/errors.ts'
 import { type EndpointRequest, type EndpointView, NetworkService, sandboxPath } from '../networks/service.ts'
 import type { ContainerCreateBody, HostConfig } from '../wire/types.ts'
+import { parseLink } from './links.ts'
 import type { ContainerRecord } from './record.ts'
 
 /**
@@ -62,7 +63,14 @@ export function networkEntries(rec: ContainerRecord, networks: NetworkService): 
   const mode = rec.hostConfig.NetworkMode
   const name = rec.name.slice(1)
   const names = NetworkService.isBridgeMode(mode) ? Object.keys(rec.networks ?? { [mode]: {} }) : mode.startsWith('container:') ? [] : [mode]
-  return Object.fromEntries(names.map((n) => [n, networks.endpointView(n, rec.id, name)]))
+  // On a user-defined network a legacy link is an alias of the child for this container: its endpoint lists them.
+  const links = ((rec.hostConfig['Links'] as string[] | null | undefined) ?? []).map(parseLink).map((l) => `${l.child}:${l.alias}`)
+  return Object.fromEntries(
+    names.map((n) => {
+      const view = networks.endpointView(n, rec.id, name)
+      return [n, links.length > 0 && n !== 'bridge' ? { ...view, Links: links } : view]
+    }),
+  )
 }
 
 /** `NetworkSettings` of inspect: one entry per network, the published ports, and the legacy top-level fields. */

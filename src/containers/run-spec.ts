@@ -17,6 +17,8 @@ export interface RunSpecDeps {
   lookup: (ref: string) => ContainerRecord
   /** For a network namespace of the container's own: whether any of its networks has IPv6. */
   ipv6: boolean
+  /** What its legacy links tell it (`ALIAS_PORT_…`); its own environment wins over these. */
+  linkEnv?: string[]
 }
 
 /**
@@ -26,7 +28,8 @@ export interface RunSpecDeps {
 export async function runSpec(rec: ContainerRecord, merged: string, network: 'host' | 'new' | { path: string }, deps: RunSpecDeps): Promise<object> {
   const hc = rec.hostConfig
   const user = await resolveUser(merged, rec.config.User, (hc['GroupAdd'] as string[] | undefined) ?? [])
-  const env = [...rec.config.Env]
+  const own = new Set(rec.config.Env.map((e) => e.split('=')[0]))
+  const env = [...(deps.linkEnv ?? []).filter((e) => !own.has(e.split('=')[0])), ...rec.config.Env]
   if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${rec.config.Hostname}`)
   if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`)
   if (rec.config.Tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm')

@@ -35,6 +35,7 @@ import { type ViewDeps, attributesOf, inspectView, summaryView } from './views.t
 import { conmonLogSizeMax, logAttributes, validateLogConfig } from './log-config.ts'
 import { parseTimestamp } from '../lib/time.ts'
 import { RestartScheduler, startsWithDaemon } from './restart-policy.ts'
+import { linkEntry, linkEnvironment, linkHostsLine, linkNames, parseLink } from './links.ts'
 import { type MountPoint, copyUpAtCreate, mayCopyUp, resolveMounts } from './mounts.ts'
 import { resourcesOf, runSpec } from './run-spec.ts'
 import type { VolumeService, VolumeUsers } from '../volumes/service.ts'
@@ -234,6 +235,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     const name = this.#claimName(nameArg, id)
     let config
     try {
+      hostConfig['Links'] = this.#links(hostConfig, name)
       config = mergeConfig(body, imageConfig, id)
       // In another container's network namespace it is that container's host: its name, as Docker's.
       if (hostConfig.NetworkMode.startsWith('container:')) {
@@ -378,7 +380,14 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     const bundle = this.#bundle(rec.id)
     const network = await this.#startNetworking(rec)
     const tNet = performance.now()
-    const spec = await runSpec(rec, merged, network, { volumes: this.#d.volumes, initBinary: this.#d.initBinary, lookup: (ref) => this.get(ref), ipv6: this.#hasIpv6(rec) })
+    const linkEnv = await this.#startLinks(rec)
+    const spec = await runSpec(rec, merged, network, {
+      volumes: this.#d.volumes,
+      initBinary: this.#d.initBinary,
+      lookup: (ref) => this.get(ref),
+      ipv6: this.#hasIpv6(rec),
+      linkEnv,
+    })
     await Runtime.writeBundle(bundle, spec)
     const t2 = performance.now()
     const { pid } = await this.#d.runtime.create({
@@ -420,6 +429,67 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       createMs: +(t3 - t2).toFixed(1),
       startMs: +(t4 - t3).toFixed(1),
       totalMs: +(performance.now() - t0).toFixed(1),
+    })
+  }
+
+  /** `--link`s of a new container, checked and kept as Docker keeps them (`/child:/parent/alias`). */
+  #links(hc: ContainerRecord['hostConfig'], parentName: string): string[] | null {
+    const specs = (hc['Links'] as string[] | null | undefined) ?? []
+    if (specs.length === 0) return null
+    if (hc.NetworkMode === 'host') throw invalid("conflicting options: host type networking can't be used with links. This would result in undefined behavior")
+    if (hc.NetworkMode.startsWith('container:')) throw invalid('conflicting options: container type network can\'t be used with links. This would result in undefined behavior')
+    return specs.map((spec) => {
+      const link = parseLink(spec)
+      try {
+        link.child = this.get(link.child).name.slice(1)
+      } catch (err) {
+        // A 400, as Docker's: a 404 at create reads to clients as a missing image, which they go and pull.
+        throw invalid(`could not get container for ${link.child}: ${messageOf(err)}`, err)
+      }
+      return linkEntry(parentName.slice(1), link)
+    })
+  }
+
+  /**
+   * At a start, each linked container (which must run) goes into the container's /etc/hosts under its alias; on
+   * the default bridge its address, ports and environment also come as variables, returned for the spec.
+   */
+  async #startLinks(rec: ContainerRecord): Promise<string[]> {
+    const specs = (rec.hostConfig['Links'] as string[] | null | undefined) ?? []
+    if (specs.length === 0 || !NetworkService.isBridgeMode(rec.hostConfig.NetworkMode)) return []
+    const env: string[] = []
+    const lines: string[] = []
+    const myNetworks = Object.keys(rec.networks ?? { [rec.hostConfig.NetworkMode]: {} })
+    for (const spec of specs) {
+      const link = parseLink(spec)
+      let child: ContainerRecord
+      try {
+        child = this.get(link.child)
+      } catch (err) {
+        throw notFound(`could not get container for ${link.child}: ${messageOf(err)}`, err)
+      }
+      if (!child.state.Running) throw conflict(`Cannot link to a non running container: ${child.name} AS ${rec.name}/${link.alias}`)
+      const shared = myNetworks.map((n) => ({ n, view: this.#d.networks.endpointView(n, child.id, child.name.slice(1)) })).find((x) => x.view.IPAddress !== '')
+      if (!shared) throw conflict(`Cannot link to ${child.name}, as it does not belong to the default network`)
+      lines.push(linkHostsLine(link.alias, child, shared.view.IPAddress))
+      if (shared.n === 'bridge') env.push(...linkEnvironment(rec.name.slice(1), link.alias, child, shared.view.IPAddress))
+    }
+    const kept = (await readFile(rec.hostsPath, 'utf8').catch(() => ''))
+      .split('\n')
+      .filter((l) => l !== '' && !lines.some((line) => line.split('\t')[1] === l.split('\t')[1]))
+    await writeFile(rec.hostsPath, [...kept, ...lines].join('\n') + '\n')
+    return env
+  }
+
+  /** `docker rm --link /parent/alias`: the parent forgets the link (its running process keeps what it was given). */
+  async removeLink(parentRef: string, alias: string): Promise<void> {
+    const parent = this.get(parentRef)
+    await this.#lock.run(parent.id, async () => {
+      const links = (parent.hostConfig['Links'] as string[] | null | undefined) ?? []
+      const rest = links.filter((spec) => parseLink(spec).alias !== alias)
+      if (rest.length === links.length) throw notFound(`Could not find link ${parent.name}/${alias}`)
+      parent.hostConfig = { ...parent.hostConfig, Links: rest.length > 0 ? rest : null }
+      await this.#d.store.save(parent)
     })
   }
 
@@ -894,7 +964,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   }
 
   #summary(r: ContainerRecord): ContainerSummary {
-    return summaryView(r, this.#d)
+    return summaryView(r, this.#d, linkNames(r.name, this.all))
   }
 
   logs(

@@ -48,11 +48,12 @@ export function inspectView(rec: ContainerRecord, d: ViewDeps): ContainerInspect
 }
 
 /** One entry of `GET /containers/json`. */
-export function summaryView(r: ContainerRecord, d: Pick<ViewDeps, 'volumes' | 'networks'>): ContainerSummary {
+/** `GET /containers/json`'s entry; `linkNames` are the `/parent/alias` names its parents' links give it. */
+export function summaryView(r: ContainerRecord, d: Pick<ViewDeps, 'volumes' | 'networks'>, linkNames: readonly string[] = []): ContainerSummary {
   const argv = [r.path, ...r.args]
   return {
     Id: r.id,
-    Names: [r.name],
+    Names: [r.name, ...linkNames],
     Image: r.config.Image,
     ImageID: r.imageId,
     Command: argv.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' '),

@@ -82,7 +82,7 @@ export interface Sandbox {
 /** Docker's `NetworkSettings.Networks[name]` entry. */
 export interface EndpointView {
   IPAMConfig: { IPv4Address?: string } | null
-  Links: null
+  Links: string[] | null
   Aliases: string[] | null
   MacAddress: string
   DriverOpts: null

@@ -229,3 +229,48 @@ test("a file copied into a created container's volume is there at its start, bes
   for (const name of ['f.txt', 'group', 'passwd']) assert.ok(lines.includes(name), run.stdout)
   assert.equal(lines.at(-1), 'copied')
 })
+
+test('legacy links: environment and /etc/hosts as Docker gives them, ps names, inspect, rm --link', { skip }, async (t) => {
+  const d = await startDaemon(t)
+  const ok = async (...args: string[]): Promise<string> => {
+    const r = await d.docker(...args)
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`)
+    return r.stdout
+  }
+  await ok('run', '-d', '--name', 'db', '--expose', '5432', '--expose', '80/udp', '-e', 'SECRET=s', BUSYBOX, 'sleep', '300')
+  const ip = (await ok('inspect', '-f', '{{.NetworkSettings.IPAddress}}', 'db')).trim()
+  const hostname = (await ok('inspect', '-f', '{{.Config.Hostname}}', 'db')).trim()
+  const out = await ok('run', '--rm', '--name', 'app', '--link', 'db:data', BUSYBOX, 'sh', '-c', 'env | grep ^DATA | sort; grep data /etc/hosts')
+  // As dockerd 20.10 prints it for the same containers (ports in ascending order, the first one as DATA_PORT).
+  assert.equal(
+    out,
+    [
+      'DATA_ENV_SECRET=s',
+      'DATA_NAME=/app/data',
+      `DATA_PORT=udp://${ip}:80`,
+      `DATA_PORT_5432_TCP=tcp://${ip}:5432`,
+      `DATA_PORT_5432_TCP_ADDR=${ip}`,
+      'DATA_PORT_5432_TCP_PORT=5432',
+      'DATA_PORT_5432_TCP_PROTO=tcp',
+      `DATA_PORT_80_UDP=udp://${ip}:80`,
+      `DATA_PORT_80_UDP_ADDR=${ip}`,
+      'DATA_PORT_80_UDP_PORT=80',
+      'DATA_PORT_80_UDP_PROTO=udp',
+      `${ip}\tdata ${hostname} db`,
+      '',
+    ].join('\n'),
+  )
+  await ok('run', '-d', '--name', 'app2', '--link', 'db', BUSYBOX, 'sleep', '300')
+  assert.equal((await ok('ps', '--no-trunc', '--filter', 'name=^db$', '--format', '{{.Names}}')).trim(), 'db,app2/db')
+  assert.equal((await ok('inspect', '-f', '{{json .HostConfig.Links}}', 'app2')).trim(), '["/db:/app2/db"]')
+  await ok('rm', '--link', '/app2/db')
+  assert.equal((await ok('inspect', '-f', '{{json .HostConfig.Links}}', 'app2')).trim(), 'null')
+  const missing = await d.docker('run', '--rm', '--link', 'nope', BUSYBOX, 'true')
+  assert.equal(missing.code, 125)
+  assert.match(missing.stderr, /could not get container for nope: No such container: nope/)
+  await ok('stop', '-t', '0', 'db')
+  await ok('create', '--name', 'app3', '--link', 'db', BUSYBOX, 'true')
+  const stopped = await d.docker('start', 'app3')
+  assert.equal(stopped.code, 1)
+  assert.match(stopped.stderr, /Cannot link to a non running container: \/db AS \/app3\/db/)
+})

@@ -2,7 +2,7 @@ import { pipeline } from 'node:stream/promises'
 import type { ContainerService, WaitCondition } from '../../containers/service.ts'
 import type { LogEntry } from '../../containers/logs.ts'
 import { familiarString, parseReference, withDefaultTag } from '../../images/reference.ts'
-import { CaisError, invalid } from '../../lib/errors.ts'
+import { CaisError, invalid, notFound } from '../../lib/errors.ts'
 import { parseFilters } from '../../lib/filters.ts'
 import { parseTimestamp } from '../../lib/time.ts'
 import type { ContainerCreateBody } from '../../wire/types.ts'
@@ -168,6 +168,13 @@ export function containerRoutes(routes: Routes, d: { containers: ContainerServic
 
   routes.post('/containers/{id}/rename', async (ctx) => {
     await c.rename(ctx.params['id']!, ctx.query.get('name') ?? '')
+    sendStatus(ctx, 204)
+  })
+
+  // `docker rm --link /parent/alias`: the name given is the link's, which holds a slash.
+  routes.delete('/containers/{parent}/{alias}', async (ctx) => {
+    if (!queryBool(ctx.query, 'link')) throw notFound(`No such container: ${ctx.params['parent']}/${ctx.params['alias']}`)
+    await c.removeLink(ctx.params['parent']!, ctx.params['alias']!)
     sendStatus(ctx, 204)
   })
 
