@@ -62,6 +62,8 @@ export async function commitContainer(ref: string, opts: CommitOptions, deps: Co
       ...(opts.author ? { author: opts.author } : {}),
       ...(opts.comment ? { comment: opts.comment } : {}),
       config: runtime,
+      container: rec.id,
+      container_config: runtimeOf(rec.config),
       rootfs: { type: 'layers', diff_ids: [...base.rootfs.diff_ids, layer.diffId] },
       history: [
         ...(base.history ?? []),

@@ -260,6 +260,9 @@ export class ImageService {
       GraphDriver: { Name: 'overlay2', Data: null },
       RootFS: { Type: 'layers', Layers: config.rootfs.diff_ids },
       Metadata: { LastTagTime: rec.lastTagTime ?? '0001-01-01T00:00:00Z' },
+      // For API versions before 1.45, which the routes strip above it.
+      Container: config.container ?? '',
+      ContainerConfig: { ...emptyContainerConfig, ...config.container_config },
     }
     if (config.variant) inspect.Variant = config.variant
     return inspect
@@ -473,4 +476,25 @@ function matchReference(pattern: string, familiar: string): boolean {
   )
   const repo = familiar.includes('@') ? familiar.slice(0, familiar.indexOf('@')) : familiar.slice(0, familiar.lastIndexOf(':'))
   return re.test(familiar) || re.test(repo)
+}
+
+/** Docker's zero ContainerConfig, what an image no container made shows before API 1.45. */
+const emptyContainerConfig = {
+  Hostname: '',
+  Domainname: '',
+  User: '',
+  AttachStdin: false,
+  AttachStdout: false,
+  AttachStderr: false,
+  Tty: false,
+  OpenStdin: false,
+  StdinOnce: false,
+  Env: null,
+  Cmd: null,
+  Image: '',
+  Volumes: null,
+  WorkingDir: '',
+  Entrypoint: null,
+  OnBuild: null,
+  Labels: null,
 }

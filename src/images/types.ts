@@ -41,6 +41,9 @@ export interface ImageConfig {
   author?: string
   comment?: string
   config?: ImageRuntimeConfig
+  /** The container a commit made it from, and that container's config (Docker's image config keeps both). */
+  container?: string
+  container_config?: ImageRuntimeConfig
   rootfs: { type: 'layers'; diff_ids: Digest[] }
   history?: HistoryEntry[]
 }

@@ -43,6 +43,9 @@ export interface ImageInspect {
   GraphDriver: { Name: string; Data: Record<string, string> | null }
   RootFS: { Type: string; Layers: string[] }
   Metadata: { LastTagTime: string }
+  /** Before API 1.45 only: the container a commit made the image from, and its config. */
+  Container?: string
+  ContainerConfig?: Record<string, unknown>
 }
 
 export interface ImageDeleteItem {

@@ -1,28 +1,10 @@
 // Bad input gets Docker's status and message, and nothing is lost: the daemon stays up, the store consistent.
 import assert from 'node:assert/strict'
 import { readdirSync } from 'node:fs'
-import { request } from 'node:http'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { BUSYBOX, startDaemon, uniqueName } from '../helpers/daemon.ts'
-
-interface Raw {
-  status: number
-  headers: Record<string, string | string[] | undefined>
-  body: string
-}
-
-function raw(socketPath: string, method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<Raw> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath, method, path, headers }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }))
-    })
-    req.on('error', reject)
-    req.end(body)
-  })
-}
+import { raw } from '../helpers/raw.ts'
 
 test('API answers bad requests with Docker statuses and messages', async (t) => {
   const d = await startDaemon(t)

@@ -6,7 +6,7 @@ import { CaisError, invalid, notFound } from '../../lib/errors.ts'
 import { parseFilters } from '../../lib/filters.ts'
 import { parseTimestamp } from '../../lib/time.ts'
 import type { ContainerCreateBody } from '../../wire/types.ts'
-import { type RequestContext, bodyStream, queryBool, queryInt, readBody, readJson, sendJson, sendStatus } from '../context.ts'
+import { type RequestContext, bodyStream, queryBool, queryInt, readBody, readJson, sendJson, sendStatus, versionAtLeast } from '../context.ts'
 import { hijack, streamMediaType } from '../hijack.ts'
 import { DetachDetector, parseDetachKeys } from '../detach-keys.ts'
 import type { Duplex, Writable } from 'node:stream'
@@ -112,6 +112,9 @@ export function containerRoutes(routes: Routes, d: { containers: ContainerServic
   routes.post('/containers/create', async (ctx) => {
     const body = await readJson<ContainerCreateBody>(ctx.req)
     if (!body) throw invalid('config cannot be empty in order to create a container')
+    // What older API versions did not have is ignored for their clients, as Docker's routers do.
+    if (!versionAtLeast(ctx, '1.44') && body.Healthcheck) delete body.Healthcheck.StartInterval
+    if (!versionAtLeast(ctx, '1.42') && body.HostConfig) delete (body.HostConfig as Record<string, unknown>)['ConsoleSize']
     try {
       sendJson(ctx, 201, await c.create(body, ctx.query.get('name') ?? undefined))
     } catch (err) {
@@ -142,12 +145,12 @@ export function containerRoutes(routes: Routes, d: { containers: ContainerServic
   })
 
   routes.post('/containers/{id}/stop', async (ctx) => {
-    const stopped = await c.stop(ctx.params['id']!, { timeoutSec: queryInt(ctx.query, 't'), signal: ctx.query.get('signal') ?? undefined })
+    const stopped = await c.stop(ctx.params['id']!, { timeoutSec: queryInt(ctx.query, 't'), signal: signalParam(ctx) })
     sendStatus(ctx, stopped ? 204 : 304)
   })
 
   routes.post('/containers/{id}/restart', async (ctx) => {
-    await c.restart(ctx.params['id']!, { timeoutSec: queryInt(ctx.query, 't'), signal: ctx.query.get('signal') ?? undefined })
+    await c.restart(ctx.params['id']!, { timeoutSec: queryInt(ctx.query, 't'), signal: signalParam(ctx) })
     sendStatus(ctx, 204)
   })
 
@@ -184,9 +187,15 @@ export function containerRoutes(routes: Routes, d: { containers: ContainerServic
   })
 
   routes.post('/containers/{id}/wait', async (ctx) => {
-    const raw = ctx.query.get('condition') || 'not-running'
+    // Conditions, and headers sent before the wait ends, came with API 1.30; an older client waits for the stop.
+    const conditions = versionAtLeast(ctx, '1.30')
+    const raw = (conditions && ctx.query.get('condition')) || 'not-running'
     if (!['not-running', 'next-exit', 'removed'].includes(raw)) throw invalid(`invalid condition: "${raw}"`)
     const result = c.wait(ctx.params['id']!, raw as WaitCondition, ctx.signal)
+    if (!conditions) {
+      sendJson(ctx, 200, await result)
+      return
+    }
     // The CLI blocks on the response headers before it starts the container: flush them now.
     const res = ctx.res!
     res.writeHead(200, { 'Content-Type': 'application/json' })
@@ -404,3 +413,5 @@ async function writeEntries(
   }
 }
 
+/** The `signal` of a stop or restart, which came with API 1.42: older clients get the container's stop signal. */
+const signalParam = (ctx: RequestContext): string | undefined => (versionAtLeast(ctx, '1.42') ? (ctx.query.get('signal') ?? undefined) : undefined)

@@ -9,7 +9,7 @@ import type { EventBus } from '../../events/bus.ts'
 import { invalid } from '../../lib/errors.ts'
 import { parseFilters } from '../../lib/filters.ts'
 import type { LayerStore } from '../../snapshots/layers.ts'
-import { ProgressStream, bodyStream, queryBool, readJson, sendJson, takeRestOfBody } from '../context.ts'
+import { ProgressStream, bodyStream, queryBool, readJson, sendJson, takeRestOfBody, versionAtLeast } from '../context.ts'
 import type { Routes } from '../router.ts'
 import { type DistributionRouteDeps, pullRoute } from './distribution.ts'
 
@@ -27,7 +27,9 @@ export function imageRoutes(routes: Routes, d: ImageRouteDeps): void {
 
   routes.get('/images/json', async (ctx) => {
     const filters = parseFilters(ctx.query.get('filters') ?? undefined, ['before', 'dangling', 'label', 'reference', 'since', 'until'])
-    sendJson(ctx, 200, images.list({ all: queryBool(ctx.query, 'all'), filters }))
+    const list = images.list({ all: queryBool(ctx.query, 'all'), filters })
+    // VirtualSize went with API 1.44; older clients read the size there.
+    sendJson(ctx, 200, versionAtLeast(ctx, '1.44') ? list : list.map((i) => ({ ...i, VirtualSize: i.Size })))
   })
 
   routes.post('/commit', async (ctx) => {
@@ -121,7 +123,15 @@ export function imageRoutes(routes: Routes, d: ImageRouteDeps): void {
   routes.get('/images/get', async (ctx) => save(ctx, ctx.query.getAll('names')))
   routes.get('/images/{name*}/get', async (ctx) => save(ctx, [ctx.params['name']!]))
 
-  routes.get('/images/{name*}/json', async (ctx) => sendJson(ctx, 200, images.inspect(ctx.params['name']!)))
+  routes.get('/images/{name*}/json', async (ctx) => {
+    const { Container, ContainerConfig, ...view } = images.inspect(ctx.params['name']!)
+    // As Docker's: VirtualSize before API 1.44, Container and ContainerConfig before 1.45.
+    sendJson(ctx, 200, {
+      ...view,
+      ...(versionAtLeast(ctx, '1.44') ? {} : { VirtualSize: view.Size }),
+      ...(versionAtLeast(ctx, '1.45') ? {} : { Container, ContainerConfig }),
+    })
+  })
 
   routes.get('/images/{name*}/history', async (ctx) => {
     sendJson(ctx, 200, images.history(ctx.params['name']!))

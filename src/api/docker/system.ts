@@ -9,7 +9,7 @@ import { parseFilters } from '../../lib/filters.ts'
 import { invalid } from '../../lib/errors.ts'
 import { parseTimestamp } from '../../lib/time.ts'
 import type { EventMessage, SystemInfo, Version } from '../../wire/types.ts'
-import { sendJson, startJsonStream } from '../context.ts'
+import { sendJson, startJsonStream, versionAtLeast } from '../context.ts'
 import type { Routes } from '../router.ts'
 import { apiVersion, engineVersion, minApiVersion } from '../versions.ts'
 
@@ -46,10 +46,14 @@ export function systemRoutes(routes: Routes, d: SystemDeps): void {
   })
 
   routes.get('/system/df', async (ctx) => {
-    const types = ctx.query.getAll('type')
+    // `type` came with API 1.42 (older clients get everything); images' VirtualSize went with 1.44.
+    const types = versionAtLeast(ctx, '1.42') ? ctx.query.getAll('type') : []
     const want = (t: string): boolean => types.length === 0 || types.includes(t)
     const images = want('image') ? d.images.list({ filters: new Map() }) : []
-    for (const img of images) img.Containers = d.containers.containersUsing(img.Id as Digest).length
+    for (const img of images) {
+      img.Containers = d.containers.containersUsing(img.Id as Digest).length
+      if (!versionAtLeast(ctx, '1.44')) Object.assign(img, { VirtualSize: img.Size })
+    }
     sendJson(ctx, 200, {
       LayersSize: images.reduce((s, i) => s + i.Size, 0),
       Images: images,
