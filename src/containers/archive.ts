@@ -2,8 +2,7 @@ import { lstat, readlink, stat } from 'node:fs/promises'
 import { join, posix } from 'node:path'
 import type { Readable } from 'node:stream'
 import { CaisError, invalid, isErrno, notFound } from '../lib/errors.ts'
-import { applyLayerTar } from '../snapshots/apply-tar.ts'
-import { packDirectory, packPath } from '../lib/pack-tar.ts'
+import { extractTar, packDirectory, packPath } from '../lib/tar.ts'
 import type { VolumeService } from '../volumes/service.ts'
 import type { MountPoint } from './mounts.ts'
 
@@ -120,7 +119,7 @@ export async function writeArchive(fs: ContainerFs, path: string, body: Readable
     throw err
   })
   if (!st.isDirectory()) throw invalid(`extraction point is not a directory`)
-  await applyLayerTar(body, host, { whiteouts: false, ...(opts.keepOwner ? {} : { owner: { uid: 0, gid: 0 } }) }).catch((err: unknown) => {
+  await extractTar(body, host, opts.keepOwner ? {} : { owner: { uid: 0, gid: 0 } }).catch((err: unknown) => {
     throw err instanceof CaisError ? err : invalid(`Error processing tar file: ${(err as Error).message}`, err)
   })
 }

@@ -7,7 +7,7 @@ import type { ImageService } from '../images/service.ts'
 import { type ImageConfig, type ImageRuntimeConfig, mediaTypes } from '../images/types.ts'
 import { invalid } from '../lib/errors.ts'
 import type { LayerStore } from '../snapshots/layers.ts'
-import { packDirectory } from '../lib/pack-tar.ts'
+import { packLayer } from '../snapshots/overlay-tar.ts'
 import type { ContainerConfig } from '../wire/types.ts'
 import type { ContainerService } from './service.ts'
 
@@ -47,7 +47,7 @@ export async function commitContainer(ref: string, opts: CommitOptions, deps: Co
   if (paused) await deps.containers.pause(rec.id)
   const lease = deps.images.lease()
   try {
-    const blob = await deps.content.ingest(packDirectory(upper, { overlayWhiteouts: true }))
+    const blob = await deps.content.ingest(packLayer(upper))
     lease.add(blob.digest)
     const layer = await deps.layers.apply(deps.content.open(blob.digest), deps.images.topLayer(rec.imageId))
     lease.add(layer.chainId)

@@ -6,7 +6,8 @@ import { pipeline } from 'node:stream/promises'
 import { type Digest, DigestingStream, hexOf } from '../content/digest.ts'
 import { newId } from '../lib/ids.ts'
 import { isTempFile, readJson, syncDir, writeJsonAtomic } from '../store/atomic.ts'
-import { type ApplyResult, applyLayerTar, maybeGunzip } from './apply-tar.ts'
+import { maybeGunzip } from '../lib/tar.ts'
+import { type ApplyResult, applyLayerTar } from './overlay-tar.ts'
 
 /**
  * A layer is one unpacked filesystem diff. It is identified by its chain ID, which covers the layer

@@ -11,7 +11,7 @@ import { hijack, streamMediaType } from '../hijack.ts'
 import { DetachDetector, parseDetachKeys } from '../detach-keys.ts'
 import type { Duplex, Writable } from 'node:stream'
 import type { Routes } from '../router.ts'
-import { packDirectory } from '../../lib/pack-tar.ts'
+import { packDirectory } from '../../lib/tar.ts'
 import { type PathStat, readArchive, statPath, writeArchive } from '../../containers/archive.ts'
 
 export function containerRoutes(routes: Routes, d: { containers: ContainerService }): void {

@@ -3,7 +3,7 @@ import { basename, dirname, resolve } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import type { Command } from '../../command.ts'
 import { bool } from '../../flags.ts'
-import { packPath } from '../../../lib/pack-tar.ts'
+import { packPath } from '../../../lib/tar.ts'
 import { unpackLocal } from './cp-tar.ts'
 
 /** `CONTAINER:PATH` or a local path (`-` is a tar on stdin or stdout). */
