@@ -45,3 +45,8 @@ export function initialState(): ContainerState {
     FinishedAt: '0001-01-01T00:00:00Z',
   }
 }
+
+/** A HostConfig list of strings (`Dns`, `ExtraHosts`, …); null and missing are empty. */
+export function stringList(hc: Record<string, unknown>, key: string): string[] {
+  return (hc[key] as string[] | null | undefined) ?? []
+}

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { availableParallelism, constants as osConstants } from 'node:os'
 import type { Digest } from '../content/digest.ts'
@@ -13,7 +13,6 @@ import type { Logger } from '../lib/log.ts'
 import { KeyedMutex } from '../lib/mutex.ts'
 import { rfc3339Nano } from '../lib/time.ts'
 import { Runtime, RuntimeError, isNotFoundMessage } from '../runtime/runtime.ts'
-import { linuxResources } from '../runtime/spec.ts'
 import { openStdin, resizeTerminal } from '../runtime/stdin.ts'
 import { CgroupReader } from '../runtime/cgroups.ts'
 import { type StatsSample, sampleStats } from './stats.ts'
@@ -21,10 +20,10 @@ import type { Writable } from 'node:stream'
 import type { RootfsManager } from '../snapshots/rootfs.ts'
 import type { ContainerCreateBody, ContainerInspect, ContainerSummary, HealthConfig, WaitResponse } from '../wire/types.ts'
 import { mergeConfig, normaliseHostConfig, validateName, validateResources } from './create-config.ts'
-import { writeEtcFiles, writeResolvConf } from './etc-files.ts'
+import { writeEtcFiles } from './etc-files.ts'
 import { type LogEntry, logEnd, readLogs } from './logs.ts'
 import { BackgroundRemoval } from '../store/background-removal.ts'
-import { type ContainerRecord, initialState } from './record.ts'
+import { type ContainerRecord, initialState, stringList } from './record.ts'
 import { containerFilter } from './list-filter.ts'
 import { processesOf } from './top.ts'
 import type { ContainerStore } from './store.ts'
@@ -35,12 +34,14 @@ import { type ViewDeps, attributesOf, inspectView, summaryView } from './views.t
 import { conmonLogSizeMax, logAttributes, validateLogConfig } from './log-config.ts'
 import { parseTimestamp } from '../lib/time.ts'
 import { RestartScheduler, startsWithDaemon } from './restart-policy.ts'
-import { linkEntry, linkEnvironment, linkHostsLine, linkNames, parseLink } from './links.ts'
+import { ContainerNetworks } from './container-networks.ts'
+import { linkNames } from './links.ts'
+import { updateContainer } from './update.ts'
 import { type MountPoint, copyUpAtCreate, mayCopyUp, resolveMounts } from './mounts.ts'
-import { resourcesOf, runSpec } from './run-spec.ts'
+import { runSpec } from './run-spec.ts'
 import type { VolumeService, VolumeUsers } from '../volumes/service.ts'
 import { type EndpointRequest, NetworkService } from '../networks/service.ts'
-import { portBindingsOf, requestedNetworks, sharedNetnsPath, summaryPorts } from './networking.ts'
+import { requestedNetworks, summaryPorts } from './networking.ts'
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed'
 
@@ -87,10 +88,17 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   /** Exec IDs of a running container, for inspect's ExecIDs; forgotten when it stops. */
   readonly #execIds = new Map<string, string[]>()
   readonly #cgroups = new CgroupReader()
+  readonly #networking: ContainerNetworks
 
   constructor(deps: ContainerServiceDeps) {
     this.#d = deps
     this.#signals.setMaxListeners(0)
+    this.#networking = new ContainerNetworks({
+      networks: deps.networks,
+      get: (ref) => this.get(ref),
+      locked: (id, fn) => this.#lock.run(id, fn),
+      save: (rec) => this.#d.store.save(rec),
+    })
     this.#restarts = new RestartScheduler({
       start: (id) => this.start(id, { byPolicy: true, onlyIfRestarting: true }),
       save: (rec) => this.#d.store.save(rec),
@@ -235,7 +243,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     const name = this.#claimName(nameArg, id)
     let config
     try {
-      hostConfig['Links'] = this.#links(hostConfig, name)
+      hostConfig['Links'] = this.#networking.links(hostConfig, name)
       config = mergeConfig(body, imageConfig, id)
       // In another container's network namespace it is that container's host: its name, as Docker's.
       if (hostConfig.NetworkMode.startsWith('container:')) {
@@ -378,14 +386,14 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     const merged = await this.#d.rootfs.mount(rootfsDir, rec.topLayer)
     const t1 = performance.now()
     const bundle = this.#bundle(rec.id)
-    const network = await this.#startNetworking(rec)
+    const network = await this.#networking.start(rec)
     const tNet = performance.now()
-    const linkEnv = await this.#startLinks(rec)
+    const linkEnv = await this.#networking.startLinks(rec)
     const spec = await runSpec(rec, merged, network, {
       volumes: this.#d.volumes,
       initBinary: this.#d.initBinary,
       lookup: (ref) => this.get(ref),
-      ipv6: this.#hasIpv6(rec),
+      ipv6: this.#networking.hasIpv6(rec),
       linkEnv,
     })
     await Runtime.writeBundle(bundle, spec)
@@ -430,107 +438,6 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       startMs: +(t4 - t3).toFixed(1),
       totalMs: +(performance.now() - t0).toFixed(1),
     })
-  }
-
-  /** `--link`s of a new container, checked and kept as Docker keeps them (`/child:/parent/alias`). */
-  #links(hc: ContainerRecord['hostConfig'], parentName: string): string[] | null {
-    const specs = (hc['Links'] as string[] | null | undefined) ?? []
-    if (specs.length === 0) return null
-    if (hc.NetworkMode === 'host') throw invalid("conflicting options: host type networking can't be used with links. This would result in undefined behavior")
-    if (hc.NetworkMode.startsWith('container:')) throw invalid('conflicting options: container type network can\'t be used with links. This would result in undefined behavior')
-    return specs.map((spec) => {
-      const link = parseLink(spec)
-      try {
-        link.child = this.get(link.child).name.slice(1)
-      } catch (err) {
-        // A 400, as Docker's: a 404 at create reads to clients as a missing image, which they go and pull.
-        throw invalid(`could not get container for ${link.child}: ${messageOf(err)}`, err)
-      }
-      return linkEntry(parentName.slice(1), link)
-    })
-  }
-
-  /**
-   * At a start, each linked container (which must run) goes into the container's /etc/hosts under its alias; on
-   * the default bridge its address, ports and environment also come as variables, returned for the spec.
-   */
-  async #startLinks(rec: ContainerRecord): Promise<string[]> {
-    const specs = (rec.hostConfig['Links'] as string[] | null | undefined) ?? []
-    if (specs.length === 0 || !NetworkService.isBridgeMode(rec.hostConfig.NetworkMode)) return []
-    const env: string[] = []
-    const lines: string[] = []
-    const myNetworks = Object.keys(rec.networks ?? { [rec.hostConfig.NetworkMode]: {} })
-    for (const spec of specs) {
-      const link = parseLink(spec)
-      let child: ContainerRecord
-      try {
-        child = this.get(link.child)
-      } catch (err) {
-        throw notFound(`could not get container for ${link.child}: ${messageOf(err)}`, err)
-      }
-      if (!child.state.Running) throw conflict(`Cannot link to a non running container: ${child.name} AS ${rec.name}/${link.alias}`)
-      const shared = myNetworks.map((n) => ({ n, view: this.#d.networks.endpointView(n, child.id, child.name.slice(1)) })).find((x) => x.view.IPAddress !== '')
-      if (!shared) throw conflict(`Cannot link to ${child.name}, as it does not belong to the default network`)
-      lines.push(linkHostsLine(link.alias, child, shared.view.IPAddress))
-      if (shared.n === 'bridge') env.push(...linkEnvironment(rec.name.slice(1), link.alias, child, shared.view.IPAddress))
-    }
-    const kept = (await readFile(rec.hostsPath, 'utf8').catch(() => ''))
-      .split('\n')
-      .filter((l) => l !== '' && !lines.some((line) => line.split('\t')[1] === l.split('\t')[1]))
-    await writeFile(rec.hostsPath, [...kept, ...lines].join('\n') + '\n')
-    return env
-  }
-
-  /** `docker rm --link /parent/alias`: the parent forgets the link (its running process keeps what it was given). */
-  async removeLink(parentRef: string, alias: string): Promise<void> {
-    const parent = this.get(parentRef)
-    await this.#lock.run(parent.id, async () => {
-      const links = (parent.hostConfig['Links'] as string[] | null | undefined) ?? []
-      const rest = links.filter((spec) => parseLink(spec).alias !== alias)
-      if (rest.length === links.length) throw notFound(`Could not find link ${parent.name}/${alias}`)
-      parent.hostConfig = { ...parent.hostConfig, Links: rest.length > 0 ? rest : null }
-      await this.#d.store.save(parent)
-    })
-  }
-
-  /** Whether any network the container is on has IPv6 (a container on none or host has none of its own). */
-  #hasIpv6(rec: ContainerRecord): boolean {
-    if (!NetworkService.isBridgeMode(rec.hostConfig.NetworkMode)) return false
-    return Object.keys(rec.networks ?? { [rec.hostConfig.NetworkMode]: {} }).some((name) => {
-      try {
-        return this.#d.networks.get(name).ipam6 !== undefined
-      } catch {
-        return false
-      }
-    })
-  }
-
-  /** The namespace the container runs in; for bridge networks, made and wired here, with /etc/hosts and resolv.conf. */
-  async #startNetworking(rec: ContainerRecord): Promise<'host' | 'new' | { path: string }> {
-    const mode = rec.hostConfig.NetworkMode
-    if (mode === 'host') return 'host'
-    if (mode === 'none') return 'new'
-    if (mode.startsWith('container:')) {
-      const target = this.get(mode.slice('container:'.length))
-      const path = sharedNetnsPath(target)
-      // Its hosts file and resolver are the other container's too, as of this start.
-      await copyFile(target.hostsPath, rec.hostsPath)
-      await copyFile(target.resolvConfPath, rec.resolvConfPath)
-      return { path }
-    }
-    const requested = rec.networks ?? { [mode]: {} }
-    const sandbox = await this.#d.networks.attach({
-      containerId: rec.id,
-      name: rec.name.slice(1),
-      networks: Object.entries(requested).map(([network, request]) => ({ network, request })),
-      portBindings: portBindingsOf(rec),
-    })
-    const hosts = (await readFile(rec.hostsPath, 'utf8').catch(() => '')).split('\n').filter((l) => l !== '' && !l.endsWith(`\t${rec.config.Hostname}`))
-    await writeFile(rec.hostsPath, [...hosts, ...sandbox.addresses.map((a) => `${a}\t${rec.config.Hostname}`)].join('\n') + '\n')
-    if (sandbox.nameservers) {
-      await writeResolvConf(rec.resolvConfPath, { servers: sandbox.nameservers, search: stringList(rec.hostConfig, 'DnsSearch'), options: stringList(rec.hostConfig, 'DnsOptions') })
-    }
-    return { path: sandbox.netnsPath }
   }
 
   #bundle(id: string): string {
@@ -1047,27 +954,8 @@ export class ContainerService implements ImageUsers, VolumeUsers {
    */
   async update(ref: string, body: Record<string, unknown>): Promise<{ Warnings: string[] }> {
     const rec = this.get(ref)
-    const resourceKeys = ['Memory', 'MemorySwap', 'MemoryReservation', 'NanoCpus', 'CpuShares', 'CpuPeriod', 'CpuQuota', 'CpusetCpus', 'CpusetMems', 'PidsLimit', 'OomKillDisable']
     return this.#lock.run(rec.id, async () => {
-      const next: Record<string, unknown> = { ...rec.hostConfig }
-      for (const k of resourceKeys) if (body[k] !== undefined && body[k] !== null) next[k] = body[k]
-      // A new memory limit alone keeps the swap in proportion, as Docker's update does.
-      if (body['Memory'] !== undefined && body['MemorySwap'] === undefined && (rec.hostConfig['MemorySwap'] as number | undefined)) next['MemorySwap'] = 0
-      validateResources(next, availableParallelism())
-      const policy = body['RestartPolicy'] as ContainerRecord['hostConfig']['RestartPolicy'] | undefined
-      if (policy?.Name) {
-        if (!['no', 'always', 'unless-stopped', 'on-failure'].includes(policy.Name)) throw invalid(`invalid restart policy '${policy.Name}'`)
-        if (rec.hostConfig.AutoRemove && policy.Name !== 'no') throw invalid('Restart policy cannot be updated because AutoRemove is enabled for the container')
-        next['RestartPolicy'] = { Name: policy.Name, MaximumRetryCount: policy.MaximumRetryCount ?? 0 }
-      }
-      if (rec.state.Running && resourceKeys.some((k) => body[k] !== undefined)) {
-        // The OOM killer setting is not changed on a running container.
-        await this.#d.runtime.update(rec.id, this.#bundle(rec.id), linuxResources({ ...resourcesOf(next), oomKillDisable: false })).catch((err: unknown) => {
-          throw new CaisError('invalid', `Cannot update container ${rec.id}: ${(err as Error).message}`, { cause: err })
-        })
-      }
-      rec.hostConfig = next as ContainerRecord['hostConfig']
-      await this.#d.store.save(rec)
+      await updateContainer(rec, body, { runtime: this.#d.runtime, bundle: this.#bundle(rec.id), save: (r) => this.#d.store.save(r) })
       this.#emit(rec, 'update')
       return { Warnings: [] }
     })
@@ -1094,60 +982,18 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   }
 
   /** `docker network connect`: live for a running container, recorded for its next start otherwise. */
-  async connectNetwork(ref: string, network: string, request: EndpointRequest): Promise<void> {
-    const rec = this.get(ref)
-    const n = this.#d.networks.get(network)
-    await this.#lock.run(rec.id, async () => {
-      if (!NetworkService.isBridgeMode(rec.hostConfig.NetworkMode) || (n.driver !== 'bridge' && n.driver !== 'overlay')) {
-        throw new CaisError('forbidden', `container cannot be disconnected from host network or connected to host network`)
-      }
-      if (rec.networks?.[n.name]) throw new CaisError('forbidden', `endpoint with name ${rec.name.slice(1)} already exists in network ${n.name}`)
-      if (n.isDefault && request.aliases?.length) throw invalid('network-scoped alias is supported only for containers in user defined networks')
-      const before = rec.networks ?? { [rec.hostConfig.NetworkMode]: {} }
-      if (rec.state.Running) {
-        const joined = await this.#d.networks.connect(n.name, rec.id, rec.name.slice(1), request)
-        await this.#afterConnect(rec, Object.keys(before), joined)
-      }
-      rec.networks = { ...before, [n.name]: request }
-      await this.#d.store.save(rec)
-    })
-  }
-
-  /**
-   * A running container that joined a network: its /etc/hosts gets the new addresses, and one that had no
-   * user-defined network so far (the default bridge) switches to the embedded DNS, as Docker's does, so the
-   * names of its new network resolve.
-   */
-  async #afterConnect(rec: ContainerRecord, networksBefore: string[], joined: { addresses: string[]; nameserver: string | undefined }): Promise<void> {
-    const hosts = await readFile(rec.hostsPath, 'utf8').catch(() => '')
-    await writeFile(rec.hostsPath, hosts + joined.addresses.map((a) => `${a}\t${rec.config.Hostname}\n`).join(''))
-    const userDefined = (name: string): boolean => {
-      try {
-        return !this.#d.networks.get(name).isDefault
-      } catch {
-        return false
-      }
-    }
-    if (joined.nameserver && !networksBefore.some(userDefined)) {
-      await writeResolvConf(rec.resolvConfPath, { servers: [joined.nameserver], search: stringList(rec.hostConfig, 'DnsSearch'), options: stringList(rec.hostConfig, 'DnsOptions') })
-    }
+  connectNetwork(ref: string, network: string, request: EndpointRequest): Promise<void> {
+    return this.#networking.connect(ref, network, request)
   }
 
   /** `docker network disconnect`. */
-  async disconnectNetwork(ref: string, network: string): Promise<void> {
-    const rec = this.get(ref)
-    const n = this.#d.networks.get(network)
-    await this.#lock.run(rec.id, async () => {
-      const current = rec.networks ?? (NetworkService.isBridgeMode(rec.hostConfig.NetworkMode) ? { [rec.hostConfig.NetworkMode]: {} } : {})
-      if (!current[n.name]) throw new CaisError('forbidden', `container ${rec.id} is not connected to network ${n.name}`)
-      if (rec.state.Running) await this.#d.networks.disconnect(n.name, rec.id)
-      const rest = Object.fromEntries(Object.entries(current).filter(([k]) => k !== n.name))
-      // NetworkMode stays as it was, as in Docker: a container disconnected from its only network keeps only its
-      // loopback until it is connected again (docker-compose 1.29 disconnects each new container, then connects it
-      // with its aliases).
-      rec.networks = rest
-      await this.#d.store.save(rec)
-    })
+  disconnectNetwork(ref: string, network: string): Promise<void> {
+    return this.#networking.disconnect(ref, network)
+  }
+
+  /** `docker rm --link /parent/alias`. */
+  removeLink(parentRef: string, alias: string): Promise<void> {
+    return this.#networking.removeLink(parentRef, alias)
   }
 
   /** The container's filesystem as `docker cp` sees it (root and mounts), for the duration of `fn`. */
@@ -1227,10 +1073,6 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   }
 }
 
-/** A HostConfig list of strings (`Dns`, `ExtraHosts`, …); null and missing are empty. */
-function stringList(hc: Record<string, unknown>, key: string): string[] {
-  return (hc[key] as string[] | null | undefined) ?? []
-}
 
 /** Accepts `SIGTERM`, `TERM`, `15`. */
 export function signalNumber(signal: string): number | undefined {

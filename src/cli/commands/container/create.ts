@@ -1,5 +1,6 @@
 import type { Command } from '../../command.ts'
-import { createContainer, createFlags } from './run.ts'
+import { createFlags } from './create-flags.ts'
+import { createContainer } from './run.ts'
 
 export const createCommand: Command = {
   name: 'create',

@@ -1,7 +1,7 @@
 import type { Command } from '../../command.ts'
 import { str } from '../../flags.ts'
 import { forEachRef } from '../each.ts'
-import { resourcesOf } from './run.ts'
+import { resourcesOf } from './create-flags.ts'
 
 export const updateCommand: Command = {
   name: 'update',
