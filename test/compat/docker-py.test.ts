@@ -101,3 +101,17 @@ print(json.dumps({'warning': second['Warning'], 'count': count, 'ambiguous': amb
   assert.equal(result.newer, 'network with name dup already exists')
   assert.equal(result.spaced, 'my net')
 })
+
+test('exec: the stream is framed as the start asks (Tty false on a TTY exec), as Docker follows the start', { skip }, async (t) => {
+  const d = await startDaemon(t)
+  const out = await py<{ framed: string; raw: string }>(
+    d,
+    '1.41',
+    `ctr = c.create_container(${JSON.stringify(BUSYBOX)}, ['sleep', '300'])
+c.start(ctr)
+tty_exec = c.exec_create(ctr, ['echo', 'hi'], tty=True)
+plain_exec = c.exec_create(ctr, ['echo', 'hi'], tty=False)
+print(json.dumps({'framed': c.exec_start(tty_exec, tty=False).decode(), 'raw': c.exec_start(plain_exec, tty=True).decode()}))`,
+  )
+  assert.deepEqual(out, { framed: 'hi\r\n', raw: 'hi\n' })
+})

@@ -72,9 +72,9 @@ test("rotation holds the limit against a fast writer; options without --log-driv
   const total = files.reduce((sum, f) => sum + statSync(join(dir, f)).size, 0)
   assert.ok(files.length <= 2, files.join(' '))
   // Two files of about max-size each (the k8s-file framing of each line counts, as Docker's json-file counts its
-  // JSON). A file may pass max-size by what the writer adds before caisd's rotation, measured here at up to
-  // 0.2 MiB each for this writer (40 MB as fast as it can); the bound leaves room for a loaded machine. Before
-  // rotation followed each write, this kept 13-52 MB.
-  assert.ok(total <= 3 * 1024 * 1024, `${total} bytes kept under max-size=1m,max-file=2`)
+  // JSON). A file passes max-size by what the writer adds before caisd's rotation runs: for this writer (40 MB as
+  // fast as it can) 1.1-2.4 MB in all on an idle machine, up to 4.9 MB while the whole test suite loads both
+  // cores. Before rotation followed each write, it kept 13-52 MB.
+  assert.ok(total <= 8 * 1024 * 1024, `${total} bytes kept under max-size=1m,max-file=2`)
   assert.match((await d.docker('logs', '--tail', '1', id)).stdout, /^done\n$/)
 })
