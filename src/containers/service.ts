@@ -13,7 +13,6 @@ import type { Logger } from '../lib/log.ts'
 import { KeyedMutex } from '../lib/mutex.ts'
 import { rfc3339Nano } from '../lib/time.ts'
 import { Runtime, RuntimeError, isNotFoundMessage } from '../runtime/runtime.ts'
-import { openStdin, resizeTerminal } from '../runtime/stdin.ts'
 import { CgroupReader } from '../runtime/cgroups.ts'
 import { type StatsSample, sampleStats } from './stats.ts'
 import type { Writable } from 'node:stream'
@@ -36,6 +35,7 @@ import { parseTimestamp } from '../lib/time.ts'
 import { RestartScheduler, startsWithDaemon } from './restart-policy.ts'
 import { ContainerNetworks } from './container-networks.ts'
 import { linkNames } from './links.ts'
+import { containerStdin, resizeContainerTerminal } from './terminal-io.ts'
 import { updateContainer } from './update.ts'
 import { type MountPoint, copyUpAtCreate, mayCopyUp, resolveMounts } from './mounts.ts'
 import { runSpec } from './run-spec.ts'
@@ -916,31 +916,31 @@ export class ContainerService implements ImageUsers, VolumeUsers {
    */
   async openStdin(ref: string, signal?: AbortSignal): Promise<{ input: Writable; closed: Promise<void> } | undefined> {
     const rec = this.get(ref)
-    if (!rec.config.OpenStdin) return undefined
-    if (!rec.state.Running) {
-      await new Promise<void>((resolve, reject) => {
-        const onStart = (): void => {
-          signal?.removeEventListener('abort', onAbort)
-          resolve()
-        }
-        const onAbort = (): void => {
-          this.#signals.off(`start:${rec.id}`, onStart)
-          reject(new Error('attach ended before the container started'))
-        }
-        this.#signals.once(`start:${rec.id}`, onStart)
-        signal?.addEventListener('abort', onAbort, { once: true })
-      })
-    }
-    return openStdin(this.#bundle(rec.id))
+    return containerStdin(rec, this.#bundle(rec.id), () => this.#nextStart(rec.id, signal))
   }
 
   /** `docker resize` / the CLI's terminal size: the pseudo-terminal of a running TTY container. */
-  async resize(ref: string, height: number, width: number): Promise<void> {
+  resize(ref: string, height: number, width: number): Promise<void> {
     const rec = this.get(ref)
-    if (!rec.state.Running) throw conflict(`Container ${rec.id} is not running`)
-    if (!rec.config.Tty) return
-    await resizeTerminal(this.#bundle(rec.id), height, width).catch((err: unknown) => this.#d.log.debug('resize failed', { container: rec.id, err }))
+    return resizeContainerTerminal(rec, this.#bundle(rec.id), height, width, this.#d.log)
   }
+
+  /** Resolves at the container's next start; rejects when `signal` aborts first. */
+  #nextStart(id: string, signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const onStart = (): void => {
+        signal?.removeEventListener('abort', onAbort)
+        resolve()
+      }
+      const onAbort = (): void => {
+        this.#signals.off(`start:${id}`, onStart)
+        reject(new Error('attach ended before the container started'))
+      }
+      this.#signals.once(`start:${id}`, onStart)
+      signal?.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+
 
   /** `docker diff`: what the container changed in its writable layer. */
   async changes(ref: string): Promise<Change[]> {
