@@ -52,22 +52,24 @@ print(json.dumps(sorted(c.prune_volumes()['VolumesDeleted'] or [])))`,
   assert.deepEqual(await pruned('1.41'), ['anonymous', 'named'])
 })
 
-test('images.load of a corrupt archive raises ImageLoadError from the stream; the daemon and store stay whole', { skip }, async (t) => {
-  const d = await startDaemon(t)
-  const result = await py<{ error: string; images: number }>(
-    d,
-    '1.41',
-    `hl = docker.DockerClient(base_url=${JSON.stringify(d.host)}, version='1.41')
+for (const version of ['1.41', '1.50']) {
+  test(`docker-py ${version}: images.load of a corrupt archive raises ImageLoadError from the stream; the daemon and store stay whole`, { skip }, async (t) => {
+    const d = await startDaemon(t)
+    const result = await py<{ error: string; images: number }>(
+      d,
+      version,
+      `hl = docker.DockerClient(base_url=${JSON.stringify(d.host)}, version=${JSON.stringify(version)})
 try:
     hl.images.load(b'garbage' * 600)
     err = ''
 except docker.errors.ImageLoadError as e:
     err = 'ImageLoadError: ' + str(e)
 print(json.dumps({'error': err, 'images': len(hl.images.list())}))`,
-  )
-  assert.match(result.error, /^ImageLoadError: invalid archive/)
-  assert.equal(result.images, 1)
-})
+    )
+    assert.match(result.error, /^ImageLoadError: invalid archive/)
+    assert.equal(result.images, 1)
+  })
+}
 
 test('networks: CheckDuplicate=false makes a second network of a name before API 1.44 only; any name is taken', { skip }, async (t) => {
   const d = await startDaemon(t)
@@ -102,16 +104,18 @@ print(json.dumps({'warning': second['Warning'], 'count': count, 'ambiguous': amb
   assert.equal(result.spaced, 'my net')
 })
 
-test('exec: the stream is framed as the start asks (Tty false on a TTY exec), as Docker follows the start', { skip }, async (t) => {
-  const d = await startDaemon(t)
-  const out = await py<{ framed: string; raw: string }>(
-    d,
-    '1.41',
-    `ctr = c.create_container(${JSON.stringify(BUSYBOX)}, ['sleep', '300'])
+for (const version of ['1.41', '1.50']) {
+  test(`docker-py ${version}: the exec stream is framed as the start asks (Tty false on a TTY exec), as Docker follows the start`, { skip }, async (t) => {
+    const d = await startDaemon(t)
+    const out = await py<{ framed: string; raw: string }>(
+      d,
+      version,
+      `ctr = c.create_container(${JSON.stringify(BUSYBOX)}, ['sleep', '300'])
 c.start(ctr)
 tty_exec = c.exec_create(ctr, ['echo', 'hi'], tty=True)
 plain_exec = c.exec_create(ctr, ['echo', 'hi'], tty=False)
 print(json.dumps({'framed': c.exec_start(tty_exec, tty=False).decode(), 'raw': c.exec_start(plain_exec, tty=True).decode()}))`,
-  )
-  assert.deepEqual(out, { framed: 'hi\r\n', raw: 'hi\n' })
-})
+    )
+    assert.deepEqual(out, { framed: 'hi\r\n', raw: 'hi\n' })
+  })
+}
