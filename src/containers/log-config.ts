@@ -16,13 +16,13 @@ export function validateLogConfig(config: { Type: string; Config: Record<string,
 }
 
 /**
- * The cap conmon keeps on the live log file (it replaces the file when a write would pass it). With `none` the
- * log exists only for attach (`run` and `start -a` show the output, as Docker's) and stays under 1 MiB. json-file
- * is rotated by caisd instead: conmon's own count of what it wrote is not reset by the reopen a rotation asks for,
- * so a cap would throw away a whole file's worth of lines once the count passed it.
+ * The cap conmon keeps on the live log file: it starts a new file when a write would pass it. With json-file's
+ * `max-size` that is the rotation itself (log-rotation.ts keeps the replaced files). With `none` the log exists
+ * only for attach (`run` and `start -a` show the output, as Docker's) and stays under 1 MiB.
  */
-export function conmonLogSizeMax(config: { Type: string }): number | undefined {
-  return config.Type === 'none' ? 1024 * 1024 : undefined
+export function conmonLogSizeMax(config: { Type: string; Config: Record<string, string> }): number | undefined {
+  if (config.Type === 'none') return 1024 * 1024
+  return parseBytes(config.Config['max-size'] ?? '') || undefined
 }
 
 /**

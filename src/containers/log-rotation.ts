@@ -1,4 +1,4 @@
-import { type FSWatcher, closeSync, constants, openSync, renameSync, rmSync, statSync, watch, writeSync } from 'node:fs'
+import { type FSWatcher, closeSync, constants, linkSync, openSync, renameSync, rmSync, statSync, watch, writeSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import type { EventBus } from '../events/bus.ts'
 import { isErrno } from '../lib/errors.ts'
@@ -8,11 +8,13 @@ import type { ContainerService } from './service.ts'
 import { ContainerTimers, followRunning } from './running-watch.ts'
 
 /**
- * json-file rotation (`max-size`, `max-file`), done by caisd: when a running container's log reaches max-size it
- * becomes `<log>.1` (older ones shift up, the oldest beyond max-file goes) and conmon is told to reopen its log
- * (message 2 on its control fifo). The size is checked at each write the kernel reports (inotify on the
- * container's directory, which outlives the renames), with a slow poll behind it. Readers find the rotated files
- * and follow across a rotation.
+ * json-file rotation (`max-size`, `max-file`). conmon itself starts a new log file when a write would take the
+ * live one past max-size (`--log-size-max`, see log-config.ts): synchronous with the writer, so no file passes
+ * the limit however fast the container writes. conmon replaces the file by renaming a new one over it, which would
+ * drop the old one's lines; caisd keeps a hard link to the live file (`<log>.held`), so the replaced file lives on
+ * and becomes `<log>.1` (older ones shift up, the oldest beyond max-file goes) when caisd sees the new inode, at
+ * the write the kernel reports next (inotify on the container's directory) or the slow poll behind it. Readers
+ * find the rotated files and follow across a rotation.
  */
 export class LogRotator {
   readonly #d: { containers: ContainerService; events: EventBus; log: Logger }
@@ -25,8 +27,8 @@ export class LogRotator {
   }
 
   start(): void {
-    // Watched from before the process runs (a fast writer passes max-size many times over before a `start` event);
-    // the running ones at start-up through followRunning.
+    // Watched from before the process runs (a fast writer fills several files before a `start` event); the running
+    // ones at start-up through followRunning.
     const offStarting = this.#d.containers.onStarting((id) => this.#watch(id))
     const offRunning = followRunning(this.#d.events, this.#d.containers, {
       begin: (id, started) => {
@@ -66,16 +68,20 @@ export class LogRotator {
     if (!maxSize) return
     const maxFile = Number(cfg.Config['max-file'] ?? '1') || 1
     const logPath = rec.logPath
-    const ctl = join(this.#d.containers.bundlePath(id), 'ctl')
     const check = (): void => {
-      // All synchronous: a stat and a few renames of local files take microseconds, where each trip through
-      // libuv's pool let a fast writer add megabytes past max-size.
       try {
-        if (statSync(logPath).size < maxSize) return
-        rotate(logPath, ctl, maxFile)
+        shiftIfReplaced(logPath, maxFile)
       } catch (err) {
-        if (!isErrno(err, 'ENOENT')) this.#d.log.warn('log rotation failed', { container: id, err })
+        this.#d.log.warn('log rotation failed', { container: id, err })
       }
+    }
+    // A log already past max-size (a restart appends to the last run's file, which conmon does not count): conmon
+    // starts a new one now (message 2 on its control fifo), the held link keeping the old.
+    try {
+      check()
+      if (statSync(logPath).size >= maxSize) reopenLog(join(this.#d.containers.bundlePath(id), 'ctl'))
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) this.#d.log.warn('log rotation failed', { container: id, err })
     }
     try {
       const file = basename(logPath)
@@ -88,31 +94,47 @@ export class LogRotator {
       // no inotify here: the poll alone
     }
     this.#timers.set(id, setInterval(check, 1000))
-    check()
   }
-
 }
 
-/** `<log>` becomes `<log>.1` (older ones shift up, the oldest beyond max-file goes), and conmon opens a new one. */
-function rotate(path: string, ctl: string, maxFile: number): void {
-  // Keep max-file files in all: the live one and max-file - 1 rotated ones.
-  rmSync(`${path}.${Math.max(1, maxFile - 1)}`, { force: true })
-  for (let i = maxFile - 2; i >= 1; i--) {
-    try {
-      renameSync(`${path}.${i}`, `${path}.${i + 1}`)
-    } catch (err) {
-      if (!isErrno(err, 'ENOENT')) throw err
-    }
+/**
+ * When conmon has replaced `<log>` (its inode is no longer the held one), the held file becomes `<log>.1`, older
+ * ones shift up and the oldest beyond max-file goes; then the new live file is held. All synchronous: a few
+ * renames of local files take microseconds.
+ */
+function shiftIfReplaced(path: string, maxFile: number): void {
+  const held = `${path}.held`
+  let live
+  try {
+    live = statSync(path)
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return
+    throw err
   }
-  renameSync(path, `${path}.1`)
+  const kept = statSync(held, { throwIfNoEntry: false })
+  if (kept?.ino === live.ino) return
+  if (kept) {
+    // Keep max-file files in all: the live one and max-file - 1 rotated ones.
+    rmSync(`${path}.${Math.max(1, maxFile - 1)}`, { force: true })
+    for (let i = maxFile - 2; i >= 1; i--) {
+      try {
+        renameSync(`${path}.${i}`, `${path}.${i + 1}`)
+      } catch (err) {
+        if (!isErrno(err, 'ENOENT')) throw err
+      }
+    }
+    if (maxFile > 1) renameSync(held, `${path}.1`)
+    else rmSync(held, { force: true })
+  }
+  linkSync(path, held)
+}
+
+/** Asks conmon to start a new log file (message 2 on its control fifo). */
+function reopenLog(ctl: string): void {
   const fd = openSync(ctl, constants.O_WRONLY | constants.O_NONBLOCK)
   try {
     writeSync(fd, '2 0 0\n')
   } finally {
     closeSync(fd)
-  }
-  if (maxFile === 1) {
-    // Only the live file is kept: let conmon reopen, then drop the old one.
-    setTimeout(() => rmSync(`${path}.1`, { force: true }), 500).unref()
   }
 }
