@@ -274,3 +274,13 @@ test('legacy links: environment and /etc/hosts as Docker gives them, ps names, i
   assert.equal(stopped.code, 1)
   assert.match(stopped.stderr, /Cannot link to a non running container: \/db AS \/app3\/db/)
 })
+
+test("a user's supplementary groups come from the image's /etc/group, its primary group first among them", { skip }, async (t) => {
+  const d = await startDaemon(t)
+  const made = await d.docker('run', '--name', 'grouper', BUSYBOX, 'sh', '-c', 'echo "wheel:x:10:root,daemon" >> /etc/group && echo "staff:x:50:daemon" >> /etc/group')
+  assert.equal(made.code, 0, made.stderr)
+  assert.equal((await d.docker('commit', 'grouper', 'grouped:1')).code, 0)
+  // What dockerd 20.10 prints for the same image.
+  assert.equal((await d.docker('run', '--rm', 'grouped:1', 'id')).stdout, 'uid=0(root) gid=0(root) groups=0(root),10(wheel)\n')
+  assert.equal((await d.docker('run', '--rm', '-u', 'daemon', 'grouped:1', 'id')).stdout, 'uid=1(daemon) gid=1(daemon) groups=1(daemon),10(wheel),50(staff)\n')
+})
