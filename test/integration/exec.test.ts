@@ -166,6 +166,9 @@ test('the detach keys end an exec stream and leave its process running: ctrl-p c
     socket.write(`${sequence.slice(1)}`)
     await read
     assert.equal(out, 'got one\n')
+    // The client goes away: its closing must not end the detached process's stdin.
+    socket.end()
+    await new Promise((r) => setTimeout(r, 300))
     assert.equal((await d.client.execs.inspect(Id)).Running, true, 'the process goes on')
   }
   await assert.rejects(d.client.execs.create(name, { Cmd: ['true'], DetachKeys: 'ctrl-' }), /Invalid detach keys \(ctrl-\) provided/)

@@ -102,14 +102,19 @@ export function execRoutes(routes: Routes, d: { execs: ExecService }): void {
         const { pass, detached: done } = detector.feed(chunk)
         if (pass.length > 0) input.write(pass)
         if (done) {
+          // Detached: the process keeps its stdin open (the client's closing no longer ends it) and runs on.
           socket.removeAllListeners('data')
+          socket.removeListener('end', endInput)
           socket.on('data', () => {})
           detach()
         }
       }
+      const endInput = (): void => {
+        input.end()
+      }
       if (rest.length > 0) deliver(rest)
       socket.on('data', deliver)
-      socket.on('end', () => input.end())
+      socket.on('end', endInput)
       socket.resume()
     } else {
       socket.on('data', () => {})
