@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net'
 import type { Duplex, Readable } from 'node:stream'
+import { compareVersions } from '../lib/versions.ts'
 import { type HttpResponse, type ResponseHeaders, exchange } from './http-exchange.ts'
 
 export type { HttpResponse, ResponseHeaders } from './http-exchange.ts'
@@ -48,11 +49,7 @@ export const clientApiVersion = '1.50'
 const tooNew = /client version \S+ is too new\. Maximum supported API version is (\d+\.\d+)/
 
 /** Whether API version `a` is older than `b`. */
-export const versionLess = (a: string, b: string): boolean => {
-  const [am, an] = a.split('.').map(Number) as [number, number]
-  const [bm, bn] = b.split('.').map(Number) as [number, number]
-  return am < bm || (am === bm && an < bn)
-}
+export const versionLess = (a: string, b: string): boolean => compareVersions(a, b) < 0
 
 /**
  * HTTP over the daemon's unix socket, a connection per request. Versioned paths (`/v1.50/...`) are the caller's

@@ -58,13 +58,18 @@ export function linkHostsLine(alias: string, child: ContainerRecord, address: st
   return `${address}\t${names.join(' ')}`
 }
 
-/** The names a child is also known by through its parents' links (`/parent/alias`), for `ps`'s Names. */
-export function linkNames(childName: string, all: readonly ContainerRecord[]): string[] {
-  const out: string[] = []
+/**
+ * The names children are also known by through their parents' links (`/parent/alias`), by child name
+ * (`/child`), for `ps`'s Names: one pass over the records for a whole listing.
+ */
+export function linkNames(all: readonly ContainerRecord[]): Map<string, string[]> {
+  const out = new Map<string, string[]>()
   for (const parent of all) {
     for (const spec of (parent.hostConfig['Links'] as string[] | null | undefined) ?? []) {
       const link = parseLink(spec)
-      if (`/${link.child}` === childName) out.push(`${parent.name}/${link.alias}`)
+      const names = out.get(`/${link.child}`) ?? []
+      names.push(`${parent.name}/${link.alias}`)
+      out.set(`/${link.child}`, names)
     }
   }
   return out

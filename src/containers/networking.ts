@@ -33,7 +33,7 @@ export function requestedNetworks(body: ContainerCreateBody, hc: HostConfig, net
     if (n.isDefault && c.Aliases?.length) throw invalid('network-scoped alias is supported only for containers in user defined networks')
     // Before API 1.44 the MAC address was the container's (Config.MacAddress), for its first network.
     const mac = c.MacAddress || (n.name === primary.name ? (body as { MacAddress?: string }).MacAddress : undefined)
-    if (mac && !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(mac)) throw invalid(`invalid MAC address: ${mac}`)
+    if (mac) checkMacAddress(mac)
     out[n.name] = {
       ...(c.Aliases?.length ? { aliases: c.Aliases } : {}),
       ...(c.IPAMConfig?.IPv4Address ? { ipv4Address: c.IPAMConfig.IPv4Address } : {}),
@@ -119,4 +119,9 @@ export function summaryPorts(rec: ContainerRecord, networks: NetworkService): Ar
     if (!bound.some((b) => String(b.containerPort) === port && b.proto === proto)) out.push({ PrivatePort: Number(port), Type: proto })
   }
   return out
+}
+
+/** A MAC address as `--mac-address` takes it (`02:42:ac:11:00:02`); anything else is a 400. */
+export function checkMacAddress(mac: string): void {
+  if (!/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(mac)) throw invalid(`invalid MAC address: ${mac}`)
 }

@@ -842,7 +842,8 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       .sort((a, b) => b.t - a.t || (b.r.created < a.r.created ? -1 : 1))
       .map((x) => x.r)
     if (opts.limit && opts.limit > 0) recs = recs.slice(0, opts.limit)
-    return recs.map((r) => this.#summary(r))
+    const aliases = linkNames(this.all)
+    return recs.map((r) => summaryView(r, this.#d, aliases.get(r.name)))
   }
 
   /**
@@ -868,10 +869,6 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     } catch {
       return undefined
     }
-  }
-
-  #summary(r: ContainerRecord): ContainerSummary {
-    return summaryView(r, this.#d, linkNames(r.name, this.all))
   }
 
   logs(

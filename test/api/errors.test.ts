@@ -17,6 +17,8 @@ test('API answers bad requests with Docker statuses and messages', async (t) => 
     ['POST', '/containers/create', 404, /^No such image: nope:latest$/, JSON.stringify({ Image: 'nope' })],
     ['POST', `/containers/create?name=${name}`, 409, /Conflict\. The container name "\/[^"]+" is already in use by container/, JSON.stringify({ Image: BUSYBOX })],
     ['POST', '/containers/create?name=bad%20name', 400, /Invalid container name/, JSON.stringify({ Image: BUSYBOX })],
+    ['POST', '/containers/create', 400, /^invalid MAC address: nope$/, JSON.stringify({ Image: BUSYBOX, NetworkingConfig: { EndpointsConfig: { bridge: { MacAddress: 'nope' } } } })],
+    ['POST', '/networks/bridge/connect', 400, /^invalid MAC address: 02:42$/, JSON.stringify({ Container: name, EndpointConfig: { MacAddress: '02:42' } })],
     ['GET', '/containers/nope/json', 404, /^No such container: nope$/],
     ['POST', '/containers/nope/start', 404, /^No such container: nope$/],
     ['POST', '/containers/nope/wait?condition=bogus', 400, /invalid condition/],

@@ -1,4 +1,5 @@
 import type { ContainerService } from '../../containers/service.ts'
+import { checkMacAddress } from '../../containers/networking.ts'
 import { invalid } from '../../lib/errors.ts'
 import { parseFilters } from '../../lib/filters.ts'
 import type { NetworkCreateRequest, NetworkService } from '../../networks/service.ts'
@@ -45,7 +46,7 @@ export function networkRoutes(routes: Routes, d: { networks: NetworkService; con
     const body = (await readJson<{ Container?: string; EndpointConfig?: EndpointConfig | null }>(ctx.req)) ?? {}
     if (!body.Container) throw invalid('container is required')
     const c = body.EndpointConfig ?? {}
-    if (c.MacAddress && !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(c.MacAddress)) throw invalid(`invalid MAC address: ${c.MacAddress}`)
+    if (c.MacAddress) checkMacAddress(c.MacAddress)
     await containers.connectNetwork(body.Container, ctx.params['id']!, {
       ...(c.Aliases?.length ? { aliases: c.Aliases } : {}),
       ...(c.IPAMConfig?.IPv4Address ? { ipv4Address: c.IPAMConfig.IPv4Address } : {}),
