@@ -2,7 +2,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 // Dependencies point one way: cli -> client -> (HTTP) -> api -> domains -> store/runtime/lib.
-const domainFolders = ['images', 'containers', 'content', 'snapshots', 'runtime', 'store', 'events', 'distribution', 'volumes', 'networks']
+const domainFolders = ['build', 'images', 'containers', 'content', 'snapshots', 'runtime', 'store', 'events', 'distribution', 'volumes', 'networks']
 const ban = (groups) => ({ 'no-restricted-imports': ['error', { patterns: groups.map((g) => ({ group: [`**/${g}/*`], message: `this folder must not import from src/${g}` })) }] })
 
 export default tseslint.config(

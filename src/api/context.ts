@@ -127,7 +127,9 @@ export class ProgressStream {
     } catch (err) {
       if (!this.started) throw err
       const message = err instanceof Error ? err.message : String(err)
-      this.#write!({ errorDetail: { message }, error: message })
+      // A build step's exit code travels as the error's code; the docker CLI exits with it.
+      const code = (err as { exitCode?: unknown } | null)?.exitCode
+      this.#write!({ errorDetail: { ...(typeof code === 'number' ? { code } : {}), message }, error: message })
     }
     this.#ctx.res!.end()
   }

@@ -45,6 +45,8 @@ export const commandEntries: CommandEntry[] = [
   { name: 'cp', group: 'container', load: async () => (await import('./commands/container/cp.ts')).cpCommand },
   { name: 'stats', group: 'container', load: async () => (await import('./commands/container/stats.ts')).statsCommand },
   { name: 'update', group: 'container', load: async () => (await import('./commands/container/update.ts')).updateCommand },
+  { name: 'build', group: 'image', load: async () => (await import('./commands/image/build.ts')).buildCommand },
+  { name: 'prune', group: 'builder', topLevel: false, load: async () => (await import('./commands/builder/prune.ts')).builderPruneCommand },
   { name: 'images', group: 'image', groupAlias: 'ls', load: async () => (await import('./commands/image/images.ts')).imagesCommand },
   { name: 'history', group: 'image', load: async () => (await import('./commands/image/history.ts')).historyCommand },
   { name: 'import', group: 'image', load: async () => (await import('./commands/image/import.ts')).importCommand },
@@ -94,6 +96,7 @@ Commands:
 ${commands.filter((c) => c.topLevel !== false).map((c) => `  ${c.name.padEnd(10)}${c.description}`).join('\n')}
 
 Management commands:
+  builder    Manage builds
   container  Manage containers
   image      Manage images
   network    Manage networks
@@ -105,7 +108,7 @@ Run 'cais COMMAND --help' for more information on a command.`
 
 async function findCommand(args: string[]): Promise<{ command: Command; rest: string[]; path: string } | undefined> {
   const [first, second, ...others] = args
-  if (first === 'container' || first === 'image' || first === 'system' || first === 'volume' || first === 'network') {
+  if (first === 'container' || first === 'image' || first === 'system' || first === 'volume' || first === 'network' || first === 'builder') {
     const e = commandEntries.find((x) => x.group === first && (x.name === second || x.groupAlias === second))
     return e && { command: await e.load(), rest: others, path: `${first} ${second}` }
   }

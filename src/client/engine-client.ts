@@ -313,6 +313,12 @@ export class EngineClient {
       collect(await this.http.send('POST', '/images/create', { query: { fromSrc: '-', repo: opts.repo, message: opts.message, changes: opts.changes }, stream: tar })),
     load: async (tar: Readable, opts: { quiet?: boolean } = {}): Promise<JsonMessage[]> =>
       collect(await this.http.send('POST', '/images/load', { query: { quiet: opts.quiet }, stream: tar })),
+    /** `docker build` (classic builder): the context tar in, the build's JSON messages out. */
+    build: async (context: Readable, query: Record<string, string | string[] | boolean | number | undefined>, headers: Record<string, string> = {}): Promise<AsyncGenerator<JsonMessage>> =>
+      jsonLines<JsonMessage>(await this.http.send('POST', '/build', { query, stream: context, headers: { 'Content-Type': 'application/x-tar', ...headers } })),
+    /** `docker builder prune`. */
+    pruneBuildCache: (opts: { all?: boolean; filters?: Filters; keepStorage?: number | undefined } = {}): Promise<{ CachesDeleted: string[] | null; SpaceReclaimed: number }> =>
+      this.http.json('POST', '/build/prune', { query: { all: opts.all, filters: filtersQuery(opts.filters), 'keep-storage': opts.keepStorage } }),
     save: (names: string[]): Promise<Readable> => this.http.send('GET', '/images/get', { query: { names } }),
     /** `docker pull`: the progress stream; an empty tag pulls every tag. `auth` is the X-Registry-Auth value. */
     pull: async (image: string, opts: { tag?: string; platform?: string | undefined; auth?: string | undefined } = {}): Promise<AsyncGenerator<JsonMessage>> =>

@@ -3,7 +3,7 @@ import type { Digest } from '../content/digest.ts'
 import type { EventBus } from '../events/bus.ts'
 import { applyChanges } from '../images/changes.ts'
 import { formatReference, parseReference, withDefaultTag } from '../images/reference.ts'
-import type { ImageService } from '../images/service.ts'
+import type { ImageService, NewLayer } from '../images/service.ts'
 import { type ImageConfig, type ImageRuntimeConfig, mediaTypes } from '../images/types.ts'
 import { invalid } from '../lib/errors.ts'
 import type { LayerStore } from '../snapshots/layers.ts'
@@ -47,10 +47,7 @@ export async function commitContainer(ref: string, opts: CommitOptions, deps: Co
   if (paused) await deps.containers.pause(rec.id)
   const lease = deps.images.lease()
   try {
-    const blob = await deps.content.ingest(packLayer(upper))
-    lease.add(blob.digest)
-    const layer = await deps.layers.apply(deps.content.open(blob.digest), deps.images.topLayer(rec.imageId))
-    lease.add(layer.chainId)
+    const layer = await packContainerLayer(upper, rec.imageId, lease, deps)
 
     const now = new Date().toISOString()
     const runtime = applyChanges(runtimeOf(rec.config, opts.config), opts.changes ?? [])
@@ -72,7 +69,7 @@ export async function commitContainer(ref: string, opts: CommitOptions, deps: Co
     }
     const image = await deps.images.create(config, [
       ...baseRec.layers.map((blobDesc, i) => ({ blob: blobDesc, diffId: base.rootfs.diff_ids[i]! })),
-      { blob: { mediaType: mediaTypes.ociLayer, digest: blob.digest, size: blob.size }, diffId: layer.diffId },
+      layer,
     ], { parent: rec.imageId })
     if (target !== undefined) await deps.images.tag(image.id, target)
     deps.events.emit('container', 'commit', rec.id, {
@@ -86,6 +83,24 @@ export async function commitContainer(ref: string, opts: CommitOptions, deps: Co
     lease.release()
     if (paused) await deps.containers.unpause(rec.id).catch(() => {})
   }
+}
+
+/**
+ * A container's writable layer (`upper`, over the image `imageId`) packed as a layer blob and unpacked as the
+ * layer over that image's top one; the lease keeps both from gc until the caller's image refers to them.
+ */
+export async function packContainerLayer(
+  upper: string,
+  imageId: Digest,
+  lease: { add(d: Digest): void },
+  deps: Pick<CommitDeps, 'images' | 'content' | 'layers'>,
+  opts: { clampMtime?: Date; signal?: AbortSignal } = {},
+): Promise<NewLayer> {
+  const blob = await deps.content.ingest(packLayer(upper, opts))
+  lease.add(blob.digest)
+  const layer = await deps.layers.apply(deps.content.open(blob.digest), deps.images.topLayer(imageId), blob.digest, { verified: true })
+  lease.add(layer.chainId)
+  return { blob: { mediaType: mediaTypes.ociLayer, digest: blob.digest, size: blob.size }, diffId: layer.diffId }
 }
 
 /** The image-side runtime config of a container: its own config, with the caller's fields over it. */

@@ -11,6 +11,11 @@ import { BlobSources } from '../distribution/blob-sources.ts'
 import { RegistryHosts } from '../distribution/hosts.ts'
 import { Registries } from '../distribution/registries.ts'
 import { swarmRoutes } from '../api/docker/swarm.ts'
+import { buildRoutes } from '../api/docker/build.ts'
+import { BuildService } from '../build/service.ts'
+import { pullImage } from '../distribution/pull.ts'
+import { parsePlatform } from '../distribution/platform.ts'
+import { familiarString, parseReference, withDefaultTag } from '../images/reference.ts'
 import { systemRoutes } from '../api/docker/system.ts'
 import { ContentStore } from '../content/store.ts'
 import { ContainerService } from '../containers/service.ts'
@@ -120,9 +125,6 @@ async function main(): Promise<number> {
   await containers.reconcile()
   log.info('store loaded', { ms: +(performance.now() - t0).toFixed(1), images: images.count, containers: containers.all.length })
 
-  const routes = new Routes()
-  systemRoutes(routes, { containers, images, volumes, events, daemon: { id: daemonId.trim(), root: paths.root, cgroupVersion: cgroupVersion(), warnings } })
-  containerRoutes(routes, { containers })
   const distribution = {
     registries,
     content,
@@ -133,9 +135,28 @@ async function main(): Promise<number> {
     maxConcurrentDownloads: config.maxConcurrentDownloads,
     maxConcurrentUploads: config.maxConcurrentUploads,
   }
+  const builds = new BuildService({
+    containers,
+    images,
+    content,
+    layers,
+    dir: paths.build,
+    pull: async (ref, platform, send, signal) => {
+      const parsed = withDefaultTag(parseReference(ref))
+      const result = await pullImage({ ref: parsed, progress: (m) => send({ ...m }), signal, ...(platform ? { platform: parsePlatform(platform) } : {}) }, { ...distribution, concurrency: config.maxConcurrentDownloads })
+      events.emit('image', 'pull', familiarString(parsed), { name: familiarString(parsed) })
+      send({ status: `Status: ${result.updated ? 'Downloaded newer image' : 'Image is up to date'} for ${familiarString(parsed)}` })
+    },
+  })
+  await builds.init()
+
+  const routes = new Routes()
+  systemRoutes(routes, { containers, images, volumes, events, builds, daemon: { id: daemonId.trim(), root: paths.root, cgroupVersion: cgroupVersion(), warnings } })
+  containerRoutes(routes, { containers })
   imageRoutes(routes, { images, content, layers, events, containers, distribution })
   distributionRoutes(routes, distribution)
   swarmRoutes(routes)
+  buildRoutes(routes, { builds })
   volumeRoutes(routes, { volumes })
   networkRoutes(routes, { networks, containers })
   const execs = new ExecService({ containers, events, runtime, sessionsDir: join(paths.execRoot, 'execs') })

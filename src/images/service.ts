@@ -209,9 +209,12 @@ export class ImageService {
     const since = f.get('since')?.map((r) => this.resolve(r).added)
     const until = f.get('until')?.map((u) => parseTimestamp(u) ?? Number.POSITIVE_INFINITY)
     const out: ImageSummary[] = []
+    const parents = this.#parents()
     for (const rec of this.#store.records.values()) {
       const config = this.config(rec.id)
       const tags = this.repoTags(rec.id)
+      // An intermediate image (untagged, the parent of another: a build step's) shows only with --all, as Docker's.
+      if (!opts.all && tags.length === 0 && parents.has(rec.id) && this.repoDigests(rec.id).length === 0) continue
       const labels = config.config?.Labels ?? {}
       if (dangling !== undefined && (dangling === 'true' || dangling === '1') !== (tags.length === 0)) continue
       if (!matchLabels(f.get('label'), labels)) continue
@@ -340,7 +343,11 @@ export class ImageService {
       // unless forced (as Docker's: the stopped container keeps its layers, not the image).
       if (refs.length > removed.length) return items
       if (users.some((u) => u.running) || (users.length > 0 && !opts.force)) return items
+      if (this.#parents().has(rec.id)) return items
     } else {
+      if (this.#parents().has(rec.id)) {
+        throw conflict(`conflict: unable to delete ${shortId(rec.id)} (cannot be forced) - image has dependent child images`)
+      }
       const running = users.find((u) => u.running)
       if (running) {
         throw conflict(`conflict: unable to delete ${shortId(rec.id)} (cannot be forced) - image is being used by running container ${shortId(running.id)}`)
@@ -365,7 +372,30 @@ export class ImageService {
     this.#configs.delete(rec.id)
     items.push({ Deleted: rec.id })
     this.#events.emit('image', 'delete', rec.id, { name: rec.id })
+    // Untagged parents nothing else needs go too (a built image's intermediate steps), unless --no-prune.
+    if (!opts.noprune) items.push(...(await this.#removeUntaggedParents(rec.parent)))
     for (const chain of await this.gc()) items.push({ Deleted: chain })
+    return items
+  }
+
+  /** Images that are the parent of another image here. */
+  #parents(): Set<Digest> {
+    const out = new Set<Digest>()
+    for (const r of this.#store.records.values()) if (r.parent) out.add(r.parent)
+    return out
+  }
+
+  async #removeUntaggedParents(parent: Digest | undefined): Promise<ImageDeleteItem[]> {
+    const items: ImageDeleteItem[] = []
+    for (let id = parent; id; ) {
+      const rec = this.#store.records.get(id)
+      if (!rec || this.#store.refsOf(id).length > 0 || this.#parents().has(id) || this.#users().containersUsing(id).length > 0) break
+      await this.#store.delete(id)
+      this.#configs.delete(id)
+      items.push({ Deleted: id })
+      this.#events.emit('image', 'delete', id, { name: id })
+      id = rec.parent
+    }
     return items
   }
 
@@ -386,6 +416,8 @@ export class ImageService {
     const deleted: ImageDeleteItem[] = []
     let reclaimed = 0
     for (const rec of [...this.#store.records.values()]) {
+      // Only the top of a chain of images is pruned; its untagged parents go with it (Docker's image heads).
+      if (!this.#store.records.has(rec.id) || this.#parents().has(rec.id)) continue
       if (inUse.has(rec.id)) continue
       const config = this.config(rec.id)
       const labels = config.config?.Labels ?? {}

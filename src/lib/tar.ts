@@ -4,7 +4,8 @@ import { type Stats, createReadStream, createWriteStream } from 'node:fs'
 import { chmod, link, lchown, lstat, lutimes, mkdir, readdir, readlink, rm, symlink, utimes } from 'node:fs/promises'
 import { join, posix } from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import { PassThrough, type Readable } from 'node:stream'
+import { spawn } from 'node:child_process'
+import { Duplex, PassThrough, type Readable } from 'node:stream'
 import { createGunzip } from 'node:zlib'
 import tar, { type Header, type Pack } from 'tar-stream'
 import { run, shQuote } from './exec.ts'
@@ -14,6 +15,14 @@ export interface PackOptions {
   signal?: AbortSignal
   /** How a layer format marks what a plain tree cannot say (overlay whiteouts: snapshots/overlay-tar.ts). */
   markers?: PackMarkers
+  /** No entry's time later than this (`SOURCE_DATE_EPOCH`), so the same tree packs to the same bytes. */
+  clampMtime?: Date
+  /** Leaves out an entry (and, for a directory, what is below it) when this says so of its relative path. */
+  skip?: (rel: string, isDir: boolean) => boolean
+  /** Every entry owned by this user and group (a build context is sent as root's, as the docker CLI does). */
+  owner?: { uid: number; gid: number }
+  /** Files added after the tree (a Dockerfile from outside the context). */
+  extra?: Array<{ name: string; data: Buffer }>
 }
 
 /** Hooks for a layer format's markers while a tree is packed. */
@@ -31,7 +40,10 @@ export interface PackMarkers {
  * `etc/passwd`), owners, modes, times, symlinks, hard links and device nodes kept, as a layer tar needs them.
  */
 export function packDirectory(root: string, opts: PackOptions = {}): Readable {
-  return packWith((pack) => fill(pack, root, opts, ''))
+  return packWith(async (pack) => {
+    await fill(pack, root, opts, '')
+    for (const f of opts.extra ?? []) await entry(pack, { name: f.name, type: 'file', size: f.data.length, mode: 0o600, mtime: new Date() }, f.data)
+  })
 }
 
 /**
@@ -70,13 +82,17 @@ async function fill(pack: Pack, root: string, opts: PackOptions, prefix: string)
   const links = new Map<string, string>()
   const named = (rel: string): string => (prefix === '' ? rel : `${prefix}/${rel}`)
   const walk = async (rel: string): Promise<void> => {
-    for (const marker of markers?.markersIn?.(rel) ?? []) await entry(pack, { name: named(rel === '' ? marker : `${rel}/${marker}`), type: 'file', size: 0, mode: 0o644 })
+    for (const marker of markers?.markersIn?.(rel) ?? []) {
+      await entry(pack, { name: named(rel === '' ? marker : `${rel}/${marker}`), type: 'file', size: 0, mode: 0o644, ...(opts.clampMtime ? { mtime: opts.clampMtime } : {}) })
+    }
     for (const name of (await readdir(join(root, rel))).sort()) {
       opts.signal?.throwIfAborted()
       const path = rel === '' ? name : `${rel}/${name}`
       const abs = join(root, path)
       const st = await lstat(abs)
-      const base = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime }
+      if (opts.skip?.(path, st.isDirectory())) continue
+      const mtime = opts.clampMtime && st.mtime > opts.clampMtime ? opts.clampMtime : st.mtime
+      const base = { mode: st.mode & 0o7777, uid: opts.owner?.uid ?? st.uid, gid: opts.owner?.gid ?? st.gid, mtime }
       const marker = markers?.markerFor?.(name, st)
       if (marker !== undefined) {
         await entry(pack, { ...base, name: named(rel === '' ? marker : `${rel}/${marker}`), type: 'file', size: 0 })
@@ -109,8 +125,8 @@ async function fill(pack: Pack, root: string, opts: PackOptions, prefix: string)
 }
 
 /** Writes one entry with no body. A `file` needs an explicit empty body, or tar-stream waits for one. */
-function entry(pack: Pack, header: Partial<Header> & { name: string }): Promise<void> {
-  return new Promise((resolve, reject) => pack.entry(header, Buffer.alloc(0), (err) => (err ? reject(err) : resolve())))
+function entry(pack: Pack, header: Partial<Header> & { name: string }, data: Buffer = Buffer.alloc(0)): Promise<void> {
+  return new Promise((resolve, reject) => pack.entry(header, data, (err) => (err ? reject(err) : resolve())))
 }
 
 /** Cleans a tar entry name into a relative path with no `..`; rejects names that would leave the layer. */
@@ -122,6 +138,38 @@ export function cleanEntryName(name: string): string {
 
 /** Wraps a stream so that gzip input is decompressed and plain input passes through (detected by magic bytes). */
 export function maybeGunzip(source: Readable): Readable {
+  return decompressing(source, (chunk) => (compressionOf(chunk) === 'gzip' ? createGunzip() : undefined))
+}
+
+export type Compression = 'gzip' | 'bzip2' | 'xz' | 'none'
+
+/** The compression a stream's first bytes announce. */
+export function compressionOf(head: Buffer): Compression {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip'
+  if (head.length >= 3 && head.toString('latin1', 0, 3) === 'BZh') return 'bzip2'
+  if (head.length >= 6 && head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz'
+  return 'none'
+}
+
+/** Like maybeGunzip, for gzip, bzip2 and xz (the last two through Debian's bzip2 and xz tools), as a build context may come. */
+export function maybeDecompress(source: Readable): Readable {
+  return decompressing(source, (chunk) => {
+    const kind = compressionOf(chunk)
+    if (kind === 'gzip') return createGunzip()
+    if (kind === 'none') return undefined
+    const child = spawn(kind, ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] })
+    let stderr = ''
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    const duplex = Duplex.from({ writable: child.stdin, readable: child.stdout })
+    child.on('exit', (code) => {
+      if (code !== 0) duplex.destroy(new Error(`${kind}: ${stderr.trim() || `exit status ${code}`}`))
+    })
+    child.on('error', (err) => duplex.destroy(err))
+    return duplex
+  })
+}
+
+function decompressing(source: Readable, decoderFor: (head: Buffer) => Duplex | undefined): Readable {
   const out = new PassThrough()
   let decided = false
   const onData = (chunk: Buffer): void => {
@@ -130,8 +178,8 @@ export function maybeGunzip(source: Readable): Readable {
     source.off('data', onData)
     source.pause()
     source.unshift(chunk)
-    const gz = chunk.length >= 2 && chunk[0] === 0x1f && chunk[1] === 0x8b
-    pipeline(gz ? [source, createGunzip(), out] : [source, out]).catch((err: unknown) => out.destroy(err as Error))
+    const decoder = decoderFor(chunk)
+    pipeline(decoder ? [source, decoder, out] : [source, out]).catch((err: unknown) => out.destroy(err as Error))
   }
   source.on('data', onData)
   source.once('end', () => {

@@ -29,7 +29,7 @@ export function applyLayerTar(source: Readable, dir: string): Promise<ApplyResul
 }
 
 /** Packs an overlay upper dir (a container's writable layer) as a layer tar, its whiteouts and opaque marks converted. */
-export function packLayer(upper: string, opts: { signal?: AbortSignal } = {}): Readable {
+export function packLayer(upper: string, opts: { signal?: AbortSignal; clampMtime?: Date } = {}): Readable {
   return packDirectory(upper, { ...opts, markers: overlayMarkers() })
 }
 

@@ -17,6 +17,8 @@ export interface Paths {
   containerRuntime: string
   exits: string
   crunRoot: string
+  /** The builder's cache index, cache mounts and build scratch space. */
+  build: string
 }
 
 export function pathsFor(root: string, execRoot: string): Paths {
@@ -36,5 +38,6 @@ export function pathsFor(root: string, execRoot: string): Paths {
     containerRuntime: join(execRoot, 'containers'),
     exits: join(execRoot, 'exits'),
     crunRoot: join(execRoot, 'crun'),
+    build: join(root, 'build'),
   }
 }

@@ -1,5 +1,6 @@
 import { availableParallelism, hostname, release, totalmem } from 'node:os'
 import { readFileSync } from 'node:fs'
+import type { BuildService } from '../../build/service.ts'
 import type { ContainerService } from '../../containers/service.ts'
 import type { Digest } from '../../content/digest.ts'
 import type { EventBus } from '../../events/bus.ts'
@@ -18,6 +19,7 @@ export interface SystemDeps {
   images: ImageService
   volumes: VolumeService
   events: EventBus
+  builds: BuildService
   daemon: { id: string; root: string; cgroupVersion: '1' | '2'; warnings: string[] }
 }
 
@@ -39,12 +41,6 @@ export function systemRoutes(routes: Routes, d: SystemDeps): void {
 
   routes.get('/version', async (ctx) => sendJson(ctx, 200, version()))
 
-  // No builder yet, so no build cache: a prune (`docker system prune`, `docker builder prune`) has nothing to free.
-  routes.post('/build/prune', async (ctx) => {
-    parseFilters(ctx.query.get('filters') ?? undefined, ['until', 'id', 'parent', 'type', 'description', 'inuse', 'shared', 'private', 'label', 'label!'])
-    sendJson(ctx, 200, { CachesDeleted: null, SpaceReclaimed: 0 })
-  })
-
   routes.get('/system/df', async (ctx) => {
     // `type` came with API 1.42 (older clients get everything); images' VirtualSize went with 1.44.
     const types = versionAtLeast(ctx, '1.42') ? ctx.query.getAll('type') : []
@@ -59,7 +55,7 @@ export function systemRoutes(routes: Routes, d: SystemDeps): void {
       Images: images,
       Containers: want('container') ? await Promise.all(d.containers.list({ all: true, filters: new Map() }).map(async (c) => ({ ...c, ...(await d.containers.sizes(c.Id)) }))) : [],
       Volumes: want('volume') ? await d.volumes.usage() : [],
-      BuildCache: [],
+      BuildCache: want('build-cache') ? await d.builds.usage() : [],
     })
   })
 

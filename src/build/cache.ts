@@ -1,0 +1,103 @@
+import { createHash } from 'node:crypto'
+import { mkdir, readdir, rm, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Digest } from '../content/digest.ts'
+import { diskUsage } from '../lib/disk-usage.ts'
+import { isTempFile, readJson, writeJsonAtomic } from '../store/atomic.ts'
+
+/**
+ * The build cache: for each step a build ran, the image it produced, keyed on what decides that image (the
+ * parent image, the instruction with its expanded arguments, and for COPY and ADD the content of the files).
+ * A record is one file, written atomically: after a crash an entry is whole or absent.
+ */
+export interface CacheRecord {
+  key: string
+  image: Digest
+  /** The step, for `system df -v` and prune filters. */
+  description: string
+  /** Unix ms. */
+  created: number
+  lastUsed: number
+  /** Bytes of the step's own layer. */
+  size: number
+}
+
+/** A `RUN --mount=type=cache` directory, kept between builds. */
+export interface CacheMount {
+  id: string
+  dir: string
+}
+
+export function cacheKey(...parts: string[]): string {
+  const h = createHash('sha256')
+  for (const p of parts) h.update(`${p}\0`)
+  return h.digest('hex')
+}
+
+export class BuildCache {
+  readonly #records: string
+  readonly #mounts: string
+  readonly #cache = new Map<string, CacheRecord>()
+
+  constructor(dir: string) {
+    this.#records = join(dir, 'cache')
+    this.#mounts = join(dir, 'mounts')
+  }
+
+  async init(): Promise<void> {
+    await mkdir(this.#records, { recursive: true })
+    await mkdir(this.#mounts, { recursive: true })
+    for (const name of await readdir(this.#records)) {
+      if (isTempFile(name)) {
+        await rm(join(this.#records, name), { force: true })
+        continue
+      }
+      const rec = await readJson<CacheRecord>(join(this.#records, name))
+      if (rec) this.#cache.set(rec.key, rec)
+    }
+  }
+
+  get(key: string): CacheRecord | undefined {
+    return this.#cache.get(key)
+  }
+
+  all(): CacheRecord[] {
+    return [...this.#cache.values()]
+  }
+
+  async put(rec: CacheRecord): Promise<void> {
+    await writeJsonAtomic(join(this.#records, `${rec.key}.json`), rec)
+    this.#cache.set(rec.key, rec)
+  }
+
+  async touch(rec: CacheRecord): Promise<void> {
+    await this.put({ ...rec, lastUsed: Date.now() })
+  }
+
+  async remove(key: string): Promise<void> {
+    this.#cache.delete(key)
+    await rm(join(this.#records, `${key}.json`), { force: true })
+  }
+
+  /** The directory of a cache mount, made on first use. */
+  async mountDir(id: string): Promise<string> {
+    const dir = join(this.#mounts, cacheKey('mount', id).slice(0, 32))
+    await mkdir(dir, { recursive: true, mode: 0o755 })
+    return dir
+  }
+
+  async mounts(): Promise<Array<CacheMount & { size: number; lastUsed: number }>> {
+    const out: Array<CacheMount & { size: number; lastUsed: number }> = []
+    for (const name of await readdir(this.#mounts)) {
+      const dir = join(this.#mounts, name)
+      const st = await stat(dir).catch(() => undefined)
+      if (!st?.isDirectory()) continue
+      out.push({ id: name, dir, size: await diskUsage(dir), lastUsed: st.mtimeMs })
+    }
+    return out
+  }
+
+  async removeMount(id: string): Promise<void> {
+    await rm(join(this.#mounts, id), { recursive: true, force: true })
+  }
+}
