@@ -1,47 +1,23 @@
 import { arch } from 'node:os'
-import type { ContentStore } from '../content/store.ts'
 import type { Digest } from '../content/digest.ts'
-import type { ContainerService } from '../containers/service.ts'
 import { familiarString, formatReference, parseReference, withDefaultTag } from '../images/reference.ts'
-import type { ImageService, NewLayer } from '../images/service.ts'
+import type { NewLayer } from '../images/service.ts'
 import type { ImageConfig, ImageRuntimeConfig } from '../images/types.ts'
 import { CaisError, invalid } from '../lib/errors.ts'
 import { shortId } from '../lib/ids.ts'
-import type { LayerStore } from '../snapshots/layers.ts'
-import { type BuildCache, cacheKey } from './cache.ts'
+import { commitStep } from './commit-step.ts'
+import { copyStep } from './copy-step.ts'
 import { type Instruction, parseDockerfile } from './dockerfile/parser.ts'
 import { type Lookup, expandPairs } from './dockerfile/shell-words.ts'
 import { METADATA, applyMetadata } from './instructions.ts'
 import type { BuildRequest, BuildResult } from './request.ts'
+import { runStep } from './run-step.ts'
+import { StageOutput } from './stage-output.ts'
 import { type Stage, neededStages, planStages, stageNamed } from './stages.ts'
-import { type StepEnv, copyStep, runStep } from './steps.ts'
-
-export interface BuilderDeps {
-  containers: ContainerService
-  images: ImageService
-  content: ContentStore
-  layers: LayerStore
-  cache: BuildCache
-  /** Fetches a base image, its progress sent as pull messages. */
-  pull(ref: string, platform: string | undefined, send: (m: Record<string, unknown>) => void, signal: AbortSignal): Promise<void>
-  /** Scratch space for this daemon's builds (downloads, heredoc files, secrets). */
-  scratchDir: string
-}
+import { type BuilderDeps, DEFAULT_SHELL, type StageState, type StepEnv, ensureImage } from './state.ts'
 
 /** Build arguments every Dockerfile may use without declaring them; they never reach the history. */
 const PROXY_ARGS = ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy']
-const DEFAULT_SHELL = ['/bin/sh', '-c']
-
-/** A stage as it builds: the image so far (materialized after each step) and the stage's declared ARGs. */
-export interface StageState {
-  stage: Stage
-  imageId: Digest | undefined
-  config: ImageConfig
-  layers: NewLayer[]
-  args: Map<string, string | undefined>
-  cmdSet: boolean
-  noCache: boolean
-}
 
 /**
  * Runs a Dockerfile build: the stages the target needs (independent ones in parallel), each instruction a
@@ -112,15 +88,24 @@ export async function build(req: BuildRequest, deps: BuilderDeps): Promise<Build
     return runStage(s)
   }
 
+  const output = new StageOutput(stages.map((s) => s.index), req.send)
   const buildStage = async (stage: Stage, step: number, of: number, extra: Instruction | undefined): Promise<StageState> => {
-    req.send({ stream: `Step ${step}/${of} : ${stage.from.original}\n` })
-    const state = await baseState(stage, env)
-    if (state.imageId) req.send({ stream: ` ---> ${shortId(state.imageId)}\n` })
+    const send = output.sendFor(stage.index)
+    try {
+      return await buildStageSteps(stage, step, of, extra, send)
+    } finally {
+      output.finish(stage.index)
+    }
+  }
+  const buildStageSteps = async (stage: Stage, step: number, of: number, extra: Instruction | undefined, send: StageState['send']): Promise<StageState> => {
+    send({ stream: `Step ${step}/${of} : ${stage.from.original}\n` })
+    const state = await baseState(stage, env, send)
+    if (state.imageId) send({ stream: ` ---> ${shortId(state.imageId)}\n` })
     const instructions = [...stage.instructions, ...(extra ? [extra] : [])]
     // Triggers a base image left with ONBUILD run first; the new image does not inherit them.
     const triggers = state.config.config?.OnBuild ?? []
     if (triggers.length > 0) {
-      req.send({ stream: `# Executing ${triggers.length} build trigger${triggers.length > 1 ? 's' : ''}\n` })
+      send({ stream: `# Executing ${triggers.length} build trigger${triggers.length > 1 ? 's' : ''}\n` })
       state.config = { ...state.config, config: { ...state.config.config, OnBuild: null } }
       for (const t of triggers) {
         for (const instr of parseDockerfile(t, `ONBUILD trigger`).instructions) await runInstruction(state, instr)
@@ -129,9 +114,9 @@ export async function build(req: BuildRequest, deps: BuilderDeps): Promise<Build
     let n = step + 1
     for (const instr of instructions) {
       abort.signal.throwIfAborted()
-      req.send({ stream: `Step ${n++}/${of} : ${instr.original}\n` })
+      send({ stream: `Step ${n++}/${of} : ${instr.original}\n` })
       await runInstruction(state, instr)
-      if (state.imageId) req.send({ stream: ` ---> ${shortId(state.imageId)}\n` })
+      if (state.imageId) send({ stream: ` ---> ${shortId(state.imageId)}\n` })
     }
     return state
   }
@@ -147,7 +132,8 @@ export async function build(req: BuildRequest, deps: BuilderDeps): Promise<Build
       await dispatch(state, instr)
     } catch (err) {
       if (err instanceof CaisError && !/^The command|line \d+/.test(err.message) && err.kind === 'invalid') {
-        throw new CaisError(err.kind, `${req.context.dockerfilePath || 'Dockerfile'}:${instr.line}: ${instr.keyword}: ${err.message}`, { cause: err })
+        const named = err.message.startsWith(`${instr.keyword} `) ? err.message : `${instr.keyword}: ${err.message}`
+        throw new CaisError(err.kind, `${req.context.dockerfilePath || 'Dockerfile'}:${instr.line}: ${named}`, { cause: err })
       }
       throw err
     }
@@ -170,7 +156,7 @@ export async function build(req: BuildRequest, deps: BuilderDeps): Promise<Build
       const text = applyMetadata(image, runtime, instr, { lookup, escape: df.escape, shell: runtime.Shell ?? DEFAULT_SHELL, cmdSet: state.cmdSet })
       if (instr.keyword === 'CMD') state.cmdSet = true
       const shell = state.config.config?.Shell ?? DEFAULT_SHELL
-      await commitStep(state, env, `${shell.join(' ')} #(nop)  ${text}`, '', async () => ({ config: { ...image, config: runtime } }))
+      await commitStep(state, env, `${shell.join(' ')} #(nop)  ${text}`, '', { config: { ...image, config: runtime } })
       return
     }
     if (instr.keyword === 'RUN') {
@@ -219,10 +205,10 @@ export async function build(req: BuildRequest, deps: BuilderDeps): Promise<Build
 }
 
 /** The state a stage starts from: an empty one (`scratch`), an earlier stage's result, or an image. */
-async function baseState(stage: Stage, env: StepEnv): Promise<StageState> {
+async function baseState(stage: Stage, env: StepEnv, send: StageState['send']): Promise<StageState> {
   const { req, deps } = env
   const empty = (config: ImageConfig, layers: NewLayer[], imageId: Digest | undefined): StageState => ({
-    stage, imageId, config, layers, args: new Map(), cmdSet: false, noCache: req.noCache || req.noCacheFilter.includes(stage.name ?? String(stage.index)),
+    stage, imageId, config, layers, args: new Map(), cmdSet: false, send, noCache: req.noCache || req.noCacheFilter.includes(stage.name ?? String(stage.index)),
   })
   if (stage.base.toLowerCase() === 'scratch') {
     const [os, architecture] = ['linux', goArch()]
@@ -239,87 +225,13 @@ async function baseState(stage: Stage, env: StepEnv): Promise<StageState> {
     }
   }
   if (!id) {
-    await deps.pull(stage.base, stage.platform ?? req.platform, req.send, env.signal)
+    await deps.pull(stage.base, stage.platform ?? req.platform, send, env.signal)
     id = deps.images.resolve(stage.base).id
   }
   const config = structuredClone(deps.images.config(id))
   const rec = deps.images.resolve(id)
   const layers = rec.layers.map((blob, i) => ({ blob, diffId: config.rootfs.diff_ids[i]! }))
   return empty(config, layers, id)
-}
-
-/** A stage's image, made now if the stage has none yet (a `FROM scratch` with only metadata, or none). */
-export async function ensureImage(state: StageState, env: StepEnv): Promise<Digest> {
-  if (state.imageId) return state.imageId
-  const rec = await env.deps.images.create(state.config, state.layers)
-  state.imageId = rec.id
-  return rec.id
-}
-
-export interface StepOutcome {
-  config: ImageConfig
-  /** The step's layer; none for a metadata step. */
-  layer?: NewLayer
-}
-
-/**
- * One step: answered from the cache when an entry for (parent, step text, extra) names an image that is still
- * here; otherwise `work` runs, and its result becomes an image (the parent's config and layers plus the step's)
- * and a cache entry.
- */
-export async function commitStep(
-  state: StageState,
-  env: StepEnv,
-  createdBy: string,
-  extraKey: string,
-  work: (lease: { add(d: Digest): void }) => Promise<StepOutcome>,
-): Promise<void> {
-  const { deps, req } = env
-  const parent = state.imageId ?? `scratch:${JSON.stringify(state.config)}`
-  const key = cacheKey(parent, createdBy, extraKey)
-  const hit = state.noCache ? undefined : deps.cache.get(key)
-  if (hit && deps.images.has(hit.image)) {
-    req.send({ stream: ' ---> Using cache\n' })
-    await deps.cache.touch(hit)
-    adopt(state, hit.image, deps)
-    return
-  }
-  const lease = deps.images.lease()
-  try {
-    const outcome = await work(lease)
-    const created = (env.epoch ?? new Date()).toISOString()
-    const layers = outcome.layer ? [...state.layers, outcome.layer] : state.layers
-    const config: ImageConfig = {
-      ...outcome.config,
-      created,
-      rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
-      history: [...(state.config.history ?? []), { created, created_by: createdBy, ...(outcome.layer ? {} : { empty_layer: true }) }],
-    }
-    delete config.container
-    delete config.container_config
-    const image = await deps.images.create(config, layers, state.imageId ? { parent: state.imageId } : {})
-    await deps.cache.put({
-      key, image: image.id, description: createdBy, created: Date.now(), lastUsed: Date.now(),
-      size: outcome.layer ? (deps.layers.get(chainTop(deps, image.id))?.size ?? 0) : 0,
-    })
-    state.imageId = image.id
-    state.config = config
-    state.layers = layers
-  } finally {
-    lease.release()
-  }
-}
-
-function chainTop(deps: BuilderDeps, imageId: Digest): Digest {
-  return deps.images.topLayer(imageId)!
-}
-
-function adopt(state: StageState, imageId: Digest, deps: BuilderDeps): void {
-  const config = structuredClone(deps.images.config(imageId))
-  const rec = deps.images.resolve(imageId)
-  state.imageId = imageId
-  state.config = config
-  state.layers = rec.layers.map((blob, i) => ({ blob, diffId: config.rootfs.diff_ids[i]! }))
 }
 
 /** `--label`s become a LABEL step at the end of the target stage, as Docker's legacy builder does. */

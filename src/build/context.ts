@@ -1,6 +1,6 @@
 import { lstat, readFile, readdir, rm } from 'node:fs/promises'
 import { join, posix } from 'node:path'
-import type { Readable } from 'node:stream'
+import { type Readable, Transform } from 'node:stream'
 import { invalid, isErrno } from '../lib/errors.ts'
 import { extractTar, maybeDecompress } from '../lib/tar.ts'
 import { IgnoreRules } from '../lib/dockerignore.ts'
@@ -20,7 +20,7 @@ export interface BuildContext {
  * Dockerfile, which wins) excludes, since not every client applies it before sending.
  */
 export async function receiveContext(body: Readable, dir: string, dockerfilePath: string): Promise<BuildContext> {
-  await extractTar(maybeDecompress(body), dir)
+  await extractTar(maybeDecompress(body).pipe(paddedToEnd()), dir)
   const rel = cleanContextPath(dockerfilePath || 'Dockerfile')
   const dockerfile = await readFile(join(dir, rel), 'utf8').catch(async (err: unknown) => {
     if (!isErrno(err, 'ENOENT') && !isErrno(err, 'ENOTDIR')) throw err
@@ -35,6 +35,23 @@ export async function receiveContext(body: Readable, dir: string, dockerfilePath
   const ignore = new IgnoreRules(specific ?? (await readFile(join(dir, '.dockerignore'), 'utf8').catch(() => '')))
   if (!ignore.empty) await dropIgnored(dir, ignore, new Set([rel, '.dockerignore', `${rel}.dockerignore`]))
   return { dir, dockerfilePath: rel, dockerfile, ignore }
+}
+
+/**
+ * Ends a tar stream properly: the docker CLI, adding a Dockerfile from outside the context, sends that last file
+ * with neither its padding nor the end-of-archive blocks (dockerd reads such a tar; GNU tar does not).
+ */
+function paddedToEnd(): Transform {
+  let size = 0
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      size += chunk.length
+      done(null, chunk)
+    },
+    flush(done) {
+      done(null, Buffer.alloc(((512 - (size % 512)) % 512) + 1024))
+    },
+  })
 }
 
 /** A path relative to the context root that stays inside it. */

@@ -45,7 +45,7 @@ export async function resolveSources(root: string, pattern: string, what: string
   if (!GLOB.test(clean)) {
     const { host } = await resolveInContainer(noEmpty, clean, true)
     const st = await lstat(host).catch(() => undefined)
-    if (!st) throw invalid(`COPY failed: file not found in ${what}: stat ${pattern}: file does not exist`)
+    if (!st) throw invalid(`COPY failed: file not found in ${what}${what === 'build context' ? ' or excluded by .dockerignore' : ''}: stat ${pattern}: file does not exist`)
     return [{ host, name: basename(clean) || '.', rel: clean.slice(1) }]
   }
   const parts = clean.split('/').filter((p) => p !== '')
@@ -198,7 +198,7 @@ export async function hashSources(sources: readonly CopySource[], exclude?: (rel
 /** Whether an ADD source on disk is a tar archive (plain or compressed) that ADD unpacks. */
 export async function isArchive(path: string): Promise<boolean> {
   const st = await lstat(path)
-  if (!st.isFile() || st.size < 262) return false
+  if (!st.isFile() || st.size < 6) return false
   const fh = await open(path, 'r')
   try {
     const head = Buffer.alloc(512)

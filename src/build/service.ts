@@ -10,11 +10,12 @@ import type { Filters } from '../lib/filters.ts'
 import { newId } from '../lib/ids.ts'
 import { parseTimestamp } from '../lib/time.ts'
 import type { LayerStore } from '../snapshots/layers.ts'
-import { type BuilderDeps, build } from './builder.ts'
+import { build } from './builder.ts'
+import type { BuilderDeps } from './state.ts'
 import { BuildCache } from './cache.ts'
 import { receiveContext } from './context.ts'
 import type { BuildRequest, BuildResult } from './request.ts'
-import { BUILD_LABEL } from './steps.ts'
+import { BUILD_LABEL } from './state.ts'
 
 export interface BuildServiceDeps {
   containers: ContainerService

@@ -57,8 +57,7 @@ export function splitWords(text: string, escape = '\\'): string[] {
 export function expandPairs(text: string, lookup: Lookup, escape: string, opts: { valueRequired: boolean; instruction: string }): Array<[string, string | undefined]> {
   const words = splitWords(text, escape)
   if (words.length === 0) throw invalid(`${opts.instruction} requires at least one argument`)
-  if (!words[0]!.includes('=')) {
-    if (!opts.valueRequired) return words.map((w) => [expandWord(w, lookup, escape), undefined])
+  if (opts.valueRequired && !words[0]!.includes('=')) {
     if (words.length < 2) throw invalid(`${opts.instruction} must have two arguments`)
     const first = text.trimStart()
     const value = first.slice(first.indexOf(words[0]!) + words[0]!.length).trim()

@@ -1,39 +1,17 @@
-import { chmod, chown, cp, lstat, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
-import { join, posix } from 'node:path'
+import { chmod, chown, cp, mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { Digest } from '../content/digest.ts'
 import { packContainerLayer } from '../containers/commit.ts'
 import { entryText } from '../containers/logs.ts'
-import { resolveUser } from '../containers/user.ts'
 import type { NewLayer } from '../images/service.ts'
 import { CaisError, invalid } from '../lib/errors.ts'
 import { shortId } from '../lib/ids.ts'
-import type { BuilderDeps, StageState, StepOutcome } from './builder.ts'
-import { commitStep, ensureImage } from './builder.ts'
+import { commitStep } from './commit-step.ts'
 import { cleanContextPath } from './context.ts'
-import { type CopySource, copyToRootfs, download, hashSources, isArchive, resolveSources } from './copy.ts'
-import { IgnoreRules } from '../lib/dockerignore.ts'
+import { hashSources, resolveSources } from './copy.ts'
 import { type Instruction, parseJsonForm } from './dockerfile/parser.ts'
-import { type Lookup, expandVariables, expandWord, expandWords } from './dockerfile/shell-words.ts'
-import type { BuildRequest } from './request.ts'
 import { type RunMount, parseRunMount, removeMountPoints, secretFile } from './run-mounts.ts'
-
-/** The label on every container a build makes, valued with the build's ID: leftovers are found by it. */
-export const BUILD_LABEL = 'io.cais.build'
-const DEFAULT_SHELL = ['/bin/sh', '-c']
-
-/** What every step of one build shares. */
-export interface StepEnv {
-  req: BuildRequest
-  deps: BuilderDeps
-  escape: string
-  /** `SOURCE_DATE_EPOCH`: the time of every history entry and the latest time in any layer. */
-  epoch: Date | undefined
-  signal: AbortSignal
-  /** The result of the stage a name or index refers to (earlier than `before`), or undefined for an image. */
-  stageResult(ref: string, before: number): Promise<StageState | undefined>
-}
-
-type Lease = { add(d: Digest): void }
+import { BUILD_LABEL, type BuilderDeps, DEFAULT_SHELL, type Lease, type StageState, type StepEnv, ensureImage } from './state.ts'
 
 /** A RUN whose command exited non-zero: the build stops with its code (the docker CLI exits with it). */
 export class RunFailed extends CaisError {
@@ -63,10 +41,9 @@ export async function runStep(state: StageState, instr: Instruction, env: StepEn
   const argText = args.length > 0 ? `|${args.length} ${args.map(([k, v]) => `${k}=${v}`).join(' ')} ` : ''
   const createdBy = `${argText}${argv.join(' ')}`
   const mountKey = await mountsKey(mounts, env, state)
-  await commitStep(state, env, createdBy, `${network ?? ''}\n${mountKey}`, async (lease) => ({
-    config: state.config,
-    layer: await runContainer(state, argv, env, { args, mounts, network: network ?? env.req.networkMode }, lease),
-  }))
+  await commitStep(state, env, createdBy, `${network ?? ''}\n${mountKey}`, {
+    layer: (lease) => runContainer(state, argv, env, { args, mounts, network: network ?? env.req.networkMode }, lease),
+  })
 }
 
 /** The argv of a RUN: exec form as written; shell form in the stage's shell, a lone here-document as the script. */
@@ -180,11 +157,11 @@ async function runContainer(state: StageState, argv: string[], env: StepEnv, opt
       },
     })
     containerId = created.Id
-    req.send({ stream: ` ---> Running in ${shortId(containerId)}\n` })
+    state.send({ stream: ` ---> Running in ${shortId(containerId)}\n` })
     const output = await deps.containers.attachOutput(containerId, { logs: false, stream: true })
     const exit = deps.containers.wait(containerId, 'next-exit')
     const pump = (async () => {
-      for await (const batch of output.entries) for (const e of batch) req.send({ stream: entryText(e).toString() })
+      for await (const batch of output.entries) for (const e of batch) state.send({ stream: entryText(e).toString() })
     })()
     const id = containerId
     const kill = (): void => void deps.containers.kill(id).catch(() => {})
@@ -208,7 +185,7 @@ async function runContainer(state: StageState, argv: string[], env: StepEnv, opt
     for (const id of sourceContainers) await deps.containers.remove(id, { force: true }).catch(() => {})
     if (containerId && (!ok || !req.keepContainers)) {
       await deps.containers.remove(containerId, { force: true }).catch(() => {})
-      if (ok) req.send({ stream: `Removing intermediate container ${shortId(containerId)}\n` })
+      if (ok) state.send({ stream: `Removing intermediate container ${shortId(containerId)}\n` })
     }
     await rm(scratch, { recursive: true, force: true })
   }
@@ -257,134 +234,14 @@ async function holdRootfs(containerId: string, deps: BuilderDeps, releases: Arra
 }
 
 /** The image a `--from` names: an earlier stage's result, or an image (pulled when missing). */
-async function sourceImage(ref: string, env: StepEnv, state: StageState): Promise<{ id: Digest }> {
+export async function sourceImage(ref: string, env: StepEnv, state: StageState): Promise<{ id: Digest }> {
   const stage = await env.stageResult(ref, state.stage.index)
   if (stage) return { id: await ensureImage(stage, env) }
   try {
     return { id: env.deps.images.resolve(ref).id }
   } catch {
-    await env.deps.pull(ref, env.req.platform, env.req.send, env.signal)
+    await env.deps.pull(ref, env.req.platform, state.send, env.signal)
     return { id: env.deps.images.resolve(ref).id }
   }
 }
 
-/** COPY and ADD: files from the context, a stage, an image, a URL or a here-document, into a new layer. */
-export async function copyStep(state: StageState, instr: Instruction, env: StepEnv, lookup: Lookup): Promise<void> {
-  const { req, deps } = env
-  const isAdd = instr.keyword === 'ADD'
-  const allowed = isAdd ? ['chown', 'chmod', 'link', 'exclude', 'checksum', 'keep-git-dir'] : ['from', 'chown', 'chmod', 'link', 'parents', 'exclude']
-  const flag = (name: string): string | undefined => instr.flags.find((f) => f.name === name)?.value
-  for (const f of instr.flags) if (!allowed.includes(f.name)) throw invalid(`unknown flag: --${f.name}`)
-  if (flag('checksum') !== undefined) throw invalid('ADD --checksum is not supported yet')
-  const json = parseJsonForm(instr.rest)
-  const words = json ? json.map((w) => expandWord(w, lookup, env.escape)) : expandWords(instr.rest, lookup, env.escape)
-  if (words.length < 2) throw invalid(`${instr.keyword} requires at least two arguments, but only ${words.length} were provided. Destination could not be determined`)
-  const workdir = state.config.config?.WorkingDir || '/'
-  const rawDest = words.at(-1)!
-  const dirLike = rawDest.endsWith('/') || rawDest === '.' || rawDest.endsWith('/.')
-  const dest = posix.resolve(workdir, rawDest) + (dirLike && posix.resolve(workdir, rawDest) !== '/' ? '/' : '')
-  const chown = flag('chown') !== undefined ? expandWord(flag('chown')!, lookup, env.escape) : undefined
-  const chmodText = flag('chmod')
-  if (chmodText !== undefined && !/^[0-7]{3,4}$/.test(chmodText)) throw invalid(`invalid chmod parameter: ${chmodText}: only octal modes are supported`)
-  const mode = chmodText === undefined ? undefined : Number.parseInt(chmodText, 8)
-  const excludes = instr.flags.filter((f) => f.name === 'exclude').map((f) => f.value ?? '')
-  const excludeRules = excludes.length > 0 ? new IgnoreRules(excludes.join('\n')) : undefined
-  const exclude = excludeRules ? (rel: string): boolean => excludeRules.excludes(rel) : undefined
-  const parents = flag('parents') !== undefined && flag('parents') !== 'false'
-  const from = flag('from')
-  const flagText = instr.flags.filter((f) => f.name !== 'link').map((f) => `--${f.name}=${f.value ?? ''} `).join('')
-
-  const scratch = await mkdtemp(join(deps.scratchDir, 'copy-'))
-  try {
-    const heredocs = new Map(instr.heredocs.map((h) => [h.name, h]))
-    const patterns = words.slice(0, -1)
-    if (from !== undefined) {
-      const source = await sourceImage(expandWord(from, lookup, env.escape), env, state)
-      const createdBy = `/bin/sh -c #(nop) COPY ${flagText}${patterns.join(' ')} in ${dest} `
-      await commitStep(state, env, createdBy, source.id, (lease) =>
-        withCreatedContainer(source.id, env, async (srcId) =>
-          deps.containers.withRootfs(srcId, async (srcRoot) => {
-            const sources: CopySource[] = []
-            for (const p of patterns) sources.push(...(await sourcesFor(resolveSources(srcRoot, p, `stage ${from}`), parents)))
-            return copyLayer(state, env, sources, dest, { chown, mode, exclude, parents }, lease)
-          }),
-        ),
-      )
-      return
-    }
-    const sources: CopySource[] = []
-    for (const p of patterns) {
-      const heredoc = /^<<-?(["']?)([A-Za-z_][A-Za-z0-9_]*)\1$/.exec(p)
-      if (heredoc && heredocs.has(heredoc[2]!)) {
-        const h = heredocs.get(heredoc[2]!)!
-        const file = join(scratch, `heredoc-${sources.length}`, h.name)
-        await mkdir(join(file, '..'), { recursive: true })
-        await writeFile(file, h.quoted ? h.content : expandVariables(h.content, lookup), { mode: 0o644 })
-        sources.push({ host: file, name: h.name, rel: h.name })
-      } else if (/^https?:\/\//.test(p)) {
-        if (!isAdd) throw invalid(`source can't be a URL for COPY: ${p}`)
-        sources.push(await download(p, scratch, env.signal))
-      } else if (/^git@|\.git(#.*)?$/.test(p)) {
-        throw invalid(`ADD of a git repository (${p}) is not supported`)
-      } else {
-        const resolved = await sourcesFor(resolveSources(req.context.dir, cleanContextPath(p) || '.', 'build context'), parents)
-        for (const s of resolved) if (isAdd && (await isArchive(s.host))) s.unpack = true
-        sources.push(...resolved)
-      }
-    }
-    const hash = await hashSources(sources, exclude)
-    const kind = sources.length === 1 ? (sources[0]!.unpack ? 'file' : await kindOf(sources[0]!.host)) : 'multi'
-    const createdBy = `/bin/sh -c #(nop) ${instr.keyword} ${flagText}${kind}:${hash} in ${dest} `
-    await commitStep(state, env, createdBy, '', (lease) => copyLayer(state, env, sources, dest, { chown, mode, exclude, parents }, lease))
-  } finally {
-    await rm(scratch, { recursive: true, force: true })
-  }
-}
-
-/** With --parents, each source keeps its path under the destination. */
-async function sourcesFor(found: Promise<CopySource[]>, parents: boolean): Promise<CopySource[]> {
-  const list = await found
-  return parents ? list.map((s) => ({ ...s, keepPath: true })) : list
-}
-
-async function kindOf(path: string): Promise<string> {
-  return (await lstat(path)).isDirectory() ? 'dir' : 'file'
-}
-
-interface CopyFlags {
-  chown: string | undefined
-  mode: number | undefined
-  exclude: ((rel: string) => boolean) | undefined
-  parents: boolean
-}
-
-/** Copies into a container made on the stage's image (never started) and packs its writable layer. */
-async function copyLayer(state: StageState, env: StepEnv, sources: CopySource[], dest: string, flags: CopyFlags, lease: Lease): Promise<StepOutcome> {
-  const imageId = await ensureImage(state, env)
-  const layer = await withCreatedContainer(imageId, env, async (id) => {
-    await env.deps.containers.withRootfs(id, async (root) => {
-      let owner = { uid: 0, gid: 0 }
-      if (flags.chown) {
-        const [user = '', group] = flags.chown.split(':')
-        const resolved = await resolveUser(root, group === undefined ? user : `${user}:${group}`)
-        owner = { uid: resolved.uid, gid: group === undefined ? resolved.uid : resolved.gid }
-      }
-      await copyToRootfs(root, sources, dest, { owner, ...(flags.mode !== undefined ? { mode: flags.mode } : {}), ...(flags.exclude ? { exclude: flags.exclude } : {}) })
-    })
-    const { upper } = env.deps.containers.layersOf(id)
-    return packContainerLayer(upper, imageId, lease, env.deps, { ...(env.epoch ? { clampMtime: env.epoch } : {}) })
-  })
-  return { config: state.config, layer }
-}
-
-/** Runs `fn` with a container created (not started) on an image, removed afterwards. */
-async function withCreatedContainer<T>(imageId: Digest, env: StepEnv, fn: (id: string) => Promise<T>): Promise<T> {
-  const { Id } = await env.deps.containers.create({
-    Image: imageId, Cmd: ['/bin/sh'], Entrypoint: [''], Labels: { [BUILD_LABEL]: env.req.id }, HostConfig: { NetworkMode: 'none' },
-  })
-  try {
-    return await fn(Id)
-  } finally {
-    await env.deps.containers.remove(Id, { force: true }).catch(() => {})
-  }
-}
