@@ -39,7 +39,8 @@ export async function commitStep(state: StageState, env: StepEnv, createdBy: str
   const lease = deps.images.lease()
   try {
     const layer = change.layer ? await change.layer(lease) : undefined
-    const created = (env.epoch ?? new Date()).toISOString()
+    // A whole-second SOURCE_DATE_EPOCH is written as BuildKit writes it, without fractional seconds.
+    const created = (env.epoch ?? new Date()).toISOString().replace('.000Z', 'Z')
     await record(state, env, key, createdBy, nextConfig, layer, { created, created_by: createdBy, ...(layer ? {} : { empty_layer: true }) })
   } finally {
     lease.release()

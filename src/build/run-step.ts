@@ -168,6 +168,8 @@ async function runContainer(state: StageState, argv: string[], env: StepEnv, opt
     signal.addEventListener('abort', kill, { once: true })
     try {
       await deps.containers.start(containerId)
+      // An abort while the start was under way found nothing running to kill.
+      if (signal.aborted) kill()
       const { StatusCode } = await exit
       await pump
       signal.throwIfAborted()

@@ -39,7 +39,7 @@ test('quotes: single keep everything, double expand, escapes take the next chara
 })
 
 test('words split outside quotes; pairs in both forms', () => {
-  assert.deepEqual(expandWords('a "b c" $SP', lookup), ['a', 'b c', 'a b'])
+  assert.deepEqual(expandWords('a "b c" $SP ${NOPE:-two words}', lookup), ['a', 'b c', 'a b', 'two words'])
   assert.deepEqual(expandPairs('K=v Q="x y" E=', lookup, '\\', { valueRequired: true, instruction: 'ENV' }), [['K', 'v'], ['Q', 'x y'], ['E', '']])
   assert.deepEqual(expandPairs('KEY some value $A', lookup, '\\', { valueRequired: true, instruction: 'ENV' }), [['KEY', 'some value apple']])
   assert.deepEqual(expandPairs('N1 N2=d', lookup, '\\', { valueRequired: false, instruction: 'ARG' }), [['N1', undefined], ['N2', 'd']])

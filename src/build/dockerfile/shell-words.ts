@@ -38,6 +38,16 @@ export function splitWords(text: string, escape = '\\'): string[] {
       continue
     }
     inWord = true
+    if (c === '$' && text[i + 1] === '{' && quote !== "'") {
+      // `${V:-two words}` is one word.
+      let depth = 0
+      for (; i < text.length; i++) {
+        cur += text[i]
+        if (text[i] === '{') depth++
+        else if (text[i] === '}' && --depth === 0) break
+      }
+      continue
+    }
     if (c === escape && quote !== "'" && i + 1 < text.length) {
       cur += c + text[++i]!
       continue
