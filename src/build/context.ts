@@ -34,6 +34,11 @@ export async function receiveContext(body: Readable, dir: string, dockerfilePath
   const specific = await readFile(join(dir, `${rel}.dockerignore`), 'utf8').catch(() => undefined)
   const ignore = new IgnoreRules(specific ?? (await readFile(join(dir, '.dockerignore'), 'utf8').catch(() => '')))
   if (!ignore.empty) await dropIgnored(dir, ignore, new Set([rel, '.dockerignore', `${rel}.dockerignore`]))
+  // Read, the Dockerfile and .dockerignore leave the context when the rules exclude them, as in Docker; so does a
+  // Dockerfile a client brought from outside the context under a name of its own.
+  for (const own of [rel, '.dockerignore']) {
+    if (ignore.excludes(own) || (own === rel && /^\.dockerfile\.[0-9a-f]+$/.test(rel))) await rm(join(dir, own), { force: true })
+  }
   return { dir, dockerfilePath: rel, dockerfile, ignore }
 }
 
