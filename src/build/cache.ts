@@ -3,7 +3,7 @@ import { mkdir, readdir, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Digest } from '../content/digest.ts'
 import { diskUsage } from '../lib/disk-usage.ts'
-import { isTempFile, readJson, writeJsonAtomic } from '../store/atomic.ts'
+import { isTempFile, readJson, writeFileAtomic, writeJsonAtomic } from '../store/atomic.ts'
 
 /**
  * The build cache: for each step a build ran, the image it produced, keyed on what decides that image (the
@@ -52,8 +52,10 @@ export class BuildCache {
         await rm(join(this.#records, name), { force: true })
         continue
       }
-      const rec = await readJson<CacheRecord>(join(this.#records, name))
-      if (rec) this.#cache.set(rec.key, rec)
+      // A record a machine crash cut short (its last-use updates are not synced) is only a lost cache hit.
+      const rec = await readJson<CacheRecord>(join(this.#records, name)).catch(() => undefined)
+      if (rec?.key) this.#cache.set(rec.key, rec)
+      else await rm(join(this.#records, name), { force: true })
     }
   }
 
@@ -70,8 +72,13 @@ export class BuildCache {
     this.#cache.set(rec.key, rec)
   }
 
+  /** Records a hit. Not synced: it decides only which entries a prune takes first. */
   async touch(rec: CacheRecord): Promise<void> {
-    await this.put({ ...rec, lastUsed: Date.now() })
+    const used = { ...rec, lastUsed: Date.now() }
+    this.#cache.set(rec.key, used)
+    await writeFileAtomic(join(this.#records, `${rec.key}.json`), JSON.stringify(used), 0o600, { durable: false })
+    // A prune that came meanwhile wins.
+    if (!this.#cache.has(rec.key)) await rm(join(this.#records, `${rec.key}.json`), { force: true })
   }
 
   async remove(key: string): Promise<void> {

@@ -1,45 +1,182 @@
-import { lstat, readFile, readdir, rm } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { createReadStream, createWriteStream } from 'node:fs'
+import { lstat, mkdir, readFile, readdir, rename, rm, stat, utimes } from 'node:fs/promises'
 import { join, posix } from 'node:path'
 import { type Readable, Transform } from 'node:stream'
-import { invalid, isErrno } from '../lib/errors.ts'
-import { extractTar, maybeDecompress } from '../lib/tar.ts'
+import { pipeline } from 'node:stream/promises'
 import { IgnoreRules } from '../lib/dockerignore.ts'
+import { diskUsage } from '../lib/disk-usage.ts'
+import { invalid, isErrno } from '../lib/errors.ts'
+import { newId } from '../lib/ids.ts'
+import { extractTar, maybeDecompress } from '../lib/tar.ts'
+import { readJson, writeJsonAtomic } from '../store/atomic.ts'
 
-/** A build context unpacked on disk, with the Dockerfile it names. */
+/** A build context unpacked on disk, with the Dockerfile it names. Builds only read it. */
 export interface BuildContext {
   dir: string
   /** The Dockerfile's path relative to the context, as the client named it. */
   dockerfilePath: string
   dockerfile: string
-  ignore: IgnoreRules
+  /** sha256 (hex) of each regular file's content, by host path, taken as the context was unpacked. */
+  digests: Map<string, string>
 }
 
+/** What `<dir>/../<key>.json` keeps of an unpacked context. */
+interface ContextRecord {
+  dockerfilePath: string
+  dockerfile: string
+  /** Digests by path relative to the context. */
+  digests: Record<string, string>
+}
+
+/** How many unpacked contexts stay for a client that sends the same one again. */
+const KEEP = 4
+
 /**
- * Unpacks a context tar (plain, gzip, bzip2 or xz) into `dir` as it streams in, so a context of any size goes
- * to disk and never sits in memory; then drops what `.dockerignore` (or `<Dockerfile>.dockerignore` beside the
- * Dockerfile, which wins) excludes, since not every client applies it before sending.
+ * Build contexts, received to disk as they stream in (so one of any size never sits in memory) and unpacked
+ * once: a client sending the same bytes again (a rebuild with nothing changed) gets the context unpacked last
+ * time, found by the digest of its tar, and only the tar's digest is taken. The last few stay, as build cache.
  */
-export async function receiveContext(body: Readable, dir: string, dockerfilePath: string): Promise<BuildContext> {
-  await extractTar(maybeDecompress(body).pipe(paddedToEnd()), dir)
-  const rel = cleanContextPath(dockerfilePath || 'Dockerfile')
-  const dockerfile = await readFile(join(dir, rel), 'utf8').catch(async (err: unknown) => {
-    if (!isErrno(err, 'ENOENT') && !isErrno(err, 'ENOTDIR')) throw err
+export class ContextStore {
+  readonly #dir: string
+  readonly #inUse = new Map<string, number>()
+
+  constructor(dir: string) {
+    this.#dir = dir
+  }
+
+  async init(): Promise<void> {
+    await mkdir(this.#dir, { recursive: true, mode: 0o700 })
+    for (const name of await readdir(this.#dir)) {
+      // An unpack or a receive a crash cut short.
+      if (name.startsWith('.tmp-')) await rm(join(this.#dir, name), { recursive: true, force: true })
+    }
+  }
+
+  /**
+   * Receives a context tar (plain, gzip, bzip2 or xz) and returns it unpacked, with what `.dockerignore` (or
+   * `<Dockerfile>.dockerignore` beside the Dockerfile, which wins) excludes dropped, since not every client
+   * applies it. `release` when the build is done with it.
+   */
+  async receive(body: Readable, dockerfilePath: string): Promise<{ context: BuildContext; release: () => void }> {
+    const rel = cleanContextPath(dockerfilePath || 'Dockerfile')
+    const tarPath = join(this.#dir, `.tmp-${newId()}.tar`)
+    try {
+      const hash = createHash('sha256')
+      const hashing = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          hash.update(chunk)
+          done(null, chunk)
+        },
+      })
+      // A deep write buffer: with the default 16 KiB, each chunk waits for its write before the socket is read
+      // again, and the client's upload slows to the disk's round trips.
+      await pipeline(maybeDecompress(body), hashing, createWriteStream(tarPath, { mode: 0o600, highWaterMark: 8 * 1024 * 1024 }))
+      const key = createHash('sha256').update(`${hash.digest('hex')}\0${rel}`).digest('hex')
+      const dir = join(this.#dir, key)
+      this.#inUse.set(key, (this.#inUse.get(key) ?? 0) + 1)
+      const release = (): void => {
+        const n = (this.#inUse.get(key) ?? 1) - 1
+        if (n <= 0) this.#inUse.delete(key)
+        else this.#inUse.set(key, n)
+      }
+      try {
+        let rec = await readJson<ContextRecord>(`${dir}.json`).catch(() => undefined)
+        if (rec && (await stat(dir).catch(() => undefined))) {
+          const now = new Date()
+          await utimes(`${dir}.json`, now, now)
+        } else {
+          rec = await this.#unpack(tarPath, dir, rel, dockerfilePath)
+          await this.#evict()
+        }
+        const digests = new Map(Object.entries(rec.digests).map(([p, d]) => [join(dir, p), d]))
+        return { context: { dir, dockerfilePath: rec.dockerfilePath, dockerfile: rec.dockerfile, digests }, release }
+      } catch (err) {
+        release()
+        throw err
+      }
+    } finally {
+      await rm(tarPath, { force: true })
+    }
+  }
+
+  async #unpack(tarPath: string, dir: string, rel: string, asked: string): Promise<ContextRecord> {
+    const tmp = join(this.#dir, `.tmp-${newId()}`)
+    await mkdir(tmp, { mode: 0o755 })
+    try {
+      const byRel = new Map<string, string>()
+      await extractTar(createReadStream(tarPath, { highWaterMark: 1024 * 1024 }).pipe(paddedToEnd()), tmp, { digests: byRel })
+      const dockerfile = await readDockerfile(tmp, rel, asked)
+      const specific = await readFile(join(tmp, `${rel}.dockerignore`), 'utf8').catch(() => undefined)
+      const ignore = new IgnoreRules(specific ?? (await readFile(join(tmp, '.dockerignore'), 'utf8').catch(() => '')))
+      if (!ignore.empty) await dropIgnored(tmp, ignore, new Set([rel, '.dockerignore', `${rel}.dockerignore`]))
+      // Read, the Dockerfile and .dockerignore leave the context when the rules exclude them, as in Docker; so
+      // does a Dockerfile a client brought from outside the context under a name of its own.
+      for (const own of [rel, '.dockerignore']) {
+        if (ignore.excludes(own) || (own === rel && /^\.dockerfile\.[0-9a-f]+$/.test(rel))) await rm(join(tmp, own), { force: true })
+      }
+      const digests: Record<string, string> = {}
+      for (const [p, d] of byRel) if (await lstat(join(tmp, p)).then((s) => s.isFile(), () => false)) digests[p] = d
+      const rec: ContextRecord = { dockerfilePath: rel, dockerfile, digests }
+      // Another build of the same context may have finished first: its copy is as good.
+      await rename(tmp, dir).catch(async (err: unknown) => {
+        if (!isErrno(err, 'ENOTEMPTY') && !isErrno(err, 'EEXIST')) throw err
+      })
+      await writeJsonAtomic(`${dir}.json`, rec)
+      return rec
+    } finally {
+      await rm(tmp, { recursive: true, force: true })
+    }
+  }
+
+  /** Drops the least recently used contexts beyond the ones kept, unless a build is reading them. */
+  async #evict(): Promise<void> {
+    const all = await this.#list()
+    for (const c of all.slice(KEEP)) if (!this.#inUse.has(c.key)) await this.#remove(c.key)
+  }
+
+  async #list(): Promise<Array<{ key: string; lastUsed: number }>> {
+    const out: Array<{ key: string; lastUsed: number }> = []
+    for (const name of await readdir(this.#dir)) {
+      const m = /^([0-9a-f]{64})\.json$/.exec(name)
+      if (!m) continue
+      const st = await stat(join(this.#dir, name)).catch(() => undefined)
+      if (st) out.push({ key: m[1]!, lastUsed: st.mtimeMs })
+    }
+    return out.sort((a, b) => b.lastUsed - a.lastUsed)
+  }
+
+  async #remove(key: string): Promise<void> {
+    // The record first: a crash between the two leaves a directory no record names, which a prune removes.
+    await rm(join(this.#dir, `${key}.json`), { force: true })
+    await rm(join(this.#dir, key), { recursive: true, force: true })
+  }
+
+  /** The kept contexts, for `system df` (BuildKit calls them source.local). */
+  async usage(): Promise<Array<{ key: string; size: number; lastUsed: number; inUse: boolean }>> {
+    return Promise.all((await this.#list()).map(async (c) => ({ ...c, size: await diskUsage(join(this.#dir, c.key)), inUse: this.#inUse.has(c.key) })))
+  }
+
+  /** Removes the kept contexts no build is reading (and directories a crash left without a record). */
+  async prune(keys?: readonly string[]): Promise<void> {
+    const known = new Set((await this.#list()).map((c) => c.key))
+    for (const name of await readdir(this.#dir)) {
+      if (!/^[0-9a-f]{64}$/.test(name) || this.#inUse.has(name)) continue
+      if (!known.has(name) || !keys || keys.includes(name)) await this.#remove(name)
+    }
+  }
+}
+
+async function readDockerfile(dir: string, rel: string, asked: string): Promise<string> {
+  return readFile(join(dir, rel), 'utf8').catch(async (err: unknown) => {
+    if (!isErrno(err, 'ENOENT') && !isErrno(err, 'ENOTDIR') && !isErrno(err, 'EISDIR')) throw err
     // The CLI's default name; some clients send `dockerfile` in lower case.
-    if (dockerfilePath === '' || dockerfilePath === 'Dockerfile') {
+    if (asked === '' || asked === 'Dockerfile') {
       const lower = await readFile(join(dir, 'dockerfile'), 'utf8').catch(() => undefined)
       if (lower !== undefined) return lower
     }
-    throw invalid(`Cannot locate specified Dockerfile: ${dockerfilePath || 'Dockerfile'}`)
+    throw invalid(`Cannot locate specified Dockerfile: ${asked || 'Dockerfile'}`)
   })
-  const specific = await readFile(join(dir, `${rel}.dockerignore`), 'utf8').catch(() => undefined)
-  const ignore = new IgnoreRules(specific ?? (await readFile(join(dir, '.dockerignore'), 'utf8').catch(() => '')))
-  if (!ignore.empty) await dropIgnored(dir, ignore, new Set([rel, '.dockerignore', `${rel}.dockerignore`]))
-  // Read, the Dockerfile and .dockerignore leave the context when the rules exclude them, as in Docker; so does a
-  // Dockerfile a client brought from outside the context under a name of its own.
-  for (const own of [rel, '.dockerignore']) {
-    if (ignore.excludes(own) || (own === rel && /^\.dockerfile\.[0-9a-f]+$/.test(rel))) await rm(join(dir, own), { force: true })
-  }
-  return { dir, dockerfilePath: rel, dockerfile, ignore }
 }
 
 /**

@@ -79,7 +79,7 @@ export async function copyStep(state: StageState, instr: Instruction, env: StepE
         sources.push(...resolved)
       }
     }
-    const hash = await hashSources(sources, exclude)
+    const hash = await hashSources(sources, exclude, req.context.digests)
     const kind = sources.length === 1 ? (sources[0]!.unpack ? 'file' : await kindOf(sources[0]!.host)) : 'multi'
     const createdBy = `/bin/sh -c #(nop) ${instr.keyword} ${flagText}${kind}:${hash} in ${dest} `
     await commitStep(state, env, createdBy, '', { layer: (lease) => copyLayer(state, env, sources, dest, { chown, mode, exclude, parents }, lease) })

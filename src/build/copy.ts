@@ -171,7 +171,7 @@ async function copyEntry(src: string, dst: string, opts: CopyOptions): Promise<v
  * The content hash of the sources, for the cache: paths, types, modes, link targets and file contents; never
  * owners (COPY decides them) or times. Docker's history names it `file:<hash>` or `dir:<hash>`.
  */
-export async function hashSources(sources: readonly CopySource[], exclude?: (rel: string) => boolean): Promise<string> {
+export async function hashSources(sources: readonly CopySource[], exclude?: (rel: string) => boolean, known?: ReadonlyMap<string, string>): Promise<string> {
   const h = createHash('sha256')
   const add = async (path: string, rel: string): Promise<void> => {
     const st = await lstat(path)
@@ -185,7 +185,14 @@ export async function hashSources(sources: readonly CopySource[], exclude?: (rel
     } else if (st.isSymbolicLink()) h.update(`l ${rel} ${await readlink(path)}\0`)
     else if (st.isFile()) {
       h.update(`f ${rel} ${(st.mode & 0o7777).toString(8)} ${st.size}\0`)
-      for await (const c of createReadStream(path)) h.update(c as Buffer)
+      // A context file's digest was taken as it arrived; other files are read now.
+      const digest = known?.get(path)
+      if (digest !== undefined) h.update(digest)
+      else {
+        const fh = createHash('sha256')
+        for await (const c of createReadStream(path, { highWaterMark: 1024 * 1024 })) fh.update(c as Buffer)
+        h.update(fh.digest('hex'))
+      }
     }
   }
   for (const s of sources) {

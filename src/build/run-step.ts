@@ -73,7 +73,7 @@ async function mountsKey(mounts: readonly RunMount[], env: StepEnv, state: Stage
         parts.push(`bind ${m.target} ${source.id} ${m.source} ${m.rw}`)
       } else {
         const sources = await resolveSources(env.req.context.dir, cleanContextPath(m.source) || '.', 'build context')
-        parts.push(`bind ${m.target} ${await hashSources(sources)} ${m.rw}`)
+        parts.push(`bind ${m.target} ${await hashSources(sources, undefined, env.req.context.digests)} ${m.rw}`)
       }
     } else if (m.type === 'secret') parts.push(`secret ${m.id} ${m.target} ${m.env ?? ''}`)
     else parts.push(JSON.stringify(m))

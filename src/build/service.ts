@@ -5,7 +5,7 @@ import type { ContentStore } from '../content/store.ts'
 import type { Digest } from '../content/digest.ts'
 import type { ContainerService } from '../containers/service.ts'
 import type { ImageService } from '../images/service.ts'
-import { notFound } from '../lib/errors.ts'
+import { invalid, notFound } from '../lib/errors.ts'
 import type { Filters } from '../lib/filters.ts'
 import { newId } from '../lib/ids.ts'
 import { parseTimestamp } from '../lib/time.ts'
@@ -13,7 +13,7 @@ import type { LayerStore } from '../snapshots/layers.ts'
 import { build } from './builder.ts'
 import type { BuilderDeps } from './state.ts'
 import { BuildCache } from './cache.ts'
-import { receiveContext } from './context.ts'
+import { ContextStore } from './context.ts'
 import type { BuildRequest, BuildResult } from './request.ts'
 import { BUILD_LABEL } from './state.ts'
 
@@ -43,7 +43,7 @@ export interface BuildCacheUsage {
   ID: string
   Parent: string
   Parents: string[]
-  Type: 'regular' | 'exec.cachemount'
+  Type: 'regular' | 'exec.cachemount' | 'source.local'
   Description: string
   InUse: boolean
   Shared: boolean
@@ -57,11 +57,13 @@ export interface BuildCacheUsage {
 export class BuildService {
   readonly #d: BuildServiceDeps
   readonly #cache: BuildCache
+  readonly #contexts: ContextStore
   readonly #running = new Map<string, AbortController>()
 
   constructor(deps: BuildServiceDeps) {
     this.#d = deps
     this.#cache = new BuildCache(deps.dir)
+    this.#contexts = new ContextStore(join(deps.dir, 'contexts'))
   }
 
   get #scratch(): string {
@@ -73,6 +75,7 @@ export class BuildService {
     await rm(this.#scratch, { recursive: true, force: true })
     await mkdir(this.#scratch, { recursive: true, mode: 0o700 })
     await this.#cache.init()
+    await this.#contexts.init()
     for (const c of this.#d.containers.list({ all: true, filters: new Map([['label', [BUILD_LABEL]]]) })) {
       await this.#d.containers.remove(c.Id, { force: true }).catch(() => {})
     }
@@ -85,10 +88,12 @@ export class BuildService {
     const onAbort = (): void => controller.abort(params.signal.reason)
     params.signal.addEventListener('abort', onAbort, { once: true })
     this.#running.set(id, controller)
+    let releaseContext = (): void => {}
     try {
-      await mkdir(join(dir, 'context'), { recursive: true })
-      await mkdir(join(dir, 'secrets'), { mode: 0o700 })
-      const context = await receiveContext(params.body, join(dir, 'context'), params.dockerfile)
+      await mkdir(join(dir, 'secrets'), { recursive: true, mode: 0o700 })
+      const received = await this.#contexts.receive(params.body, params.dockerfile)
+      releaseContext = received.release
+      const context = received.context
       const secrets = new Map<string, string>()
       for (const [sid, content] of params.secrets) {
         const file = join(dir, 'secrets', newId())
@@ -102,6 +107,7 @@ export class BuildService {
     } finally {
       params.signal.removeEventListener('abort', onAbort)
       this.#running.delete(id)
+      releaseContext()
       await rm(dir, { recursive: true, force: true })
     }
   }
@@ -122,6 +128,12 @@ export class BuildService {
         Shared: false, Size: r.size, CreatedAt: new Date(r.created).toISOString(), LastUsedAt: new Date(r.lastUsed).toISOString(), UsageCount: 1,
       })
     }
+    for (const c of await this.#contexts.usage()) {
+      out.push({
+        ID: c.key.slice(0, 25), Parent: '', Parents: [], Type: 'source.local', Description: 'local source for context', InUse: c.inUse,
+        Shared: false, Size: c.size, CreatedAt: new Date(c.lastUsed).toISOString(), LastUsedAt: new Date(c.lastUsed).toISOString(), UsageCount: 1,
+      })
+    }
     for (const m of await this.#cache.mounts()) {
       out.push({
         ID: m.id.slice(0, 25), Parent: '', Parents: [], Type: 'exec.cachemount', Description: 'cached mount', InUse: false,
@@ -132,15 +144,22 @@ export class BuildService {
   }
 
   /**
-   * `builder prune`: drops cache entries (unused for `until`, or all with `all`; by default only those whose
-   * image nothing else holds, as BuildKit keeps what is in use) until at most `keepStorage` bytes remain, then
-   * the intermediate images only the cache held.
+   * `builder prune` (and `system prune`): drops the cache entries, cache mounts and kept contexts no running
+   * build uses — those last used before `until` when it is given — oldest first, until at most `keepStorage`
+   * bytes remain; then the intermediate images that only the cache held.
    */
   async prune(opts: { all: boolean; filters: Filters; keepStorage: number }): Promise<{ CachesDeleted: string[]; SpaceReclaimed: number }> {
-    if (this.#running.size > 0 && !opts.all) return { CachesDeleted: [], SpaceReclaimed: 0 }
     const until = opts.filters.get('until')?.map((u) => parseTimestamp(u))
-    const candidates = [...this.#cache.all(), ...(await this.#cache.mounts()).map((m) => ({ key: `mount:${m.id}`, size: m.size, lastUsed: m.lastUsed, image: undefined as Digest | undefined }))]
-      .filter((r) => !until || until.every((u) => u === undefined || r.lastUsed < u))
+    if (until?.some((u) => u === undefined)) throw invalid(`invalid filter 'until'`)
+    type Candidate = { kind: 'step' | 'mount' | 'context'; key: string; size: number; lastUsed: number; image?: Digest }
+    const busy = this.#running.size > 0
+    const candidates: Candidate[] = [
+      // A running build may be reading its steps' images: leave the step entries to a later prune.
+      ...(busy ? [] : this.#cache.all().map((r): Candidate => ({ kind: 'step', key: r.key, size: r.size, lastUsed: r.lastUsed, image: r.image }))),
+      ...(busy ? [] : (await this.#cache.mounts()).map((m): Candidate => ({ kind: 'mount', key: m.id, size: m.size, lastUsed: m.lastUsed }))),
+      ...(await this.#contexts.usage()).filter((c) => !c.inUse).map((c): Candidate => ({ kind: 'context', key: c.key, size: c.size, lastUsed: c.lastUsed })),
+    ]
+      .filter((r) => !until || until.every((u) => r.lastUsed < u!))
       .sort((a, b) => a.lastUsed - b.lastUsed)
     let kept = candidates.reduce((n, r) => n + r.size, 0)
     const deleted: string[] = []
@@ -149,10 +168,11 @@ export class BuildService {
     for (const r of candidates) {
       if (opts.keepStorage > 0 && kept <= opts.keepStorage) break
       kept -= r.size
-      if (r.key.startsWith('mount:')) await this.#cache.removeMount(r.key.slice('mount:'.length))
+      if (r.kind === 'mount') await this.#cache.removeMount(r.key)
+      else if (r.kind === 'context') await this.#contexts.prune([r.key])
       else await this.#cache.remove(r.key)
       if (r.image) images.push(r.image)
-      deleted.push(r.key.replace(/^mount:/, '').slice(0, 25))
+      deleted.push(r.key.slice(0, 25))
       reclaimed += r.size
     }
     // Newest first: an intermediate image goes before the one it was made on.

@@ -174,9 +174,12 @@ export class ImageService {
     const rec = this.resolve(source)
     const ref = withDefaultTag(parseReference(target))
     if (ref.digest !== undefined) throw conflict('refusing to create a tag with a digest reference')
-    await this.#store.setRefs({ set: [[formatReference(ref), rec.id]] })
+    // A tag that already names this image (a rebuild's) changes only the tag time, which need not be synced.
+    const key = formatReference(ref)
+    const unchanged = this.#store.refs.get(key) === rec.id
+    if (!unchanged) await this.#store.setRefs({ set: [[key, rec.id]] })
     rec.lastTagTime = new Date().toISOString()
-    await this.#store.put(rec)
+    await this.#store.put(rec, { durable: !unchanged })
     if (!opts.quiet) this.#events.emit('image', 'tag', rec.id, { name: familiarString(ref) })
   }
 

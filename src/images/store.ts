@@ -2,7 +2,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Digest } from '../content/digest.ts'
 import { hexOf } from '../content/digest.ts'
-import { isTempFile, readJson, writeJsonAtomic } from '../store/atomic.ts'
+import { isTempFile, readJson, writeFileAtomic, writeJsonAtomic } from '../store/atomic.ts'
 import type { ImageRecord } from './types.ts'
 
 /**
@@ -31,8 +31,9 @@ export class ImageStore {
     for (const [ref, id] of Object.entries(refs)) if (this.records.has(id)) this.refs.set(ref, id)
   }
 
-  async put(rec: ImageRecord): Promise<void> {
-    await writeJsonAtomic(join(this.#dir, `${hexOf(rec.id)}.json`), rec)
+  /** `durable: false` for a change whose loss in a machine crash costs nothing (a tag time). */
+  async put(rec: ImageRecord, opts: { durable?: boolean } = {}): Promise<void> {
+    await writeFileAtomic(join(this.#dir, `${hexOf(rec.id)}.json`), JSON.stringify(rec), 0o600, opts)
     this.records.set(rec.id, rec)
   }
 

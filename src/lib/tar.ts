@@ -5,7 +5,8 @@ import { chmod, link, lchown, lstat, lutimes, mkdir, readdir, readlink, rm, syml
 import { join, posix } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { spawn } from 'node:child_process'
-import { Duplex, PassThrough, type Readable } from 'node:stream'
+import { createHash } from 'node:crypto'
+import { Duplex, PassThrough, type Readable, Transform } from 'node:stream'
 import { createGunzip } from 'node:zlib'
 import tar, { type Header, type Pack } from 'tar-stream'
 import { run, shQuote } from './exec.ts'
@@ -191,6 +192,9 @@ function decompressing(source: Readable, decoderFor: (head: Buffer) => Duplex | 
   return out
 }
 
+/** How much of a file being unpacked may wait for the disk: enough that reading the tar never waits for each write. */
+const FILE_WRITE_BUFFER = 4 * 1024 * 1024
+
 /** What a layer format makes of an entry instead of unpacking it (see ExtractOptions.intercept). */
 export type ExtractAction =
   /** A line for /bin/sh, run after the tar (Node cannot mknod), e.g. a whiteout device. */
@@ -203,6 +207,8 @@ export interface ExtractOptions {
   owner?: { uid: number; gid: number }
   /** A layer format's markers: an entry it returns an action for is not unpacked (`base` is the entry's name). */
   intercept?: (entry: { base: string; parent: string }) => ExtractAction | undefined
+  /** Filled with the sha256 (hex) of each regular file's content, by relative path, hashed as it is written. */
+  digests?: Map<string, string>
 }
 
 /**
@@ -276,7 +282,17 @@ export async function extractTar(source: Readable, dir: string, opts: ExtractOpt
         case 'file':
         case 'contiguous-file': {
           await removeExisting(target)
-          await pipeline(stream, createWriteStream(target, { mode }))
+          if (opts.digests) {
+            const hash = createHash('sha256')
+            const digesting = new Transform({
+              transform(chunk: Buffer, _enc, done) {
+                hash.update(chunk)
+                done(null, chunk)
+              },
+            })
+            await pipeline(stream, digesting, createWriteStream(target, { mode, highWaterMark: FILE_WRITE_BUFFER }))
+            opts.digests.set(rel, hash.digest('hex'))
+          } else await pipeline(stream, createWriteStream(target, { mode, highWaterMark: FILE_WRITE_BUFFER }))
           size += header.size ?? 0
           await lchown(target, uid, gid)
           await chmod(target, mode) // the umask may have cut bits off

@@ -6,13 +6,16 @@ import { isErrno } from '../lib/errors.ts'
 /**
  * Writes a file so that a crash at any moment leaves either the old or the new content:
  * temp file in the same directory, fsync, rename over the target, fsync the directory.
+ * With `durable: false` the fsyncs are left out: a daemon crash still sees old or new content, and only a
+ * machine crash may lose the write (for records whose loss costs nothing, such as a cache entry's last use).
  */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600, opts: { durable?: boolean } = {}): Promise<void> {
+  const durable = opts.durable ?? true
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`)
   const fh = await open(tmp, 'w', mode)
   try {
     await fh.writeFile(data)
-    await fh.sync()
+    if (durable) await fh.sync()
   } finally {
     await fh.close()
   }
@@ -22,7 +25,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
     await unlink(tmp).catch(() => {})
     throw err
   }
-  await syncDir(dirname(path))
+  if (durable) await syncDir(dirname(path))
 }
 
 export async function syncDir(dir: string): Promise<void> {
