@@ -6,7 +6,7 @@ import { type Readable, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { IgnoreRules } from '../lib/dockerignore.ts'
 import { diskUsage } from '../lib/disk-usage.ts'
-import { invalid, isErrno } from '../lib/errors.ts'
+import { CaisError, invalid, isErrno } from '../lib/errors.ts'
 import { newId } from '../lib/ids.ts'
 import { extractTar, maybeDecompress } from '../lib/tar.ts'
 import { readJson, writeJsonAtomic } from '../store/atomic.ts'
@@ -105,7 +105,13 @@ export class ContextStore {
     await mkdir(tmp, { mode: 0o755 })
     try {
       const byRel = new Map<string, string>()
-      await extractTar(createReadStream(tarPath, { highWaterMark: 1024 * 1024 }).pipe(paddedToEnd()), tmp, { digests: byRel })
+      await extractTar(createReadStream(tarPath, { highWaterMark: 1024 * 1024 }).pipe(paddedToEnd()), tmp, { digests: byRel }).catch((err: unknown) => {
+        // What the archive's bytes got wrong is the client's to fix; a system error (a full disk) stays ours.
+        if (err instanceof Error && !(err instanceof CaisError) && (err as NodeJS.ErrnoException).code === undefined) {
+          throw invalid(`unable to read the build context: ${err.message}`, err)
+        }
+        throw err
+      })
       const dockerfile = await readDockerfile(tmp, rel, asked)
       const specific = await readFile(join(tmp, `${rel}.dockerignore`), 'utf8').catch(() => undefined)
       const ignore = new IgnoreRules(specific ?? (await readFile(join(tmp, '.dockerignore'), 'utf8').catch(() => '')))

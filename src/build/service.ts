@@ -5,7 +5,7 @@ import type { ContentStore } from '../content/store.ts'
 import type { Digest } from '../content/digest.ts'
 import type { ContainerService } from '../containers/service.ts'
 import type { ImageService } from '../images/service.ts'
-import { invalid, notFound } from '../lib/errors.ts'
+import { conflict, invalid, notFound } from '../lib/errors.ts'
 import type { Filters } from '../lib/filters.ts'
 import { newId } from '../lib/ids.ts'
 import { parseTimestamp } from '../lib/time.ts'
@@ -14,6 +14,7 @@ import { build } from './builder.ts'
 import type { BuilderDeps } from './state.ts'
 import { BuildCache } from './cache.ts'
 import { ContextStore } from './context.ts'
+import { fetchRemoteContext } from './remote.ts'
 import type { BuildRequest, BuildResult } from './request.ts'
 import { BUILD_LABEL } from './state.ts'
 
@@ -36,6 +37,10 @@ export interface BuildParams extends Omit<BuildRequest, 'id' | 'context' | 'secr
   signal: AbortSignal
   /** Called once the context is on disk, before the first step (output may start then). */
   onContextReceived?: () => void
+  /** A context the daemon fetches instead of the body: a git repository, a tar or a Dockerfile over HTTP. */
+  remote?: string | undefined
+  /** The client's name for the build, for `/build/cancel`. */
+  buildId?: string | undefined
 }
 
 /** One entry of `system df`'s Build Cache, Docker's shape. */
@@ -83,15 +88,26 @@ export class BuildService {
 
   async build(params: BuildParams): Promise<BuildResult> {
     const id = newId()
+    // The client's name for the build only finds it for a cancel; paths use our own ID.
+    const name = params.buildId ?? id
+    if (this.#running.has(name)) throw conflict(`a build with ID ${name} is already running`)
     const dir = join(this.#scratch, id)
     const controller = new AbortController()
     const onAbort = (): void => controller.abort(params.signal.reason)
     params.signal.addEventListener('abort', onAbort, { once: true })
-    this.#running.set(id, controller)
+    this.#running.set(name, controller)
     let releaseContext = (): void => {}
+    let cleanupRemote = async (): Promise<void> => {}
     try {
       await mkdir(join(dir, 'secrets'), { recursive: true, mode: 0o700 })
-      const received = await this.#contexts.receive(params.body, params.dockerfile)
+      let body = params.body
+      if (params.remote) {
+        params.body.resume()
+        const remote = await fetchRemoteContext(params.remote, dir, controller.signal)
+        cleanupRemote = () => remote.cleanup()
+        body = remote.body
+      }
+      const received = await this.#contexts.receive(body, params.dockerfile)
       releaseContext = received.release
       const context = received.context
       const secrets = new Map<string, string>()
@@ -102,12 +118,13 @@ export class BuildService {
         secrets.set(sid, file)
       }
       params.onContextReceived?.()
-      const { body: _body, dockerfile: _df, onContextReceived: _cb, ...rest } = params
+      const { body: _body, dockerfile: _df, onContextReceived: _cb, remote: _remote, buildId: _id, ...rest } = params
       return await build({ ...rest, id, context, secrets, signal: controller.signal }, { ...this.#d, cache: this.#cache, scratchDir: dir })
     } finally {
       params.signal.removeEventListener('abort', onAbort)
-      this.#running.delete(id)
+      this.#running.delete(name)
       releaseContext()
+      await cleanupRemote().catch(() => {})
       await rm(dir, { recursive: true, force: true })
     }
   }

@@ -152,6 +152,11 @@ export function compressionOf(head: Buffer): Compression {
   return 'none'
 }
 
+/** Whether a stream's first bytes (512 or more) are a tar archive's, compressed or not. */
+export function looksLikeTar(head: Buffer): boolean {
+  return compressionOf(head) !== 'none' || (head.length >= 262 && head.toString('latin1', 257, 262) === 'ustar')
+}
+
 /** Like maybeGunzip, for gzip, bzip2 and xz (the last two through Debian's bzip2 and xz tools), as a build context may come. */
 export function maybeDecompress(source: Readable): Readable {
   return decompressing(source, (chunk) => {

@@ -1,5 +1,5 @@
 import type { BuildService } from '../../build/service.ts'
-import { CaisError, invalid } from '../../lib/errors.ts'
+import { invalid } from '../../lib/errors.ts'
 import { parseFilters } from '../../lib/filters.ts'
 import { shortId } from '../../lib/ids.ts'
 import { ProgressStream, bodyStream, queryBool, queryInt, sendJson } from '../context.ts'
@@ -16,8 +16,6 @@ export function buildRoutes(routes: Routes, d: BuildRouteDeps): void {
   routes.post('/build', async (ctx) => {
     const q = ctx.query
     if (q.get('version') === '2') throw invalid('BuildKit is not supported by this daemon: build with the classic builder (DOCKER_BUILDKIT=0)')
-    const remote = q.get('remote')
-    if (remote) throw new CaisError('not-implemented', `building from a remote context (${remote}) is not supported yet`)
     const quiet = queryBool(q, 'q')
     const params = {
       tags: q.getAll('t').filter((t) => t !== ''),
@@ -35,6 +33,8 @@ export function buildRoutes(routes: Routes, d: BuildRouteDeps): void {
       extraHosts: q.getAll('extrahosts').filter((h) => h !== ''),
       keepContainers: q.get('rm') === '0' || q.get('rm') === 'false',
       secrets: secretsOf(ctx.req.headers[SECRETS_HEADER]),
+      remote: q.get('remote') || undefined,
+      buildId: q.get('buildid') || undefined,
     }
     const stream = new ProgressStream(ctx)
     const send = (m: Record<string, unknown>): void => {

@@ -3,10 +3,11 @@ import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, relative, resolve, sep } from 'node:path'
-import { PassThrough, Readable } from 'node:stream'
+import { Readable } from 'node:stream'
 import { IgnoreRules } from '../../../lib/dockerignore.ts'
-import { execFile } from '../../../lib/exec.ts'
-import { compressionOf, packDirectory } from '../../../lib/tar.ts'
+import { cloneContext, isGitUrl } from '../../../lib/git-clone.ts'
+import { peek } from '../../../lib/peek.ts'
+import { looksLikeTar, packDirectory } from '../../../lib/tar.ts'
 
 /** The context a build sends, as a tar stream, and the Dockerfile name the daemon finds in it. */
 export interface PreparedContext {
@@ -24,31 +25,27 @@ export async function prepareContext(source: string, dockerfileFlag: string | un
   const noop = async (): Promise<void> => {}
   if (source === '-') {
     if (dockerfileFlag === '-') throw new Error('invalid argument: can\'t use stdin for both build context and dockerfile')
-    const head = await firstBytes(stdin)
-    const isTar = compressionOf(head.bytes) !== 'none' || (head.bytes.length >= 262 && head.bytes.toString('latin1', 257, 262) === 'ustar')
-    if (isTar) return { tar: head.stream, dockerfile: dockerfileFlag ?? 'Dockerfile', cleanup: noop }
+    const { head, stream } = await peek(stdin, 512)
+    if (looksLikeTar(head)) return { tar: stream, dockerfile: dockerfileFlag ?? 'Dockerfile', cleanup: noop }
     // A Dockerfile on stdin, with an empty context.
-    const text = await readAll(head.stream)
+    const text = await readAll(stream)
     const empty = await mkdtemp(join(tmpdir(), 'cais-build-'))
     return { tar: packDirectory(empty, { extra: [{ name: 'Dockerfile', data: text }] }), dockerfile: 'Dockerfile', cleanup: () => rm(empty, { recursive: true, force: true }) }
   }
-  if (/^(https?:\/\/|git@|git:\/\/)/.test(source)) {
-    if (/^https?:\/\//.test(source) && !/\.git(#.*)?$/.test(source)) {
-      const res = await fetch(source)
-      if (!res.ok || !res.body) throw new Error(`unable to download remote context ${source}: ${res.status} ${res.statusText}`)
-      return { tar: Readable.fromWeb(res.body as never), dockerfile: dockerfileFlag ?? 'Dockerfile', cleanup: noop }
-    }
-    const [url, fragment = ''] = source.split('#')
-    const [ref, subdir = ''] = fragment.split(':')
+  if (isGitUrl(source)) {
     const dir = await mkdtemp(join(tmpdir(), 'cais-build-git-'))
-    const args = ['clone', '--depth', '1', '--recurse-submodules', ...(ref ? ['--branch', ref] : []), url!, dir]
-    const r = await execFile('git', args)
-    if (r.code !== 0) {
+    try {
+      const prepared = await fromDirectory(await cloneContext(source, dir), dockerfileFlag, stdin)
+      return { ...prepared, cleanup: () => rm(dir, { recursive: true, force: true }) }
+    } catch (err) {
       await rm(dir, { recursive: true, force: true })
-      throw new Error(`unable to prepare context: unable to 'git clone' to temporary context directory: ${r.stderr.trim()}`)
+      throw err
     }
-    const prepared = await fromDirectory(join(dir, subdir), dockerfileFlag, stdin)
-    return { ...prepared, cleanup: () => rm(dir, { recursive: true, force: true }) }
+  }
+  if (/^https?:\/\//.test(source)) {
+    const res = await fetch(source)
+    if (!res.ok || !res.body) throw new Error(`unable to download remote context ${source}: ${res.status} ${res.statusText}`)
+    return { tar: Readable.fromWeb(res.body as never), dockerfile: dockerfileFlag ?? 'Dockerfile', cleanup: noop }
   }
   return fromDirectory(source, dockerfileFlag, stdin)
 }
@@ -80,27 +77,6 @@ async function fromDirectory(dir: string, dockerfileFlag: string | undefined, st
   const always = new Set([dockerfile, '.dockerignore'])
   const skip = (rel: string, isDir: boolean): boolean => !always.has(rel) && ignore.excludes(rel) && !(isDir && ignore.hasExceptions)
   return { tar: packDirectory(root, { skip, owner: { uid: 0, gid: 0 }, extra }), dockerfile, cleanup: async () => {} }
-}
-
-/** The first bytes of a stream, and a stream that still yields all of it. */
-async function firstBytes(stream: Readable): Promise<{ bytes: Buffer; stream: Readable }> {
-  const chunks: Buffer[] = []
-  let size = 0
-  const iterator = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>
-  while (size < 512) {
-    const next = await iterator.next()
-    if (next.done) break
-    chunks.push(next.value)
-    size += next.value.length
-  }
-  const bytes = Buffer.concat(chunks)
-  const rest = new PassThrough()
-  rest.write(bytes)
-  void (async () => {
-    for (let next = await iterator.next(); !next.done; next = await iterator.next()) if (!rest.write(next.value)) await new Promise((r) => rest.once('drain', r))
-    rest.end()
-  })().catch((err: unknown) => rest.destroy(err as Error))
-  return { bytes, stream: rest }
 }
 
 async function readAll(stream: Readable): Promise<Buffer> {
