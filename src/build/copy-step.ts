@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
 import { lstat, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { join, posix } from 'node:path'
 import type { Digest } from '../content/digest.ts'
@@ -5,6 +7,7 @@ import { packContainerLayer } from '../containers/commit.ts'
 import { resolveUser } from '../containers/user.ts'
 import type { NewLayer } from '../images/service.ts'
 import { IgnoreRules } from '../lib/dockerignore.ts'
+import { cloneContext, isGitUrl } from '../lib/git-clone.ts'
 import { invalid } from '../lib/errors.ts'
 import { commitStep } from './commit-step.ts'
 import { cleanContextPath } from './context.ts'
@@ -21,7 +24,8 @@ export async function copyStep(state: StageState, instr: Instruction, env: StepE
   const allowed = isAdd ? ['chown', 'chmod', 'link', 'exclude', 'checksum', 'keep-git-dir'] : ['from', 'chown', 'chmod', 'link', 'parents', 'exclude']
   const flag = (name: string): string | undefined => instr.flags.find((f) => f.name === name)?.value
   for (const f of instr.flags) if (!allowed.includes(f.name)) throw invalid(`unknown flag: --${f.name}`)
-  if (flag('checksum') !== undefined) throw invalid('ADD --checksum is not supported yet')
+  const checksum = flag('checksum')
+  if (checksum !== undefined && !/^sha(256|384|512):[0-9a-f]+$/.test(checksum)) throw invalid(`invalid checksum digest format: ${checksum}`)
   const json = parseJsonForm(instr.rest)
   const words = json ? json.map((w) => expandWord(w, lookup, env.escape)) : expandWords(instr.rest, lookup, env.escape)
   if (words.length < 2) throw invalid(`${instr.keyword} requires at least two arguments, but only ${words.length} were provided. Destination could not be determined`)
@@ -68,12 +72,21 @@ export async function copyStep(state: StageState, instr: Instruction, env: StepE
         await mkdir(join(file, '..'), { recursive: true })
         await writeFile(file, h.quoted ? h.content : expandVariables(h.content, lookup), { mode: 0o644 })
         sources.push({ host: file, name: h.name, rel: h.name })
+      } else if (isGitUrl(p)) {
+        if (!isAdd) throw invalid(`source can't be a git repository for COPY: ${p}`)
+        const root = await cloneContext(p, await mkdtemp(join(scratch, 'git-'))).catch((err: unknown) => {
+          throw invalid(err instanceof Error ? err.message : String(err), err)
+        })
+        const keepGitDir = flag('keep-git-dir') !== undefined && flag('keep-git-dir') !== 'false'
+        if (!keepGitDir) await rm(join(root, '.git'), { recursive: true, force: true })
+        sources.push({ host: root, name: posix.basename(root), rel: '' })
       } else if (/^https?:\/\//.test(p)) {
         if (!isAdd) throw invalid(`source can't be a URL for COPY: ${p}`)
-        sources.push(await download(p, scratch, env.signal))
-      } else if (/^git@|\.git(#.*)?$/.test(p)) {
-        throw invalid(`ADD of a git repository (${p}) is not supported`)
+        const file = await download(p, scratch, env.signal)
+        if (checksum !== undefined) await verifyChecksum(file.host, checksum, p)
+        sources.push(file)
       } else {
+        if (checksum !== undefined) throw invalid('checksum can\'t be specified for non-HTTP(S) sources')
         const resolved = await sourcesFor(resolveSources(req.context.dir, cleanContextPath(p) || '.', 'build context'), parents)
         for (const s of resolved) if (isAdd && (await isArchive(s.host))) s.unpack = true
         sources.push(...resolved)
@@ -86,6 +99,15 @@ export async function copyStep(state: StageState, instr: Instruction, env: StepE
   } finally {
     await rm(scratch, { recursive: true, force: true })
   }
+}
+
+/** ADD --checksum: the downloaded file's digest must be the one given. */
+async function verifyChecksum(path: string, expected: string, url: string): Promise<void> {
+  const algorithm = expected.split(':')[0]!
+  const h = createHash(algorithm)
+  for await (const c of createReadStream(path)) h.update(c as Buffer)
+  const actual = `${algorithm}:${h.digest('hex')}`
+  if (actual !== expected) throw invalid(`digest mismatch for ${url}: expected ${expected}, got ${actual}`)
 }
 
 /** With --parents, each source keeps its path under the destination. */

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path'
 import { test } from 'node:test'
 import { type TestDaemon, runCommand, startDaemon, waitFor } from '../helpers/daemon.ts'
 import { raw } from '../helpers/raw.ts'
+import { startRegistry } from '../helpers/registry.ts'
 
 function context(d: TestDaemon, files: Record<string, string>): string {
   const dir = mkdtempSync(join(d.dir, 'ctx-'))
@@ -107,6 +108,19 @@ test('POST /build: gzip, bzip2 and xz contexts; a remote tar, Dockerfile or git 
   const viaCli = await d.cli('build', '-q', `${repo}#main:sub`)
   assert.equal(viaCli.code, 0, viaCli.stderr)
 
+  // ADD of a git repository (without its .git unless --keep-git-dir) and of a URL checked against --checksum.
+  const { createHash } = await import('node:crypto')
+  const sum = `sha256:${createHash('sha256').update(readFileSync(tarFile)).digest('hex')}`
+  const adds = context(d, {
+    Dockerfile: `FROM busybox\nADD ${repo}#main /src/\nADD --keep-git-dir=true ${repo} /with-git/\nADD --checksum=${sum} ${base}/ctx.tar /dl/\n`,
+  })
+  const added = await d.cli('build', '-t', 'adds:1', adds)
+  assert.equal(added.code, 0, added.stderr)
+  assert.equal(await run(d, 'adds:1', 'sh', '-c', 'cat /src/sub/hello; ls -A /src; test -d /with-git/.git && echo has-git; ls /dl'), 'from git\nsub\nhas-git\nctx.tar\n')
+  const wrongSum = await d.cli('build', context(d, { Dockerfile: `FROM busybox\nADD --checksum=sha256:${'0'.repeat(64)} ${base}/ctx.tar /dl/\n` }))
+  assert.notEqual(wrongSum.code, 0)
+  assert.match(wrongSum.stderr, /digest mismatch for http:.*ctx\.tar: expected sha256:0{64}, got sha256:[0-9a-f]{64}/)
+
   // A client names its build; /build/cancel with that name stops it.
   const slow = join(d.dir, 'slow.tar')
   await runCommand('tar', ['-cf', slow, '-C', context(d, { Dockerfile: 'FROM busybox\nRUN echo slow-started && sleep 60\n' }), '.'])
@@ -134,4 +148,26 @@ test('the build route answers bad requests before any output', async (t) => {
   const noDockerfile = await raw(d.socket, 'POST', '/v1.50/build?dockerfile=Other', '')
   assert.equal(noDockerfile.status, 400)
   assert.match(noDockerfile.body, /Cannot locate specified Dockerfile: Other/)
+})
+
+test('FROM an image not here pulls it, --pull pulls again, and --no-cache-filter reruns only the stages named', async (t) => {
+  const d = await startDaemon(t)
+  const reg = await startRegistry(t)
+  const base = `${reg.address}/build/base:1`
+  assert.equal((await d.cli('tag', 'busybox', base)).code, 0)
+  assert.equal((await d.cli('push', base)).code, 0)
+  assert.equal((await d.cli('rmi', base)).code, 0)
+  const ctx = context(d, {
+    Dockerfile: `FROM ${base} AS first\nRUN echo first > /f\nFROM ${base} AS second\nRUN echo second > /s\nFROM ${base}\nCOPY --from=first /f /f\nCOPY --from=second /s /s\n`,
+  })
+  const pulled = await d.cli('build', '--progress', 'plain', '-t', 'pulled:1', ctx)
+  assert.equal(pulled.code, 0, pulled.stderr)
+  assert.match(pulled.stdout, new RegExp(`Status: Downloaded newer image for ${base.replace(/[.]/g, '\\.')}`))
+  assert.equal(await run(d, 'pulled:1', 'cat', '/f', '/s'), 'first\nsecond\n')
+
+  const again = await d.cli('build', '--progress', 'plain', '--pull', '--no-cache-filter', 'first', ctx)
+  assert.equal(again.code, 0, again.stderr)
+  assert.match(again.stdout, /Status: Image is up to date/)
+  assert.match(again.stdout, /Step 2\/7 : RUN echo first > \/f\n ---> Running in/, 'the named stage runs again')
+  assert.match(again.stdout, /Step 4\/7 : RUN echo second > \/s\n ---> Using cache/, 'the other stage comes from the cache')
 })
