@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { mkdir, readdir, rm, stat } from 'node:fs/promises'
+import { chmod, chown, mkdir, readdir, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Digest } from '../content/digest.ts'
 import { diskUsage } from '../lib/disk-usage.ts'
@@ -38,6 +38,9 @@ export class BuildCache {
   readonly #records: string
   readonly #mounts: string
   readonly #cache = new Map<string, CacheRecord>()
+  /** Cache mounts: steps using each, and the step holding a `locked` one. */
+  readonly #mountUsers = new Map<string, number>()
+  readonly #mountLocks = new Map<string, Promise<void>>()
 
   constructor(dir: string) {
     this.#records = join(dir, 'cache')
@@ -86,11 +89,45 @@ export class BuildCache {
     await rm(join(this.#records, `${key}.json`), { force: true })
   }
 
-  /** The directory of a cache mount, made on first use. */
-  async mountDir(id: string): Promise<string> {
-    const dir = join(this.#mounts, cacheKey('mount', id).slice(0, 32))
-    await mkdir(dir, { recursive: true, mode: 0o755 })
-    return dir
+  /**
+   * The directory a `RUN --mount=type=cache` mounts, by its sharing mode: `shared`, the cache's own, whoever else
+   * uses it; `locked`, the cache's own once no other step holds it; `private`, the cache's own unless another step
+   * is using it, else a fresh one in `scratch`. A new cache gets the mount's owner and mode. `release` after the step.
+   */
+  async useMount(m: { id: string; sharing: 'shared' | 'private' | 'locked'; uid: number; gid: number; mode: number }, scratch: string): Promise<{ dir: string; release: () => void }> {
+    if (m.sharing === 'private' && (this.#mountUsers.get(m.id) ?? 0) > 0) {
+      const own = join(scratch, `cache-${cacheKey('mount', m.id).slice(0, 16)}`)
+      await mkdir(own, { recursive: true, mode: m.mode })
+      await chown(own, m.uid, m.gid)
+      return { dir: own, release: () => {} }
+    }
+    let unlock = (): void => {}
+    if (m.sharing === 'locked') {
+      for (let held = this.#mountLocks.get(m.id); held; held = this.#mountLocks.get(m.id)) await held
+      let resolve!: () => void
+      this.#mountLocks.set(m.id, new Promise<void>((r) => (resolve = r)))
+      unlock = () => {
+        this.#mountLocks.delete(m.id)
+        resolve()
+      }
+    }
+    this.#mountUsers.set(m.id, (this.#mountUsers.get(m.id) ?? 0) + 1)
+    const release = (): void => {
+      this.#mountUsers.set(m.id, (this.#mountUsers.get(m.id) ?? 1) - 1)
+      unlock()
+    }
+    try {
+      const dir = join(this.#mounts, cacheKey('mount', m.id).slice(0, 32))
+      const fresh = await mkdir(dir, { recursive: true, mode: m.mode })
+      if (fresh !== undefined) {
+        await chown(dir, m.uid, m.gid)
+        await chmod(dir, m.mode)
+      }
+      return { dir, release }
+    } catch (err) {
+      release()
+      throw err
+    }
   }
 
   async mounts(): Promise<Array<CacheMount & { size: number; lastUsed: number }>> {

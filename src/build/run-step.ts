@@ -1,4 +1,4 @@
-import { chmod, chown, cp, mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
+import { cp, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Digest } from '../content/digest.ts'
 import { packContainerLayer } from '../containers/commit.ts'
@@ -87,9 +87,6 @@ interface RunOptions {
   network: string | undefined
 }
 
-const lockedCaches = new Map<string, Promise<void>>()
-const cachesInUse = new Map<string, number>()
-
 async function runContainer(state: StageState, argv: string[], env: StepEnv, opts: RunOptions, lease: Lease): Promise<NewLayer> {
   const { req, deps, signal } = env
   const imageId = await ensureImage(state, env)
@@ -106,7 +103,8 @@ async function runContainer(state: StageState, argv: string[], env: StepEnv, opt
   try {
     for (const m of opts.mounts) {
       if (m.type === 'cache') {
-        const dir = await cacheMountDir(m, deps, scratch, releases)
+        const { dir, release } = await deps.cache.useMount(m, scratch)
+        releases.push(release)
         hostMounts.push({ Type: 'bind', Source: dir, Target: m.target, ReadOnly: m.readonly })
       } else if (m.type === 'tmpfs') {
         hostMounts.push({ Type: 'tmpfs', Target: m.target, ...(m.size ? { TmpfsOptions: { SizeBytes: m.size } } : {}) })
@@ -191,33 +189,6 @@ async function runContainer(state: StageState, argv: string[], env: StepEnv, opt
     }
     await rm(scratch, { recursive: true, force: true })
   }
-}
-
-/** A cache mount's directory, honouring its sharing mode; what to release after the step goes to `releases`. */
-async function cacheMountDir(m: Extract<RunMount, { type: 'cache' }>, deps: BuilderDeps, scratch: string, releases: Array<() => void>): Promise<string> {
-  const dir = await deps.cache.mountDir(m.id)
-  if (m.sharing === 'locked') {
-    // Wait for the step holding it; then hold it until this step is done.
-    for (let held = lockedCaches.get(m.id); held; held = lockedCaches.get(m.id)) await held
-    let release!: () => void
-    lockedCaches.set(m.id, new Promise<void>((resolve) => (release = resolve)))
-    releases.push(() => {
-      lockedCaches.delete(m.id)
-      release()
-    })
-  } else if (m.sharing === 'private' && (cachesInUse.get(m.id) ?? 0) > 0) {
-    // A private cache in use elsewhere: this step gets a fresh one of its own.
-    const own = join(scratch, `cache-${m.id.replace(/[^A-Za-z0-9_.-]/g, '_')}`)
-    await mkdir(own, { recursive: true, mode: m.mode })
-    return own
-  }
-  cachesInUse.set(m.id, (cachesInUse.get(m.id) ?? 0) + 1)
-  releases.push(() => cachesInUse.set(m.id, (cachesInUse.get(m.id) ?? 1) - 1))
-  if ((await readdir(dir)).length === 0) {
-    await chown(dir, m.uid, m.gid)
-    await chmod(dir, m.mode)
-  }
-  return dir
 }
 
 /** Mounts a container's rootfs until the step releases it; returns the mount. */
