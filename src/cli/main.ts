@@ -76,6 +76,7 @@ export const commandEntries: CommandEntry[] = [
   { name: 'prune', group: 'network', topLevel: false, load: async () => (await import('./commands/network/prune.ts')).networkPruneCommand },
   { name: 'connect', group: 'network', topLevel: false, load: async () => (await import('./commands/network/connect.ts')).networkConnectCommand },
   { name: 'disconnect', group: 'network', topLevel: false, load: async () => (await import('./commands/network/connect.ts')).networkDisconnectCommand },
+  { name: 'compose', group: 'none', load: async () => (await import('./commands/compose/compose.ts')).composeCommand },
   { name: 'port', group: 'container', load: async () => (await import('./commands/container/port.ts')).portCommand },
 ]
 

@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import type { Command } from '../../command.ts'
 import { bool, list, str } from '../../flags.ts'
 import { BuildFailed, type ProgressMode, displayBuild } from '../../output/build-progress.ts'
-import { prepareContext } from './build-context.ts'
+import { prepareContext } from '../../../lib/build-context.ts'
 
 export const buildCommand: Command = {
   name: 'build',

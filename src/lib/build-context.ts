@@ -4,10 +4,10 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, relative, resolve, sep } from 'node:path'
 import { Readable } from 'node:stream'
-import { IgnoreRules } from '../../../lib/dockerignore.ts'
-import { cloneContext, isGitUrl } from '../../../lib/git-clone.ts'
-import { peek } from '../../../lib/peek.ts'
-import { looksLikeTar, packDirectory } from '../../../lib/tar.ts'
+import { IgnoreRules } from './dockerignore.ts'
+import { cloneContext, isGitUrl } from './git-clone.ts'
+import { peek } from './peek.ts'
+import { looksLikeTar, packDirectory } from './tar.ts'
 
 /** The context a build sends, as a tar stream, and the Dockerfile name the daemon finds in it. */
 export interface PreparedContext {

@@ -1,0 +1,199 @@
+import { stringify } from 'yaml'
+import type { EngineClient } from '../../../client/engine-client.ts'
+import { buildService, down, projectContainers, up } from '../../../compose/converge.ts'
+import { label } from '../../../compose/convert.ts'
+import { ComposeError, loadProject } from '../../../compose/load.ts'
+import { type Project, normalizeProject } from '../../../compose/model.ts'
+import type { Command } from '../../command.ts'
+import { UsageError, bool, list, parseFlags, str } from '../../flags.ts'
+import type { Io } from '../../io.ts'
+import { formatRows } from '../../output/template.ts'
+
+const GLOBAL_FLAGS = [
+  { name: 'file', short: 'f', type: 'list' as const },
+  { name: 'project-name', short: 'p', type: 'string' as const },
+  { name: 'project-directory', type: 'string' as const },
+  { name: 'env-file', type: 'list' as const },
+  { name: 'profile', type: 'list' as const },
+]
+
+/**
+ * `cais compose`: the Compose Specification through the typed client, so it drives caisd or dockerd alike. As a
+ * docker CLI plugin (`~/.docker/cli-plugins/docker-compose`) it answers `docker-cli-plugin-metadata` too.
+ */
+export const composeCommand: Command = {
+  name: 'compose',
+  group: 'none',
+  usage: 'cais compose [OPTIONS] COMMAND',
+  description: 'Define and run multi-container applications',
+  flags: GLOBAL_FLAGS,
+  interspersed: false,
+  minArgs: 1,
+  async run(client, p, io) {
+    const [verb, ...rest] = p.args as [string, ...string[]]
+    const sub = subcommands[verb]
+    if (!sub) throw new UsageError(`unknown compose command: ${verb}`)
+    const parsed = parseFlags(rest, sub.flags)
+    const warnings: string[] = []
+    try {
+      const loaded = loadProject({
+        files: list(p, 'file'),
+        projectName: str(p, 'project-name'),
+        projectDirectory: str(p, 'project-directory'),
+        envFiles: list(p, 'env-file'),
+        env: process.env,
+        cwd: process.cwd(),
+      })
+      const project = normalizeProject(loaded, { profiles: [...list(p, 'profile'), ...(process.env['COMPOSE_PROFILES']?.split(',') ?? [])], warnings })
+      for (const w of warnings) io.err(`WARN[0000] ${w}`)
+      return await sub.run(client, project, parsed, io)
+    } catch (err) {
+      if (err instanceof ComposeError) {
+        io.err(err.message)
+        return 1
+      }
+      throw err
+    }
+  },
+}
+
+interface Subcommand {
+  flags: Array<{ name: string; short?: string; type: 'bool' | 'string' | 'list' }>
+  run(client: EngineClient, project: Project, p: ReturnType<typeof parseFlags>, io: Io): Promise<number>
+}
+
+const report = (io: Io) => (line: string): void => io.err(` ${line}`)
+
+const subcommands: Record<string, Subcommand> = {
+  up: {
+    flags: [
+      { name: 'detach', short: 'd', type: 'bool' },
+      { name: 'build', type: 'bool' },
+      { name: 'force-recreate', type: 'bool' },
+      { name: 'no-recreate', type: 'bool' },
+      { name: 'remove-orphans', type: 'bool' },
+      { name: 'wait-timeout', type: 'string' },
+    ],
+    async run(client, project, p, io) {
+      if (!bool(p, 'detach')) throw new UsageError('cais compose up runs detached for now: add -d (then `cais compose logs`)')
+      await up(
+        client,
+        project,
+        {
+          build: bool(p, 'build'),
+          forceRecreate: bool(p, 'force-recreate'),
+          noRecreate: bool(p, 'no-recreate'),
+          removeOrphans: bool(p, 'remove-orphans'),
+          waitTimeoutMs: Number(str(p, 'wait-timeout') ?? 120) * 1000,
+        },
+        report(io),
+      )
+      return 0
+    },
+  },
+  down: {
+    flags: [
+      { name: 'volumes', short: 'v', type: 'bool' },
+      { name: 'remove-orphans', type: 'bool' },
+      { name: 'timeout', short: 't', type: 'string' },
+    ],
+    async run(client, project, p, io) {
+      const t = str(p, 'timeout')
+      await down(client, project, { volumes: bool(p, 'volumes'), removeOrphans: bool(p, 'remove-orphans'), timeoutSec: t === undefined ? undefined : Number(t) }, report(io))
+      return 0
+    },
+  },
+  ps: {
+    flags: [
+      { name: 'all', short: 'a', type: 'bool' },
+      { name: 'quiet', short: 'q', type: 'bool' },
+      { name: 'format', type: 'string' },
+    ],
+    async run(client, project, p, io) {
+      const containers = (await projectContainers(client, project.name)).filter((c) => bool(p, 'all') || c.State === 'running')
+      if (bool(p, 'quiet')) {
+        for (const c of containers) io.out(c.Id)
+        return 0
+      }
+      const rows = containers.map((c) => ({
+        Name: c.Names[0]?.slice(1) ?? '',
+        Image: c.Image,
+        Command: JSON.stringify(c.Command),
+        Service: c.Labels[label.service] ?? '',
+        Created: c.Created,
+        Status: c.Status,
+        State: c.State,
+        Ports: c.Ports.map((x) => (x.PublicPort ? `${x.IP ?? '0.0.0.0'}:${x.PublicPort}->${x.PrivatePort}/${x.Type}` : `${x.PrivatePort}/${x.Type}`)).join(', '),
+        Project: project.name,
+        ID: c.Id,
+      }))
+      if (str(p, 'format') === 'json') {
+        for (const r of rows) io.out(JSON.stringify(r))
+        return 0
+      }
+      const format = str(p, 'format') ?? 'table {{.Name}}\t{{.Image}}\t{{.Command}}\t{{.Service}}\t{{.Status}}\t{{.Ports}}'
+      for (const line of formatRows(format, rows, { Name: 'NAME', Image: 'IMAGE', Command: 'COMMAND', Service: 'SERVICE', Status: 'STATUS', Ports: 'PORTS', State: 'STATE', ID: 'ID', Project: 'PROJECT', Created: 'CREATED' })) io.out(line)
+      return 0
+    },
+  },
+  config: {
+    flags: [
+      { name: 'services', type: 'bool' },
+      { name: 'quiet', short: 'q', type: 'bool' },
+      { name: 'format', type: 'string' },
+    ],
+    async run(_client, project, p, io) {
+      if (bool(p, 'quiet')) return 0
+      if (bool(p, 'services')) {
+        for (const s of project.services) io.out(s.name)
+        return 0
+      }
+      const doc = {
+        name: project.name,
+        services: Object.fromEntries(project.services.map(({ name, ...rest }) => [name, rest])),
+        networks: project.networks,
+        ...(Object.keys(project.volumes).length > 0 ? { volumes: project.volumes } : {}),
+      }
+      io.out(str(p, 'format') === 'json' ? JSON.stringify(doc, null, 2) : stringify(doc).trimEnd())
+      return 0
+    },
+  },
+  build: {
+    flags: [],
+    async run(client, project, p, io) {
+      const wanted = p.args
+      for (const s of project.services.filter((x) => x.build && (wanted.length === 0 || wanted.includes(x.name)))) {
+        await buildService(client, s, s.image ?? `${project.name}-${s.name}`, report(io))
+      }
+      return 0
+    },
+  },
+  logs: {
+    flags: [
+      { name: 'follow', short: 'f', type: 'bool' },
+      { name: 'tail', short: 'n', type: 'string' },
+      { name: 'no-log-prefix', type: 'bool' },
+    ],
+    async run(client, project, p, io) {
+      const containers = (await projectContainers(client, project.name)).filter((c) => p.args.length === 0 || p.args.includes(c.Labels[label.service] ?? ''))
+      const width = Math.max(0, ...containers.map((c) => `${c.Labels[label.service]}-${c.Labels[label.number]}`.length))
+      await Promise.all(
+        containers.map(async (c) => {
+          const prefix = bool(p, 'no-log-prefix') ? '' : `${`${c.Labels[label.service]}-${c.Labels[label.number]}`.padEnd(width)}  | `
+          const chunks = await client.containers.logs(c.Id, { follow: bool(p, 'follow'), stdout: true, stderr: true, tail: str(p, 'tail') })
+          let partial = ''
+          for await (const chunk of chunks) {
+            const lines = (partial + chunk.data.toString()).split('\n')
+            partial = lines.pop()!
+            for (const l of lines) {
+              if (chunk.stream === 'stderr') io.err(`${prefix}${l}`)
+              else io.out(`${prefix}${l}`)
+            }
+          }
+          if (partial !== '') io.out(`${prefix}${partial}`)
+        }),
+      )
+      return 0
+    },
+  },
+}

@@ -1,0 +1,161 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { basename, dirname, join, resolve } from 'node:path'
+import { YAMLParseError, parseDocument } from 'yaml'
+import { parseDotenv } from './dotenv.ts'
+import { type Variables, interpolateTree } from './interpolate.ts'
+
+/** The names compose looks for, in order, and the override each may have. */
+const DEFAULT_FILES = ['compose.yaml', 'compose.yml', 'docker-compose.yml', 'docker-compose.yaml']
+
+export interface LoadOptions {
+  /** `-f`, repeatable; empty: COMPOSE_FILE, then the default names, found from `cwd` upward. */
+  files: string[]
+  projectName?: string | undefined
+  projectDirectory?: string | undefined
+  /** `--env-file`, repeatable; empty: `.env` in the project directory. */
+  envFiles: string[]
+  /** The shell's environment. */
+  env: NodeJS.ProcessEnv
+  cwd: string
+}
+
+/** A compose file set, read, interpolated and merged, with the project it names. */
+export interface LoadedProject {
+  name: string
+  workingDir: string
+  files: string[]
+  envFiles: string[]
+  /** The merged document, interpolated, before normalisation. */
+  document: Record<string, unknown>
+  /** Values for interpolation and env_file-less `environment` entries: the shell over the env files. */
+  environment: Map<string, string>
+}
+
+export class ComposeError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'ComposeError'
+  }
+}
+
+export function loadProject(opts: LoadOptions): LoadedProject {
+  const files = composeFiles(opts)
+  const workingDir = resolve(opts.cwd, opts.projectDirectory ?? dirname(files[0]!))
+  const envFiles = opts.envFiles.length > 0 ? opts.envFiles.map((f) => resolve(opts.cwd, f)) : [join(workingDir, '.env')].filter((f) => existsSync(f))
+  const environment = new Map<string, string>()
+  const shell: Variables = (n) => opts.env[n]
+  for (const f of envFiles) {
+    if (!existsSync(f)) throw new ComposeError(`couldn't find env file: ${f}`)
+    for (const [k, v] of parseDotenv(readFileSync(f, 'utf8'), (n) => environment.get(n) ?? shell(n), f)) environment.set(k, v)
+  }
+  // The shell wins over the env files.
+  for (const [k, v] of Object.entries(opts.env)) if (v !== undefined) environment.set(k, v)
+  const vars: Variables = (n) => environment.get(n)
+
+  let document: Record<string, unknown> = {}
+  for (const file of files) {
+    const parsed = readYaml(file)
+    let interpolated: Record<string, unknown>
+    try {
+      interpolated = interpolateTree(parsed, vars) as Record<string, unknown>
+    } catch (err) {
+      throw new ComposeError(`${file}: ${err instanceof Error ? err.message : String(err)}`)
+    }
+    document = mergeDocuments(document, interpolated)
+  }
+  const name = projectName(opts, document, workingDir, environment)
+  return { name, workingDir, files, envFiles, document, environment }
+}
+
+/** The files of a project: `-f`, else COMPOSE_FILE, else a default name and its override, found upward. */
+export function composeFiles(opts: Pick<LoadOptions, 'files' | 'env' | 'cwd'>): string[] {
+  if (opts.files.length > 0) return opts.files.map((f) => (f === '-' ? f : resolve(opts.cwd, f)))
+  const fromEnv = opts.env['COMPOSE_FILE']
+  if (fromEnv) return fromEnv.split(opts.env['COMPOSE_PATH_SEPARATOR'] ?? ':').filter((f) => f !== '').map((f) => resolve(opts.cwd, f))
+  for (let dir = resolve(opts.cwd); ; dir = dirname(dir)) {
+    for (const name of DEFAULT_FILES) {
+      const file = join(dir, name)
+      if (!existsSync(file)) continue
+      const override = join(dir, name.replace(/\.(ya?ml)$/, '.override.$1'))
+      return existsSync(override) ? [file, override] : [file]
+    }
+    if (dirname(dir) === dir) break
+  }
+  throw new ComposeError('no configuration file provided: not found')
+}
+
+function readYaml(file: string): Record<string, unknown> {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new ComposeError(`open ${file}: ${err instanceof Error && 'code' in err && err.code === 'ENOENT' ? 'no such file or directory' : String(err)}`)
+  }
+  const doc = parseDocument(text, { merge: true, uniqueKeys: true, prettyErrors: true })
+  const first = doc.errors[0]
+  if (first) {
+    const pos = first.linePos?.[0]
+    throw new ComposeError(`${file}${pos ? `:${pos.line}:${pos.col}` : ''}: ${first.message.split('\n')[0]}`)
+  }
+  let value: unknown
+  try {
+    value = doc.toJS({ maxAliasCount: 100 })
+  } catch (err) {
+    throw new ComposeError(`${file}: ${err instanceof YAMLParseError || err instanceof Error ? err.message : String(err)}`)
+  }
+  if (value === null || value === undefined) return {}
+  if (typeof value !== 'object' || Array.isArray(value)) throw new ComposeError(`${file}: the top level must be a mapping`)
+  return value as Record<string, unknown>
+}
+
+/**
+ * Merges a later file into an earlier one by the spec's rules: mappings merge key by key, sequences append,
+ * except the attributes a later file replaces outright (`command`, `entrypoint`, `healthcheck.test`, scalars),
+ * and `ports`, `volumes`, `secrets`, `configs` and `expose`, unique by their target.
+ */
+export function mergeDocuments(base: Record<string, unknown>, over: Record<string, unknown>, path: string[] = []): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base }
+  for (const [k, v] of Object.entries(over)) {
+    const here = [...path, k]
+    const prev = out[k]
+    if (replaced(here)) out[k] = v
+    else if (isMapping(prev) && isMapping(v)) out[k] = mergeDocuments(prev, v, here)
+    else if (Array.isArray(prev) && Array.isArray(v)) out[k] = uniqueBy(here) ? mergeUnique(prev as unknown[], v as unknown[]) : [...(prev as unknown[]), ...(v as unknown[])]
+    else out[k] = v
+  }
+  return out
+}
+
+const isMapping = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
+
+function replaced(path: string[]): boolean {
+  const [top, , attr, sub] = path
+  if (top !== 'services') return false
+  return attr === 'command' || attr === 'entrypoint' || (attr === 'healthcheck' && sub === 'test')
+}
+
+function uniqueBy(path: string[]): boolean {
+  return path[0] === 'services' && path.length === 3 && ['ports', 'volumes', 'secrets', 'configs', 'expose', 'dns', 'labels'].includes(path[2]!)
+}
+
+function mergeUnique(prev: unknown[], next: unknown[]): unknown[] {
+  const key = (v: unknown): string => {
+    const k = isMapping(v) ? (v['target'] ?? v['source']) : v
+    return typeof k === 'string' || typeof k === 'number' ? `${k}`.split(':').at(-1)! : JSON.stringify(v)
+  }
+  const out = new Map<string, unknown>()
+  for (const v of [...prev, ...next]) out.set(key(v), v)
+  return [...out.values()]
+}
+
+/** `-p` > COMPOSE_PROJECT_NAME > top-level `name` > the directory's name, normalised; an invalid explicit one is an error. */
+function projectName(opts: LoadOptions, doc: Record<string, unknown>, workingDir: string, env: Map<string, string>): string {
+  const explicit = opts.projectName ?? env.get('COMPOSE_PROJECT_NAME') ?? (typeof doc['name'] === 'string' ? doc['name'] : undefined)
+  if (explicit !== undefined && explicit !== '') {
+    if (!/^[a-z0-9][a-z0-9_-]*$/.test(explicit)) {
+      throw new ComposeError(`invalid project name "${explicit}": must consist only of lowercase alphanumeric characters, hyphens, and underscores as well as start with a letter or number`)
+    }
+    return explicit
+  }
+  return basename(workingDir).toLowerCase().replace(/[^a-z0-9_-]/g, '').replace(/^[_-]+/, '')
+}

@@ -1,0 +1,390 @@
+import { createHash } from 'node:crypto'
+import { isAbsolute, resolve } from 'node:path'
+import { ComposeError, type LoadedProject } from './load.ts'
+
+export type DependencyCondition = 'service_started' | 'service_healthy' | 'service_completed_successfully'
+
+export interface PortConfig {
+  target: number
+  published?: string
+  host_ip?: string
+  protocol: string
+}
+
+export interface VolumeMount {
+  type: 'bind' | 'volume' | 'tmpfs'
+  /** A host path (bind), a top-level volume's key (volume), nothing for an anonymous volume or a tmpfs. */
+  source?: string
+  target: string
+  read_only: boolean
+}
+
+export interface Healthcheck {
+  test?: string[]
+  interval?: string
+  timeout?: string
+  start_period?: string
+  start_interval?: string
+  retries?: number
+  disable?: boolean
+}
+
+/** A service in its long, normalised form: what `config` prints and what the config hash covers. */
+export interface ServiceConfig {
+  name: string
+  image?: string
+  build?: { context: string; dockerfile?: string; args: Record<string, string>; target?: string }
+  command?: string[] | null
+  entrypoint?: string[] | null
+  environment: Record<string, string | null>
+  ports: PortConfig[]
+  expose: string[]
+  volumes: VolumeMount[]
+  networks: Record<string, { aliases: string[]; ipv4_address?: string }>
+  network_mode?: string
+  depends_on: Record<string, { condition: DependencyCondition; required: boolean; restart: boolean }>
+  healthcheck?: Healthcheck
+  restart?: string
+  labels: Record<string, string>
+  container_name?: string
+  hostname?: string
+  user?: string
+  working_dir?: string
+  tty: boolean
+  stdin_open: boolean
+  privileged: boolean
+  read_only: boolean
+  init?: boolean
+  cap_add: string[]
+  cap_drop: string[]
+  extra_hosts: string[]
+  dns: string[]
+  stop_signal?: string
+  stop_grace_period?: string
+  scale: number
+  profiles: string[]
+}
+
+export interface NetworkConfig {
+  /** The engine's name for it: `PROJECT_KEY` unless `name` or `external` says otherwise. */
+  name: string
+  driver?: string
+  external: boolean
+  internal: boolean
+  labels: Record<string, string>
+  ipam?: { config: Array<{ subnet?: string; gateway?: string }> }
+}
+
+export interface VolumeConfig {
+  name: string
+  driver?: string
+  external: boolean
+  labels: Record<string, string>
+}
+
+export interface Project {
+  name: string
+  workingDir: string
+  files: string[]
+  envFiles: string[]
+  services: ServiceConfig[]
+  networks: Record<string, NetworkConfig>
+  volumes: Record<string, VolumeConfig>
+}
+
+const KNOWN = new Set([
+  'image', 'build', 'command', 'entrypoint', 'environment', 'env_file', 'ports', 'expose', 'volumes', 'networks', 'network_mode',
+  'depends_on', 'healthcheck', 'restart', 'labels', 'container_name', 'hostname', 'user', 'working_dir', 'tty', 'stdin_open',
+  'privileged', 'read_only', 'init', 'cap_add', 'cap_drop', 'extra_hosts', 'dns', 'stop_signal', 'stop_grace_period', 'scale', 'profiles', 'deploy',
+])
+
+/**
+ * The project in the spec's long form: the default network added, short syntaxes expanded, paths absolute, and
+ * services outside the active profiles left out. Unsupported attributes go to `warnings`.
+ */
+export function normalizeProject(loaded: LoadedProject, opts: { profiles: string[]; warnings: string[] }): Project {
+  const doc = loaded.document
+  const rawServices = mapping(doc['services'], 'services')
+  const services: ServiceConfig[] = []
+  for (const [name, raw] of Object.entries(rawServices)) {
+    const s = mapping(raw, `services.${name}`)
+    for (const k of Object.keys(s)) if (!KNOWN.has(k) && !k.startsWith('x-')) opts.warnings.push(`services.${name}.${k} is not supported yet and is ignored`)
+    const svc = normalizeService(name, s, loaded)
+    if (svc.profiles.length > 0 && !svc.profiles.some((p) => opts.profiles.includes(p))) continue
+    services.push(svc)
+  }
+  const networks: Record<string, NetworkConfig> = {}
+  const rawNetworks = mapping(doc['networks'] ?? {}, 'networks')
+  const usesDefault = services.some((s) => !s.network_mode && Object.keys(s.networks).includes('default'))
+  if (usesDefault && !rawNetworks['default']) rawNetworks['default'] = {}
+  for (const [key, raw] of Object.entries(rawNetworks)) {
+    const n = mapping(raw ?? {}, `networks.${key}`)
+    const external = n['external'] === true || (typeof n['external'] === 'object' && n['external'] !== null)
+    const ipam = n['ipam'] as { config?: Array<{ subnet?: string; gateway?: string }> } | undefined
+    networks[key] = {
+      name: typeof n['name'] === 'string' ? n['name'] : external ? key : `${loaded.name}_${key}`,
+      ...(typeof n['driver'] === 'string' ? { driver: n['driver'] } : {}),
+      external,
+      internal: n['internal'] === true,
+      labels: labelsOf(n['labels'], `networks.${key}.labels`),
+      ...(ipam?.config ? { ipam: { config: ipam.config } } : {}),
+    }
+  }
+  const volumes: Record<string, VolumeConfig> = {}
+  for (const [key, raw] of Object.entries(mapping(doc['volumes'] ?? {}, 'volumes'))) {
+    const v = mapping(raw ?? {}, `volumes.${key}`)
+    const external = v['external'] === true
+    volumes[key] = {
+      name: typeof v['name'] === 'string' ? v['name'] : external ? key : `${loaded.name}_${key}`,
+      ...(typeof v['driver'] === 'string' ? { driver: v['driver'] } : {}),
+      external,
+      labels: labelsOf(v['labels'], `volumes.${key}.labels`),
+    }
+  }
+  for (const s of services) {
+    for (const n of Object.keys(s.networks)) if (!networks[n]) throw new ComposeError(`service "${s.name}" refers to undefined network ${n}: invalid compose project`)
+    for (const v of s.volumes) if (v.type === 'volume' && v.source && !volumes[v.source]) throw new ComposeError(`service "${s.name}" refers to undefined volume ${v.source}: invalid compose project`)
+    for (const dep of Object.keys(s.depends_on)) {
+      if (!rawServices[dep]) throw new ComposeError(`service "${s.name}" depends on undefined service "${dep}": invalid compose project`)
+    }
+  }
+  return { name: loaded.name, workingDir: loaded.workingDir, files: loaded.files, envFiles: loaded.envFiles, services, networks, volumes }
+}
+
+function normalizeService(name: string, s: Record<string, unknown>, loaded: LoadedProject): ServiceConfig {
+  const at = (k: string): string => `services.${name}.${k}`
+  if (s['image'] === undefined && s['build'] === undefined) throw new ComposeError(`service "${name}" has neither an image nor a build context specified: invalid compose project`)
+  const svc: ServiceConfig = {
+    name,
+    environment: environmentOf(s, name, loaded),
+    ports: listOf(s['ports'], at('ports')).map((p, i) => portOf(p, `${at('ports')}[${i}]`)),
+    expose: listOf(s['expose'], at('expose')).map(String),
+    volumes: listOf(s['volumes'], at('volumes')).map((v, i) => volumeOf(v, `${at('volumes')}[${i}]`, loaded.workingDir)),
+    networks: networksOf(s['networks'], at('networks')),
+    depends_on: dependsOf(s['depends_on'], at('depends_on')),
+    labels: labelsOf(s['labels'], at('labels')),
+    tty: s['tty'] === true,
+    stdin_open: s['stdin_open'] === true,
+    privileged: s['privileged'] === true,
+    read_only: s['read_only'] === true,
+    cap_add: listOf(s['cap_add'], at('cap_add')).map(String),
+    cap_drop: listOf(s['cap_drop'], at('cap_drop')).map(String),
+    extra_hosts: Array.isArray(s['extra_hosts']) ? s['extra_hosts'].map(String) : Object.entries(mapping(s['extra_hosts'] ?? {}, at('extra_hosts'))).map(([h, ip]) => `${h}:${scalar(ip)}`),
+    dns: typeof s['dns'] === 'string' ? [s['dns']] : listOf(s['dns'], at('dns')).map(String),
+    scale: Number((s['deploy'] as { replicas?: number } | undefined)?.replicas ?? s['scale'] ?? 1),
+    profiles: listOf(s['profiles'], at('profiles')).map(String),
+  }
+  if (typeof s['image'] === 'string') svc.image = s['image']
+  if (s['build'] !== undefined) {
+    const b = typeof s['build'] === 'string' ? { context: s['build'] } : mapping(s['build'], at('build'))
+    const args = b['args']
+    svc.build = {
+      context: resolve(loaded.workingDir, scalar(b['context'] ?? '.')),
+      ...(typeof b['dockerfile'] === 'string' ? { dockerfile: b['dockerfile'] } : {}),
+      args: Array.isArray(args) ? Object.fromEntries(args.map((a: string) => [a.split('=')[0]!, a.slice(a.indexOf('=') + 1)])) : Object.fromEntries(Object.entries((args ?? {}) as Record<string, unknown>).map(([k, v]) => [k, scalar(v ?? '')])),
+      ...(typeof b['target'] === 'string' ? { target: b['target'] } : {}),
+    }
+  }
+  if (s['command'] !== undefined) svc.command = commandOf(s['command'], at('command'))
+  if (s['entrypoint'] !== undefined) svc.entrypoint = commandOf(s['entrypoint'], at('entrypoint'))
+  if (typeof s['network_mode'] === 'string') {
+    svc.network_mode = s['network_mode']
+    svc.networks = {}
+  } else if (Object.keys(svc.networks).length === 0) svc.networks = { default: { aliases: [] } }
+  if (s['healthcheck'] !== undefined) {
+    const h = mapping(s['healthcheck'], at('healthcheck'))
+    const test = h['test']
+    svc.healthcheck = {
+      ...(test !== undefined ? { test: typeof test === 'string' ? ['CMD-SHELL', test] : (test as string[]).map(String) } : {}),
+      ...(h['interval'] !== undefined ? { interval: scalar(h['interval']) } : {}),
+      ...(h['timeout'] !== undefined ? { timeout: scalar(h['timeout']) } : {}),
+      ...(h['start_period'] !== undefined ? { start_period: scalar(h['start_period']) } : {}),
+      ...(h['start_interval'] !== undefined ? { start_interval: scalar(h['start_interval']) } : {}),
+      ...(h['retries'] !== undefined ? { retries: Number(h['retries']) } : {}),
+      ...(h['disable'] === true ? { disable: true } : {}),
+    }
+  }
+  for (const k of ['restart', 'container_name', 'hostname', 'user', 'working_dir', 'stop_signal', 'stop_grace_period'] as const) {
+    if (s[k] !== undefined) svc[k] = scalar(s[k])
+  }
+  if (typeof s['init'] === 'boolean') svc.init = s['init']
+  return svc
+}
+
+/** compose's short command syntax: a string is split as a shell would (quotes, no expansion). */
+function commandOf(v: unknown, path: string): string[] | null {
+  if (v === null) return null
+  if (Array.isArray(v)) return v.map(String)
+  if (typeof v !== 'string') throw new ComposeError(`${path} must be a string or a list`)
+  const out: string[] = []
+  let cur = ''
+  let quote: string | undefined
+  let inWord = false
+  for (let i = 0; i < v.length; i++) {
+    const c = v[i]!
+    if (quote) {
+      if (c === quote) quote = undefined
+      else if (c === '\\' && quote === '"' && i + 1 < v.length) cur += v[++i]
+      else cur += c
+    } else if (c === '"' || c === "'") {
+      quote = c
+      inWord = true
+    } else if (c === '\\' && i + 1 < v.length) {
+      cur += v[++i]
+      inWord = true
+    } else if (/\s/.test(c)) {
+      if (inWord) out.push(cur)
+      cur = ''
+      inWord = false
+    } else {
+      cur += c
+      inWord = true
+    }
+  }
+  if (quote) throw new ComposeError(`${path}: unterminated quote in ${JSON.stringify(v)}`)
+  if (inWord) out.push(cur)
+  return out
+}
+
+function environmentOf(s: Record<string, unknown>, name: string, loaded: LoadedProject): Record<string, string | null> {
+  const out: Record<string, string | null> = {}
+  const env = s['environment']
+  if (Array.isArray(env)) {
+    for (const e of env.map(String)) {
+      const eq = e.indexOf('=')
+      // A name alone takes the value the project's environment has for it.
+      if (eq < 0) out[e] = loaded.environment.get(e) ?? null
+      else out[e.slice(0, eq)] = e.slice(eq + 1)
+    }
+  } else if (env !== undefined && env !== null) {
+    for (const [k, v] of Object.entries(mapping(env, `services.${name}.environment`))) out[k] = v === null ? (loaded.environment.get(k) ?? null) : scalar(v)
+  }
+  return out
+}
+
+function portOf(p: unknown, path: string): PortConfig {
+  if (typeof p === 'number') return { target: p, protocol: 'tcp' }
+  if (p !== null && typeof p === 'object') {
+    const o = p as Record<string, unknown>
+    return {
+      target: Number(o['target']),
+      ...(o['published'] !== undefined ? { published: scalar(o['published']) } : {}),
+      ...(o['host_ip'] !== undefined ? { host_ip: scalar(o['host_ip']) } : {}),
+      protocol: scalar(o['protocol'] ?? 'tcp'),
+    }
+  }
+  // [ip:][published:]target[/protocol], an IPv6 address in brackets; `ip::target` publishes on any port.
+  const m = /^(?:\[([0-9a-fA-F:]+)\]:|(\d{1,3}(?:\.\d{1,3}){3}):)?(?:(\d*(?:-\d+)?):)?(\d+)(?:\/(tcp|udp|sctp))?$/.exec(scalar(p))
+  if (!m) throw new ComposeError(`${path}: invalid port "${scalar(p)}"`)
+  const hostIp = m[1] ?? m[2]
+  return {
+    target: Number(m[4]),
+    ...(m[3] ? { published: m[3] } : {}),
+    ...(hostIp !== undefined ? { host_ip: hostIp } : {}),
+    protocol: m[5] ?? 'tcp',
+  }
+}
+
+function volumeOf(v: unknown, path: string, workingDir: string): VolumeMount {
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>
+    const type = scalar(o['type'] ?? 'volume') as VolumeMount['type']
+    const source = o['source'] === undefined ? undefined : scalar(o['source'])
+    return { type, ...(source !== undefined ? { source: type === 'bind' ? absolute(source, workingDir) : source } : {}), target: scalar(o['target']), read_only: o['read_only'] === true }
+  }
+  const parts = scalar(v).split(':')
+  if (parts.length === 1) return { type: 'volume', target: parts[0]!, read_only: false }
+  const [source, target, mode = ''] = parts as [string, string, string?]
+  const bind = source.startsWith('.') || source.startsWith('/') || source.startsWith('~')
+  if (!target) throw new ComposeError(`${path}: invalid volume "${scalar(v)}"`)
+  return { type: bind ? 'bind' : 'volume', source: bind ? absolute(source, workingDir) : source, target, read_only: mode.split(',').includes('ro') }
+}
+
+function absolute(p: string, workingDir: string): string {
+  if (p.startsWith('~')) return resolve(process.env['HOME'] ?? '/', `.${p.slice(1)}`)
+  return isAbsolute(p) ? p : resolve(workingDir, p)
+}
+
+function networksOf(v: unknown, path: string): ServiceConfig['networks'] {
+  if (v === undefined || v === null) return {}
+  if (Array.isArray(v)) return Object.fromEntries(v.map((n) => [scalar(n), { aliases: [] }]))
+  return Object.fromEntries(
+    Object.entries(mapping(v, path)).map(([n, cfg]) => {
+      const c = (cfg ?? {}) as { aliases?: string[]; ipv4_address?: string }
+      return [n, { aliases: (c.aliases ?? []).map(String), ...(c.ipv4_address ? { ipv4_address: c.ipv4_address } : {}) }]
+    }),
+  )
+}
+
+function dependsOf(v: unknown, path: string): ServiceConfig['depends_on'] {
+  if (v === undefined || v === null) return {}
+  if (Array.isArray(v)) return Object.fromEntries(v.map((n) => [scalar(n), { condition: 'service_started' as const, required: true, restart: false }]))
+  return Object.fromEntries(
+    Object.entries(mapping(v, path)).map(([n, cfg]) => {
+      const c = (cfg ?? {}) as { condition?: string; required?: boolean; restart?: boolean }
+      const condition = (c.condition ?? 'service_started') as DependencyCondition
+      if (!['service_started', 'service_healthy', 'service_completed_successfully'].includes(condition)) throw new ComposeError(`${path}.${n}.condition: invalid condition "${condition}"`)
+      return [n, { condition, required: c.required ?? true, restart: c.restart ?? false }]
+    }),
+  )
+}
+
+function labelsOf(v: unknown, path: string): Record<string, string> {
+  if (v === undefined || v === null) return {}
+  if (Array.isArray(v)) return Object.fromEntries(v.map((l: unknown) => scalar(l)).map((l) => [l.split('=')[0]!, l.includes('=') ? l.slice(l.indexOf('=') + 1) : '']))
+  return Object.fromEntries(Object.entries(mapping(v, path)).map(([k, val]) => [k, scalar(val ?? '')]))
+}
+
+function listOf(v: unknown, path: string): unknown[] {
+  if (v === undefined || v === null) return []
+  if (!Array.isArray(v)) throw new ComposeError(`${path} must be a list`)
+  return v
+}
+
+function mapping(v: unknown, path: string): Record<string, unknown> {
+  if (v === undefined || v === null) return {}
+  if (typeof v !== 'object' || Array.isArray(v)) throw new ComposeError(`${path} must be a mapping`)
+  return v as Record<string, unknown>
+}
+
+/** A scalar attribute as text (numbers and booleans as YAML wrote them). */
+function scalar(v: unknown): string {
+  if (typeof v === 'string') return v
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return `${v}`
+  if (v === null || v === undefined) return ''
+  return JSON.stringify(v)
+}
+
+/** The hash compose labels a container with: a changed service config means a new container. */
+export function configHash(s: ServiceConfig): string {
+  return createHash('sha256').update(canonicalJson({ ...s, scale: undefined })).digest('hex')
+}
+
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`
+  if (v !== null && typeof v === 'object') {
+    return `{${Object.keys(v).sort().filter((k) => (v as Record<string, unknown>)[k] !== undefined).map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`
+  }
+  return JSON.stringify(v)
+}
+
+/** Services in an order where each comes after what it depends on; a cycle is named. */
+export function dependencyOrder(services: readonly ServiceConfig[]): ServiceConfig[] {
+  const byName = new Map(services.map((s) => [s.name, s]))
+  const out: ServiceConfig[] = []
+  const state = new Map<string, 'visiting' | 'done'>()
+  const visit = (s: ServiceConfig, chain: string[]): void => {
+    if (state.get(s.name) === 'done') return
+    if (state.get(s.name) === 'visiting') throw new ComposeError(`dependency cycle detected: ${[...chain, s.name].join(' -> ')}`)
+    state.set(s.name, 'visiting')
+    const deps = [...Object.keys(s.depends_on), ...(s.network_mode?.startsWith('service:') ? [s.network_mode.slice('service:'.length)] : [])]
+    for (const d of deps) {
+      const dep = byName.get(d)
+      if (dep) visit(dep, [...chain, s.name])
+    }
+    state.set(s.name, 'done')
+    out.push(s)
+  }
+  for (const s of services) visit(s, [])
+  return out
+}
