@@ -3,6 +3,10 @@ import { basename, dirname, join, resolve } from 'node:path'
 import { YAMLParseError, parseDocument } from 'yaml'
 import { parseDotenv } from './dotenv.ts'
 import { type Variables, interpolateTree } from './interpolate.ts'
+import { validateDocument } from './validate.ts'
+import { ComposeError } from './errors.ts'
+
+export { ComposeError }
 
 /** The names compose looks for, in order, and the override each may have. */
 const DEFAULT_FILES = ['compose.yaml', 'compose.yml', 'docker-compose.yml', 'docker-compose.yaml']
@@ -31,13 +35,6 @@ export interface LoadedProject {
   environment: Map<string, string>
 }
 
-export class ComposeError extends Error {
-  constructor(message: string) {
-    super(message)
-    this.name = 'ComposeError'
-  }
-}
-
 export function loadProject(opts: LoadOptions): LoadedProject {
   const files = composeFiles(opts)
   const workingDir = resolve(opts.cwd, opts.projectDirectory ?? dirname(files[0]!))
@@ -63,6 +60,7 @@ export function loadProject(opts: LoadOptions): LoadedProject {
     }
     document = mergeDocuments(document, interpolated)
   }
+  validateDocument(document)
   const name = projectName(opts, document, workingDir, environment)
   return { name, workingDir, files, envFiles, document, environment }
 }

@@ -139,3 +139,26 @@ test('interop: a project cais compose made is listed and removed by docker-compo
   assert.equal((await d.cli('ps', '-aq')).stdout, '')
   assert.doesNotMatch((await d.cli('network', 'ls')).stdout, /mixed_default/)
 })
+
+test('cais compose: attached up prints each container\'s output until they stop; stop, start and rm; the plugin metadata', async (t) => {
+  const d = await startDaemon(t)
+  const dir = projectDir(d, 'attached', {
+    'compose.yaml': 'services:\n  a:\n    image: busybox\n    command: ["sh", "-c", "echo hello from a; sleep 1; echo bye"]\n  b:\n    image: busybox\n    command: ["sh", "-c", "echo b says hi; exit 3"]\n',
+  })
+  const up = await compose(d, dir, 'up')
+  assert.equal(up.code, 0, up.stderr)
+  for (const line of ['attached-a-1  | hello from a', 'attached-a-1  | bye', 'attached-b-1  | b says hi', 'attached-b-1 exited with code 3', 'attached-a-1 exited with code 0']) {
+    assert.ok(up.stdout.split('\n').includes(line), `${line} in:\n${up.stdout}`)
+  }
+  const started = await compose(d, dir, 'start', 'a')
+  assert.equal(started.code, 0, started.stderr)
+  assert.match(started.stderr, /Container attached-a-1 {2}Started/)
+  assert.equal((await d.cli('inspect', '-f', '{{.State.Running}}', 'attached-a-1')).stdout.trim(), 'true')
+  assert.equal((await compose(d, dir, 'stop')).code, 0)
+  assert.equal((await d.cli('inspect', '-f', '{{.State.Running}}', 'attached-a-1')).stdout.trim(), 'false')
+  const rm = await compose(d, dir, 'rm', '-f')
+  assert.equal(rm.code, 0, rm.stderr)
+  assert.equal((await d.cli('ps', '-aq')).stdout, '')
+  const meta = await compose(d, dir, 'docker-cli-plugin-metadata')
+  assert.equal((JSON.parse(meta.stdout) as { SchemaVersion: string }).SchemaVersion, '0.1.0')
+})

@@ -1,9 +1,10 @@
 import { stringify } from 'yaml'
 import type { EngineClient } from '../../../client/engine-client.ts'
 import { buildService, down, projectContainers, up } from '../../../compose/converge.ts'
-import { label } from '../../../compose/convert.ts'
+import { COMPOSE_VERSION, label } from '../../../compose/convert.ts'
 import { ComposeError, loadProject } from '../../../compose/load.ts'
 import { type Project, normalizeProject } from '../../../compose/model.ts'
+import type { ContainerSummary } from '../../../wire/types.ts'
 import type { Command } from '../../command.ts'
 import { UsageError, bool, list, parseFlags, str } from '../../flags.ts'
 import type { Io } from '../../io.ts'
@@ -31,6 +32,10 @@ export const composeCommand: Command = {
   minArgs: 1,
   async run(client, p, io) {
     const [verb, ...rest] = p.args as [string, ...string[]]
+    if (verb === 'docker-cli-plugin-metadata') {
+      io.out(JSON.stringify({ SchemaVersion: '0.1.0', Vendor: 'cais', Version: COMPOSE_VERSION, ShortDescription: 'Docker Compose, by cais' }))
+      return 0
+    }
     const sub = subcommands[verb]
     if (!sub) throw new UsageError(`unknown compose command: ${verb}`)
     const parsed = parseFlags(rest, sub.flags)
@@ -57,6 +62,64 @@ export const composeCommand: Command = {
   },
 }
 
+/** The project's containers, or those of the services named. */
+async function selected(client: EngineClient, project: Project, services: string[]): Promise<ContainerSummary[]> {
+  return (await projectContainers(client, project.name)).filter((c) => services.length === 0 || services.includes(c.Labels[label.service] ?? ''))
+}
+
+/** A verb that does one thing to each container of the services named (all without names). */
+function lifecycle(doing: string, done: string, act: (client: EngineClient, id: string) => Promise<void>): Subcommand {
+  return {
+    flags: [],
+    async run(client, project, p, io) {
+      for (const c of await selected(client, project, p.args)) {
+        const name = c.Names[0]?.slice(1) ?? c.Id
+        io.err(` Container ${name}  ${doing}`)
+        await act(client, c.Id)
+        io.err(` Container ${name}  ${done}`)
+      }
+      return 0
+    },
+  }
+}
+
+/**
+ * `up` without `-d`: the containers' output, prefixed, until they have all stopped; Ctrl-C stops them (a second
+ * Ctrl-C kills them) and exits 130, as docker compose does.
+ */
+async function attached(client: EngineClient, project: Project, io: Io): Promise<number> {
+  const containers = await selected(client, project, [])
+  const width = Math.max(0, ...containers.map((c) => (c.Names[0]?.length ?? 1) - 1))
+  let interrupted = 0
+  const onSigint = (): void => {
+    interrupted++
+    io.err(interrupted === 1 ? 'Gracefully stopping... (press Ctrl+C again to force)' : 'Killing...')
+    for (const c of containers) void (interrupted === 1 ? client.containers.stop(c.Id) : client.containers.kill(c.Id)).catch(() => {})
+  }
+  process.on('SIGINT', onSigint)
+  try {
+    await Promise.all(
+      containers.map(async (c) => {
+        const name = c.Names[0]?.slice(1) ?? c.Id
+        const prefix = `${name.padEnd(width)}  | `
+        const chunks = await client.containers.logs(c.Id, { follow: true, stdout: true, stderr: true, since: String(Math.floor(Date.now() / 1000) - 1) })
+        let partial = ''
+        for await (const chunk of chunks) {
+          const lines = (partial + chunk.data.toString()).split('\n')
+          partial = lines.pop()!
+          for (const l of lines) io.out(`${prefix}${l}`)
+        }
+        if (partial !== '') io.out(`${prefix}${partial}`)
+        const state = await client.containers.inspect(c.Id).catch(() => undefined)
+        io.out(`${name} exited with code ${state?.State.ExitCode ?? 0}`)
+      }),
+    )
+  } finally {
+    process.off('SIGINT', onSigint)
+  }
+  return interrupted > 0 ? 130 : 0
+}
+
 interface Subcommand {
   flags: Array<{ name: string; short?: string; type: 'bool' | 'string' | 'list' }>
   run(client: EngineClient, project: Project, p: ReturnType<typeof parseFlags>, io: Io): Promise<number>
@@ -75,7 +138,6 @@ const subcommands: Record<string, Subcommand> = {
       { name: 'wait-timeout', type: 'string' },
     ],
     async run(client, project, p, io) {
-      if (!bool(p, 'detach')) throw new UsageError('cais compose up runs detached for now: add -d (then `cais compose logs`)')
       await up(
         client,
         project,
@@ -88,7 +150,8 @@ const subcommands: Record<string, Subcommand> = {
         },
         report(io),
       )
-      return 0
+      if (bool(p, 'detach')) return 0
+      return attached(client, project, io)
     },
   },
   down: {
@@ -155,6 +218,31 @@ const subcommands: Record<string, Subcommand> = {
         ...(Object.keys(project.volumes).length > 0 ? { volumes: project.volumes } : {}),
       }
       io.out(str(p, 'format') === 'json' ? JSON.stringify(doc, null, 2) : stringify(doc).trimEnd())
+      return 0
+    },
+  },
+  stop: lifecycle('Stopping', 'Stopped', (client, id) => client.containers.stop(id).then(() => {})),
+  start: lifecycle('Starting', 'Started', (client, id) => client.containers.start(id)),
+  restart: lifecycle('Restarting', 'Started', (client, id) => client.containers.restart(id)),
+  kill: lifecycle('Killing', 'Killed', (client, id) => client.containers.kill(id)),
+  pause: lifecycle('Pausing', 'Paused', (client, id) => client.containers.pause(id)),
+  unpause: lifecycle('Unpausing', 'Unpaused', (client, id) => client.containers.unpause(id)),
+  rm: {
+    flags: [
+      { name: 'force', short: 'f', type: 'bool' },
+      { name: 'stop', short: 's', type: 'bool' },
+      { name: 'volumes', short: 'v', type: 'bool' },
+    ],
+    async run(client, project, p, io) {
+      const targets = (await selected(client, project, p.args)).filter((c) => bool(p, 'stop') || c.State !== 'running')
+      if (targets.length === 0) {
+        io.err('No stopped containers')
+        return 0
+      }
+      for (const c of targets) {
+        await client.containers.remove(c.Id, { force: true, v: bool(p, 'volumes') })
+        io.err(` Container ${c.Names[0]?.slice(1) ?? c.Id}  Removed`)
+      }
       return 0
     },
   },
