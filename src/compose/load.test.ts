@@ -133,3 +133,31 @@ test('bad input: YAML errors name file, line and column; duplicate keys; bad nam
   const noImage = project({ 'compose.yaml': 'services:\n  web:\n    command: x\n' })
   assert.throws(() => normalizeProject(noImage, { profiles: [], warnings: [] }), /service "web" has neither an image nor a build context specified/)
 })
+
+test('extends: a chain in the same file and a service in another file, ties to other services not inherited, cycles named', () => {
+  const p = project({
+    'common.yaml': 'services:\n  base:\n    image: busybox\n    environment: { FROM_FILE: "1" }\n    labels: [origin=common]\n',
+    'compose.yaml': `services:
+  db:
+    image: db
+  app:
+    extends: { file: common.yaml, service: base }
+    depends_on: [db]
+    environment: { OWN: "2" }
+  worker:
+    extends: app
+    command: ["work"]
+`,
+  })
+  const n = normalizeProject(p, { profiles: [], warnings: [] })
+  const app = n.services.find((s) => s.name === 'app')!
+  const worker = n.services.find((s) => s.name === 'worker')!
+  assert.equal(app.image, 'busybox')
+  assert.deepEqual(app.environment, { FROM_FILE: '1', OWN: '2' })
+  assert.deepEqual(app.labels, { origin: 'common' })
+  assert.deepEqual(Object.keys(app.depends_on), ['db'])
+  assert.deepEqual(worker.environment, { FROM_FILE: '1', OWN: '2' })
+  assert.deepEqual(worker.command, ['work'])
+  assert.deepEqual(worker.depends_on, {}, 'depends_on is not inherited')
+  assert.throws(() => project({ 'compose.yaml': 'services:\n  a: { image: x, extends: b }\n  b: { image: x, extends: a }\n' }), /circular reference with extends: a -> b -> a/)
+})

@@ -58,6 +58,7 @@ export function loadProject(opts: LoadOptions): LoadedProject {
     } catch (err) {
       throw new ComposeError(`${file}: ${err instanceof Error ? err.message : String(err)}`)
     }
+    resolveExtends(interpolated, dirname(file), vars, [file])
     document = mergeDocuments(document, interpolated)
   }
   validateDocument(document)
@@ -104,6 +105,48 @@ function readYaml(file: string): Record<string, unknown> {
   if (value === null || value === undefined) return {}
   if (typeof value !== 'object' || Array.isArray(value)) throw new ComposeError(`${file}: the top level must be a mapping`)
   return value as Record<string, unknown>
+}
+
+/**
+ * `extends`: each service that names another (in this file, or in `file` relative to it) becomes that service's
+ * attributes with its own merged over them, by the same rules as files. Chains are followed; a cycle is named.
+ */
+function resolveExtends(doc: Record<string, unknown>, dir: string, vars: Variables, chain: string[]): void {
+  const services = doc['services']
+  if (!isMapping(services)) return
+  const resolving = new Set<string>()
+  const resolveOne = (name: string): Record<string, unknown> => {
+    const svc = services[name]
+    if (!isMapping(svc)) throw new ComposeError(`service "${name}" not found${chain.length > 1 ? ` in ${chain.at(-1)!}` : ''}`)
+    const ext = svc['extends']
+    if (ext === undefined) return svc
+    if (resolving.has(name)) throw new ComposeError(`circular reference with extends: ${[...resolving, name].join(' -> ')}`)
+    resolving.add(name)
+    const spec = typeof ext === 'string' ? { service: ext } : (ext as { service?: string; file?: string })
+    if (!spec.service) throw new ComposeError(`services.${name}.extends: a service to extend is required`)
+    let base: Record<string, unknown>
+    if (spec.file) {
+      const file = resolve(dir, spec.file)
+      if (chain.includes(file) && spec.service === name) throw new ComposeError(`circular reference with extends: ${name} in ${file}`)
+      const other = interpolateTree(readYaml(file), vars) as Record<string, unknown>
+      resolveExtends(other, dirname(file), vars, [...chain, file])
+      base = mapping(mapping(other['services'])[spec.service], `service "${spec.service}" not found in ${file}`)
+    } else base = resolveOne(spec.service)
+    const { extends: _omit, ...own } = svc
+    // Attributes that tie a service to others are not inherited (the spec's rule).
+    const { depends_on: _d, volumes_from: _v, links: _l, ...inherited } = base
+    const merged = mergeDocuments({ services: { [name]: inherited } }, { services: { [name]: own } })
+    const result = mapping(mapping(merged['services'])[name])
+    services[name] = result
+    resolving.delete(name)
+    return result
+  }
+  for (const name of Object.keys(services)) resolveOne(name)
+}
+
+function mapping(v: unknown, missing = 'expected a mapping'): Record<string, unknown> {
+  if (!isMapping(v)) throw new ComposeError(missing)
+  return v
 }
 
 /**

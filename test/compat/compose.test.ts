@@ -66,6 +66,12 @@ volumes:
   const ps = await compose(d, dir, 'ps', '--format', 'json')
   const rows = ps.stdout.trim().split('\n').map((l) => JSON.parse(l) as { Name: string; Service: string; State: string })
   assert.deepEqual(rows.map((r) => [r.Name, r.Service, r.State]).sort(), [['shop-db-1', 'db', 'running'], ['shop-web-1', 'web', 'running']])
+  const exec = await compose(d, dir, 'exec', '-T', 'db', 'sh', '-c', 'echo "inside $(hostname)" && ls -d /data')
+  assert.equal(exec.code, 0, exec.stderr)
+  assert.match(exec.stdout, /^inside [0-9a-f]{12}\n\/data\n$/)
+  const notRunning = await compose(d, dir, 'exec', '-T', 'nope', 'true')
+  assert.equal(notRunning.code, 1)
+  assert.match(notRunning.stderr, /service "nope" is not running/)
   const logs = await compose(d, dir, 'logs', 'web')
   assert.equal(logs.stdout, 'web-1  | built page\nweb-1  | from-dotenv\n')
   const labels = JSON.parse((await d.cli('inspect', '-f', '{{json .Config.Labels}}', 'shop-web-1')).stdout) as Record<string, string>

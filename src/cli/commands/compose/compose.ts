@@ -38,7 +38,7 @@ export const composeCommand: Command = {
     }
     const sub = subcommands[verb]
     if (!sub) throw new UsageError(`unknown compose command: ${verb}`)
-    const parsed = parseFlags(rest, sub.flags)
+    const parsed = parseFlags(rest, sub.flags, { interspersed: sub.interspersed ?? true })
     const warnings: string[] = []
     try {
       const loaded = loadProject({
@@ -122,6 +122,8 @@ async function attached(client: EngineClient, project: Project, io: Io): Promise
 
 interface Subcommand {
   flags: Array<{ name: string; short?: string; type: 'bool' | 'string' | 'list' }>
+  /** false: flags only before the first argument (a command's own flags follow it). */
+  interspersed?: boolean
   run(client: EngineClient, project: Project, p: ReturnType<typeof parseFlags>, io: Io): Promise<number>
 }
 
@@ -219,6 +221,37 @@ const subcommands: Record<string, Subcommand> = {
       }
       io.out(str(p, 'format') === 'json' ? JSON.stringify(doc, null, 2) : stringify(doc).trimEnd())
       return 0
+    },
+  },
+  exec: {
+    flags: [
+      { name: 'detach', short: 'd', type: 'bool' },
+      { name: 'no-TTY', short: 'T', type: 'bool' },
+      { name: 'env', short: 'e', type: 'list' },
+      { name: 'user', short: 'u', type: 'string' },
+      { name: 'workdir', short: 'w', type: 'string' },
+      { name: 'index', type: 'string' },
+      { name: 'privileged', type: 'bool' },
+    ],
+    interspersed: false,
+    async run(client, project, p, io) {
+      const [service, ...command] = p.args
+      if (!service || command.length === 0) throw new UsageError('cais compose exec requires a service and a command')
+      const index = str(p, 'index') ?? '1'
+      const target = (await selected(client, project, [service])).find((c) => (c.Labels[label.number] ?? '1') === index && c.State === 'running')
+      if (!target) throw new ComposeError(`service "${service}" is not running`)
+      // docker compose exec: stdin attached, and a TTY when this terminal is one, unless -T.
+      const tty = !bool(p, 'no-TTY') && (io.stdin as { isTTY?: boolean }).isTTY === true
+      const flags = new Map<string, string | boolean | string[]>([
+        ['interactive', !bool(p, 'detach')],
+        ['tty', tty],
+        ['detach', bool(p, 'detach')],
+        ['privileged', bool(p, 'privileged')],
+        ['env', list(p, 'env')],
+      ])
+      for (const k of ['user', 'workdir']) if (str(p, k) !== undefined) flags.set(k, str(p, k)!)
+      const { execCommand } = await import('../container/exec.ts')
+      return execCommand.run(client, { flags, args: [target.Id, ...command] }, io)
     },
   },
   stop: lifecycle('Stopping', 'Stopped', (client, id) => client.containers.stop(id).then(() => {})),
