@@ -86,6 +86,70 @@ export async function up(client: EngineClient, project: Project, opts: UpOptions
   }
 }
 
+export interface RunOptions {
+  command: string[] | undefined
+  entrypoint: string[] | undefined
+  env: string[]
+  name: string | undefined
+  user: string | undefined
+  workdir: string | undefined
+  tty: boolean
+  interactive: boolean
+  noDeps: boolean
+  waitTimeoutMs: number
+}
+
+/**
+ * `run`: the service's dependencies brought up (unless `noDeps`) and their conditions met, then a one-off container
+ * of the service (`PROJECT-SERVICE-run-XXXXXX`, `oneoff=True`, no published ports) created, not started. Returns its ID.
+ */
+export async function createOneOff(client: EngineClient, project: Project, service: string, opts: RunOptions, report: Report): Promise<{ id: string; name: string }> {
+  const s = project.services.find((x) => x.name === service)
+  if (!s) throw new ComposeError(`no such service: ${service}`)
+  if (!opts.noDeps) {
+    const needed = new Set<string>()
+    const add = (name: string): void => {
+      for (const d of Object.keys(project.services.find((x) => x.name === name)?.depends_on ?? {})) {
+        if (needed.has(d)) continue
+        needed.add(d)
+        add(d)
+      }
+    }
+    add(service)
+    if (needed.size > 0) {
+      const deps = { ...project, services: project.services.filter((x) => needed.has(x.name)) }
+      await up(client, deps, { build: false, forceRecreate: false, noRecreate: false, removeOrphans: false, waitTimeoutMs: opts.waitTimeoutMs }, report)
+    }
+    for (const [dep, cond] of Object.entries(s.depends_on)) await waitForCondition(client, project, dep, cond.condition, opts.waitTimeoutMs, report)
+  } else {
+    await ensureNetworks(client, { ...project, services: [s] }, report)
+    await ensureVolumes(client, { ...project, services: [s] }, report)
+  }
+  const image = await ensureImage(client, project, s, { build: false, forceRecreate: false, noRecreate: false, removeOrphans: false, waitTimeoutMs: opts.waitTimeoutMs }, report)
+  const oneOff: ServiceConfig = {
+    ...s,
+    ports: [],
+    container_name: undefined,
+    environment: { ...s.environment, ...Object.fromEntries(opts.env.map((e) => [e.split('=')[0]!, e.includes('=') ? e.slice(e.indexOf('=') + 1) : null])) },
+    ...(opts.command ? { command: opts.command } : {}),
+    ...(opts.entrypoint ? { entrypoint: opts.entrypoint } : {}),
+    ...(opts.user ? { user: opts.user } : {}),
+    ...(opts.workdir ? { working_dir: opts.workdir } : {}),
+    tty: opts.tty,
+    stdin_open: opts.interactive,
+    restart: undefined,
+  }
+  const name = opts.name ?? `${project.name}-${s.name}-run-${Math.random().toString(16).slice(2, 8).padEnd(6, '0')}`
+  const body = createBody(project, oneOff, 1, image)
+  body.Labels = { ...body.Labels, [label.oneoff]: 'True' }
+  body.AttachStdin = opts.interactive
+  body.AttachStdout = true
+  body.AttachStderr = true
+  body.StdinOnce = opts.interactive
+  const { Id } = await client.containers.create(body, { name })
+  return { id: Id, name }
+}
+
 const numberOf = (c: ContainerSummary): number => Number(c.Labels[label.number] ?? '1')
 
 /** Why a container no longer matches its service, or undefined when it still does. */

@@ -168,3 +168,36 @@ test('cais compose: attached up prints each container\'s output until they stop;
   const meta = await compose(d, dir, 'docker-cli-plugin-metadata')
   assert.equal((JSON.parse(meta.stdout) as { SchemaVersion: string }).SchemaVersion, '0.1.0')
 })
+
+test('cais compose run: dependencies come up first, a one-off container runs the command with the exit code, --rm removes it', async (t) => {
+  const d = await startDaemon(t)
+  const dir = projectDir(d, 'oneoff', {
+    'compose.yaml': `services:
+  db:
+    image: busybox
+    command: ["sleep", "300"]
+    stop_grace_period: 1s
+  tool:
+    image: busybox
+    depends_on: [db]
+    environment: { MODE: base }
+    command: ["echo", "default command"]
+`,
+  })
+  const r = await compose(d, dir, 'run', '--rm', '-T', '-e', 'EXTRA=1', 'tool', 'sh', '-c', 'echo "$MODE $EXTRA"; exit 4')
+  assert.equal(r.code, 4, r.stderr)
+  assert.equal(r.stdout, 'base 1\n')
+  assert.match(r.stderr, /Container oneoff-db-1 {2}Started/)
+  assert.equal((await d.cli('inspect', '-f', '{{.State.Running}}', 'oneoff-db-1')).stdout.trim(), 'true')
+  const left = await d.cli('ps', '-a', '--filter', 'label=com.docker.compose.oneoff=True', '-q')
+  assert.equal(left.stdout, '', '--rm removed the one-off container')
+  const kept = await compose(d, dir, 'run', '-T', '--name', 'kept-run', 'tool')
+  assert.equal(kept.code, 0, kept.stderr)
+  assert.equal(kept.stdout, 'default command\n')
+  assert.equal((await d.cli('inspect', '-f', '{{index .Config.Labels "com.docker.compose.oneoff"}}', 'kept-run')).stdout.trim(), 'True')
+  const ps = await compose(d, dir, 'ps', '-a', '--format', 'json')
+  assert.doesNotMatch(ps.stdout, /kept-run/, 'ps leaves one-off containers out')
+  const down = await compose(d, dir, 'down', '-t', '1')
+  assert.equal(down.code, 0, down.stderr)
+  assert.equal((await d.cli('ps', '-aq')).stdout, '', 'down removes one-off containers too')
+})

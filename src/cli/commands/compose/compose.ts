@@ -1,6 +1,6 @@
 import { stringify } from 'yaml'
 import type { EngineClient } from '../../../client/engine-client.ts'
-import { buildService, down, projectContainers, up } from '../../../compose/converge.ts'
+import { buildService, createOneOff, down, projectContainers, up } from '../../../compose/converge.ts'
 import { COMPOSE_VERSION, label } from '../../../compose/convert.ts'
 import { ComposeError, loadProject } from '../../../compose/load.ts'
 import { type Project, normalizeProject } from '../../../compose/model.ts'
@@ -252,6 +252,58 @@ const subcommands: Record<string, Subcommand> = {
       for (const k of ['user', 'workdir']) if (str(p, k) !== undefined) flags.set(k, str(p, k)!)
       const { execCommand } = await import('../container/exec.ts')
       return execCommand.run(client, { flags, args: [target.Id, ...command] }, io)
+    },
+  },
+  run: {
+    flags: [
+      { name: 'rm', type: 'bool' },
+      { name: 'detach', short: 'd', type: 'bool' },
+      { name: 'no-TTY', short: 'T', type: 'bool' },
+      { name: 'env', short: 'e', type: 'list' },
+      { name: 'name', type: 'string' },
+      { name: 'user', short: 'u', type: 'string' },
+      { name: 'workdir', short: 'w', type: 'string' },
+      { name: 'entrypoint', type: 'string' },
+      { name: 'no-deps', type: 'bool' },
+    ],
+    interspersed: false,
+    async run(client, project, p, io) {
+      const [service, ...command] = p.args
+      if (!service) throw new UsageError('cais compose run requires a service')
+      const stdinTty = (io.stdin as { isTTY?: boolean }).isTTY === true
+      const tty = !bool(p, 'no-TTY') && !bool(p, 'detach') && stdinTty
+      const entrypoint = str(p, 'entrypoint')
+      const { id, name } = await createOneOff(
+        client,
+        project,
+        service,
+        {
+          command: command.length > 0 ? command : undefined,
+          entrypoint: entrypoint === undefined ? undefined : entrypoint === '' ? [''] : [entrypoint],
+          env: list(p, 'env'),
+          name: str(p, 'name'),
+          user: str(p, 'user'),
+          workdir: str(p, 'workdir'),
+          tty,
+          interactive: !bool(p, 'detach') && (tty || !bool(p, 'no-TTY')),
+          noDeps: bool(p, 'no-deps'),
+          waitTimeoutMs: 120_000,
+        },
+        report(io),
+      )
+      if (bool(p, 'detach')) {
+        await client.containers.start(id)
+        io.out(name)
+        return 0
+      }
+      // Attached as `docker start -ai`: the exit code is the container's.
+      const { startCommand } = await import('../container/start.ts')
+      try {
+        const flags = new Map<string, string | boolean | string[]>([['attach', true], ['interactive', !bool(p, 'no-TTY')]])
+        return await startCommand.run(client, { flags, args: [id] }, io)
+      } finally {
+        if (bool(p, 'rm')) await client.containers.remove(id, { force: true }).catch(() => {})
+      }
     },
   },
   stop: lifecycle('Stopping', 'Stopped', (client, id) => client.containers.stop(id).then(() => {})),
