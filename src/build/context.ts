@@ -4,6 +4,7 @@ import { lstat, mkdir, readFile, readdir, rename, rm, stat, utimes } from 'node:
 import { join, posix } from 'node:path'
 import { type Readable, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
+import { DigestingStream } from '../content/digest.ts'
 import { IgnoreRules } from '../lib/dockerignore.ts'
 import { diskUsage } from '../lib/disk-usage.ts'
 import { CaisError, invalid, isErrno } from '../lib/errors.ts'
@@ -62,17 +63,11 @@ export class ContextStore {
     const rel = cleanContextPath(dockerfilePath || 'Dockerfile')
     const tarPath = join(this.#dir, `.tmp-${newId()}.tar`)
     try {
-      const hash = createHash('sha256')
-      const hashing = new Transform({
-        transform(chunk: Buffer, _enc, done) {
-          hash.update(chunk)
-          done(null, chunk)
-        },
-      })
+      const hashing = new DigestingStream()
       // A deep write buffer: with the default 16 KiB, each chunk waits for its write before the socket is read
       // again, and the client's upload slows to the disk's round trips.
       await pipeline(maybeDecompress(body), hashing, createWriteStream(tarPath, { mode: 0o600, highWaterMark: 8 * 1024 * 1024 }))
-      const key = createHash('sha256').update(`${hash.digest('hex')}\0${rel}`).digest('hex')
+      const key = createHash('sha256').update(`${hashing.digest()}\0${rel}`).digest('hex')
       const dir = join(this.#dir, key)
       this.#inUse.set(key, (this.#inUse.get(key) ?? 0) + 1)
       const release = (): void => {

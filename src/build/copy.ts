@@ -5,8 +5,8 @@ import { basename, dirname, join, posix } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { type ContainerFs, resolveInContainer } from '../containers/archive.ts'
 import type { VolumeService } from '../volumes/service.ts'
-import { invalid, isErrno } from '../lib/errors.ts'
-import { compressionOf, extractTar, maybeDecompress } from '../lib/tar.ts'
+import { invalid } from '../lib/errors.ts'
+import { extractTar, looksLikeTar, maybeDecompress } from '../lib/tar.ts'
 
 /** One file tree a COPY or ADD takes from: a path resolved inside its root (the context, or a stage's rootfs). */
 export interface CopySource {
@@ -210,9 +210,7 @@ export async function isArchive(path: string): Promise<boolean> {
   try {
     const head = Buffer.alloc(512)
     const { bytesRead } = await fh.read(head, 0, 512, 0)
-    const buf = head.subarray(0, bytesRead)
-    if (compressionOf(buf) !== 'none') return true
-    return buf.length >= 262 && buf.toString('latin1', 257, 262) === 'ustar'
+    return looksLikeTar(head.subarray(0, bytesRead))
   } finally {
     await fh.close()
   }
@@ -234,8 +232,6 @@ export async function download(url: string, dir: string, signal: AbortSignal): P
   await pipeline(res.body as unknown as NodeJS.ReadableStream, createWriteStream(file, { mode: 0o600 }))
   await chmod(file, 0o600)
   const modified = Date.parse(res.headers.get('last-modified') ?? '')
-  if (!Number.isNaN(modified)) await utimes(file, new Date(modified), new Date(modified)).catch((err: unknown) => {
-    if (!isErrno(err, 'ENOENT')) throw err
-  })
+  if (!Number.isNaN(modified)) await utimes(file, new Date(modified), new Date(modified))
   return { host: file, name, rel: name }
 }

@@ -1,6 +1,7 @@
 import type { EngineClient } from '../client/engine-client.ts'
 import { ApiError } from '../client/http.ts'
 import { prepareContext } from '../lib/build-context.ts'
+import { splitImageName } from '../lib/image-name.ts'
 import type { ContainerSummary } from '../wire/types.ts'
 import { COMPOSE_VERSION, containerName, createBody, label } from './convert.ts'
 import { ComposeError } from './load.ts'
@@ -207,7 +208,8 @@ async function ensureImage(client: EngineClient, project: Project, s: ServiceCon
   }
   if (!present) {
     report(`Image ${image}  Pulling`)
-    const stream = await client.images.pull(image.includes(':') || image.includes('@') ? image.slice(0, image.lastIndexOf(image.includes('@') ? '@' : ':')) : image, { tag: image.includes('@') ? image.slice(image.indexOf('@') + 1) : image.includes(':') && image.lastIndexOf(':') > image.lastIndexOf('/') ? image.slice(image.lastIndexOf(':') + 1) : 'latest' })
+    const { image: name, tag } = splitImageName(image)
+    const stream = await client.images.pull(name, { tag: tag ?? 'latest' })
     for await (const m of stream) if (m.errorDetail || m.error) throw new ComposeError(`service "${s.name}": pull of ${image} failed: ${m.errorDetail?.message ?? m.error}`)
     report(`Image ${image}  Pulled`)
   }

@@ -418,9 +418,10 @@ export class ImageService {
 
     const deleted: ImageDeleteItem[] = []
     let reclaimed = 0
+    // Only the top of a chain of images is pruned; its untagged parents go with it (Docker's image heads).
+    const parents = this.#parents()
     for (const rec of [...this.#store.records.values()]) {
-      // Only the top of a chain of images is pruned; its untagged parents go with it (Docker's image heads).
-      if (!this.#store.records.has(rec.id) || this.#parents().has(rec.id)) continue
+      if (!this.#store.records.has(rec.id) || parents.has(rec.id)) continue
       if (inUse.has(rec.id)) continue
       const config = this.config(rec.id)
       const labels = config.config?.Labels ?? {}

@@ -4,15 +4,7 @@ import { bool, str } from '../../flags.ts'
 import type { Io } from '../../io.ts'
 import { displayProgress } from '../../output/progress.ts'
 import { registryAuthFor } from '../../registry-auth.ts'
-
-/** Splits `name[:tag|@digest]` as the docker CLI does before it calls the API. */
-export function splitImageName(ref: string): { image: string; tag: string | undefined } {
-  const at = ref.indexOf('@')
-  if (at >= 0) return { image: ref.slice(0, at), tag: ref.slice(at + 1) }
-  const colon = ref.lastIndexOf(':')
-  if (colon > ref.lastIndexOf('/')) return { image: ref.slice(0, colon), tag: ref.slice(colon + 1) }
-  return { image: ref, tag: undefined }
-}
+import { splitImageName } from '../../../lib/image-name.ts'
 
 /** Pulls with the stored credentials of the image's registry, rendering progress on `out`. */
 export async function pullImage(client: EngineClient, ref: string, io: Io, opts: { allTags?: boolean; quiet?: boolean; platform?: string | undefined; toStderr?: boolean } = {}): Promise<void> {

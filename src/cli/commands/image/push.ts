@@ -2,7 +2,7 @@ import type { Command } from '../../command.ts'
 import { bool } from '../../flags.ts'
 import { displayProgress } from '../../output/progress.ts'
 import { registryAuthFor } from '../../registry-auth.ts'
-import { splitImageName } from './pull.ts'
+import { splitImageName } from '../../../lib/image-name.ts'
 
 export const pushCommand: Command = {
   name: 'push',
