@@ -1,88 +1,222 @@
 import type { EngineClient } from '../client/engine-client.ts'
-import { ApiError } from '../client/http.ts'
-import { prepareContext } from '../lib/build-context.ts'
-import { splitImageName } from '../lib/image-name.ts'
 import type { ContainerSummary } from '../wire/types.ts'
-import { COMPOSE_VERSION, containerName, createBody, label } from './convert.ts'
-import { ComposeError } from './load.ts'
-import { type Project, type ServiceConfig, configHash, dependencyOrder } from './model.ts'
+import { waitForCondition } from './conditions.ts'
+import { containerName, createBody, label } from './convert.ts'
+import { ComposeError } from './errors.ts'
+import { copyFileObjects } from './file-objects.ts'
+import { ensureImage } from './images.ts'
+import { type Project, type PullPolicy, type ServiceConfig, attributeHashes, changedAttributes, configHash, dependencyOrder, serviceDependencies } from './model.ts'
+import { nameOf, numberOf, projectContainers } from './project-containers.ts'
+import type { Report } from './report.ts'
+import { ensureNetworks, ensureVolumes } from './resources.ts'
 
-/** What `up` reports as it goes: one line per object, as docker compose prints its progress. */
-export type Report = (line: string) => void
+export type { Report } from './report.ts'
 
 export interface UpOptions {
   build: boolean
+  noBuild: boolean
+  pull?: PullPolicy | undefined
   forceRecreate: boolean
   noRecreate: boolean
   removeOrphans: boolean
+  /** Create, do not start. */
+  noStart: boolean
+  /** Say what would be done, do nothing. */
+  dryRun: boolean
+  /** Seconds a container being recreated gets to stop. */
+  timeoutSec?: number | undefined
   /** Give up waiting on a dependency's condition after this long. */
   waitTimeoutMs: number
+  /** How many services converge at once (`--parallel`, COMPOSE_PARALLEL_LIMIT). */
+  parallel: number
+  /** `--scale SERVICE=N`, over the file's scale. */
+  scale: Record<string, number>
 }
 
-/** The project's containers (one-off ones left out), by service. */
-export async function projectContainers(client: EngineClient, project: string, opts: { all?: boolean; oneoff?: boolean } = {}): Promise<ContainerSummary[]> {
-  const filters = { label: [`${label.project}=${project}`, ...(opts.oneoff ? [] : [`${label.oneoff}=False`])] }
-  return client.containers.list({ all: opts.all ?? true, filters })
+export const defaultUpOptions: UpOptions = {
+  build: false, noBuild: false, forceRecreate: false, noRecreate: false, removeOrphans: false, noStart: false, dryRun: false,
+  waitTimeoutMs: 120_000, parallel: Number.POSITIVE_INFINITY, scale: {},
 }
 
 /**
- * `up -d`: creates the project's networks and volumes that are missing; then, service after service in dependency
- * order, keeps each container whose config hash and image are unchanged (starting it if it stopped), and recreates
- * the others, saying why. A dependency's condition (started, healthy, completed) is met before a dependant starts.
+ * The project restricted to the services named and, unless `noDeps`, what they depend on; all services without
+ * names. A service left out by its profiles can be named, which enables it.
+ */
+export function selectServices(project: Project, names: readonly string[], noDeps: boolean): Project {
+  if (names.length === 0) return project
+  const all = new Map([...project.disabled, ...project.services].map((s) => [s.name, s]))
+  const wanted = new Set<string>()
+  const add = (name: string, direct: boolean): void => {
+    if (wanted.has(name)) return
+    const s = all.get(name)
+    if (!s) {
+      if (direct) throw new ComposeError(`no such service: ${name}`)
+      return
+    }
+    wanted.add(name)
+    if (!noDeps) for (const d of serviceDependencies(s)) add(d, false)
+  }
+  for (const n of names) add(n, true)
+  return { ...project, services: [...all.values()].filter((s) => wanted.has(s.name)) }
+}
+
+/**
+ * `up`: creates the project's missing networks and volumes and makes every image present (a failed build or pull
+ * stops here, before any container changes); then converges the services, independent ones in parallel and each
+ * after what it depends on has met its condition: a container whose config and image are unchanged is kept
+ * (started if it stopped), the others are recreated, saying which attributes changed.
  */
 export async function up(client: EngineClient, project: Project, opts: UpOptions, report: Report): Promise<void> {
-  await ensureNetworks(client, project, report)
-  await ensureVolumes(client, project, report)
+  const order = dependencyOrder(project.services)
+  await ensureNetworks(client, project, report, opts.dryRun)
+  await ensureVolumes(client, project, report, opts.dryRun)
+  const limit = limiter(opts.parallel)
+  const imageIds = new Map<string, string | undefined>()
+  await Promise.all(
+    order.map((s) =>
+      limit(async () => {
+        const image = await ensureImage(client, project, s, opts, report)
+        imageIds.set(s.name, opts.dryRun ? undefined : (await client.images.inspect(image)).Id)
+      }),
+    ),
+  )
   const existing = await projectContainers(client, project.name)
-  for (const s of dependencyOrder(project.services)) {
-    const image = await ensureImage(client, project, s, opts, report)
-    const imageId = (await client.images.inspect(image)).Id
-    for (const [dep, cond] of Object.entries(s.depends_on)) await waitForCondition(client, project, dep, cond.condition, opts.waitTimeoutMs, report)
-    const mine = existing.filter((c) => c.Labels[label.service] === s.name).sort((a, b) => numberOf(a) - numberOf(b))
-    for (let n = 1; n <= s.scale; n++) {
+  const recreated = new Set<string>()
+  const selected = new Set(project.services.map((s) => s.name))
+  const converged = new Map<string, Promise<void>>()
+  const converge = (s: ServiceConfig): Promise<void> => {
+    let p = converged.get(s.name)
+    if (!p) {
+      p = (async () => {
+        await Promise.all(serviceDependencies(s).filter((d) => selected.has(d)).map((d) => converge(project.services.find((x) => x.name === d)!)))
+        if (!opts.dryRun && !opts.noStart) {
+          for (const [dep, cond] of Object.entries(s.depends_on)) {
+            if (!selected.has(dep) && !cond.required) continue
+            await waitForCondition(client, project.name, dep, cond.condition, opts.waitTimeoutMs, report)
+          }
+        }
+        await limit(() => convergeService(client, project, s, existing, imageIds.get(s.name), recreated, opts, report))
+      })()
+      converged.set(s.name, p)
+    }
+    return p
+  }
+  const results = await Promise.allSettled(order.map(converge))
+  const failed = results.find((r) => r.status === 'rejected')
+  if (failed) throw failed.reason
+  await handleOrphans(client, project, existing, opts, report)
+}
+
+async function convergeService(
+  client: EngineClient,
+  project: Project,
+  s: ServiceConfig,
+  existing: ContainerSummary[],
+  imageId: string | undefined,
+  recreated: Set<string>,
+  opts: UpOptions,
+  report: Report,
+): Promise<void> {
+  const image = s.image ?? `${project.name}-${s.name}`
+  const scale = opts.scale[s.name] ?? s.scale
+  const mine = existing.filter((c) => c.Labels[label.service] === s.name).sort((a, b) => numberOf(a) - numberOf(b))
+  const sharedWith = namespaceSources(s).filter((d) => recreated.has(d))
+  await Promise.all(
+    Array.from({ length: scale }, async (_, i) => {
+      const n = i + 1
       const current = mine.find((c) => numberOf(c) === n)
       const name = containerName(project, s, n)
       if (current) {
-        const why = recreateReason(current, s, imageId)
+        const why = opts.forceRecreate ? 'forced' : sharedWith.length > 0 ? `${sharedWith.join(', ')} recreated, whose namespaces or volumes it shares` : recreateReason(current, s, imageId)
         if (!why || opts.noRecreate) {
-          if (current.State !== 'running') {
+          if (current.State === 'running' || opts.noStart) report(`Container ${name}  Running`)
+          else {
             report(`Container ${name}  Starting`)
-            await client.containers.start(current.Id)
+            if (!opts.dryRun) await client.containers.start(current.Id)
             report(`Container ${name}  Started`)
-          } else report(`Container ${name}  Running`)
-          continue
+          }
+          return
         }
-        if (!opts.forceRecreate || why) report(`Container ${name}  Recreate (${opts.forceRecreate ? 'forced' : why})`)
-        await client.containers.stop(current.Id).catch(() => false)
-        await client.containers.remove(current.Id, { force: true })
+        recreated.add(s.name)
+        report(`Container ${name}  Recreate (${why})`)
+        if (!opts.dryRun) {
+          await client.containers.stop(current.Id, { t: opts.timeoutSec }).catch(() => false)
+          await client.containers.remove(current.Id, { force: true })
+        }
       }
       report(`Container ${name}  Creating`)
+      if (opts.dryRun) {
+        report(`Container ${name}  Created`)
+        return
+      }
       const { Id } = await client.containers.create(createBody(project, s, n, image), { name })
       for (const extra of Object.keys(s.networks).slice(1)) {
         const net = s.networks[extra]!
         await client.networks.connect(project.networks[extra]!.name, Id, { Aliases: [s.name, ...net.aliases], ...(net.ipv4_address ? { IPAMConfig: { IPv4Address: net.ipv4_address } } : {}) })
       }
+      await copyFileObjects(client, project, s, Id, project.environment)
       report(`Container ${name}  Created`)
+      if (opts.noStart) return
       report(`Container ${name}  Starting`)
       await client.containers.start(Id)
       report(`Container ${name}  Started`)
-    }
-    // Scaled down: the highest numbers go.
-    for (const extra of mine.filter((c) => numberOf(c) > s.scale)) {
-      await client.containers.remove(extra.Id, { force: true })
-      report(`Container ${extra.Names[0]?.slice(1) ?? extra.Id}  Removed`)
-    }
+    }),
+  )
+  // Scaled down: the highest numbers go.
+  for (const extra of mine.filter((c) => numberOf(c) > scale).reverse()) {
+    report(`Container ${nameOf(extra)}  Stopping`)
+    if (opts.dryRun) continue
+    await client.containers.stop(extra.Id, { t: opts.timeoutSec }).catch(() => false)
+    await client.containers.remove(extra.Id, { force: true })
+    report(`Container ${nameOf(extra)}  Removed`)
   }
-  const known = new Set(project.services.map((s) => s.name))
+}
+
+async function handleOrphans(client: EngineClient, project: Project, existing: ContainerSummary[], opts: UpOptions, report: Report): Promise<void> {
+  const known = new Set([...project.services, ...project.disabled].map((s) => s.name))
   const orphans = existing.filter((c) => !known.has(c.Labels[label.service] ?? ''))
-  if (orphans.length > 0) {
-    if (opts.removeOrphans) {
-      for (const o of orphans) {
-        await client.containers.remove(o.Id, { force: true })
-        report(`Container ${o.Names[0]?.slice(1) ?? o.Id}  Removed`)
-      }
-    } else {
-      report(`Found orphan containers (${orphans.map((o) => o.Names[0]?.slice(1)).join(', ')}) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.`)
+  if (orphans.length === 0) return
+  if (!opts.removeOrphans) {
+    report(`Found orphan containers ([${orphans.map(nameOf).join(' ')}]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.`)
+    return
+  }
+  for (const o of orphans) {
+    report(`Container ${nameOf(o)}  Removing`)
+    if (opts.dryRun) continue
+    await client.containers.remove(o.Id, { force: true })
+    report(`Container ${nameOf(o)}  Removed`)
+  }
+}
+
+/** The services whose namespaces or volumes a service's containers use: recreating one means recreating it. */
+function namespaceSources(s: ServiceConfig): string[] {
+  const out = [s.network_mode, s.pid, s.ipc].filter((m): m is string => m?.startsWith('service:') === true).map((m) => m.slice('service:'.length))
+  for (const from of s.volumes_from) if (!from.startsWith('container:')) out.push(from.split(':')[0]!)
+  return out
+}
+
+/** Why a container no longer matches its service, or undefined when it still does. */
+function recreateReason(c: ContainerSummary, s: ServiceConfig, imageId: string | undefined): string | undefined {
+  if (c.Labels[label.configHash] !== configHash(s)) {
+    const changed = changedAttributes(c.Labels[label.attributeHashes] ?? '', attributeHashes(s))
+    return c.Labels[label.attributeHashes] !== undefined && changed.length > 0 ? `${changed.join(', ')} changed` : 'config changed'
+  }
+  if (imageId && c.ImageID && c.ImageID !== imageId) return 'image updated'
+  return undefined
+}
+
+/** Runs at most `n` of the tasks given to it at once. */
+function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let running = 0
+  const queue: Array<() => void> = []
+  return async <T>(task: () => Promise<T>): Promise<T> => {
+    if (running >= n) await new Promise<void>((r) => queue.push(r))
+    running++
+    try {
+      return await task()
+    } finally {
+      running--
+      queue.shift()?.()
     }
   }
 }
@@ -97,41 +231,32 @@ export interface RunOptions {
   tty: boolean
   interactive: boolean
   noDeps: boolean
+  publish: boolean
   waitTimeoutMs: number
 }
 
 /**
  * `run`: the service's dependencies brought up (unless `noDeps`) and their conditions met, then a one-off container
- * of the service (`PROJECT-SERVICE-run-XXXXXX`, `oneoff=True`, no published ports) created, not started. Returns its ID.
+ * of the service (`PROJECT-SERVICE-run-XXXXXX`, `oneoff=True`, ports published only with `--service-ports`)
+ * created, not started. Returns its ID.
  */
 export async function createOneOff(client: EngineClient, project: Project, service: string, opts: RunOptions, report: Report): Promise<{ id: string; name: string }> {
-  const s = project.services.find((x) => x.name === service)
-  if (!s) throw new ComposeError(`no such service: ${service}`)
-  if (!opts.noDeps) {
-    const needed = new Set<string>()
-    const add = (name: string): void => {
-      for (const d of Object.keys(project.services.find((x) => x.name === name)?.depends_on ?? {})) {
-        if (needed.has(d)) continue
-        needed.add(d)
-        add(d)
-      }
-    }
-    add(service)
-    if (needed.size > 0) {
-      const deps = { ...project, services: project.services.filter((x) => needed.has(x.name)) }
-      await up(client, deps, { build: false, forceRecreate: false, noRecreate: false, removeOrphans: false, waitTimeoutMs: opts.waitTimeoutMs }, report)
-    }
-    for (const [dep, cond] of Object.entries(s.depends_on)) await waitForCondition(client, project, dep, cond.condition, opts.waitTimeoutMs, report)
-  } else {
-    await ensureNetworks(client, { ...project, services: [s] }, report)
-    await ensureVolumes(client, { ...project, services: [s] }, report)
+  const withDeps = selectServices(project, [service], opts.noDeps)
+  const s = withDeps.services.find((x) => x.name === service)!
+  const deps = { ...withDeps, services: withDeps.services.filter((x) => x.name !== service) }
+  if (deps.services.length > 0) {
+    await up(client, deps, defaultUpOptions, report)
+    for (const [dep, cond] of Object.entries(s.depends_on)) await waitForCondition(client, project.name, dep, cond.condition, opts.waitTimeoutMs, report)
   }
-  const image = await ensureImage(client, project, s, { build: false, forceRecreate: false, noRecreate: false, removeOrphans: false, waitTimeoutMs: opts.waitTimeoutMs }, report)
+  const own = { ...project, services: [s] }
+  await ensureNetworks(client, own, report)
+  await ensureVolumes(client, own, report)
+  const image = await ensureImage(client, project, s, { build: false }, report)
   const oneOff: ServiceConfig = {
     ...s,
-    ports: [],
+    ports: opts.publish ? s.ports : [],
     container_name: undefined,
-    environment: { ...s.environment, ...Object.fromEntries(opts.env.map((e) => [e.split('=')[0]!, e.includes('=') ? e.slice(e.indexOf('=') + 1) : null])) },
+    environment: { ...s.environment, ...Object.fromEntries(opts.env.map((e) => [e.split('=')[0]!, e.includes('=') ? e.slice(e.indexOf('=') + 1) : (process.env[e] ?? null)])) },
     ...(opts.command ? { command: opts.command } : {}),
     ...(opts.entrypoint ? { entrypoint: opts.entrypoint } : {}),
     ...(opts.user ? { user: opts.user } : {}),
@@ -140,158 +265,14 @@ export async function createOneOff(client: EngineClient, project: Project, servi
     stdin_open: opts.interactive,
     restart: undefined,
   }
-  const name = opts.name ?? `${project.name}-${s.name}-run-${Math.random().toString(16).slice(2, 8).padEnd(6, '0')}`
+  const name = opts.name ?? `${project.name}-${s.name}-run-${Math.random().toString(16).slice(2, 14).padEnd(12, '0')}`
   const body = createBody(project, oneOff, 1, image)
-  body.Labels = { ...body.Labels, [label.oneoff]: 'True' }
+  body.Labels = { ...body.Labels, [label.oneoff]: 'True', 'com.docker.compose.slug': name.split('-').at(-1)! }
   body.AttachStdin = opts.interactive
   body.AttachStdout = true
   body.AttachStderr = true
   body.StdinOnce = opts.interactive
   const { Id } = await client.containers.create(body, { name })
+  await copyFileObjects(client, project, s, Id, project.environment)
   return { id: Id, name }
-}
-
-const numberOf = (c: ContainerSummary): number => Number(c.Labels[label.number] ?? '1')
-
-/** Why a container no longer matches its service, or undefined when it still does. */
-function recreateReason(c: ContainerSummary, s: ServiceConfig, imageId: string): string | undefined {
-  if (c.Labels[label.configHash] !== configHash(s)) return 'config changed'
-  if (c.ImageID && c.ImageID !== imageId) return 'image updated'
-  return undefined
-}
-
-async function ensureNetworks(client: EngineClient, project: Project, report: Report): Promise<void> {
-  const used = new Set(project.services.flatMap((s) => Object.keys(s.networks)))
-  for (const [key, n] of Object.entries(project.networks)) {
-    if (!used.has(key)) continue
-    const found = (await client.networks.list({ filters: { name: [n.name] } })).find((x) => x.Name === n.name)
-    if (found) continue
-    if (n.external) throw new ComposeError(`network ${n.name} declared as external, but could not be found`)
-    report(`Network ${n.name}  Creating`)
-    await client.networks.create({
-      Name: n.name,
-      Driver: n.driver ?? 'bridge',
-      Internal: n.internal,
-      Labels: { ...n.labels, [label.project]: project.name, [label.network]: key, [label.version]: COMPOSE_VERSION },
-      ...(n.ipam ? { IPAM: { Driver: 'default', Config: n.ipam.config.map((c) => ({ ...(c.subnet ? { Subnet: c.subnet } : {}), ...(c.gateway ? { Gateway: c.gateway } : {}) })) } } : {}),
-    })
-    report(`Network ${n.name}  Created`)
-  }
-}
-
-async function ensureVolumes(client: EngineClient, project: Project, report: Report): Promise<void> {
-  const used = new Set(project.services.flatMap((s) => s.volumes.filter((v) => v.type === 'volume' && v.source).map((v) => v.source!)))
-  for (const [key, v] of Object.entries(project.volumes)) {
-    if (!used.has(key)) continue
-    const found = await client.volumes.inspect(v.name).catch((err: unknown) => {
-      if (err instanceof ApiError && err.status === 404) return undefined
-      throw err
-    })
-    if (found) continue
-    if (v.external) throw new ComposeError(`external volume "${v.name}" not found`)
-    report(`Volume "${v.name}"  Creating`)
-    await client.volumes.create({ Name: v.name, ...(v.driver ? { Driver: v.driver } : {}), Labels: { ...v.labels, [label.project]: project.name, [label.volume]: key, [label.version]: COMPOSE_VERSION } })
-    report(`Volume "${v.name}"  Created`)
-  }
-}
-
-/** The image a service runs: its `image`, built first when it has a `build` (and is missing, or `--build`). */
-async function ensureImage(client: EngineClient, project: Project, s: ServiceConfig, opts: UpOptions, report: Report): Promise<string> {
-  const image = s.image ?? `${project.name}-${s.name}`
-  const present = await client.images.inspect(image).then(() => true, (err: unknown) => {
-    if (err instanceof ApiError && err.status === 404) return false
-    throw err
-  })
-  if (s.build && (opts.build || !present)) {
-    await buildService(client, s, image, report)
-    return image
-  }
-  if (!present) {
-    report(`Image ${image}  Pulling`)
-    const { image: name, tag } = splitImageName(image)
-    const stream = await client.images.pull(name, { tag: tag ?? 'latest' })
-    for await (const m of stream) if (m.errorDetail || m.error) throw new ComposeError(`service "${s.name}": pull of ${image} failed: ${m.errorDetail?.message ?? m.error}`)
-    report(`Image ${image}  Pulled`)
-  }
-  return image
-}
-
-/** `build:` through the engine's `/build`, as `docker compose build` does with the classic builder. */
-export async function buildService(client: EngineClient, s: ServiceConfig, image: string, report: Report): Promise<void> {
-  const b = s.build!
-  report(`Service ${s.name}  Building`)
-  const ctx = await prepareContext(b.context, b.dockerfile ? (b.dockerfile.startsWith('/') ? b.dockerfile : `${b.context}/${b.dockerfile}`) : undefined, process.stdin)
-  try {
-    const messages = await client.images.build(ctx.tar, { t: [image], dockerfile: ctx.dockerfile, buildargs: JSON.stringify(b.args), target: b.target })
-    for await (const m of messages) {
-      if (m.errorDetail || m.error) throw new ComposeError(`failed to build service "${s.name}": ${m.errorDetail?.message ?? m.error}`)
-    }
-  } finally {
-    await ctx.cleanup()
-  }
-  report(`Service ${s.name}  Built`)
-}
-
-/** Waits for a dependency to reach its condition; a dependency that cannot gets named in the error. */
-async function waitForCondition(client: EngineClient, project: Project, dep: string, condition: string, timeoutMs: number, report: Report): Promise<void> {
-  if (condition === 'service_started') return
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const containers = (await projectContainers(client, project.name)).filter((c) => c.Labels[label.service] === dep)
-    const states = await Promise.all(containers.map((c) => client.containers.inspect(c.Id)))
-    if (condition === 'service_healthy') {
-      if (states.some((st) => st.State.Health?.Status === 'unhealthy')) throw new ComposeError(`dependency failed to start: container ${states[0]!.Name.slice(1)} is unhealthy`)
-      if (states.length > 0 && states.every((st) => st.State.Health?.Status === 'healthy')) {
-        report(`Container ${states[0]!.Name.slice(1)}  Healthy`)
-        return
-      }
-    } else if (condition === 'service_completed_successfully') {
-      const failed = states.find((st) => !st.State.Running && st.State.ExitCode !== 0)
-      if (failed) throw new ComposeError(`service "${dep}" didn't complete successfully: exit ${failed.State.ExitCode}`)
-      if (states.length > 0 && states.every((st) => !st.State.Running && st.State.Status === 'exited')) {
-        report(`Container ${states[0]!.Name.slice(1)}  Exited`)
-        return
-      }
-    }
-    if (Date.now() > deadline) throw new ComposeError(`timed out waiting for service "${dep}" to be ${condition.replace('service_', '').replace('_', ' ')}`)
-    await new Promise((r) => setTimeout(r, 200))
-  }
-}
-
-/** `down`: the project's containers (stopped, then removed), its networks, and with `volumes` its volumes. */
-export async function down(client: EngineClient, project: Project, opts: { volumes: boolean; removeOrphans: boolean; timeoutSec?: number | undefined }, report: Report): Promise<void> {
-  const containers = await projectContainers(client, project.name, { oneoff: true })
-  const known = new Set(project.services.map((s) => s.name))
-  const targets = containers.filter((c) => opts.removeOrphans || known.has(c.Labels[label.service] ?? '') || c.Labels[label.oneoff] === 'True')
-  // Dependants stop first.
-  const order = dependencyOrder(project.services).map((s) => s.name).reverse()
-  targets.sort((a, b) => order.indexOf(a.Labels[label.service] ?? '') - order.indexOf(b.Labels[label.service] ?? ''))
-  await Promise.all(
-    targets.map(async (c) => {
-      const name = c.Names[0]?.slice(1) ?? c.Id
-      report(`Container ${name}  Stopping`)
-      await client.containers.stop(c.Id, { t: opts.timeoutSec }).catch(() => false)
-      report(`Container ${name}  Stopped`)
-      await client.containers.remove(c.Id, { force: true, v: false })
-      report(`Container ${name}  Removed`)
-    }),
-  )
-  const networks = await client.networks.list({ filters: { label: [`${label.project}=${project.name}`] } })
-  for (const n of networks) {
-    try {
-      await client.networks.remove(n.Id)
-      report(`Network ${n.Name}  Removed`)
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 404) continue
-      // Name what keeps it busy, which docker compose does not (docker/compose#12770).
-      const busy = Object.values((await client.networks.inspect(n.Id).catch(() => undefined))?.Containers ?? {}).map((c) => c.Name)
-      throw new ComposeError(`network ${n.Name} could not be removed${busy.length > 0 ? `: in use by ${busy.join(', ')}` : ''}: ${err instanceof Error ? err.message : String(err)}`)
-    }
-  }
-  if (opts.volumes) {
-    for (const v of (await client.volumes.list({ filters: { label: [`${label.project}=${project.name}`] } })).Volumes) {
-      await client.volumes.remove(v.Name)
-      report(`Volume ${v.Name}  Removed`)
-    }
-  }
 }

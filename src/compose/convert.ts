@@ -1,6 +1,7 @@
 import { parseGoDuration } from '../lib/time.ts'
 import type { ContainerCreateBody, RestartPolicy } from '../wire/types.ts'
-import { type Project, type ServiceConfig, configHash } from './model.ts'
+import { type Project, type ServiceConfig, attributeHashes, configHash } from './model.ts'
+import { engineFieldsOf } from './service-options.ts'
 
 /** The version compose's labels carry; docker compose v2 reads `com.docker.compose.version`. */
 export const COMPOSE_VERSION = '2.29.0'
@@ -19,6 +20,8 @@ export const label = {
   version: 'com.docker.compose.version',
   network: 'com.docker.compose.network',
   volume: 'com.docker.compose.volume',
+  /** Ours: which attributes a recreation changed (see attributeHashes). */
+  attributeHashes: 'io.cais.compose.attribute-hashes',
 } as const
 
 /** `PROJECT-SERVICE-N`, or the service's `container_name`. */
@@ -34,12 +37,31 @@ export function createBody(project: Project, s: ServiceConfig, n: number, image:
   const networkNames = Object.keys(s.networks)
   const first = networkNames[0]
   const networkMode = s.network_mode ?? (first ? project.networks[first]!.name : 'default')
-  const mounts = s.volumes.map((v) => ({
+  const mounts: Array<Record<string, unknown>> = s.volumes.map((v) => ({
     Type: v.type,
     ...(v.source !== undefined ? { Source: v.type === 'volume' ? project.volumes[v.source]!.name : v.source } : {}),
     Target: v.target,
     ReadOnly: v.read_only,
   }))
+  // Secrets and configs kept in host files are bind-mounted read-only; the others are copied in before start.
+  for (const [refs, objects] of [[s.secrets, project.secrets], [s.configs, project.configs]] as const) {
+    for (const r of refs) {
+      const file = objects[r.source]?.file
+      if (file !== undefined) mounts.push({ Type: 'bind', Source: file, Target: r.target, ReadOnly: true })
+    }
+  }
+  const engine = engineFieldsOf(s)
+  const volumesFrom = s.volumes_from.map((from) => {
+    if (from.startsWith('container:')) return from.slice('container:'.length)
+    const [service, mode] = from.split(':') as [string, string | undefined]
+    const source = project.services.find((x) => x.name === service)
+    return `${source ? containerName(project, source, 1) : `${project.name}-${service}-1`}${mode ? `:${mode}` : ''}`
+  })
+  const links = s.links.map((l) => {
+    const [service, alias = service] = l.split(':') as [string, string | undefined]
+    const target = project.services.find((x) => x.name === service)
+    return `${target ? containerName(project, target, 1) : service}:${alias}`
+  })
   const labels: Record<string, string> = {
     ...s.labels,
     [label.project]: project.name,
@@ -47,6 +69,7 @@ export function createBody(project: Project, s: ServiceConfig, n: number, image:
     [label.number]: String(n),
     [label.oneoff]: 'False',
     [label.configHash]: configHash(s),
+    [label.attributeHashes]: attributeHashes(s),
     [label.workingDir]: project.workingDir,
     [label.configFiles]: project.files.join(','),
     [label.environmentFile]: project.envFiles.join(','),
@@ -69,7 +92,12 @@ export function createBody(project: Project, s: ServiceConfig, n: number, image:
     ...(s.stop_grace_period ? { StopTimeout: Math.round((parseGoDuration(s.stop_grace_period) ?? 10_000) / 1000) } : {}),
     ...(ports.length > 0 || s.expose.length > 0 ? { ExposedPorts: Object.fromEntries([...ports, ...s.expose.map((e) => (e.includes('/') ? e : `${e}/tcp`))].map((p) => [p, {}])) } : {}),
     ...(s.healthcheck ? { Healthcheck: healthOf(s) } : {}),
+    ...engine.config,
     HostConfig: {
+      ...engine.host,
+      ...namespaceModes(project, s),
+      ...(volumesFrom.length > 0 ? { VolumesFrom: volumesFrom } : {}),
+      ...(links.length > 0 ? { Links: links } : {}),
       NetworkMode: networkMode.startsWith('service:') ? `container:${containerName(project, project.services.find((x) => x.name === networkMode.slice(8)) ?? s, 1)}` : networkMode,
       PortBindings: portBindings,
       Mounts: mounts,
@@ -95,6 +123,17 @@ export function createBody(project: Project, s: ServiceConfig, n: number, image:
     }
   }
   return body
+}
+
+/** `pid`/`ipc: service:NAME` become the engine's `container:CONTAINER`. */
+function namespaceModes(project: Project, s: ServiceConfig): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [key, mode] of [['PidMode', s.pid], ['IpcMode', s.ipc]] as const) {
+    if (!mode?.startsWith('service:')) continue
+    const target = project.services.find((x) => x.name === mode.slice('service:'.length))
+    out[key] = `container:${target ? containerName(project, target, 1) : mode.slice('service:'.length)}`
+  }
+  return out
 }
 
 function healthOf(s: ServiceConfig): NonNullable<ContainerCreateBody['Healthcheck']> {

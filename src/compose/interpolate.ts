@@ -1,3 +1,5 @@
+import { Override } from './yaml-tags.ts'
+
 /** Where a variable's value comes from, in compose's order: the shell, then the env files. */
 export type Variables = (name: string) => string | undefined
 
@@ -87,6 +89,7 @@ function substitute(body: string, vars: Variables, path: string, whole: string):
 /** Interpolates every string in a parsed YAML tree (keys stay as written). */
 export function interpolateTree(node: unknown, vars: Variables, path = ''): unknown {
   if (typeof node === 'string') return interpolate(node, vars, path || '.')
+  if (node instanceof Override) return new Override(interpolateTree(node.value, vars, path))
   if (Array.isArray(node)) return node.map((v, i) => interpolateTree(v, vars, `${path}[${i}]`))
   if (node !== null && typeof node === 'object') {
     return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, interpolateTree(v, vars, path ? `${path}.${k}` : k)]))

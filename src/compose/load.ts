@@ -1,10 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs'
-import { basename, dirname, join, resolve } from 'node:path'
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path'
 import { YAMLParseError, parseDocument } from 'yaml'
 import { parseDotenv } from './dotenv.ts'
+import { ComposeError } from './errors.ts'
 import { type Variables, interpolateTree } from './interpolate.ts'
 import { validateDocument } from './validate.ts'
-import { ComposeError } from './errors.ts'
+import { Override, RESET, markMergeTags, stripMarkers } from './yaml-tags.ts'
 
 export { ComposeError }
 
@@ -50,17 +51,8 @@ export function loadProject(opts: LoadOptions): LoadedProject {
   const vars: Variables = (n) => environment.get(n)
 
   let document: Record<string, unknown> = {}
-  for (const file of files) {
-    const parsed = readYaml(file)
-    let interpolated: Record<string, unknown>
-    try {
-      interpolated = interpolateTree(parsed, vars) as Record<string, unknown>
-    } catch (err) {
-      throw new ComposeError(`${file}: ${err instanceof Error ? err.message : String(err)}`)
-    }
-    resolveExtends(interpolated, dirname(file), vars, [file])
-    document = mergeDocuments(document, interpolated)
-  }
+  for (const file of files) document = mergeDocuments(document, readProjectFile(file, vars, [file], opts.cwd))
+  document = stripMarkers(document) as Record<string, unknown>
   validateDocument(document)
   const name = projectName(opts, document, workingDir, environment)
   return { name, workingDir, files, envFiles, document, environment }
@@ -83,6 +75,69 @@ export function composeFiles(opts: Pick<LoadOptions, 'files' | 'env' | 'cwd'>): 
   throw new ComposeError('no configuration file provided: not found')
 }
 
+/** One file, interpolated, its `extends` resolved and its `include`s merged in. */
+function readProjectFile(file: string, vars: Variables, chain: string[], cwd: string): Record<string, unknown> {
+  let doc: Record<string, unknown>
+  try {
+    doc = interpolateTree(readYaml(file), vars) as Record<string, unknown>
+  } catch (err) {
+    if (err instanceof ComposeError) throw err
+    throw new ComposeError(`${file}: ${err instanceof Error ? err.message : String(err)}`)
+  }
+  resolveExtends(doc, dirname(file), vars, chain)
+  const includes = doc['include']
+  delete doc['include']
+  if (includes === undefined || includes === null) return doc
+  if (!Array.isArray(includes)) throw new ComposeError(`${file}: include must be a list`)
+  for (const [i, entry] of includes.entries()) {
+    const spec = typeof entry === 'string' ? { path: entry } : (entry as { path?: string | string[]; env_file?: string | string[]; project_directory?: string })
+    const paths = (Array.isArray(spec.path) ? spec.path : [spec.path]).filter((x): x is string => typeof x === 'string').map((x) => resolve(dirname(file), x))
+    if (paths.length === 0) throw new ComposeError(`${file}: include[${i}].path is required`)
+    for (const p of paths) if (chain.includes(p)) throw new ComposeError(`include cycle detected: ${[...chain, p].join(' -> ')}`)
+    const dir = spec.project_directory ? resolve(dirname(file), spec.project_directory) : dirname(paths[0]!)
+    // An included file sees its own env files under the including project's values.
+    const own = new Map<string, string>()
+    const envFiles = spec.env_file === undefined ? [join(dir, '.env')].filter((f) => existsSync(f)) : (Array.isArray(spec.env_file) ? spec.env_file : [spec.env_file]).map((f) => resolve(dirname(file), f))
+    for (const f of envFiles) for (const [k, v] of parseDotenv(readFileSync(f, 'utf8'), (n) => own.get(n) ?? vars(n), f)) own.set(k, v)
+    const includedVars: Variables = (n) => vars(n) ?? own.get(n)
+    let included: Record<string, unknown> = {}
+    for (const p of paths) included = mergeDocuments(included, readProjectFile(p, includedVars, [...chain, p], cwd))
+    absolutizePaths(included, dir)
+    for (const kind of ['services', 'networks', 'volumes', 'secrets', 'configs']) {
+      const mine = doc[kind]
+      const theirs = included[kind]
+      if (!isMapping(mine) || !isMapping(theirs)) continue
+      for (const key of Object.keys(theirs)) {
+        if (key in mine && JSON.stringify(mine[key]) !== JSON.stringify(theirs[key])) throw new ComposeError(`${file}: ${kind}.${key} conflicts with imported resource from ${paths.join(', ')}`)
+      }
+    }
+    doc = mergeDocuments(included, doc)
+  }
+  return doc
+}
+
+/** Makes the relative paths of an included project absolute against its own directory, before it is merged in. */
+function absolutizePaths(doc: Record<string, unknown>, dir: string): void {
+  const abs = (p: string): string => (isAbsolute(p) || p.startsWith('~') ? p : resolve(dir, p))
+  for (const svc of Object.values(isMapping(doc['services']) ? doc['services'] : {})) {
+    if (!isMapping(svc)) continue
+    if (typeof svc['build'] === 'string') svc['build'] = abs(svc['build'])
+    else if (isMapping(svc['build'])) svc['build']['context'] = abs(typeof svc['build']['context'] === 'string' ? svc['build']['context'] : '.')
+    if (typeof svc['env_file'] === 'string') svc['env_file'] = abs(svc['env_file'])
+    else if (Array.isArray(svc['env_file'])) svc['env_file'] = svc['env_file'].map((f: unknown) => (typeof f === 'string' ? abs(f) : isMapping(f) && typeof f['path'] === 'string' ? { ...f, path: abs(f['path']) } : f))
+    if (Array.isArray(svc['volumes'])) {
+      svc['volumes'] = svc['volumes'].map((v: unknown) => {
+        if (typeof v === 'string' && v.startsWith('.')) return abs(v.split(':')[0]!) + v.slice(v.split(':')[0]!.length)
+        if (isMapping(v) && v['type'] === 'bind' && typeof v['source'] === 'string') return { ...v, source: abs(v['source']) }
+        return v
+      })
+    }
+  }
+  for (const kind of ['secrets', 'configs']) {
+    for (const o of Object.values(isMapping(doc[kind]) ? doc[kind] : {})) if (isMapping(o) && typeof o['file'] === 'string') o['file'] = abs(o['file'])
+  }
+}
+
 function readYaml(file: string): Record<string, unknown> {
   let text: string
   try {
@@ -92,6 +147,7 @@ function readYaml(file: string): Record<string, unknown> {
   }
   const doc = parseDocument(text, { merge: true, uniqueKeys: true, prettyErrors: true })
   const first = doc.errors[0]
+  if (!first) markMergeTags(doc)
   if (first) {
     const pos = first.linePos?.[0]
     throw new ComposeError(`${file}${pos ? `:${pos.line}:${pos.col}` : ''}: ${first.message.split('\n')[0]}`)
@@ -130,6 +186,7 @@ function resolveExtends(doc: Record<string, unknown>, dir: string, vars: Variabl
       if (chain.includes(file) && spec.service === name) throw new ComposeError(`circular reference with extends: ${name} in ${file}`)
       const other = interpolateTree(readYaml(file), vars) as Record<string, unknown>
       resolveExtends(other, dirname(file), vars, [...chain, file])
+      if (dirname(file) !== dir) absolutizePaths(other, dirname(file))
       base = mapping(mapping(other['services'])[spec.service], `service "${spec.service}" not found in ${file}`)
     } else base = resolveOne(spec.service)
     const { extends: _omit, ...own } = svc
@@ -159,7 +216,9 @@ export function mergeDocuments(base: Record<string, unknown>, over: Record<strin
   for (const [k, v] of Object.entries(over)) {
     const here = [...path, k]
     const prev = out[k]
-    if (replaced(here)) out[k] = v
+    if (v === RESET) delete out[k]
+    else if (v instanceof Override) out[k] = v.value
+    else if (replaced(here)) out[k] = v
     else if (isMapping(prev) && isMapping(v)) out[k] = mergeDocuments(prev, v, here)
     else if (Array.isArray(prev) && Array.isArray(v)) out[k] = uniqueBy(here) ? mergeUnique(prev as unknown[], v as unknown[]) : [...(prev as unknown[]), ...(v as unknown[])]
     else out[k] = v

@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto'
+import { existsSync, readFileSync } from 'node:fs'
 import { isAbsolute, resolve } from 'node:path'
+import { parseDotenv } from './dotenv.ts'
 import { ComposeError, type LoadedProject } from './load.ts'
+import { type ContainerOptions, OPTION_KEYS, containerOptionsOf } from './service-options.ts'
 
 export type DependencyCondition = 'service_started' | 'service_healthy' | 'service_completed_successfully'
 
@@ -29,8 +32,28 @@ export interface Healthcheck {
   disable?: boolean
 }
 
+/** A service's use of a secret or config: where it appears in the container, owned and moded how. */
+export interface FileReference {
+  source: string
+  target: string
+  uid?: string
+  gid?: string
+  mode?: number
+}
+
+/** A top-level secret or config: a host file, or a value (from the environment, or inline) copied in at start. */
+export interface FileObjectConfig {
+  name: string
+  file?: string
+  environment?: string
+  content?: string
+  external: boolean
+}
+
+export type PullPolicy = 'always' | 'never' | 'missing' | 'build'
+
 /** A service in its long, normalised form: what `config` prints and what the config hash covers. */
-export interface ServiceConfig {
+export interface ServiceConfig extends ContainerOptions {
   name: string
   image?: string
   build?: { context: string; dockerfile?: string; args: Record<string, string>; target?: string }
@@ -63,6 +86,12 @@ export interface ServiceConfig {
   stop_grace_period?: string
   scale: number
   profiles: string[]
+  secrets: FileReference[]
+  configs: FileReference[]
+  /** `service[:ro|rw]` or `container:NAME[:ro|rw]`. */
+  volumes_from: string[]
+  pull_policy?: PullPolicy
+  links: string[]
 }
 
 export interface NetworkConfig {
@@ -88,14 +117,21 @@ export interface Project {
   files: string[]
   envFiles: string[]
   services: ServiceConfig[]
+  /** Services left out by their profiles: `depends_on` may not name them, `run` may. */
+  disabled: ServiceConfig[]
   networks: Record<string, NetworkConfig>
   volumes: Record<string, VolumeConfig>
+  secrets: Record<string, FileObjectConfig>
+  configs: Record<string, FileObjectConfig>
+  /** The shell over the env files: what interpolation saw, and where `environment:` secrets come from. */
+  environment: ReadonlyMap<string, string>
 }
 
 const KNOWN = new Set([
   'image', 'build', 'command', 'entrypoint', 'environment', 'env_file', 'ports', 'expose', 'volumes', 'networks', 'network_mode',
   'depends_on', 'healthcheck', 'restart', 'labels', 'container_name', 'hostname', 'user', 'working_dir', 'tty', 'stdin_open',
   'privileged', 'read_only', 'init', 'cap_add', 'cap_drop', 'extra_hosts', 'dns', 'stop_signal', 'stop_grace_period', 'scale', 'profiles', 'deploy',
+  'secrets', 'configs', 'volumes_from', 'pull_policy', 'links', ...OPTION_KEYS,
 ])
 
 /**
@@ -106,12 +142,13 @@ export function normalizeProject(loaded: LoadedProject, opts: { profiles: string
   const doc = loaded.document
   const rawServices = mapping(doc['services'], 'services')
   const services: ServiceConfig[] = []
+  const disabled: ServiceConfig[] = []
   for (const [name, raw] of Object.entries(rawServices)) {
     const s = mapping(raw, `services.${name}`)
     for (const k of Object.keys(s)) if (!KNOWN.has(k) && !k.startsWith('x-')) opts.warnings.push(`services.${name}.${k} is not supported yet and is ignored`)
     const svc = normalizeService(name, s, loaded)
-    if (svc.profiles.length > 0 && !svc.profiles.some((p) => opts.profiles.includes(p))) continue
-    services.push(svc)
+    const active = svc.profiles.length === 0 || svc.profiles.some((p) => opts.profiles.includes(p) || opts.profiles.includes('*'))
+    ;(active ? services : disabled).push(svc)
   }
   const networks: Record<string, NetworkConfig> = {}
   const rawNetworks = mapping(doc['networks'] ?? {}, 'networks')
@@ -141,14 +178,55 @@ export function normalizeProject(loaded: LoadedProject, opts: { profiles: string
       labels: labelsOf(v['labels'], `volumes.${key}.labels`),
     }
   }
+  const secrets = fileObjectsOf(doc['secrets'], 'secrets', loaded)
+  const configs = fileObjectsOf(doc['configs'], 'configs', loaded)
+  const activeNames = new Set(services.map((s) => s.name))
   for (const s of services) {
     for (const n of Object.keys(s.networks)) if (!networks[n]) throw new ComposeError(`service "${s.name}" refers to undefined network ${n}: invalid compose project`)
     for (const v of s.volumes) if (v.type === 'volume' && v.source && !volumes[v.source]) throw new ComposeError(`service "${s.name}" refers to undefined volume ${v.source}: invalid compose project`)
-    for (const dep of Object.keys(s.depends_on)) {
+    for (const r of s.secrets) if (!secrets[r.source]) throw new ComposeError(`service "${s.name}" refers to undefined secret ${r.source}: invalid compose project`)
+    for (const r of s.configs) if (!configs[r.source]) throw new ComposeError(`service "${s.name}" refers to undefined config ${r.source}: invalid compose project`)
+    for (const [dep, cond] of Object.entries(s.depends_on)) {
       if (!rawServices[dep]) throw new ComposeError(`service "${s.name}" depends on undefined service "${dep}": invalid compose project`)
+      if (!activeNames.has(dep) && cond.required) throw new ComposeError(`service "${s.name}" depends on service "${dep}" which is disabled by its profiles`)
+    }
+    for (const from of s.volumes_from) {
+      const [kind, name = ''] = from.split(':')
+      if (kind !== 'container' && !rawServices[kind!]) throw new ComposeError(`service "${s.name}" refers to undefined service "${kind}" in volumes_from: invalid compose project`)
+      if (kind === 'container' && name === '') throw new ComposeError(`services.${s.name}.volumes_from: invalid "${from}"`)
     }
   }
-  return { name: loaded.name, workingDir: loaded.workingDir, files: loaded.files, envFiles: loaded.envFiles, services, networks, volumes }
+  return { name: loaded.name, workingDir: loaded.workingDir, files: loaded.files, envFiles: loaded.envFiles, services, disabled, networks, volumes, secrets, configs, environment: loaded.environment }
+}
+
+function fileObjectsOf(raw: unknown, kind: 'secrets' | 'configs', loaded: LoadedProject): Record<string, FileObjectConfig> {
+  const out: Record<string, FileObjectConfig> = {}
+  for (const [key, v] of Object.entries(mapping(raw ?? {}, kind))) {
+    const o = mapping(v ?? {}, `${kind}.${key}`)
+    const external = o['external'] === true
+    const cfg: FileObjectConfig = { name: typeof o['name'] === 'string' ? o['name'] : external ? key : `${loaded.name}_${key}`, external }
+    if (typeof o['file'] === 'string') cfg.file = absolute(o['file'], loaded.workingDir)
+    if (typeof o['environment'] === 'string') cfg.environment = o['environment']
+    if (typeof o['content'] === 'string') cfg.content = o['content']
+    if (external) throw new ComposeError(`${kind}.${key}: external ${kind} are a swarm feature, not supported without swarm`)
+    if (cfg.file === undefined && cfg.environment === undefined && cfg.content === undefined) throw new ComposeError(`${kind}.${key}: one of file, environment${kind === 'configs' ? ', content' : ''} is required`)
+    out[key] = cfg
+  }
+  return out
+}
+
+/** A service's `secrets:` or `configs:`, short or long; a relative secret target lands under /run/secrets. */
+function fileReferencesOf(v: unknown, kind: 'secrets' | 'configs', path: string): FileReference[] {
+  return listOf(v, path).map((r, i) => {
+    const o = typeof r === 'string' ? { source: r } : (mapping(r, `${path}[${i}]`) as { source?: string; target?: string; uid?: unknown; gid?: unknown; mode?: unknown })
+    if (!o.source) throw new ComposeError(`${path}[${i}].source is required`)
+    const target = o.target ?? o.source
+    const ref: FileReference = { source: o.source, target: kind === 'secrets' ? (target.startsWith('/') ? target : `/run/secrets/${target}`) : target.startsWith('/') ? target : `/${target}` }
+    if (o.uid !== undefined) ref.uid = scalar(o.uid)
+    if (o.gid !== undefined) ref.gid = scalar(o.gid)
+    if (o.mode !== undefined) ref.mode = typeof o.mode === 'number' ? o.mode : parseInt(scalar(o.mode), 8)
+    return ref
+  })
 }
 
 function normalizeService(name: string, s: Record<string, unknown>, loaded: LoadedProject): ServiceConfig {
@@ -173,6 +251,22 @@ function normalizeService(name: string, s: Record<string, unknown>, loaded: Load
     dns: typeof s['dns'] === 'string' ? [s['dns']] : listOf(s['dns'], at('dns')).map(String),
     scale: Number((s['deploy'] as { replicas?: number } | undefined)?.replicas ?? s['scale'] ?? 1),
     profiles: listOf(s['profiles'], at('profiles')).map(String),
+    secrets: fileReferencesOf(s['secrets'], 'secrets', at('secrets')),
+    configs: fileReferencesOf(s['configs'], 'configs', at('configs')),
+    volumes_from: listOf(s['volumes_from'], at('volumes_from')).map(String),
+    links: listOf(s['links'], at('links')).map(String),
+    ...containerOptionsOf(s, at),
+  }
+  if (s['pull_policy'] !== undefined) {
+    const raw = scalar(s['pull_policy'])
+    const policy = raw === 'if_not_present' ? 'missing' : raw
+    if (!['always', 'never', 'missing', 'build'].includes(policy)) throw new ComposeError(`${at('pull_policy')}: invalid pull policy "${raw}"`)
+    svc.pull_policy = policy as PullPolicy
+  }
+  const restartPolicy = (s['deploy'] as { restart_policy?: { condition?: string; max_attempts?: number } } | undefined)?.restart_policy
+  if (restartPolicy && s['restart'] === undefined) {
+    const c = restartPolicy.condition ?? 'any'
+    svc.restart = c === 'none' ? 'no' : c === 'on-failure' ? `on-failure${restartPolicy.max_attempts ? `:${restartPolicy.max_attempts}` : ''}` : 'always'
   }
   if (typeof s['image'] === 'string') svc.image = s['image']
   if (s['build'] !== undefined) {
@@ -248,6 +342,22 @@ function commandOf(v: unknown, path: string): string[] | null {
 
 function environmentOf(s: Record<string, unknown>, name: string, loaded: LoadedProject): Record<string, string | null> {
   const out: Record<string, string | null> = {}
+  // env_file first, in order; `environment` wins over them.
+  const envFiles = s['env_file'] === undefined || s['env_file'] === null ? [] : Array.isArray(s['env_file']) ? s['env_file'] : [s['env_file']]
+  for (const [i, f] of envFiles.entries()) {
+    const spec = typeof f === 'string' ? { path: f, required: true } : (f as { path: string; required?: boolean })
+    const file = absolute(scalar(spec.path), loaded.workingDir)
+    if (!existsSync(file)) {
+      if (spec.required === false) continue
+      throw new ComposeError(`services.${name}.env_file[${i}]: env file ${file} not found: stat ${file}: no such file or directory`)
+    }
+    const lookup = (n: string): string | undefined => loaded.environment.get(n)
+    try {
+      for (const [k, v] of parseDotenv(readFileSync(file, 'utf8'), lookup, file)) out[k] = v
+    } catch (err) {
+      throw new ComposeError(`services.${name}.env_file: ${err instanceof Error ? err.message : String(err)}`)
+    }
+  }
   const env = s['environment']
   if (Array.isArray(env)) {
     for (const e of env.map(String)) {
@@ -360,12 +470,42 @@ export function configHash(s: ServiceConfig): string {
   return createHash('sha256').update(canonicalJson({ ...s, scale: undefined })).digest('hex')
 }
 
+/**
+ * A short hash of each attribute, `name=hash` joined by commas: kept on the container so that a recreation can name
+ * what changed, where docker compose only says that something did.
+ */
+export function attributeHashes(s: ServiceConfig): string {
+  return Object.keys(s)
+    .filter((k) => k !== 'scale' && k !== 'name' && (s as unknown as Record<string, unknown>)[k] !== undefined)
+    .sort()
+    .map((k) => `${k}=${createHash('sha256').update(canonicalJson((s as unknown as Record<string, unknown>)[k])).digest('hex').slice(0, 8)}`)
+    .join(',')
+}
+
+/** The attributes whose hashes differ between two `attributeHashes` values. */
+export function changedAttributes(before: string, after: string): string[] {
+  const parse = (v: string): Map<string, string> => new Map(v.split(',').filter(Boolean).map((e) => e.split('=') as [string, string]))
+  const a = parse(before)
+  const b = parse(after)
+  return [...new Set([...a.keys(), ...b.keys()])].filter((k) => a.get(k) !== b.get(k)).sort()
+}
+
 function canonicalJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`
   if (v !== null && typeof v === 'object') {
     return `{${Object.keys(v).sort().filter((k) => (v as Record<string, unknown>)[k] !== undefined).map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`
   }
   return JSON.stringify(v)
+}
+
+/** The services one needs up before it: `depends_on`, and those whose namespaces, volumes or names it uses. */
+export function serviceDependencies(s: ServiceConfig): string[] {
+  const deps = new Set(Object.keys(s.depends_on))
+  if (s.network_mode?.startsWith('service:')) deps.add(s.network_mode.slice('service:'.length))
+  for (const mode of [s.pid, s.ipc]) if (mode?.startsWith('service:')) deps.add(mode.slice('service:'.length))
+  for (const from of s.volumes_from) if (!from.startsWith('container:')) deps.add(from.split(':')[0]!)
+  for (const l of s.links) deps.add(l.split(':')[0]!)
+  return [...deps]
 }
 
 /** Services in an order where each comes after what it depends on; a cycle is named. */
@@ -377,7 +517,7 @@ export function dependencyOrder(services: readonly ServiceConfig[]): ServiceConf
     if (state.get(s.name) === 'done') return
     if (state.get(s.name) === 'visiting') throw new ComposeError(`dependency cycle detected: ${[...chain, s.name].join(' -> ')}`)
     state.set(s.name, 'visiting')
-    const deps = [...Object.keys(s.depends_on), ...(s.network_mode?.startsWith('service:') ? [s.network_mode.slice('service:'.length)] : [])]
+    const deps = serviceDependencies(s)
     for (const d of deps) {
       const dep = byName.get(d)
       if (dep) visit(dep, [...chain, s.name])

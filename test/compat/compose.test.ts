@@ -91,7 +91,7 @@ volumes:
   writeFileSync(join(dir, '.env'), 'GREETING=changed\n')
   const changed = await compose(d, dir, 'up', '-d')
   assert.equal(changed.code, 0, changed.stderr)
-  assert.match(changed.stderr, /Container shop-web-1 {2}Recreate \(config changed\)/)
+  assert.match(changed.stderr, /Container shop-web-1 {2}Recreate \(environment changed\)/)
   assert.notEqual((await d.cli('inspect', '-f', '{{.Id}}', 'shop-web-1')).stdout, webId)
   assert.equal((await d.cli('inspect', '-f', '{{.Id}}', 'shop-db-1')).stdout, dbId, 'the unchanged service keeps its container')
 
