@@ -47,16 +47,28 @@ export async function pullImage(client: EngineClient, service: string, image: st
   report(`${service} Pulling`)
   if (dryRun) return
   const { image: name, tag } = splitImageName(image)
-  const stream = await client.images.pull(name, { tag: tag ?? 'latest' })
-  for await (const m of stream) if (m.errorDetail || m.error) throw new ComposeError(`service "${service}": pull of ${image} failed: ${m.errorDetail?.message ?? m.error}`)
+  const failed = (message: string): ComposeError => new ComposeError(`service "${service}": pull of ${image} failed: ${message}`)
+  try {
+    const stream = await client.images.pull(name, { tag: tag ?? 'latest' })
+    for await (const m of stream) if (m.errorDetail || m.error) throw failed(m.errorDetail?.message ?? m.error ?? '')
+  } catch (err) {
+    if (err instanceof ApiError) throw failed(err.message)
+    throw err
+  }
   report(`${service} Pulled`)
 }
 
 export async function pushImage(client: EngineClient, service: string, image: string, report: Report): Promise<void> {
   report(`Pushing ${service}: ${image}`)
   const { image: name, tag } = splitImageName(image)
-  const stream = await client.images.push(name, { tag: tag ?? 'latest' })
-  for await (const m of stream) if (m.errorDetail || m.error) throw new ComposeError(`service "${service}": push of ${image} failed: ${m.errorDetail?.message ?? m.error}`)
+  const failed = (message: string): ComposeError => new ComposeError(`service "${service}": push of ${image} failed: ${message}`)
+  try {
+    const stream = await client.images.push(name, { tag: tag ?? 'latest' })
+    for await (const m of stream) if (m.errorDetail || m.error) throw failed(m.errorDetail?.message ?? m.error ?? '')
+  } catch (err) {
+    if (err instanceof ApiError) throw failed(err.message)
+    throw err
+  }
   report(`Pushed ${service}: ${image}`)
 }
 

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path'
-import { YAMLParseError, parseDocument } from 'yaml'
+import { type ScalarTag, YAMLParseError, parseDocument } from 'yaml'
 import { parseDotenv } from './dotenv.ts'
 import { ComposeError } from './errors.ts'
 import { type Variables, interpolateTree } from './interpolate.ts'
@@ -138,6 +138,9 @@ function absolutizePaths(doc: Record<string, unknown>, dir: string): void {
   }
 }
 
+/** `0440` is octal to compose-go's YAML reader (file modes are written so), where YAML 1.2 reads 440. */
+const legacyOctal: ScalarTag = { tag: 'tag:yaml.org,2002:int', test: /^0[0-7]+$/, resolve: (s) => parseInt(s, 8), default: true }
+
 function readYaml(file: string): Record<string, unknown> {
   let text: string
   try {
@@ -145,7 +148,7 @@ function readYaml(file: string): Record<string, unknown> {
   } catch (err) {
     throw new ComposeError(`open ${file}: ${err instanceof Error && 'code' in err && err.code === 'ENOENT' ? 'no such file or directory' : String(err)}`)
   }
-  const doc = parseDocument(text, { merge: true, uniqueKeys: true, prettyErrors: true })
+  const doc = parseDocument(text, { merge: true, uniqueKeys: true, prettyErrors: true, customTags: (tags) => [legacyOctal, ...(tags as ScalarTag[])] })
   const first = doc.errors[0]
   if (!first) markMergeTags(doc)
   if (first) {

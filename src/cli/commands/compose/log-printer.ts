@@ -47,16 +47,30 @@ export async function printLogs(client: EngineClient, project: string, io: Io, o
   }
 
   const streaming = new Set<string>()
+  const seen = new Set<string>()
+  // A container that starts again before its previous stream has noticed it stopped: followed again after.
+  const restartedWhileStreaming = new Map<string, () => void>()
   const done: Array<Promise<void>> = []
-  const follow = (id: string, labels: Record<string, string>, name: string, since: string | undefined): void => {
-    if (streaming.has(id)) return
+  /** `since`: for a container met at the start; one that starts later shows all it wrote since it last stopped. */
+  const follow = (id: string, labels: Record<string, string>, name: string, initialSince: string | undefined): void => {
+    if (streaming.has(id)) {
+      restartedWhileStreaming.set(id, () => follow(id, labels, name, initialSince))
+      return
+    }
     streaming.add(id)
     const shown = nameOf(labels, name)
     width = Math.max(width, shown.length)
     done.push(
       (async () => {
         try {
-          const chunks = await client.containers.logs(id, { follow: opts.follow, stdout: true, stderr: true, tail: opts.tail, since: since ?? opts.since, until: opts.until, timestamps: opts.timestamps, signal: opts.signal })
+          let since = initialSince
+          const again = seen.has(id)
+          if (again) {
+            const finished = Date.parse((await client.containers.inspect(id)).State.FinishedAt)
+            if (!Number.isNaN(finished)) since = (finished / 1000).toFixed(3)
+          }
+          seen.add(id)
+          const chunks = await client.containers.logs(id, { follow: opts.follow, stdout: true, stderr: true, tail: again ? undefined : opts.tail, since, until: opts.until, timestamps: opts.timestamps, signal: opts.signal })
           const partial = { stdout: '', stderr: '' }
           const write = (stream: 'stdout' | 'stderr', line: string): void => (stream === 'stderr' ? io.err(line) : io.out(line))
           for await (const chunk of chunks) {
@@ -70,6 +84,11 @@ export async function printLogs(client: EngineClient, project: string, io: Io, o
           if (!opts.signal?.aborted) throw err
         } finally {
           streaming.delete(id)
+        }
+        const again = restartedWhileStreaming.get(id)
+        if (again) {
+          restartedWhileStreaming.delete(id)
+          again()
         }
         if (opts.follow && opts.onExit && !opts.signal?.aborted) {
           const state = await client.containers.inspect(id).catch(() => undefined)
@@ -103,15 +122,14 @@ export async function printLogs(client: EngineClient, project: string, io: Io, o
           if (line.trim() === '') continue
           const e = JSON.parse(line) as EventMessage
           if (!wanted({ Attributes: e.Actor.Attributes })) continue
-          const sec = Math.floor(e.timeNano / 1e9)
-          follow(e.Actor.ID, e.Actor.Attributes, e.Actor.Attributes['name'] ?? e.Actor.ID.slice(0, 12), `${sec}.${String(e.timeNano % 1e9).padStart(9, '0')}`)
+          follow(e.Actor.ID, e.Actor.Attributes, e.Actor.Attributes['name'] ?? e.Actor.ID.slice(0, 12), undefined)
         }
       } catch {
         // aborted at the end
       }
     })()
   }
-  for (const c of initial) follow(c.Id, c.Labels, c.Names[0]?.slice(1) ?? c.Id, undefined)
+  for (const c of initial) follow(c.Id, c.Labels, c.Names[0]?.slice(1) ?? c.Id, opts.since)
   if (opts.follow) {
     settled()
     await finished
