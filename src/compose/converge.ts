@@ -4,7 +4,7 @@ import { waitForCondition } from './conditions.ts'
 import { containerName, createBody, label } from './convert.ts'
 import { ComposeError } from './errors.ts'
 import { copyFileObjects } from './file-objects.ts'
-import { ensureImage } from './images.ts'
+import { ensureImage, imageOf } from './images.ts'
 import { type Project, type PullPolicy, type ServiceConfig, attributeHashes, changedAttributes, configHash, dependencyOrder, serviceDependencies } from './model.ts'
 import { nameOf, numberOf, projectContainers } from './project-containers.ts'
 import type { Report } from './report.ts'
@@ -71,14 +71,22 @@ export async function up(client: EngineClient, project: Project, opts: UpOptions
   await ensureNetworks(client, project, report, opts.dryRun)
   await ensureVolumes(client, project, report, opts.dryRun)
   const limit = limiter(opts.parallel)
+  // Services sharing an image (busybox twenty times) make it present, and inspect it, once.
+  const byImage = new Map<string, Promise<string | undefined>>()
   const imageIds = new Map<string, string | undefined>()
   await Promise.all(
-    order.map((s) =>
-      limit(async () => {
-        const image = await ensureImage(client, project, s, opts, report)
-        imageIds.set(s.name, opts.dryRun ? undefined : (await client.images.inspect(image)).Id)
-      }),
-    ),
+    order.map(async (s) => {
+      const key = s.build ? `build:${s.name}` : imageOf(project, s)
+      let id = byImage.get(key)
+      if (!id) {
+        id = limit(async () => {
+          const image = await ensureImage(client, project, s, opts, report)
+          return opts.dryRun ? undefined : (await client.images.inspect(image)).Id
+        })
+        byImage.set(key, id)
+      }
+      imageIds.set(s.name, await id)
+    }),
   )
   const existing = await projectContainers(client, project.name)
   const recreated = new Set<string>()
@@ -117,7 +125,7 @@ async function convergeService(
   opts: UpOptions,
   report: Report,
 ): Promise<void> {
-  const image = s.image ?? `${project.name}-${s.name}`
+  const image = imageOf(project, s)
   const scale = opts.scale[s.name] ?? s.scale
   const mine = existing.filter((c) => c.Labels[label.service] === s.name).sort((a, b) => numberOf(a) - numberOf(b))
   const sharedWith = namespaceSources(s).filter((d) => recreated.has(d))

@@ -52,6 +52,16 @@ export interface FileObjectConfig {
 
 export type PullPolicy = 'always' | 'never' | 'missing' | 'build'
 
+/** One `develop.watch` rule: what a change under `path` (absolute) does to the service. */
+export interface WatchRule {
+  path: string
+  action: 'sync' | 'rebuild' | 'restart' | 'sync+restart' | 'sync+exec'
+  target?: string
+  ignore: string[]
+  exec?: string[]
+  initial_sync?: boolean
+}
+
 /** A service in its long, normalised form: what `config` prints and what the config hash covers. */
 export interface ServiceConfig extends ContainerOptions {
   name: string
@@ -92,6 +102,7 @@ export interface ServiceConfig extends ContainerOptions {
   volumes_from: string[]
   pull_policy?: PullPolicy
   links: string[]
+  develop?: { watch: WatchRule[] }
 }
 
 export interface NetworkConfig {
@@ -131,7 +142,7 @@ const KNOWN = new Set([
   'image', 'build', 'command', 'entrypoint', 'environment', 'env_file', 'ports', 'expose', 'volumes', 'networks', 'network_mode',
   'depends_on', 'healthcheck', 'restart', 'labels', 'container_name', 'hostname', 'user', 'working_dir', 'tty', 'stdin_open',
   'privileged', 'read_only', 'init', 'cap_add', 'cap_drop', 'extra_hosts', 'dns', 'stop_signal', 'stop_grace_period', 'scale', 'profiles', 'deploy',
-  'secrets', 'configs', 'volumes_from', 'pull_policy', 'links', ...OPTION_KEYS,
+  'secrets', 'configs', 'volumes_from', 'pull_policy', 'links', 'develop', ...OPTION_KEYS,
 ])
 
 /**
@@ -256,6 +267,21 @@ function normalizeService(name: string, s: Record<string, unknown>, loaded: Load
     volumes_from: listOf(s['volumes_from'], at('volumes_from')).map(String),
     links: listOf(s['links'], at('links')).map(String),
     ...containerOptionsOf(s, at),
+  }
+  const develop = s['develop'] as { watch?: Array<Record<string, unknown>> } | undefined
+  if (develop?.watch) {
+    svc.develop = {
+      watch: develop.watch.map((w, i) => {
+        const action = scalar(w['action']) as WatchRule['action']
+        const rule: WatchRule = { path: absolute(scalar(w['path']), loaded.workingDir), action, ignore: listOf(w['ignore'], `${at('develop.watch')}[${i}].ignore`).map(String) }
+        if (w['target'] !== undefined) rule.target = scalar(w['target'])
+        if ((action === 'sync' || action === 'sync+restart' || action === 'sync+exec') && !rule.target) throw new ComposeError(`${at('develop.watch')}[${i}]: a ${action} rule needs a target`)
+        const exec = w['exec'] as { command?: unknown } | undefined
+        if (exec?.command !== undefined) rule.exec = commandOf(exec.command, `${at('develop.watch')}[${i}].exec.command`) ?? []
+        if (w['initial_sync'] === true) rule.initial_sync = true
+        return rule
+      }),
+    }
   }
   if (s['pull_policy'] !== undefined) {
     const raw = scalar(s['pull_policy'])

@@ -3,7 +3,7 @@
 // restarted and recreated containers; --exit-code-from and wait; and the same project on Debian's dockerd.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { dockerdBin, startDockerd } from '../helpers/dockerd.ts'
@@ -154,6 +154,50 @@ test('cais compose: logs -f follows restarted and recreated containers; --exit-c
   assert.equal(waited.code, 7)
   assert.equal(waited.stdout, '7\n')
   assert.equal((await exits('down', '-t', '1')).code, 0)
+  assert.equal((await compose('down', '-t', '1')).code, 0)
+})
+
+test('cais compose watch: sync copies changes in and removes deletions, ignore rules hold, sync+restart restarts', async (t) => {
+  const d = await startDaemon(t)
+  const dir = projectDir(d.dir, 'watched', {
+    'src/index.html': 'v1\n',
+    'conf/web.conf': 'a=1\n',
+    'compose.yaml': `services:
+  web:
+    image: busybox
+    command: ["sleep", "300"]
+    stop_grace_period: 1s
+    develop:
+      watch:
+        - {path: ./src, action: sync, target: /app, ignore: ["*.tmp"]}
+        - {path: ./conf, action: sync+restart, target: /etc/web}
+`,
+  })
+  const compose = composeOn(d.host, dir)
+  const watcher = spawn(caisBin, ['compose', 'watch'], { cwd: dir, env: { ...process.env, CAIS_HOST: d.host } })
+  let err = ''
+  watcher.stderr.on('data', (c: Buffer) => (err += c.toString()))
+  const exited = new Promise<number | null>((r) => watcher.on('exit', (code) => r(code)))
+  t.after(() => watcher.kill('SIGKILL'))
+  await waitFor('watch to start', () => (err.includes('Watch enabled') ? true : undefined), 30_000)
+  const inWeb = async (...cmd: string[]): Promise<string> => (await d.cli('exec', 'watched-web-1', ...cmd)).stdout
+
+  writeFileSync(join(dir, 'src/index.html'), 'v2\n')
+  mkdirSync(join(dir, 'src/nested'))
+  writeFileSync(join(dir, 'src/nested/page.txt'), 'nested\n')
+  writeFileSync(join(dir, 'src/scratch.tmp'), 'ignored\n')
+  await waitFor('the synced files', async () => ((await inWeb('cat', '/app/index.html', '/app/nested/page.txt')) === 'v2\nnested\n' ? true : undefined), 20_000)
+  assert.equal((await d.cli('exec', 'watched-web-1', 'ls', '/app/scratch.tmp')).code, 1, 'an ignored file is not synced')
+  rmSync(join(dir, 'src/index.html'))
+  await waitFor('the deletion', async () => ((await d.cli('exec', 'watched-web-1', 'ls', '/app/index.html')).code === 1 ? true : undefined), 20_000)
+
+  const startedAt = (await d.cli('inspect', '-f', '{{.State.StartedAt}}', 'watched-web-1')).stdout
+  writeFileSync(join(dir, 'conf/web.conf'), 'a=2\n')
+  await waitFor('the restart', async () => ((await d.cli('inspect', '-f', '{{.State.StartedAt}}', 'watched-web-1')).stdout !== startedAt ? true : undefined), 20_000)
+  assert.equal(await inWeb('cat', '/etc/web/web.conf'), 'a=2\n')
+  assert.match(err, /Syncing service "web" after \d+ changes were detected/)
+  watcher.kill('SIGINT')
+  assert.equal(await exited, 0, err)
   assert.equal((await compose('down', '-t', '1')).code, 0)
 })
 

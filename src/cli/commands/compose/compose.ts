@@ -9,7 +9,7 @@ import { infoVerbs } from './info.ts'
 import { lifecycleVerbs } from './lifecycle.ts'
 import { printLogs } from './log-printer.ts'
 import type { Subcommand } from './subcommand.ts'
-import { createVerb, upVerb } from './up.ts'
+import { createVerb, upVerb, watchVerb } from './up.ts'
 
 const GLOBAL_FLAGS = [
   { name: 'file', short: 'f', type: 'list' as const },
@@ -53,6 +53,7 @@ const logsVerb: Subcommand = {
 const subcommands: Record<string, Subcommand> = {
   up: upVerb,
   create: createVerb,
+  watch: watchVerb,
   logs: logsVerb,
   ...lifecycleVerbs,
   ...infoVerbs,

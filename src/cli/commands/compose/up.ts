@@ -2,6 +2,7 @@ import { waitForProject } from '../../../compose/conditions.ts'
 import { type UpOptions, defaultUpOptions, selectServices, up } from '../../../compose/converge.ts'
 import { ComposeError } from '../../../compose/errors.ts'
 import type { Project, PullPolicy } from '../../../compose/model.ts'
+import { watchProject } from '../../../compose/watch.ts'
 import { UsageError, bool, list, str, type ParsedArgs } from '../../flags.ts'
 import { printLogs } from './log-printer.ts'
 import { type ComposeContext, type Subcommand, selected } from './subcommand.ts'
@@ -145,4 +146,27 @@ async function attached(
     process.off('SIGINT', onSigint)
   }
   return interrupted > 0 ? 130 : exitCode
+}
+
+/** `watch`: brings the services up (unless `--no-up`), then acts on `develop.watch` rules until Ctrl-C. */
+export const watchVerb: Subcommand = {
+  flags: [
+    { name: 'no-up', type: 'bool' },
+    { name: 'quiet', type: 'bool' },
+  ],
+  async run(ctx, project, p) {
+    const chosen = selectServices(project, p.args, true)
+    if (!bool(p, 'no-up')) await up(ctx.client, selectServices(project, p.args, false), upOptions(ctx, p, {}), ctx.report)
+    const stop = new AbortController()
+    const onSigint = (): void => stop.abort()
+    process.on('SIGINT', onSigint)
+    process.on('SIGTERM', onSigint)
+    try {
+      await watchProject(ctx.client, project, chosen.services, ctx.report, stop.signal)
+    } finally {
+      process.off('SIGINT', onSigint)
+      process.off('SIGTERM', onSigint)
+    }
+    return 0
+  },
 }
