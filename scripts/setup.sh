@@ -15,6 +15,21 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# openssh-server is for the ssh:// tests, which run their own sshd on a loopback port: installing it must not
+# start (or enable) the system's sshd on port 22, so services are forbidden to start while it installs.
+if ! dpkg-query -W -f='${Status}' openssh-server 2>/dev/null | grep -q 'install ok installed'; then
+  echo "setup: installing openssh-server (its service left stopped and disabled)"
+  own_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && own_policy=1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server >/dev/null
+  [ "$own_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then systemctl disable ssh.service ssh.socket >/dev/null 2>&1 || true
+  else update-rc.d ssh disable >/dev/null 2>&1 || true; fi
+fi
+
 # crun 1.8 refuses hybrid cgroups while the cgroup2 mount still lists a controller; here that is
 # hugetlb. Giving hugetlb its own v1 hierarchy empties the list.
 unified=/sys/fs/cgroup/unified/cgroup.controllers

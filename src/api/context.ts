@@ -61,15 +61,37 @@ export async function readBody(req: IncomingMessage, limit = 64 * 1024 * 1024): 
   return Buffer.concat(chunks)
 }
 
-/** Parses a JSON body; an empty body is `undefined`, malformed JSON a 400. */
+/** A JSON request body's limits: no Engine API body comes near them; a hostile one stops here, as a 400. */
+export const jsonLimits = { maxBytes: 16 * 1024 * 1024, maxDepth: 64 }
+
+/** Parses a JSON body; an empty body is `undefined`, malformed, too large or too deeply nested JSON a 400. */
 export async function readJson<T>(req: IncomingMessage): Promise<T | undefined> {
-  const body = await readBody(req)
+  const body = await readBody(req, jsonLimits.maxBytes)
   if (body.length === 0) return undefined
+  const text = body.toString('utf8')
+  if (nestingDepth(text) > jsonLimits.maxDepth) throw invalid(`invalid JSON: nested deeper than ${jsonLimits.maxDepth} levels`)
   try {
-    return JSON.parse(body.toString('utf8')) as T
+    return JSON.parse(text) as T
   } catch (err) {
     throw invalid(`invalid JSON: ${(err as Error).message}`, err)
   }
+}
+
+/** How deeply arrays and objects nest in a JSON text (strings skipped), in one pass before parsing it. */
+export function nestingDepth(text: string): number {
+  let depth = 0
+  let max = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c) i++
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) inString = true
+    else if (c === 0x7b || c === 0x5b) max = Math.max(max, ++depth)
+    else if (c === 0x7d || c === 0x5d) depth--
+  }
+  return max
 }
 
 export function sendJson(ctx: RequestContext, status: number, body: unknown): void {

@@ -1,6 +1,6 @@
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http'
+import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES, createServer } from 'node:http'
 import type { Duplex } from 'node:stream'
-import { STATUS_CODES } from 'node:http'
+import type { TLSSocket } from 'node:tls'
 import { CaisError, messageOf } from '../lib/errors.ts'
 import type { Logger } from '../lib/log.ts'
 import { type RequestContext, takeRestOfBody } from './context.ts'
@@ -13,8 +13,18 @@ import { apiVersion, compareVersions, minApiVersion } from './versions.ts'
  * The Engine API's HTTP server: strips and checks the version prefix, sets the headers every response
  * carries, dispatches to the route table, and turns errors into Docker's `{"message": …}` bodies.
  */
+/**
+ * Limits on what a client may send before a handler sees it: a head (request line and headers) must arrive whole
+ * within `headersTimeoutMs` (a slow client cannot hold a connection by trickling it), and be under
+ * `maxHeaderBytes`. Bodies and streams have no time limit: a build upload or a `logs -f` may take hours.
+ */
+export const serverLimits = { headersTimeoutMs: 15_000, maxHeaderBytes: 64 * 1024, maxUrlBytes: 16 * 1024, keepAliveTimeoutMs: 5000, checkEveryMs: 1000 }
+
+/** Who sent a request: the subject of a verified client certificate over TLS, else the listener it came in on. */
+export type AuditRecord = { method: string; path: string; status: number; peer: string }
+
 export class ApiServer {
-  readonly server: Server
+  readonly #servers: Server[] = []
   readonly #routes: Routes
   readonly #log: Logger
   readonly #inflight = new Set<AbortController>()
@@ -23,24 +33,50 @@ export class ApiServer {
   constructor(routes: Routes, log: Logger) {
     this.#routes = routes
     this.#log = log
-    this.server = createServer({ requestTimeout: 0, keepAliveTimeout: 5000 }, (req, res) => void this.#handle(req, res, undefined))
-    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.#handle(req, undefined, { socket, head }))
-    this.server.on('clientError', (_err, socket) => socket.destroy())
+  }
+
+  /** A plain HTTP server for one listener (TLS listeners pass their own https server to `serve`). */
+  createServer(): Server {
+    return this.serve(createServer({ maxHeaderSize: serverLimits.maxHeaderBytes, connectionsCheckingInterval: serverLimits.checkEveryMs }))
+  }
+
+  /** Serves the API on a server: its requests and upgrades, with the limits above. */
+  serve<S extends Server>(server: S): S {
+    server.requestTimeout = 0
+    server.headersTimeout = serverLimits.headersTimeoutMs
+    server.keepAliveTimeout = serverLimits.keepAliveTimeoutMs
+    server.maxHeadersCount = 200
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => void this.#handle(req, res, undefined))
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.#handle(req, undefined, { socket, head }))
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+      // A head that is too large or malformed gets its status, as Go's server answers; then the connection goes.
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
+      if (socket.writable) socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n${status} ${STATUS_CODES[status]}`)
+      socket.destroy()
+    })
+    this.#servers.push(server)
+    return server
   }
 
   /** Stops accepting, ends long-lived streams, and resolves when in-flight requests are done (or after `graceMs`). */
   async close(graceMs = 10_000): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()))
+    const closed = Promise.all(this.#servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))))
     for (const c of this.#inflight) c.abort()
     // Keep-alive connections become idle as their last request finishes: close them as they do.
-    const sweep = setInterval(() => this.server.closeIdleConnections(), 50)
-    this.server.closeIdleConnections()
+    const sweep = setInterval(() => this.#servers.forEach((s) => s.closeIdleConnections()), 50)
+    for (const s of this.#servers) s.closeIdleConnections()
     await Promise.race([closed, new Promise((r) => setTimeout(r, graceMs).unref())])
     clearInterval(sweep)
-    this.server.closeAllConnections()
+    for (const s of this.#servers) s.closeAllConnections()
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse | undefined, upgrade: { socket: Duplex; head: Buffer } | undefined): Promise<void> {
+    if ((req.url?.length ?? 0) > serverLimits.maxUrlBytes) {
+      const body = JSON.stringify({ message: 'request URI too long' })
+      if (res) res.writeHead(414, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), Connection: 'close' }).end(body)
+      else upgrade?.socket.destroy()
+      return
+    }
     const url = new URL(req.url ?? '/', 'http://caisd')
     let path = url.pathname
     let version = apiVersion
@@ -81,6 +117,10 @@ export class ApiServer {
       this.#fail(ctx, err)
     } finally {
       this.#inflight.delete(abort)
+      const method = req.method ?? 'GET'
+      if (method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS') {
+        log.info('audit', { method, path: url.pathname, status: res?.statusCode ?? 101, peer: peerOf(req) })
+      }
       if (log.enabled('debug')) log.debug('request', { method: req.method, url: req.url, ms: +(performance.now() - started).toFixed(1) })
     }
   }
@@ -110,4 +150,17 @@ export class ApiServer {
       `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${headers}Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     )
   }
+}
+
+/** Who is on the other end: the client certificate's subject over mutual TLS, else the socket it came in on. */
+export function peerOf(req: IncomingMessage): string {
+  const socket = req.socket as Partial<TLSSocket> & { server?: { address?: () => unknown } }
+  if (typeof socket.getPeerCertificate === 'function' && socket.authorized) {
+    const cert = socket.getPeerCertificate()
+    const subject = Object.entries(cert.subject ?? {}).map(([k, v]) => `${k}=${String(v)}`).join(',')
+    return `tls:${subject}`
+  }
+  if (socket.remoteAddress) return `tcp:${socket.remoteAddress}:${socket.remotePort}`
+  const address = socket.server?.address?.()
+  return `unix:${typeof address === 'string' ? address : 'socket'}`
 }

@@ -1,5 +1,6 @@
 import { enableCompileCache } from 'node:module'
-import { EngineClient, hostFromEnv } from '../client/engine-client.ts'
+import { EngineClient, defaultHost } from '../client/engine-client.ts'
+import { type ConnectionFlags, resolveDaemon } from './daemon-endpoint.ts'
 import type { Command } from './command.ts'
 import { describeError } from './errors.ts'
 import { UsageError, parseFlags } from './flags.ts'
@@ -76,6 +77,9 @@ export const commandEntries: CommandEntry[] = [
   { name: 'prune', group: 'network', topLevel: false, load: async () => (await import('./commands/network/prune.ts')).networkPruneCommand },
   { name: 'connect', group: 'network', topLevel: false, load: async () => (await import('./commands/network/connect.ts')).networkConnectCommand },
   { name: 'disconnect', group: 'network', topLevel: false, load: async () => (await import('./commands/network/connect.ts')).networkDisconnectCommand },
+  { name: 'context', group: 'none', load: async () => (await import('./commands/context/context.ts')).contextCommand },
+  { name: 'tls', group: 'none', load: async () => (await import('./commands/tls/init.ts')).tlsCommand },
+  { name: 'dial-stdio', group: 'system', topLevel: false, load: async () => (await import('./commands/system/dial-stdio.ts')).dialStdioCommand },
   { name: 'compose', group: 'none', load: async () => (await import('./commands/compose/compose.ts')).composeCommand },
   { name: 'port', group: 'container', load: async () => (await import('./commands/container/port.ts')).portCommand },
 ]
@@ -90,7 +94,15 @@ const globalUsage = async (): Promise<string> => {
 A container platform that speaks Docker's Engine API
 
 Options:
-  -H, --host string   Daemon socket to connect to (default: $CAIS_HOST, $DOCKER_HOST, unix:///run/cais/cais.sock)
+  -c, --context string  Name of the context to use to connect to the daemon (default: $CAIS_CONTEXT, $DOCKER_CONTEXT,
+                        config.json's currentContext)
+  -H, --host string     Daemon socket to connect to: unix://, tcp:// or ssh://USER@HOST (default: $CAIS_HOST,
+                        $DOCKER_HOST, unix:///run/cais/cais.sock)
+      --tls             Use TLS; implied by --tlsverify ($DOCKER_TLS)
+      --tlscacert string  Trust certs signed only by this CA (default $DOCKER_CERT_PATH/ca.pem, else ~/.cais/ca.pem)
+      --tlscert string  Path to TLS certificate file (default .../cert.pem)
+      --tlskey string   Path to TLS key file (default .../key.pem)
+      --tlsverify       Use TLS and verify the remote ($DOCKER_TLS_VERIFY)
   -v, --version       Print version information and quit
 
 Commands:
@@ -123,12 +135,21 @@ function commandHelp(c: Command): string {
 }
 
 export async function main(argv: string[], io: Io): Promise<number> {
-  let host: string | undefined
+  const connection: ConnectionFlags = { tls: false, tlsVerify: false }
   let i = 0
   for (; i < argv.length; i++) {
     const a = argv[i]!
-    if (a === '-H' || a === '--host') host = argv[++i]
-    else if (a.startsWith('--host=')) host = a.slice('--host='.length)
+    const eq = a.indexOf('=')
+    const name = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a
+    const value = (): string | undefined => (a.startsWith('--') && eq > 0 ? a.slice(eq + 1) : argv[++i])
+    const flagBool = (): boolean => !(a.startsWith('--') && eq > 0 && ['false', '0'].includes(a.slice(eq + 1)))
+    if (name === '-H' || name === '--host') connection.host = value()
+    else if (name === '-c' || name === '--context') connection.context = value()
+    else if (name === '--tls') connection.tls = flagBool()
+    else if (name === '--tlsverify') connection.tlsVerify = flagBool()
+    else if (name === '--tlscacert') connection.tlsCaCert = value()
+    else if (name === '--tlscert') connection.tlsCert = value()
+    else if (name === '--tlskey') connection.tlsKey = value()
     else if (a === '-v' || a === '--version') {
       io.out('cais version 0.1.0')
       return 0
@@ -169,7 +190,18 @@ export async function main(argv: string[], io: Io): Promise<number> {
     io.err(`${(err as Error).message}\nSee 'cais ${path} --help'.\n\nUsage:  ${command.usage}\n\n${command.description}`)
     return command.errorStatus ?? 1
   }
-  const client = new EngineClient({ host: hostFromEnv(host), apiVersion: process.env['DOCKER_API_VERSION'] || undefined })
+  let target
+  try {
+    target = await resolveDaemon(connection)
+  } catch (err) {
+    // `cais context …` works on the store even when the current context is broken.
+    if (path.split(' ')[0] !== 'context') {
+      io.err((err as Error).message)
+      return 1
+    }
+    target = { host: defaultHost, context: 'default' }
+  }
+  const client = new EngineClient({ host: target.host, tls: target.tls, apiVersion: process.env['DOCKER_API_VERSION'] || undefined })
   try {
     return await command.run(client, parsed, io)
   } catch (err) {

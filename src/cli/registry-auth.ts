@@ -1,36 +1,10 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
-import { homedir } from 'node:os'
-import { dirname, join } from 'node:path'
 import type { AuthConfig } from '../wire/types.ts'
+import { configPath, readConfig, writeConfig } from './config-file.ts'
+
+export { configPath } from './config-file.ts'
 
 /** Docker Hub's key in config.json, as `docker login` writes it. */
 export const dockerHubKey = 'https://index.docker.io/v1/'
-
-interface ConfigFile {
-  auths?: Record<string, { auth?: string; identitytoken?: string }>
-  [other: string]: unknown
-}
-
-/** The CLI's config.json (Docker's format): $CAIS_CONFIG/config.json, else ~/.cais/config.json. */
-export function configPath(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env['CAIS_CONFIG'] || join(homedir(), '.cais'), 'config.json')
-}
-
-async function readConfig(path: string): Promise<ConfigFile> {
-  try {
-    return JSON.parse(await readFile(path, 'utf8')) as ConfigFile
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {}
-    throw new Error(`loading config file ${path}: ${(err as Error).message}`, { cause: err })
-  }
-}
-
-async function writeConfig(path: string, config: ConfigFile): Promise<void> {
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 })
-  const tmp = `${path}.${process.pid}.tmp`
-  await writeFile(tmp, JSON.stringify(config, null, '\t') + '\n', { mode: 0o600 })
-  await rename(tmp, path)
-}
 
 /** The registry part of an image name, as the key config.json uses: Docker Hub's index URL, or `host[:port]`. */
 export function registryKeyOf(image: string): string {

@@ -20,6 +20,7 @@ import type {
   AuthConfig,
   SearchResult,
 } from '../wire/types.ts'
+import { type ClientTls, endpointOf } from './endpoint.ts'
 import { ApiError, HttpTransport, type ResponseHeaders, clientApiVersion, readAll, versionLess } from './http.ts'
 import { type StreamChunk, demux, jsonLines } from './streams.ts'
 
@@ -27,8 +28,10 @@ export { ApiError }
 export type Filters = Record<string, string[]>
 
 export interface ClientOptions {
-  /** `unix:///run/cais/cais.sock` or a bare socket path. */
+  /** `unix:///run/cais/cais.sock` (or a bare socket path), `tcp://HOST:PORT`, `ssh://[USER@]HOST[:PORT]`. */
   host: string
+  /** TLS to a tcp:// daemon. */
+  tls?: ClientTls | undefined
   /**
    * API version to speak as it is (`DOCKER_API_VERSION` for the CLI). Without it the client negotiates: the
    * lower of 1.50 and the daemon's.
@@ -38,10 +41,6 @@ export interface ClientOptions {
 
 export const defaultHost = 'unix:///run/cais/cais.sock'
 
-/** Picks the daemon as the CLI does: -H, then CAIS_HOST, then DOCKER_HOST, then the default socket. */
-export function hostFromEnv(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  return flag || env['CAIS_HOST'] || env['DOCKER_HOST'] || defaultHost
-}
 
 const filtersQuery = (f: Filters | undefined): string | undefined =>
   f && Object.keys(f).length > 0 ? JSON.stringify(Object.fromEntries(Object.entries(f).map(([k, vs]) => [k, Object.fromEntries(vs.map((v) => [v, true]))]))) : undefined
@@ -59,11 +58,7 @@ export class EngineClient {
   readonly http: HttpTransport
 
   constructor(opts: ClientOptions) {
-    const host = opts.host
-    if (!host.startsWith('unix://') && !host.startsWith('/')) {
-      throw new Error(`unsupported host ${host}: only unix:// sockets for now`)
-    }
-    this.http = new HttpTransport({ socketPath: host.replace(/^unix:\/\//, '') }, opts.apiVersion ?? clientApiVersion, { negotiate: opts.apiVersion === undefined })
+    this.http = new HttpTransport(endpointOf(opts.host, opts.tls), opts.apiVersion ?? clientApiVersion, { negotiate: opts.apiVersion === undefined })
   }
 
   close(): void {

@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http'
-import { type Socket, createServer as createNetServer } from 'node:net'
+import { type Socket, connect, createServer as createNetServer } from 'node:net'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { type TestContext, test } from 'node:test'
-import { type HttpResponse, exchange } from './http-exchange.ts'
+import { type ExchangeRequest, type HttpResponse, exchange as exchangeOn } from './http-exchange.ts'
+
+/** An exchange over a new connection to a unix socket. */
+const exchange = (socketPath: string, req: ExchangeRequest): Promise<HttpResponse> => exchangeOn(() => connect(socketPath), { ...req, upgrade: false })
+import { unixEndpoint } from './endpoint.ts'
 import { ApiError, HttpTransport, readAll } from './http.ts'
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void
@@ -124,7 +128,7 @@ test('an upgrade hands over the connection with what followed the head; a refuse
     socket.on('data', (d) => socket.end(`echo:${d.toString()}`))
     assert.equal(req.headers['upgrade'], 'tcp')
   })
-  const transport = new HttpTransport({ socketPath }, '1.50')
+  const transport = new HttpTransport(unixEndpoint(socketPath), '1.50')
   const { socket, head, headers } = await transport.hijack('POST', '/containers/x/attach', { query: { stream: true } })
   assert.equal(headers['content-type'], 'application/vnd.docker.raw-stream')
   socket.write('typed')
@@ -171,7 +175,7 @@ test('a slow reader holds the server back; abort and close end a stream being re
   await assert.rejects(readAll(events), { name: 'AbortError' })
   await assert.rejects(exchange(socketPath, { method: 'GET', path: '/events', headers: {}, signal: ac.signal }), { name: 'AbortError' })
 
-  const transport = new HttpTransport({ socketPath }, undefined)
+  const transport = new HttpTransport(unixEndpoint(socketPath), undefined)
   const stream = await transport.send('GET', '/events')
   stream.resume()
   transport.close()
@@ -181,7 +185,7 @@ test('a slow reader holds the server back; abort and close end a stream being re
 })
 
 test('no daemon: the error says where the client looked', async () => {
-  const transport = new HttpTransport({ socketPath: '/tmp/cais-exchange-none/api.sock' }, '1.50')
+  const transport = new HttpTransport(unixEndpoint('/tmp/cais-exchange-none/api.sock'), '1.50')
   await assert.rejects(transport.json('GET', '/_ping'), {
     message: 'Cannot connect to the cais daemon at unix:///tmp/cais-exchange-none/api.sock. Is the cais daemon running?',
   })

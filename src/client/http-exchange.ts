@@ -1,8 +1,10 @@
-import { type Socket, connect } from 'node:net'
-import { Readable } from 'node:stream'
+import { type Duplex, Readable } from 'node:stream'
+
+/** Opens a new connection to the daemon: a unix socket, TCP (with TLS), or an ssh session's stdio. */
+export type Dial = () => Duplex
 
 /**
- * One HTTP/1.1 request and its response over a new connection to a unix socket, `Connection: close`.
+ * One HTTP/1.1 request and its response over a new connection to the daemon, `Connection: close`.
  *
  * The client's own, rather than node:http's: loading node:http and making its first request costs a CLI start
  * ~9 ms, a sixth of a `cais ps`. What the Engine API needs is small: a JSON or streamed (chunked) body, a response
@@ -29,7 +31,7 @@ export interface Upgraded {
   upgraded: true
   statusCode: 101
   headers: ResponseHeaders
-  socket: Socket
+  socket: Duplex
   /** What the server sent after the response head, before the caller listened. */
   head: Buffer
 }
@@ -37,15 +39,21 @@ export interface Upgraded {
 const maxHeadBytes = 64 * 1024
 
 /** `open` holds the connection while it is the exchange's (not after an upgrade hands it over), for the caller to end. */
-export function exchange(socketPath: string, req: ExchangeRequest & { upgrade: true }, open?: Set<Socket>): Promise<HttpResponse | Upgraded>
-export function exchange(socketPath: string, req: ExchangeRequest & { upgrade?: false }, open?: Set<Socket>): Promise<HttpResponse>
-export function exchange(socketPath: string, req: ExchangeRequest, open?: Set<Socket>): Promise<HttpResponse | Upgraded> {
+export function exchange(dial: Dial, req: ExchangeRequest & { upgrade: true }, open?: Set<Duplex>): Promise<HttpResponse | Upgraded>
+export function exchange(dial: Dial, req: ExchangeRequest & { upgrade?: false }, open?: Set<Duplex>): Promise<HttpResponse>
+export function exchange(dial: Dial, req: ExchangeRequest, open?: Set<Duplex>): Promise<HttpResponse | Upgraded> {
   return new Promise((resolve, reject) => {
     if (req.signal?.aborted) {
       reject(abortError())
       return
     }
-    const socket = connect(socketPath)
+    let socket: Duplex
+    try {
+      socket = dial()
+    } catch (err) {
+      reject(err instanceof Error ? err : new Error(String(err)))
+      return
+    }
     open?.add(socket)
     let response: HttpResponse | undefined
     let settled = false
@@ -128,7 +136,7 @@ export function exchange(socketPath: string, req: ExchangeRequest, open?: Set<So
 }
 
 /** Streams a body with chunked transfer encoding, at the pace the connection takes it. */
-function sendChunked(stream: Readable, socket: Socket, fail: (err: Error) => void): void {
+function sendChunked(stream: Readable, socket: Duplex, fail: (err: Error) => void): void {
   stream.on('data', (chunk: Buffer | string) => {
     const data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
     if (data.length === 0) return
@@ -172,7 +180,7 @@ export class HttpResponse extends Readable {
   readonly upgraded = false
   readonly statusCode: number
   readonly headers: ResponseHeaders
-  readonly #socket: Socket
+  readonly #socket: Duplex
   readonly #framing: Framing
   /** Body bytes still to come (Content-Length framing), or of the current chunk (chunked). */
   #remaining = 0
@@ -181,7 +189,7 @@ export class HttpResponse extends Readable {
   #pending: Buffer = Buffer.alloc(0)
   #complete = false
 
-  constructor(statusCode: number, headers: ResponseHeaders, socket: Socket, framing: Framing, first: Buffer) {
+  constructor(statusCode: number, headers: ResponseHeaders, socket: Duplex, framing: Framing, first: Buffer) {
     super()
     this.statusCode = statusCode
     this.headers = headers

@@ -1,6 +1,6 @@
-import type { Socket } from 'node:net'
 import type { Duplex, Readable } from 'node:stream'
 import { compareVersions } from '../lib/versions.ts'
+import type { Endpoint } from './endpoint.ts'
 import { type HttpResponse, type ResponseHeaders, exchange } from './http-exchange.ts'
 
 export type { HttpResponse, ResponseHeaders } from './http-exchange.ts'
@@ -18,9 +18,7 @@ export class ApiError extends Error {
   }
 }
 
-export interface Endpoint {
-  socketPath: string
-}
+export type { Endpoint } from './endpoint.ts'
 
 export interface RequestOptions {
   query?: Record<string, string | number | boolean | string[] | undefined> | undefined
@@ -65,12 +63,17 @@ export class HttpTransport {
   /** The version is settled: given by the caller, or learnt from the daemon. */
   #settled: boolean
   /** Connections still in use (streams being read among them), for close() to end. */
-  readonly #open = new Set<Socket>()
+  readonly #open = new Set<Duplex>()
 
   constructor(endpoint: Endpoint, apiVersion: string | undefined, opts: { negotiate?: boolean } = {}) {
     this.#endpoint = endpoint
     this.#version = apiVersion
     this.#settled = apiVersion === undefined || opts.negotiate === false
+  }
+
+  /** A raw connection to the daemon (`system dial-stdio` relays one). */
+  dial(): Duplex {
+    return this.#endpoint.dial()
   }
 
   /** The API version requests are sent at (undefined: unversioned paths). */
@@ -89,7 +92,7 @@ export class HttpTransport {
   /** Settles the version with the daemon's `API-Version` (from `/_ping`), the lower of the two. */
   async negotiate(): Promise<void> {
     if (this.#settled) return
-    const res = await exchange(this.#endpoint.socketPath, { method: 'GET', path: '/_ping', headers: { Host: apiHost } }, this.#open).catch((err: Error) => {
+    const res = await exchange(this.#endpoint.dial, { method: 'GET', path: '/_ping', headers: { Host: apiHost } }, this.#open).catch((err: Error) => {
       throw connectionError(err, this.#endpoint)
     })
     res.resume()
@@ -112,7 +115,7 @@ export class HttpTransport {
     } else if (opts.stream) {
       headers['Content-Type'] ??= 'application/x-tar'
     }
-    const res = await exchange(this.#endpoint.socketPath, { method, path: this.#target(path, opts), headers, body, stream: opts.stream, signal: opts.signal }, this.#open).catch(
+    const res = await exchange(this.#endpoint.dial, { method, path: this.#target(path, opts), headers, body, stream: opts.stream, signal: opts.signal }, this.#open).catch(
       (err: Error) => {
         throw connectionError(err, this.#endpoint)
       },
@@ -147,7 +150,7 @@ export class HttpTransport {
     await this.negotiate()
     const body = opts.body === undefined ? undefined : JSON.stringify(opts.body)
     const headers: Record<string, string> = { Host: apiHost, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) }
-    const res = await exchange(this.#endpoint.socketPath, { method, path: this.#target(path, opts), headers, body, upgrade: true }, this.#open).catch(
+    const res = await exchange(this.#endpoint.dial, { method, path: this.#target(path, opts), headers, body, upgrade: true }, this.#open).catch(
       (err: Error) => {
         throw connectionError(err, this.#endpoint)
       },
@@ -178,7 +181,7 @@ async function toApiError(res: HttpResponse): Promise<ApiError> {
 
 function connectionError(err: Error & { code?: string }, endpoint: Endpoint): Error {
   if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') {
-    return new Error(`Cannot connect to the cais daemon at unix://${endpoint.socketPath}. Is the cais daemon running?`)
+    return new Error(`Cannot connect to the cais daemon at ${endpoint.host}. Is the cais daemon running?`)
   }
   return err
 }

@@ -1,11 +1,18 @@
 import { invalid } from '../lib/errors.ts'
+import { activatedFds } from './listeners.ts'
 import type { Level } from '../lib/log.ts'
 
 export interface DaemonConfig {
   root: string
   execRoot: string
-  /** Listen addresses: `unix:///path` (TCP arrives with the TLS issue). */
+  /** Listen addresses: `unix:///path`, `tcp://host:port` (mutual TLS), `fd://` (socket activation). */
   hosts: string[]
+  /** TLS for tcp:// listeners; `verify` requires client certificates signed by `ca`. */
+  tls: { enabled: boolean; verify: boolean; ca: string; cert: string; key: string }
+  /** A TCP listener without TLS off loopback, which gives root to anyone who reaches it: refused unless asked for. */
+  unauthenticatedTcp: boolean
+  /** The group owning unix sockets; `cais` when it exists (`--group`). */
+  group: string
   logLevel: Level
   conmon: string
   crun: string
@@ -34,7 +41,15 @@ A container engine that speaks Docker's Engine API.
 Options:
       --data-root, --root string   Root directory of persistent state (default "/var/lib/cais")
       --exec-root string           Root directory for execution state files (default "/run/cais")
-  -H, --host list                  Daemon socket(s) to connect to (default unix:///run/cais/cais.sock)
+  -H, --host list                  Daemon socket(s) to connect to: unix://PATH, tcp://HOST:PORT, fd:// (default unix:///run/cais/cais.sock)
+  -G, --group string               Group for the unix socket; its members can drive the daemon: root-equivalent (default "cais")
+      --tls                        Use TLS; implied by --tlsverify
+      --tlsverify                  Use TLS and verify the client's certificate against --tlscacert (mutual TLS)
+      --tlscacert string           Trust certs signed only by this CA (default "~/.docker/ca.pem")
+      --tlscert string             Path to TLS certificate file (default "~/.docker/cert.pem")
+      --tlskey string              Path to TLS key file (default "~/.docker/key.pem")
+      --unauthenticated-tcp-gives-root-to-anyone
+                                   Allow a tcp:// listener without --tlsverify on an address other than loopback
   -l, --log-level string           Set the logging level ("debug"|"info"|"warn"|"error") (default "info")
   -D, --debug                      Enable debug mode
       --conmon string              Path to conmon (default "/usr/bin/conmon")
@@ -55,10 +70,14 @@ Options:
 
 /** Parses caisd's flags into a frozen config. Throws an `invalid` error with Docker-like wording. */
 export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' {
+  const certDir = process.env['DOCKER_CERT_PATH'] || `${process.env['HOME'] ?? '/root'}/.docker`
   const c: DaemonConfig = {
     root: '/var/lib/cais',
     execRoot: '/run/cais',
     hosts: [],
+    tls: { enabled: false, verify: false, ca: `${certDir}/ca.pem`, cert: `${certDir}/cert.pem`, key: `${certDir}/key.pem` },
+    unauthenticatedTcp: false,
+    group: 'cais',
     logLevel: 'info',
     conmon: '/usr/bin/conmon',
     crun: '/usr/bin/crun',
@@ -99,6 +118,28 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
       case '-H':
       case '--host':
         c.hosts.push(next())
+        break
+      case '-G':
+      case '--group':
+        c.group = next()
+        break
+      case '--tls':
+        c.tls.enabled = value === undefined || value === 'true'
+        break
+      case '--tlsverify':
+        c.tls.verify = value === undefined || value === 'true'
+        break
+      case '--tlscacert':
+        c.tls.ca = next()
+        break
+      case '--tlscert':
+        c.tls.cert = next()
+        break
+      case '--tlskey':
+        c.tls.key = next()
+        break
+      case '--unauthenticated-tcp-gives-root-to-anyone':
+        c.unauthenticatedTcp = true
         break
       case '-l':
       case '--log-level': {
@@ -181,6 +222,31 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
   if (c.overlayPeers.length > 0 && !c.overlayListen) throw invalid('--overlay-peer needs --overlay-listen')
   if (c.addressPools.length === 0) c.addressPools.push({ base: '10.88.0.0/14', size: 24 })
   if (c.hosts.length === 0) c.hosts.push(`unix://${c.execRoot}/cais.sock`)
-  for (const h of c.hosts) if (!h.startsWith('unix://')) throw invalid(`unsupported host ${h}: only unix:// sockets for now (TCP requires TLS, not yet available)`)
+  if (c.tls.verify) c.tls.enabled = true
+  for (const h of c.hosts) checkHost(h, c)
   return Object.freeze(c)
+}
+
+/**
+ * A listen address caisd can serve. Whoever reaches the API owns the host, so a TCP listener needs mutual TLS,
+ * except on loopback, or with the flag whose name says what it does (as Docker stopped allowing it silently).
+ */
+function checkHost(host: string, c: DaemonConfig): void {
+  if (host.startsWith('unix://') && host.length > 'unix://'.length) return
+  if (/^fd:\/\/\d*$/.test(host)) {
+    activatedFds(host)
+    return
+  }
+  const m = /^tcp:\/\/(\[[0-9a-fA-F:]+\]|[^:/]*):(\d+)$/.exec(host)
+  if (!m) throw invalid(`invalid host ${JSON.stringify(host)}: expected unix://PATH, tcp://HOST:PORT or fd://`)
+  const port = Number(m[2])
+  if (port < 1 || port > 65535) throw invalid(`invalid host ${host}: port out of range`)
+  if (c.tls.verify) return
+  const address = m[1]!.replace(/^\[|\]$/g, '')
+  const loopback = address === 'localhost' || address === '::1' || /^127\./.test(address)
+  if (loopback || c.unauthenticatedTcp) return
+  throw invalid(
+    `refusing to listen on ${host} without --tlsverify: anyone who can reach it gets root on this machine. ` +
+      'Use --tlsverify with --tlscacert, --tlscert and --tlskey (cais tls init makes them), or, knowing that, --unauthenticated-tcp-gives-root-to-anyone',
+  )
 }

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
-import { execFileSync } from 'node:child_process'
-import { dirname, join } from 'node:path'
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { ApiServer } from '../api/server.ts'
 import { Routes } from '../api/router.ts'
 import { containerRoutes } from '../api/docker/containers.ts'
@@ -43,6 +42,7 @@ import { execRoutes } from '../api/docker/exec.ts'
 import { volumeRoutes } from '../api/docker/volumes.ts'
 import { parseDaemonArgs, usage } from './config.ts'
 import { cgroupVersion, hostProblems } from './host-check.ts'
+import { openListeners } from './listeners.ts'
 import { claimPidFile, releasePidFile } from './pidfile.ts'
 
 async function main(): Promise<number> {
@@ -168,22 +168,29 @@ async function main(): Promise<number> {
   const api = new ApiServer(routes, log)
 
   const socketPaths: string[] = []
-  for (const host of config.hosts) {
-    const socketPath = host.slice('unix://'.length)
-    await mkdir(dirname(socketPath), { recursive: true })
-    await rm(socketPath, { force: true })
-    await new Promise<void>((resolve, reject) => {
-      api.server.once('error', reject)
-      api.server.listen(socketPath, () => {
-        api.server.off('error', reject)
-        resolve()
-      })
-    })
-    await chmod(socketPath, 0o660)
-    const gid = groupId('cais')
-    if (gid !== undefined) await chown(socketPath, 0, gid)
-    socketPaths.push(socketPath)
-    log.info('API listen on', { socket: socketPath })
+  // What a stop undoes, at a signal or when a listener cannot open (a port in use): containers keep running.
+  const shutdown = async (): Promise<void> => {
+    await api.close()
+    health.close()
+    logRotation.close()
+    containers.close()
+    await containerStore.settled()
+    await containers.settled()
+    await runtime.settled()
+    networks.close()
+    control?.close()
+    runtime.close()
+    mounter.close()
+    if (crun.path !== config.crun) await releaseReadOnlyCrun(crun.path).catch(() => {})
+    for (const s of socketPaths) await rm(s, { force: true })
+    await releasePidFile(paths.pidFile)
+  }
+  try {
+    socketPaths.push(...(await openListeners(api, config, log)).socketPaths)
+  } catch (err) {
+    log.error('cannot listen', { err })
+    await shutdown()
+    throw err
   }
 
   const stopped = new Promise<string>((resolve) => {
@@ -193,32 +200,9 @@ async function main(): Promise<number> {
   log.info('daemon ready', { version: process.version, root: paths.root })
   const signal = await stopped
   log.info('shutting down; containers keep running', { signal })
-  await api.close()
-  health.close()
-  logRotation.close()
-  containers.close()
-  await containerStore.settled()
-  await containers.settled()
-  await runtime.settled()
-  networks.close()
-  control?.close()
-  runtime.close()
-  mounter.close()
-  if (crun.path !== config.crun) await releaseReadOnlyCrun(crun.path).catch(() => {})
-  for (const s of socketPaths) await rm(s, { force: true })
-  await releasePidFile(paths.pidFile)
+  await shutdown()
   log.info('daemon stopped')
   return 0
-}
-
-function groupId(name: string): number | undefined {
-  try {
-    const out = execFileSync('getent', ['group', name], { encoding: 'utf8' })
-    const gid = Number(out.split(':')[2])
-    return Number.isInteger(gid) ? gid : undefined
-  } catch {
-    return undefined
-  }
 }
 
 main().then(
