@@ -46,6 +46,9 @@ export class ApiServer {
     server.headersTimeout = serverLimits.headersTimeoutMs
     server.keepAliveTimeout = serverLimits.keepAliveTimeoutMs
     server.maxHeadersCount = 200
+    // A client that half-closes after its request (`printf … | nc -U`, as people try Docker's socket) still gets
+    // its answer, as from Go's server; Node's own default aborts the request in flight.
+    ;(server as S & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true
     server.on('request', (req: IncomingMessage, res: ServerResponse) => void this.#handle(req, res, undefined))
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.#handle(req, undefined, { socket, head }))
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {

@@ -202,7 +202,9 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     const direct = recs.get(ref)
     if (direct) return direct
     const byName = this.#names.get(ref.startsWith('/') ? ref : `/${ref}`)
-    if (byName) return recs.get(byName)!
+    // A name whose container is being removed (its record already gone) names nothing.
+    const named = byName === undefined ? undefined : recs.get(byName)
+    if (named) return named
     if (/^[a-f0-9]+$/.test(ref)) {
       const matches = [...recs.keys()].filter((id) => id.startsWith(ref))
       if (matches.length === 1) return recs.get(matches[0]!)!
@@ -781,7 +783,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
         cleanupMs: +(t2 - t1).toFixed(1),
         deleteMs: +(performance.now() - t2).toFixed(1),
       })
-      this.#names.delete(rec.name)
+      if (this.#names.get(rec.name) === rec.id) this.#names.delete(rec.name)
       this.#restarts.reset(rec.id)
       this.#released.delete(rec.id)
       if (opts.volumes) {

@@ -58,8 +58,9 @@ export async function loadArchive(body: Readable, deps: Deps): Promise<Array<{ l
       for (const [i, file] of img.layers.entries()) {
         const diffId = config.rootfs.diff_ids[i]!
         const gz = await isGzip(file.path)
-        if (!(await deps.content.has(file.digest))) await deps.content.adopt(file.path, file.digest)
+        // Leased before it is looked for: a prune meanwhile must not take a blob this load is about to use.
         lease.add(file.digest)
+        if (!(await deps.content.has(file.digest))) await deps.content.adopt(file.path, file.digest)
         const rec = await deps.layers.apply(deps.content.open(file.digest), parent, diffId)
         lease.add(rec.chainId)
         parent = rec.chainId
@@ -176,6 +177,8 @@ async function isGzip(path: string): Promise<boolean> {
 export async function saveArchive(names: readonly string[], out: Writable, deps: Deps): Promise<void> {
   const pack = tar.pack()
   const done = pipeline(pack, out)
+  // Awaited at the end; a client that goes away meanwhile rejects it before then, which must not crash the daemon.
+  done.catch(() => {})
   const written = new Set<string>()
   const index: Descriptor[] = []
   const legacy: Array<{ Config: string; RepoTags: string[]; Layers: string[] }> = []

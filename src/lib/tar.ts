@@ -2,7 +2,7 @@
 // markers and interceptions of snapshots/overlay-tar.ts, image layers.
 import { type Stats, createReadStream, createWriteStream } from 'node:fs'
 import { chmod, link, lchown, lstat, lutimes, mkdir, readdir, readlink, rm, symlink, utimes } from 'node:fs/promises'
-import { join, posix } from 'node:path'
+import { join, posix, relative } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
@@ -217,6 +217,27 @@ export interface ExtractOptions {
 }
 
 /**
+ * A hard link's source must be something already unpacked in `dir`, reached through real directories only, and not
+ * a directory: a source path through a symlink the archive planted (`evil -> /`, then a link to `evil/etc/shadow`)
+ * would link a host file into the tree, which a container could then write.
+ */
+async function checkLinkSource(dir: string, sourceRel: string, rel: string): Promise<void> {
+  const refuse = (why: string): never => {
+    throw invalid(`invalid tar: hard link ${rel} to ${sourceRel || '.'}: ${why}`)
+  }
+  if (sourceRel === '') refuse('no source')
+  const parts = sourceRel.split('/')
+  let cur = dir
+  for (const [i, part] of parts.entries()) {
+    cur = join(cur, part)
+    const st = await lstat(cur).catch(() => undefined)
+    if (!st) refuse('no such file in the archive')
+    if (i < parts.length - 1 && !st!.isDirectory()) refuse(`${parts.slice(0, i + 1).join('/')} is not a directory`)
+    if (i === parts.length - 1 && st!.isDirectory()) refuse('a directory')
+  }
+}
+
+/**
  * Unpacks a tar (gzip or not) into `dir`, which must exist. Ownership, modes, times, links, device nodes and
  * xattrs are kept. No entry may write through a symlink or outside `dir`. Returns the bytes of files written.
  */
@@ -224,8 +245,9 @@ export async function extractTar(source: Readable, dir: string, opts: ExtractOpt
   const extract = tar.extract()
   const knownDirs = new Set<string>([''])
   const dirTimes: Array<[string, Date]> = []
-  const special: string[] = [] // shell lines for mknod/mkfifo, which Node cannot do
-  const xattrs: string[] = [] // setfattr --restore input
+  // Done after the entries, each for a path: shell lines for mknod/mkfifo, which Node cannot do; setfattr input.
+  const special: Array<{ path: string; text: string }> = []
+  const xattrs: Array<{ path: string; text: string }> = []
   let size = 0
 
   const ensureParents = async (rel: string): Promise<void> => {
@@ -245,9 +267,19 @@ export async function extractTar(source: Readable, dir: string, opts: ExtractOpt
     }
   }
 
+  // A later entry replaces what an earlier one put at its path, a directory too (Docker's untar does the same).
   const removeExisting = async (path: string): Promise<void> => {
     const st = await lstat(path).catch(() => undefined)
-    if (st && !st.isDirectory()) await rm(path, { force: true })
+    if (!st) return
+    await rm(path, { force: true, recursive: st.isDirectory() })
+    const under = (p: string): boolean => p === path || p.startsWith(`${path}/`)
+    for (const list of [special, xattrs]) for (let i = list.length - 1; i >= 0; i--) if (under(list[i]!.path)) list.splice(i, 1)
+    if (st.isDirectory()) {
+      // Nothing may be done later at a path below it: a symlink may take its place (`utimes` would follow it).
+      const rel = relative(dir, path)
+      for (const d of knownDirs) if (d === rel || d.startsWith(`${rel}/`)) knownDirs.delete(d)
+      for (let i = dirTimes.length - 1; i >= 0; i--) if (dirTimes[i]![0] === path || dirTimes[i]![0].startsWith(`${path}/`)) dirTimes.splice(i, 1)
+    }
   }
 
   extract.on('entry', (header, stream, next) => {
@@ -264,8 +296,8 @@ export async function extractTar(source: Readable, dir: string, opts: ExtractOpt
       const action = opts.intercept?.({ base, parent: join(dir, parentRel) })
       if (action) {
         stream.resume()
-        if ('shell' in action) special.push(action.shell)
-        else xattrs.push(`# file: ${escapeAttrPath(action.xattr.path)}\n${action.xattr.name}=${action.xattr.value}\n`)
+        if ('shell' in action) special.push({ path: target, text: action.shell })
+        else xattrs.push({ path: action.xattr.path, text: `# file: ${escapeAttrPath(action.xattr.path)}\n${action.xattr.name}=${action.xattr.value}\n` })
         return
       }
       const mode = (header.mode ?? 0o644) & 0o7777
@@ -306,6 +338,7 @@ export async function extractTar(source: Readable, dir: string, opts: ExtractOpt
         }
         case 'symlink': {
           stream.resume()
+          if (!header.linkname) throw invalid(`invalid tar: symlink ${rel} has no target`)
           await removeExisting(target)
           await symlink(header.linkname ?? '', target)
           await lchown(target, uid, gid)
@@ -314,9 +347,10 @@ export async function extractTar(source: Readable, dir: string, opts: ExtractOpt
         }
         case 'link': {
           stream.resume()
-          const source = join(dir, cleanEntryName(header.linkname ?? ''))
+          const sourceRel = cleanEntryName(header.linkname ?? '')
+          await checkLinkSource(dir, sourceRel, rel)
           await removeExisting(target)
-          await link(source, target)
+          await link(join(dir, sourceRel), target)
           break
         }
         case 'character-device':
@@ -325,9 +359,10 @@ export async function extractTar(source: Readable, dir: string, opts: ExtractOpt
           stream.resume()
           const kind = header.type === 'fifo' ? 'p' : header.type === 'character-device' ? 'c' : 'b'
           const nums = kind === 'p' ? '' : ` ${header.devmajor ?? 0} ${header.devminor ?? 0}`
-          special.push(
-            `rm -f ${shQuote(target)} && mknod -m ${mode.toString(8)} ${shQuote(target)} ${kind}${nums} && chown -h ${uid}:${gid} ${shQuote(target)}`,
-          )
+          special.push({
+            path: target,
+            text: `rm -f ${shQuote(target)} && mknod -m ${mode.toString(8)} ${shQuote(target)} ${kind}${nums} && chown -h ${uid}:${gid} ${shQuote(target)}`,
+          })
           break
         }
         default:
@@ -336,19 +371,21 @@ export async function extractTar(source: Readable, dir: string, opts: ExtractOpt
       const pax = (header.pax ?? {}) as Record<string, string>
       const attrs = Object.entries(pax).filter(([k]) => k.startsWith('SCHILY.xattr.'))
       if (attrs.length > 0) {
-        xattrs.push(
-          `# file: ${escapeAttrPath(target)}\n` +
+        xattrs.push({
+          path: target,
+          text:
+            `# file: ${escapeAttrPath(target)}\n` +
             attrs.map(([k, v]) => `${k.slice('SCHILY.xattr.'.length)}=0x${Buffer.from(v, 'latin1').toString('hex')}`).join('\n') +
             '\n',
-        )
+        })
       }
     }
     handle().then(() => next(), (err: unknown) => next(err as Error))
   })
 
   await pipeline(maybeGunzip(source), extract)
-  if (special.length > 0) await run('/bin/sh', ['-ec', special.join('\n')])
-  if (xattrs.length > 0) await run('setfattr', ['--restore=-'], { input: xattrs.join('\n') })
+  if (special.length > 0) await run('/bin/sh', ['-ec', special.map((x) => x.text).join('\n')])
+  if (xattrs.length > 0) await run('setfattr', ['--restore=-'], { input: xattrs.map((x) => x.text).join('\n') })
   for (const [path, time] of dirTimes.reverse()) await utimes(path, time, time)
   return { size }
 }

@@ -98,25 +98,34 @@ export class LayerStore {
    * (an uncompressed blob whose digest the content store checked as it came in) and the tar is not hashed again.
    */
   async apply(source: Readable, parent: Digest | null, expectedDiffId?: Digest, opts: { verified?: boolean } = {}): Promise<LayerRecord> {
+    // Listened to at once: an error opening the source (a blob removed meanwhile) while this awaits its temp dir
+    // becomes this call's error, instead of an 'error' event nobody listens to.
+    const input = maybeGunzip(source)
+    let early: Error | undefined
+    const onEarlyError = (err: Error): void => void (early ??= err)
+    input.on('error', onEarlyError)
     if (expectedDiffId) {
       const existing = this.#cache.get(chainIdOf(parent, expectedDiffId))
       if (existing) {
-        source.resume()
+        input.destroy()
+        source.destroy()
         return existing
       }
     }
     const tmp = join(this.#snapshots, `.tmp-${newId().slice(0, 16)}`)
     await mkdir(join(tmp, 'fs'), { recursive: true })
     try {
+      input.off('error', onEarlyError)
+      if (early) throw early
       let diffId: Digest
       let applied: ApplyResult
       if (opts.verified && expectedDiffId) {
-        applied = await applyLayerTar(maybeGunzip(source), join(tmp, 'fs'))
+        applied = await applyLayerTar(input, join(tmp, 'fs'))
         diffId = expectedDiffId
       } else {
         const hasher = new DigestingStream()
         const tee = new PassThrough()
-        const hashing = pipeline(maybeGunzip(source), hasher, tee)
+        const hashing = pipeline(input, hasher, tee)
         const [, result] = await Promise.all([hashing, applyLayerTar(tee, join(tmp, 'fs'))])
         applied = result
         diffId = hasher.digest()
@@ -134,6 +143,7 @@ export class LayerStore {
       this.#cache.set(chainId, rec)
       return rec
     } finally {
+      source.destroy()
       await rm(tmp, { recursive: true, force: true })
     }
   }

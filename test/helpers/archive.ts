@@ -3,7 +3,7 @@ import tar from 'tar-stream'
 
 export interface FileEntry {
   name: string
-  type?: 'file' | 'directory' | 'symlink'
+  type?: 'file' | 'directory' | 'symlink' | 'link'
   content?: string | Buffer
   linkname?: string
   mode?: number

@@ -7,6 +7,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, st
 import { type Socket, connect } from 'node:net'
 import { join } from 'node:path'
 import { test } from 'node:test'
+import { makeTar } from '../helpers/archive.ts'
 import { caisBin, caisdBin, dockerBin, runCommand, startDaemon, waitFor } from '../helpers/daemon.ts'
 import { freePort } from '../helpers/registry.ts'
 
@@ -177,8 +178,8 @@ test('ssh://: cais and the docker CLI reach caisd through an ssh session running
   assert.match(refused.stderr, /Connection refused/)
 })
 
-test('hostile requests: oversized heads and URLs, deep JSON and a slow client get Docker-like refusals; the daemon stays up', async (t) => {
-  const d = await startDaemon(t, { importBusybox: false })
+test('hostile requests: oversized heads and URLs, deep JSON, a slow client and an archive linking out get Docker-like refusals; the daemon stays up', async (t) => {
+  const d = await startDaemon(t)
   const send = (text: string | Buffer): Promise<string> =>
     new Promise((resolve) => {
       const s = connect(d.socket)
@@ -196,6 +197,19 @@ test('hostile requests: oversized heads and URLs, deep JSON and a slow client ge
     /^HTTP\/1\.1 400 [\s\S]*invalid JSON: nested deeper than 64 levels/,
   )
   assert.match(await send('GARBAGE\r\n\r\n'), /^HTTP\/1\.1 400 /)
+  // A half-closed request (`printf … | nc -U`) still gets its answer.
+  assert.match(await send('GET /system/df HTTP/1.1\r\nHost: x\r\n\r\n'), /^HTTP\/1\.1 200 /)
+
+  // A hard link through a symlink the archive planted would put a host file in the container: refused.
+  assert.equal((await d.cli('create', '--name', 'target', 'busybox', 'true')).code, 0)
+  const linksBefore = statSync('/etc/hostname').nlink
+  const archive = await makeTar([
+    { name: 'evil', type: 'symlink', linkname: '/' },
+    { name: 'stolen', type: 'link', linkname: 'evil/etc/hostname' },
+  ])
+  const put = await send(Buffer.concat([Buffer.from(`PUT /containers/target/archive?path=/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-tar\r\nContent-Length: ${archive.length}\r\nConnection: close\r\n\r\n`), archive]))
+  assert.match(put, /^HTTP\/1\.1 400 [\s\S]*invalid tar: hard link stolen to evil\/etc\/hostname: evil is not a directory/)
+  assert.equal(statSync('/etc/hostname').nlink, linksBefore)
   // A client that sends half a head and stops is cut off once the head's time is up.
   const started = Date.now()
   const slow = await new Promise<number>((resolve) => {

@@ -11,6 +11,7 @@ import { hijack, streamMediaType } from '../hijack.ts'
 import { DetachDetector, parseDetachKeys } from '../detach-keys.ts'
 import type { Duplex, Writable } from 'node:stream'
 import type { Routes } from '../router.ts'
+import { checkCreateBodyTypes, checkHostConfigTypes } from './body-types.ts'
 import { packDirectory } from '../../lib/tar.ts'
 import { type PathStat, readArchive, statPath, writeArchive } from '../../containers/archive.ts'
 
@@ -72,6 +73,7 @@ export function containerRoutes(routes: Routes, d: { containers: ContainerServic
 
   routes.post('/containers/{id}/update', async (ctx) => {
     const body = (await readJson<Record<string, unknown>>(ctx.req)) ?? {}
+    checkHostConfigTypes(body)
     sendJson(ctx, 200, await c.update(ctx.params['id']!, body))
   })
 
@@ -112,6 +114,7 @@ export function containerRoutes(routes: Routes, d: { containers: ContainerServic
   routes.post('/containers/create', async (ctx) => {
     const body = await readJson<ContainerCreateBody>(ctx.req)
     if (!body) throw invalid('config cannot be empty in order to create a container')
+    checkCreateBodyTypes(body)
     // What older API versions did not have is ignored for their clients, as Docker's routers do.
     if (!versionAtLeast(ctx, '1.44') && body.Healthcheck) delete body.Healthcheck.StartInterval
     if (!versionAtLeast(ctx, '1.42') && body.HostConfig) delete (body.HostConfig as Record<string, unknown>)['ConsoleSize']
