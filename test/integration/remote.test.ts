@@ -8,7 +8,8 @@ import { type Socket, connect } from 'node:net'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { makeTar } from '../helpers/archive.ts'
-import { caisBin, caisdBin, dockerBin, runCommand, startDaemon, waitFor } from '../helpers/daemon.ts'
+import { caisBin, caisdBin, claimNetworkSlot, dockerBin, runCommand, startDaemon, waitFor } from '../helpers/daemon.ts'
+import { removeChains, unmountUnder } from '../helpers/host-cleanup.ts'
 import { freePort } from '../helpers/registry.ts'
 
 test('TCP with mutual TLS: the docker CLI and cais connect with certificates from cais tls init; others are refused at the handshake', async (t) => {
@@ -68,12 +69,18 @@ test('caisd refuses TCP without TLS off loopback unless the flag that says what 
     [['-H', 'fd://'], /no sockets found via socket activation/],
   ] as const) {
     const dir = mkdtempSync('/tmp/cais-test-hosts-')
+    // Its own bridge, subnet and chains, in case a start got as far as the network: refused before it, it makes none.
+    const net = claimNetworkSlot()
     try {
-      const r = await runCommand(caisdBin, ['--root', join(dir, 'root'), '--exec-root', join(dir, 'run'), '--bridge-name', 'cnone0', ...args], { timeoutMs: 20_000 })
+      const r = await runCommand(caisdBin, ['--root', join(dir, 'root'), '--exec-root', join(dir, 'run'), ...net.args, ...args], { timeoutMs: 20_000 })
       assert.notEqual(r.code, 0)
       assert.match(r.stderr, message)
+      assert.equal(existsSync(join(dir, 'root')), false, 'refused before anything was made')
     } finally {
+      unmountUnder(dir)
       rmSync(dir, { recursive: true, force: true })
+      removeChains(net.chainPrefix)
+      net.release()
     }
   }
 })
