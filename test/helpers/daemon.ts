@@ -77,9 +77,10 @@ export interface TestDaemon {
 
 /**
  * Starts a real caisd on its own temp root, exec root and socket. Everything it made (containers,
- * mounts, conmon processes) is removed in t.after, even when the test fails.
+ * mounts, conmon processes) is removed in t.after, even when the test fails. `wrap` runs caisd through a launcher
+ * that execs it (`wrap[0] wrap[1..] caisd ARGS`), as systemd's socket activation does.
  */
-export async function startDaemon(t: TestContext, opts: { importBusybox?: boolean; args?: string[]; netns?: string } = {}): Promise<TestDaemon> {
+export async function startDaemon(t: TestContext, opts: { importBusybox?: boolean; args?: string[]; netns?: string; wrap?: string[] } = {}): Promise<TestDaemon> {
   const dir = mkdtempSync('/tmp/cais-test-')
   const net = claimNetworkSlot()
   const root = join(dir, 'root')
@@ -96,7 +97,9 @@ export async function startDaemon(t: TestContext, opts: { importBusybox?: boolea
     // execs caisd, so the child is caisd itself and its mounts stay visible to the cleanup.
     child = opts.netns
       ? spawn('nsenter', [`--net=/run/netns/${opts.netns}`, caisdBin, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] })
-      : spawn(caisdBin, argv, { stdio: ['ignore', 'ignore', 'pipe'] })
+      : opts.wrap
+        ? spawn(opts.wrap[0]!, [...opts.wrap.slice(1), caisdBin, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] })
+        : spawn(caisdBin, argv, { stdio: ['ignore', 'ignore', 'pipe'] })
     child.stderr!.on('data', (d: Buffer) => (log += d.toString()))
     const deadline = Date.now() + 20_000
     for (;;) {

@@ -85,6 +85,31 @@ test('caisd refuses TCP without TLS off loopback unless the flag that says what 
   }
 })
 
+test('socket activation (fd://) and --group: caisd serves a socket it was handed, and its own socket belongs to the group', async (t) => {
+  // What systemd does: a listening socket as fd 3, LISTEN_FDS=1 and LISTEN_PID of the process it execs.
+  const dir = mkdtempSync('/tmp/cais-test-fd-')
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const activated = join(dir, 'activated.sock')
+  const launcher = [
+    'import os, socket, sys',
+    's = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)',
+    `s.bind(${JSON.stringify(activated)})`,
+    's.listen(16)',
+    'os.dup2(s.fileno(), 3)',
+    'os.set_inheritable(3, True)',
+    'os.environ["LISTEN_FDS"] = "1"',
+    'os.environ["LISTEN_PID"] = str(os.getpid())',
+    'os.execv(sys.argv[1], sys.argv[1:])',
+  ].join('\n')
+  writeFileSync(join(dir, 'launch.py'), launcher)
+  const d = await startDaemon(t, { importBusybox: false, args: ['-H', 'fd://', '--group', '4242'], wrap: ['python3', join(dir, 'launch.py')] })
+  assert.equal(statSync(d.socket).gid, 4242)
+  assert.equal(statSync(d.socket).mode & 0o777, 0o660)
+  const viaFd = await runCommand(caisBin, ['-H', `unix://${activated}`, 'version', '--format', '{{.Server.Version}}'])
+  assert.equal(viaFd.code, 0, viaFd.stderr)
+  assert.match(d.logs(), /"msg":"API listen on","fd":3/)
+})
+
 test('contexts: stored as the docker CLI stores them, used by --context, context use and DOCKER_CONTEXT; exported and imported both ways', async (t) => {
   const d = await startDaemon(t, { importBusybox: false })
   const config = join(d.dir, 'shared-config')
