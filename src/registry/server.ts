@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto'
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import { pipeline } from 'node:stream/promises'
 import type { Digest } from '../content/digest.ts'
 import { mediaTypes } from '../images/types.ts'
+import { type Action, type Authorizer, anonymous } from './auth.ts'
 import { RegistryError } from './errors.ts'
 import { checkDigest, checkName, checkTag, isDigest } from './names.ts'
 import type { RegistryStorage } from './storage.ts'
@@ -13,6 +15,10 @@ const INDEXES: string[] = [mediaTypes.dockerManifestList, mediaTypes.ociIndex]
 
 export interface RegistryServerOptions {
   storage: RegistryStorage
+  authorizer?: Authorizer
+  /** Certificate and key (PEM): HTTPS, HTTP/1.1. */
+  tls?: { cert: Buffer; key: Buffer }
+  metrics?: RegistryMetrics
   /** One line per request: method, path, status, bytes, milliseconds. */
   accessLog?: (entry: Record<string, unknown>) => void
 }
@@ -26,13 +32,26 @@ interface Ctx {
 /** The OCI distribution API (v1.1) over a storage driver: what `cais registry serve` runs. */
 export function createRegistryServer(opts: RegistryServerOptions): Server {
   const { storage } = opts
-  const server = createServer((req, res) => {
+  const authorizer = opts.authorizer ?? anonymous
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
     const started = performance.now()
     const url = new URL(req.url ?? '/', 'http://registry')
+    // Counted from the connection, not by listening to the body (which would start it flowing before a handler reads it).
+    const readBefore = req.socket.bytesRead
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0')
-    res.on('finish', () => opts.accessLog?.({ method: req.method, path: url.pathname, status: res.statusCode, bytes: Number(res.getHeader('Content-Length') ?? 0), ms: +(performance.now() - started).toFixed(1) }))
-    handle({ req, res, url }, storage).catch((err: unknown) => fail(res, err))
-  })
+    res.on('finish', () => {
+      const entry = { method: req.method ?? 'GET', path: url.pathname, status: res.statusCode, sent: Number(res.getHeader('Content-Length') ?? 0), received: req.socket.bytesRead - readBefore, ms: +(performance.now() - started).toFixed(1) }
+      opts.metrics?.observe(entry)
+      opts.accessLog?.(entry)
+    })
+    if (url.pathname === '/metrics' && opts.metrics) {
+      const body = opts.metrics.render()
+      res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4', 'Content-Length': Buffer.byteLength(body) }).end(body)
+      return
+    }
+    handle({ req, res, url }, storage, authorizer).catch((err: unknown) => fail(res, err))
+  }
+  const server = opts.tls ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, listener) : createServer(listener)
   server.headersTimeout = 30_000
   return server
 }
@@ -65,12 +84,58 @@ async function readAll(req: IncomingMessage, limit: number): Promise<Buffer> {
   return Buffer.concat(chunks)
 }
 
+/** Prometheus counters and a latency histogram of the requests served, for `/metrics`. */
+export class RegistryMetrics {
+  readonly #requests = new Map<string, number>()
+  #sent = 0
+  #received = 0
+  readonly #buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+  readonly #counts = new Array<number>(this.#buckets.length + 1).fill(0)
+  #sum = 0
+
+  observe(e: { method: string; status: number; sent: number; received: number; ms: number }): void {
+    const key = `method="${e.method}",code="${e.status}"`
+    this.#requests.set(key, (this.#requests.get(key) ?? 0) + 1)
+    this.#sent += e.sent
+    this.#received += e.received
+    const s = e.ms / 1000
+    this.#sum += s
+    const i = this.#buckets.findIndex((b) => s <= b)
+    this.#counts[i < 0 ? this.#buckets.length : i]!++
+  }
+
+  render(): string {
+    const lines = ['# HELP registry_http_requests_total Requests served, by method and status.', '# TYPE registry_http_requests_total counter']
+    for (const [k, v] of this.#requests) lines.push(`registry_http_requests_total{${k}} ${v}`)
+    lines.push('# HELP registry_http_response_bytes_total Bytes sent in response bodies.', '# TYPE registry_http_response_bytes_total counter', `registry_http_response_bytes_total ${this.#sent}`)
+    lines.push('# HELP registry_http_request_bytes_total Bytes received in request bodies.', '# TYPE registry_http_request_bytes_total counter', `registry_http_request_bytes_total ${this.#received}`)
+    lines.push('# HELP registry_http_request_duration_seconds Time to answer a request.', '# TYPE registry_http_request_duration_seconds histogram')
+    let cumulative = 0
+    for (const [i, b] of this.#buckets.entries()) {
+      cumulative += this.#counts[i]!
+      lines.push(`registry_http_request_duration_seconds_bucket{le="${b}"} ${cumulative}`)
+    }
+    cumulative += this.#counts[this.#buckets.length]!
+    lines.push(`registry_http_request_duration_seconds_bucket{le="+Inf"} ${cumulative}`, `registry_http_request_duration_seconds_sum ${this.#sum.toFixed(6)}`, `registry_http_request_duration_seconds_count ${cumulative}`)
+    return `${lines.join('\n')}\n`
+  }
+}
+
 const sha256 = (b: Buffer): Digest => `sha256:${createHash('sha256').update(b).digest('hex')}`
 
-async function handle(ctx: Ctx, storage: RegistryStorage): Promise<void> {
+async function handle(ctx: Ctx, storage: RegistryStorage, authorizer: Authorizer): Promise<void> {
   const { req, res, url } = ctx
   const method = req.method ?? 'GET'
   const path = url.pathname
+  const action: Action = method === 'GET' || method === 'HEAD' ? 'pull' : method === 'DELETE' ? 'delete' : 'push'
+  const repoOf = /^\/v2\/(.+?)\/(?:blobs|manifests|tags|referrers)\//.exec(path)?.[1]
+  if (path !== '/healthz') await authorizer.check(req, repoOf, action)
+  // A mount reads the other repository: its pull is checked too.
+  const from = url.searchParams.get('from')
+  if (from && repoOf) await authorizer.check(req, from, 'pull')
+  if (method !== 'GET' && method !== 'HEAD' && storage.collecting?.()) {
+    throw new RegistryError('UNSUPPORTED', 'the registry is read-only while its garbage is collected', undefined, 503)
+  }
   if (path === '/v2/' || path === '/v2') return send(res, 200, { 'Content-Type': 'application/json' }, '{}')
   if (path === '/healthz') return send(res, 200, { 'Content-Type': 'text/plain' }, 'ok\n')
   if (path === '/v2/_catalog') {

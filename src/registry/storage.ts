@@ -33,6 +33,13 @@ export interface RegistryStorage {
   tags(repo: string): Promise<string[]>
   repositories(): Promise<string[]>
   repositoryExists(repo: string): Promise<boolean>
+  /** Whether a garbage collection holds the store (writes are refused meanwhile). */
+  collecting?(): boolean
+  /** Every blob stored, with when it was written. */
+  blobs(): Promise<Array<{ digest: Digest; mtimeMs: number }>>
+  readBlob(digest: Digest): Promise<Buffer>
+  /** The repository's blob links, for the collector to drop those whose blob it removed. */
+  linkedBlobs(repo: string): Promise<Digest[]>
   startUpload(repo: string): Promise<string>
   uploadState(id: string): Promise<{ repo: string; size: number } | undefined>
   appendUpload(id: string, data: Readable): Promise<number>
@@ -152,6 +159,36 @@ export class FilesystemStorage implements RegistryStorage {
 
   async repositoryExists(repo: string): Promise<boolean> {
     return existsSync(join(this.#repo(repo), '_manifests')) || existsSync(join(this.#repo(repo), '_layers'))
+  }
+
+  async blobs(): Promise<Array<{ digest: Digest; mtimeMs: number }>> {
+    const out: Array<{ digest: Digest; mtimeMs: number }> = []
+    const base = join(this.#root, 'blobs', 'sha256')
+    for (const prefix of await readdir(base).catch(() => [])) {
+      for (const hex of await readdir(join(base, prefix)).catch(() => [])) {
+        if (!/^[a-f0-9]{64}$/.test(hex)) continue
+        const st = await stat(join(base, prefix, hex)).catch(() => undefined)
+        if (st) out.push({ digest: `sha256:${hex}`, mtimeMs: st.mtimeMs })
+      }
+    }
+    return out
+  }
+
+  readBlob(digest: Digest): Promise<Buffer> {
+    return readFile(this.#blob(digest))
+  }
+
+  async linkedBlobs(repo: string): Promise<Digest[]> {
+    return (await readdir(join(this.#repo(repo), '_layers')).catch(() => [])).filter((f) => /^[a-f0-9]{64}$/.test(f)).map((h): Digest => `sha256:${h}`)
+  }
+
+  /** Marks the store as being collected: the server refuses writes while this lock exists. */
+  gcLockPath(): string {
+    return join(this.#root, 'gc.lock')
+  }
+
+  collecting(): boolean {
+    return existsSync(this.gcLockPath())
   }
 
   async startUpload(repo: string): Promise<string> {

@@ -3,12 +3,14 @@
 // protocol's edge cases on the wire: chunks out of order, wrong digests, missing references, ranges, pagination,
 // referrers, and an upload resumed across a restart of the server.
 import assert from 'node:assert/strict'
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import bcrypt from 'bcryptjs'
 import { join } from 'node:path'
 import { type TestContext, test } from 'node:test'
 import { BUSYBOX, busyboxTar, repoRoot, runCommand, startDaemon, waitFor } from '../helpers/daemon.ts'
+import { startDockerd } from '../helpers/dockerd.ts'
 import { freePort, startRegistry } from '../helpers/registry.ts'
 
 const noSkopeo = existsSync('/usr/bin/skopeo') ? false : 'skopeo is not installed (scripts/setup.sh installs it)'
@@ -16,20 +18,24 @@ const noSkopeo = existsSync('/usr/bin/skopeo') ? false : 'skopeo is not installe
 interface OurRegistry {
   address: string
   url: string
+  root: string
   restart(): Promise<void>
   log(): string
 }
 
-async function startOurs(t: TestContext): Promise<OurRegistry> {
+async function startOurs(t: TestContext, extra: (dir: string, port: number) => string[] = () => []): Promise<OurRegistry> {
   const dir = mkdtempSync('/tmp/cais-test-our-registry-')
   const port = await freePort()
+  const args = extra(dir, port)
+  const scheme = args.includes('--config') ? 'https' : 'http'
   let child: ChildProcess | undefined
   let log = ''
   const start = async (): Promise<void> => {
-    child = spawn(join(repoRoot, 'bin/cais'), ['registry', 'serve', '--addr', `127.0.0.1:${port}`, '--root', join(dir, 'data')], { stdio: ['ignore', 'pipe', 'pipe'] })
+    child = spawn(join(repoRoot, 'bin/cais'), ['registry', 'serve', '--addr', `127.0.0.1:${port}`, '--root', join(dir, 'data'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
     child.stdout!.on('data', (d: Buffer) => (log += d.toString()))
     child.stderr!.on('data', (d: Buffer) => (log += d.toString()))
-    await waitFor('the registry to listen', async () => ((await fetch(`http://127.0.0.1:${port}/v2/`).catch(() => undefined))?.status === 200 ? true : undefined))
+    const starts = (log.match(/registry listening/g) ?? []).length
+    await waitFor('the registry to listen', () => ((log.match(/registry listening/g) ?? []).length > starts ? true : child?.exitCode !== null ? Promise.reject(new Error(log)) : undefined))
   }
   const stop = async (): Promise<void> => {
     const c = child
@@ -42,7 +48,7 @@ async function startOurs(t: TestContext): Promise<OurRegistry> {
     rmSync(dir, { recursive: true, force: true })
   })
   await start()
-  return { address: `127.0.0.1:${port}`, url: `http://127.0.0.1:${port}`, restart: async () => (await stop(), await start()), log: () => log }
+  return { address: `127.0.0.1:${port}`, url: `${scheme}://127.0.0.1:${port}`, root: join(dir, 'data'), restart: async () => (await stop(), await start()), log: () => log }
 }
 
 async function skopeo(...args: string[]): Promise<string> {
@@ -174,4 +180,96 @@ test('the protocol on the wire: chunk order, digests, missing references, ranges
   assert.equal(r.status, 400)
   assert.equal(await errorCode(r), 'NAME_INVALID')
   assert.match(ours.log(), /"method":"PUT","path":"\/v2\/wire\/test\/manifests\/a","status":201/)
+})
+
+test('cais registry gc: after a tag goes, exactly the blobs nothing references any more are freed; a dry run frees none', async (t) => {
+  const ours = await startOurs(t)
+  const v2 = `${ours.url}/v2/gc/app`
+  const blobs = new Map<string, string>()
+  for (const [name, content] of [['shared', 'shared layer'], ['only2', 'second image layer'], ['config1', '{"os":"linux","n":1}'], ['config2', '{"os":"linux","n":2}']]) {
+    const digest = digestOf(content!)
+    assert.equal((await fetch(`${v2}/blobs/uploads/?digest=${digest}`, { method: 'POST', body: content! })).status, 201)
+    blobs.set(name!, digest)
+  }
+  const manifest = (config: string, layers: string[]): string =>
+    JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: blobs.get(config), size: 1 }, layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: blobs.get(l), size: 1 })) })
+  const one = manifest('config1', ['shared'])
+  const two = manifest('config2', ['shared', 'only2'])
+  for (const [tag, body] of [['one', one], ['two', two]] as const) {
+    assert.equal((await fetch(`${v2}/manifests/${tag}`, { method: 'PUT', body, headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' } })).status, 201)
+  }
+  assert.equal((await fetch(`${v2}/manifests/two`, { method: 'DELETE' })).status, 202)
+  const gc = (...args: string[]): ReturnType<typeof runCommand> => runCommand(join(repoRoot, 'bin/cais'), ['registry', 'gc', '--root', ours.root, '--grace', '0', ...args])
+  const dry = await gc('--dry-run', '--delete-untagged')
+  assert.equal(dry.code, 0, dry.stderr)
+  const wouldGo = [...dry.stdout.matchAll(/blob (sha256:[a-f0-9]{64}) would be deleted/g)].map((m) => m[1]).sort()
+  assert.deepEqual(wouldGo, [blobs.get('only2'), blobs.get('config2'), digestOf(two)].sort())
+  assert.equal((await fetch(`${v2}/blobs/${blobs.get('only2')}`, { method: 'HEAD' })).status, 200, 'a dry run deletes nothing')
+
+  const real = await gc('--delete-untagged')
+  assert.equal(real.code, 0, real.stderr)
+  assert.match(real.stdout, /3 deleted/)
+  for (const gone of ['only2', 'config2']) assert.equal((await fetch(`${v2}/blobs/${blobs.get(gone)}`, { method: 'HEAD' })).status, 404, gone)
+  for (const kept of ['shared', 'config1']) assert.equal((await fetch(`${v2}/blobs/${blobs.get(kept)}`, { method: 'HEAD' })).status, 200, kept)
+  assert.equal(await (await fetch(`${v2}/manifests/one`)).text(), one)
+  assert.equal((await fetch(`${v2}/manifests/${digestOf(two)}`)).status, 404)
+})
+
+test('cais registry with TLS, htpasswd users and per-repository rules: caisd logs in, pushes and pulls; a reader cannot push; metrics count it', async (t) => {
+  const users = { alice: 'alice-secret', bob: 'bob-secret' }
+  const ours = await startOurs(t, (dir) => {
+    writeFileSync(join(dir, 'htpasswd'), Object.entries(users).map(([u, p]) => `${u}:${bcrypt.hashSync(p, 5)}`).join('\n') + '\n')
+    const made = spawnSync(join(repoRoot, 'bin/cais'), ['tls', 'init', '--dir', join(dir, 'tls')])
+    assert.equal(made.status, 0, made.stderr?.toString())
+    writeFileSync(
+      join(dir, 'config.yml'),
+      `tls:\n  certificate: ${join(dir, 'tls/server-cert.pem')}\n  key: ${join(dir, 'tls/server-key.pem')}\nauth:\n  htpasswd:\n    realm: test-realm\n    path: ${join(dir, 'htpasswd')}\naccess:\n  - {user: alice, repository: "team/**", actions: [pull, push]}\n  - {user: bob, repository: "team/**", actions: [pull]}\n`,
+    )
+    return ['--config', join(dir, 'config.yml')]
+  })
+  const tlsDir = join(ours.root, '..', 'tls')
+  // caisd trusts the registry's CA through its certs.d directory, as dockerd does.
+  const certsDir = join(ours.root, '..', 'certs.d')
+  mkdirSync(join(certsDir, ours.address), { recursive: true })
+  copyFileSync(join(tlsDir, 'ca.pem'), join(certsDir, ours.address, 'ca.crt'))
+  const d = await startDaemon(t, { args: ['--certs-dir', certsDir] })
+
+  const anon = await runCommand('curl', ['-s', '-i', '--cacert', join(tlsDir, 'ca.pem'), `${ours.url}/v2/`])
+  assert.match(anon.stdout, /^HTTP\/1\.1 401 [\s\S]*WWW-Authenticate: Basic realm="test-realm"[\s\S]*"code":"UNAUTHORIZED"/i)
+  const name = `${ours.address}/team/busybox:1`
+  assert.equal((await d.cli('tag', BUSYBOX, name)).code, 0)
+  const denied = await d.cli('push', name)
+  assert.notEqual(denied.code, 0, 'no credentials, no push')
+  assert.equal((await d.cli('login', ours.address, '-u', 'bob', '-p', users.bob)).code, 0)
+  const readerPush = await d.cli('push', name)
+  assert.notEqual(readerPush.code, 0)
+  assert.match(readerPush.stderr + readerPush.stdout, /denied/)
+  const login = await d.cli('login', ours.address, '-u', 'alice', '-p', users.alice)
+  assert.equal(login.code, 0, login.stderr)
+  const pushed = await d.cli('push', name)
+  assert.equal(pushed.code, 0, pushed.stderr)
+  assert.equal((await d.cli('rmi', name)).code, 0)
+  const pulled = await d.cli('pull', name)
+  assert.equal(pulled.code, 0, pulled.stderr)
+  const wrong = await d.cli('login', ours.address, '-u', 'alice', '-p', 'wrong')
+  assert.notEqual(wrong.code, 0)
+
+  const metrics = await runCommand('curl', ['-s', '--cacert', join(tlsDir, 'ca.pem'), `${ours.url}/metrics`])
+  assert.match(metrics.stdout, /registry_http_requests_total\{method="PUT",code="201"\} \d+/)
+  assert.match(metrics.stdout, /registry_http_request_duration_seconds_count \d+/)
+})
+
+const dockerd = ['/usr/sbin/dockerd', '/usr/bin/dockerd'].find(existsSync)
+
+test('Debian\'s dockerd pushes to and pulls from cais registry', { skip: dockerd ? false : 'dockerd is not installed' }, async (t) => {
+  const ours = await startOurs(t)
+  const engine = await startDockerd(t)
+  const name = `${ours.address}/from-dockerd/busybox:1`
+  assert.equal((await engine.cli('tag', BUSYBOX, name)).code, 0)
+  const pushed = await engine.cli('push', name)
+  assert.equal(pushed.code, 0, `${pushed.stderr}\n${ours.log().slice(-2000)}`)
+  assert.equal((await engine.cli('rmi', name)).code, 0)
+  const pulled = await engine.cli('pull', name)
+  assert.equal(pulled.code, 0, pulled.stderr)
+  assert.equal((await engine.cli('run', '--rm', '--network', 'none', name, 'echo', 'round trip')).stdout, 'round trip\n')
 })
