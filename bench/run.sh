@@ -4,13 +4,15 @@
 # writes bench/results/latest.json. `bench/run.sh scaling` measures caisd alone with 100, 1,000 and 5,000
 # containers instead (bench/results/scaling.json); `bench/run.sh build` times Dockerfile builds against dockerd's
 # classic builder and buildah (bench/results/build.json); `bench/run.sh compose` times cais compose against
-# docker-compose 1.29 on both engines (bench/results/compose.json). Not part of the test command.
+# docker-compose 1.29 on both engines (bench/results/compose.json); `bench/run.sh registry` times cais registry against
+# Debian's docker-registry (bench/results/registry.json). Not part of the test command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >/dev/null
 script=bench/run.ts
 if [ "${1:-}" = scaling ]; then script=bench/scaling.ts; shift; fi
 if [ "${1:-}" = compose ]; then script=bench/compose.ts; shift; fi
+if [ "${1:-}" = registry ]; then script=bench/registry.ts; shift; fi
 if [ "${1:-}" = build ]; then
   script=bench/build.ts; shift
   # buildah is a third builder to compare with, for this bench alone.

@@ -4,9 +4,8 @@
 //   cais registry serve [--addr HOST:PORT] [--root DIR]
 //   cais registry gc [--root DIR] [--dry-run] [--delete-untagged] [--grace DURATION]
 import { readFileSync } from 'node:fs'
-import { parse as parseYaml } from 'yaml'
 import { parseGoDuration } from '../lib/time.ts'
-import { type AccessRule, type Authorizer, anonymous, htpasswdAuthorizer } from './auth.ts'
+import { type AccessRule, type Authorizer, anonymous } from './auth.ts'
 import { collectGarbage } from './gc.ts'
 import { RegistryMetrics, createRegistryServer } from './server.ts'
 import { FilesystemStorage } from './storage.ts'
@@ -47,13 +46,13 @@ interface Options {
   graceMs: number
 }
 
-function parseArgs(argv: string[]): Options | 'help' {
+async function parseArgs(argv: string[]): Promise<Options | 'help'> {
   const [command = 'serve', ...args] = argv
   if (command === '-h' || command === '--help') return 'help'
   if (command !== 'serve' && command !== 'gc') throw new Error(`unknown registry command: ${command}`)
   const out: Options = { command, addr: '127.0.0.1:5000', root: '/var/lib/cais-registry', realm: 'cais-registry', access: [], dryRun: false, deleteUntagged: false, graceMs: 600_000 }
   const configAt = args.findIndex((a) => a === '--config' || a.startsWith('--config='))
-  if (configAt >= 0) applyConfig(out, args[configAt]!.includes('=') ? args[configAt]!.slice('--config='.length) : (args[configAt + 1] ?? ''))
+  if (configAt >= 0) await applyConfig(out, args[configAt]!.includes('=') ? args[configAt]!.slice('--config='.length) : (args[configAt + 1] ?? ''))
   for (let i = 0; i < args.length; i++) {
     const [flag, inline] = args[i]!.includes('=') ? (args[i]!.split(/=(.*)/s) as [string, string]) : [args[i]!, undefined]
     const value = (): string => {
@@ -84,7 +83,9 @@ function parseArgs(argv: string[]): Options | 'help' {
 }
 
 /** The config file: `addr`, `root`, `tls: {certificate, key}`, `auth: {htpasswd: {path, realm}}`, `access: [rules]`. */
-function applyConfig(out: Options, path: string): void {
+async function applyConfig(out: Options, path: string): Promise<void> {
+  // Loaded only for a config file: a registry at rest keeps its memory for what it serves.
+  const { parse: parseYaml } = await import('yaml')
   let doc: Record<string, unknown>
   try {
     doc = (parseYaml(readFileSync(path, 'utf8')) ?? {}) as Record<string, unknown>
@@ -112,7 +113,7 @@ function applyConfig(out: Options, path: string): void {
 const say = (line: string): void => void process.stdout.write(`${line}\n`)
 
 async function serve(opts: Options, storage: FilesystemStorage): Promise<number> {
-  const authorizer: Authorizer = opts.htpasswd ? htpasswdAuthorizer({ path: opts.htpasswd, realm: opts.realm, rules: opts.access }) : anonymous
+  const authorizer: Authorizer = opts.htpasswd ? (await import('./htpasswd.ts')).htpasswdAuthorizer({ path: opts.htpasswd, realm: opts.realm, rules: opts.access }) : anonymous
   const tls = opts.tlsCert && opts.tlsKey ? { cert: readFileSync(opts.tlsCert), key: readFileSync(opts.tlsKey) } : undefined
   const server = createRegistryServer({ storage, authorizer, tls, metrics: new RegistryMetrics(), accessLog: (e) => say(JSON.stringify({ time: new Date().toISOString(), ...e })) })
   const colon = opts.addr.lastIndexOf(':')
@@ -131,7 +132,7 @@ async function serve(opts: Options, storage: FilesystemStorage): Promise<number>
 }
 
 async function main(): Promise<number> {
-  const opts = parseArgs(process.argv.slice(2))
+  const opts = await parseArgs(process.argv.slice(2))
   if (opts === 'help') {
     process.stdout.write(usage)
     return 0

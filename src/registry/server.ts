@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import { pipeline } from 'node:stream/promises'
-import type { Digest } from '../content/digest.ts'
+import { type Digest, DigestingStream } from '../content/digest.ts'
 import { mediaTypes } from '../images/types.ts'
 import { type Action, type Authorizer, anonymous } from './auth.ts'
 import { RegistryError } from './errors.ts'
@@ -214,10 +214,19 @@ async function uploads(ctx: Ctx, storage: RegistryStorage, repo: string, id: str
     }
     const monolithic = url.searchParams.get('digest')
     if (monolithic) {
+      // Streamed to disk and hashed on the way: a 100 MB blob costs no 100 MB of memory.
       const digest = checkDigest(monolithic)
-      const data = await readAll(req, Number.MAX_SAFE_INTEGER)
-      if (sha256(data) !== digest) throw new RegistryError('DIGEST_INVALID', 'provided digest did not match uploaded content', { digest })
-      await storage.putBlob(digest, data)
+      const uid = await storage.startUpload(repo)
+      const hasher = new DigestingStream()
+      await storage.appendUpload(uid, req, hasher).catch(async (err: unknown) => {
+        await storage.cancelUpload(uid)
+        throw err
+      })
+      if (hasher.digest() !== digest) {
+        await storage.cancelUpload(uid)
+        throw new RegistryError('DIGEST_INVALID', 'provided digest did not match uploaded content', { digest })
+      }
+      await storage.commitUpload(uid, digest)
       await storage.linkBlob(repo, digest)
       return send(res, 201, { Location: `/v2/${repo}/blobs/${digest}`, 'Docker-Content-Digest': digest })
     }
@@ -241,8 +250,10 @@ async function uploads(ctx: Ctx, storage: RegistryStorage, repo: string, id: str
     case 'PUT': {
       const digest = checkDigest(url.searchParams.get('digest') ?? '')
       if (req.headers['content-range']) checkChunkRange(req, state.size, progress(id, state.size))
-      const size = await storage.appendUpload(id, req)
-      const actual = await storage.uploadDigest(id)
+      // A PUT carrying the whole blob is hashed as it is written; one finishing earlier chunks reads them back.
+      const hasher = state.size === 0 ? new DigestingStream() : undefined
+      const size = await storage.appendUpload(id, req, hasher)
+      const actual = hasher ? hasher.digest() : await storage.uploadDigest(id)
       if (actual !== digest) {
         await storage.cancelUpload(id)
         throw new RegistryError('DIGEST_INVALID', 'provided digest did not match uploaded content', { digest, actual, size })

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto'
 import { createReadStream, createWriteStream, existsSync } from 'node:fs'
 import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import type { Readable } from 'node:stream'
+import type { Readable, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { Digest } from '../content/digest.ts'
 import { hexOf } from '../content/digest.ts'
@@ -42,7 +42,8 @@ export interface RegistryStorage {
   linkedBlobs(repo: string): Promise<Digest[]>
   startUpload(repo: string): Promise<string>
   uploadState(id: string): Promise<{ repo: string; size: number } | undefined>
-  appendUpload(id: string, data: Readable): Promise<number>
+  /** Appends to an upload, through `through` (a hasher) when given; returns the upload's new size. */
+  appendUpload(id: string, data: Readable, through?: Transform): Promise<number>
   uploadDigest(id: string): Promise<Digest>
   cancelUpload(id: string): Promise<void>
 }
@@ -208,9 +209,10 @@ export class FilesystemStorage implements RegistryStorage {
   }
 
   /** Appends a chunk; returns the upload's new size. What a crash cuts short is cut off by the client's resume. */
-  async appendUpload(id: string, data: Readable): Promise<number> {
+  async appendUpload(id: string, data: Readable, through?: Transform): Promise<number> {
     const file = join(this.#upload(id), 'data')
-    await pipeline(data, createWriteStream(file, { flags: 'a' }))
+    if (through) await pipeline(data, through, createWriteStream(file, { flags: 'a' }))
+    else await pipeline(data, createWriteStream(file, { flags: 'a' }))
     return (await stat(file)).size
   }
 
