@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs'
 import { parseGoDuration } from '../lib/time.ts'
 import { type AccessRule, type Authorizer, anonymous } from './auth.ts'
 import { collectGarbage } from './gc.ts'
+import { UpstreamCache } from './proxy.ts'
 import { RegistryMetrics, createRegistryServer } from './server.ts'
 import { FilesystemStorage } from './storage.ts'
 
@@ -25,6 +26,8 @@ Options:
       --tls-key string    serve: its key
       --htpasswd string   serve: Basic auth against this htpasswd file (bcrypt: htpasswd -B)
       --realm string      serve: the realm Basic auth names (default "cais-registry")
+      --proxy string      serve: be a pull-through cache of this registry (docker.io for Docker Hub, or a URL)
+      --proxy-username string  serve: the upstream's user (password in $CAIS_REGISTRY_PROXY_PASSWORD)
       --root string       Directory of the registry's blobs, manifests, tags and uploads (default "/var/lib/cais-registry")
       --dry-run           gc: say what would be deleted, delete nothing
       --delete-untagged   gc: delete manifests no tag reaches first (their referrers stay with the kept ones)
@@ -41,6 +44,8 @@ interface Options {
   htpasswd?: string
   realm: string
   access: AccessRule[]
+  proxy?: string
+  proxyUsername?: string
   dryRun: boolean
   deleteUntagged: boolean
   graceMs: number
@@ -66,6 +71,8 @@ async function parseArgs(argv: string[]): Promise<Options | 'help'> {
     else if (flag === '--tls-key' && command === 'serve') out.tlsKey = value()
     else if (flag === '--htpasswd' && command === 'serve') out.htpasswd = value()
     else if (flag === '--realm' && command === 'serve') out.realm = value()
+    else if (flag === '--proxy' && command === 'serve') out.proxy = value()
+    else if (flag === '--proxy-username' && command === 'serve') out.proxyUsername = value()
     else if (flag === '--root') out.root = value()
     else if (flag === '--dry-run' && command === 'gc') out.dryRun = true
     else if (flag === '--delete-untagged' && command === 'gc') out.deleteUntagged = true
@@ -92,7 +99,7 @@ async function applyConfig(out: Options, path: string): Promise<void> {
   } catch (err) {
     throw new Error(`config ${path}: ${err instanceof Error ? err.message : String(err)}`)
   }
-  const known = new Set(['addr', 'root', 'tls', 'auth', 'access'])
+  const known = new Set(['addr', 'root', 'tls', 'auth', 'access', 'proxy'])
   for (const k of Object.keys(doc)) if (!known.has(k)) throw new Error(`config ${path}: unknown key ${k}`)
   if (typeof doc['addr'] === 'string') out.addr = doc['addr']
   if (typeof doc['root'] === 'string') out.root = doc['root']
@@ -102,6 +109,9 @@ async function applyConfig(out: Options, path: string): Promise<void> {
   const htpasswd = (doc['auth'] as { htpasswd?: { path?: string; realm?: string } } | undefined)?.htpasswd
   if (htpasswd?.path) out.htpasswd = htpasswd.path
   if (htpasswd?.realm) out.realm = htpasswd.realm
+  const proxy = doc['proxy'] as { remoteurl?: string; username?: string } | undefined
+  if (proxy?.remoteurl) out.proxy = proxy.remoteurl
+  if (proxy?.username) out.proxyUsername = proxy.username
   for (const [i, r] of ((doc['access'] as Array<Partial<AccessRule>> | undefined) ?? []).entries()) {
     if (!r.user || !r.repository || !Array.isArray(r.actions) || r.actions.some((a) => !['pull', 'push', 'delete'].includes(a))) {
       throw new Error(`config ${path}: access[${i}] needs user, repository and actions (pull, push, delete)`)
@@ -115,14 +125,16 @@ const say = (line: string): void => void process.stdout.write(`${line}\n`)
 async function serve(opts: Options, storage: FilesystemStorage): Promise<number> {
   const authorizer: Authorizer = opts.htpasswd ? (await import('./htpasswd.ts')).htpasswdAuthorizer({ path: opts.htpasswd, realm: opts.realm, rules: opts.access }) : anonymous
   const tls = opts.tlsCert && opts.tlsKey ? { cert: readFileSync(opts.tlsCert), key: readFileSync(opts.tlsKey) } : undefined
-  const server = createRegistryServer({ storage, authorizer, tls, metrics: new RegistryMetrics(), accessLog: (e) => say(JSON.stringify({ time: new Date().toISOString(), ...e })) })
+  const password = process.env['CAIS_REGISTRY_PROXY_PASSWORD']
+  const proxy = opts.proxy === undefined ? undefined : new UpstreamCache(opts.proxy, storage, opts.proxyUsername ? { username: opts.proxyUsername, password: password ?? '' } : undefined)
+  const server = createRegistryServer({ storage, authorizer, tls, proxy, metrics: new RegistryMetrics(), accessLog: (e) => say(JSON.stringify({ time: new Date().toISOString(), ...e })) })
   const colon = opts.addr.lastIndexOf(':')
   const host = opts.addr.slice(0, colon).replace(/^\[|\]$/g, '') || '0.0.0.0'
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(Number(opts.addr.slice(colon + 1)), host, () => resolve())
   })
-  say(JSON.stringify({ time: new Date().toISOString(), msg: 'registry listening', addr: opts.addr, root: opts.root, tls: tls !== undefined, auth: opts.htpasswd ? 'htpasswd' : 'none' }))
+  say(JSON.stringify({ time: new Date().toISOString(), msg: 'registry listening', addr: opts.addr, root: opts.root, tls: tls !== undefined, auth: opts.htpasswd ? 'htpasswd' : 'none', ...(proxy ? { proxy: proxy.upstream } : {}) }))
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', () => resolve())
     process.once('SIGINT', () => resolve())

@@ -6,6 +6,7 @@ import { type Digest, DigestingStream } from '../content/digest.ts'
 import { mediaTypes } from '../images/types.ts'
 import { type Action, type Authorizer, anonymous } from './auth.ts'
 import { RegistryError } from './errors.ts'
+import type { UpstreamCache } from './proxy.ts'
 import { checkDigest, checkName, checkTag, isDigest } from './names.ts'
 import type { RegistryStorage } from './storage.ts'
 
@@ -19,6 +20,8 @@ export interface RegistryServerOptions {
   /** Certificate and key (PEM): HTTPS, HTTP/1.1. */
   tls?: { cert: Buffer; key: Buffer }
   metrics?: RegistryMetrics
+  /** Pull-through cache mode: reads fall through to this upstream, writes are refused. */
+  proxy?: UpstreamCache
   /** One line per request: method, path, status, bytes, milliseconds. */
   accessLog?: (entry: Record<string, unknown>) => void
 }
@@ -27,6 +30,7 @@ interface Ctx {
   req: IncomingMessage
   res: ServerResponse
   url: URL
+  proxy?: UpstreamCache | undefined
 }
 
 /** The OCI distribution API (v1.1) over a storage driver: what `cais registry serve` runs. */
@@ -49,7 +53,7 @@ export function createRegistryServer(opts: RegistryServerOptions): Server {
       res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4', 'Content-Length': Buffer.byteLength(body) }).end(body)
       return
     }
-    handle({ req, res, url }, storage, authorizer).catch((err: unknown) => fail(res, err))
+    handle({ req, res, url, proxy: opts.proxy }, storage, authorizer).catch((err: unknown) => fail(res, err))
   }
   const server = opts.tls ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, listener) : createServer(listener)
   server.headersTimeout = 30_000
@@ -133,6 +137,7 @@ async function handle(ctx: Ctx, storage: RegistryStorage, authorizer: Authorizer
   // A mount reads the other repository: its pull is checked too.
   const from = url.searchParams.get('from')
   if (from && repoOf) await authorizer.check(req, from, 'pull')
+  if (method !== 'GET' && method !== 'HEAD' && ctx.proxy) throw new RegistryError('UNSUPPORTED', 'the registry is a pull-through cache: it takes no pushes', undefined, 405)
   if (method !== 'GET' && method !== 'HEAD' && storage.collecting?.()) {
     throw new RegistryError('UNSUPPORTED', 'the registry is read-only while its garbage is collected', undefined, 503)
   }
@@ -169,12 +174,13 @@ function paginate({ res, url }: Ctx, key: 'tags' | 'repositories', all: string[]
   send(res, 200, headers, JSON.stringify(key === 'tags' ? { name: repo, tags: items } : { repositories: items }))
 }
 
-async function blob({ req, res }: Ctx, storage: RegistryStorage, repo: string, digest: Digest, method: string): Promise<void> {
+async function blob({ req, res, proxy }: Ctx, storage: RegistryStorage, repo: string, digest: Digest, method: string): Promise<void> {
   if (method === 'DELETE') {
     if (!(await storage.unlinkBlob(repo, digest))) throw new RegistryError('BLOB_UNKNOWN', 'blob unknown to registry', { digest })
     return send(res, 202)
   }
   if (method !== 'GET' && method !== 'HEAD') throw new RegistryError('UNSUPPORTED', 'method not allowed', undefined, 405)
+  if (proxy && !(await storage.blobLinked(repo, digest))) await proxy.blob(repo, digest)
   const size = (await storage.blobLinked(repo, digest)) ? await storage.blobSize(digest) : undefined
   if (size === undefined) throw new RegistryError('BLOB_UNKNOWN', 'blob unknown to registry', { digest })
   const headers: Record<string, string | number> = { 'Docker-Content-Digest': digest, 'Content-Type': 'application/octet-stream', 'Accept-Ranges': 'bytes', ETag: `"${digest}"` }
@@ -296,7 +302,7 @@ interface ManifestDoc {
   annotations?: Record<string, string>
 }
 
-async function manifest({ req, res }: Ctx, storage: RegistryStorage, repo: string, ref: string, method: string): Promise<void> {
+async function manifest({ req, res, proxy }: Ctx, storage: RegistryStorage, repo: string, ref: string, method: string): Promise<void> {
   const byDigest = isDigest(ref)
   if (method === 'PUT') {
     if (!byDigest) checkTag(ref)
@@ -331,7 +337,11 @@ async function manifest({ req, res }: Ctx, storage: RegistryStorage, repo: strin
     if (doc.subject?.digest) headers['OCI-Subject'] = doc.subject.digest
     return send(res, 201, headers)
   }
-  const digest = byDigest ? checkDigest(ref) : await storage.resolveTag(repo, checkTag(ref))
+  if (byDigest) checkDigest(ref)
+  else checkTag(ref)
+  // A cache asks upstream for a tag every time (it may have moved), for a digest only when it has not got it.
+  if (proxy && (method === 'GET' || method === 'HEAD') && (!byDigest || !(await storage.manifestType(repo, ref as Digest)))) await proxy.manifest(repo, ref, byDigest)
+  const digest = byDigest ? (ref as Digest) : await storage.resolveTag(repo, ref)
   if (method === 'DELETE') {
     if (!byDigest) {
       if (!(await storage.untag(repo, ref))) throw new RegistryError('MANIFEST_UNKNOWN', 'manifest unknown', { tag: ref })

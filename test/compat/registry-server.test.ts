@@ -273,3 +273,51 @@ test('Debian\'s dockerd pushes to and pulls from cais registry', { skip: dockerd
   assert.equal(pulled.code, 0, pulled.stderr)
   assert.equal((await engine.cli('run', '--rm', '--network', 'none', name, 'echo', 'round trip')).stdout, 'round trip\n')
 })
+
+test('cais registry --proxy: a pull-through cache of another registry, serving what it cached when upstream is gone, refusing pushes', { skip: noSkopeo }, async (t) => {
+  const upstream = await startRegistry(t)
+  await skopeo('copy', '--dest-tls-verify=false', `tarball:${busyboxTar()}`, `docker://${upstream.address}/mirror/busybox:1`)
+  const ours = await startOurs(t, () => ['--proxy', `http://${upstream.address}`])
+  const d = await startDaemon(t, { importBusybox: false })
+  const name = `${ours.address}/mirror/busybox:1`
+  const pulled = await d.cli('pull', name)
+  assert.equal(pulled.code, 0, `${pulled.stderr}\n${ours.log().slice(-1500)}`)
+  const first = JSON.parse(await skopeo('inspect', '--tls-verify=false', `docker://${name}`)) as { Digest: string }
+  assert.equal(first.Digest, (JSON.parse(await skopeo('inspect', '--tls-verify=false', `docker://${upstream.address}/mirror/busybox:1`)) as { Digest: string }).Digest)
+
+  await upstream.kill()
+  assert.equal((await d.cli('rmi', name)).code, 0)
+  const cached = await d.cli('pull', name)
+  assert.equal(cached.code, 0, `served from the cache with upstream gone: ${cached.stderr}`)
+  assert.equal((await d.cli('run', '--rm', '--network', 'none', name, 'echo', 'cached')).stdout, 'cached\n')
+  const push = await fetch(`${ours.url}/v2/mirror/busybox/blobs/uploads/`, { method: 'POST' })
+  assert.equal(push.status, 405)
+})
+
+test('cais registry: eight concurrent uploads of one blob all succeed and store it once; writes wait out a garbage collection', async (t) => {
+  const ours = await startOurs(t)
+  const v2 = `${ours.url}/v2/race/blob`
+  const data = Buffer.alloc(4 * 1024 * 1024, 7)
+  const digest = digestOf(data)
+  const results = await Promise.all(
+    Array.from({ length: 8 }, async (_, i) => {
+      if (i % 2 === 0) return (await fetch(`${v2}/blobs/uploads/?digest=${digest}`, { method: 'POST', body: data })).status
+      const started = await fetch(`${v2}/blobs/uploads/`, { method: 'POST' })
+      const location = started.headers.get('location')!
+      return (await fetch(`${ours.url}${location}?digest=${digest}`, { method: 'PUT', body: data })).status
+    }),
+  )
+  assert.deepEqual(results, Array(8).fill(201))
+  const got = Buffer.from(await (await fetch(`${v2}/blobs/${digest}`)).arrayBuffer())
+  assert.equal(digestOf(got), digest)
+  // A collection holds the store: pushes are refused meanwhile, reads go on.
+  writeFileSync(join(ours.root, 'gc.lock'), '')
+  const refused = await fetch(`${v2}/blobs/uploads/`, { method: 'POST' })
+  assert.equal(refused.status, 503)
+  assert.equal((await fetch(`${v2}/blobs/${digest}`, { method: 'HEAD' })).status, 200)
+  const busy = await runCommand(join(repoRoot, 'bin/cais'), ['registry', 'gc', '--root', ours.root])
+  assert.equal(busy.code, 1)
+  assert.match(busy.stderr, /another garbage collection is running/)
+  rmSync(join(ours.root, 'gc.lock'))
+  assert.equal((await fetch(`${v2}/blobs/uploads/`, { method: 'POST' })).status, 202)
+})
