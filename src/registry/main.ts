@@ -46,6 +46,7 @@ interface Options {
   access: AccessRule[]
   proxy?: string
   proxyUsername?: string
+  token?: { realm: string; service: string; issuer: string; rootcertbundle: string; issue?: { key: string; certificate: string; htpasswd: string } }
   dryRun: boolean
   deleteUntagged: boolean
   graceMs: number
@@ -106,6 +107,12 @@ async function applyConfig(out: Options, path: string): Promise<void> {
   const tls = doc['tls'] as { certificate?: string; key?: string } | undefined
   if (tls?.certificate) out.tlsCert = tls.certificate
   if (tls?.key) out.tlsKey = tls.key
+  const token = (doc['auth'] as { token?: Options['token'] } | undefined)?.token
+  if (token) {
+    if (!token.realm || !token.service || !token.issuer || !token.rootcertbundle) throw new Error(`config ${path}: auth.token needs realm, service, issuer and rootcertbundle`)
+    if (token.issue && (!token.issue.key || !token.issue.certificate || !token.issue.htpasswd)) throw new Error(`config ${path}: auth.token.issue needs key, certificate and htpasswd`)
+    out.token = token
+  }
   const htpasswd = (doc['auth'] as { htpasswd?: { path?: string; realm?: string } } | undefined)?.htpasswd
   if (htpasswd?.path) out.htpasswd = htpasswd.path
   if (htpasswd?.realm) out.realm = htpasswd.realm
@@ -123,18 +130,36 @@ async function applyConfig(out: Options, path: string): Promise<void> {
 const say = (line: string): void => void process.stdout.write(`${line}\n`)
 
 async function serve(opts: Options, storage: FilesystemStorage): Promise<number> {
-  const authorizer: Authorizer = opts.htpasswd ? (await import('./htpasswd.ts')).htpasswdAuthorizer({ path: opts.htpasswd, realm: opts.realm, rules: opts.access }) : anonymous
+  let authorizer: Authorizer = opts.htpasswd ? (await import('./htpasswd.ts')).htpasswdAuthorizer({ path: opts.htpasswd, realm: opts.realm, rules: opts.access }) : anonymous
+  let tokenEndpoint
+  if (opts.token) {
+    const { X509Certificate, createPrivateKey } = await import('node:crypto')
+    const { tokenAuthorizer, tokenIssuer } = await import('./token.ts')
+    const bundle = readFileSync(opts.token.rootcertbundle, 'utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []
+    if (bundle.length === 0) throw new Error(`${opts.token.rootcertbundle}: no certificate in it`)
+    authorizer = tokenAuthorizer({ realm: opts.token.realm, service: opts.token.service, issuer: opts.token.issuer, rootCerts: bundle.map((pem) => new X509Certificate(pem)) })
+    if (opts.token.issue) {
+      const { HtpasswdUsers } = await import('./htpasswd.ts')
+      tokenEndpoint = tokenIssuer({
+        issuer: opts.token.issuer,
+        key: createPrivateKey(readFileSync(opts.token.issue.key)),
+        cert: new X509Certificate(readFileSync(opts.token.issue.certificate)),
+        users: new HtpasswdUsers(opts.token.issue.htpasswd),
+        rules: opts.access,
+      })
+    }
+  }
   const tls = opts.tlsCert && opts.tlsKey ? { cert: readFileSync(opts.tlsCert), key: readFileSync(opts.tlsKey) } : undefined
   const password = process.env['CAIS_REGISTRY_PROXY_PASSWORD']
   const proxy = opts.proxy === undefined ? undefined : new UpstreamCache(opts.proxy, storage, opts.proxyUsername ? { username: opts.proxyUsername, password: password ?? '' } : undefined)
-  const server = createRegistryServer({ storage, authorizer, tls, proxy, metrics: new RegistryMetrics(), accessLog: (e) => say(JSON.stringify({ time: new Date().toISOString(), ...e })) })
+  const server = createRegistryServer({ storage, authorizer, tls, proxy, tokenEndpoint, metrics: new RegistryMetrics(), accessLog: (e) => say(JSON.stringify({ time: new Date().toISOString(), ...e })) })
   const colon = opts.addr.lastIndexOf(':')
   const host = opts.addr.slice(0, colon).replace(/^\[|\]$/g, '') || '0.0.0.0'
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(Number(opts.addr.slice(colon + 1)), host, () => resolve())
   })
-  say(JSON.stringify({ time: new Date().toISOString(), msg: 'registry listening', addr: opts.addr, root: opts.root, tls: tls !== undefined, auth: opts.htpasswd ? 'htpasswd' : 'none', ...(proxy ? { proxy: proxy.upstream } : {}) }))
+  say(JSON.stringify({ time: new Date().toISOString(), msg: 'registry listening', addr: opts.addr, root: opts.root, tls: tls !== undefined, auth: opts.token ? 'token' : opts.htpasswd ? 'htpasswd' : 'none', ...(proxy ? { proxy: proxy.upstream } : {}) }))
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', () => resolve())
     process.once('SIGINT', () => resolve())

@@ -22,6 +22,8 @@ export interface RegistryServerOptions {
   metrics?: RegistryMetrics
   /** Pull-through cache mode: reads fall through to this upstream, writes are refused. */
   proxy?: UpstreamCache
+  /** The built-in token issuer, answering `GET /token`. */
+  tokenEndpoint?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>
   /** One line per request: method, path, status, bytes, milliseconds. */
   accessLog?: (entry: Record<string, unknown>) => void
 }
@@ -51,6 +53,10 @@ export function createRegistryServer(opts: RegistryServerOptions): Server {
     if (url.pathname === '/metrics' && opts.metrics) {
       const body = opts.metrics.render()
       res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4', 'Content-Length': Buffer.byteLength(body) }).end(body)
+      return
+    }
+    if (url.pathname === '/token' && opts.tokenEndpoint) {
+      opts.tokenEndpoint(req, res, url).catch((err: unknown) => fail(res, err))
       return
     }
     handle({ req, res, url, proxy: opts.proxy }, storage, authorizer).catch((err: unknown) => fail(res, err))

@@ -4,8 +4,8 @@
 // referrers, and an upload resumed across a restart of the server.
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
-import { createHash } from 'node:crypto'
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createHash, createPrivateKey, createSign } from 'node:crypto'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import bcrypt from 'bcryptjs'
 import { join } from 'node:path'
 import { type TestContext, test } from 'node:test'
@@ -23,11 +23,10 @@ interface OurRegistry {
   log(): string
 }
 
-async function startOurs(t: TestContext, extra: (dir: string, port: number) => string[] = () => []): Promise<OurRegistry> {
+async function startOurs(t: TestContext, extra: (dir: string, port: number) => string[] = () => [], scheme: 'http' | 'https' = 'http'): Promise<OurRegistry> {
   const dir = mkdtempSync('/tmp/cais-test-our-registry-')
   const port = await freePort()
   const args = extra(dir, port)
-  const scheme = args.includes('--config') ? 'https' : 'http'
   let child: ChildProcess | undefined
   let log = ''
   const start = async (): Promise<void> => {
@@ -226,7 +225,7 @@ test('cais registry with TLS, htpasswd users and per-repository rules: caisd log
       `tls:\n  certificate: ${join(dir, 'tls/server-cert.pem')}\n  key: ${join(dir, 'tls/server-key.pem')}\nauth:\n  htpasswd:\n    realm: test-realm\n    path: ${join(dir, 'htpasswd')}\naccess:\n  - {user: alice, repository: "team/**", actions: [pull, push]}\n  - {user: bob, repository: "team/**", actions: [pull]}\n`,
     )
     return ['--config', join(dir, 'config.yml')]
-  })
+  }, 'https')
   const tlsDir = join(ours.root, '..', 'tls')
   // caisd trusts the registry's CA through its certs.d directory, as dockerd does.
   const certsDir = join(ours.root, '..', 'certs.d')
@@ -320,4 +319,56 @@ test('cais registry: eight concurrent uploads of one blob all succeed and store 
   assert.match(busy.stderr, /another garbage collection is running/)
   rmSync(join(ours.root, 'gc.lock'))
   assert.equal((await fetch(`${v2}/blobs/uploads/`, { method: 'POST' })).status, 202)
+})
+
+test('cais registry token auth with its built-in issuer: caisd logs in and pushes through the token flow; a reader gets no push scope; a forged token is refused', async (t) => {
+  const users = { alice: 'alice-secret', bob: 'bob-secret' }
+  const ours = await startOurs(t, (dir, port) => {
+    writeFileSync(join(dir, 'htpasswd'), Object.entries(users).map(([u, p]) => `${u}:${bcrypt.hashSync(p, 5)}`).join('\n') + '\n')
+    for (const sub of ['keys', 'other']) assert.equal(spawnSync(join(repoRoot, 'bin/cais'), ['tls', 'init', '--dir', join(dir, sub)]).status, 0)
+    writeFileSync(
+      join(dir, 'config.yml'),
+      [
+        'auth:',
+        '  token:',
+        `    realm: http://127.0.0.1:${port}/token`,
+        '    service: cais-test',
+        '    issuer: cais-test-issuer',
+        `    rootcertbundle: ${join(dir, 'keys/server-cert.pem')}`,
+        `    issue: {key: ${join(dir, 'keys/server-key.pem')}, certificate: ${join(dir, 'keys/server-cert.pem')}, htpasswd: ${join(dir, 'htpasswd')}}`,
+        'access:',
+        '  - {user: alice, repository: "team/**", actions: [pull, push]}',
+        '  - {user: bob, repository: "team/**", actions: [pull]}',
+        '',
+      ].join('\n'),
+    )
+    return ['--config', join(dir, 'config.yml')]
+  }, 'http')
+  const anon = await fetch(`${ours.url}/v2/team/app/tags/list`)
+  assert.equal(anon.status, 401)
+  assert.equal(anon.headers.get('www-authenticate'), `Bearer realm="${ours.url}/token",service="cais-test",scope="repository:team/app:pull"`)
+
+  // A token signed by a key the registry does not trust.
+  const forgedKey = createPrivateKey(readFileSync(join(ours.root, '..', 'other/server-key.pem')))
+  const b64 = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url')
+  const now = Math.floor(Date.now() / 1000)
+  const input = `${b64({ alg: 'ES256', typ: 'JWT' })}.${b64({ iss: 'cais-test-issuer', aud: 'cais-test', exp: now + 60, nbf: now - 1, sub: 'mallory', access: [{ type: 'repository', name: 'team/app', actions: ['pull', 'push'] }] })}`
+  const forged = `${input}.${createSign('SHA256').update(input).sign({ key: forgedKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`
+  const refused = await fetch(`${ours.url}/v2/team/app/tags/list`, { headers: { Authorization: `Bearer ${forged}` } })
+  assert.equal(refused.status, 401)
+  assert.match(refused.headers.get('www-authenticate') ?? '', /error="invalid_token"/)
+
+  const d = await startDaemon(t)
+  const name = `${ours.address}/team/app:1`
+  assert.equal((await d.cli('tag', BUSYBOX, name)).code, 0)
+  assert.equal((await d.cli('login', ours.address, '-u', 'bob', '-p', users.bob)).code, 0)
+  assert.notEqual((await d.cli('push', name)).code, 0, 'bob may only pull')
+  assert.equal((await d.cli('login', ours.address, '-u', 'alice', '-p', users.alice)).code, 0)
+  const pushed = await d.cli('push', name)
+  assert.equal(pushed.code, 0, `${pushed.stderr}\n${ours.log().slice(-1500)}`)
+  assert.equal((await d.cli('rmi', name)).code, 0)
+  assert.equal((await d.cli('login', ours.address, '-u', 'bob', '-p', users.bob)).code, 0)
+  const pulled = await d.cli('pull', name)
+  assert.equal(pulled.code, 0, pulled.stderr)
+  assert.equal((await d.cli('login', ours.address, '-u', 'alice', '-p', 'wrong')).code, 1)
 })
