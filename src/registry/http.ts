@@ -1,0 +1,54 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { RegistryError } from './errors.ts'
+import type { UpstreamCache } from './proxy.ts'
+
+/** One request as the handlers see it. */
+export interface Ctx {
+  req: IncomingMessage
+  res: ServerResponse
+  url: URL
+  proxy?: UpstreamCache | undefined
+}
+
+export function fail(res: ServerResponse, err: unknown): void {
+  const e = err instanceof RegistryError ? err : new RegistryError('UNSUPPORTED', 'internal error', undefined, 500)
+  if (res.headersSent) {
+    res.destroy()
+    return
+  }
+  const body = JSON.stringify({ errors: [{ code: e.status === 500 ? 'UNKNOWN' : e.code, message: e.message, detail: e.detail ?? null }] })
+  // A 416 tells the client where the upload stands (Range, Location), so it can resume.
+  const extra = (err as { headers?: Record<string, string> }).headers ?? {}
+  res.writeHead(e.status, { ...extra, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }).end(body)
+}
+
+export function send(res: ServerResponse, status: number, headers: Record<string, string | number> = {}, body?: string | Buffer): void {
+  res.writeHead(status, { 'Content-Length': body === undefined ? 0 : Buffer.byteLength(body), ...headers })
+  res.end(body)
+}
+
+export async function readAll(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const c of req as AsyncIterable<Buffer>) {
+    size += c.length
+    if (size > limit) throw new RegistryError('SIZE_INVALID', 'payload too large', { limit }, 413)
+    chunks.push(c)
+  }
+  return Buffer.concat(chunks)
+}
+
+/** `n`/`last` pagination with a `Link` header to the next page, as tags and the catalog have it. */
+export function paginate({ res, url }: Ctx, key: 'tags' | 'repositories', all: string[], repo?: string): void {
+  const last = url.searchParams.get('last')
+  const nParam = url.searchParams.get('n')
+  let items = last ? all.filter((x) => x > last) : all
+  const n = nParam === null ? undefined : Number(nParam)
+  if (n !== undefined && (!Number.isInteger(n) || n < 0)) throw new RegistryError('UNSUPPORTED', 'invalid n', { n: nParam }, 400)
+  const headers: Record<string, string> = { 'Content-Type': 'application/json' }
+  if (n !== undefined && items.length > n) {
+    items = items.slice(0, n)
+    headers['Link'] = `<${url.pathname}?n=${n}&last=${encodeURIComponent(items.at(-1) ?? '')}>; rel="next"`
+  }
+  send(res, 200, headers, JSON.stringify(key === 'tags' ? { name: repo, tags: items } : { repositories: items }))
+}
