@@ -20,9 +20,6 @@ import { apiVersion, compareVersions, minApiVersion } from './versions.ts'
  */
 export const serverLimits = { headersTimeoutMs: 15_000, maxHeaderBytes: 64 * 1024, maxUrlBytes: 16 * 1024, keepAliveTimeoutMs: 5000, checkEveryMs: 1000 }
 
-/** Who sent a request: the subject of a verified client certificate over TLS, else the listener it came in on. */
-export type AuditRecord = { method: string; path: string; status: number; peer: string }
-
 export class ApiServer {
   readonly #servers: Server[] = []
   readonly #routes: Routes
