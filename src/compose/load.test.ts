@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { test } from 'node:test'
+import { after, test } from 'node:test'
 import { parseDotenv } from './dotenv.ts'
 import { interpolate } from './interpolate.ts'
 import { loadProject, mergeDocuments } from './load.ts'
@@ -48,8 +48,14 @@ test('merging files: mappings merge, sequences append, command replaced, ports u
   assert.deepEqual(merged, { services: { web: { image: 'a', command: ['z'], environment: { A: '1', B: '2' }, ports: ['9090:80', '443'], dns: ['1.1.1.1', '8.8.8.8'] } } })
 })
 
+const made: string[] = []
+after(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true })
+})
+
 function project(files: Record<string, string>, env: NodeJS.ProcessEnv = {}, extra: Partial<Parameters<typeof loadProject>[0]> = {}): ReturnType<typeof loadProject> {
   const dir = mkdtempSync(join(tmpdir(), 'cais-compose-'))
+  made.push(dir)
   for (const [name, text] of Object.entries(files)) {
     mkdirSync(join(dir, name, '..'), { recursive: true })
     writeFileSync(join(dir, name), text)
