@@ -6,9 +6,9 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { createHash, randomFillSync } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { Agent, request } from 'node:http'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
+import { freePort } from '../test/helpers/registry.ts'
 import { repo } from './engines.ts'
 
 const BLOBS = Number(process.env['BENCH_BLOBS'] ?? 8)
@@ -21,14 +21,6 @@ interface Server {
   url: string
   proc: ChildProcess
   dir: string
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer()
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
-  const port = (srv.address() as { port: number }).port
-  await new Promise((r) => srv.close(r))
-  return port
 }
 
 async function waitUp(url: string): Promise<void> {

@@ -7,6 +7,8 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { createHash, createPrivateKey, createSign } from 'node:crypto'
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import bcrypt from 'bcryptjs'
+import type { IncomingHttpHeaders } from 'node:http'
+import { get } from 'node:https'
 import { join } from 'node:path'
 import { type TestContext, test } from 'node:test'
 import { BUSYBOX, busyboxTar, repoRoot, runCommand, startDaemon, waitFor } from '../helpers/daemon.ts'
@@ -54,6 +56,17 @@ async function skopeo(...args: string[]): Promise<string> {
   const r = await runCommand('skopeo', args, { timeoutMs: 60_000 })
   assert.equal(r.code, 0, `skopeo ${args.join(' ')} failed: ${r.stderr}`)
   return r.stdout
+}
+
+/** A GET over HTTPS trusting `ca` (no curl: a fresh machine may not have it). */
+function httpsGet(url: string, ca: Buffer): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    get(url, { ca }, (res) => {
+      let body = ''
+      res.on('data', (c: Buffer) => (body += c.toString()))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }))
+    }).on('error', reject)
+  })
 }
 
 const digestOf = (b: Buffer | string): string => `sha256:${createHash('sha256').update(b).digest('hex')}`
@@ -233,8 +246,11 @@ test('cais registry with TLS, htpasswd users and per-repository rules: caisd log
   copyFileSync(join(tlsDir, 'ca.pem'), join(certsDir, ours.address, 'ca.crt'))
   const d = await startDaemon(t, { args: ['--certs-dir', certsDir] })
 
-  const anon = await runCommand('curl', ['-s', '-i', '--cacert', join(tlsDir, 'ca.pem'), `${ours.url}/v2/`])
-  assert.match(anon.stdout, /^HTTP\/1\.1 401 [\s\S]*WWW-Authenticate: Basic realm="test-realm"[\s\S]*"code":"UNAUTHORIZED"/i)
+  const ca = readFileSync(join(tlsDir, 'ca.pem'))
+  const anon = await httpsGet(`${ours.url}/v2/`, ca)
+  assert.equal(anon.status, 401)
+  assert.equal(anon.headers['www-authenticate'], 'Basic realm="test-realm"')
+  assert.match(anon.body, /"code":"UNAUTHORIZED"/)
   const name = `${ours.address}/team/busybox:1`
   assert.equal((await d.cli('tag', BUSYBOX, name)).code, 0)
   const denied = await d.cli('push', name)
@@ -253,9 +269,9 @@ test('cais registry with TLS, htpasswd users and per-repository rules: caisd log
   const wrong = await d.cli('login', ours.address, '-u', 'alice', '-p', 'wrong')
   assert.notEqual(wrong.code, 0)
 
-  const metrics = await runCommand('curl', ['-s', '--cacert', join(tlsDir, 'ca.pem'), `${ours.url}/metrics`])
-  assert.match(metrics.stdout, /registry_http_requests_total\{method="PUT",code="201"\} \d+/)
-  assert.match(metrics.stdout, /registry_http_request_duration_seconds_count \d+/)
+  const metrics = await httpsGet(`${ours.url}/metrics`, ca)
+  assert.match(metrics.body, /registry_http_requests_total\{method="PUT",code="201"\} \d+/)
+  assert.match(metrics.body, /registry_http_request_duration_seconds_count \d+/)
 })
 
 const dockerd = ['/usr/sbin/dockerd', '/usr/bin/dockerd'].find(existsSync)

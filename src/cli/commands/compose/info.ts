@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { stringify } from 'yaml'
 import { COMPOSE_VERSION, label } from '../../../compose/convert.ts'
@@ -213,7 +214,6 @@ export const infoVerbs: Record<string, Subcommand> = {
       const text = str(p, 'format') === 'json' ? JSON.stringify(doc, null, 2) : stringify(doc).trimEnd()
       const output = str(p, 'output')
       if (output !== undefined) {
-        const { writeFileSync } = await import('node:fs')
         writeFileSync(output, `${text}\n`)
       } else io.out(text)
       return 0
