@@ -18,6 +18,10 @@ const pathRe = new RegExp(`^${component}(?:/${component})*$`)
 const tagRe = /^[\w][\w.-]{0,127}$/
 const digestRe = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/
 
+/** A repository path (`library/busybox`) and a tag, by the grammar references use: the registry checks names by it too. */
+export const isRepositoryPath = (s: string): boolean => pathRe.test(s)
+export const isTag = (s: string): boolean => tagRe.test(s)
+
 export const defaultDomain = 'docker.io'
 export const officialRepoPrefix = 'library/'
 

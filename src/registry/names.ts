@@ -1,11 +1,11 @@
+import { isRepositoryPath, isTag } from '../images/reference.ts'
 import { RegistryError } from './errors.ts'
 
-const NAME = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/
-const TAG = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/
+// Names and tags follow the reference grammar the engine uses; digests here are sha256, the one algorithm stored.
 const DIGEST = /^sha256:[a-f0-9]{64}$/
 
 export function checkName(name: string): string {
-  if (name.length > 255 || !NAME.test(name)) throw new RegistryError('NAME_INVALID', 'invalid repository name', { name })
+  if (name.length > 255 || !isRepositoryPath(name)) throw new RegistryError('NAME_INVALID', 'invalid repository name', { name })
   return name
 }
 
@@ -17,6 +17,6 @@ export function checkDigest(digest: string): `sha256:${string}` {
 }
 
 export function checkTag(tag: string): string {
-  if (!TAG.test(tag)) throw new RegistryError('MANIFEST_INVALID', 'manifest invalid', { tag, reason: 'invalid tag' })
+  if (!isTag(tag)) throw new RegistryError('MANIFEST_INVALID', 'manifest invalid', { tag, reason: 'invalid tag' })
   return tag
 }
