@@ -15,6 +15,8 @@ export class ContainerStore {
    * detached, so the deletion never reaches into it.
    */
   readonly #removal: BackgroundRemoval
+  /** Records deleted: a late save of one writes nothing. */
+  readonly #deleted = new WeakSet<ContainerRecord>()
 
   constructor(dir: string, mounter: Mounter) {
     this.#dir = dir
@@ -40,9 +42,24 @@ export class ContainerStore {
     }
   }
 
+  /**
+   * Writes the record. A record deleted meanwhile (a stop or an exit that finishes after a concurrent remove) is
+   * not written again: that would bring the container back on the next start, half of it removed.
+   */
   async save(rec: ContainerRecord): Promise<void> {
-    await mkdir(this.dirOf(rec.id), { recursive: true })
-    await writeJsonAtomic(join(this.dirOf(rec.id), 'container.json'), rec)
+    if (this.#deleted.has(rec)) return
+    const dir = this.dirOf(rec.id)
+    try {
+      await mkdir(dir, { recursive: true })
+      await writeJsonAtomic(join(dir, 'container.json'), rec)
+    } catch (err) {
+      if (!this.#deleted.has(rec)) throw err
+    }
+    // Deleted while this write was under way: what it made again goes too.
+    if (this.#deleted.has(rec)) {
+      await rm(dir, { recursive: true, force: true })
+      return
+    }
     this.records.set(rec.id, rec)
   }
 
@@ -51,6 +68,8 @@ export class ContainerStore {
    * or none of it to load, and removed in the background (init removes what a crash left of it).
    */
   async delete(id: string): Promise<void> {
+    const rec = this.records.get(id)
+    if (rec) this.#deleted.add(rec)
     this.records.delete(id)
     await this.#removal.remove(this.dirOf(id))
   }

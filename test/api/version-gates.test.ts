@@ -84,7 +84,7 @@ test('output streams: multiplexed-stream named from 1.42, raw-stream before', as
   const d = await startDaemon(t)
   const { Id } = await d.client.containers.create({ Image: BUSYBOX, Cmd: ['echo', 'x'] })
   await d.client.containers.start(Id)
-  await d.client.containers.wait(Id)
+  await (await d.client.containers.wait(Id)).result
   const type = async (version: string): Promise<unknown> => (await raw(d.socket, 'GET', `/v${version}/containers/${Id}/logs?stdout=1`)).headers['content-type']
   assert.equal(await type('1.42'), 'application/vnd.docker.multiplexed-stream')
   assert.equal(await type('1.41'), 'application/vnd.docker.raw-stream')

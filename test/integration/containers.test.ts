@@ -107,7 +107,7 @@ test('logs framing: a read shares a frame among consecutive lines of a stream; a
   await d.client.containers.create({ Image: BUSYBOX, Cmd: ['sh', '-c', 'echo out1; echo out2; sleep 0.3; echo err1 >&2; sleep 0.3; echo out3'] }, { name })
   await d.client.containers.start(name)
   const followed = rawGet(d.socket, `/v1.50/containers/${name}/logs?stdout=1&stderr=1&follow=1`)
-  await d.client.containers.wait(name)
+  await (await d.client.containers.wait(name)).result
   assert.deepEqual(frames(await followed), [[1, 'out1\n'], [1, 'out2\n'], [2, 'err1\n'], [1, 'out3\n']])
   assert.deepEqual(frames(await rawGet(d.socket, `/v1.50/containers/${name}/logs?stdout=1&stderr=1`)), [[1, 'out1\nout2\n'], [2, 'err1\n'], [1, 'out3\n']])
   // Lines of a stream not asked for do not split the frames of the other.
