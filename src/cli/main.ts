@@ -81,6 +81,7 @@ export const commandEntries: CommandEntry[] = [
   { name: 'tls', group: 'none', load: async () => (await import('./commands/tls/init.ts')).tlsCommand },
   { name: 'dial-stdio', group: 'system', topLevel: false, load: async () => (await import('./commands/system/dial-stdio.ts')).dialStdioCommand },
   { name: 'compose', group: 'none', load: async () => (await import('./commands/compose/compose.ts')).composeCommand },
+  { name: 'dashboard', group: 'none', load: async () => (await import('./commands/dashboard/dashboard.ts')).dashboardCommand },
   { name: 'port', group: 'container', load: async () => (await import('./commands/container/port.ts')).portCommand },
 ]
 

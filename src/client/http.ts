@@ -76,6 +76,11 @@ export class HttpTransport {
     return this.#endpoint.dial()
   }
 
+  /** The daemon's address as given (`unix:///run/cais/cais.sock`, `tcp://…`, `ssh://…`). */
+  get host(): string {
+    return this.#endpoint.host
+  }
+
   /** The API version requests are sent at (undefined: unversioned paths). */
   get version(): string | undefined {
     return this.#version

@@ -32,6 +32,9 @@ export interface DaemonConfig {
   overlayListen: string | undefined
   overlayPeers: string[]
   overlayToken: string
+  /** Serve the dashboard too, at `HOST:PORT` (`--dashboard-listen`); off loopback it needs TLS and a CA or a password. */
+  dashboardListen: string | undefined
+  dashboardPasswordFile: string | undefined
 }
 
 export const usage = `Usage:	caisd [OPTIONS]
@@ -65,6 +68,9 @@ Options:
       --overlay-listen string      ip:port of this node's overlay control plane; the ip also ends VXLAN tunnels
       --overlay-peer list          ip:port of another node's control plane (repeat for each node)
       --overlay-token string       Shared secret of the cluster (default $CAIS_OVERLAY_TOKEN)
+      --dashboard-listen string    Also serve the dashboard at HOST:PORT; the log prints its one-time URL. Off loopback
+                                   it needs --tlscert/--tlskey and --tlsverify's CA or --dashboard-password-file
+      --dashboard-password-file string  A password hash from 'cais dashboard --hash-password' that opens a session
   -h, --help                       Print usage
 `
 
@@ -92,6 +98,8 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
     overlayListen: undefined,
     overlayPeers: [],
     overlayToken: process.env['CAIS_OVERLAY_TOKEN'] ?? '',
+    dashboardListen: undefined,
+    dashboardPasswordFile: undefined,
   }
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i]!
@@ -209,6 +217,12 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
         else c.overlayPeers.push(v)
         break
       }
+      case '--dashboard-listen':
+        c.dashboardListen = next()
+        break
+      case '--dashboard-password-file':
+        c.dashboardPasswordFile = next()
+        break
       case '--overlay-token':
         c.overlayToken = next()
         break

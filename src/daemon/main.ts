@@ -22,7 +22,6 @@ import { ContainerStore } from '../containers/store.ts'
 import { EventBus } from '../events/bus.ts'
 import { ImageService } from '../images/service.ts'
 import { ImageStore } from '../images/store.ts'
-import { messageOf } from '../lib/errors.ts'
 import { createLogger } from '../lib/log.ts'
 import { Mounter } from '../lib/mounter.ts'
 import { Runtime } from '../runtime/runtime.ts'
@@ -40,7 +39,12 @@ import { HealthMonitor } from '../containers/health.ts'
 import { LogRotator } from '../containers/log-rotation.ts'
 import { execRoutes } from '../api/docker/exec.ts'
 import { volumeRoutes } from '../api/docker/volumes.ts'
-import { parseDaemonArgs, usage } from './config.ts'
+import { EngineClient } from '../client/engine-client.ts'
+import { DashboardServer, defaultAssetsDir, parseListen } from '../dashboard/server.ts'
+import { isLoopback } from '../dashboard/security.ts'
+import { invalid, messageOf } from '../lib/errors.ts'
+import type { Logger } from '../lib/log.ts'
+import { type DaemonConfig, parseDaemonArgs, usage } from './config.ts'
 import { cgroupVersion, hostProblems } from './host-check.ts'
 import { openListeners } from './listeners.ts'
 import { claimPidFile, releasePidFile } from './pidfile.ts'
@@ -193,6 +197,17 @@ async function main(): Promise<number> {
     throw err
   }
 
+  let dashboard: DashboardServer | undefined
+  if (config.dashboardListen) {
+    try {
+      dashboard = await startDashboard(config, socketPaths[0], log)
+    } catch (err) {
+      log.error('cannot start the dashboard', { err })
+      await shutdown()
+      throw err
+    }
+  }
+
   const stopped = new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'))
     process.once('SIGINT', () => resolve('SIGINT'))
@@ -200,9 +215,36 @@ async function main(): Promise<number> {
   log.info('daemon ready', { version: process.version, root: paths.root })
   const signal = await stopped
   log.info('shutting down; containers keep running', { signal })
+  await dashboard?.close()
   await shutdown()
   log.info('daemon stopped')
   return 0
+}
+
+/** The dashboard inside the daemon (`--dashboard-listen`), a client of the daemon's own unix socket like any other. */
+async function startDashboard(config: DaemonConfig, socket: string | undefined, log: Logger): Promise<DashboardServer> {
+  if (!socket) throw invalid('--dashboard-listen needs a unix:// listener to reach the daemon through')
+  const { host, port } = parseListen(config.dashboardListen!)
+  const tls = isLoopback(host)
+    ? undefined
+    : {
+        cert: await readFile(config.tls.cert),
+        key: await readFile(config.tls.key),
+        ...(config.tls.verify ? { ca: await readFile(config.tls.ca) } : {}),
+      }
+  const dashboard = new DashboardServer({
+    client: new EngineClient({ host: `unix://${socket}` }),
+    engineName: `caisd (unix://${socket})`,
+    host,
+    port,
+    assetsDir: defaultAssetsDir(),
+    tls,
+    passwordHash: config.dashboardPasswordFile ? await readFile(config.dashboardPasswordFile, 'utf8') : undefined,
+    audit: (entry) => log.info('audit', { via: 'dashboard', ...entry }),
+  })
+  const { url } = await dashboard.start()
+  log.info('dashboard listening', { url })
+  return dashboard
 }
 
 main().then(

@@ -1,4 +1,5 @@
 import type { EngineClient } from '../../../client/engine-client.ts'
+import { statsFigures } from '../../../client/stats-figures.ts'
 import type { StatsSample } from '../../../wire/types.ts'
 import type { Command } from '../../command.ts'
 import { bool, str } from '../../flags.ts'
@@ -20,28 +21,17 @@ function binarySize(bytes: number): string {
 
 /** One row of `docker stats`, computed as the docker CLI does (cgroup v1: cache-free memory usage). */
 export function statsRow(s: StatsSample): Record<string, string> {
-  const cpuDelta = s.cpu_stats.cpu_usage.total_usage - s.precpu_stats.cpu_usage.total_usage
-  const systemDelta = (s.cpu_stats.system_cpu_usage ?? 0) - (s.precpu_stats.system_cpu_usage ?? 0)
-  const online = s.cpu_stats.online_cpus ?? 1
-  const cpu = systemDelta > 0 && cpuDelta > 0 ? (cpuDelta / systemDelta) * online * 100 : 0
-  const stats = s.memory_stats.stats ?? {}
-  const usage = Math.max(0, (s.memory_stats.usage ?? 0) - (stats['total_inactive_file'] ?? stats['inactive_file'] ?? 0))
-  const limit = s.memory_stats.limit ?? 0
-  const rx = Object.values(s.networks ?? {}).reduce((a, n) => a + n.rx_bytes, 0)
-  const tx = Object.values(s.networks ?? {}).reduce((a, n) => a + n.tx_bytes, 0)
-  const io = s.blkio_stats.io_service_bytes_recursive ?? []
-  const read = io.filter((e) => e.op === 'read').reduce((a, e) => a + e.value, 0)
-  const write = io.filter((e) => e.op === 'write').reduce((a, e) => a + e.value, 0)
+  const f = statsFigures(s)
   return {
     ID: s.id.slice(0, 12),
     Container: s.id.slice(0, 12),
     Name: s.name.replace(/^\//, ''),
-    CPUPerc: `${cpu.toFixed(2)}%`,
-    MemUsage: `${binarySize(usage)} / ${binarySize(limit)}`,
-    MemPerc: `${limit > 0 ? ((usage / limit) * 100).toFixed(2) : '0.00'}%`,
-    NetIO: `${humanSize(rx)} / ${humanSize(tx)}`,
-    BlockIO: `${humanSize(read)} / ${humanSize(write)}`,
-    PIDs: String(s.pids_stats.current ?? 0),
+    CPUPerc: `${f.cpuPercent.toFixed(2)}%`,
+    MemUsage: `${binarySize(f.memoryUsage)} / ${binarySize(f.memoryLimit)}`,
+    MemPerc: `${f.memoryPercent.toFixed(2)}%`,
+    NetIO: `${humanSize(f.networkRx)} / ${humanSize(f.networkTx)}`,
+    BlockIO: `${humanSize(f.blockRead)} / ${humanSize(f.blockWrite)}`,
+    PIDs: String(f.pids),
   }
 }
 

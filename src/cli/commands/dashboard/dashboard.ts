@@ -1,0 +1,65 @@
+import { spawn } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
+import { DashboardServer, defaultAssetsDir, hashPassword, parseListen } from '../../../dashboard/server.ts'
+import type { Command } from '../../command.ts'
+import { bool, list, str } from '../../flags.ts'
+
+/**
+ * `cais dashboard`: the engine in a browser. Serves on loopback and prints a URL with a one-time token; runs until
+ * interrupted. It drives whichever daemon the CLI talks to (-H, --context), caisd or dockerd alike.
+ */
+export const dashboardCommand: Command = {
+  name: 'dashboard',
+  group: 'none',
+  usage: 'cais dashboard [OPTIONS]',
+  description: 'Open the engine in a browser',
+  flags: [
+    { name: 'listen', type: 'string' },
+    { name: 'open', type: 'bool' },
+    { name: 'tlscert', type: 'string' },
+    { name: 'tlskey', type: 'string' },
+    { name: 'tlscacert', type: 'string' },
+    { name: 'password-file', type: 'string' },
+    { name: 'allow-host', type: 'list' },
+    { name: 'hash-password', type: 'bool' },
+  ],
+  maxArgs: 0,
+  async run(client, p, io) {
+    if (bool(p, 'hash-password')) {
+      // Reads a password on stdin and prints what --password-file holds.
+      const chunks: Buffer[] = []
+      for await (const c of io.stdin as AsyncIterable<Buffer>) chunks.push(c)
+      const password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '')
+      if (!password) throw new Error('no password on stdin')
+      io.out(hashPassword(password))
+      return 0
+    }
+    const { host, port } = parseListen(str(p, 'listen') ?? '127.0.0.1:0')
+    const cert = str(p, 'tlscert')
+    const key = str(p, 'tlskey')
+    if ((cert === undefined) !== (key === undefined)) throw new Error('--tlscert and --tlskey go together')
+    const ca = str(p, 'tlscacert')
+    const passwordFile = str(p, 'password-file')
+    const server = new DashboardServer({
+      client,
+      engineName: client.http.host,
+      host,
+      port,
+      assetsDir: defaultAssetsDir(),
+      tls: cert && key ? { cert: await readFile(cert), key: await readFile(key), ...(ca ? { ca: await readFile(ca) } : {}) } : undefined,
+      passwordHash: passwordFile ? await readFile(passwordFile, 'utf8') : undefined,
+      extraHosts: list(p, 'allow-host'),
+      audit: (entry) => io.err(JSON.stringify({ time: new Date().toISOString(), msg: 'audit', ...entry })),
+    })
+    const { url } = await server.start()
+    io.out(`Dashboard of ${client.http.host} at ${url}`)
+    io.out('The link works once; press Ctrl-C to stop.')
+    if (bool(p, 'open')) spawn('xdg-open', [url], { stdio: 'ignore', detached: true }).on('error', () => io.err('cannot open a browser: open the URL yourself')).unref()
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', () => resolve())
+      process.once('SIGTERM', () => resolve())
+    })
+    await server.close()
+    return 0
+  },
+}

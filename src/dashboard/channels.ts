@@ -1,0 +1,131 @@
+import type { EngineClient } from '../client/engine-client.ts'
+import { statsFigures } from '../client/stats-figures.ts'
+import type { WebSocket } from 'ws'
+
+/**
+ * The dashboard's live channels, one WebSocket each: the engine's events, a container's log, its stats, and an
+ * exec terminal. Each follows one engine stream and ends it when the page goes.
+ */
+export type Channel = (ws: WebSocket, url: URL, client: EngineClient, audit: (action: string) => void) => Promise<void>
+
+/** Sends a message and waits until the socket has taken it: a slow page slows the stream, memory stays flat. */
+const sendPaced = (ws: WebSocket, data: string | Buffer): Promise<void> =>
+  new Promise((resolve) => {
+    if (ws.readyState !== ws.OPEN) return resolve()
+    ws.send(data, () => resolve())
+  })
+
+/** An abort signal that fires when the page closes the socket. */
+function closedSignal(ws: WebSocket): AbortSignal {
+  const abort = new AbortController()
+  ws.once('close', () => abort.abort())
+  return abort.signal
+}
+
+const fail = (ws: WebSocket, err: unknown): void => {
+  if (ws.readyState !== ws.OPEN) return
+  ws.send(JSON.stringify({ error: err instanceof Error ? err.message : String(err) }))
+  ws.close(1011)
+}
+
+/** The engine's events as they happen, one JSON message each. */
+const events: Channel = async (ws, _url, client) => {
+  const signal = closedSignal(ws)
+  const stream = await client.system.events({ signal })
+  let rest = ''
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      rest += chunk.toString('utf8')
+      let nl
+      while ((nl = rest.indexOf('\n')) >= 0) {
+        const line = rest.slice(0, nl)
+        rest = rest.slice(nl + 1)
+        if (line.trim()) await sendPaced(ws, line)
+      }
+    }
+  } catch (err) {
+    if (!signal.aborted) throw err
+  }
+}
+
+/**
+ * A container's log: messages `{ o: text }` for stdout and `{ e: text }` for stderr. `since` (a timestamp) lets a
+ * page that lost its connection resume where it was.
+ */
+const logs: Channel = async (ws, url, client) => {
+  const q = url.searchParams
+  const signal = closedSignal(ws)
+  const id = q.get('id') ?? ''
+  const chunks = await client.containers.logs(id, {
+    follow: q.get('follow') === '1',
+    timestamps: q.get('timestamps') === '1',
+    tail: q.get('tail') ?? undefined,
+    since: q.get('since') ?? undefined,
+    signal,
+  })
+  try {
+    for await (const c of chunks) await sendPaced(ws, JSON.stringify(c.stream === 'stderr' ? { e: c.data.toString('utf8') } : { o: c.data.toString('utf8') }))
+  } catch (err) {
+    if (!signal.aborted) throw err
+  }
+  if (ws.readyState === ws.OPEN) ws.close(1000, 'end of log')
+}
+
+/** A container's stats, a figures message per sample (once a second). */
+const stats: Channel = async (ws, url, client) => {
+  const signal = closedSignal(ws)
+  const samples = await client.containers.stats(url.searchParams.get('id') ?? '', { stream: true, signal })
+  try {
+    for await (const s of samples) await sendPaced(ws, JSON.stringify({ time: Date.parse(s.read) || Date.now(), ...statsFigures(s) }))
+  } catch (err) {
+    if (!signal.aborted) throw err
+  }
+}
+
+/**
+ * A terminal: an exec with a TTY in the container. Binary messages are keystrokes in and output out; a text
+ * message `{ resize: [cols, rows] }` resizes it; when the process ends, `{ exit: code }` and the socket closes.
+ */
+const exec: Channel = async (ws, url, client, audit) => {
+  const q = url.searchParams
+  const container = q.get('id') ?? ''
+  const cmd = q.getAll('cmd').length > 0 ? q.getAll('cmd') : ['sh']
+  const cols = Number(q.get('cols')) || 80
+  const rows = Number(q.get('rows')) || 24
+  const { Id } = await client.execs.create(container, { Cmd: cmd, Tty: true, AttachStdin: true, AttachStdout: true, AttachStderr: true, ConsoleSize: [rows, cols] })
+  audit(`exec ${container} ${cmd.join(' ')}`)
+  const { output, socket } = await client.execs.start(Id, { tty: true, consoleSize: [rows, cols] })
+  ws.on('message', (data, binary) => {
+    const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)
+    if (binary) {
+      socket.write(bytes)
+      return
+    }
+    try {
+      const msg = JSON.parse(bytes.toString('utf8')) as { resize?: [number, number] }
+      if (Array.isArray(msg.resize)) void client.execs.resize(Id, msg.resize[1], msg.resize[0]).catch(() => undefined)
+    } catch {
+      // not a control message: ignored
+    }
+  })
+  ws.once('close', () => socket.destroy())
+  try {
+    for await (const c of output) await sendPaced(ws, c.data)
+  } catch {
+    // the connection went: the exit code tells the rest
+  }
+  const { ExitCode } = await client.execs.inspect(Id)
+  if (ws.readyState === ws.OPEN) {
+    ws.send(JSON.stringify({ exit: ExitCode }))
+    ws.close(1000, 'exited')
+  }
+}
+
+export const channels: Record<string, { channel: Channel; mutating: boolean }> = {
+  '/ws/events': { channel: events, mutating: false },
+  '/ws/logs': { channel: logs, mutating: false },
+  '/ws/stats': { channel: stats, mutating: false },
+  '/ws/exec': { channel: exec, mutating: true },
+}
+
+export { fail as failChannel }

@@ -1,0 +1,122 @@
+import { pipeline } from 'node:stream/promises'
+import type { EngineClient } from '../client/engine-client.ts'
+import { type RouteContext, HttpError, readJsonBody, sendJson } from './http-util.ts'
+import { analyseLayers } from './layer-analysis.ts'
+import type { LayerIndexCache } from './layer-index.ts'
+
+export interface Route {
+  method: string
+  pattern: RegExp
+  /** Changes the engine: needs the CSRF token and the dashboard's origin, and goes to the audit log. */
+  mutating: boolean
+  handle(ctx: RouteContext): Promise<void>
+}
+
+type ContainerAction = 'start' | 'stop' | 'restart' | 'pause' | 'unpause' | 'kill'
+
+/** The dashboard's REST routes: each one call or a few through the typed client, so any engine answers them. */
+export function dashboardRoutes(client: EngineClient, engine: { name: string }, layers: LayerIndexCache): Route[] {
+  const get = (pattern: RegExp, handle: Route['handle']): Route => ({ method: 'GET', pattern, mutating: false, handle })
+  const change = (method: string, pattern: RegExp, handle: Route['handle']): Route => ({ method, pattern, mutating: true, handle })
+  const id = (ctx: RouteContext): string => decodeURIComponent(ctx.params[0]!)
+
+  const analysed = async (image: string): Promise<{ index: Awaited<ReturnType<LayerIndexCache['get']>>; analysis: ReturnType<typeof analyseLayers> }> => {
+    const index = await layers.get(client, image)
+    return { index, analysis: analyseLayers(index.layers.map((l) => l.entries)) }
+  }
+
+  return [
+    get(/^\/api\/engine$/, async ({ res }) => {
+      const [version, info] = await Promise.all([client.system.version(), client.system.info()])
+      sendJson(res, 200, { name: engine.name, version, info })
+    }),
+    get(/^\/api\/containers$/, async ({ res }) => sendJson(res, 200, await client.containers.list({ all: true }))),
+    get(/^\/api\/containers\/([^/]+)$/, async (ctx) => sendJson(ctx.res, 200, await client.containers.inspect(id(ctx)))),
+    get(/^\/api\/containers\/([^/]+)\/top$/, async (ctx) => sendJson(ctx.res, 200, await client.containers.top(id(ctx)))),
+    get(/^\/api\/containers\/([^/]+)\/logs$/, async (ctx) => {
+      // The whole log as a download, streamed as it is read.
+      const name = id(ctx)
+      const chunks = await client.containers.logs(name, { timestamps: ctx.url.searchParams.get('timestamps') === '1' })
+      ctx.res.writeHead(200, {
+        'Content-Type': 'text/plain; charset=utf-8',
+        'Content-Disposition': `attachment; filename="${name.replace(/[^\w.-]/g, '_')}.log"`,
+        'Cache-Control': 'no-store',
+      })
+      await pipeline(
+        (async function* () {
+          for await (const c of chunks) yield c.data
+        })(),
+        ctx.res,
+      )
+    }),
+    change('POST', /^\/api\/containers\/([^/]+)\/(start|stop|restart|pause|unpause|kill)$/, async (ctx) => {
+      await containerAction(client, id(ctx), ctx.params[1] as ContainerAction)
+      sendJson(ctx.res, 200, {})
+    }),
+    change('DELETE', /^\/api\/containers\/([^/]+)$/, async (ctx) => {
+      await client.containers.remove(id(ctx), { force: ctx.url.searchParams.get('force') === '1' })
+      sendJson(ctx.res, 200, {})
+    }),
+    get(/^\/api\/images$/, async ({ res }) => {
+      // The disk-usage view carries what a plain list leaves out: the shared size and the containers using each.
+      const { Images } = await client.system.df()
+      sendJson(res, 200, Images)
+    }),
+    get(/^\/api\/images\/([^/]+)$/, async (ctx) => {
+      const [inspect, history] = await Promise.all([client.images.inspect(id(ctx)), client.images.history(id(ctx))])
+      sendJson(ctx.res, 200, { inspect, history })
+    }),
+    change('DELETE', /^\/api\/images\/([^/]+)$/, async (ctx) => {
+      sendJson(ctx.res, 200, await client.images.remove(id(ctx), { force: ctx.url.searchParams.get('force') === '1' }))
+    }),
+    change('POST', /^\/api\/images\/([^/]+)\/tag$/, async (ctx) => {
+      const body = await readJsonBody<{ repo?: string; tag?: string }>(ctx.req)
+      if (!body?.repo) throw new HttpError(400, 'repo is required')
+      await client.images.tag(id(ctx), body.repo, body.tag)
+      sendJson(ctx.res, 200, {})
+    }),
+    get(/^\/api\/images\/([^/]+)\/layers$/, async (ctx) => {
+      const { index, analysis } = await analysed(id(ctx))
+      sendJson(ctx.res, 200, {
+        id: index.id,
+        history: index.history,
+        layers: index.layers.map((l, i) => ({ digest: l.digest, bytes: analysis.layers[i]!.bytes, entries: analysis.layers[i]!.entries.length })),
+        wastedBytes: analysis.wastedBytes,
+        efficiency: analysis.efficiency,
+        inefficiencies: analysis.inefficiencies.slice(0, 200),
+      })
+    }),
+    get(/^\/api\/images\/([^/]+)\/layers\/(\d+)$/, async (ctx) => {
+      const { analysis } = await analysed(id(ctx))
+      const layer = analysis.layers[Number(ctx.params[1])]
+      if (!layer) throw new HttpError(404, `no layer ${ctx.params[1]}`)
+      sendJson(ctx.res, 200, layer.entries)
+    }),
+    get(/^\/api\/images\/([^/]+)\/merged$/, async (ctx) => sendJson(ctx.res, 200, (await analysed(id(ctx))).analysis.merged)),
+    get(/^\/api\/volumes$/, async ({ res }) => sendJson(res, 200, (await client.volumes.list()).Volumes)),
+    change('DELETE', /^\/api\/volumes\/([^/]+)$/, async (ctx) => {
+      await client.volumes.remove(id(ctx))
+      sendJson(ctx.res, 200, {})
+    }),
+    get(/^\/api\/networks$/, async ({ res }) => sendJson(res, 200, await client.networks.list())),
+    get(/^\/api\/system\/df$/, async ({ res }) => sendJson(res, 200, await client.system.df())),
+  ]
+}
+
+async function containerAction(client: EngineClient, id: string, action: ContainerAction): Promise<void> {
+  switch (action) {
+    case 'start':
+      return client.containers.start(id)
+    case 'stop':
+      await client.containers.stop(id)
+      return
+    case 'restart':
+      return client.containers.restart(id)
+    case 'pause':
+      return client.containers.pause(id)
+    case 'unpause':
+      return client.containers.unpause(id)
+    case 'kill':
+      return client.containers.kill(id)
+  }
+}

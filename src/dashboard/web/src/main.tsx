@@ -1,0 +1,83 @@
+import '@xterm/xterm/css/xterm.css'
+import 'uplot/dist/uPlot.min.css'
+import './style.css'
+import { signal } from '@preact/signals'
+import { render } from 'preact'
+import { useEffect } from 'preact/hooks'
+import { connectionLost, loadSession, session } from './api.ts'
+import { ErrorBox } from './components/error-box.tsx'
+import { ContainerDetail } from './views/container-detail.tsx'
+import { ContainersView } from './views/containers.tsx'
+import { EventsView } from './views/events.tsx'
+import { ImagesView } from './views/images.tsx'
+import { LayersView } from './views/layers.tsx'
+import { NetworksView } from './views/networks.tsx'
+import { SystemView } from './views/system.tsx'
+import { VolumesView } from './views/volumes.tsx'
+
+/** The page's place: `#/containers`, `#/containers/ID/logs`, `#/images/ID/layers`… */
+const route = signal(location.hash.slice(1) || '/containers')
+window.addEventListener('hashchange', () => (route.value = location.hash.slice(1) || '/containers'))
+const sessionError = signal<unknown>(undefined)
+
+const sections = [
+  ['/containers', 'Containers'],
+  ['/images', 'Images'],
+  ['/volumes', 'Volumes'],
+  ['/networks', 'Networks'],
+  ['/events', 'Events'],
+  ['/system', 'System'],
+] as const
+
+function View(): preact.JSX.Element {
+  const parts = route.value.split('/').filter(Boolean).map(decodeURIComponent)
+  switch (parts[0]) {
+    case 'containers':
+      return parts[1] ? <ContainerDetail id={parts[1]} tab={parts[2] ?? 'overview'} /> : <ContainersView />
+    case 'images':
+      return parts[1] && parts[2] === 'layers' ? <LayersView id={parts[1]} /> : <ImagesView />
+    case 'volumes':
+      return <VolumesView />
+    case 'networks':
+      return <NetworksView />
+    case 'events':
+      return <EventsView />
+    case 'system':
+      return <SystemView />
+    default:
+      return <p>No such page.</p>
+  }
+}
+
+function App(): preact.JSX.Element {
+  useEffect(() => {
+    loadSession().catch((err: unknown) => (sessionError.value = err))
+  }, [])
+  const current = route.value.split('/')[1]
+  return (
+    <div class="app">
+      <nav class="sidebar" aria-label="Sections">
+        <div class="brand">cais</div>
+        {sections.map(([path, title]) => (
+          <a href={`#${path}`} class={current === path.slice(1) ? 'active' : ''} aria-current={current === path.slice(1) ? 'page' : undefined}>
+            {title}
+          </a>
+        ))}
+        <div class="engine" title="The engine this dashboard talks to" data-testid="engine">
+          {session.value?.engine ?? ''}
+        </div>
+      </nav>
+      <main>
+        {connectionLost.value && (
+          <div class="banner" role="status">
+            Connection to the dashboard lost; reconnecting…
+          </div>
+        )}
+        <ErrorBox error={sessionError.value} />
+        {session.value && <View />}
+      </main>
+    </div>
+  )
+}
+
+render(<App />, document.getElementById('app')!)

@@ -1,0 +1,171 @@
+import assert from 'node:assert/strict'
+import { Readable } from 'node:stream'
+import { test } from 'node:test'
+import WebSocket from 'ws'
+import { makeDockerArchive, makeTar } from '../helpers/archive.ts'
+import { BUSYBOX, caisBin, runCommand, startDaemon } from '../helpers/daemon.ts'
+import { chromiumPath, http, openBrowser, signIn, startDashboardCli } from './helpers.ts'
+
+/** The little of the DOM the page predicates below use (they run in the browser; this file has no DOM types). */
+declare const document: {
+  querySelector(selector: string): { textContent: string | null } | null
+  querySelectorAll(selector: string): Iterable<{ textContent: string | null }>
+}
+
+const requestsOf = (logs: string): number => logs.split('\n').filter((l) => l.includes('"msg":"request"')).length
+
+/** Opens a WebSocket; resolves with the status of a refused upgrade, or 101. */
+function upgradeStatus(port: number, path: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, { headers })
+    ws.once('open', () => {
+      ws.close()
+      resolve(101)
+    })
+    ws.once('unexpected-response', (_req, res) => {
+      res.resume()
+      resolve(res.statusCode ?? 0)
+    })
+    ws.once('error', reject)
+  })
+}
+
+test('trust: the token works once; no session, a wrong Host, another origin or no CSRF token are refused before any engine call', async (t) => {
+  const d = await startDaemon(t, { importBusybox: false })
+  const dash = await startDashboardCli(t, d)
+  const port = dash.port
+  const engineCalls = requestsOf(d.logs())
+
+  assert.equal((await http(port, 'GET', '/')).status, 401)
+  assert.equal((await http(port, 'GET', '/api/containers')).status, 401)
+  assert.equal((await http(port, 'GET', '/?token=forged')).status, 401)
+  // DNS rebinding: a page on another name that resolves to 127.0.0.1.
+  const rebound = await http(port, 'GET', '/api/containers', { Host: `evil.example:${port}` })
+  assert.deepEqual([rebound.status, JSON.parse(rebound.body)], [403, { message: 'host not allowed' }])
+
+  const { cookie, csrf } = await signIn(dash)
+  const again = new URL(dash.url)
+  assert.equal((await http(port, 'GET', `/?${again.searchParams.toString()}`)).status, 401, 'the token is one-time')
+  const page = await http(port, 'GET', '/', { Cookie: cookie })
+  assert.equal(page.status, 200)
+  assert.match(String(page.headers['content-security-policy']), /script-src 'self'/)
+  assert.match(String(page.headers['content-security-policy']), /frame-ancestors 'none'/)
+
+  const stop = (headers: Record<string, string>): Promise<number> => http(port, 'POST', '/api/containers/nothing/stop', { Cookie: cookie, ...headers }).then((r) => r.status)
+  assert.equal(await stop({ Origin: dash.origin }), 403, 'no CSRF token')
+  assert.equal(await stop({ Origin: dash.origin, 'X-CSRF-Token': 'forged' }), 403, 'a wrong CSRF token')
+  assert.equal(await stop({ Origin: 'http://evil.example', 'X-CSRF-Token': csrf }), 403, 'another origin')
+  assert.equal(await stop({ 'X-CSRF-Token': csrf }), 403, 'no origin')
+
+  assert.equal(await upgradeStatus(port, '/ws/events', { Origin: dash.origin }), 401, 'an upgrade without a session')
+  assert.equal(await upgradeStatus(port, '/ws/events', { Origin: 'http://evil.example', Cookie: cookie }), 403, 'a cross-origin upgrade')
+  assert.equal(await upgradeStatus(port, `/ws/exec?id=x`, { Origin: dash.origin, Cookie: cookie }), 403, 'an exec without the CSRF token')
+  assert.equal(requestsOf(d.logs()), engineCalls, 'no refused request reached the engine')
+
+  // Accepted: the engine's own error comes through with its status, and the action is audited with the session.
+  const accepted = await http(port, 'POST', '/api/containers/nothing/stop', { Cookie: cookie, Origin: dash.origin, 'X-CSRF-Token': csrf })
+  assert.deepEqual([accepted.status, JSON.parse(accepted.body)], [404, { message: 'No such container: nothing' }])
+  for (let i = 0; i < 50 && !dash.stderr().includes('"msg":"audit"'); i++) await new Promise((r) => setTimeout(r, 50))
+  assert.match(dash.stderr(), /"msg":"audit","identity":"token","session":"[\w-]{8}","method":"POST","path":"\/api\/containers\/nothing\/stop","status":404/)
+  assert.equal(await upgradeStatus(port, '/ws/events', { Origin: dash.origin, Cookie: cookie }), 101)
+})
+
+test('a non-loopback listener does not start without TLS, nor with TLS but neither client certificates nor a password', async (t) => {
+  const d = await startDaemon(t, { importBusybox: false })
+  const plain = await runCommand(caisBin, ['dashboard', '--listen', '0.0.0.0:0'], { env: { CAIS_HOST: d.host } })
+  assert.equal(plain.code, 1)
+  assert.match(plain.stderr, /not a loopback address, only with TLS/)
+  const caisd = await runCommand('bin/caisd', ['--root', `${d.dir}/r2`, '--exec-root', `${d.dir}/x2`, '-H', `unix://${d.dir}/2.sock`, '--dashboard-listen', '0.0.0.0:0'])
+  assert.notEqual(caisd.code, 0)
+})
+
+/** An image of three layers with known files: one later overwritten, one later deleted. */
+async function layeredImage(): Promise<Buffer> {
+  const l1 = await makeTar([
+    { name: 'data/', type: 'directory' },
+    { name: 'data/a', content: 'a'.repeat(1000) },
+    { name: 'data/b', content: 'b'.repeat(300) },
+    { name: 'etc/', type: 'directory' },
+    { name: 'etc/x', content: 'x'.repeat(10) },
+  ])
+  const l2 = await makeTar([{ name: 'data/', type: 'directory' }, { name: 'data/a', content: 'A'.repeat(500) }, { name: 'data/.wh.b' }])
+  const l3 = await makeTar([{ name: 'data/', type: 'directory' }, { name: 'data/c', content: 'c'.repeat(20) }])
+  return (await makeDockerArchive([l1, l2, l3], { tag: 'layered:test' })).archive
+}
+
+test('in Chromium: live containers, stop from the UI, logs filtered, a terminal, stats under load, the layer explorer', { skip: chromiumPath ? false : 'chromium is not installed' }, async (t) => {
+  const d = await startDaemon(t)
+  const none = { NetworkMode: 'none' }
+  const run = async (name: string, cmd: string): Promise<string> => {
+    const { Id } = await d.client.containers.create({ Image: BUSYBOX, Cmd: ['sh', '-c', cmd], HostConfig: none }, { name })
+    await d.client.containers.start(Id)
+    return Id
+  }
+  const sleeper = await run('sleeper', 'trap "exit 0" TERM; while :; do sleep 0.2; done')
+  const talker = await run('talker', `for i in 1 2 3 4 5 6 7 8 9 10; do echo "alpha $i"; echo "beta $i"; done; printf '\\033[31mred\\033[0m\\n'; exec sleep 1000`)
+  await d.client.images.load(Readable.from(await layeredImage()))
+  const dash = await startDashboardCli(t, d)
+  const browser = await openBrowser(t, dash.url)
+  const { page, problems } = browser
+  const shot = (name: string): Promise<void> => browser.shot(name)
+
+  // The list is live: a container created after the page opened shows up without a reload.
+  await page.waitForSelector('[data-testid=containers] tr[data-name=sleeper][data-state=running]')
+  const spinner = await run('spinner', 'yes > /dev/null')
+  await page.waitForSelector('[data-testid=containers] tr[data-name=spinner][data-state=running]')
+  await shot('containers')
+
+  await page.getByLabel('Select sleeper').check()
+  await page.click('button[data-action=stop]')
+  await page.waitForSelector('[data-testid=containers] tr[data-name=sleeper][data-state=exited]', { timeout: 20_000 })
+  assert.equal((await d.docker('inspect', '-f', '{{.State.Status}}', sleeper)).stdout.trim(), 'exited')
+
+  await page.goto(`${dash.origin}/#/containers/${talker}/logs`)
+  await page.waitForFunction(() => document.querySelector('[data-testid=log-count]')?.textContent === '21 of 21 lines')
+  await page.getByLabel('Search the log (regular expression)').fill('^beta [2-4]$')
+  await page.waitForFunction(() => document.querySelector('[data-testid=log-count]')?.textContent === '3 of 21 lines')
+  assert.deepEqual(await page.locator('[data-testid=log-lines] .logline').allTextContents(), ['beta 2', 'beta 3', 'beta 4'])
+  await page.getByLabel('Search the log (regular expression)').fill('red')
+  assert.equal(await page.locator('[data-testid=log-lines] .logline .ansi-31').textContent(), 'red')
+  await shot('logs')
+
+  await page.goto(`${dash.origin}/#/containers/${talker}/terminal`)
+  await page.waitForFunction(() => document.querySelector('[data-testid=terminal-status]')?.textContent === 'connected')
+  await page.locator('[data-testid=terminal]').click()
+  await page.keyboard.type('echo $((6*7))\n')
+  await page.waitForFunction(() => /^42\s*$/m.test([...document.querySelectorAll('.xterm-rows > div')].map((r) => r.textContent).join('\n')))
+  await shot('terminal')
+  await page.keyboard.type('exit 3\n')
+  await page.waitForFunction(() => document.querySelector('[data-testid=terminal-status]')?.textContent === 'exited with code 3')
+
+  await page.goto(`${dash.origin}/#/containers/${spinner}/stats`)
+  await page.waitForFunction(() => Number.parseFloat(document.querySelector('[data-testid=cpu]')?.textContent ?? '0') > 20, undefined, { timeout: 20_000 })
+  await page.waitForTimeout(2500)
+  await shot('stats')
+
+  const images = await d.client.images.list()
+  const layered = images.find((i) => (i.RepoTags ?? []).includes('layered:test'))!
+  await page.goto(`${dash.origin}/#/images`)
+  await page.waitForSelector(`[data-testid=images] tr[data-id="${layered.Id}"]`)
+  await shot('images')
+  await page.goto(`${dash.origin}/#/images/${layered.Id}/layers`)
+  await page.waitForSelector('[data-testid=wasted]')
+  assert.equal(await page.getAttribute('[data-testid=wasted]', 'data-bytes'), '2100')
+  assert.equal(Number(await page.getAttribute('[data-testid=efficiency]', 'data-value')), (500 + 300 + 10 + 20) / (1500 + 600 + 10 + 20))
+  await page.click('[data-testid=layers] tr[data-layer="1"]')
+  await page.waitForSelector('[data-testid=files] [data-path="data/b"]')
+  const marks = await Promise.all((await page.locator('[data-testid=files] .file').all()).map(async (r) => `${await r.getAttribute('data-mark')} ${await r.getAttribute('data-path')}`))
+  assert.deepEqual(marks, ['modified data', 'modified data/a', 'deleted data/b'])
+  await shot('layers')
+
+  for (const view of ['volumes', 'networks', 'events', 'system']) {
+    await page.goto(`${dash.origin}/#/${view}`)
+    await page.waitForSelector('main h1')
+    await page.waitForTimeout(300)
+    await shot(view)
+  }
+  await page.goto(`${dash.origin}/#/containers/${talker}/inspect`)
+  await page.waitForSelector('.json-node')
+  await shot('inspect')
+  assert.deepEqual(problems, [])
+})
