@@ -5,7 +5,8 @@
 # containers instead (bench/results/scaling.json); `bench/run.sh build` times Dockerfile builds against dockerd's
 # classic builder and buildah (bench/results/build.json); `bench/run.sh compose` times cais compose against
 # docker-compose 1.29 on both engines (bench/results/compose.json); `bench/run.sh registry` times cais registry against
-# Debian's docker-registry (bench/results/registry.json). Not part of the test command.
+# Debian's docker-registry (bench/results/registry.json); `bench/run.sh dashboard` measures the dashboard beside the
+# docker CLI (bench/results/dashboard.json). Not part of the test command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >/dev/null
@@ -13,6 +14,7 @@ script=bench/run.ts
 if [ "${1:-}" = scaling ]; then script=bench/scaling.ts; shift; fi
 if [ "${1:-}" = compose ]; then script=bench/compose.ts; shift; fi
 if [ "${1:-}" = registry ]; then script=bench/registry.ts; shift; fi
+if [ "${1:-}" = dashboard ]; then script=bench/dashboard.ts; shift; fi
 if [ "${1:-}" = build ]; then
   script=bench/build.ts; shift
   # buildah is a third builder to compare with, for this bench alone.

@@ -49,6 +49,7 @@ export const commandEntries: CommandEntry[] = [
   { name: 'build', group: 'image', load: async () => (await import('./commands/image/build.ts')).buildCommand },
   { name: 'prune', group: 'builder', topLevel: false, load: async () => (await import('./commands/builder/prune.ts')).builderPruneCommand },
   { name: 'images', group: 'image', groupAlias: 'ls', load: async () => (await import('./commands/image/images.ts')).imagesCommand },
+  { name: 'inspect', group: 'image', topLevel: false, load: async () => (await import('./commands/container/inspect.ts')).imageInspectCommand },
   { name: 'history', group: 'image', load: async () => (await import('./commands/image/history.ts')).historyCommand },
   { name: 'import', group: 'image', load: async () => (await import('./commands/image/import.ts')).importCommand },
   { name: 'load', group: 'image', load: async () => (await import('./commands/image/load.ts')).loadCommand },

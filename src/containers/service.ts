@@ -535,6 +535,8 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     this.#d.log.debug('container exited', { container: rec.id, cleanupMs: +(t1 - t0).toFixed(1), saveMs: +(performance.now() - t1).toFixed(1) })
     const started = Date.parse(rec.state.StartedAt)
     this.#execIds.delete(rec.id)
+    // Docker reports an OOM kill as an event of its own, before the exit.
+    if (oomKilled) this.#emit(rec, 'oom')
     this.#emit(rec, 'die', { exitCode: String(code), execDuration: String(Math.max(0, Math.round((Date.now() - started) / 1000))) })
     this.#signals.emit(`exit:${rec.id}`, code)
   }

@@ -1,3 +1,4 @@
+import { isLoopback, parseListen } from '../dashboard/security.ts'
 import { invalid } from '../lib/errors.ts'
 import { activatedFds } from './listeners.ts'
 import type { Level } from '../lib/log.ts'
@@ -238,6 +239,7 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
   if (c.hosts.length === 0) c.hosts.push(`unix://${c.execRoot}/cais.sock`)
   if (c.tls.verify) c.tls.enabled = true
   for (const h of c.hosts) checkHost(h, c)
+  if (c.dashboardListen) checkDashboard(c)
   return Object.freeze(c)
 }
 
@@ -263,4 +265,19 @@ function checkHost(host: string, c: DaemonConfig): void {
     `refusing to listen on ${host} without --tlsverify: anyone who can reach it gets root on this machine. ` +
       'Use --tlsverify with --tlscacert, --tlscert and --tlskey (cais tls init makes them), or, knowing that, --unauthenticated-tcp-gives-root-to-anyone',
   )
+}
+
+/** Refused before the daemon touches anything: a dashboard off loopback without TLS, or with TLS but no one to trust. */
+function checkDashboard(c: DaemonConfig): void {
+  let host
+  try {
+    host = parseListen(c.dashboardListen!).host
+  } catch (err) {
+    throw invalid((err as Error).message)
+  }
+  if (isLoopback(host)) return
+  if (!c.tls.enabled) throw invalid(`--dashboard-listen ${c.dashboardListen} is not a loopback address: it needs --tls (or --tlsverify) with --tlscert and --tlskey`)
+  if (!c.tls.verify && !c.dashboardPasswordFile) {
+    throw invalid(`--dashboard-listen ${c.dashboardListen} is not a loopback address: it needs client certificates (--tlsverify) or --dashboard-password-file`)
+  }
 }

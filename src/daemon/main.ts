@@ -240,7 +240,9 @@ async function startDashboard(config: DaemonConfig, socket: string | undefined, 
     assetsDir: defaultAssetsDir(),
     tls,
     passwordHash: config.dashboardPasswordFile ? await readFile(config.dashboardPasswordFile, 'utf8') : undefined,
+    stateDir: join(config.root, 'dashboard'),
     audit: (entry) => log.info('audit', { via: 'dashboard', ...entry }),
+    onError: (err) => log.warn('dashboard', { err }),
   })
   const { url } = await dashboard.start()
   log.info('dashboard listening', { url })

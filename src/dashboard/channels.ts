@@ -1,12 +1,19 @@
+import type { WebSocket } from 'ws'
 import type { EngineClient } from '../client/engine-client.ts'
 import { statsFigures } from '../client/stats-figures.ts'
-import type { WebSocket } from 'ws'
+import type { Alert, AlertEngine } from './alerts.ts'
 
 /**
  * The dashboard's live channels, one WebSocket each: the engine's events, a container's log, its stats, and an
  * exec terminal. Each follows one engine stream and ends it when the page goes.
  */
-export type Channel = (ws: WebSocket, url: URL, client: EngineClient, audit: (action: string) => void) => Promise<void>
+export interface ChannelContext {
+  client: EngineClient
+  alerts: AlertEngine
+  audit: (action: string) => void
+}
+
+export type Channel = (ws: WebSocket, url: URL, ctx: ChannelContext) => Promise<void>
 
 /** Sends a message and waits until the socket has taken it: a slow page slows the stream, memory stays flat. */
 const sendPaced = (ws: WebSocket, data: string | Buffer): Promise<void> =>
@@ -29,7 +36,7 @@ const fail = (ws: WebSocket, err: unknown): void => {
 }
 
 /** The engine's events as they happen, one JSON message each. */
-const events: Channel = async (ws, _url, client) => {
+const events: Channel = async (ws, _url, { client }) => {
   const signal = closedSignal(ws)
   const stream = await client.system.events({ signal })
   let rest = ''
@@ -52,7 +59,7 @@ const events: Channel = async (ws, _url, client) => {
  * A container's log: messages `{ o: text }` for stdout and `{ e: text }` for stderr. `since` (a timestamp) lets a
  * page that lost its connection resume where it was.
  */
-const logs: Channel = async (ws, url, client) => {
+const logs: Channel = async (ws, url, { client }) => {
   const q = url.searchParams
   const signal = closedSignal(ws)
   const id = q.get('id') ?? ''
@@ -72,7 +79,7 @@ const logs: Channel = async (ws, url, client) => {
 }
 
 /** A container's stats, a figures message per sample (once a second). */
-const stats: Channel = async (ws, url, client) => {
+const stats: Channel = async (ws, url, { client }) => {
   const signal = closedSignal(ws)
   const samples = await client.containers.stats(url.searchParams.get('id') ?? '', { stream: true, signal })
   try {
@@ -86,7 +93,7 @@ const stats: Channel = async (ws, url, client) => {
  * A terminal: an exec with a TTY in the container. Binary messages are keystrokes in and output out; a text
  * message `{ resize: [cols, rows] }` resizes it; when the process ends, `{ exit: code }` and the socket closes.
  */
-const exec: Channel = async (ws, url, client, audit) => {
+const exec: Channel = async (ws, url, { client, audit }) => {
   const q = url.searchParams
   const container = q.get('id') ?? ''
   const cmd = q.getAll('cmd').length > 0 ? q.getAll('cmd') : ['sh']
@@ -121,11 +128,22 @@ const exec: Channel = async (ws, url, client, audit) => {
   }
 }
 
+/** Alerts as they fire. */
+const alerts: Channel = async (ws, _url, { alerts }) => {
+  const send = (a: Alert): void => {
+    if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(a))
+  }
+  alerts.on('alert', send)
+  await new Promise<void>((resolve) => ws.once('close', () => resolve()))
+  alerts.off('alert', send)
+}
+
 export const channels: Record<string, { channel: Channel; mutating: boolean }> = {
   '/ws/events': { channel: events, mutating: false },
   '/ws/logs': { channel: logs, mutating: false },
   '/ws/stats': { channel: stats, mutating: false },
   '/ws/exec': { channel: exec, mutating: true },
+  '/ws/alerts': { channel: alerts, mutating: false },
 }
 
 export { fail as failChannel }

@@ -1,5 +1,8 @@
 import { pipeline } from 'node:stream/promises'
 import type { EngineClient } from '../client/engine-client.ts'
+import type { AlertEngine } from './alerts.ts'
+import { containerPath, download, listDirectory, upload } from './files.ts'
+import { type HistoryStore, stackTotals } from './history.ts'
 import { type RouteContext, HttpError, readJsonBody, sendJson } from './http-util.ts'
 import { analyseLayers } from './layer-analysis.ts'
 import type { LayerIndexCache } from './layer-index.ts'
@@ -48,6 +51,14 @@ export function dashboardRoutes(client: EngineClient, engine: { name: string }, 
         })(),
         ctx.res,
       )
+    }),
+    get(/^\/api\/containers\/([^/]+)\/files$/, async (ctx) => sendJson(ctx.res, 200, await listDirectory(client, id(ctx), containerPath(ctx.url.searchParams.get('path'))))),
+    get(/^\/api\/containers\/([^/]+)\/files\/download$/, async (ctx) => download(client, id(ctx), containerPath(ctx.url.searchParams.get('path')), ctx.res)),
+    change('PUT', /^\/api\/containers\/([^/]+)\/files$/, async (ctx) => {
+      const length = Number(ctx.req.headers['content-length'])
+      if (!Number.isSafeInteger(length) || length < 0) throw new HttpError(411, 'the upload needs a Content-Length')
+      await upload(client, id(ctx), containerPath(ctx.url.searchParams.get('path')), ctx.url.searchParams.get('name') ?? '', ctx.req, length)
+      sendJson(ctx.res, 200, {})
     }),
     change('POST', /^\/api\/containers\/([^/]+)\/(start|stop|restart|pause|unpause|kill)$/, async (ctx) => {
       await containerAction(client, id(ctx), ctx.params[1] as ContainerAction)
@@ -100,6 +111,32 @@ export function dashboardRoutes(client: EngineClient, engine: { name: string }, 
     }),
     get(/^\/api\/networks$/, async ({ res }) => sendJson(res, 200, await client.networks.list())),
     get(/^\/api\/system\/df$/, async ({ res }) => sendJson(res, 200, await client.system.df())),
+  ]
+}
+
+/** History (samples over a range, per container and per stack) and alerts (rules and what fired). */
+export function monitoringRoutes(history: HistoryStore, alerts: AlertEngine): Route[] {
+  return [
+    {
+      method: 'GET',
+      pattern: /^\/api\/history$/,
+      mutating: false,
+      async handle({ res, url }) {
+        const now = Date.now()
+        const rangeMs = Number(url.searchParams.get('range') ?? 3600_000)
+        if (!Number.isFinite(rangeMs) || rangeMs <= 0 || rangeMs > 31 * 24 * 3600_000) throw new HttpError(400, 'range must be a positive number of milliseconds, up to 31 days')
+        const { resolutionMs, ticks } = await history.query(now - rangeMs, now)
+        sendJson(res, 200, { resolutionMs, ticks: ticks.map((t) => ({ ...t, stacks: stackTotals(t) })) })
+      },
+    },
+    {
+      method: 'GET',
+      pattern: /^\/api\/alerts$/,
+      mutating: false,
+      async handle({ res }) {
+        sendJson(res, 200, { rules: alerts.rules, history: await alerts.history() })
+      },
+    },
   ]
 }
 

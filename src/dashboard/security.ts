@@ -80,6 +80,15 @@ export function allowedHosts(address: string, port: number, extra: string[] = []
   return new Set([...names].map((n) => `${n}:${port}`.toLowerCase()))
 }
 
+/** `HOST:PORT`, `[V6]:PORT` or `:PORT` (loopback). */
+export function parseListen(value: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value)
+  if (!m) throw new Error(`invalid dashboard address "${value}": expected HOST:PORT`)
+  const port = Number(m[3])
+  if (port > 65535) throw new Error(`invalid dashboard port ${port}`)
+  return { host: m[1] ?? (m[2] || '127.0.0.1'), port }
+}
+
 export function isLoopback(address: string): boolean {
   return address === 'localhost' || address === '::1' || /^127\.\d+\.\d+\.\d+$/.test(address)
 }

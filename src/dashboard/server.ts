@@ -10,10 +10,15 @@ import type { TLSSocket } from 'node:tls'
 import { WebSocketServer } from 'ws'
 import type { EngineClient } from '../client/engine-client.ts'
 import { channels, failChannel } from './channels.ts'
+import { type AlertRule, AlertEngine, defaultRules } from './alerts.ts'
+import { HistoryStore } from './history.ts'
 import { type RouteContext, HttpError, sendError, sendJson } from './http-util.ts'
+import { Monitor } from './monitor.ts'
 import { LayerIndexCache } from './layer-index.ts'
-import { type Route, dashboardRoutes } from './routes.ts'
+import { type Route, dashboardRoutes, monitoringRoutes } from './routes.ts'
 import { type Session, Sessions, allowedHosts, isLoopback, sameOrigin, sameSecret, securityHeaders, sessionCookieHeader } from './security.ts'
+
+export { parseListen } from './security.ts'
 
 export interface DashboardOptions {
   client: EngineClient
@@ -30,8 +35,17 @@ export interface DashboardOptions {
   /** More Host names the dashboard answers to (a DNS name of a non-loopback listener). */
   extraHosts?: string[] | undefined
   layerCacheDir?: string | undefined
+  /** Where the history rings and the alert history live (they survive restarts). */
+  stateDir: string
+  /** How often the monitor samples every running container (10 s). */
+  sampleIntervalMs?: number | undefined
+  alertRules?: AlertRule[] | undefined
+  /** Alerts are POSTed here as JSON too. */
+  alertWebhook?: string | undefined
+  /** The dashboard's own failures (the monitor's, a webhook's): logged, never fatal. */
+  onError?: ((err: unknown) => void) | undefined
   /** One line per mutating action, with who did it. */
-  audit(entry: Record<string, unknown>): void
+  audit: (entry: Record<string, unknown>) => void
 }
 
 const contentTypes: Record<string, string> = {
@@ -41,15 +55,6 @@ const contentTypes: Record<string, string> = {
   '.svg': 'image/svg+xml',
   '.woff2': 'font/woff2',
   '.json': 'application/json',
-}
-
-/** `HOST:PORT`, `[V6]:PORT` or `:PORT` (loopback). */
-export function parseListen(value: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value)
-  if (!m) throw new Error(`invalid dashboard address "${value}": expected HOST:PORT`)
-  const port = Number(m[3])
-  if (port > 65535) throw new Error(`invalid dashboard port ${port}`)
-  return { host: m[1] ?? (m[2] || '127.0.0.1'), port }
 }
 
 /** An scrypt hash of a password, for `--dashboard-password-file`. */
@@ -74,6 +79,9 @@ export class DashboardServer {
   readonly #wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 })
   #server: Server | undefined
   #hosts = new Set<string>()
+  readonly #history: HistoryStore
+  readonly #alerts: AlertEngine
+  readonly #monitor: Monitor
 
   constructor(opts: DashboardOptions) {
     if (!isLoopback(opts.host)) {
@@ -83,7 +91,15 @@ export class DashboardServer {
       }
     }
     this.#o = opts
-    this.#routes = dashboardRoutes(opts.client, { name: opts.engineName }, new LayerIndexCache(opts.layerCacheDir))
+    const onError = opts.onError ?? (() => undefined)
+    const intervalMs = opts.sampleIntervalMs ?? 10_000
+    this.#history = new HistoryStore(join(opts.stateDir, 'history'), { fineMs: intervalMs })
+    this.#alerts = new AlertEngine({ rules: opts.alertRules ?? defaultRules, dir: opts.stateDir, webhook: opts.alertWebhook, onWebhookError: onError })
+    this.#monitor = new Monitor({ client: opts.client, history: this.#history, alerts: this.#alerts, intervalMs, onError })
+    this.#routes = [
+      ...dashboardRoutes(opts.client, { name: opts.engineName }, new LayerIndexCache(opts.layerCacheDir)),
+      ...monitoringRoutes(this.#history, this.#alerts),
+    ]
   }
 
   get #secure(): boolean {
@@ -103,6 +119,7 @@ export class DashboardServer {
       server.listen(this.#o.port, this.#o.host, () => ok())
     })
     this.#server = server
+    this.#monitor.start()
     const port = (server.address() as AddressInfo).port
     this.#hosts = allowedHosts(this.#o.host, port, this.#o.extraHosts)
     const hostPart = this.#o.host.includes(':') ? `[${this.#o.host}]` : this.#o.host
@@ -110,6 +127,7 @@ export class DashboardServer {
   }
 
   async close(): Promise<void> {
+    await this.#monitor.stop()
     for (const ws of this.#wss.clients) ws.terminate()
     const server = this.#server
     if (!server) return
@@ -230,7 +248,7 @@ export class DashboardServer {
     if (entry.mutating && !sameSecret(url.searchParams.get('csrf') ?? '', session.csrf)) return refuse(403, 'missing or wrong CSRF token')
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
       const audit = (action: string): void => this.#o.audit({ identity: session.identity, session: session.id.slice(0, 8), action })
-      entry.channel(ws, url, this.#o.client, audit).catch((err: unknown) => failChannel(ws, err))
+      entry.channel(ws, url, { client: this.#o.client, alerts: this.#alerts, audit }).catch((err: unknown) => failChannel(ws, err))
     })
   }
 

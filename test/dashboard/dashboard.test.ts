@@ -3,7 +3,7 @@ import { Readable } from 'node:stream'
 import { test } from 'node:test'
 import WebSocket from 'ws'
 import { makeDockerArchive, makeTar } from '../helpers/archive.ts'
-import { BUSYBOX, caisBin, runCommand, startDaemon } from '../helpers/daemon.ts'
+import { BUSYBOX, caisBin, caisdBin, runCommand, startDaemon } from '../helpers/daemon.ts'
 import { chromiumPath, http, openBrowser, signIn, startDashboardCli } from './helpers.ts'
 
 /** The little of the DOM the page predicates below use (they run in the browser; this file has no DOM types). */
@@ -32,9 +32,14 @@ function upgradeStatus(port: number, path: string, headers: Record<string, strin
 
 test('trust: the token works once; no session, a wrong Host, another origin or no CSRF token are refused before any engine call', async (t) => {
   const d = await startDaemon(t, { importBusybox: false })
-  const dash = await startDashboardCli(t, d)
+  // The monitor's own calls (a sample at start, the event stream) come first and then no more for an hour.
+  const dash = await startDashboardCli(t, d, ['--sample-interval', '3600'])
   const port = dash.port
-  const engineCalls = requestsOf(d.logs())
+  let engineCalls = -1
+  while (engineCalls !== requestsOf(d.logs())) {
+    engineCalls = requestsOf(d.logs())
+    await new Promise((r) => setTimeout(r, 500))
+  }
 
   assert.equal((await http(port, 'GET', '/')).status, 401)
   assert.equal((await http(port, 'GET', '/api/containers')).status, 401)
@@ -75,8 +80,12 @@ test('a non-loopback listener does not start without TLS, nor with TLS but neith
   const plain = await runCommand(caisBin, ['dashboard', '--listen', '0.0.0.0:0'], { env: { CAIS_HOST: d.host } })
   assert.equal(plain.code, 1)
   assert.match(plain.stderr, /not a loopback address, only with TLS/)
-  const caisd = await runCommand('bin/caisd', ['--root', `${d.dir}/r2`, '--exec-root', `${d.dir}/x2`, '-H', `unix://${d.dir}/2.sock`, '--dashboard-listen', '0.0.0.0:0'])
-  assert.notEqual(caisd.code, 0)
+  // caisd refuses it before it sets anything up (its network among them).
+  const caisd = await runCommand(caisdBin, ['--root', `${d.dir}/r2`, '--exec-root', `${d.dir}/x2`, '-H', `unix://${d.dir}/2.sock`, '--dashboard-listen', '0.0.0.0:0'])
+  assert.deepEqual([caisd.code, caisd.stderr.split('\n')[0]], [125, 'caisd: --dashboard-listen 0.0.0.0:0 is not a loopback address: it needs --tls (or --tlsverify) with --tlscert and --tlskey'])
+  const noTrust = await runCommand(caisdBin, ['--root', `${d.dir}/r2`, '--exec-root', `${d.dir}/x2`, '-H', `unix://${d.dir}/2.sock`, '--tls', '--dashboard-listen', '0.0.0.0:0'])
+  assert.equal(noTrust.code, 125)
+  assert.match(noTrust.stderr, /needs client certificates \(--tlsverify\) or --dashboard-password-file/)
 })
 
 /** An image of three layers with known files: one later overwritten, one later deleted. */
@@ -119,6 +128,25 @@ test('in Chromium: live containers, stop from the UI, logs filtered, a terminal,
   await page.click('button[data-action=stop]')
   await page.waitForSelector('[data-testid=containers] tr[data-name=sleeper][data-state=exited]', { timeout: 20_000 })
   assert.equal((await d.docker('inspect', '-f', '{{.State.Status}}', sleeper)).stdout.trim(), 'exited')
+
+  // Files of the stopped container: browse, upload, download; a path climbing out stays inside the container.
+  await page.goto(`${dash.origin}/#/containers/${sleeper}/files`)
+  await page.click('[data-testid=files-list] tr[data-name=etc] a')
+  await page.waitForSelector('[data-testid=files-list] tr[data-name=passwd][data-kind=file]')
+  assert.equal(await page.textContent('[data-testid=files-path]'), '/etc')
+  await page.getByLabel('Upload files').setInputFiles({ name: 'note.txt', mimeType: 'text/plain', buffer: Buffer.from('uploaded from the dashboard\n') })
+  await page.waitForSelector('[data-testid=files-list] tr[data-name="note.txt"]')
+  await shot('files')
+  const copied = await d.docker('cp', `${sleeper}:/etc/note.txt`, '-')
+  assert.match(copied.stdout, /uploaded from the dashboard/)
+  const session = (await page.context().cookies()).find((c) => c.name === 'cais_dashboard')!
+  const cookie = { Cookie: `${session.name}=${session.value}` }
+  const passwd = await http(dash.port, 'GET', `/api/containers/${sleeper}/files/download?path=${encodeURIComponent('/../../../../etc/passwd')}`, cookie)
+  assert.equal(passwd.status, 200)
+  assert.deepEqual(passwd.body.trim().split('\n').map((l) => l.split(':')[0]), ['root', 'daemon', 'nobody'], 'the passwd of the container, not of the host')
+  const { csrf } = JSON.parse((await http(dash.port, 'GET', '/api/session', cookie)).body) as { csrf: string }
+  const badName = await http(dash.port, 'PUT', `/api/containers/${sleeper}/files?path=/etc&name=..%2Fescape`, { ...cookie, Origin: dash.origin, 'X-CSRF-Token': csrf }, 'x')
+  assert.deepEqual([badName.status, JSON.parse(badName.body)], [400, { message: 'name must be a plain file name' }])
 
   await page.goto(`${dash.origin}/#/containers/${talker}/logs`)
   await page.waitForFunction(() => document.querySelector('[data-testid=log-count]')?.textContent === '21 of 21 lines')

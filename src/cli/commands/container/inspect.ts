@@ -52,3 +52,14 @@ export const inspectCommand: Command = {
     return status
   },
 }
+
+/** `cais image inspect`: images only, as `docker image inspect`. */
+export const imageInspectCommand: Command = {
+  ...inspectCommand,
+  group: 'image',
+  topLevel: false,
+  usage: 'cais image inspect [OPTIONS] IMAGE [IMAGE...]',
+  description: 'Display detailed information on one or more images',
+  flags: [{ name: 'format', short: 'f', type: 'string' }],
+  run: (client, p, io) => inspectCommand.run(client, { ...p, flags: new Map([...p.flags, ['type', 'image']]) }, io),
+}

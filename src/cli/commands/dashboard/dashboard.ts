@@ -1,5 +1,8 @@
 import { spawn } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import { parseRules } from '../../../dashboard/alerts.ts'
 import { DashboardServer, defaultAssetsDir, hashPassword, parseListen } from '../../../dashboard/server.ts'
 import type { Command } from '../../command.ts'
 import { bool, list, str } from '../../flags.ts'
@@ -22,6 +25,10 @@ export const dashboardCommand: Command = {
     { name: 'password-file', type: 'string' },
     { name: 'allow-host', type: 'list' },
     { name: 'hash-password', type: 'bool' },
+    { name: 'state-dir', type: 'string' },
+    { name: 'sample-interval', type: 'string' },
+    { name: 'alert-rules', type: 'string' },
+    { name: 'alert-webhook', type: 'string' },
   ],
   maxArgs: 0,
   async run(client, p, io) {
@@ -40,6 +47,20 @@ export const dashboardCommand: Command = {
     if ((cert === undefined) !== (key === undefined)) throw new Error('--tlscert and --tlskey go together')
     const ca = str(p, 'tlscacert')
     const passwordFile = str(p, 'password-file')
+    const interval = str(p, 'sample-interval')
+    const intervalSec = interval === undefined ? 10 : Number(interval)
+    if (!(intervalSec >= 0.5)) throw new Error(`invalid --sample-interval "${interval}": seconds, at least 0.5`)
+    const rulesFile = str(p, 'alert-rules')
+    let alertRules
+    try {
+      alertRules = rulesFile ? parseRules(JSON.parse(await readFile(rulesFile, 'utf8'))) : undefined
+    } catch (err) {
+      throw new Error(`invalid --alert-rules ${rulesFile}: ${(err as Error).message}`)
+    }
+    // Each engine keeps its own history and alerts.
+    const stateDir =
+      str(p, 'state-dir') ??
+      join(process.env['XDG_STATE_HOME'] ?? join(homedir(), '.local', 'state'), 'cais', 'dashboard', client.http.host.replace(/[^\w.-]+/g, '_'))
     const server = new DashboardServer({
       client,
       engineName: client.http.host,
@@ -49,6 +70,11 @@ export const dashboardCommand: Command = {
       tls: cert && key ? { cert: await readFile(cert), key: await readFile(key), ...(ca ? { ca: await readFile(ca) } : {}) } : undefined,
       passwordHash: passwordFile ? await readFile(passwordFile, 'utf8') : undefined,
       extraHosts: list(p, 'allow-host'),
+      stateDir,
+      sampleIntervalMs: intervalSec * 1000,
+      alertRules,
+      alertWebhook: str(p, 'alert-webhook'),
+      onError: (err) => io.err(JSON.stringify({ time: new Date().toISOString(), msg: 'dashboard error', err: (err as Error).message ?? String(err) })),
       audit: (entry) => io.err(JSON.stringify({ time: new Date().toISOString(), msg: 'audit', ...entry })),
     })
     const { url } = await server.start()

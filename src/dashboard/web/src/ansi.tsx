@@ -49,4 +49,5 @@ function highlighted(s: string, re: RegExp): ComponentChildren[] {
 }
 
 /** The text without escape sequences, for searching. */
-export const plainText = (text: string): string => text.replace(new RegExp(`${escape}\\[[0-9;]*[A-Za-z]`, 'g'), '')
+export const plainText = (text: string): string => (text.includes(escape) ? text.replace(escapeSequences, '') : text)
+const escapeSequences = new RegExp(`${escape}\\[[0-9;]*[A-Za-z]`, 'g')

@@ -6,7 +6,9 @@ import { render } from 'preact'
 import { useEffect } from 'preact/hooks'
 import { connectionLost, loadSession, session } from './api.ts'
 import { ErrorBox } from './components/error-box.tsx'
+import { AlertsView, followAlerts, liveAlerts } from './views/alerts.tsx'
 import { ContainerDetail } from './views/container-detail.tsx'
+import { HistoryView } from './views/history.tsx'
 import { ContainersView } from './views/containers.tsx'
 import { EventsView } from './views/events.tsx'
 import { ImagesView } from './views/images.tsx'
@@ -26,6 +28,8 @@ const sections = [
   ['/volumes', 'Volumes'],
   ['/networks', 'Networks'],
   ['/events', 'Events'],
+  ['/history', 'History'],
+  ['/alerts', 'Alerts'],
   ['/system', 'System'],
 ] as const
 
@@ -44,6 +48,10 @@ function View(): preact.JSX.Element {
       return <EventsView />
     case 'system':
       return <SystemView />
+    case 'history':
+      return <HistoryView />
+    case 'alerts':
+      return <AlertsView />
     default:
       return <p>No such page.</p>
   }
@@ -51,7 +59,12 @@ function View(): preact.JSX.Element {
 
 function App(): preact.JSX.Element {
   useEffect(() => {
-    loadSession().catch((err: unknown) => (sessionError.value = err))
+    let stop: (() => void) | undefined
+    loadSession().then(
+      () => (stop = followAlerts()),
+      (err: unknown) => (sessionError.value = err),
+    )
+    return () => stop?.()
   }, [])
   const current = route.value.split('/')[1]
   return (
@@ -61,6 +74,11 @@ function App(): preact.JSX.Element {
         {sections.map(([path, title]) => (
           <a href={`#${path}`} class={current === path.slice(1) ? 'active' : ''} aria-current={current === path.slice(1) ? 'page' : undefined}>
             {title}
+            {path === '/alerts' && liveAlerts.value.length > 0 && (
+              <span class="badge" data-testid="alert-count">
+                {liveAlerts.value.length}
+              </span>
+            )}
           </a>
         ))}
         <div class="engine" title="The engine this dashboard talks to" data-testid="engine">

@@ -3,6 +3,7 @@ import { api } from '../api.ts'
 import { ErrorBox } from '../components/error-box.tsx'
 import { JsonTree } from '../components/json-tree.tsx'
 import { useLive } from '../live.ts'
+import { FilesPanel } from './files.tsx'
 import { LogsPanel } from './logs.tsx'
 import { StatsPanel } from './stats.tsx'
 import { TerminalPanel } from './terminal.tsx'
@@ -22,6 +23,7 @@ const tabs = [
   ['terminal', 'Terminal'],
   ['stats', 'Stats'],
   ['processes', 'Processes'],
+  ['files', 'Files'],
   ['inspect', 'Inspect'],
 ] as const
 
@@ -60,6 +62,7 @@ export function ContainerDetail(props: { id: string; tab: string }): preact.JSX.
       {props.tab === 'terminal' && (c.State.Running ? <TerminalPanel id={c.Id} /> : <p class="muted">The container is not running.</p>)}
       {props.tab === 'stats' && <StatsPanel id={c.Id} />}
       {props.tab === 'processes' && <Processes id={c.Id} running={c.State.Running} />}
+      {props.tab === 'files' && <FilesPanel id={c.Id} />}
     </section>
   )
 }

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { test } from 'node:test'
+import { BUSYBOX, startDaemon } from '../helpers/daemon.ts'
+import { chromiumPath, http, openBrowser, startDashboardCli } from './helpers.ts'
+
+declare const document: { querySelector(selector: string): { textContent: string | null } | null }
+
+interface FiredAlert {
+  kind: string
+  container: { name: string }
+  message: string
+}
+
+test('alerts fire on an exit 1 and on an OOM kill, reach the webhook and the page; the history records a busy container', { skip: chromiumPath ? false : 'chromium is not installed' }, async (t) => {
+  const d = await startDaemon(t)
+  const hooked: FiredAlert[] = []
+  const hook = createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      hooked.push(JSON.parse(Buffer.concat(chunks).toString()) as FiredAlert)
+      res.end()
+    })
+  })
+  await new Promise<void>((r) => hook.listen(0, '127.0.0.1', () => r()))
+  t.after(() => hook.close())
+  const dash = await startDashboardCli(t, d, ['--sample-interval', '1', '--alert-webhook', `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`, '--state-dir', `${d.dir}/dashboard-state`])
+  const browser = await openBrowser(t, dash.url)
+  const { page } = browser
+  await page.waitForSelector('nav.sidebar')
+
+  const run = async (name: string, cmd: string, hostConfig: Record<string, unknown> = {}): Promise<void> => {
+    const { Id } = await d.client.containers.create({ Image: BUSYBOX, Cmd: ['sh', '-c', cmd], HostConfig: { NetworkMode: 'none', ...hostConfig } }, { name })
+    await d.client.containers.start(Id)
+  }
+  await run('busy', 'yes > /dev/null')
+  await run('failing', 'sleep 0.5; exit 1')
+  // Doubling a shell variable until the 16 MiB limit kills it.
+  await run('hungry', 'x=aaaaaaaa; while :; do x=$x$x; done', { Memory: 16 * 1024 * 1024, MemorySwap: 16 * 1024 * 1024 })
+
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid=alert-count]')?.textContent) >= 3, undefined, { timeout: 30_000 })
+  assert.equal((await d.docker('inspect', '-f', '{{.State.OOMKilled}}', 'hungry')).stdout.trim(), 'true')
+  const byKind = (alerts: FiredAlert[]): string[] => alerts.map((a) => `${a.kind} ${a.container.name}`).sort()
+  const expected = ['exit-nonzero failing', 'exit-nonzero hungry', 'oom hungry']
+  for (let i = 0; i < 50 && hooked.length < 3; i++) await new Promise((r) => setTimeout(r, 100))
+  assert.deepEqual(byKind(hooked), expected)
+  assert.match(hooked.find((a) => a.kind === 'exit-nonzero' && a.container.name === 'failing')!.message, /failing exited with code 1/)
+
+  await page.goto(`${dash.origin}/#/alerts`)
+  await page.waitForSelector('[data-testid=alert-history] tr[data-kind=oom][data-container=hungry]')
+  assert.equal(await page.locator('[data-testid=alert-history] tbody tr').count(), 3)
+  await browser.shot('alerts')
+
+  // The monitor samples whether or not a page shows it: the history has the busy container's CPU.
+  // The page holds the session the token opened: raw calls use its cookie.
+  const session = (await page.context().cookies()).find((c) => c.name === 'cais_dashboard')!
+  const cookie = `${session.name}=${session.value}`
+  let peak = 0
+  for (let i = 0; i < 50 && peak < 20; i++) {
+    const history = JSON.parse((await http(dash.port, 'GET', '/api/history?range=3600000', { Cookie: cookie })).body) as { ticks: Array<{ samples: Array<{ name: string; cpuPercent: number }> }> }
+    peak = Math.max(0, ...history.ticks.flatMap((x) => x.samples.filter((s) => s.name === 'busy').map((s) => s.cpuPercent)))
+    if (peak < 20) await new Promise((r) => setTimeout(r, 200))
+  }
+  assert.ok(peak > 20, `the busy container's peak CPU in the history: ${peak}`)
+  await page.goto(`${dash.origin}/#/history`)
+  await page.waitForSelector('[data-testid=history-containers] tr[data-name=busy]')
+  await page.waitForTimeout(300)
+  await browser.shot('history')
+  assert.deepEqual(browser.problems, [])
+})
+
