@@ -36,6 +36,8 @@ export interface DaemonConfig {
   /** Serve the dashboard too, at `HOST:PORT` (`--dashboard-listen`); off loopback it needs TLS and a CA or a password. */
   dashboardListen: string | undefined
   dashboardPasswordFile: string | undefined
+  /** `key=value` labels of this daemon (`--label`), shown by `info`. */
+  labels: string[]
 }
 
 export const usage = `Usage:	caisd [OPTIONS]
@@ -72,6 +74,10 @@ Options:
       --dashboard-listen string    Also serve the dashboard at HOST:PORT; the log prints its one-time URL. Off loopback
                                    it needs --tlscert/--tlskey and --tlsverify's CA or --dashboard-password-file
       --dashboard-password-file string  A password hash from 'cais dashboard --hash-password' that opens a session
+      --config-file string         Daemon configuration file, Docker's daemon.json keys (default "/etc/cais/daemon.json");
+                                   SIGHUP reads it again and applies what can change live
+      --validate                   Check the configuration file and the flags, then exit
+      --label list                 key=value labels of this daemon
   -h, --help                       Print usage
 `
 
@@ -101,6 +107,7 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
     overlayToken: process.env['CAIS_OVERLAY_TOKEN'] ?? '',
     dashboardListen: undefined,
     dashboardPasswordFile: undefined,
+    labels: [],
   }
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i]!
@@ -216,6 +223,12 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
         if (!/^\d+\.\d+\.\d+\.\d+:\d{1,5}$/.test(v)) throw invalid(`invalid ${arg} ${v}: expected an IPv4 address and a port, as 10.0.0.1:7946`)
         if (arg === '--overlay-listen') c.overlayListen = v
         else c.overlayPeers.push(v)
+        break
+      }
+      case '--label': {
+        const l = next()
+        if (!/^[^=]+=/.test(l)) throw invalid(`bad label "${l}": expected key=value`)
+        c.labels.push(l)
         break
       }
       case '--dashboard-listen':

@@ -44,20 +44,27 @@ import { DashboardServer, defaultAssetsDir, parseListen } from '../dashboard/ser
 import { isLoopback } from '../dashboard/security.ts'
 import { invalid, messageOf } from '../lib/errors.ts'
 import type { Logger } from '../lib/log.ts'
-import { type DaemonConfig, parseDaemonArgs, usage } from './config.ts'
+import { loadDaemonConfig } from './config-file.ts'
+import { type DaemonConfig, usage } from './config.ts'
 import { cgroupVersion, hostProblems } from './host-check.ts'
 import { openListeners } from './listeners.ts'
 import { claimPidFile, releasePidFile } from './pidfile.ts'
 
 async function main(): Promise<number> {
-  let config
+  let config: DaemonConfig
+  let configFile: string | undefined
   try {
-    const parsed = parseDaemonArgs(process.argv.slice(2))
-    if (parsed === 'help') {
+    const loaded = loadDaemonConfig(process.argv.slice(2))
+    if (loaded === 'help') {
       process.stdout.write(usage)
       return 0
     }
-    config = parsed
+    if (loaded.validateOnly) {
+      process.stdout.write('configuration OK\n')
+      return 0
+    }
+    config = loaded.config
+    configFile = loaded.file
   } catch (err) {
     process.stderr.write(`caisd: ${messageOf(err)}\nSee 'caisd --help'.\n`)
     return 125
@@ -111,7 +118,10 @@ async function main(): Promise<number> {
   })
   const containers: ContainerService = new ContainerService({ store: containerStore, images, rootfs, runtime, events, log, volumes, networks, initBinary: '/usr/bin/catatonit', runtimeDir: paths.containerRuntime })
 
-  const registries = new Registries(new RegistryHosts({ insecureRegistries: config.insecureRegistries, certsDir: config.certsDir }))
+  // Read at each use: a reload of the config file changes them in place.
+  const registryHostOptions = { insecureRegistries: config.insecureRegistries, certsDir: config.certsDir }
+  const registries = new Registries(new RegistryHosts(registryHostOptions))
+  const liveSettings = { labels: config.labels, debug: config.logLevel === 'debug' }
   const blobSources = new BlobSources(paths.blobSources)
 
   const t0 = performance.now()
@@ -147,7 +157,7 @@ async function main(): Promise<number> {
     dir: paths.build,
     pull: async (ref, platform, send, signal) => {
       const parsed = withDefaultTag(parseReference(ref))
-      const result = await pullImage({ ref: parsed, progress: (m) => send({ ...m }), signal, ...(platform ? { platform: parsePlatform(platform) } : {}) }, { ...distribution, concurrency: config.maxConcurrentDownloads })
+      const result = await pullImage({ ref: parsed, progress: (m) => send({ ...m }), signal, ...(platform ? { platform: parsePlatform(platform) } : {}) }, { ...distribution, concurrency: distribution.maxConcurrentDownloads })
       events.emit('image', 'pull', familiarString(parsed), { name: familiarString(parsed) })
       send({ status: `Status: ${result.updated ? 'Downloaded newer image' : 'Image is up to date'} for ${familiarString(parsed)}` })
     },
@@ -155,7 +165,7 @@ async function main(): Promise<number> {
   await builds.init()
 
   const routes = new Routes()
-  systemRoutes(routes, { containers, images, volumes, events, builds, daemon: { id: daemonId.trim(), root: paths.root, cgroupVersion: cgroupVersion(), warnings } })
+  systemRoutes(routes, { containers, images, volumes, events, builds, daemon: { id: daemonId.trim(), root: paths.root, cgroupVersion: cgroupVersion(), warnings, settings: liveSettings } })
   containerRoutes(routes, { containers })
   imageRoutes(routes, { images, content, layers, events, containers, distribution })
   distributionRoutes(routes, distribution)
@@ -207,6 +217,46 @@ async function main(): Promise<number> {
       throw err
     }
   }
+
+  // SIGHUP: the config file again; what can change live does, the rest waits for a restart. A bad file changes nothing.
+  process.on('SIGHUP', () => {
+    let next: DaemonConfig
+    try {
+      const loaded = loadDaemonConfig(process.argv.slice(2))
+      if (loaded === 'help') return
+      next = loaded.config
+    } catch (err) {
+      log.error('configuration not reloaded', { file: configFile, err: messageOf(err) })
+      return
+    }
+    const changed: string[] = []
+    const differs = (a: unknown, b: unknown): boolean => JSON.stringify(a) !== JSON.stringify(b)
+    if (next.logLevel !== config.logLevel) {
+      log.setLevel(next.logLevel)
+      liveSettings.debug = next.logLevel === 'debug'
+      changed.push('log-level')
+    }
+    if (differs(next.labels, liveSettings.labels)) {
+      liveSettings.labels = next.labels
+      changed.push('labels')
+    }
+    if (differs(next.insecureRegistries, registryHostOptions.insecureRegistries)) {
+      registryHostOptions.insecureRegistries = next.insecureRegistries
+      changed.push('insecure-registries')
+    }
+    if (next.maxConcurrentDownloads !== distribution.maxConcurrentDownloads) {
+      distribution.maxConcurrentDownloads = next.maxConcurrentDownloads
+      changed.push('max-concurrent-downloads')
+    }
+    if (next.maxConcurrentUploads !== distribution.maxConcurrentUploads) {
+      distribution.maxConcurrentUploads = next.maxConcurrentUploads
+      changed.push('max-concurrent-uploads')
+    }
+    const live = new Set(['logLevel', 'labels', 'insecureRegistries', 'maxConcurrentDownloads', 'maxConcurrentUploads'])
+    const needRestart = (Object.keys(next) as Array<keyof DaemonConfig>).filter((k) => !live.has(k) && differs(next[k], config[k]))
+    config = { ...config, logLevel: next.logLevel }
+    log.info('configuration reloaded', { file: configFile, changed, ...(needRestart.length > 0 ? { needRestart } : {}) })
+  })
 
   const stopped = new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'))

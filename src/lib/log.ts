@@ -9,12 +9,19 @@ export interface Logger {
   error(msg: string, fields?: Record<string, unknown>): void
   child(fields: Record<string, unknown>): Logger
   enabled(level: Level): boolean
+  /** Changes the level of this logger and of every child it made (a reload of the daemon's config). */
+  setLevel(level: Level): void
 }
 
 export function createLogger(min: Level, write: (line: string) => void, base: Record<string, unknown> = {}): Logger {
-  const emit = (level: Level, msg: string, fields?: Record<string, unknown>): void => {
-    if (order[level] < order[min]) return
-    const entry: Record<string, unknown> = { time: new Date().toISOString(), level, msg, ...base, ...fields }
+  return loggerOf({ min }, write, base)
+}
+
+/** Children share their parent's level holder, so a change reaches them all. */
+function loggerOf(level: { min: Level }, write: (line: string) => void, base: Record<string, unknown>): Logger {
+  const emit = (l: Level, msg: string, fields?: Record<string, unknown>): void => {
+    if (order[l] < order[level.min]) return
+    const entry: Record<string, unknown> = { time: new Date().toISOString(), level: l, msg, ...base, ...fields }
     for (const [k, v] of Object.entries(entry)) if (v instanceof Error) entry[k] = v.stack ?? v.message
     write(JSON.stringify(entry) + '\n')
   }
@@ -23,7 +30,10 @@ export function createLogger(min: Level, write: (line: string) => void, base: Re
     info: (m, f) => emit('info', m, f),
     warn: (m, f) => emit('warn', m, f),
     error: (m, f) => emit('error', m, f),
-    child: (fields) => createLogger(min, write, { ...base, ...fields }),
-    enabled: (level) => order[level] >= order[min],
+    child: (fields) => loggerOf(level, write, { ...base, ...fields }),
+    enabled: (l) => order[l] >= order[level.min],
+    setLevel: (l) => {
+      level.min = l
+    },
   }
 }

@@ -71,6 +71,8 @@ export interface TestDaemon {
   importBusybox(): Promise<void>
   stop(): Promise<void>
   kill9(): Promise<void>
+  /** Sends a signal to caisd (SIGHUP: reload its config file). */
+  signal(name: NodeJS.Signals): void
   start(): Promise<void>
   logs(): string
 }
@@ -92,7 +94,10 @@ export async function startDaemon(t: TestContext, opts: { importBusybox?: boolea
   const env = { CAIS_HOST: host, DOCKER_HOST: host, DOCKER_CONFIG: join(dir, 'docker-config'), CAIS_CONFIG: join(dir, 'cais-config') }
 
   const start = async (): Promise<void> => {
-    const argv = ['--root', root, '--exec-root', execRoot, '-H', host, '--log-level', 'debug', ...net.args, ...(opts.args ?? [])]
+    // The host's /etc/cais/daemon.json, should it have one, is not the test's: an empty file of the test's own stands in.
+    const configFile = (opts.args ?? []).some((a) => a.startsWith('--config-file')) ? [] : ['--config-file', join(dir, 'daemon.json')]
+    if (configFile.length > 0 && !existsSync(join(dir, 'daemon.json'))) writeFileSync(join(dir, 'daemon.json'), '{}\n')
+    const argv = ['--root', root, '--exec-root', execRoot, '-H', host, '--log-level', 'debug', ...net.args, ...configFile, ...(opts.args ?? [])]
     // In a test "host" (a network namespace of the test's own): nsenter switches only the network namespace and
     // execs caisd, so the child is caisd itself and its mounts stay visible to the cleanup.
     child = opts.netns
@@ -142,6 +147,9 @@ export async function startDaemon(t: TestContext, opts: { importBusybox?: boolea
       child = undefined
       c.kill('SIGKILL')
       await waitExit(c)
+    },
+    signal: (name) => {
+      child?.kill(name)
     },
     start,
     logs: () => log,

@@ -20,7 +20,8 @@ export interface SystemDeps {
   volumes: VolumeService
   events: EventBus
   builds: BuildService
-  daemon: { id: string; root: string; cgroupVersion: '1' | '2'; warnings: string[] }
+  /** `settings` change when the config file is reloaded: read them at each request. */
+  daemon: { id: string; root: string; cgroupVersion: '1' | '2'; warnings: string[]; settings: { labels: string[]; debug: boolean } }
 }
 
 export function systemRoutes(routes: Routes, d: SystemDeps): void {
@@ -79,7 +80,7 @@ export function systemRoutes(routes: Routes, d: SystemDeps): void {
       CPUSet: true,
       PidsLimit: true,
       IPv4Forwarding: true,
-      Debug: false,
+      Debug: d.daemon.settings.debug,
       NFd: 0,
       OomKillDisable: d.daemon.cgroupVersion === '1',
       NGoroutines: 0,
@@ -103,7 +104,7 @@ export function systemRoutes(routes: Routes, d: SystemDeps): void {
       HttpsProxy: '',
       NoProxy: '',
       Name: hostname(),
-      Labels: [],
+      Labels: d.daemon.settings.labels,
       ExperimentalBuild: false,
       ServerVersion: engineVersion,
       Runtimes: { crun: { path: 'crun' } },

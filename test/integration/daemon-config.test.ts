@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { BUSYBOX, caisdBin, runCommand, startDaemon } from '../helpers/daemon.ts'
+
+const caisd = (...args: string[]): ReturnType<typeof runCommand> => runCommand(caisdBin, args)
+
+test('daemon.json: keys become settings; a key also given as a flag, an unknown key, a wrong type or bad JSON is refused, naming it', async (t) => {
+  const d = await startDaemon(t, { importBusybox: false })
+  const file = join(d.dir, 'checked.json')
+  const check = async (content: string, ...flags: string[]): Promise<{ code: number; out: string }> => {
+    writeFileSync(file, content)
+    const r = await caisd('--config-file', file, '--validate', ...flags)
+    return { code: r.code, out: (r.stdout + r.stderr).split('\n')[0]! }
+  }
+  assert.deepEqual(await check('{"labels": ["tier=test"], "max-concurrent-downloads": 4, "default-address-pools": [{"base": "10.240.0.0/16", "size": 24}]}'), { code: 0, out: 'configuration OK' })
+  assert.deepEqual(await check('{"log-level": "warn"}', '--log-level', 'info'), {
+    code: 125,
+    out: `caisd: unable to configure the cais daemon with file ${file}: the following directives are specified both as a flag and in the configuration file: log-level: (from flag: info, from file: "warn")`,
+  })
+  assert.deepEqual(await check('{"debug": true, "storage-driver": "vfs", "live-restore": true}'), {
+    code: 125,
+    out: `caisd: unable to configure the cais daemon with file ${file}: the following directives don't match any configuration option: storage-driver, live-restore`,
+  })
+  assert.deepEqual(await check('{"max-concurrent-downloads": "3"}'), { code: 125, out: `caisd: unable to configure the cais daemon with file ${file}: max-concurrent-downloads must be an integer, not "3"` })
+  const bad = await check('{\n  "debug": true,\n  "labels": ["a=b",]\n}')
+  assert.equal(bad.code, 125)
+  assert.match(bad.out, /with file .*checked\.json: .* at line 3, column 20$/)
+  assert.deepEqual(await check('{"log-level": "loud"}'), { code: 125, out: 'caisd: invalid log level: loud' })
+  const missing = await caisd('--config-file', join(d.dir, 'absent.json'), '--validate')
+  assert.equal(missing.code, 125)
+  assert.match(missing.stderr, /unable to configure the cais daemon with file .*absent\.json: ENOENT/)
+})
+
+test('daemon.json at start and SIGHUP: labels and insecure registries change live, others are named for a restart, a container keeps running, a bad file changes nothing', async (t) => {
+  const d = await startDaemon(t, { importBusybox: true })
+  const file = join(d.dir, 'daemon.json')
+  // The test daemon reads this file (startDaemon gives it an empty one); it sets --log-level itself.
+  writeFileSync(file, JSON.stringify({ labels: ['zone=a'] }))
+  const info = async (): Promise<{ Labels: string[]; Debug: boolean }> => (await d.client.system.info()) as unknown as { Labels: string[]; Debug: boolean }
+  const reload = async (content: string, expect: RegExp): Promise<void> => {
+    writeFileSync(file, content)
+    const before = d.logs().length
+    d.signal('SIGHUP')
+    for (let i = 0; i < 100 && !expect.test(d.logs().slice(before)); i++) await new Promise((r) => setTimeout(r, 50))
+    assert.match(d.logs().slice(before), expect)
+  }
+  await d.stop()
+  await d.start()
+  assert.deepEqual((await info()).Labels, ['zone=a'])
+  const { Id } = await d.client.containers.create({ Image: BUSYBOX, Cmd: ['sleep', '300'], HostConfig: { NetworkMode: 'none' } })
+  await d.client.containers.start(Id)
+
+  await reload(JSON.stringify({ labels: ['zone=b', 'tier=web'], 'insecure-registries': ['10.0.0.0/8'] }), /"msg":"configuration reloaded".*"changed":\["labels","insecure-registries"\]/)
+  assert.deepEqual((await info()).Labels, ['zone=b', 'tier=web'])
+  await reload('{"labels": ["zone=c"', /"msg":"configuration not reloaded"/)
+  assert.deepEqual((await info()).Labels, ['zone=b', 'tier=web'], 'a bad file leaves the settings in force')
+  await reload(JSON.stringify({ labels: ['zone=b'], 'insecure-registries': ['10.0.0.0/8'], 'certs-dir': '/etc/cais/other-certs.d' }), /"changed":\["labels"\],"needRestart":\["certsDir"\]/)
+  assert.equal((await d.client.containers.inspect(Id)).State.Running, true)
+})
