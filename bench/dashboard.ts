@@ -109,12 +109,13 @@ async function bench(e: Engine): Promise<Record<string, number>> {
     await page.waitForSelector('[data-testid=terminal-status]:text("connected")')
     await page.locator('[data-testid=terminal]').click()
     const echoes: number[] = []
-    const rowText = (p: Page): Promise<string> => p.evaluate(() => [...document.querySelectorAll('.xterm-rows > div')].map((r) => r.textContent).join(''))
+    const typed = (p: Page): Promise<number> => p.evaluate(() => [...document.querySelectorAll('.xterm-rows > div')].map((r) => r.textContent).join('').split('x').length - 1)
+    await page.waitForFunction(() => [...document.querySelectorAll('.xterm-rows > div')].some((r) => r.textContent?.includes('#')))
     for (let i = 0; i < 100; i++) {
-      const before = (await rowText(page)).replace(/\s+$/, '').length
+      const before = await typed(page)
       const t0 = process.hrtime.bigint()
       await page.keyboard.type('x')
-      await page.waitForFunction((n) => [...document.querySelectorAll('.xterm-rows > div')].map((r) => r.textContent).join('').replace(/\s+$/, '').length > n, before, { polling: 'raf' })
+      await page.waitForFunction((n) => [...document.querySelectorAll('.xterm-rows > div')].map((r) => r.textContent).join('').split('x').length - 1 > n, before, { polling: 'raf' })
       echoes.push(ms(t0))
       if (i % 40 === 39) await page.keyboard.press('Control+U')
     }

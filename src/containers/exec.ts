@@ -184,7 +184,7 @@ export class ExecService {
       let stopExit: () => void = () => {}
       const exited = new Promise<void>((r) => (stopExit = r))
       const output = (async () => {
-        for await (const batch of readLogs(logPath, { follow: true, times: false, stopped: exited })) for (const entry of batch) io.output('stdout', Buffer.from(entryText(entry)))
+        for await (const batch of readLogs(logPath, { follow: true, times: false, partials: true, stopped: exited })) for (const entry of batch) io.output('stdout', Buffer.from(entryText(entry)))
       })()
       if (io.stdin) {
         const stdin = openStdin(dir)

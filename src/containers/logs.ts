@@ -82,6 +82,11 @@ export interface ReadLogsOptions {
   from?: LogPosition | undefined
   /** Decode each entry's time (for --timestamps, since, until); false skips that cost. Default true. */
   times?: boolean
+  /**
+   * Each partial line as it was written, not joined to the rest of its line: an attach or a terminal shows a prompt
+   * (which has no newline) at once, as Docker's raw streams do.
+   */
+  partials?: boolean
   /** Resolves when following should stop (the container stopped); the rest of the file is still read. */
   stopped?: Promise<void> | undefined
   signal?: AbortSignal | undefined
@@ -180,7 +185,9 @@ export async function* readLogs(path: string, opts: ReadLogsOptions): AsyncGener
       if (!h) continue
       // A whole line keeps its newline; a partial one continues in the next line's text.
       const end = h.partial ? nl : Math.min(nl + 1, buf.length)
-      if (pending && pending.stream === h.stream) {
+      if (opts.partials) {
+        push({ stream: h.stream, time: h.time, nanos: h.nanos, bytes: buf, start: h.textStart, end })
+      } else if (pending && pending.stream === h.stream) {
         const joined = Buffer.concat([entryText(pending), buf.subarray(h.textStart, end)])
         pending.bytes = joined
         pending.start = 0
@@ -189,8 +196,8 @@ export async function* readLogs(path: string, opts: ReadLogsOptions): AsyncGener
         if (pending) push(pending)
         pending = { stream: h.stream, time: h.time, nanos: h.nanos, bytes: buf, start: h.textStart, end }
       }
-      if (!h.partial) {
-        push(pending)
+      if (!opts.partials && !h.partial) {
+        push(pending!)
         pending = undefined
       }
       if (out.length >= batchSize) {

@@ -905,6 +905,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
         follow: opts.stream,
         from,
         times: false,
+        partials: true,
         stopped,
         signal: opts.signal,
       }),

@@ -173,3 +173,41 @@ test('the detach keys end an exec stream and leave its process running: ctrl-p c
   }
   await assert.rejects(d.client.execs.create(name, { Cmd: ['true'], DetachKeys: 'ctrl-' }), /Invalid detach keys \(ctrl-\) provided/)
 })
+
+test('a TTY exec and a TTY attach send output without a newline at once: the shell prompt, each echoed keystroke', async (t) => {
+  const d = await startDaemon(t)
+  const name = uniqueName(t)
+  await running(d, name)
+  /** Reads a stream until it shows `wanted`, for up to 5 s; one read in flight at a time, so nothing is dropped. */
+  const reader = (output: AsyncGenerator<{ data: Buffer }>): ((wanted: string) => Promise<string>) => {
+    const chunks = output[Symbol.asyncIterator]()
+    let seen = ''
+    let pending: Promise<IteratorResult<{ data: Buffer }>> | undefined
+    return async (wanted) => {
+      const deadline = Date.now() + 5000
+      while (!seen.includes(wanted)) {
+        pending ??= chunks.next()
+        const next = await Promise.race([pending, new Promise<'late'>((r) => setTimeout(() => r('late'), Math.max(0, deadline - Date.now())))])
+        if (next === 'late' || next.done) assert.fail(`no ${JSON.stringify(wanted)} in ${JSON.stringify(seen)}`)
+        pending = undefined
+        seen += next.value.data.toString()
+      }
+      return seen
+    }
+  }
+  const { Id } = await d.client.execs.create(name, { Cmd: ['sh'], Tty: true, AttachStdin: true, AttachStdout: true, AttachStderr: true })
+  const exec = await d.client.execs.start(Id, { tty: true })
+  t.after(() => exec.socket.destroy())
+  const execShows = reader(exec.output)
+  await execShows('/ # ')
+  exec.socket.write('ech')
+  assert.match(await execShows('ech'), /\/ # .*ech$/)
+
+  // The same through an attach to a TTY container (docker run -it): its prompt arrives before any newline.
+  const tty = uniqueName(t)
+  await d.client.containers.create({ Image: BUSYBOX, Cmd: ['sh'], Tty: true, OpenStdin: true, HostConfig: { NetworkMode: 'none' } }, { name: tty })
+  const attached = await d.client.containers.attach(tty, { stream: true, stdin: true, stdout: true, stderr: true })
+  t.after(() => attached.socket.destroy())
+  await d.client.containers.start(tty)
+  await reader(attached.output)('/ # ')
+})
