@@ -62,6 +62,8 @@ export class HttpTransport {
   #version: string | undefined
   /** The version is settled: given by the caller, or learnt from the daemon. */
   #settled: boolean
+  /** The version may be lowered to the daemon's (it was not given by the caller). */
+  readonly #negotiates: boolean
   /** Connections still in use (streams being read among them), for close() to end. */
   readonly #open = new Set<Duplex>()
 
@@ -69,6 +71,7 @@ export class HttpTransport {
     this.#endpoint = endpoint
     this.#version = apiVersion
     this.#settled = apiVersion === undefined || opts.negotiate === false
+    this.#negotiates = !this.#settled
   }
 
   /** A raw connection to the daemon (`system dial-stdio` relays one). */
@@ -120,6 +123,7 @@ export class HttpTransport {
     } else if (opts.stream) {
       headers['Content-Type'] ??= 'application/x-tar'
     }
+    const sentAt = this.#version
     const res = await exchange(this.#endpoint.dial, { method, path: this.#target(path, opts), headers, body, stream: opts.stream, signal: opts.signal }, this.#open).catch(
       (err: Error) => {
         throw connectionError(err, this.#endpoint)
@@ -127,8 +131,9 @@ export class HttpTransport {
     )
     if (res.statusCode >= 400) {
       const err = await toApiError(res)
-      const newest = this.#settled ? undefined : tooNew.exec(err.message)?.[1]
-      if (err.status === 400 && newest) {
+      // Learnt from the answer, unless the version was given: requests sent at once before any answer all learn it.
+      const newest = this.#negotiates ? tooNew.exec(err.message)?.[1] : undefined
+      if (err.status === 400 && newest && sentAt && versionLess(newest, sentAt)) {
         this.#adopt(newest)
         return this.send(method, path, opts)
       }

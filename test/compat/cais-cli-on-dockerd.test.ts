@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { caisBin, runCommand } from '../helpers/daemon.ts'
+import { EngineClient } from '../../src/client/engine-client.ts'
 import { dockerdBin, startDockerd } from '../helpers/dockerd.ts'
 
 const skip = dockerdBin ? false : "Debian's dockerd is not installed (apt-get install docker.io)"
@@ -33,4 +34,9 @@ test('cais drives dockerd 20.10: version negotiated to 1.41; images, run, logs, 
   const older = await runCommand(caisBin, ['images', '-q'], { env: { CAIS_HOST: d.host, DOCKER_API_VERSION: '1.30' } })
   assert.equal(older.code, 0, older.stderr)
   assert.match(older.stdout, /^[0-9a-f]{12}$/m)
+  // Requests sent at once before any answer each learn the daemon's version from its refusal.
+  const client = new EngineClient({ host: d.host })
+  t.after(() => client.close())
+  const lists = await Promise.all(Array.from({ length: 8 }, () => client.images.list()))
+  assert.ok(lists.every((l) => l.length === 1))
 })
