@@ -104,7 +104,8 @@ export function dashboardRoutes(client: EngineClient, engine: { name: string }, 
       sendJson(ctx.res, 200, layer.entries)
     }),
     get(/^\/api\/images\/([^/]+)\/merged$/, async (ctx) => sendJson(ctx.res, 200, (await analysed(id(ctx))).analysis.merged)),
-    get(/^\/api\/volumes$/, async ({ res }) => sendJson(res, 200, (await client.volumes.list()).Volumes)),
+    // From the disk-usage view: each volume with its size and how many containers use it.
+    get(/^\/api\/volumes$/, async ({ res }) => sendJson(res, 200, (await client.system.df()).Volumes)),
     change('DELETE', /^\/api\/volumes\/([^/]+)$/, async (ctx) => {
       await client.volumes.remove(id(ctx))
       sendJson(ctx.res, 200, {})

@@ -1,5 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
+import { hostname } from 'node:os'
 
 /**
  * Who may use the dashboard. A one-time token (in the URL `cais dashboard` prints) becomes a session: an HttpOnly,
@@ -76,6 +77,8 @@ export const sessionCookieHeader = (session: Session, secure: boolean): string =
  */
 export function allowedHosts(address: string, port: number, extra: string[] = []): Set<string> {
   const names = new Set<string>([address.includes(':') ? `[${address}]` : address, ...extra])
+  // A wildcard listener is reached by the machine's name (others with --allow-host).
+  if (isWildcard(address)) names.add(hostname())
   if (isLoopback(address)) for (const n of ['localhost', '127.0.0.1', '[::1]']) names.add(n)
   return new Set([...names].map((n) => `${n}:${port}`.toLowerCase()))
 }
@@ -88,6 +91,8 @@ export function parseListen(value: string): { host: string; port: number } {
   if (port > 65535) throw new Error(`invalid dashboard port ${port}`)
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port }
 }
+
+export const isWildcard = (address: string): boolean => address === '0.0.0.0' || address === '::' || address === ''
 
 export function isLoopback(address: string): boolean {
   return address === 'localhost' || address === '::1' || /^127\.\d+\.\d+\.\d+$/.test(address)

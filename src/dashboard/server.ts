@@ -1,5 +1,6 @@
 import { scryptSync } from 'node:crypto'
 import { existsSync } from 'node:fs'
+import { hostname } from 'node:os'
 import { readFile, stat } from 'node:fs/promises'
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
@@ -16,7 +17,7 @@ import { type RouteContext, HttpError, sendError, sendJson } from './http-util.t
 import { Monitor } from './monitor.ts'
 import { LayerIndexCache } from './layer-index.ts'
 import { type Route, dashboardRoutes, monitoringRoutes } from './routes.ts'
-import { type Session, Sessions, allowedHosts, isLoopback, sameOrigin, sameSecret, securityHeaders, sessionCookieHeader } from './security.ts'
+import { type Session, Sessions, allowedHosts, isLoopback, isWildcard, sameOrigin, sameSecret, securityHeaders, sessionCookieHeader } from './security.ts'
 
 export { parseListen } from './security.ts'
 
@@ -122,7 +123,7 @@ export class DashboardServer {
     this.#monitor.start()
     const port = (server.address() as AddressInfo).port
     this.#hosts = allowedHosts(this.#o.host, port, this.#o.extraHosts)
-    const hostPart = this.#o.host.includes(':') ? `[${this.#o.host}]` : this.#o.host
+    const hostPart = isWildcard(this.#o.host) ? hostname() : this.#o.host.includes(':') ? `[${this.#o.host}]` : this.#o.host
     return { url: `${this.#secure ? 'https' : 'http'}://${hostPart}:${port}/?token=${this.sessions.token ?? ''}`, port }
   }
 

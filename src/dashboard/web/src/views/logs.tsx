@@ -52,20 +52,21 @@ export function LogsPanel(props: { id: string; running: boolean }): preact.JSX.E
       {
         onMessage(raw) {
           if (typeof raw !== 'string') return
-          const msg = JSON.parse(raw) as { o?: string; e?: string; error?: string }
+          const msg = JSON.parse(raw) as { b?: Array<[number, string]>; error?: string }
           if (msg.error) return setError(new Error(msg.error))
-          const stream = msg.e !== undefined ? 'e' : 'o'
-          const text = partial[stream] + (msg.e ?? msg.o ?? '')
-          const parts = text.split('\n')
-          partial[stream] = parts.pop() ?? ''
-          for (const p of parts) {
-            const m = stamped.exec(p)
-            const line = { stderr: stream === 'e', time: m?.[1] ?? '', text: m ? m[2]! : p }
-            if (resumeAfter.current && line.time) {
-              if (line.time <= resumeAfter.current) continue
-              resumeAfter.current = ''
+          for (const [streamNo, chunk] of msg.b ?? []) {
+            const stream = streamNo === 2 ? 'e' : 'o'
+            const parts = (partial[stream] + chunk).split('\n')
+            partial[stream] = parts.pop() ?? ''
+            for (const p of parts) {
+              const m = stamped.exec(p)
+              const line = { stderr: stream === 'e', time: m?.[1] ?? '', text: m ? m[2]! : p }
+              if (resumeAfter.current && line.time) {
+                if (line.time <= resumeAfter.current) continue
+                resumeAfter.current = ''
+              }
+              buffer.current.push(line)
             }
-            buffer.current.push(line)
           }
           flush ??= setTimeout(() => {
             flush = undefined

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks'
-import { api } from '../api.ts'
+import { api, formatBytes } from '../api.ts'
 import { ErrorBox } from '../components/error-box.tsx'
 import { useLive } from '../live.ts'
 
@@ -9,6 +9,7 @@ interface Volume {
   Mountpoint: string
   CreatedAt?: string
   Labels: Record<string, string> | null
+  UsageData?: { Size: number; RefCount: number } | null
 }
 
 export function VolumesView(): preact.JSX.Element {
@@ -23,6 +24,8 @@ export function VolumesView(): preact.JSX.Element {
           <tr>
             <th>Name</th>
             <th>Driver</th>
+            <th>Size</th>
+            <th>In use by</th>
             <th>Created</th>
             <th />
           </tr>
@@ -32,6 +35,8 @@ export function VolumesView(): preact.JSX.Element {
             <tr key={v.Name} data-name={v.Name}>
               <td class="mono">{v.Name}</td>
               <td>{v.Driver}</td>
+              <td>{v.UsageData && v.UsageData.Size >= 0 ? formatBytes(v.UsageData.Size) : '—'}</td>
+              <td>{v.UsageData && v.UsageData.RefCount >= 0 ? `${v.UsageData.RefCount} container${v.UsageData.RefCount === 1 ? '' : 's'}` : '—'}</td>
               <td>{v.CreatedAt ?? ''}</td>
               <td>
                 <button type="button" onClick={() => void api('DELETE', `/api/volumes/${encodeURIComponent(v.Name)}`).catch(setActionError)}>
