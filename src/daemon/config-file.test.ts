@@ -13,7 +13,7 @@ test('the JSON scanner stops where JSON.parse does', () => {
     ['{"a": "x\\q"}', 9],
     ['{"a": 1} x', 9],
     ['{"a": 01}', 7],
-    ['{"a": {"b": [true, false, null, -1.5e3, "\\u00e9"]}}', 48],
+    ['{"a": {"b": [true, false, null, -1.5e3, "\\u00e9"]}}', 51],
   ] as const) {
     assert.equal(jsonErrorOffset(text), at, text)
     assert.equal(jsonErrorOffset(text) === text.length, (() => {
