@@ -10,6 +10,7 @@ import type { Alert, AlertEngine } from './alerts.ts'
 export interface ChannelContext {
   client: EngineClient
   alerts: AlertEngine
+  statsHub: StatsHub
   audit: (action: string) => void
 }
 
@@ -97,15 +98,66 @@ const logs: Channel = async (ws, url, { client }) => {
   if (ws.readyState === ws.OPEN) ws.close(1000, 'end of log')
 }
 
-/** A container's stats, a figures message per sample (once a second). */
-const stats: Channel = async (ws, url, { client }) => {
-  const signal = closedSignal(ws)
-  const samples = await client.containers.stats(url.searchParams.get('id') ?? '', { stream: true, signal })
-  try {
-    for await (const s of samples) await sendPaced(ws, JSON.stringify({ time: Date.parse(s.read) || Date.now(), ...statsFigures(s) }))
-  } catch (err) {
-    if (!signal.aborted) throw err
+/**
+ * One engine stats stream per container, shared by every page that shows it: three tabs on fifty containers cost
+ * fifty engine streams, not a hundred and fifty. The stream ends when its last listener goes.
+ */
+export class StatsHub {
+  readonly #client: EngineClient
+  readonly #feeds = new Map<string, { listeners: Set<(message: string | undefined) => void>; stop: AbortController }>()
+
+  constructor(client: EngineClient) {
+    this.#client = client
   }
+
+  /** Calls `listener` with each sample's figures as JSON, then with undefined when the stream ends. */
+  subscribe(id: string, listener: (message: string | undefined) => void): () => void {
+    let feed = this.#feeds.get(id)
+    if (!feed) {
+      const created = { listeners: new Set<(message: string | undefined) => void>(), stop: new AbortController() }
+      this.#feeds.set(id, created)
+      void this.#run(id, created)
+      feed = created
+    }
+    const mine = feed
+    mine.listeners.add(listener)
+    return () => {
+      mine.listeners.delete(listener)
+      if (mine.listeners.size === 0) {
+        mine.stop.abort()
+        if (this.#feeds.get(id) === mine) this.#feeds.delete(id)
+      }
+    }
+  }
+
+  async #run(id: string, feed: { listeners: Set<(message: string | undefined) => void>; stop: AbortController }): Promise<void> {
+    try {
+      for await (const s of await this.#client.containers.stats(id, { stream: true, signal: feed.stop.signal })) {
+        const message = JSON.stringify({ time: Date.parse(s.read) || Date.now(), ...statsFigures(s) })
+        for (const l of feed.listeners) l(message)
+      }
+    } catch (err) {
+      if (!feed.stop.signal.aborted) for (const l of feed.listeners) l(JSON.stringify({ error: err instanceof Error ? err.message : String(err) }))
+    } finally {
+      if (this.#feeds.get(id) === feed) this.#feeds.delete(id)
+      for (const l of feed.listeners) l(undefined)
+    }
+  }
+}
+
+/** A container's stats, a figures message per sample (once a second); a page too slow for one skips samples. */
+const stats: Channel = async (ws, url, { statsHub }) => {
+  await new Promise<void>((resolve) => {
+    const unsubscribe = statsHub.subscribe(url.searchParams.get('id') ?? '', (message) => {
+      if (message === undefined) return resolve()
+      if (ws.readyState === ws.OPEN && ws.bufferedAmount < 256 * 1024) ws.send(message)
+    })
+    ws.once('close', () => {
+      unsubscribe()
+      resolve()
+    })
+  })
+  if (ws.readyState === ws.OPEN) ws.close(1000, 'end of stats')
 }
 
 /**

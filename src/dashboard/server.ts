@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream'
 import type { TLSSocket } from 'node:tls'
 import { WebSocketServer } from 'ws'
 import type { EngineClient } from '../client/engine-client.ts'
-import { channels, failChannel } from './channels.ts'
+import { StatsHub, channels, failChannel } from './channels.ts'
 import { type AlertRule, AlertEngine, defaultRules } from './alerts.ts'
 import { HistoryStore } from './history.ts'
 import { type RouteContext, HttpError, sendError, sendJson } from './http-util.ts'
@@ -83,6 +83,7 @@ export class DashboardServer {
   readonly #history: HistoryStore
   readonly #alerts: AlertEngine
   readonly #monitor: Monitor
+  readonly #statsHub: StatsHub
 
   constructor(opts: DashboardOptions) {
     if (!isLoopback(opts.host)) {
@@ -96,6 +97,7 @@ export class DashboardServer {
     const intervalMs = opts.sampleIntervalMs ?? 10_000
     this.#history = new HistoryStore(join(opts.stateDir, 'history'), { fineMs: intervalMs })
     this.#alerts = new AlertEngine({ rules: opts.alertRules ?? defaultRules, dir: opts.stateDir, webhook: opts.alertWebhook, onWebhookError: onError })
+    this.#statsHub = new StatsHub(opts.client)
     this.#monitor = new Monitor({ client: opts.client, history: this.#history, alerts: this.#alerts, intervalMs, onError })
     this.#routes = [
       ...dashboardRoutes(opts.client, { name: opts.engineName }, new LayerIndexCache(opts.layerCacheDir)),
@@ -249,7 +251,7 @@ export class DashboardServer {
     if (entry.mutating && !sameSecret(url.searchParams.get('csrf') ?? '', session.csrf)) return refuse(403, 'missing or wrong CSRF token')
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
       const audit = (action: string): void => this.#o.audit({ identity: session.identity, session: session.id.slice(0, 8), action })
-      entry.channel(ws, url, { client: this.#o.client, alerts: this.#alerts, audit }).catch((err: unknown) => failChannel(ws, err))
+      entry.channel(ws, url, { client: this.#o.client, alerts: this.#alerts, statsHub: this.#statsHub, audit }).catch((err: unknown) => failChannel(ws, err))
     })
   }
 
