@@ -17,6 +17,7 @@ export interface Session {
 }
 
 export const sessionCookie = 'cais_dashboard'
+const maxSessions = 1000
 
 export class Sessions {
   readonly #sessions = new Map<string, Session>()
@@ -42,6 +43,8 @@ export class Sessions {
   open(identity: string): Session {
     const session: Session = { id: randomBytes(24).toString('base64url'), csrf: randomBytes(24).toString('base64url'), identity, created: Date.now() }
     this.#sessions.set(session.id, session)
+    // Bounded: a client certificate opens a session per cookie-less request (a script): the oldest go first.
+    if (this.#sessions.size > maxSessions) this.#sessions.delete(this.#sessions.keys().next().value!)
     return session
   }
 
