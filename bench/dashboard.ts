@@ -33,7 +33,7 @@ interface Dashboard {
 
 async function startDashboard(host: string, dir: string): Promise<Dashboard> {
   const proc = spawn(join(repo, 'bin/cais'), ['dashboard', '--listen', '127.0.0.1:0', '--state-dir', join(dir, 'dashboard-state')], {
-    env: { ...process.env, CAIS_HOST: host, XDG_CACHE_HOME: join(dir, 'cache') },
+    env: { ...process.env, CAIS_HOST: host, XDG_CACHE_HOME: join(dir, 'cache'), XDG_STATE_HOME: join(dir, 'state') },
     stdio: ['ignore', 'pipe', 'ignore'],
   })
   let out = ''

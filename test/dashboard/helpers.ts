@@ -21,7 +21,8 @@ export interface RunningDashboard {
 /** Runs `cais dashboard` against a daemon; resolves with the URL it printed. */
 export async function startDashboardCli(t: TestContext, daemon: { host: string; dir: string }, args: string[] = []): Promise<RunningDashboard> {
   const proc = spawn(caisBin, ['dashboard', '--listen', '127.0.0.1:0', ...args], {
-    env: { ...process.env, CAIS_HOST: daemon.host, XDG_CACHE_HOME: join(daemon.dir, 'cache') },
+    // Its cache (layer indexes) and state (history, alerts) in the test's own directory, removed with it.
+    env: { ...process.env, CAIS_HOST: daemon.host, XDG_CACHE_HOME: join(daemon.dir, 'cache'), XDG_STATE_HOME: join(daemon.dir, 'state') },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   t.after(() => {
@@ -71,9 +72,10 @@ export async function signIn(d: RunningDashboard): Promise<{ cookie: string; csr
   return { cookie, csrf: session.csrf }
 }
 
-export const screenshotDir = (): string => {
-  const dir = process.env['CAIS_TEST_LOG_DIR'] ?? `/tmp/cais-dashboard-shots-${process.pid}`
-  mkdirSync(dir, { recursive: true })
+/** Where screenshots go: `$CAIS_TEST_LOG_DIR`, when set; otherwise none are taken, and nothing is left behind. */
+export const screenshotDir = (): string | undefined => {
+  const dir = process.env['CAIS_TEST_LOG_DIR']
+  if (dir) mkdirSync(dir, { recursive: true })
   return dir
 }
 
@@ -95,7 +97,8 @@ export async function openBrowser(t: TestContext, url: string): Promise<{ page: 
   })
   await page.goto(url)
   const shot = async (name: string): Promise<void> => {
-    await page.screenshot({ path: join(screenshotDir(), `dashboard-${name}.png`) })
+    const dir = screenshotDir()
+    if (dir) await page.screenshot({ path: join(dir, `dashboard-${name}.png`) })
   }
   return { page, browser, problems, shot }
 }
