@@ -68,6 +68,7 @@ export function dashboardRoutes(client: EngineClient, engine: { name: string }, 
       await client.containers.remove(id(ctx), { force: ctx.url.searchParams.get('force') === '1' })
       sendJson(ctx.res, 200, {})
     }),
+    get(/^\/api\/stacks$/, async ({ res }) => sendJson(res, 200, stacksOf(await client.containers.list({ all: true })))),
     get(/^\/api\/images$/, async ({ res }) => {
       // The disk-usage view carries what a plain list leaves out: the shared size and the containers using each.
       const { Images } = await client.system.df()
@@ -113,6 +114,41 @@ export function dashboardRoutes(client: EngineClient, engine: { name: string }, 
     get(/^\/api\/networks$/, async ({ res }) => sendJson(res, 200, await client.networks.list())),
     get(/^\/api\/system\/df$/, async ({ res }) => sendJson(res, 200, await client.system.df())),
   ]
+}
+
+export interface Stack {
+  project: string
+  workingDir: string
+  configFiles: string[]
+  services: Array<{ service: string; containers: Array<{ id: string; name: string; state: string; status: string }> }>
+}
+
+/**
+ * Compose projects as the engine shows them: containers grouped by their `com.docker.compose.*` labels, whoever made
+ * them (cais compose, docker compose, docker-compose 1.29).
+ */
+export function stacksOf(containers: Array<{ Id: string; Names: string[]; State: string; Status: string; Labels: Record<string, string> }>): Stack[] {
+  const stacks = new Map<string, Stack>()
+  for (const c of containers) {
+    const project = c.Labels['com.docker.compose.project']
+    if (!project) continue
+    const stack = stacks.get(project) ?? {
+      project,
+      workingDir: c.Labels['com.docker.compose.project.working_dir'] ?? '',
+      configFiles: (c.Labels['com.docker.compose.project.config_files'] ?? '').split(',').filter(Boolean),
+      services: [],
+    }
+    stacks.set(project, stack)
+    const name = c.Labels['com.docker.compose.service'] ?? ''
+    let service = stack.services.find((s) => s.service === name)
+    if (!service) {
+      service = { service: name, containers: [] }
+      stack.services.push(service)
+    }
+    service.containers.push({ id: c.Id, name: (c.Names[0] ?? c.Id).replace(/^\//, ''), state: c.State, status: c.Status })
+  }
+  for (const s of stacks.values()) s.services.sort((a, b) => (a.service < b.service ? -1 : 1))
+  return [...stacks.values()].sort((a, b) => (a.project < b.project ? -1 : 1))
 }
 
 /** History (samples over a range, per container and per stack) and alerts (rules and what fired). */

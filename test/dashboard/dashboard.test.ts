@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { test } from 'node:test'
 import WebSocket from 'ws'
@@ -185,6 +187,18 @@ test('in Chromium: live containers, stop from the UI, logs filtered, a terminal,
   const marks = await Promise.all((await page.locator('[data-testid=files] .file').all()).map(async (r) => `${await r.getAttribute('data-mark')} ${await r.getAttribute('data-path')}`))
   assert.deepEqual(marks, ['modified data', 'modified data/a', 'deleted data/b'])
   await shot('layers')
+
+  // A compose project made by cais compose shows as a stack; stopping it from the UI stops its containers.
+  mkdirSync(join(d.dir, 'shop'))
+  writeFileSync(join(d.dir, 'shop', 'compose.yaml'), 'services:\n  web:\n    image: busybox\n    command: ["sleep", "300"]\n    network_mode: none\n    stop_signal: SIGKILL\n')
+  const up = await d.cli('compose', '-f', join(d.dir, 'shop', 'compose.yaml'), '-p', 'shop', 'up', '-d')
+  assert.equal(up.code, 0, up.stderr)
+  await page.goto(`${dash.origin}/#/stacks`)
+  await page.waitForSelector('[data-project=shop] [data-testid=stack-running]:text("1/1 running")')
+  await shot('stacks')
+  await page.click('[data-project=shop] button[data-action=stop]')
+  await page.waitForSelector('[data-project=shop] [data-testid=stack-running]:text("0/1 running")', { timeout: 20_000 })
+  assert.equal((await d.docker('ps', '-q', '--filter', 'label=com.docker.compose.project=shop')).stdout.trim(), '')
 
   for (const view of ['volumes', 'networks', 'events', 'system']) {
     await page.goto(`${dash.origin}/#/${view}`)

@@ -14,6 +14,7 @@ import { EventsView } from './views/events.tsx'
 import { ImagesView } from './views/images.tsx'
 import { LayersView } from './views/layers.tsx'
 import { NetworksView } from './views/networks.tsx'
+import { StacksView } from './views/stacks.tsx'
 import { SystemView } from './views/system.tsx'
 import { VolumesView } from './views/volumes.tsx'
 
@@ -24,6 +25,7 @@ const sessionError = signal<unknown>(undefined)
 
 const sections = [
   ['/containers', 'Containers'],
+  ['/stacks', 'Stacks'],
   ['/images', 'Images'],
   ['/volumes', 'Volumes'],
   ['/networks', 'Networks'],
@@ -40,6 +42,8 @@ function View(): preact.JSX.Element {
       return parts[1] ? <ContainerDetail id={parts[1]} tab={parts[2] ?? 'overview'} /> : <ContainersView />
     case 'images':
       return parts[1] && parts[2] === 'layers' ? <LayersView id={parts[1]} /> : <ImagesView />
+    case 'stacks':
+      return <StacksView />
     case 'volumes':
       return <VolumesView />
     case 'networks':
