@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(crun conmon iptables busybox-static attr catatonit procps iproute2 ca-certificates docker-registry skopeo openssl socat util-linux
-  docker-compose python3-docker docker.io bzip2 xz-utils git chromium)
+  docker-compose python3-docker docker.io bzip2 xz-utils git chromium fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -1,6 +1,7 @@
 import type { WebSocket } from 'ws'
 import type { EngineClient } from '../client/engine-client.ts'
 import { statsFigures } from '../client/stats-figures.ts'
+import { jsonLines } from '../client/streams.ts'
 import type { Alert, AlertEngine } from './alerts.ts'
 
 /**
@@ -39,18 +40,8 @@ const fail = (ws: WebSocket, err: unknown): void => {
 /** The engine's events as they happen, one JSON message each. */
 const events: Channel = async (ws, _url, { client }) => {
   const signal = closedSignal(ws)
-  const stream = await client.system.events({ signal })
-  let rest = ''
   try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      rest += chunk.toString('utf8')
-      let nl
-      while ((nl = rest.indexOf('\n')) >= 0) {
-        const line = rest.slice(0, nl)
-        rest = rest.slice(nl + 1)
-        if (line.trim()) await sendPaced(ws, line)
-      }
-    }
+    for await (const e of jsonLines<unknown>(await client.system.events({ signal }))) await sendPaced(ws, JSON.stringify(e))
   } catch (err) {
     if (!signal.aborted) throw err
   }

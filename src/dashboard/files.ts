@@ -6,6 +6,8 @@ import type { ServerResponse } from 'node:http'
 import tar from 'tar-stream'
 import type { EngineClient } from '../client/engine-client.ts'
 import { HttpError } from './http-util.ts'
+import type { EntryKind } from './layer-analysis.ts'
+import { kindOf } from './layer-index.ts'
 
 /**
  * A container's files through the archive API (`GET/PUT /containers/{id}/archive`), so stopped containers work and
@@ -13,7 +15,7 @@ import { HttpError } from './http-util.ts'
  */
 export interface FileEntry {
   name: string
-  kind: 'file' | 'dir' | 'symlink' | 'other'
+  kind: EntryKind
   size: number
   mode: number
   modified: number
@@ -49,7 +51,7 @@ export async function listDirectory(client: EngineClient, id: string, path: stri
   extract.on('entry', (h, body, next) => {
     const name = childName(h.name)
     if (name) {
-      const kind = h.type === 'directory' ? 'dir' : h.type === 'symlink' ? 'symlink' : h.type === 'file' || h.type === 'contiguous-file' ? 'file' : 'other'
+      const kind = kindOf(h.type)
       entries.push({ name, kind, size: h.size ?? 0, mode: h.mode ?? 0, modified: (h.mtime?.getTime() ?? 0) / 1000, ...(h.linkname ? { link: h.linkname } : {}) })
     }
     body.once('end', () => next())

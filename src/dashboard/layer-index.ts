@@ -144,7 +144,8 @@ async function readMember(stream: Readable, size: number): Promise<{ entries?: L
   return { entries }
 }
 
-function kindOf(type: string | null | undefined): EntryKind {
+/** A tar header's type as the dashboard names kinds of entries. */
+export function kindOf(type: string | null | undefined): EntryKind {
   switch (type) {
     case 'file':
     case 'contiguous-file':

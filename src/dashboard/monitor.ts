@@ -1,5 +1,6 @@
 import type { EngineClient } from '../client/engine-client.ts'
 import { statsFigures } from '../client/stats-figures.ts'
+import { jsonLines } from '../client/streams.ts'
 import type { AlertEngine, ContainerEvent } from './alerts.ts'
 import type { HistoryStore, Sample } from './history.ts'
 
@@ -97,19 +98,11 @@ export class Monitor {
       try {
         const stream = await this.#client.system.events({ since: String(since), filters: { type: ['container'] }, signal: this.#stop.signal })
         attempt = 0
-        let rest = ''
-        for await (const chunk of stream as AsyncIterable<Buffer>) {
-          rest += chunk.toString('utf8')
-          for (let nl = rest.indexOf('\n'); nl >= 0; nl = rest.indexOf('\n')) {
-            const line = rest.slice(0, nl)
-            rest = rest.slice(nl + 1)
-            if (!line.trim()) continue
-            const e = JSON.parse(line) as ContainerEvent & { time?: number }
-            if (e.timeNano !== undefined && e.timeNano <= lastNano) continue
-            lastNano = e.timeNano ?? lastNano
-            if (e.time) since = e.time
-            await this.#alerts.onEvent(e)
-          }
+        for await (const e of jsonLines<ContainerEvent & { time?: number }>(stream)) {
+          if (e.timeNano !== undefined && e.timeNano <= lastNano) continue
+          lastNano = e.timeNano ?? lastNano
+          if (e.time) since = e.time
+          await this.#alerts.onEvent(e)
         }
       } catch (err) {
         if (this.#stop.signal.aborted) return

@@ -142,11 +142,6 @@ export class DashboardServer {
     return this.#hosts.has((req.headers.host ?? '').toLowerCase())
   }
 
-  /** The session of a request: its cookie's, or one opened by the client certificate it presented. */
-  #sessionOf(req: IncomingMessage): Session | undefined {
-    return this.sessions.of(req)
-  }
-
   async #request(req: IncomingMessage, res: ServerResponse): Promise<void> {
     for (const [k, v] of Object.entries(securityHeaders)) res.setHeader(k, v)
     if (this.#secure) res.setHeader('Strict-Transport-Security', 'max-age=31536000')
@@ -155,7 +150,7 @@ export class DashboardServer {
       const url = new URL(req.url ?? '/', 'http://dashboard')
       const method = req.method ?? 'GET'
       if (url.pathname === '/login' && method === 'POST') return await this.#login(req, res)
-      let session = this.#sessionOf(req)
+      let session = this.sessions.of(req)
       if (url.pathname === '/' && url.searchParams.has('token')) {
         session = this.sessions.redeem(url.searchParams.get('token') ?? '')
         if (!session) return this.#page(res, 401, 'This link was used already, or it is wrong. Run `cais dashboard` again for a new one.')
@@ -244,7 +239,7 @@ export class DashboardServer {
     const url = new URL(req.url ?? '/', 'http://dashboard')
     if (!this.#hostAllowed(req)) return refuse(403, 'host not allowed')
     if (!sameOrigin(req, this.#secure)) return refuse(403, 'cross-origin request refused')
-    const session = this.#sessionOf(req)
+    const session = this.sessions.of(req)
     if (!session) return refuse(401, 'no session')
     const entry = channels[url.pathname]
     if (!entry) return refuse(404, 'no such channel')

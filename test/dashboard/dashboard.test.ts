@@ -90,6 +90,31 @@ test('a non-loopback listener does not start without TLS, nor with TLS but neith
   assert.match(noTrust.stderr, /needs client certificates \(--tlsverify\) or --dashboard-password-file/)
 })
 
+test('a password file opens sessions too: a wrong password is refused and audited, the right one gets a cookie', async (t) => {
+  const d = await startDaemon(t, { importBusybox: false })
+  const hashed = await runCommand(caisBin, ['dashboard', '--hash-password'], { input: 'open sesame\n' })
+  assert.equal(hashed.code, 0, hashed.stderr)
+  assert.match(hashed.stdout, /^scrypt:[0-9a-f]{32}:[0-9a-f]{64}\n$/)
+  writeFileSync(join(d.dir, 'password'), hashed.stdout)
+  const dash = await startDashboardCli(t, d, ['--sample-interval', '3600', '--password-file', join(d.dir, 'password')])
+  const page = await http(dash.port, 'GET', '/')
+  assert.equal(page.status, 401)
+  assert.match(page.body, /<form method="post" action="\/login">/)
+  const login = (password: string, origin = dash.origin): ReturnType<typeof http> =>
+    http(dash.port, 'POST', '/login', { Origin: origin, 'Content-Type': 'application/x-www-form-urlencoded' }, `password=${encodeURIComponent(password)}`)
+  assert.equal((await login('open sesame', 'http://evil.example')).status, 403)
+  const wrong = await login('open says me')
+  assert.equal(wrong.status, 401)
+  assert.equal(wrong.headers['set-cookie'], undefined)
+  const right = await login('open sesame')
+  assert.equal(right.status, 303)
+  const cookie = String(right.headers['set-cookie']).split(';')[0]!
+  const session = JSON.parse((await http(dash.port, 'GET', '/api/session', { Cookie: cookie })).body) as { identity: string }
+  assert.equal(session.identity, 'password')
+  for (let i = 0; i < 50 && !dash.stderr().includes('login refused'); i++) await new Promise((r) => setTimeout(r, 50))
+  assert.match(dash.stderr(), /"action":"login refused"/)
+})
+
 /** An image of three layers with known files: one later overwritten, one later deleted. */
 async function layeredImage(): Promise<Buffer> {
   const l1 = await makeTar([

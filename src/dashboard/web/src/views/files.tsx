@@ -4,7 +4,7 @@ import { ErrorBox } from '../components/error-box.tsx'
 
 interface Listing {
   path: string
-  entries: Array<{ name: string; kind: 'file' | 'dir' | 'symlink' | 'other'; size: number; modified: number; link?: string }>
+  entries: Array<{ name: string; kind: 'file' | 'dir' | 'symlink' | 'hardlink' | 'other'; size: number; modified: number; link?: string }>
 }
 
 const join = (dir: string, name: string): string => (dir.endsWith('/') ? dir + name : `${dir}/${name}`)
