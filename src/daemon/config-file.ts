@@ -27,6 +27,7 @@ const keys: Record<string, { flag: string; kind: Kind }> = {
   debug: { flag: '--debug', kind: 'bool' },
   labels: { flag: '--label', kind: 'list' },
   'insecure-registries': { flag: '--insecure-registry', kind: 'list' },
+  'registry-mirrors': { flag: '--registry-mirror', kind: 'list' },
   'max-concurrent-downloads': { flag: '--max-concurrent-downloads', kind: 'number' },
   'max-concurrent-uploads': { flag: '--max-concurrent-uploads', kind: 'number' },
   bridge: { flag: '--bridge-name', kind: 'string' },

@@ -1,4 +1,5 @@
 import { isLoopback, parseListen } from '../dashboard/security.ts'
+import { normalizeMirror } from '../distribution/hosts.ts'
 import { invalid } from '../lib/errors.ts'
 import { activatedFds } from './listeners.ts'
 import type { Level } from '../lib/log.ts'
@@ -18,6 +19,8 @@ export interface DaemonConfig {
   conmon: string
   crun: string
   insecureRegistries: string[]
+  /** Docker Hub's mirrors, tried in order before the hub (`--registry-mirror`), each normalised to `scheme://host/`. */
+  registryMirrors: string[]
   /** Per-registry TLS files, as Docker's /etc/docker/certs.d. */
   certsDir: string
   maxConcurrentDownloads: number
@@ -61,6 +64,7 @@ Options:
       --conmon string              Path to conmon (default "/usr/bin/conmon")
       --crun string                Path to crun (default "/usr/bin/crun")
       --insecure-registry list     Registries (host[:port] or CIDR) reached over plain HTTP or unverified TLS
+      --registry-mirror list       Preferred Docker Hub mirror (http or https URL; repeat for more, tried in order)
       --certs-dir string           Per-registry TLS files, <dir>/<host[:port]>/{ca.crt,client.cert,client.key} (default "/etc/cais/certs.d")
       --max-concurrent-downloads int  Maximum concurrent downloads for each pull (default 3)
       --max-concurrent-uploads int    Maximum concurrent uploads for each push (default 5)
@@ -95,6 +99,7 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
     conmon: '/usr/bin/conmon',
     crun: '/usr/bin/crun',
     insecureRegistries: [],
+    registryMirrors: [],
     certsDir: '/etc/cais/certs.d',
     maxConcurrentDownloads: 3,
     maxConcurrentUploads: 5,
@@ -177,6 +182,15 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
       case '--insecure-registry':
         c.insecureRegistries.push(next())
         break
+      case '--registry-mirror': {
+        const v = next()
+        try {
+          c.registryMirrors.push(normalizeMirror(v))
+        } catch (err) {
+          throw invalid((err as Error).message)
+        }
+        break
+      }
       case '--certs-dir':
         c.certsDir = next()
         break

@@ -21,3 +21,11 @@ export function hostProblems(): string[] {
 export function cgroupVersion(): '1' | '2' {
   return existsSync('/sys/fs/cgroup/cgroup.controllers') ? '2' : '1'
 }
+
+/** Docker's warning for each TCP listener without TLS: whoever reaches it is root here. */
+export function listenerWarnings(hosts: readonly string[], tlsEnabled: boolean): string[] {
+  if (tlsEnabled) return []
+  return hosts
+    .filter((h) => h.startsWith('tcp://'))
+    .map((h) => `API is accessible on http://${h.slice('tcp://'.length)} without encryption. Access to the remote API is equivalent to root access on the host.`)
+}

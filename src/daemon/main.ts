@@ -46,9 +46,10 @@ import { invalid, messageOf } from '../lib/errors.ts'
 import type { Logger } from '../lib/log.ts'
 import { loadDaemonConfig } from './config-file.ts'
 import { type DaemonConfig, usage } from './config.ts'
-import { cgroupVersion, hostProblems } from './host-check.ts'
+import { cgroupVersion, hostProblems, listenerWarnings } from './host-check.ts'
 import { openListeners } from './listeners.ts'
 import { claimPidFile, releasePidFile } from './pidfile.ts'
+import { reloadOnHangup } from './reload.ts'
 
 async function main(): Promise<number> {
   let config: DaemonConfig
@@ -83,6 +84,7 @@ async function main(): Promise<number> {
 
   const warnings = hostProblems()
   for (const w of warnings) log.error(w)
+  warnings.push(...listenerWarnings(config.hosts, config.tls.enabled))
   const daemonId = await readFile(join(paths.root, 'engine-id'), 'utf8').catch(async () => {
     const id = randomUUID()
     await writeFile(join(paths.root, 'engine-id'), id)
@@ -119,9 +121,9 @@ async function main(): Promise<number> {
   const containers: ContainerService = new ContainerService({ store: containerStore, images, rootfs, runtime, events, log, volumes, networks, initBinary: '/usr/bin/catatonit', runtimeDir: paths.containerRuntime })
 
   // Read at each use: a reload of the config file changes them in place.
-  const registryHostOptions = { insecureRegistries: config.insecureRegistries, certsDir: config.certsDir }
+  const registryHostOptions = { insecureRegistries: config.insecureRegistries, registryMirrors: config.registryMirrors, certsDir: config.certsDir }
   const registries = new Registries(new RegistryHosts(registryHostOptions))
-  const liveSettings = { labels: config.labels, debug: config.logLevel === 'debug' }
+  const liveSettings = { labels: config.labels, debug: config.logLevel === 'debug', registry: registryHostOptions }
   const blobSources = new BlobSources(paths.blobSources)
 
   const t0 = performance.now()
@@ -148,6 +150,7 @@ async function main(): Promise<number> {
     events,
     maxConcurrentDownloads: config.maxConcurrentDownloads,
     maxConcurrentUploads: config.maxConcurrentUploads,
+    onMirrorFailure: (mirror: string, err: unknown) => log.warn('registry mirror passed over', { mirror, err: messageOf(err) }),
   }
   const builds = new BuildService({
     containers,
@@ -165,7 +168,7 @@ async function main(): Promise<number> {
   await builds.init()
 
   const routes = new Routes()
-  systemRoutes(routes, { containers, images, volumes, events, builds, daemon: { id: daemonId.trim(), root: paths.root, cgroupVersion: cgroupVersion(), warnings, settings: liveSettings } })
+  systemRoutes(routes, { containers, images, volumes, events, builds, daemon: { id: daemonId.trim(), root: paths.root, cgroupVersion: cgroupVersion(), warnings, settings: liveSettings, configFile } })
   containerRoutes(routes, { containers })
   imageRoutes(routes, { images, content, layers, events, containers, distribution })
   distributionRoutes(routes, distribution)
@@ -218,45 +221,7 @@ async function main(): Promise<number> {
     }
   }
 
-  // SIGHUP: the config file again; what can change live does, the rest waits for a restart. A bad file changes nothing.
-  process.on('SIGHUP', () => {
-    let next: DaemonConfig
-    try {
-      const loaded = loadDaemonConfig(process.argv.slice(2))
-      if (loaded === 'help') return
-      next = loaded.config
-    } catch (err) {
-      log.error('configuration not reloaded', { file: configFile, err: messageOf(err) })
-      return
-    }
-    const changed: string[] = []
-    const differs = (a: unknown, b: unknown): boolean => JSON.stringify(a) !== JSON.stringify(b)
-    if (next.logLevel !== config.logLevel) {
-      log.setLevel(next.logLevel)
-      liveSettings.debug = next.logLevel === 'debug'
-      changed.push('log-level')
-    }
-    if (differs(next.labels, liveSettings.labels)) {
-      liveSettings.labels = next.labels
-      changed.push('labels')
-    }
-    if (differs(next.insecureRegistries, registryHostOptions.insecureRegistries)) {
-      registryHostOptions.insecureRegistries = next.insecureRegistries
-      changed.push('insecure-registries')
-    }
-    if (next.maxConcurrentDownloads !== distribution.maxConcurrentDownloads) {
-      distribution.maxConcurrentDownloads = next.maxConcurrentDownloads
-      changed.push('max-concurrent-downloads')
-    }
-    if (next.maxConcurrentUploads !== distribution.maxConcurrentUploads) {
-      distribution.maxConcurrentUploads = next.maxConcurrentUploads
-      changed.push('max-concurrent-uploads')
-    }
-    const live = new Set(['logLevel', 'labels', 'insecureRegistries', 'maxConcurrentDownloads', 'maxConcurrentUploads'])
-    const needRestart = (Object.keys(next) as Array<keyof DaemonConfig>).filter((k) => !live.has(k) && differs(next[k], config[k]))
-    config = { ...config, logLevel: next.logLevel }
-    log.info('configuration reloaded', { file: configFile, changed, ...(needRestart.length > 0 ? { needRestart } : {}) })
-  })
+  const stopReloading = reloadOnHangup(process.argv.slice(2), config, configFile, { log, settings: liveSettings, registryHosts: registryHostOptions, distribution })
 
   const stopped = new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'))
@@ -265,6 +230,7 @@ async function main(): Promise<number> {
   log.info('daemon ready', { version: process.version, root: paths.root })
   const signal = await stopped
   log.info('shutting down; containers keep running', { signal })
+  stopReloading()
   await dashboard?.close()
   await shutdown()
   log.info('daemon stopped')

@@ -60,7 +60,7 @@ export class RegistryClient {
   /** `GET /v2/`: finds the scheme and the auth challenge. Throws when the registry cannot be reached. */
   async ping(signal?: AbortSignal): Promise<void> {
     if (this.#base) return
-    const schemes = this.host.insecure ? ['https', 'http'] : ['https']
+    const schemes = this.host.scheme ? [this.host.scheme] : this.host.insecure ? ['https', 'http'] : ['https']
     let lastErr: unknown
     for (const scheme of schemes) {
       const url = new URL(`${scheme}://${this.host.address}/v2/`)

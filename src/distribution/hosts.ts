@@ -12,6 +12,8 @@ export interface RegistryHost {
   /** Listed as insecure (or loopback): HTTPS without verification, then plain HTTP, are allowed. */
   insecure: boolean
   tls: { ca?: Buffer[]; cert?: Buffer; key?: Buffer }
+  /** The one scheme to use, for a mirror whose URL names it; otherwise HTTPS, then HTTP when insecure. */
+  scheme?: 'http' | 'https'
 }
 
 export interface RegistryHostsOptions {
@@ -19,6 +21,8 @@ export interface RegistryHostsOptions {
   insecureRegistries: readonly string[]
   /** Per-registry TLS files, laid out as Docker's certs.d: `<dir>/<host[:port]>/{*.crt,*.cert,*.key}`. */
   certsDir: string
+  /** `registry-mirrors`: URLs tried in order before Docker Hub for its pulls. */
+  registryMirrors: readonly string[]
 }
 
 /** Docker Hub's index name, which `docker login` and config.json use for docker.io. */
@@ -34,6 +38,17 @@ export class RegistryHosts {
   async resolve(name: string): Promise<RegistryHost> {
     const address = name === defaultDomain ? 'registry-1.docker.io' : name
     return { name, address, insecure: this.isInsecure(name), tls: await this.#tlsFiles(name) }
+  }
+
+  /** The mirrors of a registry, in the order to try them: Docker Hub's from `registry-mirrors`, none for others. */
+  async mirrors(name: string): Promise<RegistryHost[]> {
+    if (name !== defaultDomain) return []
+    return Promise.all(
+      this.#opts.registryMirrors.map(async (mirror) => {
+        const url = new URL(mirror)
+        return { name: url.host, address: url.host, insecure: this.isInsecure(url.host), tls: await this.#tlsFiles(url.host), scheme: url.protocol === 'http:' ? 'http' : 'https' } as const
+      }),
+    )
   }
 
   /** Loopback (127.0.0.0/8, ::1, localhost) is always insecure, as Docker's default `127.0.0.0/8`. */
@@ -79,4 +94,21 @@ function inCidr(ip: string, cidr: string): boolean {
   const toInt = (s: string): number => s.split('.').reduce((n, o) => (n << 8) + Number(o), 0) >>> 0
   const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0
   return (toInt(ip) & mask) === (toInt(base) & mask)
+}
+
+/**
+ * A `registry-mirrors` entry as Docker accepts it: an http or https URL of a host, without credentials, path, query or
+ * fragment. Returns it with a trailing slash, as Docker shows mirrors.
+ */
+export function normalizeMirror(mirror: string): string {
+  let url: URL
+  try {
+    url = new URL(mirror)
+  } catch {
+    throw new Error(`invalid mirror: "${mirror}" is not a valid URI`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`invalid mirror: unsupported scheme "${url.protocol.slice(0, -1)}" in "${mirror}"`)
+  if (url.username || url.password) throw new Error(`invalid mirror: username/password not allowed in URI "${mirror}"`)
+  if (url.pathname !== '/' || url.search || url.hash) throw new Error(`invalid mirror: path, query, or fragment at end of the URI "${mirror}"`)
+  return `${url.protocol}//${url.host}/`
 }

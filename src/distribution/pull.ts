@@ -22,6 +22,8 @@ export interface PullDeps {
   blobSources: BlobSources
   /** Layers downloaded at once (Docker's --max-concurrent-downloads, 3). */
   concurrency: number
+  /** A mirror passed over, and why: for the daemon's log. */
+  onMirrorFailure?: (mirror: string, err: unknown) => void
 }
 
 export interface PullRequest {
@@ -53,8 +55,7 @@ const foreignLayerTypes = new Set(['application/vnd.docker.image.rootfs.foreign.
 export async function pullImage(req: PullRequest, deps: PullDeps): Promise<PullResult> {
   const { ref, progress } = req
   const repo = ref.path
-  const client = await deps.registries.client(ref.domain, req.credentials)
-  const top = await fetchTopManifest(client, req)
+  const { client, top } = await firstSource(req, deps)
   const platform = req.platform ?? hostPlatform()
   const { manifest, digest: manifestDigest } = await resolvePlatform(client, repo, top, platform, req.signal)
 
@@ -119,6 +120,24 @@ export async function pullImage(req: PullRequest, deps: PullDeps): Promise<PullR
   } finally {
     lease.release()
   }
+}
+
+/**
+ * The manifest from the first source that has it: each mirror in order, then the registry. A mirror that cannot
+ * be reached, refuses or lacks the image is passed over; once one answers, the pull stays with it, as Docker's does.
+ */
+async function firstSource(req: PullRequest, deps: PullDeps): Promise<{ client: RegistryClient; top: FetchedManifest }> {
+  const clients = await deps.registries.pullClients(req.ref.domain, req.credentials)
+  for (const [i, client] of clients.entries()) {
+    if (i === clients.length - 1) return { client, top: await fetchTopManifest(client, req) }
+    try {
+      return { client, top: await fetchTopManifest(client, req) }
+    } catch (err) {
+      if (req.signal?.aborted) throw err
+      deps.onMirrorFailure?.(client.host.address, err)
+    }
+  }
+  throw new Error('no registry to pull from')
 }
 
 export async function fetchTopManifest(client: RegistryClient, req: Pick<PullRequest, 'ref' | 'signal'>): Promise<FetchedManifest> {

@@ -25,6 +25,22 @@ export class Registries {
     return client
   }
 
+  /**
+   * Where to pull from, in order: the registry's mirrors (Docker Hub's `registry-mirrors`), then the registry itself.
+   * A mirror gets no credentials: those given are for the registry.
+   */
+  async pullClients(domain: string, creds: Credentials | undefined): Promise<RegistryClient[]> {
+    const mirrors = (await this.hosts.mirrors(domain)).map((host) => {
+      const key = `mirror ${host.scheme}://${host.address}|{}`
+      const hit = this.#clients.get(key)
+      if (hit && Date.now() - hit.used < 10 * 60_000) return hit.client
+      const client = new RegistryClient(host, undefined)
+      this.#clients.set(key, { client, used: Date.now() })
+      return client
+    })
+    return [...mirrors, await this.client(domain, creds)]
+  }
+
   /** Forgets clients for a registry (after a failed login, say). */
   forget(domain: string): void {
     for (const key of [...this.#clients.keys()]) if (key.startsWith(`${domain}|`)) this.#clients.delete(key)

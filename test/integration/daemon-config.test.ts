@@ -2,7 +2,8 @@ import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { BUSYBOX, caisdBin, runCommand, startDaemon } from '../helpers/daemon.ts'
+import { BUSYBOX, caisdBin, runCommand, startDaemon, waitFor } from '../helpers/daemon.ts'
+import { freePort, startRegistry } from '../helpers/registry.ts'
 
 const caisd = (...args: string[]): ReturnType<typeof runCommand> => runCommand(caisdBin, args)
 
@@ -58,4 +59,42 @@ test('daemon.json at start and SIGHUP: labels and insecure registries change liv
   assert.deepEqual((await info()).Labels, ['zone=b', 'tier=web'], 'a bad file leaves the settings in force')
   await reload(JSON.stringify({ labels: ['zone=b'], 'insecure-registries': ['10.0.0.0/8'], 'certs-dir': '/etc/cais/other-certs.d' }), /"changed":\["labels"\],"needRestart":\["certsDir"\]/)
   assert.equal((await d.client.containers.inspect(Id)).State.Running, true)
+})
+
+test('registry-mirrors: Docker Hub pulls try each mirror in order, pass over one that is down, show in info, and change on SIGHUP', async (t) => {
+  const reg = await startRegistry(t)
+  const dead = await freePort()
+  const d = await startDaemon(t, { importBusybox: true })
+  const file = join(d.dir, 'daemon.json')
+  const pushed = await d.cli('tag', BUSYBOX, `${reg.address}/library/busybox:mirrored`)
+  assert.equal(pushed.code, 0, pushed.stderr)
+  const push = await d.cli('push', `${reg.address}/library/busybox:mirrored`)
+  assert.equal(push.code, 0, push.stderr)
+
+  writeFileSync(file, JSON.stringify({ 'registry-mirrors': [`http://127.0.0.1:${dead}`, `http://${reg.address}/`] }))
+  await d.stop()
+  await d.start()
+  const info = await d.docker('info')
+  assert.match(info.stdout, new RegExp(`Registry Mirrors:\\n  http://127\\.0\\.0\\.1:${dead}/\\n  http://${reg.address}/\\n`))
+
+  const pull = await d.docker('pull', 'busybox:mirrored')
+  assert.equal(pull.code, 0, pull.stderr)
+  assert.match(pull.stdout, /Status: .* for busybox:mirrored/)
+  assert.match(d.logs(), new RegExp(`"msg":"registry mirror passed over","mirror":"127\\.0\\.0\\.1:${dead}"`))
+  assert.equal((await d.client.images.inspect('busybox:mirrored')).Id, (await d.client.images.inspect(BUSYBOX)).Id)
+
+  // After a reload with the working mirror alone, the dead one is no longer tried. (Pulls never reach the hub here.)
+  writeFileSync(file, JSON.stringify({ 'registry-mirrors': [`http://${reg.address}`] }))
+  const before = d.logs().length
+  d.signal('SIGHUP')
+  await waitFor('reload', () => /"changed":\["registry-mirrors"\]/.test(d.logs().slice(before)) || undefined)
+  assert.equal((await d.cli('rmi', 'busybox:mirrored')).code, 0)
+  const again = await d.docker('pull', 'busybox:mirrored')
+  assert.equal(again.code, 0, again.stderr)
+  assert.doesNotMatch(d.logs().slice(before), /registry mirror passed over/)
+  assert.deepEqual(((await d.client.system.info()) as { RegistryConfig?: { Mirrors?: string[] } }).RegistryConfig?.Mirrors, [`http://${reg.address}/`])
+
+  const refused = await runCommand(caisdBin, ['--config-file', '/dev/null', '--registry-mirror', 'ftp://mirror.example', '--validate'])
+  assert.equal(refused.code, 125)
+  assert.match(refused.stderr, /^caisd: invalid mirror: unsupported scheme "ftp" in "ftp:\/\/mirror\.example"/)
 })

@@ -21,7 +21,14 @@ export interface SystemDeps {
   events: EventBus
   builds: BuildService
   /** `settings` change when the config file is reloaded: read them at each request. */
-  daemon: { id: string; root: string; cgroupVersion: '1' | '2'; warnings: string[]; settings: { labels: string[]; debug: boolean } }
+  daemon: { id: string; root: string; cgroupVersion: '1' | '2'; warnings: string[]; settings: DaemonSettings; configFile: string | undefined }
+}
+
+/** What `info` reports of the daemon's configuration. */
+export interface DaemonSettings {
+  labels: string[]
+  debug: boolean
+  registry: { insecureRegistries: readonly string[]; registryMirrors: readonly string[] }
 }
 
 export function systemRoutes(routes: Routes, d: SystemDeps): void {
@@ -95,7 +102,7 @@ export function systemRoutes(routes: Routes, d: SystemDeps): void {
       OSType: 'linux',
       Architecture: process.arch === 'x64' ? 'x86_64' : process.arch,
       IndexServerAddress: 'https://index.docker.io/v1/',
-      RegistryConfig: { IndexConfigs: {}, InsecureRegistryCIDRs: ['127.0.0.0/8'], Mirrors: [] },
+      RegistryConfig: registryConfig(d.daemon.settings.registry),
       NCPU: availableParallelism(),
       MemTotal: totalmem(),
       GenericResources: null,
@@ -119,6 +126,7 @@ export function systemRoutes(routes: Routes, d: SystemDeps): void {
       SecurityOptions: ['name=seccomp,profile=builtin'],
       CDISpecDirs: [],
       Warnings: d.daemon.warnings,
+      ...(d.daemon.configFile ? { ConfigFile: d.daemon.configFile } : {}),
     }
     sendJson(ctx, 200, info)
   })
@@ -240,4 +248,14 @@ function operatingSystem(): string {
   } catch {
     return 'Linux'
   }
+}
+
+/** Docker's RegistryConfig: insecure registries split into CIDRs and named ones, Docker Hub with its mirrors. */
+function registryConfig(r: DaemonSettings['registry']): SystemInfo['RegistryConfig'] {
+  const cidrs = ['127.0.0.0/8', ...r.insecureRegistries.filter((e) => e.includes('/'))]
+  const indexConfigs: Record<string, { Name: string; Mirrors: string[]; Secure: boolean; Official: boolean }> = {
+    'docker.io': { Name: 'docker.io', Mirrors: [...r.registryMirrors], Secure: true, Official: true },
+  }
+  for (const name of r.insecureRegistries.filter((e) => !e.includes('/'))) indexConfigs[name] = { Name: name, Mirrors: [], Secure: false, Official: false }
+  return { IndexConfigs: indexConfigs, InsecureRegistryCIDRs: cidrs, Mirrors: [...r.registryMirrors] }
 }

@@ -29,6 +29,7 @@ export const infoCommand: Command = {
       ` Logging Driver: ${String(info['LoggingDriver'])}`,
       ` Cgroup Driver: ${String(info['CgroupDriver'])}`,
       ` Cgroup Version: ${String(info['CgroupVersion'])}`,
+      ` Runtimes: ${Object.keys((info['Runtimes'] as Record<string, unknown> | undefined) ?? {}).join(' ')}`,
       ` Default Runtime: ${String(info['DefaultRuntime'])}`,
       ` Kernel Version: ${String(info['KernelVersion'])}`,
       ` Operating System: ${String(info['OperatingSystem'])}`,
@@ -40,6 +41,15 @@ export const infoCommand: Command = {
       ` ID: ${info.ID}`,
       ` Docker Root Dir: ${String(info['DockerRootDir'])}`,
     ]
+    if (typeof info['ConfigFile'] === 'string') lines.push(` Config File: ${info['ConfigFile']}`)
+    lines.push(` Debug Mode: ${String(info['Debug'])}`)
+    const registry = info['RegistryConfig'] as { IndexConfigs?: Record<string, { Name: string; Secure: boolean }>; InsecureRegistryCIDRs?: string[]; Mirrors?: string[] } | undefined
+    const insecure = [...Object.values(registry?.IndexConfigs ?? {}).filter((c) => !c.Secure).map((c) => c.Name), ...(registry?.InsecureRegistryCIDRs ?? [])]
+    if (insecure.length > 0) lines.push(' Insecure Registries:', ...insecure.map((r) => `  ${r}`))
+    if ((registry?.Mirrors ?? []).length > 0) lines.push(' Registry Mirrors:', ...registry!.Mirrors!.map((m) => `  ${m}`))
+    const labels = (info['Labels'] as string[] | undefined) ?? []
+    if (labels.length > 0) lines.push(' Labels:', ...labels.map((l) => `  ${l}`))
+    lines.push(` Live Restore Enabled: ${String(info['LiveRestoreEnabled'])}`)
     for (const l of lines) io.out(l)
     for (const w of (info['Warnings'] as string[] | undefined) ?? []) io.err(`WARNING: ${w}`)
     return 0
