@@ -4,6 +4,7 @@ export type Handler = (ctx: RequestContext) => Promise<void>
 
 interface Route {
   method: string
+  pattern: string
   re: RegExp
   names: string[]
   handler: Handler
@@ -23,7 +24,7 @@ export class Routes {
       names.push(name)
       return greedy ? '(.+)' : '([^/]+)'
     })
-    this.#routes.push({ method, re: new RegExp(`^${re}$`), names, handler })
+    this.#routes.push({ method, pattern, re: new RegExp(`^${re}$`), names, handler })
   }
 
   get(p: string, h: Handler): void {
@@ -42,14 +43,14 @@ export class Routes {
     this.add('PUT', p, h)
   }
 
-  match(method: string, path: string): { handler: Handler; params: Record<string, string> } | undefined {
+  match(method: string, path: string): { handler: Handler; params: Record<string, string>; pattern: string } | undefined {
     for (const r of this.#routes) {
       if (r.method !== method) continue
       const m = r.re.exec(path)
       if (!m) continue
       const params: Record<string, string> = {}
       r.names.forEach((n, i) => (params[n] = decodeURIComponent(m[i + 1]!)))
-      return { handler: r.handler, params }
+      return { handler: r.handler, params, pattern: r.pattern }
     }
     return undefined
   }

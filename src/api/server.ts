@@ -20,16 +20,27 @@ import { apiVersion, compareVersions, minApiVersion } from './versions.ts'
  */
 export const serverLimits = { headersTimeoutMs: 15_000, maxHeaderBytes: 64 * 1024, maxUrlBytes: 16 * 1024, keepAliveTimeoutMs: 5000, checkEveryMs: 1000 }
 
+/** A request as the server saw it when it ended: its route's pattern (not its path, which names objects) and status. */
+export interface ObservedRequest {
+  method: string
+  route: string
+  status: number
+  seconds: number
+}
+
 export class ApiServer {
   readonly #servers: Server[] = []
   readonly #routes: Routes
   readonly #log: Logger
   readonly #inflight = new Set<AbortController>()
+  readonly #observe: ((r: ObservedRequest) => void) | undefined
   #seq = 0
 
-  constructor(routes: Routes, log: Logger) {
+  /** `observe` hears of each request when it ends, by its route's pattern (the metrics). */
+  constructor(routes: Routes, log: Logger, observe?: (r: ObservedRequest) => void) {
     this.#routes = routes
     this.#log = log
+    this.#observe = observe
   }
 
   /** A plain HTTP server for one listener (TLS listeners pass their own https server to `serve`). */
@@ -93,6 +104,7 @@ export class ApiServer {
     ;(res ?? upgrade?.socket)?.once('close', onClose)
     if (res) for (const [k, v] of Object.entries(commonHeaders())) res.setHeader(k, v)
     const started = performance.now()
+    let pattern = 'unmatched'
     try {
       if (m && compareVersions(version, apiVersion) > 0) {
         throw new CaisError('invalid', `client version ${version} is too new. Maximum supported API version is ${apiVersion}`)
@@ -110,6 +122,7 @@ export class ApiServer {
       }
       const route = this.#routes.match(method, path)
       if (!route) throw new CaisError('not-found', 'page not found')
+      pattern = route.pattern
       ctx.params = route.params
       await route.handler(ctx)
     } catch (err) {
@@ -121,7 +134,9 @@ export class ApiServer {
       if (method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS') {
         log.info('audit', { method, path: url.pathname, status: res?.statusCode ?? 101, peer: peerOf(req) })
       }
-      if (log.enabled('debug')) log.debug('request', { method: req.method, url: req.url, ms: +(performance.now() - started).toFixed(1) })
+      const ms = performance.now() - started
+      if (log.enabled('debug')) log.debug('request', { method: req.method, url: req.url, ms: +ms.toFixed(1) })
+      this.#observe?.({ method: req.method ?? 'GET', route: pattern, status: res?.statusCode ?? 101, seconds: ms / 1000 })
     }
   }
 

@@ -41,6 +41,7 @@ const keys: Record<string, { flag: string; kind: Kind }> = {
   'overlay-listen': { flag: '--overlay-listen', kind: 'string' },
   'overlay-peers': { flag: '--overlay-peer', kind: 'list' },
   'dashboard-listen': { flag: '--dashboard-listen', kind: 'string' },
+  'metrics-addr': { flag: '--metrics-addr', kind: 'string' },
   'dashboard-password-file': { flag: '--dashboard-password-file', kind: 'string' },
 }
 

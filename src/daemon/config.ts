@@ -39,6 +39,8 @@ export interface DaemonConfig {
   /** Serve the dashboard too, at `HOST:PORT` (`--dashboard-listen`); off loopback it needs TLS and a CA or a password. */
   dashboardListen: string | undefined
   dashboardPasswordFile: string | undefined
+  /** Serve Prometheus metrics at `HOST:PORT`/metrics (`--metrics-addr`). */
+  metricsAddr: string | undefined
   /** `key=value` labels of this daemon (`--label`), shown by `info`. */
   labels: string[]
 }
@@ -82,6 +84,7 @@ Options:
                                    SIGHUP reads it again and applies what can change live
       --validate                   Check the configuration file and the flags, then exit
       --label list                 key=value labels of this daemon
+      --metrics-addr string        Serve Prometheus metrics at HOST:PORT/metrics, e.g. 127.0.0.1:9323 (no authentication)
   -h, --help                       Print usage
 `
 
@@ -112,6 +115,7 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
     overlayToken: process.env['CAIS_OVERLAY_TOKEN'] ?? '',
     dashboardListen: undefined,
     dashboardPasswordFile: undefined,
+    metricsAddr: undefined,
     labels: [],
   }
   for (let i = 0; i < argv.length; i++) {
@@ -243,6 +247,12 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
         const l = next()
         if (!/^[^=]+=/.test(l)) throw invalid(`bad label "${l}": expected key=value`)
         c.labels.push(l)
+        break
+      }
+      case '--metrics-addr': {
+        const v = next()
+        if (!/^(\[[0-9a-fA-F:]+\]|[^:/]*):\d{1,5}$/.test(v)) throw invalid(`invalid --metrics-addr ${v}: expected HOST:PORT, as 127.0.0.1:9323`)
+        c.metricsAddr = v
         break
       }
       case '--dashboard-listen':

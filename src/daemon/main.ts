@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import type { Server } from 'node:http'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ApiServer } from '../api/server.ts'
@@ -50,6 +51,7 @@ import { cgroupVersion, hostProblems, listenerWarnings } from './host-check.ts'
 import { openListeners } from './listeners.ts'
 import { claimPidFile, releasePidFile } from './pidfile.ts'
 import { reloadOnHangup } from './reload.ts'
+import { engineVersion } from '../api/versions.ts'
 
 async function main(): Promise<number> {
   let config: DaemonConfig
@@ -151,6 +153,7 @@ async function main(): Promise<number> {
     maxConcurrentDownloads: config.maxConcurrentDownloads,
     maxConcurrentUploads: config.maxConcurrentUploads,
     onMirrorFailure: (mirror: string, err: unknown) => log.warn('registry mirror passed over', { mirror, err: messageOf(err) }),
+    transferred: undefined as ((direction: 'pull' | 'push', bytes: number) => void) | undefined,
   }
   const builds = new BuildService({
     containers,
@@ -182,7 +185,12 @@ async function main(): Promise<number> {
   health.start()
   const logRotation = new LogRotator({ containers, events, log })
   logRotation.start()
-  const api = new ApiServer(routes, log)
+  // Only when asked for: prom-client and its event-loop monitor cost memory and CPU a daemon without them need not pay.
+  const metrics = config.metricsAddr
+    ? new (await import('../metrics/engine-metrics.ts')).EngineMetrics({ daemonId: daemonId.trim(), version: engineVersion, containerCounts: () => containers.counts(), imageCount: () => images.count, events })
+    : undefined
+  if (metrics) distribution.transferred = (direction, bytes) => metrics.transferred(direction, bytes)
+  const api = new ApiServer(routes, log, metrics ? (r) => metrics.observeRequest(r) : undefined)
 
   const socketPaths: string[] = []
   // What a stop undoes, at a signal or when a listener cannot open (a port in use): containers keep running.
@@ -210,6 +218,20 @@ async function main(): Promise<number> {
     throw err
   }
 
+  let metricsServer: Server | undefined
+  if (config.metricsAddr && metrics) {
+    try {
+      const { serveMetrics } = await import('../metrics/server.ts')
+      const served = await serveMetrics(config.metricsAddr, metrics.registry)
+      metricsServer = served.server
+      log.info('metrics listening', { url: served.url })
+    } catch (err) {
+      log.error('cannot serve metrics', { err })
+      await shutdown()
+      throw err
+    }
+  }
+
   let dashboard: DashboardServer | undefined
   if (config.dashboardListen) {
     try {
@@ -231,6 +253,8 @@ async function main(): Promise<number> {
   const signal = await stopped
   log.info('shutting down; containers keep running', { signal })
   stopReloading()
+  metricsServer?.closeAllConnections()
+  metricsServer?.close()
   await dashboard?.close()
   await shutdown()
   log.info('daemon stopped')

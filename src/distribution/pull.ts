@@ -22,6 +22,8 @@ export interface PullDeps {
   blobSources: BlobSources
   /** Layers downloaded at once (Docker's --max-concurrent-downloads, 3). */
   concurrency: number
+  /** Blob bytes downloaded, for the metrics. */
+  transferred?: (direction: 'pull', bytes: number) => void
   /** A mirror passed over, and why: for the daemon's log. */
   onMirrorFailure?: (mirror: string, err: unknown) => void
 }
@@ -74,6 +76,7 @@ export async function pullImage(req: PullRequest, deps: PullDeps): Promise<PullR
       await deps.content.ingest(blob.body, configDigest).catch((err: unknown) => {
         throw invalid(`failed to pull config ${configDigest}: ${messageOf(err)}`, err)
       })
+      deps.transferred?.('pull', await deps.content.size(configDigest))
     }
     const config = JSON.parse((await deps.content.read(configDigest)).toString('utf8')) as ImageConfig
     const diffIds = config.rootfs?.diff_ids ?? []
@@ -304,7 +307,15 @@ class LayerDownloads {
   async #fetch(layer: Descriptor, id: string): Promise<void> {
     const blob = await this.#client.getBlob(this.#repo, layer.digest, this.#abort.signal)
     const report = byteProgress(this.#progress, id, 'Downloading', layer.size || blob.size)
-    blob.body.on('data', (chunk: Buffer) => report(chunk.length))
-    await this.#deps.content.ingest(blob.body, layer.digest, { signal: this.#abort.signal })
+    let bytes = 0
+    blob.body.on('data', (chunk: Buffer) => {
+      bytes += chunk.length
+      report(chunk.length)
+    })
+    try {
+      await this.#deps.content.ingest(blob.body, layer.digest, { signal: this.#abort.signal })
+    } finally {
+      this.#deps.transferred?.('pull', bytes)
+    }
   }
 }

@@ -21,6 +21,8 @@ export interface PushDeps {
   concurrency: number
   /** Blobs larger than this go up in PATCH chunks of this size; smaller ones in one PUT. */
   chunkSize: number
+  /** Blob bytes uploaded, for the metrics. */
+  transferred?: (direction: 'push', bytes: number) => void
 }
 
 export interface PushRequest {
@@ -124,6 +126,7 @@ async function pushBlob(
     await client.finishUpload(repo, uploadAt, blob.digest, Buffer.alloc(0), 0)
   }
   report(0, true)
+  deps.transferred?.('push', size)
   status('Pushed')
 }
 

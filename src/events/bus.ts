@@ -8,6 +8,8 @@ export class EventBus {
   readonly #buffer: EventMessage[] = []
   readonly #listeners = new Set<Listener>()
   readonly #capacity: number
+  /** Events emitted since the start, by `type action`, for the metrics. */
+  readonly emitted = new Map<string, number>()
 
   constructor(capacity = 1024) {
     this.#capacity = capacity
@@ -32,9 +34,16 @@ export class EventBus {
       e.status = action
       e.id = id
     }
+    const key = `${type} ${action}`
+    this.emitted.set(key, (this.emitted.get(key) ?? 0) + 1)
     this.#buffer.push(e)
     if (this.#buffer.length > this.#capacity) this.#buffer.shift()
     for (const l of this.#listeners) l(e)
+  }
+
+  /** Live subscriptions (`/events` streams and the daemon's own watchers). */
+  get subscribers(): number {
+    return this.#listeners.size
   }
 
   /** Past events (oldest first) and a subscription to new ones; call the returned function to stop. */
