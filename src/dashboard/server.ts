@@ -287,7 +287,7 @@ const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.ch
 export function defaultAssetsDir(): string {
   let dir = process.env['CAIS_INSTALL_DIR'] ?? dirname(resolve(process.argv[1] ?? '.'))
   for (let up = dir; ; up = dirname(up)) {
-    if (existsSync(join(up, 'package.json')) && existsSync(join(up, 'src', 'dashboard'))) {
+    if (existsSync(join(up, 'package.json')) && existsSync(join(up, 'dist', 'dashboard'))) {
       dir = up
       break
     }

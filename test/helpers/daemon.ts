@@ -82,7 +82,8 @@ export interface TestDaemon {
  * mounts, conmon processes) is removed in t.after, even when the test fails. `wrap` runs caisd through a launcher
  * that execs it (`wrap[0] wrap[1..] caisd ARGS`), as systemd's socket activation does.
  */
-export async function startDaemon(t: TestContext, opts: { importBusybox?: boolean; args?: string[]; netns?: string; wrap?: string[] } = {}): Promise<TestDaemon> {
+export async function startDaemon(t: TestContext, opts: { importBusybox?: boolean; args?: string[]; netns?: string; wrap?: string[]; bin?: string } = {}): Promise<TestDaemon> {
+  const caisd = opts.bin ?? caisdBin
   const dir = mkdtempSync('/tmp/cais-test-')
   const net = claimNetworkSlot()
   const root = join(dir, 'root')
@@ -101,10 +102,10 @@ export async function startDaemon(t: TestContext, opts: { importBusybox?: boolea
     // In a test "host" (a network namespace of the test's own): nsenter switches only the network namespace and
     // execs caisd, so the child is caisd itself and its mounts stay visible to the cleanup.
     child = opts.netns
-      ? spawn('nsenter', [`--net=/run/netns/${opts.netns}`, caisdBin, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] })
+      ? spawn('nsenter', [`--net=/run/netns/${opts.netns}`, caisd, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] })
       : opts.wrap
-        ? spawn(opts.wrap[0]!, [...opts.wrap.slice(1), caisdBin, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] })
-        : spawn(caisdBin, argv, { stdio: ['ignore', 'ignore', 'pipe'] })
+        ? spawn(opts.wrap[0]!, [...opts.wrap.slice(1), caisd, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] })
+        : spawn(caisd, argv, { stdio: ['ignore', 'ignore', 'pipe'] })
     child.stderr!.on('data', (d: Buffer) => (log += d.toString()))
     const deadline = Date.now() + 20_000
     for (;;) {
@@ -173,6 +174,26 @@ export async function startDaemon(t: TestContext, opts: { importBusybox?: boolea
   await start()
   if (opts.importBusybox ?? true) await d.importBusybox()
   return d
+}
+
+/**
+ * A launcher that does what systemd's socket activation does: it listens on `socketPath`, passes the socket as fd 3
+ * with LISTEN_FDS=1 and LISTEN_PID of the process it then execs (its arguments). For startDaemon's `wrap`.
+ */
+export function socketActivationLauncher(dir: string, socketPath: string): string[] {
+  const launcher = [
+    'import os, socket, sys',
+    's = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)',
+    `s.bind(${JSON.stringify(socketPath)})`,
+    's.listen(16)',
+    'os.dup2(s.fileno(), 3)',
+    'os.set_inheritable(3, True)',
+    'os.environ["LISTEN_FDS"] = "1"',
+    'os.environ["LISTEN_PID"] = str(os.getpid())',
+    'os.execv(sys.argv[1], sys.argv[1:])',
+  ].join('\n')
+  writeFileSync(join(dir, 'launch.py'), launcher)
+  return ['python3', join(dir, 'launch.py')]
 }
 
 const slotsDir = '/tmp/cais-test-netslots'

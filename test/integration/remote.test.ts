@@ -8,7 +8,7 @@ import { type Socket, connect } from 'node:net'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { makeTar } from '../helpers/archive.ts'
-import { caisBin, caisdBin, claimNetworkSlot, dockerBin, runCommand, startDaemon, waitFor } from '../helpers/daemon.ts'
+import { caisBin, caisdBin, claimNetworkSlot, dockerBin, runCommand, socketActivationLauncher, startDaemon, waitFor } from '../helpers/daemon.ts'
 import { removeChains, unmountUnder } from '../helpers/host-cleanup.ts'
 import { freePort } from '../helpers/registry.ts'
 
@@ -90,19 +90,7 @@ test('socket activation (fd://) and --group: caisd serves a socket it was handed
   const dir = mkdtempSync('/tmp/cais-test-fd-')
   t.after(() => rmSync(dir, { recursive: true, force: true }))
   const activated = join(dir, 'activated.sock')
-  const launcher = [
-    'import os, socket, sys',
-    's = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)',
-    `s.bind(${JSON.stringify(activated)})`,
-    's.listen(16)',
-    'os.dup2(s.fileno(), 3)',
-    'os.set_inheritable(3, True)',
-    'os.environ["LISTEN_FDS"] = "1"',
-    'os.environ["LISTEN_PID"] = str(os.getpid())',
-    'os.execv(sys.argv[1], sys.argv[1:])',
-  ].join('\n')
-  writeFileSync(join(dir, 'launch.py'), launcher)
-  const d = await startDaemon(t, { importBusybox: false, args: ['-H', 'fd://', '--group', '4242'], wrap: ['python3', join(dir, 'launch.py')] })
+  const d = await startDaemon(t, { importBusybox: false, args: ['-H', 'fd://', '--group', '4242'], wrap: socketActivationLauncher(dir, activated) })
   assert.equal(statSync(d.socket).gid, 4242)
   assert.equal(statSync(d.socket).mode & 0o777, 0o660)
   const viaFd = await runCommand(caisBin, ['-H', `unix://${activated}`, 'version', '--format', '{{.Server.Version}}'])
