@@ -121,8 +121,8 @@ export function normaliseHostConfig(h: Partial<HostConfig> | undefined): HostCon
   hc.PortBindings = h?.PortBindings ?? {}
   hc.RestartPolicy = h?.RestartPolicy?.Name ? h.RestartPolicy : { Name: 'no', MaximumRetryCount: 0 }
   hc.AutoRemove = h?.AutoRemove ?? false
-  // Options without a driver (`--log-opt max-size=1m` alone) are the default driver's, as Docker's.
-  hc.LogConfig = { Type: h?.LogConfig?.Type || 'json-file', Config: h?.LogConfig?.Config ?? {} }
+  // No driver means the daemon's (effectiveLogConfig, at create); options without one are for it, as Docker's.
+  hc.LogConfig = { Type: h?.LogConfig?.Type || '', Config: h?.LogConfig?.Config ?? {} }
   hc.Privileged = h?.Privileged ?? false
   hc.ReadonlyRootfs = h?.ReadonlyRootfs ?? false
   hc.CapAdd = h?.CapAdd ?? null
@@ -138,9 +138,6 @@ export function normaliseHostConfig(h: Partial<HostConfig> | undefined): HostCon
     } catch (err) {
       throw invalid((err as Error).message)
     }
-  }
-  if (!['json-file', 'none', 'k8s-file', 'local'].includes(hc.LogConfig.Type)) {
-    throw invalid(`logger: no log driver named '${hc.LogConfig.Type}' is registered`)
   }
   if (!['no', 'always', 'unless-stopped', 'on-failure'].includes(hc.RestartPolicy.Name)) {
     throw invalid(`invalid restart policy '${hc.RestartPolicy.Name}'`)

@@ -1,28 +1,87 @@
 import { invalid } from '../lib/errors.ts'
 import { parseBytes } from '../lib/size.ts'
+import { checkSyslogOptions } from './syslog-format.ts'
 
-const drivers = ['json-file', 'local', 'k8s-file', 'none']
-const fileOptions = ['max-size', 'max-file', 'compress', 'labels', 'labels-regex', 'env', 'env-regex', 'tag']
-
-/** Docker's checks of `--log-driver` and `--log-opt` at create. */
-export function validateLogConfig(config: { Type: string; Config: Record<string, string> }): void {
-  if (!drivers.includes(config.Type)) throw invalid(`logger: no log driver named '${config.Type}' is registered`)
-  for (const [k, v] of Object.entries(config.Config)) {
-    if (config.Type === 'none') throw invalid(`unknown log opt '${k}' for none log driver`)
-    if (!fileOptions.includes(k)) throw invalid(`unknown log opt '${k}' for ${config.Type} log driver`)
-    if (k === 'max-size' && (parseBytes(v) === undefined || parseBytes(v)! <= 0)) throw invalid(`invalid value for max-size: ${v}`)
-    if (k === 'max-file' && (!/^\d+$/.test(v) || Number(v) < 1)) throw invalid('max-file cannot be less than 1')
-  }
+export interface LogConfig {
+  Type: string
+  Config: Record<string, string>
 }
 
 /**
- * The cap conmon keeps on the live log file: it starts a new file when a write would pass it. With json-file's
- * `max-size` that is the rotation itself (log-rotation.ts keeps the replaced files). With `none` the log exists
- * only for attach (`run` and `start -a` show the output, as Docker's) and stays under 1 MiB.
+ * The log drivers. Every one but `none` keeps the output in a file conmon writes (so `docker logs` reads it, and a
+ * slow reader never holds the container up); `local` is that file with Docker's local-driver limits, and `syslog`
+ * also sends each line to a syslog server (syslog-forwarder.ts), as Docker's dual logging keeps a local copy.
  */
-export function conmonLogSizeMax(config: { Type: string; Config: Record<string, string> }): number | undefined {
-  if (config.Type === 'none') return 1024 * 1024
-  return parseBytes(config.Config['max-size'] ?? '') || undefined
+export const logDrivers = ['json-file', 'local', 'syslog', 'k8s-file', 'none']
+
+/** Options of every driver: how a line reaches the driver (`mode`, `max-buffer-size`), as Docker's. */
+const commonOptions = ['mode', 'max-buffer-size']
+const attributeOptions = ['labels', 'labels-regex', 'env', 'env-regex', 'tag']
+const driverOptions: Record<string, string[]> = {
+  'json-file': ['max-size', 'max-file', 'compress', ...attributeOptions],
+  'k8s-file': ['max-size', 'max-file', 'compress', ...attributeOptions],
+  local: ['max-size', 'max-file', 'compress'],
+  syslog: [
+    'syslog-address',
+    'syslog-facility',
+    'syslog-format',
+    'syslog-tls-ca-cert',
+    'syslog-tls-cert',
+    'syslog-tls-key',
+    'syslog-tls-skip-verify',
+    ...attributeOptions,
+  ],
+  none: [],
+}
+
+/** Docker's limits for the files of the local driver, and of the copy kept beside a syslog (its dual logging). */
+const localDefaults = { maxSize: 20 * 1024 * 1024, maxFile: 5 }
+
+/** Docker's checks of `--log-driver` and `--log-opt`, at create and for the daemon's default. */
+export function validateLogConfig(config: LogConfig): void {
+  const allowed = driverOptions[config.Type]
+  if (!allowed) throw invalid(`logger: no log driver named '${config.Type}' is registered`)
+  for (const [k, v] of Object.entries(config.Config)) {
+    if (config.Type === 'none' && !commonOptions.includes(k)) throw invalid(`unknown log opt '${k}' for none log driver`)
+    if (!allowed.includes(k) && !commonOptions.includes(k)) throw invalid(`unknown log opt '${k}' for ${config.Type} log driver`)
+    if (k === 'max-size' && (parseBytes(v) === undefined || parseBytes(v)! <= 0)) throw invalid(`invalid value for max-size: ${v}`)
+    if (k === 'max-file' && (!/^\d+$/.test(v) || Number(v) < 1)) throw invalid('max-file cannot be less than 1')
+    if (k === 'mode' && v !== 'blocking' && v !== 'non-blocking') throw invalid(`logger: unknown log mode: ${v}`)
+    if (k === 'max-buffer-size' && (parseBytes(v) === undefined || parseBytes(v)! <= 0)) throw invalid(`logger: could not parse max-buffer-size: ${v}`)
+  }
+  if (config.Config['max-buffer-size'] !== undefined && config.Config['mode'] !== 'non-blocking') {
+    throw invalid("logger: max-buffer-size option is only supported with 'mode=non-blocking'")
+  }
+  if (config.Type === 'syslog') checkSyslogOptions(config.Config)
+}
+
+/**
+ * A container's log config from what it asked for and the daemon's default (`--log-driver`, `--log-opt`), as
+ * Docker merges them: no driver means the daemon's, with the daemon's options under the container's own; another
+ * driver keeps only its own options.
+ */
+export function effectiveLogConfig(asked: Partial<LogConfig> | undefined, daemonDefault: LogConfig): LogConfig {
+  const type = asked?.Type || daemonDefault.Type
+  const own = asked?.Config ?? {}
+  return { Type: type, Config: type === daemonDefault.Type ? { ...daemonDefault.Config, ...own } : { ...own } }
+}
+
+/** The size and number of log files kept: the options, or the driver's defaults (none for json-file). */
+export function logFileLimits(config: LogConfig): { maxSize: number | undefined; maxFile: number } {
+  if (config.Type === 'none') return { maxSize: 1024 * 1024, maxFile: 1 }
+  const bounded = config.Type === 'local' || config.Type === 'syslog'
+  const maxSize = parseBytes(config.Config['max-size'] ?? '') || (bounded ? localDefaults.maxSize : undefined)
+  const maxFile = Number(config.Config['max-file'] ?? '') || (bounded ? localDefaults.maxFile : 1)
+  return { maxSize, maxFile }
+}
+
+/**
+ * The cap conmon keeps on the live log file: it starts a new file when a write would pass it. With a max-size
+ * that is the rotation itself (log-rotation.ts keeps the replaced files). With `none` the log exists only for
+ * attach (`run` and `start -a` show the output, as Docker's) and stays under 1 MiB.
+ */
+export function conmonLogSizeMax(config: LogConfig): number | undefined {
+  return logFileLimits(config).maxSize
 }
 
 /**

@@ -3,7 +3,7 @@ import { basename, dirname, join } from 'node:path'
 import type { EventBus } from '../events/bus.ts'
 import { isErrno } from '../lib/errors.ts'
 import type { Logger } from '../lib/log.ts'
-import { parseBytes } from '../lib/size.ts'
+import { logFileLimits } from './log-config.ts'
 import type { ContainerService } from './service.ts'
 import { ContainerTimers, followRunning } from './running-watch.ts'
 
@@ -64,9 +64,9 @@ export class LogRotator {
       return
     }
     const cfg = rec.hostConfig.LogConfig
-    const maxSize = cfg.Type === 'none' ? undefined : parseBytes(cfg.Config['max-size'] ?? '')
+    if (cfg.Type === 'none') return
+    const { maxSize, maxFile } = logFileLimits(cfg)
     if (!maxSize) return
-    const maxFile = Number(cfg.Config['max-file'] ?? '1') || 1
     const logPath = rec.logPath
     const check = (): void => {
       try {

@@ -19,6 +19,8 @@ export interface RunSpecDeps {
   ipv6: boolean
   /** What its legacy links tell it (`ALIAS_PORT_…`); its own environment wins over these. */
   linkEnv?: string[]
+  /** no_new_privs for its process: its `--security-opt`, else the daemon's `--no-new-privileges`. */
+  noNewPrivileges: boolean
 }
 
 /**
@@ -68,7 +70,7 @@ export async function runSpec(rec: ContainerRecord, merged: string, network: 'ho
     shmSize: (hc['ShmSize'] as number | undefined) || 64 * 1024 * 1024,
     ...resourcesOf(hc),
     ulimits: (hc['Ulimits'] as Array<{ Name: string; Soft: number; Hard: number }> | null | undefined) ?? [],
-    noNewPrivileges: ((hc['SecurityOpt'] as string[] | undefined) ?? []).some((o) => /^no-new-privileges(:true|=true)?$/.test(o)),
+    noNewPrivileges: deps.noNewPrivileges,
   })
 }
 

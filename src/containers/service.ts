@@ -31,6 +31,7 @@ import type { ContainerFs } from './archive.ts'
 import { validateSecurity } from './security.ts'
 import { type ViewDeps, attributesOf, inspectView, summaryView } from './views.ts'
 import { conmonLogSizeMax, logAttributes, validateLogConfig } from './log-config.ts'
+import { type ContainerDefaults, applyCreateDefaults, builtinDefaults, dnsFor, noNewPrivileges } from './defaults.ts'
 import { parseTimestamp } from '../lib/time.ts'
 import { RestartScheduler, startsWithDaemon } from './restart-policy.ts'
 import { ContainerNetworks } from './container-networks.ts'
@@ -58,6 +59,10 @@ export interface ContainerServiceDeps {
   initBinary: string
   /** Where bundles (config.json, pid files) live: lost on reboot, as /run is. */
   runtimeDir: string
+  /** The daemon's settings for containers that do not make their own: log driver, DNS, ulimits, shm size. */
+  defaults?: ContainerDefaults
+  /** Fails a start whose log target cannot be reached (the syslog driver's), before anything is set up. */
+  checkLogTarget?: (rec: ContainerRecord) => Promise<void>
 }
 
 const defaultStopTimeout = 10
@@ -65,6 +70,9 @@ const defaultStopTimeout = 10
 /** The container life cycle: create, start, stop, kill, wait, remove, and the views Docker clients read. */
 export class ContainerService implements ImageUsers, VolumeUsers {
   readonly #d: ContainerServiceDeps
+  get #defaults(): ContainerDefaults {
+    return this.#d.defaults ?? builtinDefaults
+  }
   readonly #lock = new KeyedMutex()
   readonly #names = new Map<string, string>()
   /** Per-container 'exit' and 'removed' notifications, for wait, attach and logs --follow. */
@@ -239,6 +247,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     const hostConfig = normaliseHostConfig(body.HostConfig)
     validateResources(hostConfig, availableParallelism())
     await validateSecurity(hostConfig, body.Hostname ?? '')
+    applyCreateDefaults(hostConfig, this.#defaults)
     validateLogConfig(hostConfig.LogConfig)
     const networks = requestedNetworks(body, hostConfig, this.#d.networks, (ref) => this.get(ref))
     const id = newId()
@@ -289,11 +298,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       await mkdir(dir, { recursive: true, mode: 0o710 })
       await this.#d.rootfs.create(join(dir, 'rootfs'))
       const list = (k: string): string[] => stringList(hostConfig, k)
-      await writeEtcFiles({ hostname: rec.hostnamePath, hosts: rec.hostsPath, resolvConf: rec.resolvConfPath }, config.Hostname, list('ExtraHosts'), {
-        servers: list('Dns'),
-        search: list('DnsSearch'),
-        options: list('DnsOptions'),
-      })
+      await writeEtcFiles({ hostname: rec.hostnamePath, hosts: rec.hostsPath, resolvConf: rec.resolvConfPath }, config.Hostname, list('ExtraHosts'), dnsFor(hostConfig, this.#defaults))
       await this.#d.store.save(rec)
     } catch (err) {
       this.#names.delete(name)
@@ -382,6 +387,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   }
 
   async #startLocked(rec: ContainerRecord): Promise<void> {
+    await this.#d.checkLogTarget?.(rec)
     const t0 = performance.now()
     this.#released.delete(rec.id)
     const rootfsDir = this.#rootfsDir(rec.id)
@@ -397,6 +403,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       lookup: (ref) => this.get(ref),
       ipv6: this.#networking.hasIpv6(rec),
       linkEnv,
+      noNewPrivileges: noNewPrivileges(rec.hostConfig, this.#defaults),
     })
     await Runtime.writeBundle(bundle, spec)
     const t2 = performance.now()

@@ -10,7 +10,7 @@ import { type DaemonConfig, parseDaemonArgs } from './config.ts'
  */
 export const defaultConfigFile = '/etc/cais/daemon.json'
 
-type Kind = 'string' | 'bool' | 'number' | 'list' | 'pools'
+type Kind = 'string' | 'bool' | 'number' | 'list' | 'pools' | 'map' | 'ulimits'
 
 /** Keys of the file: the flag each one sets and the JSON type it takes. */
 const keys: Record<string, { flag: string; kind: Kind }> = {
@@ -42,6 +42,14 @@ const keys: Record<string, { flag: string; kind: Kind }> = {
   'overlay-peers': { flag: '--overlay-peer', kind: 'list' },
   'dashboard-listen': { flag: '--dashboard-listen', kind: 'string' },
   'metrics-addr': { flag: '--metrics-addr', kind: 'string' },
+  'log-driver': { flag: '--log-driver', kind: 'string' },
+  'log-opts': { flag: '--log-opt', kind: 'map' },
+  dns: { flag: '--dns', kind: 'list' },
+  'dns-search': { flag: '--dns-search', kind: 'list' },
+  'dns-opts': { flag: '--dns-opt', kind: 'list' },
+  'default-ulimits': { flag: '--default-ulimit', kind: 'ulimits' },
+  'default-shm-size': { flag: '--default-shm-size', kind: 'string' },
+  'no-new-privileges': { flag: '--no-new-privileges', kind: 'bool' },
   'dashboard-password-file': { flag: '--dashboard-password-file', kind: 'string' },
 }
 
@@ -235,6 +243,17 @@ function fileArgs(value: unknown, argv: readonly string[]): string[] {
       case 'list':
         if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw wrong('a list of strings')
         for (const x of v as string[]) out.push(`${flag}=${x}`)
+        break
+      case 'map':
+        if (typeof v !== 'object' || v === null || Array.isArray(v) || Object.values(v).some((x) => typeof x !== 'string')) throw wrong('an object of strings')
+        for (const [k, x] of Object.entries(v as Record<string, string>)) out.push(`${flag}=${k}=${x}`)
+        break
+      case 'ulimits':
+        if (typeof v !== 'object' || v === null || Array.isArray(v)) throw wrong('an object of {"Name": name, "Soft": n, "Hard": n}')
+        for (const [name, u] of Object.entries(v as Record<string, { Name?: unknown; Soft?: unknown; Hard?: unknown }>)) {
+          if (typeof u !== 'object' || u === null || typeof u.Soft !== 'number' || typeof u.Hard !== 'number') throw wrong('an object of {"Name": name, "Soft": n, "Hard": n}')
+          out.push(`${flag}=${typeof u.Name === 'string' ? u.Name : name}=${u.Soft}:${u.Hard}`)
+        }
         break
       case 'pools':
         if (!Array.isArray(v)) throw wrong('a list of {"base": CIDR, "size": prefix length}')

@@ -1,5 +1,9 @@
 import { isLoopback, parseListen } from '../dashboard/security.ts'
+import { isIP } from 'node:net'
+import { type ContainerDefaults, type Ulimit, builtinDefaults } from '../containers/defaults.ts'
+import { validateLogConfig } from '../containers/log-config.ts'
 import { normalizeMirror } from '../distribution/hosts.ts'
+import { parseBytes } from '../lib/size.ts'
 import { invalid } from '../lib/errors.ts'
 import { activatedFds } from './listeners.ts'
 import type { Level } from '../lib/log.ts'
@@ -43,6 +47,8 @@ export interface DaemonConfig {
   metricsAddr: string | undefined
   /** `key=value` labels of this daemon (`--label`), shown by `info`. */
   labels: string[]
+  /** What containers get unless they say otherwise: log driver and options, DNS, ulimits, shm size, no_new_privs. */
+  containerDefaults: ContainerDefaults
 }
 
 export const usage = `Usage:	caisd [OPTIONS]
@@ -84,6 +90,14 @@ Options:
                                    SIGHUP reads it again and applies what can change live
       --validate                   Check the configuration file and the flags, then exit
       --label list                 key=value labels of this daemon
+      --log-driver string          Default driver for container logs: json-file, local, syslog, none (default "json-file")
+      --log-opt map                Default log driver options for containers, key=value (repeatable)
+      --dns list                   DNS server for containers without their own
+      --dns-search list            DNS search domain for containers without their own
+      --dns-opt list               resolv.conf option for containers without their own
+      --default-ulimit ulimit      Default ulimit for containers, name=soft[:hard] (repeatable)
+      --default-shm-size bytes     Default /dev/shm size for containers (default 64MiB)
+      --no-new-privileges          Set no-new-privileges by default for new containers
       --metrics-addr string        Serve Prometheus metrics at HOST:PORT/metrics, e.g. 127.0.0.1:9323 (no authentication)
   -h, --help                       Print usage
 `
@@ -117,7 +131,11 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
     dashboardPasswordFile: undefined,
     metricsAddr: undefined,
     labels: [],
+    containerDefaults: { ...builtinDefaults, logConfig: { Type: 'json-file', Config: {} }, dns: { servers: [], search: [], options: [] }, ulimits: [] },
   }
+  const defaults = c.containerDefaults
+  const dns = { servers: [] as string[], search: [] as string[], options: [] as string[] }
+  defaults.dns = dns
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i]!
     let value: string | undefined
@@ -255,6 +273,41 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
         c.metricsAddr = v
         break
       }
+      case '--log-driver':
+        defaults.logConfig.Type = next()
+        break
+      case '--log-opt': {
+        const v = next()
+        const eq = v.indexOf('=')
+        if (eq <= 0) throw invalid(`invalid log opt ${JSON.stringify(v)}: expected key=value`)
+        defaults.logConfig.Config[v.slice(0, eq)] = v.slice(eq + 1)
+        break
+      }
+      case '--dns': {
+        const v = next()
+        if (isIP(v) === 0) throw invalid(`${v} is not an ip address`)
+        dns.servers.push(v)
+        break
+      }
+      case '--dns-search':
+        dns.search.push(next())
+        break
+      case '--dns-opt':
+        dns.options.push(next())
+        break
+      case '--default-ulimit':
+        defaults.ulimits.push(parseUlimit(next()))
+        break
+      case '--default-shm-size': {
+        const v = next()
+        const bytes = parseBytes(v)
+        if (bytes === undefined || bytes <= 0) throw invalid(`invalid --default-shm-size ${v}: expected a size, as 64m`)
+        defaults.shmSize = bytes
+        break
+      }
+      case '--no-new-privileges':
+        defaults.noNewPrivileges = value === undefined || value === 'true'
+        break
       case '--dashboard-listen':
         c.dashboardListen = next()
         break
@@ -272,6 +325,7 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
     }
   }
   if (c.overlayPeers.length > 0 && !c.overlayListen) throw invalid('--overlay-peer needs --overlay-listen')
+  validateLogConfig(defaults.logConfig)
   if (c.addressPools.length === 0) c.addressPools.push({ base: '10.88.0.0/14', size: 24 })
   if (c.hosts.length === 0) c.hosts.push(`unix://${c.execRoot}/cais.sock`)
   if (c.tls.verify) c.tls.enabled = true
@@ -303,6 +357,19 @@ function checkHost(host: string, c: DaemonConfig): void {
       'Use --tlsverify with --tlscacert, --tlscert and --tlskey (cais tls init makes them), or, knowing that, --unauthenticated-tcp-gives-root-to-anyone',
   )
 }
+
+/** `--default-ulimit name=soft[:hard]`, as Docker's `--ulimit`. */
+function parseUlimit(v: string): Ulimit {
+  const m = /^([a-z]+)=(-?\d+)(?::(-?\d+))?$/.exec(v)
+  if (!m) throw invalid(`invalid ulimit argument: ${v}`)
+  if (!ulimitNames.includes(m[1]!)) throw invalid(`invalid ulimit type: ${m[1]}`)
+  const soft = Number(m[2])
+  const hard = m[3] === undefined ? soft : Number(m[3])
+  if (soft > hard && hard !== -1) throw invalid(`ulimit soft limit must be less than or equal to hard limit: ${soft} > ${hard}`)
+  return { Name: m[1]!, Soft: soft, Hard: hard }
+}
+
+const ulimitNames = ['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack']
 
 /** Refused before the daemon touches anything: a dashboard off loopback without TLS, or with TLS but no one to trust. */
 function checkDashboard(c: DaemonConfig): void {

@@ -38,6 +38,7 @@ import { networkRoutes } from '../api/docker/networks.ts'
 import { ExecService } from '../containers/exec.ts'
 import { HealthMonitor } from '../containers/health.ts'
 import { LogRotator } from '../containers/log-rotation.ts'
+import { SyslogForwarder } from '../containers/syslog-forwarder.ts'
 import { execRoutes } from '../api/docker/exec.ts'
 import { volumeRoutes } from '../api/docker/volumes.ts'
 import { EngineClient } from '../client/engine-client.ts'
@@ -120,7 +121,21 @@ async function main(): Promise<number> {
     control,
     mounter,
   })
-  const containers: ContainerService = new ContainerService({ store: containerStore, images, rootfs, runtime, events, log, volumes, networks, initBinary: '/usr/bin/catatonit', runtimeDir: paths.containerRuntime })
+  const containers: ContainerService = new ContainerService({
+    store: containerStore,
+    images,
+    rootfs,
+    runtime,
+    events,
+    log,
+    volumes,
+    networks,
+    initBinary: '/usr/bin/catatonit',
+    runtimeDir: paths.containerRuntime,
+    defaults: config.containerDefaults,
+    checkLogTarget: (rec) => syslog.check(rec),
+  })
+  const syslog = new SyslogForwarder({ containers, events, log })
 
   // Read at each use: a reload of the config file changes them in place.
   const registryHostOptions = { insecureRegistries: config.insecureRegistries, registryMirrors: config.registryMirrors, certsDir: config.certsDir }
@@ -171,7 +186,7 @@ async function main(): Promise<number> {
   await builds.init()
 
   const routes = new Routes()
-  systemRoutes(routes, { containers, images, volumes, events, builds, daemon: { id: daemonId.trim(), root: paths.root, cgroupVersion: cgroupVersion(), warnings, settings: liveSettings, configFile } })
+  systemRoutes(routes, { containers, images, volumes, events, builds, daemon: { id: daemonId.trim(), root: paths.root, cgroupVersion: cgroupVersion(), warnings, settings: liveSettings, configFile, logDriver: config.containerDefaults.logConfig.Type } })
   containerRoutes(routes, { containers })
   imageRoutes(routes, { images, content, layers, events, containers, distribution })
   distributionRoutes(routes, distribution)
@@ -185,6 +200,7 @@ async function main(): Promise<number> {
   health.start()
   const logRotation = new LogRotator({ containers, events, log })
   logRotation.start()
+  syslog.start()
   // Only when asked for: prom-client and its event-loop monitor cost memory and CPU a daemon without them need not pay.
   const metrics = config.metricsAddr
     ? new (await import('../metrics/engine-metrics.ts')).EngineMetrics({ daemonId: daemonId.trim(), version: engineVersion, containerCounts: () => containers.counts(), imageCount: () => images.count, events })
@@ -198,6 +214,7 @@ async function main(): Promise<number> {
     await api.close()
     health.close()
     logRotation.close()
+    syslog.close()
     containers.close()
     await containerStore.settled()
     await containers.settled()

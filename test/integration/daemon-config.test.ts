@@ -98,3 +98,50 @@ test('registry-mirrors: Docker Hub pulls try each mirror in order, pass over one
   assert.equal(refused.code, 125)
   assert.match(refused.stderr, /^caisd: invalid mirror: unsupported scheme "ftp" in "ftp:\/\/mirror\.example"/)
 })
+
+test('container defaults from daemon.json: dns, dns-search, dns-opts, default-ulimits, default-shm-size and no-new-privileges, each overridden by a container of its own', async (t) => {
+  const d = await startDaemon(t, { importBusybox: true })
+  writeFileSync(
+    join(d.dir, 'daemon.json'),
+    JSON.stringify({
+      dns: ['10.9.9.9'],
+      'dns-search': ['example.test'],
+      'dns-opts': ['ndots:2'],
+      'default-ulimits': { nofile: { Name: 'nofile', Soft: 1111, Hard: 2222 } },
+      'default-shm-size': '32m',
+      'no-new-privileges': true,
+    }),
+  )
+  await d.stop()
+  await d.start()
+  const probe = 'cat /etc/resolv.conf; ulimit -n; ulimit -Hn; df -k /dev/shm | tail -n 1; grep NoNewPrivs /proc/self/status'
+  const run = await d.docker('run', '--name', 'defaults', '--network', 'none', BUSYBOX, 'sh', '-c', probe)
+  assert.equal(run.code, 0, run.stderr)
+  assert.match(run.stdout, /^nameserver 10\.9\.9\.9$/m)
+  assert.match(run.stdout, /^search example\.test$/m)
+  assert.match(run.stdout, /^options ndots:2$/m)
+  assert.match(run.stdout, /^1111\n2222\n/m)
+  assert.match(run.stdout, /^shm +32768 /m)
+  assert.match(run.stdout, /^NoNewPrivs:\s+1$/m)
+  const hc = (await d.client.containers.inspect('defaults')).HostConfig as unknown as { ShmSize: number; Ulimits: unknown }
+  assert.equal(hc.ShmSize, 32 * 1024 * 1024)
+  assert.deepEqual(hc.Ulimits, [{ Name: 'nofile', Soft: 1111, Hard: 2222 }])
+
+  const own = await d.docker('run', '--rm', '--network', 'none', '--dns', '10.8.8.8', '--ulimit', 'nofile=500:600', '--shm-size', '8m', '--security-opt', 'no-new-privileges=false', BUSYBOX, 'sh', '-c', probe)
+  assert.equal(own.code, 0, own.stderr)
+  assert.match(own.stdout, /^nameserver 10\.8\.8\.8$/m)
+  assert.doesNotMatch(own.stdout, /10\.9\.9\.9/)
+  assert.match(own.stdout, /^500\n600\n/m)
+  assert.match(own.stdout, /^shm +8192 /m)
+  assert.match(own.stdout, /^NoNewPrivs:\s+0$/m)
+
+  for (const [flag, message] of [
+    [['--dns', 'resolver'], 'resolver is not an ip address'],
+    [['--default-ulimit', 'nofile=9:1'], 'ulimit soft limit must be less than or equal to hard limit: 9 > 1'],
+    [['--log-driver', 'gelf'], "logger: no log driver named 'gelf' is registered"],
+  ] as const) {
+    const r = await runCommand(caisdBin, ['--config-file', '/dev/null', ...flag, '--validate'])
+    assert.equal(r.code, 125)
+    assert.equal(r.stderr.split('\n')[0], `caisd: ${message}`)
+  }
+})

@@ -6,6 +6,7 @@ import type { Digest } from '../../content/digest.ts'
 import type { EventBus } from '../../events/bus.ts'
 import type { ImageService } from '../../images/service.ts'
 import type { VolumeService } from '../../volumes/service.ts'
+import { logDrivers } from '../../containers/log-config.ts'
 import { parseFilters } from '../../lib/filters.ts'
 import { invalid } from '../../lib/errors.ts'
 import { parseTimestamp } from '../../lib/time.ts'
@@ -21,7 +22,7 @@ export interface SystemDeps {
   events: EventBus
   builds: BuildService
   /** `settings` change when the config file is reloaded: read them at each request. */
-  daemon: { id: string; root: string; cgroupVersion: '1' | '2'; warnings: string[]; settings: DaemonSettings; configFile: string | undefined }
+  daemon: { id: string; root: string; cgroupVersion: '1' | '2'; warnings: string[]; settings: DaemonSettings; configFile: string | undefined; logDriver: string }
 }
 
 /** What `info` reports of the daemon's configuration. */
@@ -78,7 +79,7 @@ export function systemRoutes(routes: Routes, d: SystemDeps): void {
       Images: d.images.count,
       Driver: 'overlay2',
       DriverStatus: [['Backing Filesystem', 'extfs']],
-      Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'none'], Authorization: null, Log: ['json-file', 'none'] },
+      Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'none'], Authorization: null, Log: [...logDrivers] },
       MemoryLimit: true,
       SwapLimit: false,
       CpuCfsPeriod: true,
@@ -92,7 +93,7 @@ export function systemRoutes(routes: Routes, d: SystemDeps): void {
       OomKillDisable: d.daemon.cgroupVersion === '1',
       NGoroutines: 0,
       SystemTime: new Date().toISOString(),
-      LoggingDriver: 'json-file',
+      LoggingDriver: d.daemon.logDriver,
       CgroupDriver: 'cgroupfs',
       CgroupVersion: d.daemon.cgroupVersion,
       NEventsListener: 0,
