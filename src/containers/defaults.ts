@@ -20,6 +20,8 @@ export interface ContainerDefaults {
   shmSize: number
   /** `--no-new-privileges`: containers get it unless they turn it off (`--security-opt no-new-privileges=false`). */
   noNewPrivileges: boolean
+  /** `--seccomp-profile`: the profile's JSON (read when the daemon starts), or `unconfined`; the builtin one when unset. */
+  seccompProfile: string | undefined
 }
 
 export const builtinDefaults: ContainerDefaults = {
@@ -28,6 +30,7 @@ export const builtinDefaults: ContainerDefaults = {
   ulimits: [],
   shmSize: 64 * 1024 * 1024,
   noNewPrivileges: false,
+  seccompProfile: undefined,
 }
 
 /** What a new container's HostConfig takes from the daemon, as Docker records it (so `inspect` shows it). */

@@ -21,6 +21,8 @@ export interface RunSpecDeps {
   linkEnv?: string[]
   /** no_new_privs for its process: its `--security-opt`, else the daemon's `--no-new-privileges`. */
   noNewPrivileges: boolean
+  /** The daemon's `--seccomp-profile` (JSON, or `unconfined`), for a container without a seccomp option. */
+  seccompProfile?: string | undefined
 }
 
 /**
@@ -39,7 +41,7 @@ export async function runSpec(rec: ContainerRecord, merged: string, network: 'ho
   // --init: catatonit (static, from Debian) runs as PID 1, reaps zombies and forwards signals.
   const init = hc.Init === true
   if (init) extraMounts.push({ destination: initPath, type: 'bind', source: deps.initBinary, options: ['rbind', 'ro', 'rprivate'] })
-  const security = await securitySpec(rec, deps.lookup)
+  const security = await securitySpec(rec, deps.lookup, deps.seccompProfile)
   // In a namespace of its own, IPv6 is off unless one of its networks has it, as Docker's does (CVE-2024-32473:
   // an IPv4-only network must not leave eth0 with a link-local address and router advertisements). A --sysctl
   // of the container's own says otherwise.

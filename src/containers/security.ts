@@ -45,11 +45,16 @@ export async function validateSecurity(hc: Record<string, unknown>, hostname: st
  * The spec inputs that come from a container's security settings: the seccomp filter (none when privileged or
  * unconfined), sysctls, devices, and the pid/ipc/uts namespaces to share. `lookup` finds a container to join.
  */
-export async function securitySpec(rec: ContainerRecord, lookup: (ref: string) => ContainerRecord): Promise<Pick<SpecInput, 'seccomp' | 'sysctl' | 'devices' | 'deviceRules' | 'pidNs' | 'ipcNs' | 'utsNs'>> {
+export async function securitySpec(
+  rec: ContainerRecord,
+  lookup: (ref: string) => ContainerRecord,
+  /** The daemon's `seccomp-profile` (a profile's JSON, or `unconfined`), for a container that names none. */
+  daemonSeccomp?: string,
+): Promise<Pick<SpecInput, 'seccomp' | 'sysctl' | 'devices' | 'deviceRules' | 'pidNs' | 'ipcNs' | 'utsNs'>> {
   const hc = rec.hostConfig as unknown as Record<string, unknown>
   const opts = (hc['SecurityOpt'] as string[] | null | undefined) ?? []
   let seccomp: OciSeccomp | undefined
-  const seccompOpt = opts.find((o) => o.startsWith('seccomp=') || o.startsWith('seccomp:'))?.slice('seccomp='.length)
+  const seccompOpt = opts.find((o) => o.startsWith('seccomp=') || o.startsWith('seccomp:'))?.slice('seccomp='.length) ?? daemonSeccomp
   if (!rec.hostConfig.Privileged && seccompOpt !== 'unconfined') {
     seccomp = seccompOpt && seccompOpt !== 'builtin' ? seccompFromProfile(seccompOpt) : defaultSeccomp(capabilitySet(rec.hostConfig.CapAdd ?? [], rec.hostConfig.CapDrop ?? [], false))
   }

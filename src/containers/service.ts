@@ -404,6 +404,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       ipv6: this.#networking.hasIpv6(rec),
       linkEnv,
       noNewPrivileges: noNewPrivileges(rec.hostConfig, this.#defaults),
+      seccompProfile: this.#defaults.seccompProfile,
     })
     await Runtime.writeBundle(bundle, spec)
     const t2 = performance.now()

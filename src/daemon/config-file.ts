@@ -50,6 +50,7 @@ const keys: Record<string, { flag: string; kind: Kind }> = {
   'default-ulimits': { flag: '--default-ulimit', kind: 'ulimits' },
   'default-shm-size': { flag: '--default-shm-size', kind: 'string' },
   'no-new-privileges': { flag: '--no-new-privileges', kind: 'bool' },
+  'seccomp-profile': { flag: '--seccomp-profile', kind: 'string' },
   'dashboard-password-file': { flag: '--dashboard-password-file', kind: 'string' },
 }
 

@@ -1,5 +1,7 @@
 import { isLoopback, parseListen } from '../dashboard/security.ts'
+import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
+import { seccompFromProfile } from '../runtime/seccomp.ts'
 import { type ContainerDefaults, type Ulimit, builtinDefaults } from '../containers/defaults.ts'
 import { validateLogConfig } from '../containers/log-config.ts'
 import { normalizeMirror } from '../distribution/hosts.ts'
@@ -98,6 +100,7 @@ Options:
       --default-ulimit ulimit      Default ulimit for containers, name=soft[:hard] (repeatable)
       --default-shm-size bytes     Default /dev/shm size for containers (default 64MiB)
       --no-new-privileges          Set no-new-privileges by default for new containers
+      --seccomp-profile string     Path to a seccomp profile for containers without their own, or "unconfined" (default "builtin")
       --metrics-addr string        Serve Prometheus metrics at HOST:PORT/metrics, e.g. 127.0.0.1:9323 (no authentication)
   -h, --help                       Print usage
 `
@@ -305,6 +308,11 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
         defaults.shmSize = bytes
         break
       }
+      case '--seccomp-profile': {
+        const v = next()
+        defaults.seccompProfile = v === 'builtin' ? undefined : v === 'unconfined' ? v : readSeccompProfile(v)
+        break
+      }
       case '--no-new-privileges':
         defaults.noNewPrivileges = value === undefined || value === 'true'
         break
@@ -356,6 +364,18 @@ function checkHost(host: string, c: DaemonConfig): void {
     `refusing to listen on ${host} without --tlsverify: anyone who can reach it gets root on this machine. ` +
       'Use --tlsverify with --tlscacert, --tlscert and --tlskey (cais tls init makes them), or, knowing that, --unauthenticated-tcp-gives-root-to-anyone',
   )
+}
+
+/** A `--seccomp-profile` file, read and checked now: a profile that would fail every start fails the daemon's. */
+function readSeccompProfile(path: string): string {
+  let text
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    throw invalid(`opening seccomp profile (${path}) failed: ${(err as Error).message}`)
+  }
+  seccompFromProfile(text)
+  return text
 }
 
 /** `--default-ulimit name=soft[:hard]`, as Docker's `--ulimit`. */

@@ -167,7 +167,7 @@ export async function startDaemon(t: TestContext, opts: { importBusybox?: boolea
       for (const c of ids) await d.client.containers.remove(c.Id, { force: true }).catch(() => {})
       await d.stop()
     }
-    cleanupNetwork(root, net.chainPrefix)
+    cleanupNetwork(root, net.chainPrefix, `cst${net.slot}`)
     net.release()
     cleanupRoot(dir, execRoot)
   })

@@ -11,8 +11,12 @@ const quiet = (cmd: string, args: string[]): void => {
   }
 }
 
-/** Removes the namespaces, bridges and iptables chains a test daemon made. */
-export function cleanupNetwork(root: string, prefix: string): void {
+/**
+ * Removes the namespaces, bridges and iptables chains a test daemon made; `bridge`, its default bridge, also when
+ * the store that names it is gone.
+ */
+export function cleanupNetwork(root: string, prefix: string, bridge?: string): void {
+  if (bridge) quiet('ip', ['link', 'del', 'dev', bridge])
   const containers = join(root, 'containers')
   if (existsSync(containers)) for (const id of readdirSync(containers)) quiet('ip', ['netns', 'delete', `cais-${id.slice(0, 12)}`])
   const networks = join(root, 'networks')

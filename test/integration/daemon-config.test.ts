@@ -145,3 +145,26 @@ test('container defaults from daemon.json: dns, dns-search, dns-opts, default-ul
     assert.equal(r.stderr.split('\n')[0], `caisd: ${message}`)
   }
 })
+
+test('seccomp-profile: the daemon’s profile filters containers without their own; unconfined and a bad file are handled as Docker’s', async (t) => {
+  const d = await startDaemon(t, { importBusybox: true })
+  const profile = join(d.dir, 'no-mkdir.json')
+  writeFileSync(profile, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO' }] }))
+  writeFileSync(join(d.dir, 'daemon.json'), JSON.stringify({ 'seccomp-profile': profile }))
+  await d.stop()
+  await d.start()
+  const filtered = await d.docker('run', '--rm', '--network', 'none', BUSYBOX, 'mkdir', '/tmp/made')
+  assert.notEqual(filtered.code, 0)
+  assert.match(filtered.stderr, /Operation not permitted/)
+  const own = await d.docker('run', '--rm', '--network', 'none', '--security-opt', 'seccomp=unconfined', BUSYBOX, 'mkdir', '/tmp/made')
+  assert.equal(own.code, 0, own.stderr)
+  const builtin = await d.docker('run', '--rm', '--network', 'none', '--security-opt', 'seccomp=builtin', BUSYBOX, 'mkdir', '/tmp/made')
+  assert.equal(builtin.code, 0, builtin.stderr)
+
+  const missing = await runCommand(caisdBin, ['--config-file', '/dev/null', '--seccomp-profile', join(d.dir, 'absent.json'), '--validate'])
+  assert.equal(missing.code, 125)
+  assert.match(missing.stderr, /^caisd: opening seccomp profile \(.*absent\.json\) failed: ENOENT/)
+  writeFileSync(join(d.dir, 'broken.json'), '{"syscalls": []}')
+  const broken = await runCommand(caisdBin, ['--config-file', '/dev/null', '--seccomp-profile', join(d.dir, 'broken.json'), '--validate'])
+  assert.match(broken.stderr, /^caisd: Decoding seccomp profile failed: defaultAction is required/)
+})
