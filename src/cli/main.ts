@@ -65,6 +65,7 @@ export const commandEntries: CommandEntry[] = [
   { name: 'version', group: 'system', load: async () => (await import('./commands/system/version.ts')).versionCommand },
   { name: 'info', group: 'system', load: async () => (await import('./commands/system/info.ts')).infoCommand },
   { name: 'df', group: 'system', topLevel: false, load: async () => (await import('./commands/system/df.ts')).dfCommand },
+  { name: 'check', group: 'system', topLevel: false, load: async () => (await import('./commands/system/check.ts')).checkCommand },
   { name: 'events', group: 'system', load: async () => (await import('./commands/system/events.ts')).eventsCommand },
   { name: 'create', group: 'volume', topLevel: false, load: async () => (await import('./commands/volume/create.ts')).volumeCreateCommand },
   { name: 'ls', group: 'volume', topLevel: false, load: async () => (await import('./commands/volume/ls.ts')).volumeLsCommand },

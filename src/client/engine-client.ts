@@ -19,6 +19,7 @@ import type {
   VolumeView,
   AuthConfig,
   SearchResult,
+  StoreCheckReport,
 } from '../wire/types.ts'
 import { type ClientTls, endpointOf } from './endpoint.ts'
 import { ApiError, HttpTransport, type ResponseHeaders, clientApiVersion, readAll, versionLess } from './http.ts'
@@ -89,6 +90,8 @@ export class EngineClient {
     auth: (config: AuthConfig): Promise<{ Status: string; IdentityToken?: string }> => this.http.json('POST', '/auth', { body: config }),
     df: (): Promise<{ LayersSize: number; Images: ImageSummary[]; Containers: ContainerSummary[]; Volumes: VolumeView[]; BuildCache: unknown[] }> =>
       this.http.json('GET', '/system/df'),
+    /** cais's `system check`: the store checked (and with `repair`, mended where nothing is lost). */
+    check: (opts: { repair?: boolean } = {}): Promise<StoreCheckReport> => this.http.json('POST', '/system/check', { query: { repair: opts.repair ? '1' : undefined } }),
     /** The raw NDJSON event stream. */
     events: (opts: { since?: string; until?: string; filters?: Filters; signal?: AbortSignal } = {}): Promise<Readable> =>
       this.http.send('GET', '/events', { query: { since: opts.since, until: opts.until, filters: filtersQuery(opts.filters) }, signal: opts.signal }),

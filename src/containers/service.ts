@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events'
-import { mkdir, rm } from 'node:fs/promises'
-import { join } from 'node:path'
+import { mkdir, rm, stat } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { type StoreProblem, brokenProblems } from '../store/records.ts'
 import { availableParallelism, constants as osConstants } from 'node:os'
 import type { Digest } from '../content/digest.ts'
 import type { EventBus } from '../events/bus.ts'
@@ -1064,6 +1065,21 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       }
     }
     return { ContainersDeleted: deleted, SpaceReclaimed: space }
+  }
+
+  /**
+   * Each container against its image, its image's top layer and its rootfs directory, and the records found
+   * broken at start. `repair` sets a broken container's whole directory aside (its writable layer and logs too).
+   */
+  async check(repair: { root: string } | undefined): Promise<{ checked: number; problems: StoreProblem[] }> {
+    const problems = await brokenProblems(this.#d.store.broken, repair, (r) => dirname(r.path))
+    for (const rec of this.all) {
+      const id = rec.id
+      if (!this.#d.images.has(rec.imageId)) problems.push({ object: 'container', id, problem: `its image ${rec.imageId} is missing` })
+      if (rec.topLayer && !this.#d.rootfs.hasLayer(rec.topLayer)) problems.push({ object: 'container', id, problem: `its image's top layer ${rec.topLayer} is missing` })
+      if (!(await stat(join(this.#rootfsDir(id), 'upper')).then((s) => s.isDirectory(), () => false))) problems.push({ object: 'container', id, problem: 'its writable layer is missing' })
+    }
+    return { checked: this.all.length, problems }
   }
 
   counts(): { running: number; paused: number; stopped: number } {

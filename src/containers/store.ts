@@ -1,7 +1,8 @@
 import { mkdir, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Mounter } from '../lib/mounter.ts'
-import { readJson, writeJsonAtomic } from '../store/atomic.ts'
+import { writeJsonAtomic } from '../store/atomic.ts'
+import { type BrokenRecord, hasObjects, hasStrings, readRecord } from '../store/records.ts'
 import { BackgroundRemoval } from '../store/background-removal.ts'
 import type { ContainerRecord } from './record.ts'
 
@@ -9,6 +10,8 @@ import type { ContainerRecord } from './record.ts'
 export class ContainerStore {
   readonly #dir: string
   readonly records = new Map<string, ContainerRecord>()
+  /** Record files found unusable at start: left in place, reported by `system check`. */
+  readonly broken: BrokenRecord[] = []
   /**
    * A directory nothing refers to any more: its record goes first (should the rest fail, nothing loads it), and
    * its rootfs may still be mounted (its container may even still run, when its record was lost): that mount is
@@ -35,9 +38,12 @@ export class ContainerStore {
     await this.#removal.sweep(this.#dir)
     for (const id of await readdir(this.#dir)) {
       if (!/^[a-f0-9]{64}$/.test(id)) continue
-      const rec = await readJson<ContainerRecord>(join(this.#dir, id, 'container.json'))
-      // A directory without a record is a create that never finished, or a record lost: nothing refers to it.
-      if (rec) this.records.set(id, rec)
+      const path = join(this.#dir, id, 'container.json')
+      const read = await readRecord<ContainerRecord>(path, (x) => hasStrings(x, 'id', 'name', 'logPath') && hasObjects(x, 'config', 'hostConfig', 'state'))
+      if ('record' in read) this.records.set(id, read.record)
+      // Kept as it is, for `system check` to report: the record may be mended by hand.
+      else if ('broken' in read) this.broken.push({ kind: 'container', path, reason: read.broken })
+      // A directory without a record is a create that never finished: nothing refers to it.
       else await this.#removal.deleteNow(join(this.#dir, id))
     }
   }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -5,7 +6,8 @@ import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { newId } from '../lib/ids.ts'
 import { invalid, isErrno, notFound } from '../lib/errors.ts'
-import { syncDir, writeFileAtomic } from '../store/atomic.ts'
+import { isTempFile, syncDir, writeFileAtomic } from '../store/atomic.ts'
+import { type StoreProblem, setAside } from '../store/records.ts'
 import { type Digest, DigestingStream, digestOf, hexOf } from './digest.ts'
 
 export interface BlobReader {
@@ -35,6 +37,35 @@ export class ContentStore implements BlobReader {
     // Interrupted ingests are never referenced: start clean.
     await rm(this.#ingest, { recursive: true, force: true })
     await mkdir(this.#ingest, { recursive: true })
+  }
+
+  /**
+   * Reads every blob back and compares it with its name. A blob that does not match, or a file that is no blob, is
+   * a problem; `repair` sets it aside under `<root>/broken/` (what refers to it reports itself missing).
+   */
+  async check(repair: { root: string } | undefined): Promise<{ checked: number; problems: StoreProblem[] }> {
+    const problems: StoreProblem[] = []
+    let checked = 0
+    for (const name of await readdir(this.#blobs)) {
+      const path = join(this.#blobs, name)
+      let problem: string
+      if (/^[a-f0-9]{64}$/.test(name)) {
+        const hash = createHash('sha256')
+        try {
+          for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer)
+        } catch (err) {
+          if (isErrno(err, 'ENOENT')) continue // removed meanwhile
+          throw err
+        }
+        checked++
+        const actual = hash.digest('hex')
+        if (actual === name) continue
+        problem = `content does not match its digest (it hashes to sha256:${actual})`
+      } else if (isTempFile(name)) continue
+      else problem = 'a file that is not a blob'
+      problems.push({ object: 'blob', id: /^[a-f0-9]{64}$/.test(name) ? `sha256:${name}` : path, problem, ...(repair ? { repaired: `set aside in ${await setAside(repair.root, path)}` } : {}) })
+    }
+    return { checked, problems }
   }
 
   path(digest: Digest): string {

@@ -51,6 +51,8 @@ const keys: Record<string, { flag: string; kind: Kind }> = {
   'default-shm-size': { flag: '--default-shm-size', kind: 'string' },
   'no-new-privileges': { flag: '--no-new-privileges', kind: 'bool' },
   'seccomp-profile': { flag: '--seccomp-profile', kind: 'string' },
+  iptables: { flag: '--iptables', kind: 'bool' },
+  ip6tables: { flag: '--ip6tables', kind: 'bool' },
   'dashboard-password-file': { flag: '--dashboard-password-file', kind: 'string' },
 }
 
@@ -235,7 +237,7 @@ function fileArgs(value: unknown, argv: readonly string[]): string[] {
         break
       case 'bool':
         if (typeof v !== 'boolean') throw wrong('true or false')
-        if (v) out.push(flag)
+        out.push(`${flag}=${v}`)
         break
       case 'number':
         if (typeof v !== 'number' || !Number.isInteger(v)) throw wrong('an integer')

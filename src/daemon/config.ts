@@ -38,6 +38,9 @@ export interface DaemonConfig {
   addressPools: Array<{ base: string; size: number }>
   /** Prefix of cais's own iptables chains. */
   chainPrefix: string
+  /** `--iptables`, `--ip6tables` (default true): whether caisd writes that family's NAT and filter rules. */
+  iptables: boolean
+  ip6tables: boolean
   /** The overlay control plane: where this node listens (`ip:port`), its peers, and the shared token. */
   overlayListen: string | undefined
   overlayPeers: string[]
@@ -81,6 +84,8 @@ Options:
       --bridge-name string         Device of the default bridge network (default "cais0")
       --bip string                 The default bridge's gateway address and prefix, e.g. 10.88.0.1/24 (default: from the pools)
       --default-address-pool list  Pools for networks, as base=10.88.0.0/14,size=24 (default base=10.88.0.0/14,size=24)
+      --iptables                   Enable addition of iptables rules: NAT, published ports, isolation (default true)
+      --ip6tables                  Enable addition of ip6tables rules (default true)
       --iptables-chain-prefix string  Prefix of cais's iptables chains (default "CAIS")
       --overlay-listen string      ip:port of this node's overlay control plane; the ip also ends VXLAN tunnels
       --overlay-peer list          ip:port of another node's control plane (repeat for each node)
@@ -127,6 +132,8 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
     bip: undefined,
     addressPools: [],
     chainPrefix: 'CAIS',
+    iptables: true,
+    ip6tables: true,
     overlayListen: undefined,
     overlayPeers: [],
     overlayToken: process.env['CAIS_OVERLAY_TOKEN'] ?? '',
@@ -196,8 +203,15 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
       }
       case '-D':
       case '--debug':
-        c.logLevel = 'debug'
+        if (value === undefined || value === 'true') c.logLevel = 'debug'
         break
+      case '--iptables':
+      case '--ip6tables': {
+        if (value !== undefined && value !== 'true' && value !== 'false') throw invalid(`invalid value "${value}" for flag ${arg}: expected true or false`)
+        if (arg === '--iptables') c.iptables = value !== 'false'
+        else c.ip6tables = value !== 'false'
+        break
+      }
       case '--conmon':
         c.conmon = next()
         break

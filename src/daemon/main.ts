@@ -52,6 +52,8 @@ import { cgroupVersion, hostProblems, listenerWarnings } from './host-check.ts'
 import { openListeners } from './listeners.ts'
 import { claimPidFile, releasePidFile } from './pidfile.ts'
 import { reloadOnHangup } from './reload.ts'
+import { checkStore } from './store-check.ts'
+import type { StoreCheckReport } from '../wire/types.ts'
 import { engineVersion } from '../api/versions.ts'
 
 async function main(): Promise<number> {
@@ -88,6 +90,7 @@ async function main(): Promise<number> {
   const warnings = hostProblems()
   for (const w of warnings) log.error(w)
   warnings.push(...listenerWarnings(config.hosts, config.tls.enabled))
+  if (!config.iptables) warnings.push('iptables is disabled: containers on bridge networks get no NAT to the outside, and published ports are served by the userland proxy alone')
   const daemonId = await readFile(join(paths.root, 'engine-id'), 'utf8').catch(async () => {
     const id = randomUUID()
     await writeFile(join(paths.root, 'engine-id'), id)
@@ -118,6 +121,8 @@ async function main(): Promise<number> {
     bridgeCidr: config.bip,
     addressPools: config.addressPools,
     chainPrefix: config.chainPrefix,
+    iptables: config.iptables,
+    ip6tables: config.ip6tables,
     control,
     mounter,
   })
@@ -186,7 +191,16 @@ async function main(): Promise<number> {
   await builds.init()
 
   const routes = new Routes()
-  systemRoutes(routes, { containers, images, volumes, events, builds, daemon: { id: daemonId.trim(), root: paths.root, cgroupVersion: cgroupVersion(), warnings, settings: liveSettings, configFile, logDriver: config.containerDefaults.logConfig.Type } })
+  const storeParts = {
+    Blobs: (r: { root: string } | undefined) => content.check(r),
+    Layers: (r: { root: string } | undefined) => layers.check(r),
+    Images: (r: { root: string } | undefined) => images.check(r),
+    Containers: (r: { root: string } | undefined) => containers.check(r),
+    Volumes: (r: { root: string } | undefined) => volumes.check(r),
+    Networks: (r: { root: string } | undefined) => networks.check(r),
+  }
+  const checkStoreNow = (repair: boolean): Promise<StoreCheckReport> => checkStore(paths.root, storeParts, repair)
+  systemRoutes(routes, { containers, images, volumes, events, builds, checkStore: checkStoreNow, daemon: { id: daemonId.trim(), root: paths.root, cgroupVersion: cgroupVersion(), warnings, settings: liveSettings, configFile, logDriver: config.containerDefaults.logConfig.Type } })
   containerRoutes(routes, { containers })
   imageRoutes(routes, { images, content, layers, events, containers, distribution })
   distributionRoutes(routes, distribution)

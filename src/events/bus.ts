@@ -8,6 +8,7 @@ export class EventBus {
   readonly #buffer: EventMessage[] = []
   readonly #listeners = new Set<Listener>()
   readonly #capacity: number
+  #lastNs = 0n
   /** Events emitted since the start, by `type action`, for the metrics. */
   readonly emitted = new Map<string, number>()
 
@@ -16,7 +17,12 @@ export class EventBus {
   }
 
   emit(type: EventType, action: string, id: string, attributes: Record<string, string> = {}): void {
-    const nowNs = BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n)
+    // Sub-millisecond digits from the monotonic clock, and never at or before the last event's: clients that
+    // follow the stream again skip what is not after the last time they saw (the dashboard does). In steps of
+    // 1024 ns, which a JSON number (a double) holds exactly: finer ones would round to equal or reversed times.
+    let nowNs = (BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n)) & ~1023n
+    if (nowNs <= this.#lastNs) nowNs = this.#lastNs + 1024n
+    this.#lastNs = nowNs
     const e: EventMessage = {
       Type: type,
       Action: action,

@@ -1,6 +1,7 @@
 import type { ContentStore } from '../content/store.ts'
 import { type Digest, hexOf } from '../content/digest.ts'
-import { conflict, invalid, notFound } from '../lib/errors.ts'
+import { conflict, invalid, messageOf, notFound } from '../lib/errors.ts'
+import { type StoreProblem, brokenProblems } from '../store/records.ts'
 import type { Filters } from '../lib/filters.ts'
 import { matchLabels } from '../lib/filters.ts'
 import { shortId } from '../lib/ids.ts'
@@ -42,6 +43,8 @@ export class ImageService {
   readonly #configs = new Map<Digest, ImageConfig>()
   /** Blobs and layers that work in flight (a load, an import) holds: gc leaves them alone. */
   readonly #leases = new Map<Digest, number>()
+  /** Images the start found unusable and removed, for `system check` to report. */
+  readonly #forgotten: StoreProblem[] = []
 
   constructor(deps: { store: ImageStore; content: ContentStore; layers: LayerStore; events: EventBus; users: () => ImageUsers }) {
     this.#store = deps.store
@@ -55,9 +58,41 @@ export class ImageService {
     for (const rec of this.#store.records.values()) {
       const config = await this.#readConfig(rec.id).catch(() => undefined)
       // An image whose config or layers went missing cannot be used; forget it rather than fail later.
-      if (!config || chainIdsOf(config.rootfs.diff_ids).some((c) => !this.#layers.get(c))) await this.#store.delete(rec.id)
+      if (!config || chainIdsOf(config.rootfs.diff_ids).some((c) => !this.#layers.get(c))) {
+        this.#forgotten.push({ object: 'image', id: rec.id, problem: `removed at start: its ${config ? 'layers' : 'config'} went missing` })
+        await this.#store.delete(rec.id)
+      }
     }
     await this.gc()
+  }
+
+  /**
+   * Each image against its config blob and its layers, the references against the images, and the records found
+   * broken at start. `repair` drops references to images that are not here and sets broken records aside.
+   */
+  async check(repair: { root: string } | undefined): Promise<{ checked: number; problems: StoreProblem[] }> {
+    const store = this.#store
+    const problems = [...this.#forgotten, ...(await brokenProblems(store.broken, repair))]
+    for (const rec of store.records.values()) {
+      const id = rec.id
+      let config: ImageConfig
+      try {
+        config = JSON.parse((await this.#content.read(id)).toString('utf8')) as ImageConfig
+      } catch (err) {
+        problems.push({ object: 'image', id, problem: `its config cannot be read: ${messageOf(err)}` })
+        continue
+      }
+      const chains = chainIdsOf(config.rootfs?.diff_ids ?? [])
+      const missing = chains.filter((c) => !this.#layers.get(c))
+      if (missing.length > 0) problems.push({ object: 'image', id, problem: `${missing.length} of its ${chains.length} layers are missing (${missing.join(', ')})` })
+    }
+    const dangling = [...store.danglingRefs]
+    for (const [ref, id] of dangling) problems.push({ object: 'reference', id: ref, problem: `names image ${id}, which is not here`, ...(repair ? { repaired: 'removed' } : {}) })
+    if (repair && dangling.length > 0) {
+      store.danglingRefs.clear()
+      await store.setRefs({})
+    }
+    return { checked: store.records.size, problems }
   }
 
   get count(): number {

@@ -2,7 +2,8 @@ import { mkdir, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Digest } from '../content/digest.ts'
 import { hexOf } from '../content/digest.ts'
-import { isTempFile, readJson, writeFileAtomic, writeJsonAtomic } from '../store/atomic.ts'
+import { isTempFile, writeFileAtomic, writeJsonAtomic } from '../store/atomic.ts'
+import { type BrokenRecord, hasObjects, hasStrings, readRecord } from '../store/records.ts'
 import type { ImageRecord } from './types.ts'
 
 /**
@@ -14,6 +15,10 @@ export class ImageStore {
   readonly #refsPath: string
   readonly records = new Map<Digest, ImageRecord>()
   readonly refs = new Map<string, Digest>()
+  /** References found at start to images that are not here; the next write of the map drops them. */
+  readonly danglingRefs = new Map<string, Digest>()
+  /** Record files found unusable at start: left in place, reported by `system check`. */
+  readonly broken: BrokenRecord[] = []
 
   constructor(dir: string, refsPath: string) {
     this.#dir = dir
@@ -24,11 +29,18 @@ export class ImageStore {
     await mkdir(this.#dir, { recursive: true })
     for (const name of await readdir(this.#dir)) {
       if (isTempFile(name) || !/^[a-f0-9]{64}\.json$/.test(name)) continue
-      const rec = await readJson<ImageRecord>(join(this.#dir, name))
-      if (rec) this.records.set(rec.id, rec)
+      const path = join(this.#dir, name)
+      const read = await readRecord<ImageRecord>(path, (x) => hasStrings(x, 'id', 'manifest') && Array.isArray((x as { layers?: unknown }).layers))
+      if ('record' in read) this.records.set(read.record.id, read.record)
+      else if ('broken' in read) this.broken.push({ kind: 'image', path, reason: read.broken })
     }
-    const refs = (await readJson<{ refs: Record<string, Digest> }>(this.#refsPath))?.refs ?? {}
-    for (const [ref, id] of Object.entries(refs)) if (this.records.has(id)) this.refs.set(ref, id)
+    const read = await readRecord<{ refs: Record<string, Digest> }>(this.#refsPath, (x) => hasObjects(x, 'refs'))
+    if ('broken' in read) this.broken.push({ kind: 'references', path: this.#refsPath, reason: read.broken })
+    const refs = 'record' in read ? read.record.refs : {}
+    for (const [ref, id] of Object.entries(refs)) {
+      if (this.records.has(id)) this.refs.set(ref, id)
+      else this.danglingRefs.set(ref, id)
+    }
   }
 
   /** `durable: false` for a change whose loss in a machine crash costs nothing (a tag time). */

@@ -19,6 +19,7 @@ import { parseSubnet6 } from './ipv6.ts'
 import { type PortBinding, PortProxy } from './port-proxy.ts'
 import type { Endpoint, NetworkRecord } from './record.ts'
 import type { NetworkStore } from './store.ts'
+import { type StoreProblem, brokenProblems } from '../store/records.ts'
 
 export interface NetworkServiceOptions {
   store: NetworkStore
@@ -31,6 +32,9 @@ export interface NetworkServiceOptions {
   addressPools: Array<{ base: string; size: number }>
   /** Names cais's iptables chains (`CAIS-FORWARD` …). */
   chainPrefix: string
+  /** `--iptables=false`, `--ip6tables=false`: leave that family's firewall alone (no NAT, no DNAT, no isolation). */
+  iptables?: boolean
+  ip6tables?: boolean
   /** The cluster's control plane, when this node takes part in overlay networks. */
   control?: ControlPlane | undefined
   /** Unmounts a container's namespace from /run/netns when it goes. */
@@ -138,6 +142,11 @@ export class NetworkService {
   /** What the control plane calls on this node; undefined without one. */
   get overlayHandlers(): OverlayHandlers | undefined {
     return this.#overlay
+  }
+
+  /** The network records found broken at start (`repair` sets them aside). */
+  async check(repair: { root: string } | undefined): Promise<{ checked: number; problems: StoreProblem[] }> {
+    return { checked: this.#store.records.size, problems: await brokenProblems(this.#store.broken, repair) }
   }
 
   get #store(): NetworkStore {
@@ -655,9 +664,9 @@ export class NetworkService {
         }
       }
     }
-    await this.#firewall.apply(state)
+    if (this.#o.iptables !== false) await this.#firewall.apply(state)
     const v6 = [...this.#store.records.values()].filter((n) => n.ipam6 && n.bridge)
-    if (v6.length === 0 && !this.#v6Rules) return
+    if ((v6.length === 0 && !this.#v6Rules) || this.#o.ip6tables === false) return
     await this.#firewall6.apply({ networks: v6.map((n) => ({ bridge: n.bridge!, subnet: n.ipam6!.subnet, internal: n.internal })), ports: [] })
     this.#v6Rules = v6.length > 0
   }

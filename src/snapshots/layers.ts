@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto'
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { PassThrough, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { type Digest, DigestingStream, hexOf } from '../content/digest.ts'
 import { newId } from '../lib/ids.ts'
-import { isTempFile, readJson, syncDir, writeJsonAtomic } from '../store/atomic.ts'
+import { isTempFile, syncDir, writeJsonAtomic } from '../store/atomic.ts'
+import { type BrokenRecord, type StoreProblem, brokenProblems, hasStrings, readRecord, setAside } from '../store/records.ts'
 import { maybeGunzip } from '../lib/tar.ts'
 import { type ApplyResult, applyLayerTar } from './overlay-tar.ts'
 
@@ -42,6 +43,8 @@ export class LayerStore {
   readonly #records: string
   readonly #snapshots: string
   readonly #cache = new Map<Digest, LayerRecord>()
+  /** Record files found unusable at start: left in place, reported by `system check`. */
+  readonly broken: BrokenRecord[] = []
 
   constructor(recordsDir: string, snapshotsDir: string) {
     this.#records = recordsDir
@@ -54,20 +57,49 @@ export class LayerStore {
     for (const name of await readdir(this.#snapshots)) {
       if (name.startsWith('.tmp-')) await rm(join(this.#snapshots, name), { recursive: true, force: true })
     }
+    const keep = new Set<string>()
     for (const name of await readdir(this.#records)) {
       if (isTempFile(name)) continue
-      const rec = await readJson<LayerRecord>(join(this.#records, name))
-      if (!rec) continue
+      const path = join(this.#records, name)
+      const read = await readRecord<LayerRecord>(path, (x) => hasStrings(x, 'chainId', 'diffId'))
+      if ('broken' in read) {
+        this.broken.push({ kind: 'layer', path, reason: read.broken })
+        // Its directory stays too: the record names it, and a mended record finds it.
+        keep.add(name.replace(/\.json$/, ''))
+      }
+      if (!('record' in read)) continue
+      const rec = read.record
       // A record without its directory means the unpack was never finished: forget it.
       if (await stat(this.dir(rec.chainId)).then(() => true, () => false)) this.#cache.set(rec.chainId, rec)
       else await rm(join(this.#records, name), { force: true })
     }
     // A directory without a record is a layer whose record was never written: unreachable, so delete it.
     for (const name of await readdir(this.#snapshots)) {
-      if (/^[a-f0-9]{64}$/.test(name) && !this.#cache.has(`sha256:${name}`)) {
+      if (/^[a-f0-9]{64}$/.test(name) && !this.#cache.has(`sha256:${name}`) && !keep.has(name)) {
         await rm(join(this.#snapshots, name), { recursive: true, force: true })
       }
     }
+  }
+
+  /**
+   * Each layer's record against its directory and its parent, and the records found broken at start. `repair`
+   * sets a broken record aside with its directory.
+   */
+  async check(repair: { root: string } | undefined): Promise<{ checked: number; problems: StoreProblem[] }> {
+    const problems = await brokenProblems(this.broken, repair, (r) => r.path)
+    if (repair) {
+      for (const p of problems) {
+        const dir = join(this.#snapshots, basename(p.id, '.json'))
+        if (await stat(dir).then(() => true, () => false)) p.repaired += `; its files in ${await setAside(repair.root, dir)}`
+      }
+    }
+    for (const rec of this.#cache.values()) {
+      const id = rec.chainId
+      if (!(await stat(this.dir(id)).then((s) => s.isDirectory(), () => false))) problems.push({ object: 'layer', id, problem: 'its files are missing' })
+      if (rec.parent && !this.#cache.has(rec.parent)) problems.push({ object: 'layer', id, problem: `its parent layer ${rec.parent} is missing` })
+      if (chainIdOf(rec.parent, rec.diffId) !== id) problems.push({ object: 'layer', id, problem: 'its chain ID does not follow from its parent and diff ID' })
+    }
+    return { checked: this.#cache.size, problems }
   }
 
   /** Directory of a layer's files, relative to the snapshots dir (kept short for overlay's mount options). */

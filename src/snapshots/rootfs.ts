@@ -26,6 +26,11 @@ export class RootfsManager {
     this.#mounter = mounter
   }
 
+  /** Whether the layer is here (a container's top layer, for `system check`). */
+  hasLayer(chainId: Digest): boolean {
+    return this.#layers.get(chainId) !== undefined
+  }
+
   /** Lower dirs, top first, for the image whose top layer is `top`. */
   lowerDirs(top: Digest | null): string[] {
     const dirs: string[] = []

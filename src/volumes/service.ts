@@ -1,5 +1,5 @@
-import { mkdir, readdir, rm } from 'node:fs/promises'
-import { join } from 'node:path'
+import { mkdir, readdir, rm, stat } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import type { EventBus } from '../events/bus.ts'
 import { CaisError, conflict, invalid, notFound } from '../lib/errors.ts'
 import { diskUsage } from '../lib/disk-usage.ts'
@@ -7,7 +7,8 @@ import { execFile } from '../lib/exec.ts'
 import type { Filters } from '../lib/filters.ts'
 import { matchLabels } from '../lib/filters.ts'
 import { newId } from '../lib/ids.ts'
-import { readJson, writeJsonAtomic } from '../store/atomic.ts'
+import { writeJsonAtomic } from '../store/atomic.ts'
+import { type BrokenRecord, type StoreProblem, brokenProblems, hasStrings, readRecord } from '../store/records.ts'
 import { isMounted } from '../lib/mountinfo.ts'
 import type { Mounter } from '../lib/mounter.ts'
 import type { VolumeRecord, VolumeView } from './volume.ts'
@@ -26,6 +27,8 @@ export class VolumeService {
   readonly #users: () => VolumeUsers
   readonly #mounter: Mounter
   readonly records = new Map<string, VolumeRecord>()
+  /** Record files found unusable at start: left in place, reported by `system check`. */
+  readonly broken: BrokenRecord[] = []
 
   constructor(deps: { dir: string; events: EventBus; mounter: Mounter; users: () => VolumeUsers }) {
     this.#dir = deps.dir
@@ -37,10 +40,24 @@ export class VolumeService {
   async init(): Promise<void> {
     await mkdir(this.#dir, { recursive: true, mode: 0o701 })
     for (const name of await readdir(this.#dir)) {
-      const rec = await readJson<VolumeRecord>(join(this.#dir, name, 'volume.json'))
-      if (rec) this.records.set(rec.name, rec)
+      const path = join(this.#dir, name, 'volume.json')
+      const read = await readRecord<VolumeRecord>(path, (x) => hasStrings(x, 'name', 'driver'))
+      if ('record' in read) this.records.set(read.record.name, read.record)
+      else if ('broken' in read) this.broken.push({ kind: 'volume', path, reason: read.broken })
+      else if ((await readdir(this.mountpoint(name)).catch(() => [])).length > 0) this.broken.push({ kind: 'volume', path, reason: 'record missing; its data is kept' })
+      // A create that never wrote its record left an empty directory.
       else await rm(join(this.#dir, name), { recursive: true, force: true })
     }
+  }
+
+  /** Each volume's data directory, and the records found broken at start (`repair` sets the whole volume aside). */
+  async check(repair: { root: string } | undefined): Promise<{ checked: number; problems: StoreProblem[] }> {
+    const problems = await brokenProblems(this.broken, repair, (r) => dirname(r.path))
+    for (const rec of this.records.values()) {
+      if (rec.options['type']) continue
+      if (!(await stat(this.mountpoint(rec.name)).then((s) => s.isDirectory(), () => false))) problems.push({ object: 'volume', id: rec.name, problem: 'its data directory is missing' })
+    }
+    return { checked: this.records.size, problems }
   }
 
   mountpoint(name: string): string {

@@ -307,3 +307,9 @@ export interface StatsSample {
   memory_stats: { usage?: number; limit?: number; stats?: Record<string, number> }
   networks?: Record<string, { rx_bytes: number; tx_bytes: number }>
 }
+
+/** cais's `POST /system/check`: what was looked at (counts by part of the store), and what was found. */
+export interface StoreCheckReport {
+  Checked: Record<string, number>
+  Problems: Array<{ Object: string; ID: string; Problem: string; Repaired?: string }>
+}

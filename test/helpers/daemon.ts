@@ -60,6 +60,8 @@ export interface TestDaemon {
   execRoot: string
   socket: string
   host: string
+  /** Names its iptables chains (`<prefix>-…`). */
+  chainPrefix: string
   client: EngineClient
   /** Runs our CLI against this daemon. */
   cli(...args: string[]): Promise<RunResult>
@@ -126,6 +128,7 @@ export async function startDaemon(t: TestContext, opts: { importBusybox?: boolea
     execRoot,
     socket,
     host,
+    chainPrefix: net.chainPrefix,
     client: new EngineClient({ host }),
     cli: (...args) => runCommand(caisBin, args, { env }),
     cliWithInput: (input, ...args) => runCommand(caisBin, args, { env, input }),

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { request } from 'node:http'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -168,3 +170,34 @@ test('seccomp-profile: the daemon’s profile filters containers without their o
   const broken = await runCommand(caisdBin, ['--config-file', '/dev/null', '--seccomp-profile', join(d.dir, 'broken.json'), '--validate'])
   assert.match(broken.stderr, /^caisd: Decoding seccomp profile failed: defaultAction is required/)
 })
+
+test('iptables: false leaves the firewall alone; a published port is served by the userland proxy; info warns', async (t) => {
+  // From the first start: rules an earlier run wrote stay, as dockerd's do.
+  const d = await startDaemon(t, { importBusybox: true, args: ['--iptables=false'] })
+  const info = await d.docker('info')
+  assert.match(info.stderr, /WARNING: iptables is disabled/)
+  const run = await d.docker('run', '-d', '--name', 'web', '-p', '127.0.0.1::80', BUSYBOX, 'sh', '-c', 'mkdir -p /www && echo served > /www/index.html && exec httpd -f -p 80 -h /www')
+  assert.equal(run.code, 0, run.stderr)
+  const port = Number((await d.docker('port', 'web', '80')).stdout.trim().split(':')[1])
+  const page = await waitFor('the page through the proxy', () => httpGet(port).catch(() => undefined))
+  assert.match(page, /served/)
+  const rules = execFileSync('iptables-save', { encoding: 'utf8' })
+  assert.doesNotMatch(rules, new RegExp(`${d.chainPrefix}-`), 'no chain of this daemon')
+  const file = join(d.dir, 'checked.json')
+  writeFileSync(file, JSON.stringify({ iptables: false, ip6tables: false }))
+  assert.equal((await runCommand(caisdBin, ['--config-file', file, '--validate'])).stdout, 'configuration OK\n')
+  writeFileSync(file, JSON.stringify({ iptables: 'no' }))
+  assert.match((await runCommand(caisdBin, ['--config-file', file, '--validate'])).stderr, /iptables must be true or false, not "no"/)
+})
+
+function httpGet(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    request({ host: '127.0.0.1', port, path: '/', timeout: 2000 }, (res) => {
+      let body = ''
+      res.on('data', (c: Buffer) => (body += c.toString()))
+      res.on('end', () => resolve(body))
+    })
+      .on('error', reject)
+      .end()
+  })
+}

@@ -8,7 +8,7 @@ import type { ImageService } from '../../images/service.ts'
 import type { VolumeService } from '../../volumes/service.ts'
 import { logDrivers } from '../../containers/log-config.ts'
 import { parseFilters } from '../../lib/filters.ts'
-import { invalid } from '../../lib/errors.ts'
+import { conflict, invalid } from '../../lib/errors.ts'
 import { parseTimestamp } from '../../lib/time.ts'
 import type { EventMessage, SystemInfo, Version } from '../../wire/types.ts'
 import { sendJson, startJsonStream, versionAtLeast } from '../context.ts'
@@ -21,6 +21,8 @@ export interface SystemDeps {
   volumes: VolumeService
   events: EventBus
   builds: BuildService
+  /** `system check` of the store (`repair` mends what it can without losing anything). */
+  checkStore: (repair: boolean) => Promise<unknown>
   /** `settings` change when the config file is reloaded: read them at each request. */
   daemon: { id: string; root: string; cgroupVersion: '1' | '2'; warnings: string[]; settings: DaemonSettings; configFile: string | undefined; logDriver: string }
 }
@@ -49,6 +51,19 @@ export function systemRoutes(routes: Routes, d: SystemDeps): void {
   routes.head('/_ping', ping)
 
   routes.get('/version', async (ctx) => sendJson(ctx, 200, version()))
+
+  // cais's own: Docker has no fsck of its store. One check at a time: a repair racing another would set aside twice.
+  let checking: Promise<unknown> | undefined
+  routes.post('/system/check', async (ctx) => {
+    if (checking) throw conflict('a store check is already running')
+    const repair = ['1', 'true'].includes(ctx.query.get('repair') ?? '')
+    checking = d.checkStore(repair)
+    try {
+      sendJson(ctx, 200, await checking)
+    } finally {
+      checking = undefined
+    }
+  })
 
   routes.get('/system/df', async (ctx) => {
     // `type` came with API 1.42 (older clients get everything); images' VirtualSize went with 1.44.
@@ -126,7 +141,8 @@ export function systemRoutes(routes: Routes, d: SystemDeps): void {
       InitCommit: { ID: '' },
       SecurityOptions: ['name=seccomp,profile=builtin'],
       CDISpecDirs: [],
-      Warnings: d.daemon.warnings,
+      // As dockerd's, each says what it is: the docker CLI prints them as they come.
+      Warnings: d.daemon.warnings.map((w) => (w.startsWith('WARNING: ') ? w : `WARNING: ${w}`)),
       ...(d.daemon.configFile ? { ConfigFile: d.daemon.configFile } : {}),
     }
     sendJson(ctx, 200, info)

@@ -51,7 +51,7 @@ export const infoCommand: Command = {
     if (labels.length > 0) lines.push(' Labels:', ...labels.map((l) => `  ${l}`))
     lines.push(` Live Restore Enabled: ${String(info['LiveRestoreEnabled'])}`)
     for (const l of lines) io.out(l)
-    for (const w of (info['Warnings'] as string[] | undefined) ?? []) io.err(`WARNING: ${w}`)
+    for (const w of (info['Warnings'] as string[] | undefined) ?? []) io.err(w)
     return 0
   },
 }

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { BUSYBOX, startDaemon } from '../helpers/daemon.ts'
+
+test('corrupt records never stop the daemon; system check reports each in words, --repair sets them aside with nothing lost, and the store is clean after', async (t) => {
+  const d = await startDaemon(t)
+  const ok = async (...args: string[]): Promise<string> => {
+    const r = await d.docker(...args)
+    assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`)
+    return r.stdout.trim()
+  }
+  await ok('create', '--name', 'keeper', '--network', 'none', BUSYBOX, 'true')
+  const victim = await ok('create', '--name', 'victim', '--network', 'none', BUSYBOX, 'true')
+  await ok('run', '--rm', '--network', 'none', '-v', 'precious:/data', BUSYBOX, 'sh', '-c', 'echo kept > /data/file')
+  const network = await ok('network', 'create', 'netx')
+  const clean = await d.cli('system', 'check')
+  assert.equal(clean.code, 0, clean.stdout + clean.stderr)
+  assert.match(clean.stdout, /^Checked: \d+ blobs, \d+ layers, 1 images, 2 containers, 1 volumes, \d+ networks\nNo problems found\n$/)
+  const imageId = (await d.client.images.inspect(BUSYBOX)).Id.replace('sha256:', '')
+  await d.stop()
+
+  const root = d.root
+  // The layer's blob (kept for save and push; the image runs from the unpacked layer) gets a byte changed.
+  const fakeBlob = readdirSync(join(root, 'content/blobs/sha256')).find((n) => n !== imageId && statSync(join(root, 'content/blobs/sha256', n)).size > 100_000)!
+  const blobPath = join(root, 'content/blobs/sha256', fakeBlob)
+  const bytes = readFileSync(blobPath)
+  bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff
+  writeFileSync(blobPath, bytes)
+  const victimRecord = join(root, 'containers', victim, 'container.json')
+  writeFileSync(victimRecord, readFileSync(victimRecord, 'utf8').slice(0, 100))
+  writeFileSync(join(root, 'volumes/precious/volume.json'), '{"name": ')
+  writeFileSync(join(root, 'networks', `${network}.json`), '')
+  writeFileSync(join(root, 'images', `${'e'.repeat(64)}.json`), '{"id": 7}')
+  const refs = JSON.parse(readFileSync(join(root, 'images/repositories.json'), 'utf8')) as { refs: Record<string, string> }
+  refs.refs['docker.io/library/ghost:latest'] = `sha256:${'0'.repeat(64)}`
+  writeFileSync(join(root, 'images/repositories.json'), JSON.stringify(refs))
+
+  await d.start()
+  assert.equal(await ok('ps', '-a', '--format', '{{.Names}}'), 'keeper', 'the broken container is left out, the others served')
+  assert.equal(await ok('run', '--rm', '--network', 'none', BUSYBOX, 'echo', 'still running containers'), 'still running containers')
+
+  const found = await d.cli('system', 'check')
+  assert.equal(found.code, 1)
+  const lines = found.stdout.split('\n')
+  const has = (re: RegExp): void => assert.ok(lines.some((l) => re.test(l)), `${re} in:\n${found.stdout}`)
+  has(new RegExp(`^blob sha256:${fakeBlob}: content does not match its digest \\(it hashes to sha256:${createHash('sha256').update(bytes).digest('hex')}\\)$`))
+  has(new RegExp(`^container ${victimRecord}: unreadable record: not JSON`))
+  has(/^volume .*\/volumes\/precious\/volume\.json: unreadable record: not JSON/)
+  has(/^network .*\.json: unreadable record: empty file$/)
+  has(/^image .*\/images\/e{64}\.json: unreadable record: not a record of this kind/)
+  has(/^reference docker\.io\/library\/ghost:latest: names image sha256:0{64}, which is not here$/)
+  assert.match(found.stdout, /6 problems, 6 left \(--repair mends what it can without losing data\)\n$/)
+
+  const repaired = await d.cli('system', 'check', '--repair')
+  assert.equal(repaired.code, 0, repaired.stdout)
+  assert.equal(repaired.stdout.split('\n').filter((l) => l.startsWith('  repaired: ')).length, 6)
+  const aside = join(root, 'broken/volumes')
+  const volumeAside = readdirSync(aside).find((n) => n.startsWith('precious.'))!
+  assert.equal(readFileSync(join(aside, volumeAside, '_data/file'), 'utf8'), 'kept\n', "the volume's data is kept")
+  assert.ok(readdirSync(join(root, 'broken/containers')).some((n) => n.startsWith(`${victim}.`)), "the container's directory is kept")
+  assert.ok(existsSync(join(root, 'broken/content/blobs/sha256')))
+
+  const after = await d.cli('system', 'check')
+  assert.equal(after.code, 0, after.stdout)
+  assert.match(after.stdout, /No problems found/)
+  await d.stop()
+  await d.start()
+  assert.match((await d.cli('system', 'check')).stdout, /No problems found/)
+  assert.equal(await ok('ps', '-a', '--format', '{{.Names}}'), 'keeper')
+})
