@@ -234,14 +234,14 @@ class SyslogSink {
   #until(ready: () => boolean, signal: AbortSignal): Promise<void> {
     if (ready()) return Promise.resolve()
     return new Promise<void>((resolve, reject) => {
+      const settle = (outcome: () => void): void => {
+        this.#waiters.delete(check)
+        signal.removeEventListener('abort', check)
+        outcome()
+      }
       const check = (): void => {
-        if (signal.aborted) {
-          this.#waiters.delete(check)
-          reject(new Error('aborted'))
-        } else if (ready() || this.#closed) {
-          this.#waiters.delete(check)
-          resolve()
-        }
+        if (signal.aborted) settle(() => reject(new Error('aborted')))
+        else if (ready() || this.#closed) settle(resolve)
       }
       this.#waiters.add(check)
       signal.addEventListener('abort', check, { once: true })

@@ -1,7 +1,8 @@
 import { mkdir } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { Digest } from '../content/digest.ts'
-import { readJson, writeJsonAtomic } from '../store/atomic.ts'
+import { writeJsonAtomic } from '../store/atomic.ts'
+import { readRecord } from '../store/records.ts'
 
 const maxSourcesPerBlob = 8
 
@@ -20,8 +21,10 @@ export class BlobSources {
 
   async init(): Promise<void> {
     await mkdir(dirname(this.#path), { recursive: true })
-    const saved = (await readJson<Record<Digest, string[]>>(this.#path)) ?? {}
-    for (const [d, s] of Object.entries(saved)) this.#sources.set(d as Digest, s)
+    // A cache of where blobs were seen: one that cannot be read starts empty (pushes upload instead of mounting).
+    const read = await readRecord<Record<Digest, string[]>>(this.#path, (x) => typeof x === 'object' && x !== null && !Array.isArray(x))
+    const saved = 'record' in read ? read.record : {}
+    for (const [d, s] of Object.entries(saved)) if (Array.isArray(s)) this.#sources.set(d as Digest, s)
   }
 
   /** Repositories of `registry` known to hold `digest`. */

@@ -19,10 +19,17 @@ export function cleanupNetwork(root: string, prefix: string, bridge?: string): v
   if (bridge) quiet('ip', ['link', 'del', 'dev', bridge])
   const containers = join(root, 'containers')
   if (existsSync(containers)) for (const id of readdirSync(containers)) quiet('ip', ['netns', 'delete', `cais-${id.slice(0, 12)}`])
-  const networks = join(root, 'networks')
-  if (existsSync(networks)) {
-    for (const f of readdirSync(networks).filter((x) => x.endsWith('.json'))) {
-      const rec = JSON.parse(readFileSync(join(networks, f), 'utf8')) as { bridge?: string; endpoints?: Record<string, { hostIf: string }> }
+  // Network records, and those `system check --repair` set aside (their bridges are still up).
+  for (const networks of [join(root, 'networks'), join(root, 'broken/networks')]) {
+    if (!existsSync(networks)) continue
+    for (const f of readdirSync(networks).filter((x) => x.includes('.json'))) {
+      let rec: { bridge?: string; endpoints?: Record<string, { hostIf: string }> }
+      try {
+        rec = JSON.parse(readFileSync(join(networks, f), 'utf8')) as typeof rec
+      } catch {
+        // a record a test broke on purpose
+        continue
+      }
       for (const e of Object.values(rec.endpoints ?? {})) quiet('ip', ['link', 'del', 'dev', e.hostIf])
       if (rec.bridge) quiet('ip', ['link', 'del', 'dev', rec.bridge])
     }

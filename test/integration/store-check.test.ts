@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -32,8 +33,13 @@ test('corrupt records never stop the daemon; system check reports each in words,
   const victimRecord = join(root, 'containers', victim, 'container.json')
   writeFileSync(victimRecord, readFileSync(victimRecord, 'utf8').slice(0, 100))
   writeFileSync(join(root, 'volumes/precious/volume.json'), '{"name": ')
+  // The daemon forgets a network whose record it cannot read, and its bridge with it: the test removes that.
+  const { bridge } = JSON.parse(readFileSync(join(root, 'networks', `${network}.json`), 'utf8')) as { bridge: string }
+  t.after(() => execFileSync('ip', ['link', 'del', 'dev', bridge], { stdio: 'ignore' }))
   writeFileSync(join(root, 'networks', `${network}.json`), '')
   writeFileSync(join(root, 'images', `${'e'.repeat(64)}.json`), '{"id": 7}')
+  // A cache, not a record: unreadable, it starts empty.
+  writeFileSync(join(root, 'distribution/blob-sources.json'), '{"sha256:')
   const refs = JSON.parse(readFileSync(join(root, 'images/repositories.json'), 'utf8')) as { refs: Record<string, string> }
   refs.refs['docker.io/library/ghost:latest'] = `sha256:${'0'.repeat(64)}`
   writeFileSync(join(root, 'images/repositories.json'), JSON.stringify(refs))
