@@ -128,10 +128,8 @@ export function normaliseHostConfig(h: Partial<HostConfig> | undefined): HostCon
   hc.CapAdd = h?.CapAdd ?? null
   hc.CapDrop = h?.CapDrop ?? null
   hc.Init = h?.Init ?? null
-  // The runtime is crun; `runc`, Docker's default name, which clients send as it is, means it too.
-  const runtime = (h as { Runtime?: string } | undefined)?.Runtime || 'crun'
-  if (runtime !== 'runc' && runtime !== 'crun') throw invalid(`unknown or invalid runtime name: ${runtime}`)
-  hc['Runtime'] = runtime
+  // The daemon's default runtime when empty (runtimes.ts, at create).
+  hc['Runtime'] = (h as { Runtime?: string } | undefined)?.Runtime ?? ''
   for (const rule of (hc['DeviceCgroupRules'] as string[] | null | undefined) ?? []) {
     try {
       parseDeviceRule(rule)

@@ -33,6 +33,7 @@ import { validateSecurity } from './security.ts'
 import { type ViewDeps, attributesOf, inspectView, summaryView } from './views.ts'
 import { conmonLogSizeMax, logAttributes, validateLogConfig } from './log-config.ts'
 import { type ContainerDefaults, applyCreateDefaults, builtinDefaults, dnsFor, noNewPrivileges } from './defaults.ts'
+import { type RuntimeChoices, defaultRuntimeChoices, runtimeBinaryOf, runtimeNameFor } from './runtimes.ts'
 import { parseTimestamp } from '../lib/time.ts'
 import { RestartScheduler, startsWithDaemon } from './restart-policy.ts'
 import { ContainerNetworks } from './container-networks.ts'
@@ -62,6 +63,8 @@ export interface ContainerServiceDeps {
   runtimeDir: string
   /** The daemon's settings for containers that do not make their own: log driver, DNS, ulimits, shm size. */
   defaults?: ContainerDefaults
+  /** The runtimes containers may name, and the default (read at each create and start: a reload changes them). */
+  runtimes?: RuntimeChoices
   /** Fails a start whose log target cannot be reached (the syslog driver's), before anything is set up. */
   checkLogTarget?: (rec: ContainerRecord) => Promise<void>
 }
@@ -121,7 +124,15 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   async init(): Promise<void> {
     await mkdir(this.#d.runtimeDir, { recursive: true })
     await this.#bundleRemoval.sweep(this.#d.runtimeDir)
-    for (const rec of this.#d.store.records.values()) this.#names.set(rec.name, rec.id)
+    for (const rec of this.#d.store.records.values()) {
+      this.#names.set(rec.name, rec.id)
+      // A container under a runtime of its own is stopped, killed and removed by that runtime, after a restart too.
+      try {
+        this.#d.runtime.register(rec.id, runtimeBinaryOf(rec.hostConfig['Runtime'] as string | undefined, this.#d.runtimes ?? defaultRuntimeChoices))
+      } catch {
+        this.#d.log.warn('container runtime no longer configured', { container: rec.id, runtime: rec.hostConfig['Runtime'] })
+      }
+    }
   }
 
   /** Reconciles records with what conmon and crun report, then follows exits. */
@@ -249,6 +260,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     validateResources(hostConfig, availableParallelism())
     await validateSecurity(hostConfig, body.Hostname ?? '')
     applyCreateDefaults(hostConfig, this.#defaults)
+    hostConfig['Runtime'] = runtimeNameFor(hostConfig['Runtime'] as string | undefined, this.#d.runtimes ?? defaultRuntimeChoices)
     validateLogConfig(hostConfig.LogConfig)
     const networks = requestedNetworks(body, hostConfig, this.#d.networks, (ref) => this.get(ref))
     const id = newId()
@@ -389,6 +401,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
 
   async #startLocked(rec: ContainerRecord): Promise<void> {
     await this.#d.checkLogTarget?.(rec)
+    const runtime = runtimeBinaryOf(rec.hostConfig['Runtime'] as string | undefined, this.#d.runtimes ?? defaultRuntimeChoices)
     const t0 = performance.now()
     this.#released.delete(rec.id)
     const rootfsDir = this.#rootfsDir(rec.id)
@@ -415,6 +428,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       bundle,
       logPath: rec.logPath,
       logSizeMax: conmonLogSizeMax(rec.hostConfig.LogConfig),
+      runtime,
       stdin: rec.config.OpenStdin,
       // As Docker: a client leaving closes stdin only for a one-shot, non-TTY attach (`run -i`).
       keepStdinOpen: !rec.config.StdinOnce || rec.config.Tty,

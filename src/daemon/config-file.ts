@@ -10,7 +10,7 @@ import { type DaemonConfig, parseDaemonArgs } from './config.ts'
  */
 export const defaultConfigFile = '/etc/cais/daemon.json'
 
-type Kind = 'string' | 'bool' | 'number' | 'list' | 'pools' | 'map' | 'ulimits'
+type Kind = 'string' | 'bool' | 'number' | 'list' | 'pools' | 'map' | 'ulimits' | 'runtimes'
 
 /** Keys of the file: the flag each one sets and the JSON type it takes. */
 const keys: Record<string, { flag: string; kind: Kind }> = {
@@ -52,6 +52,11 @@ const keys: Record<string, { flag: string; kind: Kind }> = {
   'no-new-privileges': { flag: '--no-new-privileges', kind: 'bool' },
   'seccomp-profile': { flag: '--seccomp-profile', kind: 'string' },
   iptables: { flag: '--iptables', kind: 'bool' },
+  ipv6: { flag: '--ipv6', kind: 'bool' },
+  'shutdown-timeout': { flag: '--shutdown-timeout', kind: 'number' },
+  'fixed-cidr-v6': { flag: '--fixed-cidr-v6', kind: 'string' },
+  runtimes: { flag: '--add-runtime', kind: 'runtimes' },
+  'default-runtime': { flag: '--default-runtime', kind: 'string' },
   ip6tables: { flag: '--ip6tables', kind: 'bool' },
   'dashboard-password-file': { flag: '--dashboard-password-file', kind: 'string' },
 }
@@ -250,6 +255,14 @@ function fileArgs(value: unknown, argv: readonly string[]): string[] {
       case 'map':
         if (typeof v !== 'object' || v === null || Array.isArray(v) || Object.values(v).some((x) => typeof x !== 'string')) throw wrong('an object of strings')
         for (const [k, x] of Object.entries(v as Record<string, string>)) out.push(`${flag}=${k}=${x}`)
+        break
+      case 'runtimes':
+        if (typeof v !== 'object' || v === null || Array.isArray(v)) throw wrong('an object of {"path": PATH, "runtimeArgs": [ARG, …]}')
+        for (const [name, r] of Object.entries(v as Record<string, { path?: unknown; runtimeArgs?: unknown }>)) {
+          if (typeof r !== 'object' || r === null || typeof r.path !== 'string') throw wrong('an object of {"path": PATH, "runtimeArgs": [ARG, …]}')
+          if (r.runtimeArgs !== undefined && (!Array.isArray(r.runtimeArgs) || r.runtimeArgs.some((a) => typeof a !== 'string'))) throw wrong('an object of {"path": PATH, "runtimeArgs": [ARG, …]}')
+          out.push(`${flag}=${name}=${r.path}`, ...((r.runtimeArgs as string[] | undefined) ?? []).map((a) => `--runtime-arg=${name}=${a}`))
+        }
         break
       case 'ulimits':
         if (typeof v !== 'object' || v === null || Array.isArray(v)) throw wrong('an object of {"Name": name, "Soft": n, "Hard": n}')

@@ -2,8 +2,10 @@ import { isLoopback, parseListen } from '../dashboard/security.ts'
 import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { seccompFromProfile } from '../runtime/seccomp.ts'
+import { parseSubnet6 } from '../networks/ipv6.ts'
 import { type ContainerDefaults, type Ulimit, builtinDefaults } from '../containers/defaults.ts'
 import { validateLogConfig } from '../containers/log-config.ts'
+import { builtinRuntimes } from '../containers/runtimes.ts'
 import { normalizeMirror } from '../distribution/hosts.ts'
 import { parseBytes } from '../lib/size.ts'
 import { invalid } from '../lib/errors.ts'
@@ -38,6 +40,14 @@ export interface DaemonConfig {
   addressPools: Array<{ base: string; size: number }>
   /** Prefix of cais's own iptables chains. */
   chainPrefix: string
+  /**
+   * Seconds a stop waits for requests in flight (`--shutdown-timeout`). dockerd spends it stopping containers; caisd
+   * leaves containers running, as dockerd with live-restore, so here it bounds the wait for requests to finish.
+   */
+  shutdownTimeout: number
+  /** IPv6 on the default bridge (`--ipv6`), in `--fixed-cidr-v6` or a random ULA /64. */
+  ipv6: boolean
+  fixedCidrV6: string | undefined
   /** `--iptables`, `--ip6tables` (default true): whether caisd writes that family's NAT and filter rules. */
   iptables: boolean
   ip6tables: boolean
@@ -52,6 +62,10 @@ export interface DaemonConfig {
   metricsAddr: string | undefined
   /** `key=value` labels of this daemon (`--label`), shown by `info`. */
   labels: string[]
+  /** OCI runtimes besides crun that containers may name (`--add-runtime`, `runtimes`), with their options. */
+  runtimes: Record<string, { path: string; runtimeArgs?: string[] }>
+  /** The runtime of containers that name none (`--default-runtime`). */
+  defaultRuntime: string
   /** What containers get unless they say otherwise: log driver and options, DNS, ulimits, shm size, no_new_privs. */
   containerDefaults: ContainerDefaults
 }
@@ -84,6 +98,9 @@ Options:
       --bridge-name string         Device of the default bridge network (default "cais0")
       --bip string                 The default bridge's gateway address and prefix, e.g. 10.88.0.1/24 (default: from the pools)
       --default-address-pool list  Pools for networks, as base=10.88.0.0/14,size=24 (default base=10.88.0.0/14,size=24)
+      --shutdown-timeout int       Seconds a stop waits for requests in flight; containers keep running (default 15)
+      --ipv6                       Enable IPv6 on the default bridge network
+      --fixed-cidr-v6 string       IPv6 subnet of the default bridge (default: a random ULA /64)
       --iptables                   Enable addition of iptables rules: NAT, published ports, isolation (default true)
       --ip6tables                  Enable addition of ip6tables rules (default true)
       --iptables-chain-prefix string  Prefix of cais's iptables chains (default "CAIS")
@@ -105,6 +122,8 @@ Options:
       --default-ulimit ulimit      Default ulimit for containers, name=soft[:hard] (repeatable)
       --default-shm-size bytes     Default /dev/shm size for containers (default 64MiB)
       --no-new-privileges          Set no-new-privileges by default for new containers
+      --add-runtime runtime        Register an OCI runtime containers may name, name=path (repeatable)
+      --default-runtime string     Default OCI runtime for containers (default "crun")
       --seccomp-profile string     Path to a seccomp profile for containers without their own, or "unconfined" (default "builtin")
       --metrics-addr string        Serve Prometheus metrics at HOST:PORT/metrics, e.g. 127.0.0.1:9323 (no authentication)
   -h, --help                       Print usage
@@ -132,6 +151,9 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
     bip: undefined,
     addressPools: [],
     chainPrefix: 'CAIS',
+    ipv6: false,
+    fixedCidrV6: undefined,
+    shutdownTimeout: 15,
     iptables: true,
     ip6tables: true,
     overlayListen: undefined,
@@ -141,6 +163,8 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
     dashboardPasswordFile: undefined,
     metricsAddr: undefined,
     labels: [],
+    runtimes: {},
+    defaultRuntime: 'crun',
     containerDefaults: { ...builtinDefaults, logConfig: { Type: 'json-file', Config: {} }, dns: { servers: [], search: [], options: [] }, ulimits: [] },
   }
   const defaults = c.containerDefaults
@@ -205,6 +229,26 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
       case '--debug':
         if (value === undefined || value === 'true') c.logLevel = 'debug'
         break
+      case '--shutdown-timeout': {
+        const v = next()
+        if (!/^\d+$/.test(v)) throw invalid(`invalid value "${v}" for flag --shutdown-timeout: must be a number of seconds`)
+        c.shutdownTimeout = Number(v)
+        break
+      }
+      case '--ipv6':
+        c.ipv6 = value === undefined || value === 'true'
+        break
+      case '--fixed-cidr-v6': {
+        const v = next()
+        try {
+          const subnet = parseSubnet6(v)
+          if (subnet.prefix > 120) throw new Error('too small for a network')
+        } catch (err) {
+          throw invalid(`invalid fixed-cidr-v6 ${v}: ${(err as Error).message}`)
+        }
+        c.fixedCidrV6 = v
+        break
+      }
       case '--iptables':
       case '--ip6tables': {
         if (value !== undefined && value !== 'true' && value !== 'false') throw invalid(`invalid value "${value}" for flag ${arg}: expected true or false`)
@@ -322,6 +366,27 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
         defaults.shmSize = bytes
         break
       }
+      case '--add-runtime': {
+        const v = next()
+        const eq = v.indexOf('=')
+        const name = v.slice(0, eq)
+        if (eq <= 0 || eq === v.length - 1) throw invalid(`invalid runtime ${JSON.stringify(v)}: expected name=path`)
+        if (builtinRuntimes.includes(name)) throw invalid(`runtime name '${name}' is reserved`)
+        c.runtimes[name] = { path: v.slice(eq + 1), ...(c.runtimes[name]?.runtimeArgs ? { runtimeArgs: c.runtimes[name].runtimeArgs } : {}) }
+        break
+      }
+      case '--runtime-arg': {
+        // cais's own: daemon.json's runtimeArgs, one `name=ARG` each.
+        const v = next()
+        const eq = v.indexOf('=')
+        if (eq <= 0) throw invalid(`invalid --runtime-arg ${JSON.stringify(v)}: expected name=ARG`)
+        const r = (c.runtimes[v.slice(0, eq)] ??= { path: '' })
+        r.runtimeArgs = [...(r.runtimeArgs ?? []), v.slice(eq + 1)]
+        break
+      }
+      case '--default-runtime':
+        c.defaultRuntime = next()
+        break
       case '--seccomp-profile': {
         const v = next()
         defaults.seccompProfile = v === 'builtin' ? undefined : v === 'unconfined' ? v : readSeccompProfile(v)
@@ -348,6 +413,8 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
   }
   if (c.overlayPeers.length > 0 && !c.overlayListen) throw invalid('--overlay-peer needs --overlay-listen')
   validateLogConfig(defaults.logConfig)
+  for (const [name, r] of Object.entries(c.runtimes)) if (!r.path) throw invalid(`runtime ${name} has no path`)
+  if (!builtinRuntimes.includes(c.defaultRuntime) && !(c.defaultRuntime in c.runtimes)) throw invalid(`specified default runtime '${c.defaultRuntime}' does not exist`)
   if (c.addressPools.length === 0) c.addressPools.push({ base: '10.88.0.0/14', size: 24 })
   if (c.hosts.length === 0) c.hosts.push(`unix://${c.execRoot}/cais.sock`)
   if (c.tls.verify) c.tls.enabled = true

@@ -123,9 +123,12 @@ async function main(): Promise<number> {
     chainPrefix: config.chainPrefix,
     iptables: config.iptables,
     ip6tables: config.ip6tables,
+    bridgeIpv6: config.ipv6 ? { subnet: config.fixedCidrV6 } : undefined,
     control,
     mounter,
   })
+  // Read at each create and start: a reload changes them in place.
+  const runtimeChoices = { runtimes: config.runtimes, defaultRuntime: config.defaultRuntime }
   const containers: ContainerService = new ContainerService({
     store: containerStore,
     images,
@@ -138,6 +141,7 @@ async function main(): Promise<number> {
     initBinary: '/usr/bin/catatonit',
     runtimeDir: paths.containerRuntime,
     defaults: config.containerDefaults,
+    runtimes: runtimeChoices,
     checkLogTarget: (rec) => syslog.check(rec),
   })
   const syslog = new SyslogForwarder({ containers, events, log })
@@ -145,7 +149,7 @@ async function main(): Promise<number> {
   // Read at each use: a reload of the config file changes them in place.
   const registryHostOptions = { insecureRegistries: config.insecureRegistries, registryMirrors: config.registryMirrors, certsDir: config.certsDir }
   const registries = new Registries(new RegistryHosts(registryHostOptions))
-  const liveSettings = { labels: config.labels, debug: config.logLevel === 'debug', registry: registryHostOptions }
+  const liveSettings = { labels: config.labels, debug: config.logLevel === 'debug', registry: registryHostOptions, runtimes: runtimeChoices }
   const blobSources = new BlobSources(paths.blobSources)
 
   const t0 = performance.now()
@@ -222,10 +226,11 @@ async function main(): Promise<number> {
   if (metrics) distribution.transferred = (direction, bytes) => metrics.transferred(direction, bytes)
   const api = new ApiServer(routes, log, metrics ? (r) => metrics.observeRequest(r) : undefined)
 
+  const shutdownSettings = { timeoutSeconds: config.shutdownTimeout }
   const socketPaths: string[] = []
   // What a stop undoes, at a signal or when a listener cannot open (a port in use): containers keep running.
   const shutdown = async (): Promise<void> => {
-    await api.close()
+    await api.close(shutdownSettings.timeoutSeconds * 1000)
     health.close()
     logRotation.close()
     syslog.close()
@@ -274,7 +279,7 @@ async function main(): Promise<number> {
     }
   }
 
-  const stopReloading = reloadOnHangup(process.argv.slice(2), config, configFile, { log, settings: liveSettings, registryHosts: registryHostOptions, distribution })
+  const stopReloading = reloadOnHangup(process.argv.slice(2), config, configFile, { log, settings: liveSettings, registryHosts: registryHostOptions, distribution, runtimes: runtimeChoices, shutdown: shutdownSettings })
 
   const stopped = new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'))

@@ -2,6 +2,7 @@ import { messageOf } from '../lib/errors.ts'
 import type { Logger } from '../lib/log.ts'
 import { loadDaemonConfig } from './config-file.ts'
 import type { DaemonConfig } from './config.ts'
+import type { RuntimeChoices } from '../containers/runtimes.ts'
 
 /** The daemon's objects that read these settings at each use, so that changing them here takes effect at once. */
 export interface LiveTargets {
@@ -9,6 +10,8 @@ export interface LiveTargets {
   settings: { labels: string[]; debug: boolean }
   registryHosts: { insecureRegistries: readonly string[]; registryMirrors: readonly string[] }
   distribution: { maxConcurrentDownloads: number; maxConcurrentUploads: number }
+  runtimes: RuntimeChoices
+  shutdown: { timeoutSeconds: number }
 }
 
 type Setter = (next: DaemonConfig, live: LiveTargets) => void
@@ -27,6 +30,9 @@ const liveKeys: Array<{ key: string; field: keyof DaemonConfig; apply: Setter }>
   { key: 'insecure-registries', field: 'insecureRegistries', apply: (next, live) => (live.registryHosts.insecureRegistries = next.insecureRegistries) },
   { key: 'registry-mirrors', field: 'registryMirrors', apply: (next, live) => (live.registryHosts.registryMirrors = next.registryMirrors) },
   { key: 'max-concurrent-downloads', field: 'maxConcurrentDownloads', apply: (next, live) => (live.distribution.maxConcurrentDownloads = next.maxConcurrentDownloads) },
+  { key: 'runtimes', field: 'runtimes', apply: (next, live) => (live.runtimes.runtimes = next.runtimes) },
+  { key: 'default-runtime', field: 'defaultRuntime', apply: (next, live) => (live.runtimes.defaultRuntime = next.defaultRuntime) },
+  { key: 'shutdown-timeout', field: 'shutdownTimeout', apply: (next, live) => (live.shutdown.timeoutSeconds = next.shutdownTimeout) },
   { key: 'max-concurrent-uploads', field: 'maxConcurrentUploads', apply: (next, live) => (live.distribution.maxConcurrentUploads = next.maxConcurrentUploads) },
 ]
 

@@ -138,6 +138,11 @@ export async function ensureOverlay(bridge: string, vxlan: string, vni: number, 
   }
 }
 
+/** Takes an address off a link, when it has it (the default bridge's old IPv6 gateway). */
+export async function removeAddress(dev: string, cidr: string): Promise<void> {
+  await execFile('ip', ['addr', 'del', cidr, 'dev', dev])
+}
+
 /** Gives a bridge one more address (idempotent). */
 export async function addAddress(dev: string, cidr: string): Promise<void> {
   const addrs = await run('ip', ['-o', '-4', 'addr', 'show', 'dev', dev])

@@ -15,7 +15,7 @@ import { Firewall, type FirewallState } from './firewall.ts'
 import * as host from './host.ts'
 import { claimStatic, explicitPool, ipv6Pool, nextFree, nextFree6, pickPool, poolFromCidr } from './ipam.ts'
 import { parseSubnet } from './ipv4.ts'
-import { parseSubnet6 } from './ipv6.ts'
+import { formatSubnet6, parseSubnet6 } from './ipv6.ts'
 import { type PortBinding, PortProxy } from './port-proxy.ts'
 import type { Endpoint, NetworkRecord } from './record.ts'
 import type { NetworkStore } from './store.ts'
@@ -28,6 +28,8 @@ export interface NetworkServiceOptions {
   /** The default bridge's device (`cais0`) and, optionally, its gateway/prefix (`--bip`). */
   bridgeName: string
   bridgeCidr?: string | undefined
+  /** IPv6 on the default bridge (`--ipv6`), in `subnet` (`--fixed-cidr-v6`) or a random ULA /64; off when undefined. */
+  bridgeIpv6?: { subnet: string | undefined } | undefined
   /** Where networks without `--subnet` get theirs: each pool is split into subnets of `size` bits. */
   addressPools: Array<{ base: string; size: number }>
   /** Names cais's iptables chains (`CAIS-FORWARD` …). */
@@ -159,9 +161,22 @@ export class NetworkService {
     if (!this.#byName('host')) await this.#store.save(this.#builtin('host', 'host'))
     if (!this.#byName('none')) await this.#store.save(this.#builtin('none', 'null'))
     let bridge = this.#byName('bridge')
-    if (!bridge || bridge.bridge !== this.#o.bridgeName || (this.#o.bridgeCidr && bridge.ipam[0]?.gateway !== this.#o.bridgeCidr.split('/')[0])) {
+    const v6 = this.#o.bridgeIpv6
+    const v6Differs = bridge && (v6 ? !bridge.ipam6 || (v6.subnet !== undefined && bridge.ipam6.subnet !== formatSubnet6(parseSubnet6(v6.subnet))) : bridge.ipam6 !== undefined)
+    if (!bridge || bridge.bridge !== this.#o.bridgeName || (this.#o.bridgeCidr && bridge.ipam[0]?.gateway !== this.#o.bridgeCidr.split('/')[0]) || v6Differs) {
       const pool = this.#o.bridgeCidr ? poolFromCidr(this.#o.bridgeCidr) : await pickPool(undefined, this.#store.records.values(), this.#o.addressPools)
-      bridge = { ...this.#builtin('bridge', 'bridge'), ...(bridge ? { id: bridge.id } : {}), bridge: this.#o.bridgeName, ipam: [pool], isDefault: true, options: { 'com.docker.network.bridge.default_bridge': 'true', 'com.docker.network.bridge.name': this.#o.bridgeName } }
+      const others = [...this.#store.records.values()].filter((n) => n !== bridge)
+      const pool6 = v6 ? (v6.subnet === undefined && bridge?.ipam6 ? bridge.ipam6 : ipv6Pool(v6.subnet ? { Subnet: v6.subnet } : undefined, others)) : undefined
+      if (bridge?.ipam6 && bridge.bridge) await host.removeAddress(bridge.bridge, `${bridge.ipam6.gateway}/${parseSubnet6(bridge.ipam6.subnet).prefix}`).catch(() => {})
+      bridge = {
+        ...this.#builtin('bridge', 'bridge'),
+        ...(bridge ? { id: bridge.id } : {}),
+        bridge: this.#o.bridgeName,
+        ipam: [pool],
+        ...(pool6 ? { ipam6: pool6 } : {}),
+        isDefault: true,
+        options: { 'com.docker.network.bridge.default_bridge': 'true', 'com.docker.network.bridge.name': this.#o.bridgeName },
+      }
       await this.#store.save(bridge)
     }
     for (const n of this.#store.records.values()) {

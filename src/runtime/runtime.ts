@@ -20,8 +20,16 @@ export interface RuntimeConfig {
   log: Logger
 }
 
+/** An OCI runtime other than the default crun (`runtimes` in daemon.json): its binary and the options it is given first. */
+export interface RuntimeBinary {
+  path: string
+  args: readonly string[]
+}
+
 export interface CreateProcessOptions {
   id: string
+  /** The runtime this container runs under; the default crun when absent. */
+  runtime?: RuntimeBinary | undefined
   name: string
   bundle: string
   logPath: string
@@ -63,6 +71,8 @@ export class Runtime {
   #watcher: FSWatcher | undefined
   /** Stopped containers' state directories: renamed away at once, deleted in the background. */
   readonly #stateRemoval = new BackgroundRemoval()
+  /** Containers that run under a runtime of their own, by ID: every later call on them goes to that binary. */
+  readonly #binaries = new Map<string, RuntimeBinary>()
 
   constructor(config: RuntimeConfig) {
     this.#c = config
@@ -81,6 +91,12 @@ export class Runtime {
     await this.#stateRemoval.settled()
   }
 
+  /** Which runtime a container runs under (from its record, at daemon start); undefined for the default. */
+  register(id: string, runtime: RuntimeBinary | undefined): void {
+    if (runtime) this.#binaries.set(id, runtime)
+    else this.#binaries.delete(id)
+  }
+
   /** Creates the container (crun create under a new conmon); its process waits for `start`. Returns its PID. */
   async create(o: CreateProcessOptions): Promise<{ pid: number }> {
     try {
@@ -94,13 +110,15 @@ export class Runtime {
   }
 
   async #create(o: CreateProcessOptions): Promise<{ pid: number }> {
+    this.register(o.id, o.runtime)
     await rm(join(this.#c.exitsDir, o.id), { force: true })
+    const bin = this.#binary(o.id)
     const args = [
       '--api-version', '1',
       '-c', o.id,
       '-u', o.id,
       '-n', o.name,
-      '-r', this.#c.crun,
+      '-r', bin.path,
       '-b', o.bundle,
       '-p', join(o.bundle, 'pidfile'),
       '-P', join(o.bundle, 'conmon.pid'),
@@ -110,6 +128,7 @@ export class Runtime {
       '--full-attach',
       '--socket-dir-path', o.bundle,
       '--runtime-arg', `--root=${this.#c.crunRoot}`,
+      ...bin.args.flatMap((a) => ['--runtime-arg', a]),
     ]
     if (o.logSizeMax !== undefined && o.logSizeMax > 0) args.push('--log-size-max', String(o.logSizeMax))
     if (o.stdin) args.push('-i')
@@ -168,7 +187,7 @@ export class Runtime {
         await fh.close()
       }
     }
-    const r = await this.#crun(['start', id])
+    const r = await this.#crun(id, ['start', id])
     if (r.code !== 0) throw new RuntimeError(cleanRuntimeMessage(r.stderr))
   }
 
@@ -190,7 +209,7 @@ export class Runtime {
   }
 
   async kill(id: string, signal: string | number, all = false): Promise<void> {
-    const r = await this.#crun(['kill', ...(all ? ['--all'] : []), id, String(signal)])
+    const r = await this.#crun(id, ['kill', ...(all ? ['--all'] : []), id, String(signal)])
     if (r.code !== 0 && !/not running|does not exist|No such process/i.test(r.stderr)) throw new RuntimeError(cleanRuntimeMessage(r.stderr))
   }
 
@@ -198,18 +217,18 @@ export class Runtime {
   async update(id: string, bundle: string, resources: object): Promise<void> {
     const file = join(bundle, 'update-resources.json')
     await writeFile(file, JSON.stringify(resources))
-    const r = await this.#crun(['update', '--resources', file, id])
+    const r = await this.#crun(id, ['update', '--resources', file, id])
     await rm(file, { force: true })
     if (r.code !== 0) throw new RuntimeError(cleanRuntimeMessage(r.stderr))
   }
 
   async pause(id: string): Promise<void> {
-    const r = await this.#crun(['pause', id])
+    const r = await this.#crun(id, ['pause', id])
     if (r.code !== 0) throw new RuntimeError(cleanRuntimeMessage(r.stderr))
   }
 
   async resume(id: string): Promise<void> {
-    const r = await this.#crun(['resume', id])
+    const r = await this.#crun(id, ['resume', id])
     if (r.code !== 0) throw new RuntimeError(cleanRuntimeMessage(r.stderr))
   }
 
@@ -223,7 +242,7 @@ export class Runtime {
     const status = readOrUndefined(join(dir, 'status'))
     if (status === undefined && !(await stat(dir).then(() => true, () => false))) return
     if (status !== undefined && (await this.#releaseStopped(dir, status, opts.reaped === true))) return
-    await this.#crun(['delete', ...(opts.force ? ['--force'] : []), id])
+    await this.#crun(id, ['delete', ...(opts.force ? ['--force'] : []), id])
   }
 
   /**
@@ -318,14 +337,15 @@ export class Runtime {
   async diagnose(bundle: string, id: string): Promise<Record<string, string>> {
     const pid = (await readFile(join(bundle, 'conmon.pid'), 'utf8').catch(() => '')).trim()
     const stat = pid ? await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => 'gone') : 'no pid file'
-    const state = await this.#crun(['state', id])
+    const state = await this.#crun(id, ['state', id])
     const bundleFiles = await readdir(bundle).catch(() => [])
     return { conmonPid: pid, conmonStat: stat.trim(), crunState: (state.stdout || state.stderr).replace(/\s+/g, ' '), bundle: bundleFiles.join(',') }
   }
 
   /** `crun exec` of a process spec in a running container, its stdio piped to the caller (stdin when asked). */
   exec(id: string, o: { processSpec: string; pidFile: string; stdin: boolean }): ChildProcess {
-    return spawn(this.#c.crun, [`--root=${this.#c.crunRoot}`, 'exec', '--process', o.processSpec, '--pid-file', o.pidFile, id], {
+    const bin = this.#binary(id)
+    return spawn(bin.path, [`--root=${this.#c.crunRoot}`, ...bin.args, 'exec', '--process', o.processSpec, '--pid-file', o.pidFile, id], {
       env: this.#crunEnv,
       stdio: [o.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     })
@@ -336,10 +356,12 @@ export class Runtime {
    * control fifo, and reports on fd 3 the process's PID, then its exit code.
    */
   execWithTerminal(o: TerminalExecOptions): ChildProcess {
+    const bin = this.#binary(o.id)
     const args = [
-      '--api-version', '1', '-c', o.id, '-u', o.execId, '-n', o.name, '-r', this.#c.crun, '-b', o.dir, '-p', join(o.dir, 'pid'),
+      '--api-version', '1', '-c', o.id, '-u', o.execId, '-n', o.name, '-r', bin.path, '-b', o.dir, '-p', join(o.dir, 'pid'),
       '--exit-dir', join(o.dir, 'exits'), '--socket-dir-path', o.dir, '--full-attach', '-l', `k8s-file:${o.logPath}`, '--log-level', 'error',
       '-e', '--exec-process-spec', o.processSpec, '-t', ...(o.stdin ? ['-i'] : []), '--runtime-arg', `--root=${this.#c.crunRoot}`,
+      ...bin.args.flatMap((a) => ['--runtime-arg', a]),
     ]
     return spawn(this.#c.conmon, args, {
       stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
@@ -347,8 +369,15 @@ export class Runtime {
     })
   }
 
-  #crun(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    return execFile(this.#c.crun, [`--root=${this.#c.crunRoot}`, ...args], { env: this.#crunEnv })
+  /** The container's runtime: its own, or the default crun. */
+  #binary(id: string): RuntimeBinary {
+    return this.#binaries.get(id) ?? { path: this.#c.crun, args: [] }
+  }
+
+  /** Runs the container's runtime (crun by default) with its root and its options first. */
+  #crun(id: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    const bin = this.#binary(id)
+    return execFile(bin.path, [`--root=${this.#c.crunRoot}`, ...bin.args, ...args], { env: this.#crunEnv })
   }
 
   static async writeBundle(bundle: string, spec: object): Promise<void> {

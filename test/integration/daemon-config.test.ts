@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { request } from 'node:http'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { BUSYBOX, caisdBin, runCommand, startDaemon, waitFor } from '../helpers/daemon.ts'
@@ -201,3 +201,61 @@ function httpGet(port: number): Promise<string> {
       .end()
   })
 }
+
+test('runtimes and default-runtime: a container runs under the runtime it names, with its runtimeArgs, also after a restart; SIGHUP changes the default', async (t) => {
+  const d = await startDaemon(t, { importBusybox: true })
+  const calls = join(d.dir, 'runtime-calls')
+  const wrapper = join(d.dir, 'logged-runtime')
+  writeFileSync(wrapper, `#!/bin/sh\necho "$*" >> ${calls}\nexec /usr/bin/crun "$@"\n`, { mode: 0o755 })
+  const file = join(d.dir, 'daemon.json')
+  writeFileSync(file, JSON.stringify({ runtimes: { logged: { path: wrapper, runtimeArgs: ['--log-format=json'] } } }))
+  await d.stop()
+  await d.start()
+  const runtimes = JSON.parse((await d.docker('info', '--format', '{{json .Runtimes}}')).stdout) as Record<string, { path: string; runtimeArgs?: string[] }>
+  assert.deepEqual(runtimes['logged'], { path: wrapper, runtimeArgs: ['--log-format=json'] })
+
+  const run = await d.docker('run', '--rm', '--network', 'none', '--runtime', 'logged', BUSYBOX, 'echo', 'under the logged runtime')
+  assert.equal(run.stdout, 'under the logged runtime\n', run.stderr)
+  assert.match(readFileSync(calls, 'utf8'), /--log-format=json create /)
+  const unknown = await d.docker('run', '--rm', '--runtime', 'nope', BUSYBOX, 'true')
+  assert.match(unknown.stderr, /unknown or invalid runtime name: nope/)
+
+  assert.equal((await d.docker('run', '-d', '--name', 'long', '--network', 'none', '--runtime', 'logged', BUSYBOX, 'sleep', '300')).code, 0)
+  await d.stop()
+  await d.start()
+  writeFileSync(calls, '')
+  assert.equal((await d.docker('pause', 'long')).code, 0)
+  assert.match(readFileSync(calls, 'utf8'), /pause [0-9a-f]{64}/, 'the next caisd pauses it through its runtime')
+  assert.equal((await d.docker('unpause', 'long')).code, 0)
+
+  const before = d.logs().length
+  writeFileSync(file, JSON.stringify({ runtimes: { logged: { path: wrapper } }, 'default-runtime': 'logged', 'shutdown-timeout': 3 }))
+  d.signal('SIGHUP')
+  await waitFor('reload', () => (/"changed":\["runtimes","default-runtime","shutdown-timeout"\]/.test(d.logs().slice(before)) ? true : undefined))
+  const created = (await d.docker('create', '--network', 'none', BUSYBOX, 'true')).stdout.trim()
+  assert.equal((await d.docker('inspect', '-f', '{{.HostConfig.Runtime}}', created)).stdout.trim(), 'logged')
+
+  for (const [content, message] of [
+    [{ runtimes: { runc: { path: '/bin/true' } } }, "runtime name 'runc' is reserved"],
+    [{ 'default-runtime': 'nope' }, "specified default runtime 'nope' does not exist"],
+  ] as const) {
+    writeFileSync(join(d.dir, 'checked.json'), JSON.stringify(content))
+    const r = await runCommand(caisdBin, ['--config-file', join(d.dir, 'checked.json'), '--validate'])
+    assert.equal(r.stderr.split('\n')[0], `caisd: ${message}`)
+  }
+})
+
+test('ipv6 on the default bridge: containers get an address in its ULA subnet; fixed-cidr-v6 is checked', async (t) => {
+  const d = await startDaemon(t, { importBusybox: true, args: ['--ipv6'] })
+  const bridge = JSON.parse((await d.docker('network', 'inspect', 'bridge', '--format', '{{json .}}')).stdout) as { EnableIPv6: boolean; IPAM: { Config: Array<{ Subnet: string; Gateway: string }> } }
+  assert.equal(bridge.EnableIPv6, true)
+  const v6 = bridge.IPAM.Config.find((c) => c.Subnet.includes(':'))
+  assert.match(v6?.Subnet ?? '', /^fd[0-9a-f]{2}:[0-9a-f]{1,4}:[0-9a-f]{1,4}::\/64$/)
+  const prefix = v6!.Subnet.split('::')[0]!
+  const addr = await d.docker('run', '--rm', BUSYBOX, 'ip', '-6', 'addr', 'show', 'eth0')
+  assert.equal(addr.code, 0, addr.stderr)
+  assert.match(addr.stdout, new RegExp(`inet6 ${prefix}:[0-9a-f:]+/64 scope global`))
+  const bad = await runCommand(caisdBin, ['--config-file', '/dev/null', '--fixed-cidr-v6', '10.0.0.0/8', '--validate'])
+  assert.equal(bad.code, 125)
+  assert.match(bad.stderr, /^caisd: invalid fixed-cidr-v6 10\.0\.0\.0\/8/)
+})

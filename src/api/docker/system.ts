@@ -7,6 +7,7 @@ import type { EventBus } from '../../events/bus.ts'
 import type { ImageService } from '../../images/service.ts'
 import type { VolumeService } from '../../volumes/service.ts'
 import { logDrivers } from '../../containers/log-config.ts'
+import type { RuntimeChoices } from '../../containers/runtimes.ts'
 import { parseFilters } from '../../lib/filters.ts'
 import { conflict, invalid } from '../../lib/errors.ts'
 import { parseTimestamp } from '../../lib/time.ts'
@@ -32,6 +33,7 @@ export interface DaemonSettings {
   labels: string[]
   debug: boolean
   registry: { insecureRegistries: readonly string[]; registryMirrors: readonly string[] }
+  runtimes: RuntimeChoices
 }
 
 export function systemRoutes(routes: Routes, d: SystemDeps): void {
@@ -130,8 +132,12 @@ export function systemRoutes(routes: Routes, d: SystemDeps): void {
       Labels: d.daemon.settings.labels,
       ExperimentalBuild: false,
       ServerVersion: engineVersion,
-      Runtimes: { crun: { path: 'crun' } },
-      DefaultRuntime: 'crun',
+      Runtimes: {
+        crun: { path: 'crun' },
+        runc: { path: 'crun' },
+        ...Object.fromEntries(Object.entries(d.daemon.settings.runtimes.runtimes).map(([name, r]) => [name, { path: r.path, ...(r.runtimeArgs ? { runtimeArgs: r.runtimeArgs } : {}) }])),
+      },
+      DefaultRuntime: d.daemon.settings.runtimes.defaultRuntime,
       Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
       LiveRestoreEnabled: true,
       Isolation: '',
