@@ -53,6 +53,7 @@ const keys: Record<string, { flag: string; kind: Kind }> = {
   'seccomp-profile': { flag: '--seccomp-profile', kind: 'string' },
   iptables: { flag: '--iptables', kind: 'bool' },
   ipv6: { flag: '--ipv6', kind: 'bool' },
+  'userland-proxy': { flag: '--userland-proxy', kind: 'bool' },
   'shutdown-timeout': { flag: '--shutdown-timeout', kind: 'number' },
   'fixed-cidr-v6': { flag: '--fixed-cidr-v6', kind: 'string' },
   runtimes: { flag: '--add-runtime', kind: 'runtimes' },

@@ -45,6 +45,8 @@ export interface DaemonConfig {
    * leaves containers running, as dockerd with live-restore, so here it bounds the wait for requests to finish.
    */
   shutdownTimeout: number
+  /** Published ports through caisd's proxy as well as DNAT (`--userland-proxy`, default true), or by DNAT alone. */
+  userlandProxy: boolean
   /** IPv6 on the default bridge (`--ipv6`), in `--fixed-cidr-v6` or a random ULA /64. */
   ipv6: boolean
   fixedCidrV6: string | undefined
@@ -99,6 +101,7 @@ Options:
       --bip string                 The default bridge's gateway address and prefix, e.g. 10.88.0.1/24 (default: from the pools)
       --default-address-pool list  Pools for networks, as base=10.88.0.0/14,size=24 (default base=10.88.0.0/14,size=24)
       --shutdown-timeout int       Seconds a stop waits for requests in flight; containers keep running (default 15)
+      --userland-proxy             Relay published ports through caisd too; false: DNAT alone, loopback included (default true)
       --ipv6                       Enable IPv6 on the default bridge network
       --fixed-cidr-v6 string       IPv6 subnet of the default bridge (default: a random ULA /64)
       --iptables                   Enable addition of iptables rules: NAT, published ports, isolation (default true)
@@ -154,6 +157,7 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
     ipv6: false,
     fixedCidrV6: undefined,
     shutdownTimeout: 15,
+    userlandProxy: true,
     iptables: true,
     ip6tables: true,
     overlayListen: undefined,
@@ -235,6 +239,10 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
         c.shutdownTimeout = Number(v)
         break
       }
+      case '--userland-proxy':
+        if (value !== undefined && value !== 'true' && value !== 'false') throw invalid(`invalid value "${value}" for flag --userland-proxy: expected true or false`)
+        c.userlandProxy = value !== 'false'
+        break
       case '--ipv6':
         c.ipv6 = value === undefined || value === 'true'
         break

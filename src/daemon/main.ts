@@ -124,6 +124,7 @@ async function main(): Promise<number> {
     iptables: config.iptables,
     ip6tables: config.ip6tables,
     bridgeIpv6: config.ipv6 ? { subnet: config.fixedCidrV6 } : undefined,
+    userlandProxy: config.userlandProxy,
     control,
     mounter,
   })

@@ -59,7 +59,10 @@ export class ImageService {
       const config = await this.#readConfig(rec.id).catch(() => undefined)
       // An image whose config or layers went missing cannot be used; forget it rather than fail later.
       if (!config || chainIdsOf(config.rootfs.diff_ids).some((c) => !this.#layers.get(c))) {
-        this.#forgotten.push({ object: 'image', id: rec.id, problem: `removed at start: its ${config ? 'layers' : 'config'} went missing` })
+        const refs = this.#store.refsOf(rec.id)
+        const tags = refs.length > 0 ? `, and its references with it (${refs.join(', ')})` : ''
+        this.#forgotten.push({ object: 'image', id: rec.id, problem: `removed at start: its ${config ? 'layers' : 'config'} went missing${tags}` })
+        if (refs.length > 0) await this.#store.setRefs({ remove: refs })
         await this.#store.delete(rec.id)
       }
     }
@@ -72,7 +75,10 @@ export class ImageService {
    */
   async check(repair: { root: string } | undefined): Promise<{ checked: number; problems: StoreProblem[] }> {
     const store = this.#store
-    const problems = [...this.#forgotten, ...(await brokenProblems(store.broken, repair))]
+    // Reported until a repair has said so once: nothing is left of them to mend.
+    const forgotten = this.#forgotten.map((p) => ({ ...p, ...(repair ? { repaired: 'nothing left to mend' } : {}) }))
+    if (repair) this.#forgotten.length = 0
+    const problems = [...forgotten, ...(await brokenProblems(store.broken, repair))]
     for (const rec of store.records.values()) {
       const id = rec.id
       let config: ImageConfig

@@ -15,12 +15,15 @@ export interface FirewallState {
 export class Firewall {
   readonly #prefix: string
   readonly #family: 4 | 6
+  /** No userland proxy: loopback connections to published ports are DNATed too, and masqueraded into the bridge. */
+  readonly #hairpin: boolean
   #jumpsInPlace = false
 
   /** One per address family: `iptables` for IPv4, `ip6tables` for IPv6, with the same chain names. */
-  constructor(prefix: string, family: 4 | 6 = 4) {
+  constructor(prefix: string, family: 4 | 6 = 4, opts: { hairpin?: boolean } = {}) {
     this.#prefix = prefix
     this.#family = family
+    this.#hairpin = opts.hairpin ?? false
   }
 
   get #tool(): string {
@@ -37,7 +40,9 @@ export class Firewall {
     const p = this.#prefix
     return [
       ['nat', 'PREROUTING', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', `${p}-DNAT`],
-      ['nat', 'OUTPUT', '!', '-d', this.#family === 4 ? '127.0.0.0/8' : '::1/128', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', `${p}-DNAT`],
+      this.#hairpin
+        ? ['nat', 'OUTPUT', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', `${p}-DNAT`]
+        : ['nat', 'OUTPUT', '!', '-d', this.#family === 4 ? '127.0.0.0/8' : '::1/128', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', `${p}-DNAT`],
       ['nat', 'POSTROUTING', '-j', `${p}-POSTROUTING`],
       ['filter', 'FORWARD', '-j', `${p}-FORWARD`],
     ]
@@ -49,6 +54,8 @@ export class Firewall {
     const filter = [`*filter`, ...this.chains.filter.map((c) => `:${c} - [0:0]`)]
     for (const n of s.networks) {
       if (!n.internal) nat.push(`-A ${p}-POSTROUTING -s ${n.subnet} ! -o ${n.bridge} -j MASQUERADE`)
+      // A loopback client's packets keep 127.0.0.1 as their source after DNAT: the container could not answer it.
+      if (this.#hairpin) nat.push(`-A ${p}-POSTROUTING -o ${n.bridge} -m addrtype --src-type LOCAL -j MASQUERADE`)
       nat.push(`-A ${p}-DNAT -i ${n.bridge} -j RETURN`)
     }
     for (const port of s.ports) {

@@ -138,6 +138,12 @@ export async function ensureOverlay(bridge: string, vxlan: string, vni: number, 
   }
 }
 
+/** Sets one of a link's IPv4 settings (`net.ipv4.conf.<link>.<key>`); they go with the link. */
+export async function setLinkSysctl(link: string, key: string, value: string): Promise<void> {
+  const path = `/proc/sys/net/ipv4/conf/${link}/${key}`
+  if ((await readFile(path, 'utf8')).trim() !== value) await writeFile(path, `${value}\n`)
+}
+
 /** Takes an address off a link, when it has it (the default bridge's old IPv6 gateway). */
 export async function removeAddress(dev: string, cidr: string): Promise<void> {
   await execFile('ip', ['addr', 'del', cidr, 'dev', dev])

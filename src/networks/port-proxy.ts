@@ -23,11 +23,17 @@ export interface PortBinding {
  */
 export class PortProxy {
   readonly #binding: PortBinding
+  readonly #relay: boolean
   #server: Server | UdpSocket | undefined
   readonly #sockets = new Set<Socket>()
 
-  constructor(binding: PortBinding) {
+  /**
+   * `relay: false` (`--userland-proxy=false`) only holds the port: DNAT, loopback included, takes every connection
+   * before it would reach this socket, and what still does (IPv6 loopback) is refused, as without Docker's proxy.
+   */
+  constructor(binding: PortBinding, opts: { relay?: boolean } = {}) {
     this.#binding = binding
+    this.#relay = opts.relay ?? true
   }
 
   async listen(): Promise<number> {
@@ -58,6 +64,10 @@ export class PortProxy {
     // Half-open both ways: a client that shuts down its sending side (nc at the end of its input) still gets the
     // answer, and the container sees that end as it would directly.
     const server = createServer({ pauseOnConnect: true, allowHalfOpen: true }, (client) => {
+      if (!this.#relay) {
+        client.destroy()
+        return
+      }
       this.#sockets.add(client)
       const upstream = connect({ port: b.containerPort, host: b.containerIp, allowHalfOpen: true }, () => {
         client.pipe(upstream)
@@ -87,6 +97,7 @@ export class PortProxy {
     // One upstream socket per client address, so answers find their way back; closed after a quiet spell.
     const peers = new Map<string, { up: UdpSocket; idle: NodeJS.Timeout }>()
     socket.on('message', (msg, from) => {
+      if (!this.#relay) return
       const key = `${from.address}:${from.port}`
       let peer = peers.get(key)
       if (!peer) {

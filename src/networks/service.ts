@@ -34,6 +34,8 @@ export interface NetworkServiceOptions {
   addressPools: Array<{ base: string; size: number }>
   /** Names cais's iptables chains (`CAIS-FORWARD` …). */
   chainPrefix: string
+  /** `--userland-proxy=false`: published ports by DNAT alone, loopback included (hairpin NAT, route_localnet). */
+  userlandProxy?: boolean
   /** `--iptables=false`, `--ip6tables=false`: leave that family's firewall alone (no NAT, no DNAT, no isolation). */
   iptables?: boolean
   ip6tables?: boolean
@@ -127,7 +129,7 @@ export class NetworkService {
 
   constructor(opts: NetworkServiceOptions) {
     this.#o = opts
-    this.#firewall = new Firewall(opts.chainPrefix)
+    this.#firewall = new Firewall(opts.chainPrefix, 4, { hairpin: opts.userlandProxy === false })
     this.#firewall6 = new Firewall(opts.chainPrefix, 6)
     if (opts.control) {
       this.#overlay = new OverlayNetworks({
@@ -198,6 +200,8 @@ export class NetworkService {
     const v6 = n.ipam6 ? `${n.ipam6.gateway}/${parseSubnet6(n.ipam6.subnet).prefix}` : undefined
     if (v6) await host.enableForwarding(6)
     await host.ensureBridge(n.bridge!, `${pool.gateway}/${parseSubnet(pool.subnet).prefix}`, n.mtu, v6)
+    // Without the proxy, loopback connections are DNATed to the container: the kernel must route 127/8 there.
+    if (this.#o.userlandProxy === false) await host.setLinkSysctl(n.bridge!, 'route_localnet', '1')
     if (!n.isDefault) await this.#startDns(n, pool.gateway)
   }
 
@@ -500,7 +504,7 @@ export class NetworkService {
         const hostPort = hostPortText === '' ? 0 : Number(hostPortText)
         if (!Number.isInteger(hostPort) || hostPort < 0 || hostPort > 65535) throw invalid(`invalid port specification: "${hostPortText}"`)
         const binding: PortBinding = { proto, hostIp: b.HostIp || '0.0.0.0', hostPort, containerIp: address, containerPort: Number(m[1]), ...(b.HostIp ? {} : { anyAddress: true }) }
-        const proxy = new PortProxy(binding)
+        const proxy = new PortProxy(binding, { relay: this.#o.userlandProxy !== false })
         binding.hostPort = await proxy.listen()
         this.#proxies.set(containerId, [...(this.#proxies.get(containerId) ?? []), proxy])
         out.push(binding)

@@ -259,3 +259,18 @@ test('ipv6 on the default bridge: containers get an address in its ULA subnet; f
   assert.equal(bad.code, 125)
   assert.match(bad.stderr, /^caisd: invalid fixed-cidr-v6 10\.0\.0\.0\/8/)
 })
+
+test('userland-proxy: false publishes by DNAT alone, loopback included: the page comes through the rule, not through caisd', async (t) => {
+  const d = await startDaemon(t, { importBusybox: true, args: ['--userland-proxy=false'] })
+  const run = await d.docker('run', '-d', '--name', 'web', '-p', '127.0.0.1::80', BUSYBOX, 'sh', '-c', 'mkdir -p /www && echo hairpin > /www/index.html && exec httpd -f -p 80 -h /www')
+  assert.equal(run.code, 0, run.stderr)
+  const port = Number((await d.docker('port', 'web', '80')).stdout.trim().split(':')[1])
+  const page = await waitFor('the page through DNAT', () => httpGet(port).catch(() => undefined))
+  assert.match(page, /hairpin/)
+  // The DNAT rule counted the connection: caisd, which only holds the port, would have refused it.
+  const counters = execFileSync('iptables', ['-w', '-t', 'nat', '-L', `${d.chainPrefix}-DNAT`, '-n', '-v', '-x'], { encoding: 'utf8' })
+  const rule = counters.split('\n').find((l) => l.includes(`dpt:${port}`))
+  assert.ok(rule && Number(rule.trim().split(/\s+/)[0]) > 0, counters)
+  const bridge = `cst${d.chainPrefix.slice(2)}`
+  assert.equal(readFileSync(`/proc/sys/net/ipv4/conf/${bridge}/route_localnet`, 'utf8').trim(), '1')
+})

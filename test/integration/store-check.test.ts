@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { BUSYBOX, startDaemon } from '../helpers/daemon.ts'
@@ -21,6 +21,8 @@ test('corrupt records never stop the daemon; system check reports each in words,
   assert.equal(clean.code, 0, clean.stdout + clean.stderr)
   assert.match(clean.stdout, /^Checked: \d+ blobs, \d+ layers, 1 images, 2 containers, 1 volumes, \d+ networks\nNo problems found\n$/)
   const imageId = (await d.client.images.inspect(BUSYBOX)).Id.replace('sha256:', '')
+  const busyboxLayer = (await d.client.images.inspect(BUSYBOX)).RootFS.Layers[0]!
+  const committed = await ok('commit', 'keeper', 'committed:1')
   await d.stop()
 
   const root = d.root
@@ -38,6 +40,10 @@ test('corrupt records never stop the daemon; system check reports each in words,
   t.after(() => execFileSync('ip', ['link', 'del', 'dev', bridge], { stdio: 'ignore' }))
   writeFileSync(join(root, 'networks', `${network}.json`), '')
   writeFileSync(join(root, 'images', `${'e'.repeat(64)}.json`), '{"id": 7}')
+  // The committed image's own layer goes: the start removes the image, the check names it.
+  for (const f of readdirSync(join(root, 'layers')).filter((n) => n.endsWith('.json'))) {
+    if (`sha256:${f.replace('.json', '')}` !== busyboxLayer) rmSync(join(root, 'layers', f))
+  }
   // A cache, not a record: unreadable, it starts empty.
   writeFileSync(join(root, 'distribution/blob-sources.json'), '{"sha256:')
   const refs = JSON.parse(readFileSync(join(root, 'images/repositories.json'), 'utf8')) as { refs: Record<string, string> }
@@ -58,11 +64,12 @@ test('corrupt records never stop the daemon; system check reports each in words,
   has(/^network .*\.json: unreadable record: empty file$/)
   has(/^image .*\/images\/e{64}\.json: unreadable record: not a record of this kind/)
   has(/^reference docker\.io\/library\/ghost:latest: names image sha256:0{64}, which is not here$/)
-  assert.match(found.stdout, /6 problems, 6 left \(--repair mends what it can without losing data\)\n$/)
+  has(new RegExp(`^image ${committed}: removed at start: its layers went missing, and its references with it \\(docker\\.io/library/committed:1\\)$`))
+  assert.match(found.stdout, /7 problems, 7 left \(--repair mends what it can without losing data\)\n$/)
 
   const repaired = await d.cli('system', 'check', '--repair')
   assert.equal(repaired.code, 0, repaired.stdout)
-  assert.equal(repaired.stdout.split('\n').filter((l) => l.startsWith('  repaired: ')).length, 6)
+  assert.equal(repaired.stdout.split('\n').filter((l) => l.startsWith('  repaired: ')).length, 7)
   const aside = join(root, 'broken/volumes')
   const volumeAside = readdirSync(aside).find((n) => n.startsWith('precious.'))!
   assert.equal(readFileSync(join(aside, volumeAside, '_data/file'), 'utf8'), 'kept\n', "the volume's data is kept")
