@@ -10,7 +10,7 @@ import { type DaemonConfig, parseDaemonArgs } from './config.ts'
  */
 export const defaultConfigFile = '/etc/cais/daemon.json'
 
-type Kind = 'string' | 'bool' | 'number' | 'list' | 'pools' | 'map' | 'ulimits' | 'runtimes'
+type Kind = 'string' | 'bool' | 'number' | 'list' | 'pools' | 'map' | 'ulimits' | 'runtimes' | 'features'
 
 /** Keys of the file: the flag each one sets and the JSON type it takes. */
 const keys: Record<string, { flag: string; kind: Kind }> = {
@@ -54,6 +54,7 @@ const keys: Record<string, { flag: string; kind: Kind }> = {
   iptables: { flag: '--iptables', kind: 'bool' },
   ipv6: { flag: '--ipv6', kind: 'bool' },
   'userland-proxy': { flag: '--userland-proxy', kind: 'bool' },
+  features: { flag: '--feature', kind: 'features' },
   'shutdown-timeout': { flag: '--shutdown-timeout', kind: 'number' },
   'fixed-cidr-v6': { flag: '--fixed-cidr-v6', kind: 'string' },
   runtimes: { flag: '--add-runtime', kind: 'runtimes' },
@@ -256,6 +257,10 @@ function fileArgs(value: unknown, argv: readonly string[]): string[] {
       case 'map':
         if (typeof v !== 'object' || v === null || Array.isArray(v) || Object.values(v).some((x) => typeof x !== 'string')) throw wrong('an object of strings')
         for (const [k, x] of Object.entries(v as Record<string, string>)) out.push(`${flag}=${k}=${x}`)
+        break
+      case 'features':
+        if (typeof v !== 'object' || v === null || Array.isArray(v) || Object.values(v).some((x) => typeof x !== 'boolean')) throw wrong('an object of true or false')
+        for (const [name, on] of Object.entries(v as Record<string, boolean>)) out.push(`${flag}=${name}=${on}`)
         break
       case 'runtimes':
         if (typeof v !== 'object' || v === null || Array.isArray(v)) throw wrong('an object of {"path": PATH, "runtimeArgs": [ARG, …]}')

@@ -45,6 +45,8 @@ export interface DaemonConfig {
    * leaves containers running, as dockerd with live-restore, so here it bounds the wait for requests to finish.
    */
   shutdownTimeout: number
+  /** daemon.json's `features`, by name: none of dockerd's changes what caisd does (named in the log at start). */
+  features: Record<string, boolean>
   /** Published ports through caisd's proxy as well as DNAT (`--userland-proxy`, default true), or by DNAT alone. */
   userlandProxy: boolean
   /** IPv6 on the default bridge (`--ipv6`), in `--fixed-cidr-v6` or a random ULA /64. */
@@ -158,6 +160,7 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
     fixedCidrV6: undefined,
     shutdownTimeout: 15,
     userlandProxy: true,
+    features: {},
     iptables: true,
     ip6tables: true,
     overlayListen: undefined,
@@ -237,6 +240,13 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
         const v = next()
         if (!/^\d+$/.test(v)) throw invalid(`invalid value "${v}" for flag --shutdown-timeout: must be a number of seconds`)
         c.shutdownTimeout = Number(v)
+        break
+      }
+      case '--feature': {
+        // cais's own, for daemon.json's `features`: name=true|false.
+        const m = /^([^=]+)=(true|false)$/.exec(next())
+        if (!m) throw invalid('invalid --feature: expected name=true or name=false')
+        c.features[m[1]!] = m[2] === 'true'
         break
       }
       case '--userland-proxy':

@@ -87,6 +87,8 @@ async function main(): Promise<number> {
     return 1
   }
 
+  // dockerd's features (buildkit, containerd-snapshotter, …) are accepted, as dockerd accepts names it does not know.
+  for (const [feature, on] of Object.entries(config.features)) log.warn('feature not implemented by caisd; ignored', { feature, on })
   const warnings = hostProblems()
   for (const w of warnings) log.error(w)
   warnings.push(...listenerWarnings(config.hosts, config.tls.enabled))

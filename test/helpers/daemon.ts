@@ -84,7 +84,8 @@ export interface TestDaemon {
  * mounts, conmon processes) is removed in t.after, even when the test fails. `wrap` runs caisd through a launcher
  * that execs it (`wrap[0] wrap[1..] caisd ARGS`), as systemd's socket activation does.
  */
-export async function startDaemon(t: TestContext, opts: { importBusybox?: boolean; args?: string[]; netns?: string; wrap?: string[]; bin?: string } = {}): Promise<TestDaemon> {
+/** `logLevel: false` leaves the log level to the daemon's config file (the tests give `--log-level debug` otherwise). */
+export async function startDaemon(t: TestContext, opts: { importBusybox?: boolean; args?: string[]; netns?: string; wrap?: string[]; bin?: string; logLevel?: false } = {}): Promise<TestDaemon> {
   const caisd = opts.bin ?? caisdBin
   const dir = mkdtempSync('/tmp/cais-test-')
   const net = claimNetworkSlot()
@@ -100,7 +101,7 @@ export async function startDaemon(t: TestContext, opts: { importBusybox?: boolea
     // The host's /etc/cais/daemon.json, should it have one, is not the test's: an empty file of the test's own stands in.
     const configFile = (opts.args ?? []).some((a) => a.startsWith('--config-file')) ? [] : ['--config-file', join(dir, 'daemon.json')]
     if (configFile.length > 0 && !existsSync(join(dir, 'daemon.json'))) writeFileSync(join(dir, 'daemon.json'), '{}\n')
-    const argv = ['--root', root, '--exec-root', execRoot, '-H', host, '--log-level', 'debug', ...net.args, ...configFile, ...(opts.args ?? [])]
+    const argv = ['--root', root, '--exec-root', execRoot, '-H', host, ...(opts.logLevel === false ? [] : ['--log-level', 'debug']), ...net.args, ...configFile, ...(opts.args ?? [])]
     // In a test "host" (a network namespace of the test's own): nsenter switches only the network namespace and
     // execs caisd, so the child is caisd itself and its mounts stay visible to the cleanup.
     child = opts.netns

@@ -112,10 +112,12 @@ test('container defaults from daemon.json: dns, dns-search, dns-opts, default-ul
       'default-ulimits': { nofile: { Name: 'nofile', Soft: 1111, Hard: 2222 } },
       'default-shm-size': '32m',
       'no-new-privileges': true,
+      features: { buildkit: true },
     }),
   )
   await d.stop()
   await d.start()
+  assert.match(d.logs(), /"msg":"feature not implemented by caisd; ignored","feature":"buildkit","on":true/)
   const probe = 'cat /etc/resolv.conf; ulimit -n; ulimit -Hn; df -k /dev/shm | tail -n 1; grep NoNewPrivs /proc/self/status'
   const run = await d.docker('run', '--name', 'defaults', '--network', 'none', BUSYBOX, 'sh', '-c', probe)
   assert.equal(run.code, 0, run.stderr)
@@ -273,4 +275,31 @@ test('userland-proxy: false publishes by DNAT alone, loopback included: the page
   assert.ok(rule && Number(rule.trim().split(/\s+/)[0]) > 0, counters)
   const bridge = `cst${d.chainPrefix.slice(2)}`
   assert.equal(readFileSync(`/proc/sys/net/ipv4/conf/${bridge}/route_localnet`, 'utf8').trim(), '1')
+})
+
+test('log-level and debug reload on SIGHUP: debug lines start and stop, info reports it', async (t) => {
+  const d = await startDaemon(t, { importBusybox: false, logLevel: false })
+  const file = join(d.dir, 'daemon.json')
+  const debugLines = (from: number): number => (d.logs().slice(from).match(/"level":"debug","msg":"request"/g) ?? []).length
+  // Reloaded when info's Debug says so (at warn, the reload's own line is not logged).
+  const reload = async (content: object, debug: boolean): Promise<void> => {
+    writeFileSync(file, JSON.stringify(content))
+    d.signal('SIGHUP')
+    await waitFor('reload', async () => (((await d.client.system.info()) as { Debug?: boolean }).Debug === debug ? true : undefined))
+  }
+  // A request's line is written after its answer: wait a little before counting what is not there.
+  const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 300))
+  let mark = d.logs().length
+  await d.client.system.info()
+  await settle()
+  assert.equal(debugLines(mark), 0, 'info level: no request lines')
+  await reload({ 'log-level': 'debug' }, true)
+  mark = d.logs().length
+  await d.client.system.info()
+  await waitFor('request lines at debug level', () => (debugLines(mark) > 0 ? true : undefined))
+  await reload({ debug: false, 'log-level': 'warn' }, false)
+  mark = d.logs().length
+  await d.client.system.info()
+  await settle()
+  assert.equal(debugLines(mark), 0)
 })
