@@ -46,6 +46,7 @@ export function validateLogConfig(config: LogConfig): void {
     if (!allowed.includes(k) && !commonOptions.includes(k)) throw invalid(`unknown log opt '${k}' for ${config.Type} log driver`)
     if (k === 'max-size' && (parseBytes(v) === undefined || parseBytes(v)! <= 0)) throw invalid(`invalid value for max-size: ${v}`)
     if (k === 'max-file' && (!/^\d+$/.test(v) || Number(v) < 1)) throw invalid('max-file cannot be less than 1')
+    if (k === 'compress' && v !== 'true' && v !== 'false') throw invalid(`error parsing compress option: strconv.ParseBool: parsing ${JSON.stringify(v)}: invalid syntax`)
     if (k === 'mode' && v !== 'blocking' && v !== 'non-blocking') throw invalid(`logger: unknown log mode: ${v}`)
     if (k === 'max-buffer-size' && (parseBytes(v) === undefined || parseBytes(v)! <= 0)) throw invalid(`logger: could not parse max-buffer-size: ${v}`)
   }
@@ -66,13 +67,17 @@ export function effectiveLogConfig(asked: Partial<LogConfig> | undefined, daemon
   return { Type: type, Config: type === daemonDefault.Type ? { ...daemonDefault.Config, ...own } : { ...own } }
 }
 
-/** The size and number of log files kept: the options, or the driver's defaults (none for json-file). */
-export function logFileLimits(config: LogConfig): { maxSize: number | undefined; maxFile: number } {
-  if (config.Type === 'none') return { maxSize: 1024 * 1024, maxFile: 1 }
+/**
+ * The size and number of log files kept, and whether rotated files but the newest are gzipped: the options, or the
+ * driver's defaults (none for json-file; 20 MB by 5, compressed, for local and the copy beside a syslog).
+ */
+export function logFileLimits(config: LogConfig): { maxSize: number | undefined; maxFile: number; compress: boolean } {
+  if (config.Type === 'none') return { maxSize: 1024 * 1024, maxFile: 1, compress: false }
   const bounded = config.Type === 'local' || config.Type === 'syslog'
   const maxSize = parseBytes(config.Config['max-size'] ?? '') || (bounded ? localDefaults.maxSize : undefined)
   const maxFile = Number(config.Config['max-file'] ?? '') || (bounded ? localDefaults.maxFile : 1)
-  return { maxSize, maxFile }
+  const compress = config.Config['compress'] === undefined ? bounded : config.Config['compress'] === 'true'
+  return { maxSize, maxFile, compress }
 }
 
 /**

@@ -1,4 +1,6 @@
-import { type FSWatcher, closeSync, constants, linkSync, openSync, renameSync, rmSync, statSync, watch, writeSync } from 'node:fs'
+import { type FSWatcher, closeSync, constants, createReadStream, createWriteStream, linkSync, openSync, readdirSync, renameSync, rmSync, statSync, watch, writeSync } from 'node:fs'
+import { pipeline } from 'node:stream/promises'
+import { createGzip } from 'node:zlib'
 import { basename, dirname, join } from 'node:path'
 import type { EventBus } from '../events/bus.ts'
 import { isErrno } from '../lib/errors.ts'
@@ -65,12 +67,29 @@ export class LogRotator {
     }
     const cfg = rec.hostConfig.LogConfig
     if (cfg.Type === 'none') return
-    const { maxSize, maxFile } = logFileLimits(cfg)
+    const { maxSize, maxFile, compress } = logFileLimits(cfg)
     if (!maxSize) return
     const logPath = rec.logPath
+    let compressing = false
+    // Rotated files but the newest are kept gzipped, as Docker's `compress`: one at a time, in the background, while
+    // the shifts go on (they must: conmon's next file would otherwise replace one nobody holds).
+    const compressNext = (): void => {
+      if (compressing || !compress) return
+      const plain = rotatedPlainFiles(logPath).filter((n) => n >= 2).sort((a, b) => a - b)
+      if (plain.length === 0) return
+      compressing = true
+      gzipRotated(logPath, plain[0]!)
+        .catch((err: unknown) => {
+          if (!isErrno(err, 'ENOENT')) this.#d.log.warn('log compression failed', { container: id, err })
+        })
+        .finally(() => {
+          compressing = false
+          compressNext()
+        })
+    }
     const check = (): void => {
       try {
-        shiftIfReplaced(logPath, maxFile)
+        if (shiftIfReplaced(logPath, maxFile)) compressNext()
       } catch (err) {
         this.#d.log.warn('log rotation failed', { container: id, err })
       }
@@ -79,6 +98,7 @@ export class LogRotator {
     // starts a new one now (message 2 on its control fifo), the held link keeping the old.
     try {
       check()
+      compressNext()
       if (statSync(logPath).size >= maxSize) reopenLog(join(this.#d.containers.bundlePath(id), 'ctl'))
     } catch (err) {
       if (!isErrno(err, 'ENOENT')) this.#d.log.warn('log rotation failed', { container: id, err })
@@ -99,34 +119,65 @@ export class LogRotator {
 
 /**
  * When conmon has replaced `<log>` (its inode is no longer the held one), the held file becomes `<log>.1`, older
- * ones shift up and the oldest beyond max-file goes; then the new live file is held. All synchronous: a few
- * renames of local files take microseconds.
+ * ones (`.N` or `.N.gz`) shift up and the oldest beyond max-file goes; then the new live file is held. All
+ * synchronous: a few renames of local files take microseconds. True when it shifted.
  */
-function shiftIfReplaced(path: string, maxFile: number): void {
+function shiftIfReplaced(path: string, maxFile: number): boolean {
   const held = `${path}.held`
   let live
   try {
     live = statSync(path)
   } catch (err) {
-    if (isErrno(err, 'ENOENT')) return
+    if (isErrno(err, 'ENOENT')) return false
     throw err
   }
   const kept = statSync(held, { throwIfNoEntry: false })
-  if (kept?.ino === live.ino) return
+  if (kept?.ino === live.ino) return false
   if (kept) {
     // Keep max-file files in all: the live one and max-file - 1 rotated ones.
-    rmSync(`${path}.${Math.max(1, maxFile - 1)}`, { force: true })
+    for (const suffix of ['', '.gz']) rmSync(`${path}.${Math.max(1, maxFile - 1)}${suffix}`, { force: true })
     for (let i = maxFile - 2; i >= 1; i--) {
-      try {
-        renameSync(`${path}.${i}`, `${path}.${i + 1}`)
-      } catch (err) {
-        if (!isErrno(err, 'ENOENT')) throw err
+      for (const suffix of ['', '.gz']) {
+        try {
+          renameSync(`${path}.${i}${suffix}`, `${path}.${i + 1}${suffix}`)
+        } catch (err) {
+          if (!isErrno(err, 'ENOENT')) throw err
+        }
       }
     }
     if (maxFile > 1) renameSync(held, `${path}.1`)
     else rmSync(held, { force: true })
   }
   linkSync(path, held)
+  return kept !== undefined
+}
+
+/** The numbers N of the rotated files not compressed yet (`<log>.N`). */
+function rotatedPlainFiles(path: string): number[] {
+  const base = basename(path)
+  return readdirSync(dirname(path))
+    .map((f) => (f.startsWith(`${base}.`) ? Number(f.slice(base.length + 1)) : NaN))
+    .filter((n) => Number.isInteger(n) && n > 0)
+}
+
+/**
+ * Gzips the rotated file `<log>.N`. Shifts may rename it meanwhile: it is found again by its inode once packed,
+ * and the packed one takes its current number (all in one synchronous step, which no shift can come between); one
+ * shifted out of max-file meanwhile is gone, and so is its packed copy.
+ */
+async function gzipRotated(path: string, n: number): Promise<void> {
+  const file = `${path}.${n}`
+  const ino = statSync(file).ino
+  const tmp = join(dirname(path), `.${basename(path)}.${ino}.gz.tmp`)
+  try {
+    await pipeline(createReadStream(file), createGzip(), createWriteStream(tmp))
+    const now = rotatedPlainFiles(path).find((m) => statSync(`${path}.${m}`, { throwIfNoEntry: false })?.ino === ino)
+    if (now === undefined) return
+    renameSync(tmp, `${path}.${now}.gz`)
+    rmSync(`${path}.${now}`, { force: true })
+  } finally {
+    rmSync(tmp, { force: true })
+  }
 }
 
 /** Asks conmon to start a new log file (message 2 on its control fifo). */

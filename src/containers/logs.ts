@@ -1,5 +1,7 @@
 import { type FSWatcher, constants, watch } from 'node:fs'
-import { type FileHandle, open, readdir, stat } from 'node:fs/promises'
+import { type FileHandle, open, readFile, readdir, stat } from 'node:fs/promises'
+import { promisify } from 'node:util'
+import { gunzip } from 'node:zlib'
 import { basename, dirname } from 'node:path'
 import { isErrno } from '../lib/errors.ts'
 
@@ -103,6 +105,8 @@ export async function logEnd(path: string): Promise<LogPosition> {
   const st = await stat(path).catch(() => undefined)
   return { offset: st?.size ?? 0, inode: st?.ino }
 }
+
+const gunzipAsync = promisify(gunzip)
 
 /** A read is at most 4 MB, so a large log streams out rather than being held whole. */
 const maxRead = 4 * 1024 * 1024
@@ -252,15 +256,15 @@ export async function* readLogs(path: string, opts: ReadLogsOptions): AsyncGener
     return readChunk()
   }
 
-  /** Rotated files (`<path>.N` … `<path>.1`), oldest first, for a read from the beginning. */
+  /** Rotated files (`<path>.N[.gz]` … `<path>.1`), oldest first, for a read from the beginning. */
   const rotatedFiles = async (): Promise<string[]> => {
     const dir = dirname(path)
     const base = basename(path)
     return (await readdir(dir).catch(() => []))
-      .map((f) => (f.startsWith(`${base}.`) ? Number(f.slice(base.length + 1)) : NaN))
-      .filter((n) => Number.isInteger(n) && n > 0)
-      .sort((a, b) => b - a)
-      .map((n) => `${path}.${n}`)
+      .map((f) => /^\.(\d+)(\.gz)?$/.exec(f.startsWith(base) ? f.slice(base.length) : ''))
+      .filter((m): m is RegExpExecArray => m !== null && Number(m[1]) > 0)
+      .sort((a, b) => Number(b[1]) - Number(a[1]))
+      .map((m) => `${path}${m[0]}`)
   }
 
   // What is there already, read in bounded chunks; with a tail only the last entries are kept.
@@ -278,6 +282,12 @@ export async function* readLogs(path: string, opts: ReadLogsOptions): AsyncGener
   try {
     if (!opts.from) {
       for (const file of await rotatedFiles()) {
+        // A compressed one (`compress`, at most max-size unpacked) is read whole.
+        if (file.endsWith('.gz')) {
+          const packed = await readFile(file).catch(() => undefined)
+          if (packed) for (const batch of parse(await gunzipAsync(packed))) yield* emit(batch)
+          continue
+        }
         for (let from = 0; ; ) {
           const r = await reader.read(file, from)
           if (!r || r.buf.length === 0) break

@@ -36,8 +36,9 @@ test('log configs: the daemon default merges under a container naming no driver;
   const daemon = { Type: 'local', Config: { 'max-file': '2' } }
   assert.deepEqual(effectiveLogConfig({ Type: '', Config: { 'max-size': '1m' } }, daemon), { Type: 'local', Config: { 'max-file': '2', 'max-size': '1m' } })
   assert.deepEqual(effectiveLogConfig({ Type: 'json-file', Config: {} }, daemon), { Type: 'json-file', Config: {} })
-  assert.deepEqual(logFileLimits({ Type: 'local', Config: {} }), { maxSize: 20 * 1024 * 1024, maxFile: 5 })
-  assert.deepEqual(logFileLimits({ Type: 'json-file', Config: {} }), { maxSize: undefined, maxFile: 1 })
+  assert.deepEqual(logFileLimits({ Type: 'local', Config: {} }), { maxSize: 20 * 1024 * 1024, maxFile: 5, compress: true })
+  assert.deepEqual(logFileLimits({ Type: 'json-file', Config: { compress: 'true' } }), { maxSize: undefined, maxFile: 1, compress: true })
+  assert.throws(() => validateLogConfig({ Type: 'local', Config: { compress: 'yes' } }), /error parsing compress option/)
   assert.throws(() => validateLogConfig({ Type: 'json-file', Config: { 'max-buffer-size': '1m' } }), /only supported with 'mode=non-blocking'/)
   assert.throws(() => validateLogConfig({ Type: 'json-file', Config: { mode: 'fast' } }), /unknown log mode: fast/)
   assert.throws(() => validateLogConfig({ Type: 'local', Config: { tag: 'x' } }), /unknown log opt 'tag' for local log driver/)

@@ -86,16 +86,25 @@ test('local driver and the daemon default: log-driver and log-opts from daemon.j
   await d.stop()
   await d.start()
   assert.equal((await d.client.system.info()).LoggingDriver, 'local')
-  const run = await d.docker('run', '--name', 'local-log', '--network', 'none', BUSYBOX, 'sh', '-c', 'seq 1 100000')
+  // 16,000 lines in bursts of 1,000 (about 50 KB, less than max-size): each rotation is shifted before conmon's
+  // next, so nothing is lost between them (a writer faster than caisd's shifts loses the files between).
+  const run = await d.docker('run', '--name', 'local-log', '--network', 'none', BUSYBOX, 'sh', '-c', 'for i in $(seq 0 15); do seq $((i*1000+1)) $((i*1000+1000)); sleep 0.25; done')
   assert.equal(run.code, 0, run.stderr)
   const inspect = await d.client.containers.inspect('local-log')
   assert.deepEqual(inspect.HostConfig.LogConfig, { Type: 'local', Config: { 'max-size': '64k', 'max-file': '3' } })
   const logPath = inspect.LogPath
-  await waitFor('rotation', () => (existsSync(`${logPath}.1`) ? true : undefined))
-  const files = readdirSync(join(logPath, '..')).filter((f) => f.startsWith(`${inspect.Id}-json.log`) && !f.endsWith('.held'))
+  // local compresses rotated files but the newest, as Docker's.
+  await waitFor('rotation and compression', () => (existsSync(`${logPath}.1`) && existsSync(`${logPath}.2.gz`) ? true : undefined))
+  const files = readdirSync(join(logPath, '..')).filter((f) => f.startsWith(`${inspect.Id}-json.log`) && !f.endsWith('.held') && !f.endsWith('.tmp'))
   assert.ok(files.length <= 3, `at most max-file files: ${files.join(', ')}`)
   for (const f of files) assert.ok(statSync(join(logPath, '..', f)).size <= 64 * 1024 + 4096, `${f} within max-size`)
-  assert.equal((await d.docker('logs', '--tail', '2', 'local-log')).stdout, '99999\n100000\n')
+  assert.equal((await d.docker('logs', '--tail', '2', 'local-log')).stdout, '15999\n16000\n')
+  // The whole log, the compressed file first: one run of numbers, in order, to the last.
+  const all = (await d.docker('logs', 'local-log')).stdout.trim().split('\n').map(Number)
+  assert.ok(all.length > 2500, `${all.length} lines kept`)
+  const gap = all.findIndex((n, i) => i > 0 && n !== all[i - 1]! + 1)
+  assert.equal(gap, -1, `no gap and no repeat across the files: ${all.slice(Math.max(0, gap - 2), gap + 2).join(' ')}`)
+  assert.equal(all.at(-1), 16_000)
   const own = await d.docker('run', '--rm', '--log-driver', 'json-file', '--log-opt', 'max-buffer-size=1m', BUSYBOX, 'true')
   assert.match(own.stderr, /max-buffer-size option is only supported with 'mode=non-blocking'/)
 })
