@@ -34,7 +34,7 @@ bash scripts/setup.sh --runtime
 stage=$libdir.new
 rm -rf "$stage"
 mkdir -p "$stage/scripts" "$stage/node_modules/.cache"
-tar -cf - --exclude='*.test.ts' --exclude='src/dashboard/web' bin src dist package.json package-lock.json README.md | tar -xf - -C "$stage"
+tar -cf - --exclude='*.test.ts' --exclude='src/dashboard/web' --exclude='dist/js' bin src dist package.json package-lock.json README.md | tar -xf - -C "$stage"
 cp -p scripts/prepare-host.sh scripts/uninstall.sh "$stage/scripts/"
 # Production dependencies only, as npm lists them (Node 24 among them), and the CLI's bundle.
 npm ls --omit=dev --all --parseable 2>/dev/null | sed "s|^$PWD/||" | grep '^node_modules/' | tar -cf - -T - | tar -xf - -C "$stage"
