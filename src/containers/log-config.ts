@@ -42,7 +42,6 @@ export function validateLogConfig(config: LogConfig): void {
   const allowed = driverOptions[config.Type]
   if (!allowed) throw invalid(`logger: no log driver named '${config.Type}' is registered`)
   for (const [k, v] of Object.entries(config.Config)) {
-    if (config.Type === 'none' && !commonOptions.includes(k)) throw invalid(`unknown log opt '${k}' for none log driver`)
     if (!allowed.includes(k) && !commonOptions.includes(k)) throw invalid(`unknown log opt '${k}' for ${config.Type} log driver`)
     if (k === 'max-size' && (parseBytes(v) === undefined || parseBytes(v)! <= 0)) throw invalid(`invalid value for max-size: ${v}`)
     if (k === 'max-file' && (!/^\d+$/.test(v) || Number(v) < 1)) throw invalid('max-file cannot be less than 1')

@@ -77,6 +77,9 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   get #defaults(): ContainerDefaults {
     return this.#d.defaults ?? builtinDefaults
   }
+  get #runtimes(): RuntimeChoices {
+    return this.#d.runtimes ?? defaultRuntimeChoices
+  }
   readonly #lock = new KeyedMutex()
   readonly #names = new Map<string, string>()
   /** Per-container 'exit' and 'removed' notifications, for wait, attach and logs --follow. */
@@ -128,7 +131,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       this.#names.set(rec.name, rec.id)
       // A container under a runtime of its own is stopped, killed and removed by that runtime, after a restart too.
       try {
-        this.#d.runtime.register(rec.id, runtimeBinaryOf(rec.hostConfig['Runtime'] as string | undefined, this.#d.runtimes ?? defaultRuntimeChoices))
+        this.#d.runtime.register(rec.id, runtimeBinaryOf(rec.hostConfig['Runtime'] as string | undefined, this.#runtimes))
       } catch {
         this.#d.log.warn('container runtime no longer configured', { container: rec.id, runtime: rec.hostConfig['Runtime'] })
       }
@@ -260,7 +263,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     validateResources(hostConfig, availableParallelism())
     await validateSecurity(hostConfig, body.Hostname ?? '')
     applyCreateDefaults(hostConfig, this.#defaults)
-    hostConfig['Runtime'] = runtimeNameFor(hostConfig['Runtime'] as string | undefined, this.#d.runtimes ?? defaultRuntimeChoices)
+    hostConfig['Runtime'] = runtimeNameFor(hostConfig['Runtime'] as string | undefined, this.#runtimes)
     validateLogConfig(hostConfig.LogConfig)
     const networks = requestedNetworks(body, hostConfig, this.#d.networks, (ref) => this.get(ref))
     const id = newId()
@@ -401,7 +404,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
 
   async #startLocked(rec: ContainerRecord): Promise<void> {
     await this.#d.checkLogTarget?.(rec)
-    const runtime = runtimeBinaryOf(rec.hostConfig['Runtime'] as string | undefined, this.#d.runtimes ?? defaultRuntimeChoices)
+    const runtime = runtimeBinaryOf(rec.hostConfig['Runtime'] as string | undefined, this.#runtimes)
     const t0 = performance.now()
     this.#released.delete(rec.id)
     const rootfsDir = this.#rootfsDir(rec.id)

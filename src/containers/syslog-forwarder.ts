@@ -40,8 +40,6 @@ export class SyslogForwarder {
   readonly #d: { containers: ContainerService; events: EventBus; log: Logger }
   readonly #shipments = new Map<string, AbortController>()
   #unsubscribe: (() => void) | undefined
-  /** Lines dropped by non-blocking forwarders since the start. */
-  dropped = 0
 
   constructor(deps: { containers: ContainerService; events: EventBus; log: Logger }) {
     this.#d = deps
@@ -141,7 +139,6 @@ export class SyslogForwarder {
           if (!sent) {
             if (dropped === 0) this.#d.log.warn('syslog: the target is not keeping up; dropping lines (mode=non-blocking)', { container: rec.id })
             dropped++
-            this.dropped++
           }
         }
         if (!nonBlocking) await sink.room(abort.signal)
@@ -271,25 +268,20 @@ class SyslogSink {
   #dial(): void {
     if (this.#closed) return
     const a = this.#address
-    const lost = (err?: unknown): void => {
-      if (this.#out === undefined && this.#helper === undefined) return
-      this.#out = undefined
-      this.#helper = undefined
-      this.#draining = false
-      if (this.#closed) return
-      this.#log.warn('syslog target lost; dialling again', { target: describe(a), err: err === undefined ? undefined : messageOf(err), retryMs: this.#retryMs })
-      this.#retry = setTimeout(() => this.#dial(), this.#retryMs)
-      this.#retry.unref()
-      this.#retryMs = Math.min(this.#retryMs * 2, 30_000)
-    }
     if (a.kind === 'unixgram') {
       const format = this.#layout.format === 'rfc5424' || this.#layout.format === 'rfc5424micro' ? '--rfc5424=notq' : '--rfc3164'
       const helper = spawn('logger', ['--socket', a.path, '--socket-errors=on', '--prio-prefix', format, '-t', this.#layout.tag], { stdio: ['pipe', 'ignore', 'ignore'] })
       this.#helper = helper
       this.#out = helper.stdin
       helper.stdin.on('error', () => {})
-      helper.once('exit', (code) => lost(code === 0 ? undefined : new Error(`logger exited with ${code}`)))
-      helper.once('error', lost)
+      let ended = false
+      const end = (err?: unknown): void => {
+        if (ended) return
+        ended = true
+        this.#redial({ err })
+      }
+      helper.once('exit', (code) => end(code === 0 ? undefined : new Error(`logger exited with ${code}`)))
+      helper.once('error', end)
       this.#pump()
       return
     }
@@ -303,14 +295,19 @@ class SyslogSink {
       this.#pump()
     })
     socket.on('error', () => {})
-    socket.once('close', () => {
-      if (this.#out === socket) lost()
-      else if (!this.#closed) {
-        this.#out = undefined
-        this.#retry = setTimeout(() => this.#dial(), this.#retryMs)
-        this.#retry.unref()
-        this.#retryMs = Math.min(this.#retryMs * 2, 30_000)
-      }
-    })
+    // A target that was up is lost (and said so); one that never answered is dialled again quietly.
+    socket.once('close', () => this.#redial(this.#out === socket ? {} : undefined))
+  }
+
+  /** Forgets the connection and dials again after a backoff that doubles up to 30 s. */
+  #redial(lost: { err?: unknown } | undefined): void {
+    this.#out = undefined
+    this.#helper = undefined
+    this.#draining = false
+    if (this.#closed) return
+    if (lost) this.#log.warn('syslog target lost; dialling again', { target: describe(this.#address), err: lost.err === undefined ? undefined : messageOf(lost.err), retryMs: this.#retryMs })
+    this.#retry = setTimeout(() => this.#dial(), this.#retryMs)
+    this.#retry.unref()
+    this.#retryMs = Math.min(this.#retryMs * 2, 30_000)
   }
 }

@@ -172,8 +172,9 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
     labels: [],
     runtimes: {},
     defaultRuntime: 'crun',
-    containerDefaults: { ...builtinDefaults, logConfig: { Type: 'json-file', Config: {} }, dns: { servers: [], search: [], options: [] }, ulimits: [] },
+    containerDefaults: { ...builtinDefaults, logConfig: { Type: 'json-file', Config: {} }, ulimits: [] },
   }
+  // Fresh, mutable copies of the built-in defaults' lists, filled by the flags below.
   const defaults = c.containerDefaults
   const dns = { servers: [] as string[], search: [] as string[], options: [] as string[] }
   defaults.dns = dns

@@ -52,7 +52,7 @@ import { cgroupVersion, hostProblems, listenerWarnings } from './host-check.ts'
 import { openListeners } from './listeners.ts'
 import { claimPidFile, releasePidFile } from './pidfile.ts'
 import { reloadOnHangup } from './reload.ts'
-import { checkStore } from './store-check.ts'
+import { type StoreCheck, checkStore } from './store-check.ts'
 import type { StoreCheckReport } from '../wire/types.ts'
 import { engineVersion } from '../api/versions.ts'
 
@@ -198,13 +198,13 @@ async function main(): Promise<number> {
   await builds.init()
 
   const routes = new Routes()
-  const storeParts = {
-    Blobs: (r: { root: string } | undefined) => content.check(r),
-    Layers: (r: { root: string } | undefined) => layers.check(r),
-    Images: (r: { root: string } | undefined) => images.check(r),
-    Containers: (r: { root: string } | undefined) => containers.check(r),
-    Volumes: (r: { root: string } | undefined) => volumes.check(r),
-    Networks: (r: { root: string } | undefined) => networks.check(r),
+  const storeParts: Record<string, StoreCheck> = {
+    Blobs: (r) => content.check(r),
+    Layers: (r) => layers.check(r),
+    Images: (r) => images.check(r),
+    Containers: (r) => containers.check(r),
+    Volumes: (r) => volumes.check(r),
+    Networks: (r) => networks.check(r),
   }
   const checkStoreNow = (repair: boolean): Promise<StoreCheckReport> => checkStore(paths.root, storeParts, repair)
   systemRoutes(routes, { containers, images, volumes, events, builds, checkStore: checkStoreNow, daemon: { id: daemonId.trim(), root: paths.root, cgroupVersion: cgroupVersion(), warnings, settings: liveSettings, configFile, logDriver: config.containerDefaults.logConfig.Type } })
@@ -258,10 +258,10 @@ async function main(): Promise<number> {
   }
 
   let metricsServer: Server | undefined
-  if (config.metricsAddr && metrics) {
+  if (metrics) {
     try {
       const { serveMetrics } = await import('../metrics/server.ts')
-      const served = await serveMetrics(config.metricsAddr, metrics.registry)
+      const served = await serveMetrics(config.metricsAddr!, metrics.registry)
       metricsServer = served.server
       log.info('metrics listening', { url: served.url })
     } catch (err) {

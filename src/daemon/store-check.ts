@@ -1,13 +1,14 @@
 import type { StoreProblem } from '../store/records.ts'
 import type { StoreCheckReport } from '../wire/types.ts'
 
-type Check = (repair: { root: string } | undefined) => Promise<{ checked: number; problems: StoreProblem[] }>
+/** One part of the store checking itself; `repair` names the root that `broken/` goes under. */
+export type StoreCheck = (repair: { root: string } | undefined) => Promise<{ checked: number; problems: StoreProblem[] }>
 
 /**
  * `system check`: every part of the store checks itself, in the order that lets a repair of one show in the next
  * (blobs set aside before the images that name them are checked).
  */
-export async function checkStore(root: string, parts: Record<string, Check>, repair: boolean): Promise<StoreCheckReport> {
+export async function checkStore(root: string, parts: Record<string, StoreCheck>, repair: boolean): Promise<StoreCheckReport> {
   const report: StoreCheckReport = { Checked: {}, Problems: [] }
   for (const [name, check] of Object.entries(parts)) {
     const { checked, problems } = await check(repair ? { root } : undefined)

@@ -41,14 +41,14 @@ export class RegistryHosts {
   }
 
   /** The mirrors of a registry, in the order to try them: Docker Hub's from `registry-mirrors`, none for others. */
-  async mirrors(name: string): Promise<RegistryHost[]> {
-    if (name !== defaultDomain) return []
-    return Promise.all(
-      this.#opts.registryMirrors.map(async (mirror) => {
-        const url = new URL(mirror)
-        return { name: url.host, address: url.host, insecure: this.isInsecure(url.host), tls: await this.#tlsFiles(url.host), scheme: url.protocol === 'http:' ? 'http' : 'https' } as const
-      }),
-    )
+  mirrorUrls(name: string): readonly string[] {
+    return name === defaultDomain ? this.#opts.registryMirrors : []
+  }
+
+  /** How to reach a mirror: only the scheme its URL names, with the TLS files of its host. */
+  async resolveMirror(mirror: string): Promise<RegistryHost> {
+    const url = new URL(mirror)
+    return { name: url.host, address: url.host, insecure: this.isInsecure(url.host), tls: await this.#tlsFiles(url.host), scheme: url.protocol === 'http:' ? 'http' : 'https' }
   }
 
   /** Loopback (127.0.0.0/8, ::1, localhost) is always insecure, as Docker's default `127.0.0.0/8`. */

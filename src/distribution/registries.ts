@@ -30,14 +30,19 @@ export class Registries {
    * A mirror gets no credentials: those given are for the registry.
    */
   async pullClients(domain: string, creds: Credentials | undefined): Promise<RegistryClient[]> {
-    const mirrors = (await this.hosts.mirrors(domain)).map((host) => {
-      const key = `mirror ${host.scheme}://${host.address}|{}`
+    const mirrors: RegistryClient[] = []
+    for (const url of this.hosts.mirrorUrls(domain)) {
+      const key = `mirror ${url}`
       const hit = this.#clients.get(key)
-      if (hit && Date.now() - hit.used < 10 * 60_000) return hit.client
-      const client = new RegistryClient(host, undefined)
+      if (hit && Date.now() - hit.used < 10 * 60_000) {
+        hit.used = Date.now()
+        mirrors.push(hit.client)
+        continue
+      }
+      const client = new RegistryClient(await this.hosts.resolveMirror(url), undefined)
       this.#clients.set(key, { client, used: Date.now() })
-      return client
-    })
+      mirrors.push(client)
+    }
     return [...mirrors, await this.client(domain, creds)]
   }
 

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { request } from 'node:http'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { BUSYBOX, caisdBin, runCommand, startDaemon, waitFor } from '../helpers/daemon.ts'
+import { httpGet } from '../helpers/http.ts'
 import { freePort, startRegistry } from '../helpers/registry.ts'
 
 const caisd = (...args: string[]): ReturnType<typeof runCommand> => runCommand(caisdBin, args)
@@ -192,17 +192,6 @@ test('iptables: false leaves the firewall alone; a published port is served by t
   assert.match((await runCommand(caisdBin, ['--config-file', file, '--validate'])).stderr, /iptables must be true or false, not "no"/)
 })
 
-function httpGet(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    request({ host: '127.0.0.1', port, path: '/', timeout: 2000 }, (res) => {
-      let body = ''
-      res.on('data', (c: Buffer) => (body += c.toString()))
-      res.on('end', () => resolve(body))
-    })
-      .on('error', reject)
-      .end()
-  })
-}
 
 test('runtimes and default-runtime: a container runs under the runtime it names, with its runtimeArgs, also after a restart; SIGHUP changes the default', async (t) => {
   const d = await startDaemon(t, { importBusybox: true })

@@ -121,3 +121,15 @@ test('syslog driver across a daemon restart: a running container’s lines go on
   const after = await waitFor('ticks from the next caisd', () => /tick (\d+)\n/.exec(tcp.received().slice(before))?.[1])
   assert.ok(Number(after) > 3)
 })
+
+test('syslog driver: a target that drops the connection is dialled again, and lines go on arriving', async (t) => {
+  const d = await startDaemon(t)
+  const tcp = await streamServer(t, { port: 0 })
+  const run = await d.docker('run', '-d', '--network', 'none', '--log-driver', 'syslog', '--log-opt', `syslog-address=${tcp.address}`, BUSYBOX, 'sh', '-c', 'i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.1; done')
+  assert.equal(run.code, 0, run.stderr)
+  await waitFor('ticks', () => (/tick 3\n/.test(tcp.received()) ? true : undefined))
+  for (const s of tcp.sockets.splice(0)) s.destroy()
+  const before = tcp.received().length
+  await waitFor('ticks on a new connection', () => (tcp.sockets.length > 0 && /tick \d+\n/.test(tcp.received().slice(before)) ? true : undefined))
+  assert.match(d.logs(), /"msg":"syslog target lost; dialling again"/)
+})

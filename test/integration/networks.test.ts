@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
-import { connect } from 'node:net'
 import { test } from 'node:test'
 import { BUSYBOX, type TestDaemon, dockerBin, repoRoot, startDaemon, waitFor } from '../helpers/daemon.ts'
+import { httpGet } from '../helpers/http.ts'
 
 const skipDocker = existsSync(dockerBin) ? false : `the docker CLI is not installed at ${dockerBin}`
 
@@ -13,17 +13,6 @@ async function ok(d: TestDaemon, ...args: string[]): Promise<string> {
   return r.stdout
 }
 
-/** An HTTP GET over a plain socket to 127.0.0.1 (only loopback is ever addressed from the host). */
-function httpGet(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = connect(port, '127.0.0.1', () => s.write('GET / HTTP/1.0\r\nHost: x\r\n\r\n'))
-    let body = ''
-    s.setTimeout(3000, () => s.destroy(new Error('timed out')))
-    s.on('data', (d: Buffer) => (body += d.toString()))
-    s.on('end', () => resolve(body))
-    s.on('error', reject)
-  })
-}
 
 /** busybox httpd serving one page that says `text`. */
 const webServer = (text: string): string[] => [BUSYBOX, 'sh', '-c', `mkdir -p /www && echo ${text} > /www/index.html && exec httpd -f -p 80 -h /www`]
