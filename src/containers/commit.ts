@@ -1,5 +1,6 @@
 import type { ContentStore } from '../content/store.ts'
 import type { Digest } from '../content/digest.ts'
+import { chainIdOf } from '../snapshots/layers.ts'
 import type { EventBus } from '../events/bus.ts'
 import { applyChanges } from '../images/changes.ts'
 import { formatReference, parseReference, withDefaultTag } from '../images/reference.ts'
@@ -96,10 +97,11 @@ export async function packContainerLayer(
   deps: Pick<CommitDeps, 'images' | 'content' | 'layers'>,
   opts: { clampMtime?: Date; signal?: AbortSignal } = {},
 ): Promise<NewLayer> {
-  const blob = await deps.content.ingest(packLayer(upper, opts))
-  lease.add(blob.digest)
-  const layer = await deps.layers.apply(deps.content.open(blob.digest), deps.images.topLayer(imageId), blob.digest, { verified: true })
-  lease.add(layer.chainId)
+  const blob = await deps.content.ingest(packLayer(upper, opts), undefined, { hold: (d) => lease.add(d) })
+  const parent = deps.images.topLayer(imageId)
+  // Held before it exists: the same layer may be there already, unreferenced, with gc about to remove it.
+  lease.add(chainIdOf(parent, blob.digest))
+  const layer = await deps.layers.apply(deps.content.open(blob.digest), parent, blob.digest, { verified: true })
   return { blob: { mediaType: mediaTypes.ociLayer, digest: blob.digest, size: blob.size }, diffId: layer.diffId }
 }
 

@@ -7,6 +7,7 @@ import type { Digest } from '../content/digest.ts'
 import type { EventBus } from '../events/bus.ts'
 import type { ImageService, ImageUsers } from '../images/service.ts'
 import { diskUsage } from '../lib/disk-usage.ts'
+import { mountedAmong } from '../lib/mountinfo.ts'
 import { CaisError, conflict, invalid, messageOf, notFound } from '../lib/errors.ts'
 import { type Filters, matchLabels } from '../lib/filters.ts'
 import { newId, randomName } from '../lib/ids.ts'
@@ -151,8 +152,21 @@ export class ContainerService implements ImageUsers, VolumeUsers {
         await this.#afterExit(rec)
       }
     }
+    const withRuntimeState = await this.#d.runtime.containerIds()
+    // A start the daemon died in: crun has the container (maybe running) but the record never said so, and the start
+    // was never answered. Its process and what the start set up go; the container stays as its record says.
+    for (const id of withRuntimeState) {
+      const rec = this.#d.store.records.get(id)
+      if (!rec || rec.state.Status === 'running' || rec.state.Status === 'paused') continue
+      this.#d.log.warn('undoing a start that never finished', { container: id })
+      await this.#cleanupRun(rec)
+    }
+    // A start or a copy the daemon died in may have left a container that does not run with its root mounted.
+    const idle = this.all.filter((r) => r.state.Status !== 'running' && r.state.Status !== 'paused')
+    const mounted = await mountedAmong(idle.map((r) => this.rootfsPath(r.id)))
+    for (const rec of idle) if (mounted.has(this.rootfsPath(rec.id))) await this.#d.rootfs.unmount(this.#rootfsDir(rec.id))
     // crun state with no record behind it (a record lost): its process, its monitor and its namespace go.
-    for (const id of await this.#d.runtime.containerIds()) {
+    for (const id of withRuntimeState) {
       if (this.#d.store.records.has(id)) continue
       this.#d.log.warn('removing a container caisd has no record of', { container: id })
       await this.#d.runtime.delete(id, { force: true }).catch((err: unknown) => this.#d.log.warn('removal failed', { container: id, err }))

@@ -1,7 +1,7 @@
 import { mkdir, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Mounter } from '../lib/mounter.ts'
-import { writeJsonAtomic } from '../store/atomic.ts'
+import { removeTempFiles, writeJsonAtomic } from '../store/atomic.ts'
 import { type BrokenRecord, hasObjects, hasStrings, readRecord } from '../store/records.ts'
 import { BackgroundRemoval } from '../store/background-removal.ts'
 import type { ContainerRecord } from './record.ts'
@@ -38,6 +38,7 @@ export class ContainerStore {
     await this.#removal.sweep(this.#dir)
     for (const id of await readdir(this.#dir)) {
       if (!/^[a-f0-9]{64}$/.test(id)) continue
+      await removeTempFiles(join(this.#dir, id))
       const path = join(this.#dir, id, 'container.json')
       const read = await readRecord<ContainerRecord>(path, (x) => hasStrings(x, 'id', 'name', 'logPath') && hasObjects(x, 'config', 'hostConfig', 'state'))
       if ('record' in read) this.records.set(id, read.record)

@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { newId } from '../lib/ids.ts'
 import { invalid, isErrno, notFound } from '../lib/errors.ts'
-import { isTempFile, syncDir, writeFileAtomic } from '../store/atomic.ts'
+import { isTempFile, removeTempFiles, syncDir, writeFileAtomic } from '../store/atomic.ts'
 import { type StoreProblem, setAside } from '../store/records.ts'
 import { type Digest, DigestingStream, digestOf, hexOf } from './digest.ts'
 
@@ -34,6 +34,7 @@ export class ContentStore implements BlobReader {
 
   async init(): Promise<void> {
     await mkdir(this.#blobs, { recursive: true })
+    await removeTempFiles(this.#blobs)
     // Interrupted ingests are never referenced: start clean.
     await rm(this.#ingest, { recursive: true, force: true })
     await mkdir(this.#ingest, { recursive: true })
@@ -101,14 +102,18 @@ export class ContentStore implements BlobReader {
     return { digest, size }
   }
 
-  /** Streams a blob in; when `expected` is given a mismatch is an error and nothing is stored. */
-  async ingest(source: Readable, expected?: Digest, opts: { signal?: AbortSignal } = {}): Promise<IngestResult> {
+  /**
+   * Streams a blob in; when `expected` is given a mismatch is an error and nothing is stored. `hold` is called with
+   * the digest just before the blob appears in the store: a lease taken there keeps gc from it from its first moment.
+   */
+  async ingest(source: Readable, expected?: Digest, opts: { signal?: AbortSignal; hold?: (digest: Digest) => void } = {}): Promise<IngestResult> {
     const tmp = join(this.#ingest, newId())
     const hasher = new DigestingStream()
     try {
       await pipeline(source, hasher, createWriteStream(tmp, { mode: 0o644, flush: true, highWaterMark: 4 << 20 }), { signal: opts.signal })
       const digest = hasher.digest()
       if (expected && digest !== expected) throw invalid(`digest mismatch: expected ${expected}, got ${digest}`)
+      opts.hold?.(digest)
       await rename(tmp, this.path(digest))
       await syncDir(this.#blobs)
       return { digest, size: hasher.size }

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { Digest } from '../content/digest.ts'
-import { writeJsonAtomic } from '../store/atomic.ts'
+import { removeTempFiles, writeJsonAtomic } from '../store/atomic.ts'
 import { readRecord } from '../store/records.ts'
 
 const maxSourcesPerBlob = 8
@@ -21,6 +21,7 @@ export class BlobSources {
 
   async init(): Promise<void> {
     await mkdir(dirname(this.#path), { recursive: true })
+    await removeTempFiles(dirname(this.#path))
     // A cache of where blobs were seen: one that cannot be read starts empty (pushes upload instead of mounting).
     const read = await readRecord<Record<Digest, string[]>>(this.#path, (x) => typeof x === 'object' && x !== null && !Array.isArray(x))
     const saved = 'record' in read ? read.record : {}

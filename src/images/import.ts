@@ -25,30 +25,37 @@ export async function importImage(
 ): Promise<ImageRecord> {
   let runtime: ImageRuntimeConfig = {}
   if (opts.changes?.length) runtime = applyChanges(runtime, opts.changes)
-  const blob = await deps.content.ingest(body).catch((err: unknown) => {
-    throw invalid(`error reading import source: ${(err as Error).message}`, err)
-  })
-  let layer
+  // The blob and the layer are held against gc from the moment they appear until the image refers to them.
+  const lease = deps.images.lease()
   try {
-    layer = await deps.layers.apply(deps.content.open(blob.digest), null)
-  } catch (err) {
-    await deps.content.delete(blob.digest)
-    throw invalid(`invalid tar archive: ${(err as Error).message}`, err)
+    const blob = await deps.content.ingest(body, undefined, { hold: (d) => lease.add(d) }).catch((err: unknown) => {
+      throw invalid(`error reading import source: ${(err as Error).message}`, err)
+    })
+    let layer
+    try {
+      layer = await deps.layers.apply(deps.content.open(blob.digest), null)
+    } catch (err) {
+      await deps.content.delete(blob.digest)
+      throw invalid(`invalid tar archive: ${(err as Error).message}`, err)
+    }
+    lease.add(layer.chainId)
+    const compressed = (await deps.content.read(blob.digest).then((b) => b.subarray(0, 2))).equals(Buffer.from([0x1f, 0x8b]))
+    const now = new Date().toISOString()
+    const config: ImageConfig = {
+      architecture: opts.platform?.architecture ?? hostArchitecture(),
+      os: opts.platform?.os ?? 'linux',
+      created: now,
+      config: runtime,
+      rootfs: { type: 'layers', diff_ids: [layer.diffId] },
+      history: [{ created: now, comment: opts.message || `Imported from ${opts.source ?? '-'}` }],
+    }
+    if (opts.message) config.comment = opts.message
+    return await deps.images.create(config, [
+      { blob: { mediaType: compressed ? mediaTypes.ociLayerGzip : mediaTypes.ociLayer, digest: blob.digest, size: blob.size }, diffId: layer.diffId },
+    ])
+  } finally {
+    lease.release()
   }
-  const compressed = (await deps.content.read(blob.digest).then((b) => b.subarray(0, 2))).equals(Buffer.from([0x1f, 0x8b]))
-  const now = new Date().toISOString()
-  const config: ImageConfig = {
-    architecture: opts.platform?.architecture ?? hostArchitecture(),
-    os: opts.platform?.os ?? 'linux',
-    created: now,
-    config: runtime,
-    rootfs: { type: 'layers', diff_ids: [layer.diffId] },
-    history: [{ created: now, comment: opts.message || `Imported from ${opts.source ?? '-'}` }],
-  }
-  if (opts.message) config.comment = opts.message
-  return deps.images.create(config, [
-    { blob: { mediaType: compressed ? mediaTypes.ociLayerGzip : mediaTypes.ociLayer, digest: blob.digest, size: blob.size }, diffId: layer.diffId },
-  ])
 }
 
 export function hostArchitecture(): string {

@@ -1,5 +1,5 @@
 import type { ContentStore } from '../content/store.ts'
-import { type Digest, hexOf } from '../content/digest.ts'
+import { type Digest, digestOf, hexOf } from '../content/digest.ts'
 import { conflict, invalid, messageOf, notFound } from '../lib/errors.ts'
 import { type StoreProblem, brokenProblems } from '../store/records.ts'
 import type { Filters } from '../lib/filters.ts'
@@ -43,6 +43,8 @@ export class ImageService {
   readonly #configs = new Map<Digest, ImageConfig>()
   /** Blobs and layers that work in flight (a load, an import) holds: gc leaves them alone. */
   readonly #leases = new Map<Digest, number>()
+  /** Counts leases taken: a gc running across one knows that what it decided to keep may have grown. */
+  #leaseGeneration = 0
   /** Images the start found unusable and removed, for `system check` to report. */
   readonly #forgotten: StoreProblem[] = []
 
@@ -159,15 +161,25 @@ export class ImageService {
 
   /** Records a new image from a config and its layer blobs (already stored and unpacked). */
   async create(config: ImageConfig, layers: NewLayer[], opts: { parent?: Digest } = {}): Promise<ImageRecord> {
-    const configBlob = await this.#content.put(JSON.stringify(config))
-    const manifest: Manifest = {
-      schemaVersion: 2,
-      mediaType: mediaTypes.ociManifest,
-      config: { mediaType: mediaTypes.ociConfig, digest: configBlob.digest, size: configBlob.size },
-      layers: layers.map((l) => l.blob),
+    // The config and manifest are held from before they are written until the image refers to them.
+    const lease = this.lease()
+    try {
+      const configJson = JSON.stringify(config)
+      lease.add(digestOf(configJson))
+      const configBlob = await this.#content.put(configJson)
+      const manifest: Manifest = {
+        schemaVersion: 2,
+        mediaType: mediaTypes.ociManifest,
+        config: { mediaType: mediaTypes.ociConfig, digest: configBlob.digest, size: configBlob.size },
+        layers: layers.map((l) => l.blob),
+      }
+      const manifestJson = JSON.stringify(manifest)
+      lease.add(digestOf(manifestJson))
+      const manifestBlob = await this.#content.put(manifestJson)
+      return await this.register(config, configBlob.digest, manifestBlob.digest, manifest.layers, opts.parent)
+    } finally {
+      lease.release()
     }
-    const manifestBlob = await this.#content.put(JSON.stringify(manifest))
-    return this.register(config, configBlob.digest, manifestBlob.digest, manifest.layers, opts.parent)
   }
 
   /**
@@ -489,13 +501,18 @@ export class ImageService {
     }
   }
 
-  /** Holds digests (blobs or chain IDs) against gc until the returned release is called. */
+  /**
+   * Holds digests (blobs or chain IDs) against gc until the returned release is called. Work that makes a blob or a
+   * layer adds it before it exists (or as it appears, through ContentStore.ingest's `hold`), so no gc can take it in
+   * between.
+   */
   lease(): { add(d: Digest): void; release(): void } {
     const held: Digest[] = []
     return {
       add: (d) => {
         held.push(d)
         this.#leases.set(d, (this.#leases.get(d) ?? 0) + 1)
+        this.#leaseGeneration++
       },
       release: () => {
         for (const d of held.splice(0)) {
@@ -507,32 +524,42 @@ export class ImageService {
     }
   }
 
-  /** Deletes layers and blobs nothing refers to. Returns the chain IDs of deleted layers. */
+  /**
+   * Deletes layers and blobs nothing refers to. Returns the chain IDs of deleted layers. What is kept is worked out
+   * again before each deletion when a lease was taken meanwhile: work running beside gc may have just made a blob.
+   */
   async gc(): Promise<Digest[]> {
-    const keepLayers = new Set<Digest>()
-    const keepBlobs = new Set<Digest>()
+    let kept = this.#kept()
+    const current = (): { layers: Set<Digest>; blobs: Set<Digest> } => (kept.generation === this.#leaseGeneration ? kept : (kept = this.#kept()))
+    const deleted: Digest[] = []
+    for (const layer of this.#layers.all()) {
+      if (current().layers.has(layer.chainId)) continue
+      await this.#layers.remove(layer.chainId)
+      deleted.push(layer.chainId)
+    }
+    for (const blob of await this.#content.list()) if (!current().blobs.has(blob)) await this.#content.delete(blob)
+    return deleted
+  }
+
+  /** The layers and blobs that images, containers and leases refer to now. */
+  #kept(): { layers: Set<Digest>; blobs: Set<Digest>; generation: number } {
+    const layers = new Set<Digest>()
+    const blobs = new Set<Digest>()
     const keepChain = (top: Digest | null): void => {
-      for (let cur = top; cur && !keepLayers.has(cur); cur = this.#layers.get(cur)?.parent ?? null) keepLayers.add(cur)
+      for (let cur = top; cur && !layers.has(cur); cur = this.#layers.get(cur)?.parent ?? null) layers.add(cur)
     }
     for (const rec of this.#store.records.values()) {
-      keepBlobs.add(rec.id)
-      keepBlobs.add(rec.manifest)
-      for (const l of rec.layers) keepBlobs.add(l.digest)
+      blobs.add(rec.id)
+      blobs.add(rec.manifest)
+      for (const l of rec.layers) blobs.add(l.digest)
       keepChain(this.topLayer(rec.id))
     }
     for (const top of this.#users().containerTopLayers()) keepChain(top)
     for (const d of this.#leases.keys()) {
       keepChain(d)
-      keepBlobs.add(d)
+      blobs.add(d)
     }
-    const deleted: Digest[] = []
-    for (const layer of this.#layers.all()) {
-      if (keepLayers.has(layer.chainId)) continue
-      await this.#layers.remove(layer.chainId)
-      deleted.push(layer.chainId)
-    }
-    for (const blob of await this.#content.list()) if (!keepBlobs.has(blob)) await this.#content.delete(blob)
-    return deleted
+    return { layers, blobs, generation: this.#leaseGeneration }
   }
 
   /** Image records with their normalised references, for save and events. */

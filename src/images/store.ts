@@ -2,7 +2,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Digest } from '../content/digest.ts'
 import { hexOf } from '../content/digest.ts'
-import { isTempFile, writeFileAtomic, writeJsonAtomic } from '../store/atomic.ts'
+import { removeTempFiles, writeFileAtomic, writeJsonAtomic } from '../store/atomic.ts'
 import { type BrokenRecord, hasObjects, hasStrings, readRecord } from '../store/records.ts'
 import type { ImageRecord } from './types.ts'
 
@@ -27,8 +27,9 @@ export class ImageStore {
 
   async init(): Promise<void> {
     await mkdir(this.#dir, { recursive: true })
+    await removeTempFiles(this.#dir)
     for (const name of await readdir(this.#dir)) {
-      if (isTempFile(name) || !/^[a-f0-9]{64}\.json$/.test(name)) continue
+      if (!/^[a-f0-9]{64}\.json$/.test(name)) continue
       const path = join(this.#dir, name)
       const read = await readRecord<ImageRecord>(path, (x) => hasStrings(x, 'id', 'manifest') && Array.isArray((x as { layers?: unknown }).layers))
       if ('record' in read) this.records.set(read.record.id, read.record)

@@ -541,7 +541,8 @@ export class NetworkService {
   /** After a daemon restart: re-opens the proxies of a container still running, or forgets a gone one. */
   async restore(containerId: string, running: boolean): Promise<void> {
     if (!running || !(await host.sandboxExists(sandboxName(containerId)))) {
-      if ([...this.#store.records.values()].some((n) => n.endpoints[containerId])) await this.detach(containerId)
+      // Also with no endpoint recorded: a start cut before it recorded one may have left the namespace.
+      await this.detach(containerId)
       return
     }
     for (const n of this.#store.records.values()) {

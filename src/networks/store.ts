@@ -1,6 +1,6 @@
 import { mkdir, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { isTempFile, writeJsonAtomic } from '../store/atomic.ts'
+import { removeTempFiles, writeJsonAtomic } from '../store/atomic.ts'
 import { type BrokenRecord, hasObjects, hasStrings, readRecord } from '../store/records.ts'
 import type { NetworkRecord } from './record.ts'
 
@@ -17,8 +17,9 @@ export class NetworkStore {
 
   async init(): Promise<void> {
     await mkdir(this.#dir, { recursive: true })
+    await removeTempFiles(this.#dir)
     for (const name of await readdir(this.#dir)) {
-      if (isTempFile(name) || !name.endsWith('.json')) continue
+      if (!name.endsWith('.json')) continue
       const path = join(this.#dir, name)
       const read = await readRecord<NetworkRecord>(path, (x) => hasStrings(x, 'id', 'name', 'driver') && hasObjects(x, 'endpoints'))
       if ('record' in read) this.records.set(read.record.id, read.record)

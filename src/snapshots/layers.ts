@@ -5,7 +5,7 @@ import { PassThrough, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { type Digest, DigestingStream, hexOf } from '../content/digest.ts'
 import { newId } from '../lib/ids.ts'
-import { isTempFile, syncDir, writeJsonAtomic } from '../store/atomic.ts'
+import { removeTempFiles, syncDir, writeJsonAtomic } from '../store/atomic.ts'
 import { type BrokenRecord, type StoreProblem, brokenProblems, hasStrings, readRecord, setAside } from '../store/records.ts'
 import { maybeGunzip } from '../lib/tar.ts'
 import { type ApplyResult, applyLayerTar } from './overlay-tar.ts'
@@ -58,8 +58,8 @@ export class LayerStore {
       if (name.startsWith('.tmp-')) await rm(join(this.#snapshots, name), { recursive: true, force: true })
     }
     const keep = new Set<string>()
+    await removeTempFiles(this.#records)
     for (const name of await readdir(this.#records)) {
-      if (isTempFile(name)) continue
       const path = join(this.#records, name)
       const read = await readRecord<LayerRecord>(path, (x) => hasStrings(x, 'chainId', 'diffId'))
       if ('broken' in read) {

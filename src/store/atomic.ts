@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { open, readFile, rename, unlink } from 'node:fs/promises'
+import { open, readFile, readdir, rename, rm, unlink } from 'node:fs/promises'
 import { dirname, basename, join } from 'node:path'
 import { isErrno } from '../lib/errors.ts'
 
@@ -10,6 +10,7 @@ import { isErrno } from '../lib/errors.ts'
  * machine crash may lose the write (for records whose loss costs nothing, such as a cache entry's last use).
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600, opts: { durable?: boolean } = {}): Promise<void> {
+  if (writeInPlace) return writeFileInPlace(path, data, mode)
   const durable = opts.durable ?? true
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`)
   const fh = await open(tmp, 'w', mode)
@@ -26,6 +27,24 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
     throw err
   }
   if (durable) await syncDir(dirname(path))
+}
+
+/**
+ * A deliberate bug, for the crash torture to prove that it catches one (`CAIS_FAILPOINT=record-without-rename`):
+ * the file is truncated and written in place, in two halves a few milliseconds apart.
+ */
+const writeInPlace = process.env['CAIS_FAILPOINT'] === 'record-without-rename'
+
+async function writeFileInPlace(path: string, data: string | Uint8Array, mode: number): Promise<void> {
+  const bytes = typeof data === 'string' ? Buffer.from(data) : data
+  const fh = await open(path, 'w', mode)
+  try {
+    await fh.write(bytes.subarray(0, bytes.length >> 1))
+    await new Promise((r) => setTimeout(r, 20))
+    await fh.write(bytes.subarray(bytes.length >> 1))
+  } finally {
+    await fh.close()
+  }
 }
 
 export async function syncDir(dir: string): Promise<void> {
@@ -51,3 +70,9 @@ export async function readJson<T>(path: string): Promise<T | undefined> {
 
 /** True for the leftovers of an interrupted writeFileAtomic, which startup may delete. */
 export const isTempFile = (name: string): boolean => name.startsWith('.') && name.endsWith('.tmp')
+
+/** Deletes the leftovers of interrupted writes in `dir` (nothing refers to them): at start, before anything writes there. */
+export async function removeTempFiles(dir: string): Promise<void> {
+  const names = await readdir(dir).catch(() => [])
+  await Promise.all(names.filter(isTempFile).map((n) => rm(join(dir, n), { force: true })))
+}

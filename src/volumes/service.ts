@@ -7,7 +7,7 @@ import { execFile } from '../lib/exec.ts'
 import type { Filters } from '../lib/filters.ts'
 import { matchLabels } from '../lib/filters.ts'
 import { newId } from '../lib/ids.ts'
-import { writeJsonAtomic } from '../store/atomic.ts'
+import { removeTempFiles, writeJsonAtomic } from '../store/atomic.ts'
 import { type BrokenRecord, type StoreProblem, brokenProblems, hasStrings, readRecord } from '../store/records.ts'
 import { isMounted } from '../lib/mountinfo.ts'
 import type { Mounter } from '../lib/mounter.ts'
@@ -40,6 +40,7 @@ export class VolumeService {
   async init(): Promise<void> {
     await mkdir(this.#dir, { recursive: true, mode: 0o701 })
     for (const name of await readdir(this.#dir)) {
+      await removeTempFiles(join(this.#dir, name))
       const path = join(this.#dir, name, 'volume.json')
       const read = await readRecord<VolumeRecord>(path, (x) => hasStrings(x, 'name', 'driver'))
       if ('record' in read) this.records.set(read.record.name, read.record)

@@ -84,8 +84,20 @@ export interface TestDaemon {
  * mounts, conmon processes) is removed in t.after, even when the test fails. `wrap` runs caisd through a launcher
  * that execs it (`wrap[0] wrap[1..] caisd ARGS`), as systemd's socket activation does.
  */
-/** `logLevel: false` leaves the log level to the daemon's config file (the tests give `--log-level debug` otherwise). */
-export async function startDaemon(t: TestContext, opts: { importBusybox?: boolean; args?: string[]; netns?: string; wrap?: string[]; bin?: string; logLevel?: false } = {}): Promise<TestDaemon> {
+/**
+ * `logLevel: false` leaves the log level to the daemon's config file (the tests give `--log-level debug` otherwise).
+ * `env` is added to caisd's environment.
+ */
+/**
+ * What a helper needs of its caller: a name, and somewhere to leave its clean-up. A node:test TestContext is one;
+ * a script (the torture run) makes its own.
+ */
+export interface Scope {
+  name: string
+  after(fn: () => unknown): void
+}
+
+export async function startDaemon(t: Scope, opts: { importBusybox?: boolean; args?: string[]; netns?: string; wrap?: string[]; bin?: string; logLevel?: false; env?: NodeJS.ProcessEnv } = {}): Promise<TestDaemon> {
   const caisd = opts.bin ?? caisdBin
   const dir = mkdtempSync('/tmp/cais-test-')
   const net = claimNetworkSlot()
@@ -104,11 +116,12 @@ export async function startDaemon(t: TestContext, opts: { importBusybox?: boolea
     const argv = ['--root', root, '--exec-root', execRoot, '-H', host, ...(opts.logLevel === false ? [] : ['--log-level', 'debug']), ...net.args, ...configFile, ...(opts.args ?? [])]
     // In a test "host" (a network namespace of the test's own): nsenter switches only the network namespace and
     // execs caisd, so the child is caisd itself and its mounts stay visible to the cleanup.
+    const spawnOpts = { stdio: ['ignore', 'ignore', 'pipe'] as ('ignore' | 'pipe')[], env: { ...process.env, ...opts.env } }
     child = opts.netns
-      ? spawn('nsenter', [`--net=/run/netns/${opts.netns}`, caisd, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] })
+      ? spawn('nsenter', [`--net=/run/netns/${opts.netns}`, caisd, ...argv], spawnOpts)
       : opts.wrap
-        ? spawn(opts.wrap[0]!, [...opts.wrap.slice(1), caisd, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] })
-        : spawn(caisd, argv, { stdio: ['ignore', 'ignore', 'pipe'] })
+        ? spawn(opts.wrap[0]!, [...opts.wrap.slice(1), caisd, ...argv], spawnOpts)
+        : spawn(caisd, argv, spawnOpts)
     child.stderr!.on('data', (d: Buffer) => (log += d.toString()))
     const deadline = Date.now() + 20_000
     for (;;) {

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { type Server, createServer, request } from 'node:http'
 import { type AddressInfo, createServer as createNetServer, connect } from 'node:net'
 import { join } from 'node:path'
-import type { TestContext } from 'node:test'
+import type { Scope } from './daemon.ts'
 import bcrypt from 'bcryptjs'
 
 export interface TestRegistry {
@@ -37,7 +37,7 @@ export async function freePort(): Promise<number> {
  * Starts Debian's docker-registry (distribution 2.8) on 127.0.0.1 with a temp storage dir, optionally behind
  * htpasswd or token auth. Stopped and removed in t.after.
  */
-export async function startRegistry(t: TestContext, opts: RegistryOptions = {}): Promise<TestRegistry> {
+export async function startRegistry(t: Scope, opts: RegistryOptions = {}): Promise<TestRegistry> {
   const dir = mkdtempSync('/tmp/cais-test-registry-')
   const port = await freePort()
   let auth = ''
@@ -138,7 +138,7 @@ async function startTokenServer(dir: string, user: { user: string; password: str
  * A TCP proxy in front of a registry that can break blob downloads: `reset` cuts the connection halfway
  * through a blob body, `corrupt` flips one byte of it. Only blob GET answers are touched.
  */
-export async function startFaultProxy(t: TestContext, target: string): Promise<{ address: string; mode: 'pass' | 'reset' | 'corrupt'; setMode(m: 'pass' | 'reset' | 'corrupt'): void }> {
+export async function startFaultProxy(t: Scope, target: string): Promise<{ address: string; mode: 'pass' | 'reset' | 'corrupt'; setMode(m: 'pass' | 'reset' | 'corrupt'): void }> {
   const [host, port] = target.split(':') as [string, string]
   const state = { mode: 'pass' as 'pass' | 'reset' | 'corrupt' }
   const server = createServer((req, res) => {
