@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { type Duplex, PassThrough, type Readable } from 'node:stream'
-import { invalid } from '../lib/errors.ts'
+import { invalid, messageOf } from '../lib/errors.ts'
 import type { Logger } from '../lib/log.ts'
 import { compareVersions } from './versions.ts'
 
@@ -148,7 +148,7 @@ export class ProgressStream {
       await work()
     } catch (err) {
       if (!this.started) throw err
-      const message = err instanceof Error ? err.message : String(err)
+      const message = messageOf(err)
       // A build step's exit code travels as the error's code; the docker CLI exits with it.
       const code = (err as { exitCode?: unknown } | null)?.exitCode
       this.#write!({ errorDetail: { ...(typeof code === 'number' ? { code } : {}), message }, error: message })

@@ -45,7 +45,7 @@ export async function commitContainer(ref: string, opts: CommitOptions, deps: Co
   const baseRec = deps.images.resolve(rec.imageId)
 
   const paused = opts.pause !== false && rec.state.Running && !rec.state.Paused
-  if (paused) await deps.containers.pause(rec.id)
+  if (paused) await deps.containers.pause(rec.id, { forCommit: true })
   const lease = deps.images.lease()
   try {
     const layer = await packContainerLayer(upper, rec.imageId, lease, deps)

@@ -24,6 +24,8 @@ export interface ContainerRecord {
   resolvConfPath: string
   /** Set by stop and kill, cleared by start: restart policies leave such a container alone. */
   manuallyStopped?: boolean
+  /** Paused by a commit, not by its user: a daemon that dies mid-commit unpauses it at its next start. */
+  pausedForCommit?: boolean
   /** Volumes, binds and tmpfs mounts, resolved at create. */
   mounts: MountPoint[]
   /** The bridge networks it joins when it starts (name → endpoint settings); the first carries the default route. */

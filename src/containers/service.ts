@@ -152,6 +152,16 @@ export class ContainerService implements ImageUsers, VolumeUsers {
         await this.#afterExit(rec)
       }
     }
+    // A pause the daemon died in (never answered) or a commit's is undone; an unpause it died in is recorded.
+    for (const rec of this.all) {
+      if (!rec.state.Running) continue
+      const frozen = await this.#cgroups.frozen(`cais/${rec.id}`)
+      if (frozen && (rec.pausedForCommit || !rec.state.Paused)) await this.#d.runtime.resume(rec.id).catch((err: unknown) => this.#d.log.warn('unpause at start failed', { container: rec.id, err }))
+      else if (frozen || !rec.state.Paused) continue
+      rec.state = { ...rec.state, Paused: false, Status: 'running' }
+      delete rec.pausedForCommit
+      await this.#d.store.save(rec)
+    }
     const withRuntimeState = await this.#d.runtime.containerIds()
     // A start the daemon died in: crun has the container (maybe running) but the record never said so, and the start
     // was never answered. Its process and what the start set up go; the container stays as its record says.
@@ -736,13 +746,15 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     }
   }
 
-  async pause(ref: string): Promise<void> {
+  /** `forCommit`: the pause is a commit's, which a daemon that dies before the unpause undoes at its next start. */
+  async pause(ref: string, opts: { forCommit?: boolean } = {}): Promise<void> {
     const rec = this.get(ref)
     await this.#lock.run(rec.id, async () => {
       if (!rec.state.Running) throw conflict(`Container ${rec.id} is not running`)
       if (rec.state.Paused) throw conflict(`Container ${rec.id} is already paused`)
       await this.#d.runtime.pause(rec.id)
       rec.state = { ...rec.state, Paused: true, Status: 'paused' }
+      if (opts.forCommit) rec.pausedForCommit = true
       await this.#d.store.save(rec)
     })
     this.#emit(rec, 'pause')
@@ -754,6 +766,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       if (!rec.state.Paused) throw conflict(`Container ${rec.id} is not paused`)
       await this.#d.runtime.resume(rec.id)
       rec.state = { ...rec.state, Paused: false, Status: 'running' }
+      delete rec.pausedForCommit
       await this.#d.store.save(rec)
     })
     this.#emit(rec, 'unpause')

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { invalid } from '../lib/errors.ts'
+import { invalid, messageOf } from '../lib/errors.ts'
 import { type DaemonConfig, parseDaemonArgs } from './config.ts'
 
 /**
@@ -83,7 +83,7 @@ export function loadDaemonConfig(argv: readonly string[]): LoadedConfig | 'help'
     text = readFileSync(file, 'utf8')
     read = file
   } catch (err) {
-    if (explicit || (err as NodeJS.ErrnoException).code !== 'ENOENT') throw invalid(`unable to configure the cais daemon with file ${file}: ${(err as Error).message}`)
+    if (explicit || (err as NodeJS.ErrnoException).code !== 'ENOENT') throw invalid(`unable to configure the cais daemon with file ${file}: ${messageOf(err)}`)
   }
   if (text !== undefined && text.trim() !== '') {
     try {

@@ -8,7 +8,7 @@ import { validateLogConfig } from '../containers/log-config.ts'
 import { builtinRuntimes } from '../containers/runtimes.ts'
 import { normalizeMirror } from '../distribution/hosts.ts'
 import { parseBytes } from '../lib/size.ts'
-import { invalid } from '../lib/errors.ts'
+import { invalid, messageOf } from '../lib/errors.ts'
 import { activatedFds } from './listeners.ts'
 import type { Level } from '../lib/log.ts'
 
@@ -19,6 +19,8 @@ export interface DaemonConfig {
   hosts: string[]
   /** TLS for tcp:// listeners; `verify` requires client certificates signed by `ca`. */
   tls: { enabled: boolean; verify: boolean; ca: string; cert: string; key: string }
+  /** `--check-store` (with `--repair`): check the store, offline, and exit instead of serving. */
+  checkStore: 'no' | 'check' | 'repair'
   /** A TCP listener without TLS off loopback, which gives root to anyone who reaches it: refused unless asked for. */
   unauthenticatedTcp: boolean
   /** The group owning unix sockets; `cais` when it exists (`--group`). */
@@ -118,6 +120,9 @@ Options:
       --config-file string         Daemon configuration file, Docker's daemon.json keys (default "/etc/cais/daemon.json");
                                    SIGHUP reads it again and applies what can change live
       --validate                   Check the configuration file and the flags, then exit
+      --check-store                Check the store under --root (as 'cais system check') with no daemon serving it, then
+                                   exit: 0 when it is sound, 1 with its problems
+      --repair                     With --check-store: mend what can be mended without losing data
       --label list                 key=value labels of this daemon
       --log-driver string          Default driver for container logs: json-file, local, syslog, none (default "json-file")
       --log-opt map                Default log driver options for containers, key=value (repeatable)
@@ -143,6 +148,7 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
     hosts: [],
     tls: { enabled: false, verify: false, ca: `${certDir}/ca.pem`, cert: `${certDir}/cert.pem`, key: `${certDir}/key.pem` },
     unauthenticatedTcp: false,
+    checkStore: 'no',
     group: 'cais',
     logLevel: 'info',
     conmon: '/usr/bin/conmon',
@@ -178,6 +184,7 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
   const defaults = c.containerDefaults
   const dns = { servers: [] as string[], search: [] as string[], options: [] as string[] }
   defaults.dns = dns
+  let repair = false
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i]!
     let value: string | undefined
@@ -222,6 +229,12 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
         break
       case '--tlskey':
         c.tls.key = next()
+        break
+      case '--check-store':
+        if (c.checkStore === 'no') c.checkStore = 'check'
+        break
+      case '--repair':
+        repair = true
         break
       case '--unauthenticated-tcp-gives-root-to-anyone':
         c.unauthenticatedTcp = true
@@ -431,6 +444,8 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
     }
   }
   if (c.overlayPeers.length > 0 && !c.overlayListen) throw invalid('--overlay-peer needs --overlay-listen')
+  if (repair && c.checkStore === 'no') throw invalid('--repair needs --check-store')
+  if (repair) c.checkStore = 'repair'
   validateLogConfig(defaults.logConfig)
   for (const [name, r] of Object.entries(c.runtimes)) if (!r.path) throw invalid(`runtime ${name} has no path`)
   if (!builtinRuntimes.includes(c.defaultRuntime) && !(c.defaultRuntime in c.runtimes)) throw invalid(`specified default runtime '${c.defaultRuntime}' does not exist`)
@@ -472,7 +487,7 @@ function readSeccompProfile(path: string): string {
   try {
     text = readFileSync(path, 'utf8')
   } catch (err) {
-    throw invalid(`opening seccomp profile (${path}) failed: ${(err as Error).message}`)
+    throw invalid(`opening seccomp profile (${path}) failed: ${messageOf(err)}`)
   }
   seccompFromProfile(text)
   return text

@@ -53,8 +53,21 @@ import { openListeners } from './listeners.ts'
 import { claimPidFile, releasePidFile } from './pidfile.ts'
 import { reloadOnHangup } from './reload.ts'
 import { type StoreCheck, checkStore } from './store-check.ts'
+import { describeStoreCheck, storeCheckStatus } from '../store/check-report.ts'
 import type { StoreCheckReport } from '../wire/types.ts'
 import { engineVersion } from '../api/versions.ts'
+
+/**
+ * `caisd --check-store`: the stores are loaded as a start loads them (which drops what a start drops: temp files of
+ * cut writes, creates that never finished, images whose config or layers are gone, each then reported), nothing on
+ * the host is touched (no network, container or listener), and the check's report is printed.
+ */
+async function checkStoreOffline(root: string, repair: boolean, parts: Record<string, StoreCheck>, stores: Array<{ init(): Promise<void> }>): Promise<number> {
+  for (const s of stores) await s.init()
+  const report = await checkStore(root, parts, repair)
+  for (const line of describeStoreCheck(report, repair)) process.stdout.write(`${line}\n`)
+  return storeCheckStatus(report)
+}
 
 async function main(): Promise<number> {
   let config: DaemonConfig
@@ -103,7 +116,8 @@ async function main(): Promise<number> {
   const content = new ContentStore(paths.blobs, paths.ingest)
   const layers = new LayerStore(paths.layers, paths.snapshots)
   const imageStore = new ImageStore(paths.images, paths.references)
-  const crun = await readOnlyCrun(config.crun, paths.execRoot, log)
+  // An offline store check runs no container: crun as it is, with no bind mount of it to make.
+  const crun = config.checkStore === 'no' ? await readOnlyCrun(config.crun, paths.execRoot, log) : { path: config.crun, env: {} }
   const runtime = new Runtime({ conmon: config.conmon, crun: crun.path, crunEnv: crun.env, crunRoot: paths.crunRoot, exitsDir: paths.exits, log })
   const mounter = new Mounter()
   const containerStore = new ContainerStore(paths.containers, mounter)
@@ -114,9 +128,10 @@ async function main(): Promise<number> {
   // A volume's unmount may wait on a remote server (nfs): a process of its own each time, so that it never holds up
   // the helper's rootfs mounts queued behind it.
   const volumes: VolumeService = new VolumeService({ dir: paths.volumes, events, mounter: new Mounter({ helper: false }), users: () => containers })
+  const networkStore = new NetworkStore(join(paths.root, 'networks'))
   const control = config.overlayListen ? new ControlPlane({ listen: config.overlayListen, peers: config.overlayPeers, token: config.overlayToken, log }) : undefined
   const networks = new NetworkService({
-    store: new NetworkStore(join(paths.root, 'networks')),
+    store: networkStore,
     events,
     log,
     bridgeName: config.bridgeName,
@@ -154,6 +169,22 @@ async function main(): Promise<number> {
   const registries = new Registries(new RegistryHosts(registryHostOptions))
   const liveSettings = { labels: config.labels, debug: config.logLevel === 'debug', registry: registryHostOptions, runtimes: runtimeChoices }
   const blobSources = new BlobSources(paths.blobSources)
+
+  const storeParts: Record<string, StoreCheck> = {
+    Blobs: (r) => content.check(r),
+    Layers: (r) => layers.check(r),
+    Images: (r) => images.check(r),
+    Containers: (r) => containers.check(r),
+    Volumes: (r) => volumes.check(r),
+    Networks: (r) => networks.check(r),
+  }
+  if (config.checkStore !== 'no') {
+    try {
+      return await checkStoreOffline(paths.root, config.checkStore === 'repair', storeParts, [content, layers, imageStore, containerStore, images, volumes, networkStore])
+    } finally {
+      await releasePidFile(paths.pidFile)
+    }
+  }
 
   const t0 = performance.now()
   await content.init()
@@ -198,14 +229,6 @@ async function main(): Promise<number> {
   await builds.init()
 
   const routes = new Routes()
-  const storeParts: Record<string, StoreCheck> = {
-    Blobs: (r) => content.check(r),
-    Layers: (r) => layers.check(r),
-    Images: (r) => images.check(r),
-    Containers: (r) => containers.check(r),
-    Volumes: (r) => volumes.check(r),
-    Networks: (r) => networks.check(r),
-  }
   const checkStoreNow = (repair: boolean): Promise<StoreCheckReport> => checkStore(paths.root, storeParts, repair)
   systemRoutes(routes, { containers, images, volumes, events, builds, checkStore: checkStoreNow, daemon: { id: daemonId.trim(), root: paths.root, cgroupVersion: cgroupVersion(), warnings, settings: liveSettings, configFile, logDriver: config.containerDefaults.logConfig.Type } })
   containerRoutes(routes, { containers })

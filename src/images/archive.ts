@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises'
 import tar from 'tar-stream'
 import { type Digest, DigestingStream, hexOf } from '../content/digest.ts'
 import type { ContentStore } from '../content/store.ts'
-import { CaisError, invalid } from '../lib/errors.ts'
+import { CaisError, invalid, isStorageError } from '../lib/errors.ts'
 import type { LayerStore } from '../snapshots/layers.ts'
 import { cleanEntryName } from '../lib/tar.ts'
 import { hostArchitecture } from './import.ts'
@@ -78,7 +78,7 @@ export async function loadArchive(body: Readable, deps: Deps): Promise<Array<{ l
     }
     return lines
   } catch (err) {
-    if (err instanceof CaisError) throw err
+    if (err instanceof CaisError || isStorageError(err)) throw err
     throw invalid(`invalid archive: ${(err as Error).message}`, err)
   } finally {
     lease.release()

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream'
 import type { ContentStore } from '../content/store.ts'
-import { invalid } from '../lib/errors.ts'
+import { invalid, isStorageError } from '../lib/errors.ts'
 import type { LayerStore } from '../snapshots/layers.ts'
 import type { ImageService } from './service.ts'
 import { type ImageConfig, type ImageRecord, type ImageRuntimeConfig, mediaTypes } from './types.ts'
@@ -29,6 +29,7 @@ export async function importImage(
   const lease = deps.images.lease()
   try {
     const blob = await deps.content.ingest(body, undefined, { hold: (d) => lease.add(d) }).catch((err: unknown) => {
+      if (isStorageError(err)) throw err
       throw invalid(`error reading import source: ${(err as Error).message}`, err)
     })
     let layer

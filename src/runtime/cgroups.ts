@@ -58,6 +58,12 @@ export class CgroupReader {
     return keyedValues(text)['oom_kill'] ?? 0
   }
 
+  /** Whether the cgroup's processes are frozen (paused), or being frozen. */
+  async frozen(cgroup: string): Promise<boolean> {
+    if (this.#unified) return (await this.#text('', cgroup, 'cgroup.freeze')).trim() === '1'
+    return /FROZEN|FREEZING/.test(await this.#text('freezer', cgroup, 'freezer.state'))
+  }
+
   /** CPU time in nanoseconds: total, per CPU, user and system. */
   async cpu(cgroup: string): Promise<{ total: number; percpu: number[]; user: number; system: number; throttled: { periods: number; throttledPeriods: number; throttledTime: number } }> {
     if (this.#unified) {

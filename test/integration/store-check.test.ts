@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto'
 import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { BUSYBOX, startDaemon } from '../helpers/daemon.ts'
+import { BUSYBOX, type RunResult, caisdBin, runCommand, startDaemon } from '../helpers/daemon.ts'
 
 test('corrupt records never stop the daemon; system check reports each in words, --repair sets them aside with nothing lost, and the store is clean after', async (t) => {
   const d = await startDaemon(t)
@@ -79,8 +79,28 @@ test('corrupt records never stop the daemon; system check reports each in words,
   const after = await d.cli('system', 'check')
   assert.equal(after.code, 0, after.stdout)
   assert.match(after.stdout, /No problems found/)
+  // caisd --check-store: the same check with no daemon serving the store, refused while one does.
+  const offline = (...args: string[]): Promise<RunResult> => runCommand(caisdBin, ['--root', d.root, '--exec-root', d.execRoot, '--check-store', ...args])
+  const whileRunning = await offline()
+  assert.equal(whileRunning.code, 1)
+  assert.match(whileRunning.stderr, /caisd is (already )?running|pid/i, whileRunning.stderr)
   await d.stop()
+  const sound = await offline()
+  assert.equal(sound.code, 0, sound.stdout + sound.stderr)
+  assert.match(sound.stdout, /^Checked: \d+ blobs, \d+ layers, 1 images, 1 containers, 0 volumes, \d+ networks\nNo problems found\n$/)
+  writeFileSync(join(root, 'networks', `${'a'.repeat(64)}.json`), '{"id": "aaaa", "name": ')
+  const unsound = await offline()
+  assert.equal(unsound.code, 1, unsound.stdout)
+  assert.match(unsound.stdout, new RegExp(`^network .*/networks/${'a'.repeat(64)}\\.json: unreadable record: not JSON`, 'm'))
+  assert.match(unsound.stdout, /1 problem, 1 left \(--repair mends what it can without losing data\)\n$/)
+  const mended = await offline('--repair')
+  assert.equal(mended.code, 0, mended.stdout)
+  assert.match(mended.stdout, /^  repaired: set aside in .*\/broken\/networks\//m)
+  assert.equal((await runCommand(caisdBin, ['--root', d.root, '--repair'])).code, 125, '--repair alone is refused')
+
   await d.start()
-  assert.match((await d.cli('system', 'check')).stdout, /No problems found/)
+  const restarted = await d.cli('system', 'check')
+  assert.match(restarted.stdout, /No problems found/)
   assert.equal(await ok('ps', '-a', '--format', '{{.Names}}'), 'keeper')
+  assert.equal(await ok('run', '--rm', '--network', 'none', BUSYBOX, 'echo', 'runs from its unpacked layer'), 'runs from its unpacked layer')
 })

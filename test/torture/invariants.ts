@@ -123,6 +123,7 @@ export async function checkHost(client: EngineClient, d: DaemonPlaces): Promise<
       if (!c.State.Pid || !existsSync(`/proc/${c.State.Pid}`)) out.push(`container ${c.Name} is running by the daemon, but its process ${c.State.Pid} is gone`)
       if (crunStatus !== 'running' && crunStatus !== 'paused') out.push(`container ${c.Name} is running by the daemon, crun says ${crunStatus ?? 'no such container'}`)
       if (!conmons.has(c.Id)) out.push(`container ${c.Name} is running by the daemon, with no conmon`)
+      if (c.State.Paused !== (crunStatus === 'paused')) out.push(`container ${c.Name} is ${c.State.Paused ? '' : 'not '}paused by the daemon, crun says ${crunStatus}`)
     } else {
       if (crunStatus === 'running' || crunStatus === 'paused') out.push(`container ${c.Name} is ${c.State.Status} by the daemon, crun says ${crunStatus}`)
       if (conmons.has(c.Id)) out.push(`container ${c.Name} is ${c.State.Status} by the daemon, its conmon ${conmons.get(c.Id)} is alive`)
