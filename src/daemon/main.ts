@@ -53,7 +53,7 @@ import { openListeners } from './listeners.ts'
 import { claimPidFile, releasePidFile } from './pidfile.ts'
 import { reloadOnHangup } from './reload.ts'
 import { type StoreCheck, checkStore } from './store-check.ts'
-import { describeStoreCheck, storeCheckStatus } from '../store/check-report.ts'
+import { describeStoreCheck, storeCheckStatus } from '../wire/store-check.ts'
 import type { StoreCheckReport } from '../wire/types.ts'
 import { engineVersion } from '../api/versions.ts'
 

@@ -95,7 +95,7 @@ test('corrupt records never stop the daemon; system check reports each in words,
   assert.match(unsound.stdout, /1 problem, 1 left \(--repair mends what it can without losing data\)\n$/)
   const mended = await offline('--repair')
   assert.equal(mended.code, 0, mended.stdout)
-  assert.match(mended.stdout, /^  repaired: set aside in .*\/broken\/networks\//m)
+  assert.match(mended.stdout, /^ {2}repaired: set aside in .*\/broken\/networks\//m)
   assert.equal((await runCommand(caisdBin, ['--root', d.root, '--repair'])).code, 125, '--repair alone is refused')
 
   await d.start()

@@ -1,6 +1,6 @@
 import type { Command } from '../../command.ts'
 import { bool, str } from '../../flags.ts'
-import { describeStoreCheck, storeCheckStatus } from '../../../store/check-report.ts'
+import { describeStoreCheck, storeCheckStatus } from '../../../wire/store-check.ts'
 
 export const checkCommand: Command = {
   name: 'check',

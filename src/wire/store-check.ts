@@ -1,4 +1,4 @@
-import type { StoreCheckReport } from '../wire/types.ts'
+import type { StoreCheckReport } from './types.ts'
 
 /** A store check as lines of text, for `cais system check` and `caisd --check-store`. */
 export function describeStoreCheck(report: StoreCheckReport, repaired: boolean): string[] {
