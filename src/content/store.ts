@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { newId } from '../lib/ids.ts'
+import { KeyedMutex } from '../lib/mutex.ts'
 import { invalid, isErrno, notFound } from '../lib/errors.ts'
 import { isTempFile, removeTempFiles, syncDir, writeFileAtomic } from '../store/atomic.ts'
 import { type StoreProblem, setAside } from '../store/records.ts'
@@ -26,6 +27,8 @@ export interface IngestResult {
 export class ContentStore implements BlobReader {
   readonly #blobs: string
   readonly #ingest: string
+  /** Per digest: a blob appearing and the same blob being deleted never interleave. */
+  readonly #locks = new KeyedMutex()
 
   constructor(blobsDir: string, ingestDir: string) {
     this.#blobs = blobsDir
@@ -98,7 +101,9 @@ export class ContentStore implements BlobReader {
   async put(data: string | Uint8Array): Promise<IngestResult> {
     const digest = digestOf(data)
     const size = typeof data === 'string' ? Buffer.byteLength(data) : data.length
-    if (!(await this.has(digest))) await writeFileAtomic(this.path(digest), data, 0o644)
+    await this.#locks.run(digest, async () => {
+      if (!(await this.has(digest))) await writeFileAtomic(this.path(digest), data, 0o644)
+    })
     return { digest, size }
   }
 
@@ -113,8 +118,10 @@ export class ContentStore implements BlobReader {
       await pipeline(source, hasher, createWriteStream(tmp, { mode: 0o644, flush: true, highWaterMark: 4 << 20 }), { signal: opts.signal })
       const digest = hasher.digest()
       if (expected && digest !== expected) throw invalid(`digest mismatch: expected ${expected}, got ${digest}`)
-      opts.hold?.(digest)
-      await rename(tmp, this.path(digest))
+      await this.#locks.run(digest, async () => {
+        opts.hold?.(digest)
+        await rename(tmp, this.path(digest))
+      })
       await syncDir(this.#blobs)
       return { digest, size: hasher.size }
     } finally {
@@ -129,12 +136,15 @@ export class ContentStore implements BlobReader {
 
   /** Moves an already hashed file (from tempPath) into the store under its digest. */
   async adopt(path: string, digest: Digest): Promise<void> {
-    await rename(path, this.path(digest))
+    await this.#locks.run(digest, () => rename(path, this.path(digest)))
     await syncDir(this.#blobs)
   }
 
-  async delete(digest: Digest): Promise<void> {
-    await rm(this.path(digest), { force: true })
+  /** Deletes a blob, unless `wanted`, asked once no write of the same blob can come between, says it is used again. */
+  async delete(digest: Digest, wanted: () => boolean = () => false): Promise<void> {
+    await this.#locks.run(digest, async () => {
+      if (!wanted()) await rm(this.path(digest), { force: true })
+    })
   }
 
   async list(): Promise<Digest[]> {

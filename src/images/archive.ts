@@ -61,8 +61,7 @@ export async function loadArchive(body: Readable, deps: Deps): Promise<Array<{ l
         // Leased before it is looked for: a prune meanwhile must not take a blob this load is about to use.
         lease.add(file.digest)
         if (!(await deps.content.has(file.digest))) await deps.content.adopt(file.path, file.digest)
-        const rec = await deps.layers.apply(deps.content.open(file.digest), parent, diffId)
-        lease.add(rec.chainId)
+        const rec = await deps.layers.apply(deps.content.open(file.digest), parent, diffId, { hold: (c) => lease.add(c) })
         parent = rec.chainId
         newLayers.push({
           blob: { mediaType: gz ? mediaTypes.ociLayerGzip : mediaTypes.ociLayer, digest: file.digest, size: file.size },

@@ -34,12 +34,11 @@ export async function importImage(
     })
     let layer
     try {
-      layer = await deps.layers.apply(deps.content.open(blob.digest), null)
+      layer = await deps.layers.apply(deps.content.open(blob.digest), null, undefined, { hold: (c) => lease.add(c) })
     } catch (err) {
       await deps.content.delete(blob.digest)
       throw invalid(`invalid tar archive: ${(err as Error).message}`, err)
     }
-    lease.add(layer.chainId)
     const compressed = (await deps.content.read(blob.digest).then((b) => b.subarray(0, 2))).equals(Buffer.from([0x1f, 0x8b]))
     const now = new Date().toISOString()
     const config: ImageConfig = {

@@ -534,10 +534,9 @@ export class ImageService {
     const deleted: Digest[] = []
     for (const layer of this.#layers.all()) {
       if (current().layers.has(layer.chainId)) continue
-      await this.#layers.remove(layer.chainId)
-      deleted.push(layer.chainId)
+      if (await this.#layers.remove(layer.chainId, () => current().layers.has(layer.chainId))) deleted.push(layer.chainId)
     }
-    for (const blob of await this.#content.list()) if (!current().blobs.has(blob)) await this.#content.delete(blob)
+    for (const blob of await this.#content.list()) if (!current().blobs.has(blob)) await this.#content.delete(blob, () => current().blobs.has(blob))
     return deleted
   }
 

@@ -94,6 +94,11 @@ export async function removeEndpoint(hostIf: string): Promise<void> {
  * Removes the namespace; its veth ends go with it. Missing is fine. What `ip netns delete` does: the bind mount
  * under /run/netns goes (detached when busy), then its file; the kernel frees the namespace once nothing holds it.
  */
+/** Names again the namespace of a running process (`ip netns attach`): for a sandbox whose name was deleted from the host. */
+export async function reattachSandbox(netns: string, pid: number): Promise<void> {
+  await ipBatch([`netns attach ${netns} ${pid}`])
+}
+
 export async function removeSandbox(netns: string, mounter: Mounter): Promise<void> {
   await mounter.unmount(netnsPath(netns))
   await rm(netnsPath(netns), { force: true })

@@ -568,9 +568,14 @@ export class NetworkService {
    * Puts a running container on one more network. Returns its addresses there, and the network's DNS server
    * when it is a user-defined network, for the container's /etc/hosts and resolv.conf.
    */
-  async connect(network: string, containerId: string, name: string, request: EndpointRequest): Promise<{ addresses: string[]; nameserver: string | undefined }> {
+  async connect(network: string, containerId: string, name: string, request: EndpointRequest, pid: number): Promise<{ addresses: string[]; nameserver: string | undefined }> {
     const n = this.get(network)
     const netns = sandboxName(containerId)
+    // Its name deleted from the host (`ip netns delete`), the namespace lives on with the container: name it again.
+    if (!(await host.sandboxExists(netns))) {
+      this.#o.log.warn("the container's network namespace had lost its name; attached again", { container: containerId })
+      await host.reattachSandbox(netns, pid)
+    }
     const index = [...this.#store.records.values()].filter((x) => x.endpoints[containerId]).length
     const e = await this.#connectLive(n, containerId, name, request, netns, index, {})
     return { addresses: [e.address, ...(e.address6 ? [e.address6] : [])], nameserver: n.isDefault ? undefined : dnsAddress(n) }

@@ -5,6 +5,7 @@ import { PassThrough, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { type Digest, DigestingStream, hexOf } from '../content/digest.ts'
 import { newId } from '../lib/ids.ts'
+import { KeyedMutex } from '../lib/mutex.ts'
 import { removeTempFiles, syncDir, writeJsonAtomic } from '../store/atomic.ts'
 import { type BrokenRecord, type StoreProblem, brokenProblems, hasStrings, readRecord, setAside } from '../store/records.ts'
 import { maybeGunzip } from '../lib/tar.ts'
@@ -43,6 +44,8 @@ export class LayerStore {
   readonly #records: string
   readonly #snapshots: string
   readonly #cache = new Map<Digest, LayerRecord>()
+  /** Per chain ID: a layer appearing and the same layer being removed never interleave. */
+  readonly #locks = new KeyedMutex()
   /** Record files found unusable at start: left in place, reported by `system check`. */
   readonly broken: BrokenRecord[] = []
 
@@ -129,7 +132,11 @@ export class LayerStore {
    * `expectedDiffId`, when known, is checked before anything is kept; with `verified`, the caller vouches for it
    * (an uncompressed blob whose digest the content store checked as it came in) and the tar is not hashed again.
    */
-  async apply(source: Readable, parent: Digest | null, expectedDiffId?: Digest, opts: { verified?: boolean } = {}): Promise<LayerRecord> {
+  /**
+   * Unpacks a layer over `parent`, or returns the one already here. `hold` is called with its chain ID before it
+   * is returned, where no removal of the same layer can come between (a lease taken there keeps gc from it).
+   */
+  async apply(source: Readable, parent: Digest | null, expectedDiffId?: Digest, opts: { verified?: boolean; hold?: (chainId: Digest) => void } = {}): Promise<LayerRecord> {
     // Listened to at once: an error opening the source (a blob removed meanwhile) while this awaits its temp dir
     // becomes this call's error, instead of an 'error' event nobody listens to.
     const input = maybeGunzip(source)
@@ -141,6 +148,7 @@ export class LayerStore {
       if (existing) {
         input.destroy()
         source.destroy()
+        opts.hold?.(existing.chainId)
         return existing
       }
     }
@@ -166,24 +174,35 @@ export class LayerStore {
         throw new Error(`layer digest mismatch: expected ${expectedDiffId}, got ${diffId}`)
       }
       const chainId = chainIdOf(parent, diffId)
-      const existing = this.#cache.get(chainId)
-      if (existing) return existing
-      const rec: LayerRecord = { chainId, diffId, parent, size: applied.size }
-      await rename(tmp, join(this.#snapshots, hexOf(chainId)))
-      await syncDir(this.#snapshots)
-      await writeJsonAtomic(join(this.#records, `${hexOf(chainId)}.json`), rec)
-      this.#cache.set(chainId, rec)
-      return rec
+      // The same layer may be unpacked twice at once (two commits of the same change): the first in keeps it.
+      return await this.#locks.run(chainId, async () => {
+        opts.hold?.(chainId)
+        const existing = this.#cache.get(chainId)
+        if (existing) return existing
+        const rec: LayerRecord = { chainId, diffId, parent, size: applied.size }
+        await rename(tmp, join(this.#snapshots, hexOf(chainId)))
+        await syncDir(this.#snapshots)
+        await writeJsonAtomic(join(this.#records, `${hexOf(chainId)}.json`), rec)
+        this.#cache.set(chainId, rec)
+        return rec
+      })
     } finally {
       source.destroy()
       await rm(tmp, { recursive: true, force: true })
     }
   }
 
-  /** Deletes one layer. Callers (the image service) decide that nothing uses it any more. */
-  async remove(chainId: Digest): Promise<void> {
-    this.#cache.delete(chainId)
-    await rm(join(this.#records, `${hexOf(chainId)}.json`), { force: true })
-    await rm(join(this.#snapshots, hexOf(chainId)), { recursive: true, force: true })
+  /**
+   * Deletes one layer; callers (the image service) decide that nothing uses it any more, 
+   * `wanted`, asked once nothing else can touch the layer, says it is used again.
+   */
+  async remove(chainId: Digest, wanted: () => boolean = () => false): Promise<boolean> {
+    return this.#locks.run(chainId, async () => {
+      if (wanted()) return false
+      this.#cache.delete(chainId)
+      await rm(join(this.#records, `${hexOf(chainId)}.json`), { force: true })
+      await rm(join(this.#snapshots, hexOf(chainId)), { recursive: true, force: true })
+      return true
+    })
   }
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { open, readFile, readdir, rename, rm, unlink } from 'node:fs/promises'
 import { dirname, basename, join } from 'node:path'
 import { isErrno } from '../lib/errors.ts'
+import { KeyedMutex } from '../lib/mutex.ts'
 
 /**
  * Writes a file so that a crash at any moment leaves either the old or the new content:
@@ -11,7 +12,17 @@ import { isErrno } from '../lib/errors.ts'
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600, opts: { durable?: boolean } = {}): Promise<void> {
   if (writeInPlace) return writeFileInPlace(path, data, mode)
+  // Writes of one file land in the order they were asked for: two at once could otherwise rename out of order, and
+  // the older content would win (a tag answered, then lost).
   const durable = opts.durable ?? true
+  await writesByPath.run(path, () => replaceFile(path, data, mode, durable))
+  if (durable) await syncDir(dirname(path))
+}
+
+const writesByPath = new KeyedMutex()
+
+/** Temp file beside the target, written (and with `durable` synced), renamed over the target. */
+async function replaceFile(path: string, data: string | Uint8Array, mode: number, durable: boolean): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`)
   const fh = await open(tmp, 'w', mode)
   try {
@@ -26,7 +37,6 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
     await unlink(tmp).catch(() => {})
     throw err
   }
-  if (durable) await syncDir(dirname(path))
 }
 
 /**
