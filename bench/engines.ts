@@ -58,11 +58,11 @@ async function waitUp(host: string, proc: ChildProcess, name: string): Promise<v
  * A caisd on a temp dir of its own (or again on `dir`, the root of one stopped before), with busybox imported when
  * `imageTar` is given.
  */
-export async function startCaisd(imageTar?: Buffer, dir = mkdtempSync('/tmp/cais-bench-')): Promise<Engine> {
+export async function startCaisd(imageTar?: Buffer, dir = mkdtempSync('/tmp/cais-bench-'), extraArgs: string[] = []): Promise<Engine> {
   const host = `unix://${dir}/cais.sock`
   // Its own bridge, subnet and iptables chains, removed by stop().
   const net = ['--bridge-name', 'cbench0', '--bip', '10.239.0.1/24', '--default-address-pool', 'base=10.239.16.0/20,size=24', '--iptables-chain-prefix', 'CBENCH']
-  const proc = spawn(join(repo, 'bin/caisd'), ['--root', join(dir, 'root'), '--exec-root', join(dir, 'run'), '-H', host, '--log-level', 'warn', ...net], { stdio: 'ignore' })
+  const proc = spawn(join(repo, 'bin/caisd'), ['--root', join(dir, 'root'), '--exec-root', join(dir, 'run'), '-H', host, '--log-level', 'warn', ...net, ...extraArgs], { stdio: 'ignore' })
   await waitUp(host, proc, 'caisd')
   if (imageTar && sh(host, ['import', '--change', 'CMD ["sh"]', '-', image], imageTar).code !== 0) throw new Error('import into caisd failed')
   return { name: 'caisd', host, proc, dir }

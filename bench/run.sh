@@ -15,6 +15,8 @@ if [ "${1:-}" = scaling ]; then script=bench/scaling.ts; shift; fi
 if [ "${1:-}" = compose ]; then script=bench/compose.ts; shift; fi
 if [ "${1:-}" = registry ]; then script=bench/registry.ts; shift; fi
 if [ "${1:-}" = dashboard ]; then script=bench/dashboard.ts; shift; fi
+if [ "${1:-}" = load ]; then script=bench/load.ts; shift; fi
+if [ "${1:-}" = soak ]; then script=bench/soak.ts; shift; fi
 if [ "${1:-}" = build ]; then
   script=bench/build.ts; shift
   # buildah is a third builder to compare with, for this bench alone.

@@ -6,6 +6,8 @@ import { join } from 'node:path'
 import { type Engine, busyboxImage, commandTimeoutMs, docker, failure, image, median, recorded, repo, sh, startCaisd, startDockerd, stop, timeMs, treeRssKb } from './engines.ts'
 
 const runs = Number(process.env['BENCH_RUNS'] ?? 20)
+/** How long an engine rests before its idle memory is read. */
+const restMs = Number(process.env['BENCH_REST_SECONDS'] ?? 15) * 1000
 
 interface Workload {
   name: string
@@ -328,6 +330,10 @@ async function heavy(engines: Engine[]): Promise<Record<string, Record<string, n
     put('stats_50 --no-stream (ms)', e.name, median(stats))
     await timeParallel(e.host, Array.from({ length: 50 }, (_, i) => ['rm', '-f', `bench-s${i}`]), 10)
   }
+  // Memory at rest after the work (push and pull of 200 MB, logs of 100 MB, 50 containers started and removed):
+  // what a long-running daemon gives back.
+  await new Promise((r) => setTimeout(r, restMs))
+  for (const e of engines) put('memory idle, after the work (MB)', e.name, engineRssKb(e) / 1024)
   // ps_500: 500 created containers on each engine, then `ps -a` on one and the other in turn.
   for (const e of engines) await timeParallel(e.host, Array.from({ length: 500 }, (_, i) => ['create', '--network', 'none', '--name', `bench-p${i}`, image, 'true']), 10)
   const ps: Record<string, number[]> = Object.fromEntries(engines.map((e) => [e.name, []]))
@@ -405,6 +411,9 @@ async function main(): Promise<void> {
     else console.log('dockerd is not installed (apt-get install docker.io): measuring caisd alone')
     const results: Record<string, Record<string, number>> = {}
     const only = process.env['BENCH_ONLY']
+    // Memory at rest, fresh: each engine started, the image imported, nothing run yet.
+    await new Promise((r) => setTimeout(r, restMs))
+    for (const e of engines) results['memory idle, fresh (MB)'] = { ...results['memory idle, fresh (MB)'], [e.name]: engineRssKb(e) / 1024 }
     const caisd = engines.find((e) => e.name === 'caisd')
     for (const w of workloads.filter((x) => !only || x.name.startsWith(only))) {
       const samples: Record<string, number[]> = Object.fromEntries(engines.map((e) => [e.name, []]))
@@ -430,8 +439,9 @@ async function main(): Promise<void> {
       }
     }
     for (const e of engines) sh(e.host, ['rm', '-f', 'bench-exec'])
-    if (!only || 'push_pull'.startsWith(only)) Object.assign(results, await pushPull(engines))
-    if (!only || 'heavy'.startsWith(only)) Object.assign(results, await heavy(engines))
+    // BENCH_ONLY=memory: the work that the idle memory after it is measured after (push_pull, then heavy's).
+    if (!only || 'push_pull'.startsWith(only) || only === 'memory') Object.assign(results, await pushPull(engines))
+    if (!only || 'heavy'.startsWith(only) || only === 'memory') Object.assign(results, await heavy(engines))
     const shown = (v: number | undefined): string => (v === undefined || Number.isNaN(v) ? 'n/a' : v.toFixed(1))
     const header = ['workload (median ms; MB/s where named)', ...engines.map((e) => e.name), ...(engines.length > 1 ? ['caisd/dockerd'] : [])]
     const rows = Object.entries(results)
