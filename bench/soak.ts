@@ -73,7 +73,8 @@ try {
   const sampling = async (): Promise<void> => {
     while (Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, sampleSeconds * 1000))
-      const active = await activeResources().catch(() => ({}))
+      const none: Record<string, number> = {}
+      const active = await activeResources().catch(() => none)
       const s: Sample = {
         minute: +((Date.now() - started) / 60_000).toFixed(1),
         rssMb: +(treeRssKb(e.proc.pid!) / 1024).toFixed(1),
