@@ -20,7 +20,7 @@ const client = new EngineClient({ host: e.host })
 /** Active resources by type (Timeout, TCPSocketWrap, PipeWrap, FSReqCallback, …) from caisd's own metrics. */
 function activeResources(): Promise<Record<string, number>> {
   return new Promise((resolve, reject) => {
-    request({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
+    request({ host: '127.0.0.1', port, path: '/metrics', agent: false }, (res) => {
       let text = ''
       res.on('data', (d: Buffer) => (text += d.toString()))
       res.on('end', () => {

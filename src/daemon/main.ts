@@ -56,6 +56,7 @@ import { type StoreCheck, checkStore } from './store-check.ts'
 import { describeStoreCheck, storeCheckStatus } from '../wire/store-check.ts'
 import type { StoreCheckReport } from '../wire/types.ts'
 import { engineVersion } from '../api/versions.ts'
+import { collectAfterBurst, isBurstRoute } from '../lib/memory.ts'
 
 /**
  * `caisd --check-store`: the stores are loaded as a start loads them (which drops what a start drops: temp files of
@@ -250,7 +251,10 @@ async function main(): Promise<number> {
     ? new (await import('../metrics/engine-metrics.ts')).EngineMetrics({ daemonId: daemonId.trim(), version: engineVersion, containerCounts: () => containers.counts(), imageCount: () => images.count, events })
     : undefined
   if (metrics) distribution.transferred = (direction, bytes) => metrics.transferred(direction, bytes)
-  const api = new ApiServer(routes, log, metrics ? (r) => metrics.observeRequest(r) : undefined)
+  const api = new ApiServer(routes, log, (r) => {
+    metrics?.observeRequest(r)
+    if (isBurstRoute(r.route)) collectAfterBurst()
+  })
 
   const shutdownSettings = { timeoutSeconds: config.shutdownTimeout }
   const socketPaths: string[] = []
