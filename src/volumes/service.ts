@@ -1,7 +1,8 @@
-import { mkdir, readdir, rm, stat } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { EventBus } from '../events/bus.ts'
-import { CaisError, conflict, invalid, notFound } from '../lib/errors.ts'
+import { CaisError, conflict, invalid, isErrno, notFound } from '../lib/errors.ts'
 import { diskUsage } from '../lib/disk-usage.ts'
 import { execFile } from '../lib/exec.ts'
 import type { Filters } from '../lib/filters.ts'
@@ -40,6 +41,11 @@ export class VolumeService {
   async init(): Promise<void> {
     await mkdir(this.#dir, { recursive: true, mode: 0o701 })
     for (const name of await readdir(this.#dir)) {
+      // A removal a crash cut short: finished now.
+      if (name.startsWith('.') && name.endsWith('.removing')) {
+        await rm(join(this.#dir, name), { recursive: true, force: true })
+        continue
+      }
       await removeTempFiles(join(this.#dir, name))
       const path = join(this.#dir, name, 'volume.json')
       const read = await readRecord<VolumeRecord>(path, (x) => hasStrings(x, 'name', 'driver'))
@@ -144,7 +150,17 @@ export class VolumeService {
     if (users.length > 0) throw conflict(`remove ${name}: volume is in use - [${users.join(', ')}]`)
     await this.#mounter.unmount(this.mountpoint(name)).catch(() => {})
     this.records.delete(name)
-    await rm(join(this.#dir, name), { recursive: true, force: true })
+    // Renamed away first, in one step: deleted in place, a crash could leave the record without its data (rm takes
+    // `_data` before `volume.json`). The leading dot makes a name no volume can have.
+    const doomed = join(this.#dir, `.${name}.${randomBytes(4).toString('hex')}.removing`)
+    const renamed = await rename(join(this.#dir, name), doomed).then(
+      () => true,
+      (err: unknown) => {
+        if (isErrno(err, 'ENOENT')) return false
+        throw err
+      },
+    )
+    if (renamed) await rm(doomed, { recursive: true, force: true })
     this.#events.emit('volume', 'destroy', name, { driver: 'local' })
   }
 
