@@ -90,7 +90,8 @@ export async function startRegistry(t: Scope, opts: RegistryOptions = {}): Promi
   }
 }
 
-function canConnect(port: number): Promise<boolean> {
+/** Whether something accepts a TCP connection on 127.0.0.1:`port`. */
+export function canConnect(port: number): Promise<boolean> {
   return new Promise((r) => {
     const s = connect(port, '127.0.0.1', () => {
       s.destroy()

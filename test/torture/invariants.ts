@@ -3,12 +3,12 @@
 // half-written lies in it, and nothing of a container that is not running is left in the kernel.
 import { execFile } from 'node:child_process'
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
-import { connect } from 'node:net'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { ApiError } from '../../src/client/http.ts'
 import type { EngineClient } from '../../src/client/engine-client.ts'
 import type { ContainerInspect } from '../../src/wire/types.ts'
+import { canConnect } from '../helpers/registry.ts'
 import type { Worker } from './workload.ts'
 
 const run = promisify(execFile)
@@ -216,13 +216,4 @@ async function crunState(execRoot: string, id: string): Promise<string | undefin
   } catch {
     return undefined
   }
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1')
-    s.setTimeout(1000, () => (s.destroy(), resolve(false)))
-    s.once('connect', () => (s.destroy(), resolve(true)))
-    s.once('error', () => resolve(false))
-  })
 }
