@@ -64,8 +64,7 @@ export async function uploads(ctx: Ctx, storage: RegistryStorage, repo: string, 
         await storage.cancelUpload(uid)
         throw new RegistryError('DIGEST_INVALID', 'provided digest did not match uploaded content', { digest })
       }
-      await storage.commitUpload(uid, digest)
-      await storage.linkBlob(repo, digest)
+      await storage.commitUpload(uid, digest, repo)
       return send(res, 201, { Location: `/v2/${repo}/blobs/${digest}`, 'Docker-Content-Digest': digest })
     }
     const uid = await storage.startUpload(repo)
@@ -96,8 +95,7 @@ export async function uploads(ctx: Ctx, storage: RegistryStorage, repo: string, 
         await storage.cancelUpload(id)
         throw new RegistryError('DIGEST_INVALID', 'provided digest did not match uploaded content', { digest, actual, size })
       }
-      await storage.commitUpload(id, digest)
-      await storage.linkBlob(repo, digest)
+      await storage.commitUpload(id, digest, repo)
       return send(res, 201, { Location: `/v2/${repo}/blobs/${digest}`, 'Docker-Content-Digest': digest })
     }
     default:

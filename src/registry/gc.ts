@@ -1,6 +1,6 @@
-import { open, rm } from 'node:fs/promises'
+import { link, rm, writeFile } from 'node:fs/promises'
 import type { Digest } from '../content/digest.ts'
-import type { FilesystemStorage } from './storage.ts'
+import { type FilesystemStorage, gcLockHolder } from './storage.ts'
 
 export interface GcOptions {
   dryRun: boolean
@@ -31,10 +31,7 @@ interface Refs {
  * refuses writes meanwhile; a dry run changes nothing.
  */
 export async function collectGarbage(storage: FilesystemStorage, opts: GcOptions): Promise<GcResult> {
-  const lock = await open(storage.gcLockPath(), 'wx').catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'EEXIST') throw new Error(`${storage.gcLockPath()} exists: another garbage collection is running (or one was killed: remove the file)`)
-    throw err
-  })
+  await takeLock(storage.gcLockPath())
   try {
     const result: GcResult = { marked: 0, deleted: [], freedBytes: 0, manifestsDeleted: [] }
     const marked = new Set<Digest>()
@@ -88,7 +85,30 @@ export async function collectGarbage(storage: FilesystemStorage, opts: GcOptions
     }
     return result
   } finally {
-    await lock.close()
     await rm(storage.gcLockPath(), { force: true })
+  }
+}
+
+/**
+ * The lock appears whole, holding our pid (written aside, then linked into place, which fails if one exists), so a
+ * server never sees an empty lock. One left by a killed collector is taken over.
+ */
+async function takeLock(path: string): Promise<void> {
+  const tmp = `${path}.${process.pid}`
+  await writeFile(tmp, `${process.pid}\n`)
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await link(tmp, path)
+        return
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+        const holder = gcLockHolder(path)
+        if (holder !== undefined || attempt > 0) throw new Error(`${path} is held by process ${holder ?? '(unknown)'}: another garbage collection is running`)
+        await rm(path, { force: true })
+      }
+    }
+  } finally {
+    await rm(tmp, { force: true })
   }
 }

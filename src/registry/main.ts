@@ -130,6 +130,8 @@ async function applyConfig(out: Options, path: string): Promise<void> {
 const say = (line: string): void => void process.stdout.write(`${line}\n`)
 
 async function serve(opts: Options, storage: FilesystemStorage): Promise<number> {
+  const recovered = await storage.recover()
+  if (recovered.tempFiles + recovered.uploads > 0) say(JSON.stringify({ time: new Date().toISOString(), msg: 'cleared what an earlier run left', ...recovered }))
   let authorizer: Authorizer = opts.htpasswd ? (await import('./htpasswd.ts')).htpasswdAuthorizer({ path: opts.htpasswd, realm: opts.realm, rules: opts.access }) : anonymous
   let tokenEndpoint
   if (opts.token) {

@@ -54,8 +54,7 @@ export class UpstreamCache {
     try {
       await this.#storage.appendUpload(id, res.body, hasher)
       if (hasher.digest() !== digest) throw new Error(`upstream blob ${digest} has digest ${hasher.digest()}`)
-      await this.#storage.commitUpload(id, digest)
-      await this.#storage.linkBlob(repo, digest)
+      await this.#storage.commitUpload(id, digest, repo)
       return true
     } catch (err) {
       await this.#storage.cancelUpload(id)

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto'
-import { createReadStream, createWriteStream, existsSync } from 'node:fs'
+import { createReadStream, createWriteStream, existsSync, readFileSync } from 'node:fs'
 import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { Readable, Transform } from 'node:stream'
@@ -16,8 +16,11 @@ import { hexOf } from '../content/digest.ts'
 export interface RegistryStorage {
   blobSize(digest: Digest): Promise<number | undefined>
   openBlob(digest: Digest, range?: { start: number; end: number }): Readable
-  /** Moves a finished upload's data into place as `digest` (its content already checked). */
-  commitUpload(id: string, digest: Digest): Promise<void>
+  /**
+   * Moves a finished upload's data into place as `digest` (its content already checked) and links it into `repo`,
+   * closing the session only then: a crash at any point leaves the session to resume or the blob linked.
+   */
+  commitUpload(id: string, digest: Digest, repo: string): Promise<void>
   putBlob(digest: Digest, data: Buffer): Promise<void>
   deleteBlob(digest: Digest): Promise<void>
   linkBlob(repo: string, digest: Digest): Promise<void>
@@ -63,6 +66,35 @@ export class FilesystemStorage implements RegistryStorage {
     for (const d of ['blobs/sha256', 'repositories', 'uploads']) await mkdir(join(this.#root, d), { recursive: true })
   }
 
+  /**
+   * What a killed server leaves, cleared at start: temp files of writes it cut (never visible: every reader skips
+   * them), upload sessions it never handed out (no state) or had already committed (no data), and sessions idle past
+   * `maxUploadAgeMs` (distribution purges its uploads after a week too).
+   */
+  async recover(maxUploadAgeMs = 7 * 24 * 3600_000): Promise<{ tempFiles: number; uploads: number }> {
+    const found = { tempFiles: 0, uploads: 0 }
+    const sweep = async (dir: string): Promise<void> => {
+      for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+        if (e.name.startsWith('.tmp-')) {
+          await rm(join(dir, e.name), { force: true })
+          found.tempFiles++
+        } else if (e.isDirectory()) await sweep(join(dir, e.name))
+      }
+    }
+    await sweep(join(this.#root, 'blobs'))
+    await sweep(join(this.#root, 'repositories'))
+    const now = Date.now()
+    for (const id of await readdir(join(this.#root, 'uploads')).catch(() => [])) {
+      const dir = this.#upload(id)
+      await sweep(dir)
+      const [state, data] = await Promise.all([stat(join(dir, 'state.json')).catch(() => undefined), stat(join(dir, 'data')).catch(() => undefined)])
+      if (state && data && now - Math.max(state.mtimeMs, data.mtimeMs) < maxUploadAgeMs) continue
+      await rm(dir, { recursive: true, force: true })
+      found.uploads++
+    }
+    return found
+  }
+
   async blobSize(digest: Digest): Promise<number | undefined> {
     return stat(this.#blob(digest)).then((s) => s.size, () => undefined)
   }
@@ -71,7 +103,9 @@ export class FilesystemStorage implements RegistryStorage {
     return createReadStream(this.#blob(digest), range ? { start: range.start, end: range.end } : {})
   }
 
-  async commitUpload(id: string, digest: Digest): Promise<void> {
+  async commitUpload(id: string, digest: Digest, repo: string): Promise<void> {
+    // A link to a blob not yet in place is invisible (blobLinked wants both), so it goes first.
+    await this.linkBlob(repo, digest)
     const target = this.#blob(digest)
     await mkdir(dirname(target), { recursive: true })
     const data = join(this.#upload(id), 'data')
@@ -183,13 +217,13 @@ export class FilesystemStorage implements RegistryStorage {
     return (await readdir(join(this.#repo(repo), '_layers')).catch(() => [])).filter((f) => /^[a-f0-9]{64}$/.test(f)).map((h): Digest => `sha256:${h}`)
   }
 
-  /** Marks the store as being collected: the server refuses writes while this lock exists. */
+  /** Marks the store as being collected: the server refuses writes while this lock names a live process. */
   gcLockPath(): string {
     return join(this.#root, 'gc.lock')
   }
 
   collecting(): boolean {
-    return existsSync(this.gcLockPath())
+    return gcLockHolder(this.gcLockPath()) !== undefined
   }
 
   async startUpload(repo: string): Promise<string> {
@@ -224,6 +258,26 @@ export class FilesystemStorage implements RegistryStorage {
 
   async cancelUpload(id: string): Promise<void> {
     await rm(this.#upload(id), { recursive: true, force: true })
+  }
+}
+
+/**
+ * The pid in a gc lock when that process still lives; undefined when there is no lock, or when its collector was
+ * killed (a lock that outlived its process must not hold the registry read-only).
+ */
+export function gcLockHolder(path: string): number | undefined {
+  let pid: number
+  try {
+    pid = Number(readFileSync(path, 'utf8').trim())
+  } catch {
+    return undefined
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return undefined
+  try {
+    process.kill(pid, 0)
+    return pid
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM' ? pid : undefined
   }
 }
 

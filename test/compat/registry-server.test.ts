@@ -325,14 +325,14 @@ test('cais registry: eight concurrent uploads of one blob all succeed and store 
   assert.deepEqual(results, Array(8).fill(201))
   const got = Buffer.from(await (await fetch(`${v2}/blobs/${digest}`)).arrayBuffer())
   assert.equal(digestOf(got), digest)
-  // A collection holds the store: pushes are refused meanwhile, reads go on.
-  writeFileSync(join(ours.root, 'gc.lock'), '')
+  // A collection holds the store (the lock names a live process: this one): pushes are refused meanwhile, reads go on.
+  writeFileSync(join(ours.root, 'gc.lock'), `${process.pid}\n`)
   const refused = await fetch(`${v2}/blobs/uploads/`, { method: 'POST' })
   assert.equal(refused.status, 503)
   assert.equal((await fetch(`${v2}/blobs/${digest}`, { method: 'HEAD' })).status, 200)
   const busy = await runCommand(join(repoRoot, 'bin/cais'), ['registry', 'gc', '--root', ours.root])
   assert.equal(busy.code, 1)
-  assert.match(busy.stderr, /another garbage collection is running/)
+  assert.match(busy.stderr, new RegExp(`held by process ${process.pid}: another garbage collection is running`))
   rmSync(join(ours.root, 'gc.lock'))
   assert.equal((await fetch(`${v2}/blobs/uploads/`, { method: 'POST' })).status, 202)
 })
