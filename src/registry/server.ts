@@ -1,5 +1,5 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http'
-import { createServer as createHttpsServer } from 'node:https'
+import { type Http2SecureServer, createSecureServer } from 'node:http2'
 import { type Action, type Authorizer, anonymous } from './auth.ts'
 import { blob, uploads } from './blobs.ts'
 import { RegistryError } from './errors.ts'
@@ -15,7 +15,7 @@ export { RegistryMetrics } from './metrics.ts'
 export interface RegistryServerOptions {
   storage: RegistryStorage
   authorizer?: Authorizer
-  /** Certificate and key (PEM): HTTPS, HTTP/1.1. */
+  /** Certificate and key (PEM): HTTPS, with HTTP/2 for clients that offer it (ALPN), HTTP/1.1 for the others. */
   tls?: { cert: Buffer; key: Buffer }
   metrics?: RegistryMetrics
   /** Pull-through cache mode: reads fall through to this upstream, writes are refused. */
@@ -27,17 +27,20 @@ export interface RegistryServerOptions {
 }
 
 /** The OCI distribution API (v1.1) over a storage driver: what `cais registry serve` runs. */
-export function createRegistryServer(opts: RegistryServerOptions): Server {
+export function createRegistryServer(opts: RegistryServerOptions): Server | Http2SecureServer {
   const { storage } = opts
   const authorizer = opts.authorizer ?? anonymous
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
     const started = performance.now()
     const url = new URL(req.url ?? '/', 'http://registry')
-    // Counted from the connection, not by listening to the body (which would start it flowing before a handler reads it).
+    // Counted from the connection, not by listening to the body (which would start it flowing before a handler reads
+    // it). An HTTP/2 connection carries many requests at once: there the request's Content-Length counts.
+    const http2 = req.httpVersionMajor === 2
     const readBefore = req.socket.bytesRead
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0')
     res.on('finish', () => {
-      const entry = { method: req.method ?? 'GET', path: url.pathname, status: res.statusCode, sent: Number(res.getHeader('Content-Length') ?? 0), received: req.socket.bytesRead - readBefore, ms: +(performance.now() - started).toFixed(1) }
+      const received = http2 ? Number(req.headers['content-length'] ?? 0) : req.socket.bytesRead - readBefore
+      const entry = { method: req.method ?? 'GET', path: url.pathname, http: req.httpVersion, status: res.statusCode, sent: Number(res.getHeader('Content-Length') ?? 0), received, ms: +(performance.now() - started).toFixed(1) }
       opts.metrics?.observe(entry)
       opts.accessLog?.(entry)
     })
@@ -52,7 +55,16 @@ export function createRegistryServer(opts: RegistryServerOptions): Server {
     }
     handle({ req, res, url, proxy: opts.proxy }, storage, authorizer).catch((err: unknown) => fail(res, err))
   }
-  const server = opts.tls ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, listener) : createServer(listener)
+  if (opts.tls) {
+    // The compatibility API gives HTTP/2 requests the shape of HTTP/1's (headers, method, url, a readable body, a
+    // writable response with writeHead/setHeader/end/destroy): the handlers use nothing beyond that common part.
+    const compatible = listener as unknown as Parameters<typeof createSecureServer>[1]
+    const secure = createSecureServer({ cert: opts.tls.cert, key: opts.tls.key, allowHTTP1: true }, compatible)
+    // Idle connections (a client that stalls, mid-headers or mid-body) are closed after two minutes.
+    secure.setTimeout(120_000)
+    return secure
+  }
+  const server = createServer(listener)
   server.headersTimeout = 30_000
   return server
 }

@@ -8,6 +8,7 @@ import { createHash, createPrivateKey, createSign } from 'node:crypto'
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import bcrypt from 'bcryptjs'
 import type { IncomingHttpHeaders } from 'node:http'
+import { connect as connectHttp2 } from 'node:http2'
 import { get } from 'node:https'
 import { join } from 'node:path'
 import { type TestContext, test } from 'node:test'
@@ -227,7 +228,7 @@ test('cais registry gc: after a tag goes, exactly the blobs nothing references a
   assert.equal((await fetch(`${v2}/manifests/${digestOf(two)}`)).status, 404)
 })
 
-test('cais registry with TLS, htpasswd users and per-repository rules: caisd logs in, pushes and pulls; a reader cannot push; metrics count it', async (t) => {
+test('cais registry with TLS, htpasswd users and per-repository rules: caisd logs in, pushes and pulls; a reader cannot push; HTTP/2 for a client that offers it; metrics count it', async (t) => {
   const users = { alice: 'alice-secret', bob: 'bob-secret' }
   const ours = await startOurs(t, (dir) => {
     writeFileSync(join(dir, 'htpasswd'), Object.entries(users).map(([u, p]) => `${u}:${bcrypt.hashSync(p, 5)}`).join('\n') + '\n')
@@ -268,6 +269,42 @@ test('cais registry with TLS, htpasswd users and per-repository rules: caisd log
   assert.equal(pulled.code, 0, pulled.stderr)
   const wrong = await d.cli('login', ours.address, '-u', 'alice', '-p', 'wrong')
   assert.notEqual(wrong.code, 0)
+
+  // A client offering HTTP/2 (ALPN) gets it: a chunked push, a manifest, a ranged read and an out-of-order chunk.
+  const h2 = connectHttp2(ours.url, { ca })
+  t.after(() => h2.close())
+  const auth = { authorization: `Basic ${Buffer.from(`alice:${users.alice}`).toString('base64')}` }
+  const h2call = (method: string, path: string, body?: Buffer, headers: Record<string, string> = {}): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> =>
+    new Promise((resolve, reject) => {
+      const stream = h2.request({ ':method': method, ':path': path, ...auth, ...headers })
+      const chunks: Buffer[] = []
+      let head: IncomingHttpHeaders = {}
+      stream.on('response', (h) => (head = h as IncomingHttpHeaders))
+      stream.on('data', (c: Buffer) => chunks.push(c))
+      stream.on('end', () => resolve({ status: Number(head[':status']), headers: head, body: Buffer.concat(chunks) }))
+      stream.on('error', reject)
+      stream.end(body)
+    })
+  assert.equal((await h2call('GET', '/v2/')).status, 200)
+  const layer = Buffer.alloc(300_000, 'h2')
+  const started = await h2call('POST', '/v2/team/over-h2/blobs/uploads/')
+  assert.equal(started.status, 202)
+  const location = String(started.headers.location)
+  assert.equal((await h2call('PATCH', location, layer.subarray(0, 100_000), { 'content-range': '0-99999' })).status, 202)
+  const outOfOrder = await h2call('PATCH', location, layer.subarray(200_000), { 'content-range': '200000-299999' })
+  assert.equal(outOfOrder.status, 416)
+  assert.equal(outOfOrder.headers.range, '0-99999')
+  assert.equal((await h2call('PUT', `${location}?digest=${digestOf(layer)}`, layer.subarray(100_000), { 'content-range': '100000-299999' })).status, 201)
+  const config = Buffer.from('{}')
+  assert.equal((await h2call('POST', `/v2/team/over-h2/blobs/uploads/?digest=${digestOf(config)}`, config)).status, 201)
+  const manifest = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf(config), size: 2 }, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: digestOf(layer), size: layer.length }] })
+  assert.equal((await h2call('PUT', '/v2/team/over-h2/manifests/1', Buffer.from(manifest), { 'content-type': 'application/vnd.oci.image.manifest.v1+json' })).status, 201)
+  assert.equal((await h2call('GET', '/v2/team/over-h2/manifests/1')).body.toString(), manifest)
+  const ranged = await h2call('GET', `/v2/team/over-h2/blobs/${digestOf(layer)}`, undefined, { range: 'bytes=100-199' })
+  assert.equal(ranged.status, 206)
+  assert.ok(ranged.body.equals(layer.subarray(100, 200)))
+  assert.match(ours.log(), /"method":"PUT","path":"\/v2\/team\/over-h2\/manifests\/1","http":"2.0","status":201/)
+  assert.match(ours.log(), /"method":"PUT","path":"\/v2\/team\/busybox\/manifests\/1","http":"1.1","status":201/, 'caisd still speaks HTTP/1.1 to it')
 
   const metrics = await httpsGet(`${ours.url}/metrics`, ca)
   assert.match(metrics.body, /registry_http_requests_total\{method="PUT",code="201"\} \d+/)
