@@ -326,14 +326,19 @@ test('Debian\'s dockerd pushes to and pulls from cais registry', { skip: dockerd
   assert.equal((await engine.cli('run', '--rm', '--network', 'none', name, 'echo', 'round trip')).stdout, 'round trip\n')
 })
 
-test('cais registry --proxy: a pull-through cache of another registry, serving what it cached when upstream is gone, refusing pushes', { skip: noSkopeo }, async (t) => {
+test('cais registry --proxy: a pull-through cache of another registry, caisd\'s registry mirror, serving what it cached when upstream is gone, refusing pushes', { skip: noSkopeo }, async (t) => {
   const upstream = await startRegistry(t)
   await skopeo('copy', '--dest-tls-verify=false', `tarball:${busyboxTar()}`, `docker://${upstream.address}/mirror/busybox:1`)
+  await skopeo('copy', '--dest-tls-verify=false', `tarball:${busyboxTar()}`, `docker://${upstream.address}/library/busybox:mirrored`)
   const ours = await startOurs(t, () => ['--proxy', `http://${upstream.address}`])
-  const d = await startDaemon(t, { importBusybox: false })
+  const d = await startDaemon(t, { importBusybox: false, args: ['--registry-mirror', `http://${ours.address}`] })
   const name = `${ours.address}/mirror/busybox:1`
   const pulled = await d.cli('pull', name)
   assert.equal(pulled.code, 0, `${pulled.stderr}\n${ours.log().slice(-1500)}`)
+  // As the daemon's mirror, it serves Docker Hub names (which never reach the hub here: the mirror has them).
+  const hub = await d.docker('pull', 'busybox:mirrored')
+  assert.equal(hub.code, 0, `${hub.stderr}\n${ours.log().slice(-1500)}`)
+  assert.match(ours.log(), /"method":"GET","path":"\/v2\/library\/busybox\/manifests\/mirrored","http":"1.1","status":200/)
   const first = JSON.parse(await skopeo('inspect', '--tls-verify=false', `docker://${name}`)) as { Digest: string }
   assert.equal(first.Digest, (JSON.parse(await skopeo('inspect', '--tls-verify=false', `docker://${upstream.address}/mirror/busybox:1`)) as { Digest: string }).Digest)
 
@@ -342,6 +347,9 @@ test('cais registry --proxy: a pull-through cache of another registry, serving w
   const cached = await d.cli('pull', name)
   assert.equal(cached.code, 0, `served from the cache with upstream gone: ${cached.stderr}`)
   assert.equal((await d.cli('run', '--rm', '--network', 'none', name, 'echo', 'cached')).stdout, 'cached\n')
+  assert.equal((await d.cli('rmi', 'busybox:mirrored')).code, 0)
+  const hubCached = await d.docker('pull', 'busybox:mirrored')
+  assert.equal(hubCached.code, 0, `the mirror serves Docker Hub names from its cache with upstream gone: ${hubCached.stderr}`)
   const push = await fetch(`${ours.url}/v2/mirror/busybox/blobs/uploads/`, { method: 'POST' })
   assert.equal(push.status, 405)
 })
