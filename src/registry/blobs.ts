@@ -1,8 +1,7 @@
 import type { IncomingMessage } from 'node:http'
-import { pipeline } from 'node:stream/promises'
 import { type Digest, DigestingStream } from '../content/digest.ts'
 import { RegistryError } from './errors.ts'
-import { type Ctx, send } from './http.ts'
+import { type Ctx, send, sendBlobBody } from './http.ts'
 import { checkDigest, checkName } from './names.ts'
 import type { RegistryStorage } from './storage.ts'
 
@@ -26,12 +25,11 @@ export async function blob({ req, res, proxy }: Ctx, storage: RegistryStorage, r
     }
     res.writeHead(206, { ...headers, 'Content-Range': `bytes ${start}-${end}/${size}`, 'Content-Length': end - start + 1 })
     if (method === 'HEAD') return void res.end()
-    await pipeline(storage.openBlob(digest, { start, end }), res)
-    return
+    return sendBlobBody(res, storage, digest, { start, end })
   }
   res.writeHead(200, { ...headers, 'Content-Length': size })
   if (method === 'HEAD') return void res.end()
-  await pipeline(storage.openBlob(digest), res)
+  await sendBlobBody(res, storage, digest)
 }
 
 export async function uploads(ctx: Ctx, storage: RegistryStorage, repo: string, id: string, method: string): Promise<void> {

@@ -1,6 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { pipeline } from 'node:stream/promises'
+import type { Digest } from '../content/digest.ts'
 import { RegistryError } from './errors.ts'
 import type { UpstreamCache } from './proxy.ts'
+import type { RegistryStorage } from './storage.ts'
 
 /** One request as the handlers see it. */
 export interface Ctx {
@@ -51,4 +54,11 @@ export function paginate({ res, url }: Ctx, key: 'tags' | 'repositories', all: s
     headers['Link'] = `<${url.pathname}?n=${n}&last=${encodeURIComponent(items.at(-1) ?? '')}>; rel="next"`
   }
   send(res, 200, headers, JSON.stringify(key === 'tags' ? { name: repo, tags: items } : { repositories: items }))
+}
+
+/** A blob (or a range of it) as the body of a response whose head is written, then the end of the response. */
+export async function sendBlobBody(res: ServerResponse, storage: RegistryStorage, digest: Digest, range?: { start: number; end: number }): Promise<void> {
+  if (!storage.sendBlob) return pipeline(storage.openBlob(digest, range), res)
+  await storage.sendBlob(digest, res, range)
+  res.end()
 }

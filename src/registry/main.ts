@@ -4,6 +4,7 @@
 //   cais registry serve [--addr HOST:PORT] [--root DIR]
 //   cais registry gc [--root DIR] [--dry-run] [--delete-untagged] [--grace DURATION]
 import { readFileSync } from 'node:fs'
+import { flushCompileCache } from 'node:module'
 import { parseGoDuration } from '../lib/time.ts'
 import { type AccessRule, type Authorizer, anonymous } from './auth.ts'
 import { collectGarbage } from './gc.ts'
@@ -154,13 +155,15 @@ async function serve(opts: Options, storage: FilesystemStorage): Promise<number>
   const tls = opts.tlsCert && opts.tlsKey ? { cert: readFileSync(opts.tlsCert), key: readFileSync(opts.tlsKey) } : undefined
   const password = process.env['CAIS_REGISTRY_PROXY_PASSWORD']
   const proxy = opts.proxy === undefined ? undefined : new UpstreamCache(opts.proxy, storage, opts.proxyUsername ? { username: opts.proxyUsername, password: password ?? '' } : undefined)
-  const server = createRegistryServer({ storage, authorizer, tls, proxy, tokenEndpoint, metrics: new RegistryMetrics(), accessLog: (e) => say(JSON.stringify({ time: new Date().toISOString(), ...e })) })
+  const server = await createRegistryServer({ storage, authorizer, tls, proxy, tokenEndpoint, metrics: new RegistryMetrics(), accessLog: (e) => say(JSON.stringify({ time: new Date().toISOString(), ...e })) })
   const colon = opts.addr.lastIndexOf(':')
   const host = opts.addr.slice(0, colon).replace(/^\[|\]$/g, '') || '0.0.0.0'
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(Number(opts.addr.slice(colon + 1)), host, () => resolve())
   })
+  // The compiled sources are cached now, not at exit: a registry that is killed still starts warm next time.
+  flushCompileCache()
   say(JSON.stringify({ time: new Date().toISOString(), msg: 'registry listening', addr: opts.addr, root: opts.root, tls: tls !== undefined, auth: opts.token ? 'token' : opts.htpasswd ? 'htpasswd' : 'none', ...(proxy ? { proxy: proxy.upstream } : {}) }))
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', () => resolve())

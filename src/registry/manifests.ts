@@ -1,8 +1,7 @@
-import { pipeline } from 'node:stream/promises'
 import { type Digest, digestOf } from '../content/digest.ts'
 import { mediaTypes } from '../images/types.ts'
 import { RegistryError } from './errors.ts'
-import { type Ctx, readAll, send } from './http.ts'
+import { type Ctx, readAll, send, sendBlobBody } from './http.ts'
 import { checkDigest, checkTag, isDigest } from './names.ts'
 import type { RegistryStorage } from './storage.ts'
 
@@ -85,7 +84,7 @@ export async function manifest({ req, res, proxy }: Ctx, storage: RegistryStorag
   const size = (await storage.blobSize(digest))!
   res.writeHead(200, { 'Content-Type': mediaType, 'Content-Length': size, 'Docker-Content-Digest': digest, ETag: `"${digest}"` })
   if (method === 'HEAD') return void res.end()
-  await pipeline(storage.openBlob(digest), res)
+  await sendBlobBody(res, storage, digest)
 }
 
 /** The manifests of a repository whose `subject` is the digest, as an OCI index (filtered by `artifactType`). */

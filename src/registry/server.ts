@@ -1,5 +1,5 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http'
-import { type Http2SecureServer, createSecureServer } from 'node:http2'
+import type { Http2SecureServer, Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import { type Action, type Authorizer, anonymous } from './auth.ts'
 import { blob, uploads } from './blobs.ts'
 import { RegistryError } from './errors.ts'
@@ -27,20 +27,22 @@ export interface RegistryServerOptions {
 }
 
 /** The OCI distribution API (v1.1) over a storage driver: what `cais registry serve` runs. */
-export function createRegistryServer(opts: RegistryServerOptions): Server | Http2SecureServer {
+export async function createRegistryServer(opts: RegistryServerOptions): Promise<Server | Http2SecureServer> {
   const { storage } = opts
   const authorizer = opts.authorizer ?? anonymous
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
     const started = performance.now()
     const url = new URL(req.url ?? '/', 'http://registry')
-    // Counted from the connection, not by listening to the body (which would start it flowing before a handler reads
-    // it). An HTTP/2 connection carries many requests at once: there the request's Content-Length counts.
-    const http2 = req.httpVersionMajor === 2
+    // The body's Content-Length; without one (a chunked upload), what the connection read meanwhile, not by
+    // listening to the body (which would start it flowing before a handler reads it). HTTP/2 has no per-request
+    // count on its shared connection.
+    const length = Number(req.headers['content-length'] ?? Number.NaN)
+    const declared = Number.isSafeInteger(length) && length >= 0 ? length : undefined
     const readBefore = req.socket.bytesRead
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0')
     res.on('finish', () => {
-      const received = http2 ? Number(req.headers['content-length'] ?? 0) : req.socket.bytesRead - readBefore
-      const entry = { method: req.method ?? 'GET', path: url.pathname, http: req.httpVersion, status: res.statusCode, sent: Number(res.getHeader('Content-Length') ?? 0), received, ms: +(performance.now() - started).toFixed(1) }
+      const received = declared ?? (req.httpVersionMajor === 2 ? 0 : req.socket.bytesRead - readBefore)
+      const entry = { method: req.method ?? 'GET', path: url.pathname, status: res.statusCode, sent: Number(res.getHeader('Content-Length') ?? 0), received, ms: +(performance.now() - started).toFixed(1), http: req.httpVersion }
       opts.metrics?.observe(entry)
       opts.accessLog?.(entry)
     })
@@ -56,9 +58,11 @@ export function createRegistryServer(opts: RegistryServerOptions): Server | Http
     handle({ req, res, url, proxy: opts.proxy }, storage, authorizer).catch((err: unknown) => fail(res, err))
   }
   if (opts.tls) {
+    // Loaded only for TLS (HTTP/2 is offered only there): the module alone is 10 MiB resident.
+    const { createSecureServer } = await import('node:http2')
     // The compatibility API gives HTTP/2 requests the shape of HTTP/1's (headers, method, url, a readable body, a
     // writable response with writeHead/setHeader/end/destroy): the handlers use nothing beyond that common part.
-    const compatible = listener as unknown as Parameters<typeof createSecureServer>[1]
+    const compatible = listener as unknown as (req: Http2ServerRequest, res: Http2ServerResponse) => void
     const secure = createSecureServer({ cert: opts.tls.cert, key: opts.tls.key, allowHTTP1: true }, compatible)
     // Idle connections (a client that stalls, mid-headers or mid-body) are closed after two minutes.
     secure.setTimeout(120_000)

@@ -2,10 +2,11 @@ import { createHash, randomUUID } from 'node:crypto'
 import { createReadStream, createWriteStream, existsSync, readFileSync } from 'node:fs'
 import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import type { Readable, Transform } from 'node:stream'
+import type { Readable, Transform, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { Digest } from '../content/digest.ts'
 import { hexOf } from '../content/digest.ts'
+import { sendFileRange } from '../lib/send-file.ts'
 
 /**
  * What the registry keeps, on a filesystem: blobs once by digest, shared by every repository that links them;
@@ -16,6 +17,8 @@ import { hexOf } from '../content/digest.ts'
 export interface RegistryStorage {
   blobSize(digest: Digest): Promise<number | undefined>
   openBlob(digest: Digest, range?: { start: number; end: number }): Readable
+  /** Writes the blob (or bytes start..end of it) to `out` without ending it; where a driver can do better than a stream. */
+  sendBlob?(digest: Digest, out: Writable, range?: { start: number; end: number }): Promise<void>
   /**
    * Moves a finished upload's data into place as `digest` (its content already checked) and links it into `repo`,
    * closing the session only then: a crash at any point leaves the session to resume or the blob linked.
@@ -101,6 +104,10 @@ export class FilesystemStorage implements RegistryStorage {
 
   openBlob(digest: Digest, range?: { start: number; end: number }): Readable {
     return createReadStream(this.#blob(digest), range ? { start: range.start, end: range.end } : {})
+  }
+
+  sendBlob(digest: Digest, out: Writable, range?: { start: number; end: number }): Promise<void> {
+    return sendFileRange(this.#blob(digest), out, range?.start, range?.end)
   }
 
   async commitUpload(id: string, digest: Digest, repo: string): Promise<void> {

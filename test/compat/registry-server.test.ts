@@ -303,8 +303,8 @@ test('cais registry with TLS, htpasswd users and per-repository rules: caisd log
   const ranged = await h2call('GET', `/v2/team/over-h2/blobs/${digestOf(layer)}`, undefined, { range: 'bytes=100-199' })
   assert.equal(ranged.status, 206)
   assert.ok(ranged.body.equals(layer.subarray(100, 200)))
-  assert.match(ours.log(), /"method":"PUT","path":"\/v2\/team\/over-h2\/manifests\/1","http":"2.0","status":201/)
-  assert.match(ours.log(), /"method":"PUT","path":"\/v2\/team\/busybox\/manifests\/1","http":"1.1","status":201/, 'caisd still speaks HTTP/1.1 to it')
+  assert.match(ours.log(), /"method":"PUT","path":"\/v2\/team\/over-h2\/manifests\/1","status":201,[^}]*"http":"2.0"\}/)
+  assert.match(ours.log(), /"method":"PUT","path":"\/v2\/team\/busybox\/manifests\/1","status":201,[^}]*"http":"1.1"\}/, 'caisd still speaks HTTP/1.1 to it')
 
   const metrics = await httpsGet(`${ours.url}/metrics`, ca)
   assert.match(metrics.body, /registry_http_requests_total\{method="PUT",code="201"\} \d+/)
@@ -338,7 +338,7 @@ test('cais registry --proxy: a pull-through cache of another registry, caisd\'s 
   // As the daemon's mirror, it serves Docker Hub names (which never reach the hub here: the mirror has them).
   const hub = await d.docker('pull', 'busybox:mirrored')
   assert.equal(hub.code, 0, `${hub.stderr}\n${ours.log().slice(-1500)}`)
-  assert.match(ours.log(), /"method":"GET","path":"\/v2\/library\/busybox\/manifests\/mirrored","http":"1.1","status":200/)
+  assert.match(ours.log(), /"method":"GET","path":"\/v2\/library\/busybox\/manifests\/mirrored","status":200/)
   const first = JSON.parse(await skopeo('inspect', '--tls-verify=false', `docker://${name}`)) as { Digest: string }
   assert.equal(first.Digest, (JSON.parse(await skopeo('inspect', '--tls-verify=false', `docker://${upstream.address}/mirror/busybox:1`)) as { Digest: string }).Digest)
 
