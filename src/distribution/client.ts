@@ -4,6 +4,7 @@ import { CaisError, invalid, notFound } from '../lib/errors.ts'
 import { mediaTypes } from '../images/types.ts'
 import { type Challenge, type Credentials, basicAuth, parseChallenge } from './auth.ts'
 import type { RegistryHost } from './hosts.ts'
+import { decodeErrors, describeError } from './errors.ts'
 import { type HttpResponse, readAll, send } from './http.ts'
 
 export const manifestAccept = [
@@ -331,13 +332,8 @@ const header = (res: HttpResponse, name: string): string | undefined => {
 /** Turns an error answer into Docker's wording: `<code in words>: <message>`. */
 async function registryError(res: HttpResponse, method: string, url: URL): Promise<CaisError | Error> {
   const body = await readAll(res.body, 1024 * 1024).catch(() => Buffer.alloc(0))
-  let text = ''
-  try {
-    const json = JSON.parse(body.toString('utf8')) as { errors?: Array<{ code?: string; message?: string }> }
-    text = (json.errors ?? []).map((e) => `${(e.code ?? 'unknown').toLowerCase().replace(/_/g, ' ')}: ${e.message ?? ''}`).join('; ')
-  } catch {
-    // not JSON: keep the status line below
-  }
+  // Not an error body (an HTML page, nothing): the status line below says it.
+  let text = decodeErrors(body).map(describeError).join('; ')
   if (res.status === 401) return new CaisError('unauthorized', text || 'unauthorized: authentication required')
   if (res.status === 403) return new CaisError('forbidden', text || 'denied: requested access to the resource is denied')
   if (!text) text = `${titleCase(method)} "${url.href}": unexpected status ${res.status}`

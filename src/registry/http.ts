@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { pipeline } from 'node:stream/promises'
 import type { Digest } from '../content/digest.ts'
+import { encodeErrors } from '../distribution/errors.ts'
 import { RegistryError } from './errors.ts'
 import type { UpstreamCache } from './proxy.ts'
 import type { RegistryStorage } from './storage.ts'
@@ -19,7 +20,7 @@ export function fail(res: ServerResponse, err: unknown): void {
     res.destroy()
     return
   }
-  const body = JSON.stringify({ errors: [{ code: e.status === 500 ? 'UNKNOWN' : e.code, message: e.message, detail: e.detail ?? null }] })
+  const body = encodeErrors({ code: e.status === 500 ? 'UNKNOWN' : e.code, message: e.message, detail: e.detail })
   // A 416 tells the client where the upload stands (Range, Location), so it can resume.
   const extra = (err as { headers?: Record<string, string> }).headers ?? {}
   res.writeHead(e.status, { ...extra, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }).end(body)

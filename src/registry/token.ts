@@ -1,6 +1,7 @@
 import { type KeyObject, X509Certificate, createSign, createVerify, randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AccessRule, Action, Authorizer } from './auth.ts'
+import { encodeErrors } from '../distribution/errors.ts'
 import { RegistryError } from './errors.ts'
 import { type HtpasswdUsers, allowedBy } from './htpasswd.ts'
 
@@ -96,7 +97,7 @@ export function tokenIssuer(opts: { issuer: string; key: KeyObject; cert: X509Ce
     const auth = req.headers.authorization
     const user = auth ? await opts.users.verify(auth) : undefined
     if (auth && !user) {
-      const body = JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'incorrect username or password', detail: null }] })
+      const body = encodeErrors({ code: 'UNAUTHORIZED', message: 'incorrect username or password' })
       res.writeHead(401, { 'Content-Type': 'application/json', 'WWW-Authenticate': 'Basic realm="cais-registry token"', 'Content-Length': Buffer.byteLength(body) }).end(body)
       return
     }
