@@ -21,18 +21,23 @@ fi
 if [ "${1:-}" != --runtime ]; then
   # openssh-server is for the ssh:// tests, which run their own sshd on a loopback port: installing it must not
   # start (or enable) the system's sshd on port 22, so services are forbidden to start while it installs.
-  if ! dpkg-query -W -f='${Status}' openssh-server 2>/dev/null | grep -q 'install ok installed'; then
-    echo "setup: installing openssh-server (its service left stopped and disabled)"
+  # etcd-server likewise: the cluster tests start etcd members of their own on loopback ports, never the system's.
+  for pkg in openssh-server:ssh etcd-server:etcd; do
+    name=${pkg%%:*} service=${pkg##*:}
+    dpkg-query -W -f='${Status}' "$name" 2>/dev/null | grep -q 'install ok installed' && continue
+    echo "setup: installing $name (its service left stopped and disabled)"
     own_policy=0
     if [ ! -e /usr/sbin/policy-rc.d ]; then
       printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && own_policy=1
     fi
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$name" >/dev/null
     [ "$own_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
-    if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then systemctl disable ssh.service ssh.socket >/dev/null 2>&1 || true
-    else update-rc.d ssh disable >/dev/null 2>&1 || true; fi
-  fi
+    if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+      systemctl disable "$service.service" >/dev/null 2>&1 || true
+      if [ "$service" = ssh ]; then systemctl disable ssh.socket >/dev/null 2>&1 || true; fi
+    else update-rc.d "$service" disable >/dev/null 2>&1 || true; fi
+  done
 fi
 
 bash scripts/prepare-host.sh

@@ -6,7 +6,7 @@ import type { Io } from './io.ts'
 export interface Command {
   name: string
   /** `container`, `image` or `system`: the verb also answers as `cais <group> <name>`. */
-  group: 'builder' | 'container' | 'image' | 'system' | 'volume' | 'network' | 'none'
+  group: 'builder' | 'container' | 'image' | 'system' | 'volume' | 'network' | 'node' | 'none'
   /** Also reachable as `cais <group> <alias>` (ls for ps, rm for rmi…). */
   groupAlias?: string
   /** false: not reachable at the top level (`cais image ls` only). */

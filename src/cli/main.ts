@@ -67,6 +67,7 @@ export const commandEntries: CommandEntry[] = [
   { name: 'df', group: 'system', topLevel: false, load: async () => (await import('./commands/system/df.ts')).dfCommand },
   { name: 'check', group: 'system', topLevel: false, load: async () => (await import('./commands/system/check.ts')).checkCommand },
   { name: 'events', group: 'system', load: async () => (await import('./commands/system/events.ts')).eventsCommand },
+  { name: 'ls', group: 'node', groupAlias: 'list', topLevel: false, load: async () => (await import('./commands/node/ls.ts')).nodeLsCommand },
   { name: 'create', group: 'volume', topLevel: false, load: async () => (await import('./commands/volume/create.ts')).volumeCreateCommand },
   { name: 'ls', group: 'volume', topLevel: false, load: async () => (await import('./commands/volume/ls.ts')).volumeLsCommand },
   { name: 'inspect', group: 'volume', topLevel: false, load: async () => (await import('./commands/volume/inspect.ts')).volumeInspectCommand },
@@ -116,6 +117,7 @@ Management commands:
   container  Manage containers
   image      Manage images
   network    Manage networks
+  node       List the nodes of the cluster store
   system     Manage cais
   volume     Manage volumes
 
@@ -124,7 +126,7 @@ Run 'cais COMMAND --help' for more information on a command.`
 
 async function findCommand(args: string[]): Promise<{ command: Command; rest: string[]; path: string } | undefined> {
   const [first, second, ...others] = args
-  if (first === 'container' || first === 'image' || first === 'system' || first === 'volume' || first === 'network' || first === 'builder') {
+  if (first === 'container' || first === 'image' || first === 'system' || first === 'volume' || first === 'network' || first === 'builder' || first === 'node') {
     const e = commandEntries.find((x) => x.group === first && (x.name === second || x.groupAlias === second))
     return e && { command: await e.load(), rest: others, path: `${first} ${second}` }
   }

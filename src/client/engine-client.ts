@@ -13,6 +13,7 @@ import type {
   PathStat,
   StatsSample,
   NetworkInspect,
+  NodeView,
   SystemInfo,
   Version,
   WaitResponse,
@@ -243,6 +244,11 @@ export class EngineClient {
     },
     inspect: (id: string): Promise<{ ID: string; Running: boolean; ExitCode: number | null; ContainerID: string; Pid: number }> =>
       this.http.json('GET', `/exec/${id}/json`),
+  }
+
+  /** The nodes of the daemon's cluster store (a daemon without one answers as Docker's outside a swarm). */
+  readonly nodes = {
+    list: (): Promise<NodeView[]> => this.http.json('GET', '/nodes'),
   }
 
   readonly volumes = {

@@ -1,3 +1,4 @@
+import { type ClusterOptions, parseClusterOptions } from '../cluster/options.ts'
 import { isLoopback, parseListen } from '../dashboard/security.ts'
 import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
@@ -66,6 +67,8 @@ export interface DaemonConfig {
   dashboardPasswordFile: string | undefined
   /** Serve Prometheus metrics at `HOST:PORT`/metrics (`--metrics-addr`). */
   metricsAddr: string | undefined
+  /** The cluster store (`--cluster-store etcd://…`), this node's address in it and Docker's store options. */
+  cluster: ClusterOptions | undefined
   /** `key=value` labels of this daemon (`--label`), shown by `info`. */
   labels: string[]
   /** OCI runtimes besides crun that containers may name (`--add-runtime`, `runtimes`), with their options. */
@@ -114,6 +117,10 @@ Options:
       --overlay-listen string      ip:port of this node's overlay control plane; the ip also ends VXLAN tunnels
       --overlay-peer list          ip:port of another node's control plane (repeat for each node)
       --overlay-token string       Shared secret of the cluster (default $CAIS_OVERLAY_TOKEN)
+      --cluster-store string       The cluster store: etcd://HOST:PORT[,HOST:PORT...][/PREFIX]; nodes register in it
+      --cluster-advertise string   IP[:PORT] other nodes reach this one at (needed with --cluster-store)
+      --cluster-store-opt map      kv.cacertfile, kv.certfile, kv.keyfile (TLS to etcd), discovery.heartbeat and
+                                   discovery.ttl (seconds; default 20 and 60)
       --dashboard-listen string    Also serve the dashboard at HOST:PORT; the log prints its one-time URL. Off loopback
                                    it needs --tlscert/--tlskey and --tlsverify's CA or --dashboard-password-file
       --dashboard-password-file string  A password hash from 'cais dashboard --hash-password' that opens a session
@@ -175,6 +182,7 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
     dashboardListen: undefined,
     dashboardPasswordFile: undefined,
     metricsAddr: undefined,
+    cluster: undefined,
     labels: [],
     runtimes: {},
     defaultRuntime: 'crun',
@@ -185,6 +193,9 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
   const dns = { servers: [] as string[], search: [] as string[], options: [] as string[] }
   defaults.dns = dns
   let repair = false
+  let clusterStore: string | undefined
+  let clusterAdvertise: string | undefined
+  const clusterStoreOpts: Record<string, string> = {}
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i]!
     let value: string | undefined
@@ -354,6 +365,19 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
         else c.overlayPeers.push(v)
         break
       }
+      case '--cluster-store':
+        clusterStore = next()
+        break
+      case '--cluster-advertise':
+        clusterAdvertise = next()
+        break
+      case '--cluster-store-opt': {
+        const v = next()
+        const eq = v.indexOf('=')
+        if (eq <= 0) throw invalid(`invalid --cluster-store-opt ${v}: expected key=value`)
+        clusterStoreOpts[v.slice(0, eq)] = v.slice(eq + 1)
+        break
+      }
       case '--label': {
         const l = next()
         if (!/^[^=]+=/.test(l)) throw invalid(`bad label "${l}": expected key=value`)
@@ -444,6 +468,8 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
     }
   }
   if (c.overlayPeers.length > 0 && !c.overlayListen) throw invalid('--overlay-peer needs --overlay-listen')
+  if (clusterStore !== undefined) c.cluster = parseClusterOptions(clusterStore, clusterAdvertise, clusterStoreOpts)
+  else if (clusterAdvertise !== undefined || Object.keys(clusterStoreOpts).length > 0) throw invalid('--cluster-advertise and --cluster-store-opt need --cluster-store')
   if (repair && c.checkStore === 'no') throw invalid('--repair needs --check-store')
   if (repair) c.checkStore = 'repair'
   validateLogConfig(defaults.logConfig)

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os'
 import { randomUUID } from 'node:crypto'
 import type { Server } from 'node:http'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
@@ -229,9 +230,20 @@ async function main(): Promise<number> {
   })
   await builds.init()
 
+  // Only with a cluster store: the etcd client (gRPC) is loaded for it alone.
+  const membership = config.cluster
+    ? new (await import('../cluster/membership.ts')).ClusterMembership(
+        config.cluster,
+        { ID: daemonId.trim(), Hostname: hostname(), Addr: config.cluster.advertise, Architecture: process.arch === 'x64' ? 'x86_64' : process.arch, EngineVersion: engineVersion },
+        log,
+      )
+    : undefined
+  membership?.start()
+
   const routes = new Routes()
+  if (membership) (await import('../api/docker/cluster.ts')).clusterRoutes(routes, membership)
   const checkStoreNow = (repair: boolean): Promise<StoreCheckReport> => checkStore(paths.root, storeParts, repair)
-  systemRoutes(routes, { containers, images, volumes, events, builds, checkStore: checkStoreNow, daemon: { id: daemonId.trim(), root: paths.root, cgroupVersion: cgroupVersion(), warnings, settings: liveSettings, configFile, logDriver: config.containerDefaults.logConfig.Type } })
+  systemRoutes(routes, { containers, images, volumes, events, builds, checkStore: checkStoreNow, daemon: { id: daemonId.trim(), root: paths.root, cgroupVersion: cgroupVersion(), warnings, settings: liveSettings, configFile, logDriver: config.containerDefaults.logConfig.Type, cluster: config.cluster } })
   containerRoutes(routes, { containers })
   imageRoutes(routes, { images, content, layers, events, containers, distribution })
   distributionRoutes(routes, distribution)
@@ -270,6 +282,7 @@ async function main(): Promise<number> {
     await runtime.settled()
     networks.close()
     control?.close()
+    await membership?.close()
     runtime.close()
     mounter.close()
     if (crun.path !== config.crun) await releaseReadOnlyCrun(crun.path).catch(() => {})

@@ -205,6 +205,19 @@ export type SystemInfo = Record<string, unknown> & {
   Name: string
 }
 
+/**
+ * A node of the cluster, in the shape of Docker's swarm `Node` (what `docker node ls` reads), with what cais adds
+ * in `Status.Addr` (the advertised address) and `UpdatedAt` (when the node last said it was alive).
+ */
+export interface NodeView {
+  ID: string
+  CreatedAt: string
+  UpdatedAt: string
+  Spec: { Role: 'worker'; Availability: 'active'; Labels: Record<string, string> }
+  Description: { Hostname: string; Platform: { Architecture: string; OS: string }; Engine: { EngineVersion: string } }
+  Status: { State: 'ready'; Addr: string }
+}
+
 /** One object of a JSON progress stream (pull, push, import, load). */
 export interface JsonMessage {
   status?: string

@@ -25,7 +25,7 @@ export interface SystemDeps {
   /** `system check` of the store (`repair` mends what it can without losing anything). */
   checkStore: (repair: boolean) => Promise<unknown>
   /** `settings` change when the config file is reloaded: read them at each request. */
-  daemon: { id: string; root: string; cgroupVersion: '1' | '2'; warnings: string[]; settings: DaemonSettings; configFile: string | undefined; logDriver: string }
+  daemon: { id: string; root: string; cgroupVersion: '1' | '2'; warnings: string[]; settings: DaemonSettings; configFile: string | undefined; logDriver: string; cluster?: { store: string; advertise: string } | undefined }
 }
 
 /** What `info` reports of the daemon's configuration. */
@@ -139,6 +139,8 @@ export function systemRoutes(routes: Routes, d: SystemDeps): void {
       },
       DefaultRuntime: d.daemon.settings.runtimes.defaultRuntime,
       Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
+      // dockerd's fields of its cluster store (removed from its API in 1.41 with the store itself).
+      ...(d.daemon.cluster ? { ClusterStore: d.daemon.cluster.store, ClusterAdvertise: d.daemon.cluster.advertise } : {}),
       LiveRestoreEnabled: true,
       Isolation: '',
       InitBinary: 'catatonit',

@@ -1,0 +1,135 @@
+import { readFileSync } from 'node:fs'
+import { Etcd3, type Lease } from 'etcd3'
+import { CaisError } from '../lib/errors.ts'
+import type { Logger } from '../lib/log.ts'
+import { messageOf } from '../lib/errors.ts'
+import type { ClusterOptions } from './options.ts'
+
+/** A node as the store keeps it (under its lease: gone from the store when the node stops saying it is alive). */
+export interface ClusterNode {
+  ID: string
+  Hostname: string
+  Addr: string
+  Architecture: string
+  EngineVersion: string
+  JoinedAt: string
+  LastSeen: string
+}
+
+export type MembershipState = 'joining' | 'joined' | 'unreachable' | 'closed'
+
+/** A call to the store that gets no answer in this time fails: a store that is down must not hold a request. */
+const CALL_TIMEOUT_MS = 3000
+
+/**
+ * This node's membership of the cluster: it registers under a lease of `discovery.ttl` seconds and renews it (and
+ * its last-seen time) every `discovery.heartbeat`; a node that stops renewing is gone from every other node's list
+ * once its lease expires. When the store cannot be reached the node keeps running and retries, registering again
+ * under a new lease when the old one has expired meanwhile.
+ */
+export class ClusterMembership {
+  readonly options: ClusterOptions
+  readonly #client: Etcd3
+  readonly #self: Omit<ClusterNode, 'JoinedAt' | 'LastSeen'>
+  readonly #log: Logger
+  #state: MembershipState = 'joining'
+  #joinedAt = ''
+  #wake: (() => void) | undefined
+  #loop: Promise<void> | undefined
+
+  constructor(options: ClusterOptions, self: Omit<ClusterNode, 'JoinedAt' | 'LastSeen'>, log: Logger) {
+    this.options = options
+    this.#self = self
+    this.#log = log
+    const tls = options.tls
+    this.#client = new Etcd3({
+      hosts: options.endpoints,
+      dialTimeout: CALL_TIMEOUT_MS,
+      defaultCallOptions: () => ({ deadline: Date.now() + CALL_TIMEOUT_MS }),
+      ...(tls
+        ? { credentials: { rootCertificate: readFileSync(tls.caFile), ...(tls.certFile ? { certChain: readFileSync(tls.certFile), privateKey: readFileSync(tls.keyFile!) } : {}) } }
+        : {}),
+    })
+  }
+
+  get state(): MembershipState {
+    return this.#state
+  }
+
+  #key = (id: string): string => `${this.options.prefix}/v1/nodes/${id}`
+
+  start(): void {
+    this.#loop ??= this.#run()
+  }
+
+  // A method, not a comparison in place: the state changes across the awaits of the loop below.
+  #is = (state: MembershipState): boolean => this.#state === state
+
+  async #run(): Promise<void> {
+    let backoffMs = 250
+    while (!this.#is('closed')) {
+      try {
+        const lease = this.#client.lease(this.options.ttlSeconds, { autoKeepAlive: false })
+        lease.on('lost', () => {}) // renewals are ours, below; a lost lease shows as a failed renewal
+        await lease.grant()
+        this.#joinedAt ||= new Date().toISOString()
+        await this.#announce(lease)
+        if (!this.#is('joined')) this.#log.info('joined the cluster', { store: this.options.store, advertise: this.options.advertise, ttl: this.options.ttlSeconds })
+        if (this.#is('closed')) break
+        this.#state = 'joined'
+        backoffMs = 250
+        while (this.#is('joined')) {
+          await this.#sleep(this.options.heartbeatSeconds * 1000)
+          if (!this.#is('joined')) break
+          await lease.keepaliveOnce()
+          await this.#announce(lease)
+        }
+      } catch (err) {
+        if (this.#is('closed')) break
+        if (!this.#is('unreachable')) this.#log.warn('cluster store unreachable; retrying', { store: this.options.store, err: messageOf(err) })
+        this.#state = 'unreachable'
+        await this.#sleep(backoffMs)
+        backoffMs = Math.min(backoffMs * 2, this.options.heartbeatSeconds * 1000)
+      }
+    }
+  }
+
+  async #announce(lease: Lease): Promise<void> {
+    const record: ClusterNode = { ...this.#self, JoinedAt: this.#joinedAt, LastSeen: new Date().toISOString() }
+    await lease.put(this.#key(this.#self.ID)).value(JSON.stringify(record))
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms)
+      this.#wake = () => {
+        clearTimeout(timer)
+        resolve()
+      }
+    })
+  }
+
+  /** Every node whose lease is alive, this one included; an error naming the store when it cannot be reached. */
+  async nodes(): Promise<ClusterNode[]> {
+    try {
+      const all = await this.#client.getAll().prefix(`${this.options.prefix}/v1/nodes/`).strings()
+      return Object.values(all)
+        .map((v) => JSON.parse(v) as ClusterNode)
+        .sort((a, b) => a.Hostname.localeCompare(b.Hostname) || a.ID.localeCompare(b.ID))
+    } catch (err) {
+      throw new CaisError('unavailable', `cluster store ${this.options.store} cannot be reached: ${messageOf(err)}`)
+    }
+  }
+
+  /**
+   * Stops renewing, without revoking the lease: a caisd that stops leaves its containers running, so the node stays
+   * listed until its TTL runs out, and a restart within the TTL takes its key over under a new lease.
+   */
+  async close(): Promise<void> {
+    if (this.#is('closed')) return
+    this.#state = 'closed'
+    this.#wake?.()
+    await this.#loop
+    this.#client.close()
+  }
+}
