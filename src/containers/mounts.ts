@@ -1,8 +1,8 @@
 import { existsSync, statSync } from 'node:fs'
-import { mkdir, readdir, stat, chown, chmod } from 'node:fs/promises'
+import { mkdir, readdir, rm, stat, chown, chmod } from 'node:fs/promises'
 import { isAbsolute, join, posix } from 'node:path'
 import { invalid, notFound } from '../lib/errors.ts'
-import { run } from '../lib/exec.ts'
+import { execFile } from '../lib/exec.ts'
 import type { OciMount } from '../runtime/spec.ts'
 import type { VolumeService } from '../volumes/service.ts'
 
@@ -185,7 +185,15 @@ async function copyUp(imagePath: string, volumeData: string): Promise<void> {
     return
   }
   if (!st.isDirectory()) return
-  if ((await readdir(imagePath)).length > 0) await run('cp', ['-a', `${imagePath}/.`, `${volumeData}/`])
+  if ((await readdir(imagePath)).length > 0) {
+    const copied = await execFile('cp', ['-a', `${imagePath}/.`, `${volumeData}/`])
+    if (copied.code !== 0) {
+      // The volume was empty: a partial copy goes, so the next start copies again rather than keeping half.
+      for (const name of await readdir(volumeData)) await rm(join(volumeData, name), { recursive: true, force: true })
+      const reason = /No space left on device/.test(copied.stderr) ? 'no space left on device' : copied.stderr.trim().split('\n').at(-1) || `cp exit status ${copied.code}`
+      throw new Error(`copying the image's files to the volume at ${volumeData}: ${reason}`)
+    }
+  }
   const s = await stat(imagePath)
   await chown(volumeData, s.uid, s.gid)
   await chmod(volumeData, s.mode & 0o7777)

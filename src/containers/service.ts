@@ -82,6 +82,8 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     return this.#d.runtimes ?? defaultRuntimeChoices
   }
   readonly #lock = new KeyedMutex()
+  /** Records and what runs agree (reconcile has run): a store check compares them from then on. */
+  #reconciled = false
   readonly #names = new Map<string, string>()
   /** Per-container 'exit' and 'removed' notifications, for wait, attach and logs --follow. */
   readonly #signals = new EventEmitter()
@@ -187,8 +189,9 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     for (const rec of this.all) {
       if (NetworkService.isBridgeMode(rec.hostConfig.NetworkMode)) await this.#d.networks.restore(rec.id, rec.state.Running)
     }
-    await this.#d.runtime.watchExits((id) => void this.#onExit(id))
-    this.#sweeper = setInterval(() => void this.#sweep(), 1000)
+    await this.#d.runtime.watchExits((id) => void this.#onExit(id).catch((err: unknown) => this.#d.log.error('exit handling failed', { container: id, err: messageOf(err) })))
+    this.#reconciled = true
+    this.#sweeper = setInterval(() => void this.#sweep().catch((err: unknown) => this.#d.log.error('exit sweep failed', { err: messageOf(err) })), 1000)
     this.#sweeper.unref()
     for (const rec of this.all) {
       if (rec.state.Running || !startsWithDaemon(rec.hostConfig.RestartPolicy, rec.manuallyStopped ?? false)) continue
@@ -579,8 +582,14 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     await Promise.all([this.#cleanupRun(rec, { reaped, keepRuntimeState }), deletedNext ? this.#d.runtime.forgetExit(rec.id) : undefined])
     const t1 = performance.now()
     if (!deletedNext) {
-      await this.#d.store.save(rec)
-      await this.#d.runtime.forgetExit(rec.id)
+      try {
+        await this.#d.store.save(rec)
+        await this.#d.runtime.forgetExit(rec.id)
+      } catch (err) {
+        // A full disk: the exit holds in memory, and conmon's exit file (under the exec root) is kept for the next
+        // start to record it. Waiters and events are told all the same.
+        this.#d.log.warn('container exit not saved; its exit file is kept for the next start', { container: rec.id, err: messageOf(err) })
+      }
     }
     this.#d.log.debug('container exited', { container: rec.id, cleanupMs: +(t1 - t0).toFixed(1), saveMs: +(performance.now() - t1).toFixed(1) })
     const started = Date.parse(rec.state.StartedAt)
@@ -1113,7 +1122,9 @@ export class ContainerService implements ImageUsers, VolumeUsers {
 
   /**
    * Each container against its image, its image's top layer and its rootfs directory, and the records found
-   * broken at start. `repair` sets a broken container's whole directory aside (its writable layer and logs too).
+   * broken at start; and against what runs: a running container has its conmon and crun calls it running (or
+   * paused, as the record says), one that does not run has neither, nor its root mounted. `repair` sets a broken
+   * container's whole directory aside (its writable layer and logs too); what runs is the daemon's to reconcile.
    */
   async check(repair: { root: string } | undefined): Promise<{ checked: number; problems: StoreProblem[] }> {
     const problems = await brokenProblems(this.#d.store.broken, repair, (r) => dirname(r.path))
@@ -1122,8 +1133,36 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       if (!this.#d.images.has(rec.imageId)) problems.push({ object: 'container', id, problem: `its image ${rec.imageId} is missing` })
       if (rec.topLayer && !this.#d.rootfs.hasLayer(rec.topLayer)) problems.push({ object: 'container', id, problem: `its image's top layer ${rec.topLayer} is missing` })
       if (!(await stat(join(this.#rootfsDir(id), 'upper')).then((s) => s.isDirectory(), () => false))) problems.push({ object: 'container', id, problem: 'its writable layer is missing' })
+      // Offline (`caisd --check-store`), a container that died while no daemon ran is news for the next start,
+      // not a fault of the store: what runs is compared only once this daemon has reconciled its records.
+      if (this.#reconciled) problems.push(...(await this.#lock.run(id, () => this.#checkAgainstRuntime(rec))))
     }
     return { checked: this.all.length, problems }
+  }
+
+  /** Under the container's lock, so that no start, stop or exit of it is half-way through. */
+  async #checkAgainstRuntime(rec: ContainerRecord): Promise<StoreProblem[]> {
+    const id = rec.id
+    const problems: StoreProblem[] = []
+    if (!this.#d.store.records.has(id)) return problems
+    const [crun, conmon, mounted] = await Promise.all([
+      this.#d.runtime.status(id),
+      this.#d.runtime.conmonPid(this.#bundle(id), id),
+      rec.state.Running ? new Set<string>() : mountedAmong([this.rootfsPath(id)]),
+    ])
+    // An exit conmon has written and the watcher not yet read: the record is about to say so.
+    if (rec.state.Running && this.#d.runtime.exitCode(id) !== undefined) return problems
+    if (rec.state.Running) {
+      if (!conmon) problems.push({ object: 'container', id, problem: 'it is running by its record, but its conmon is gone' })
+      // A commit pauses a container without saying so in its state.
+      const expected = rec.state.Paused ? 'paused' : 'running'
+      if (crun !== expected && !(rec.pausedForCommit && crun === 'paused')) problems.push({ object: 'container', id, problem: `it is ${expected} by its record, but crun says ${crun ?? 'it has no such container'}` })
+    } else {
+      if (conmon) problems.push({ object: 'container', id, problem: `it is ${rec.state.Status} by its record, but its conmon ${conmon} is alive` })
+      if (crun === 'running' || crun === 'paused') problems.push({ object: 'container', id, problem: `it is ${rec.state.Status} by its record, but crun says ${crun}` })
+      if (mounted.has(this.rootfsPath(id))) problems.push({ object: 'container', id, problem: `it is ${rec.state.Status} by its record, but its root is still mounted` })
+    }
+    return problems
   }
 
   counts(): { running: number; paused: number; stopped: number } {

@@ -34,7 +34,6 @@ import { pathsFor } from '../store/paths.ts'
 import { VolumeService } from '../volumes/service.ts'
 import { NetworkService } from '../networks/service.ts'
 import { NetworkStore } from '../networks/store.ts'
-import { ControlPlane } from '../networks/control-plane.ts'
 import { networkRoutes } from '../api/docker/networks.ts'
 import { ExecService } from '../containers/exec.ts'
 import { HealthMonitor } from '../containers/health.ts'
@@ -91,6 +90,9 @@ async function main(): Promise<number> {
     return 125
   }
   const log = createLogger(config.logLevel, (line) => process.stderr.write(line))
+  // A promise nobody awaited failing (a bug) must not take the engine down with every client's requests: it is
+  // logged with its stack, loudly, and the daemon goes on (its containers run on regardless).
+  process.on('unhandledRejection', (err) => log.error('unhandled rejection: a bug in caisd, which goes on', { err: err instanceof Error ? (err.stack ?? err.message) : String(err) }))
   const paths = pathsFor(config.root, config.execRoot)
   await mkdir(paths.root, { recursive: true, mode: 0o710 })
   await mkdir(paths.execRoot, { recursive: true, mode: 0o700 })
@@ -131,7 +133,16 @@ async function main(): Promise<number> {
   // the helper's rootfs mounts queued behind it.
   const volumes: VolumeService = new VolumeService({ dir: paths.volumes, events, mounter: new Mounter({ helper: false }), users: () => containers })
   const networkStore = new NetworkStore(join(paths.root, 'networks'))
-  const control = config.overlayListen ? new ControlPlane({ listen: config.overlayListen, peers: config.overlayPeers, token: config.overlayToken, log }) : undefined
+  // Only with a cluster store: the etcd client (gRPC) is loaded for it alone. Overlay networks share their state
+  // through it.
+  const membership = config.cluster
+    ? new (await import('../cluster/membership.ts')).ClusterMembership(
+        config.cluster,
+        { ID: daemonId.trim(), Hostname: hostname(), Addr: config.cluster.advertise, Architecture: process.arch === 'x64' ? 'x86_64' : process.arch, EngineVersion: engineVersion },
+        log,
+      )
+    : undefined
+  const control = membership ? new (await import('../cluster/overlay-store.ts')).OverlayStore(membership, log) : undefined
   const networks = new NetworkService({
     store: networkStore,
     events,
@@ -198,7 +209,10 @@ async function main(): Promise<number> {
   await volumes.init()
   await blobSources.init()
   await networks.init()
+  // The shared state is read (and followed) before this node registers, so its first registration announces the
+  // overlay endpoints of its running containers under its lease.
   if (control) await control.start(networks.overlayHandlers!)
+  membership?.start()
   await containers.init()
   await containers.reconcile()
   log.info('store loaded', { ms: +(performance.now() - t0).toFixed(1), images: images.count, containers: containers.all.length })
@@ -229,16 +243,6 @@ async function main(): Promise<number> {
     },
   })
   await builds.init()
-
-  // Only with a cluster store: the etcd client (gRPC) is loaded for it alone.
-  const membership = config.cluster
-    ? new (await import('../cluster/membership.ts')).ClusterMembership(
-        config.cluster,
-        { ID: daemonId.trim(), Hostname: hostname(), Addr: config.cluster.advertise, Architecture: process.arch === 'x64' ? 'x86_64' : process.arch, EngineVersion: engineVersion },
-        log,
-      )
-    : undefined
-  membership?.start()
 
   const routes = new Routes()
   if (membership) (await import('../api/docker/cluster.ts')).clusterRoutes(routes, membership)

@@ -299,6 +299,17 @@ export class Runtime {
     return (await readdir(this.#c.crunRoot).catch(() => [])).filter(isContainerId)
   }
 
+  /** crun's word on a container (`created`, `running`, `paused`, `stopped`); undefined when crun has no such container. */
+  async status(id: string): Promise<string | undefined> {
+    const r = await this.#crun(id, ['state', id])
+    if (r.code !== 0) return undefined
+    try {
+      return (JSON.parse(r.stdout) as { status?: string }).status
+    } catch {
+      return undefined
+    }
+  }
+
   /** IDs with an exit file waiting to be read. */
   async exitFiles(): Promise<Set<string>> {
     return new Set((await readdir(this.#c.exitsDir)).filter(isContainerId))

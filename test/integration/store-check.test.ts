@@ -107,3 +107,24 @@ test('corrupt records never stop the daemon; system check reports each in words,
   assert.equal(await ok('ps', '-a', '--format', '{{.Names}}'), 'keeper')
   assert.equal(await ok('run', '--rm', '--network', 'none', BUSYBOX, 'echo', 'runs from its unpacked layer'), 'runs from its unpacked layer')
 })
+
+test('system check compares records with what runs: a container frozen behind the daemon\'s back is reported, and nothing once it thaws', async (t) => {
+  const d = await startDaemon(t)
+  const run = await d.docker('run', '-d', '--name', 'iced', '--network', 'none', BUSYBOX, 'sleep', '300')
+  assert.equal(run.code, 0, run.stderr)
+  const id = run.stdout.trim()
+  assert.equal((await d.cli('system', 'check')).code, 0)
+  // The freezer is set by hand, as a tool outside the daemon could: crun now reports the container paused.
+  const v1 = `/sys/fs/cgroup/freezer/cais/${id}/freezer.state`
+  const v2 = `/sys/fs/cgroup/cais/${id}/cgroup.freeze`
+  const [file, freeze, thaw] = existsSync(v1) ? [v1, 'FROZEN', 'THAWED'] : [v2, '1', '0']
+  writeFileSync(file, freeze)
+  t.after(() => existsSync(file) && writeFileSync(file, thaw))
+  const found = await d.cli('system', 'check')
+  assert.equal(found.code, 1, found.stdout + found.stderr)
+  assert.match(found.stdout, new RegExp(`container ${id.slice(0, 12)}\\S*: it is running by its record, but crun says paused`))
+  writeFileSync(file, thaw)
+  const after = await d.cli('system', 'check')
+  assert.equal(after.code, 0, after.stdout + after.stderr)
+  assert.equal((await d.docker('rm', '-f', 'iced')).code, 0)
+})
