@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { Etcd3, type Lease } from 'etcd3'
-import { CaisError } from '../lib/errors.ts'
+import { CaisError, messageOf } from '../lib/errors.ts'
 import type { Logger } from '../lib/log.ts'
-import { messageOf } from '../lib/errors.ts'
 import type { ClusterOptions } from './options.ts'
 
 /** A node as the store keeps it (under its lease: gone from the store when the node stops saying it is alive). */
@@ -33,6 +32,8 @@ export class ClusterMembership {
   readonly #self: Omit<ClusterNode, 'JoinedAt' | 'LastSeen'>
   readonly #log: Logger
   #state: MembershipState = 'joining'
+  #lease: Lease | undefined
+  readonly #onRegistered: Array<() => Promise<void>> = []
   #joinedAt = ''
   #wake: (() => void) | undefined
   #loop: Promise<void> | undefined
@@ -56,6 +57,26 @@ export class ClusterMembership {
     return this.#state
   }
 
+  /** The etcd client, for the other users of the store (overlay networks). */
+  get client(): Etcd3 {
+    return this.#client
+  }
+
+  /** The lease this node is registered under; undefined until it is (and while the store cannot be reached). */
+  get lease(): Lease | undefined {
+    return this.#is('joined') ? this.#lease : undefined
+  }
+
+  /** Runs after every registration (the first, and each under a new lease after the store was lost). */
+  onRegistered(fn: () => Promise<void>): void {
+    this.#onRegistered.push(fn)
+  }
+
+  /** The store cannot be reached: the error every user of it gives, naming it. */
+  unreachable(err: unknown): CaisError {
+    return new CaisError('unavailable', `cluster store ${this.options.store} cannot be reached: ${messageOf(err)}`)
+  }
+
   #key = (id: string): string => `${this.options.prefix}/v1/nodes/${id}`
 
   start(): void {
@@ -74,10 +95,12 @@ export class ClusterMembership {
         await lease.grant()
         this.#joinedAt ||= new Date().toISOString()
         await this.#announce(lease)
-        if (!this.#is('joined')) this.#log.info('joined the cluster', { store: this.options.store, advertise: this.options.advertise, ttl: this.options.ttlSeconds })
+        this.#lease = lease
         if (this.#is('closed')) break
+        if (!this.#is('joined')) this.#log.info('joined the cluster', { store: this.options.store, advertise: this.options.advertise, ttl: this.options.ttlSeconds })
         this.#state = 'joined'
         backoffMs = 250
+        for (const fn of this.#onRegistered) await fn().catch((err: unknown) => this.#log.warn('cluster: re-announcing after registration failed', { err: messageOf(err) }))
         while (this.#is('joined')) {
           await this.#sleep(this.options.heartbeatSeconds * 1000)
           if (!this.#is('joined')) break
@@ -117,7 +140,7 @@ export class ClusterMembership {
         .map((v) => JSON.parse(v) as ClusterNode)
         .sort((a, b) => a.Hostname.localeCompare(b.Hostname) || a.ID.localeCompare(b.ID))
     } catch (err) {
-      throw new CaisError('unavailable', `cluster store ${this.options.store} cannot be reached: ${messageOf(err)}`)
+      throw this.unreachable(err)
     }
   }
 

@@ -58,10 +58,6 @@ export interface DaemonConfig {
   /** `--iptables`, `--ip6tables` (default true): whether caisd writes that family's NAT and filter rules. */
   iptables: boolean
   ip6tables: boolean
-  /** The overlay control plane: where this node listens (`ip:port`), its peers, and the shared token. */
-  overlayListen: string | undefined
-  overlayPeers: string[]
-  overlayToken: string
   /** Serve the dashboard too, at `HOST:PORT` (`--dashboard-listen`); off loopback it needs TLS and a CA or a password. */
   dashboardListen: string | undefined
   dashboardPasswordFile: string | undefined
@@ -114,9 +110,6 @@ Options:
       --iptables                   Enable addition of iptables rules: NAT, published ports, isolation (default true)
       --ip6tables                  Enable addition of ip6tables rules (default true)
       --iptables-chain-prefix string  Prefix of cais's iptables chains (default "CAIS")
-      --overlay-listen string      ip:port of this node's overlay control plane; the ip also ends VXLAN tunnels
-      --overlay-peer list          ip:port of another node's control plane (repeat for each node)
-      --overlay-token string       Shared secret of the cluster (default $CAIS_OVERLAY_TOKEN)
       --cluster-store string       The cluster store: etcd://HOST:PORT[,HOST:PORT...][/PREFIX]; nodes register in it
       --cluster-advertise string   IP[:PORT] other nodes reach this one at (needed with --cluster-store)
       --cluster-store-opt map      kv.cacertfile, kv.certfile, kv.keyfile (TLS to etcd), discovery.heartbeat and
@@ -176,9 +169,6 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
     features: {},
     iptables: true,
     ip6tables: true,
-    overlayListen: undefined,
-    overlayPeers: [],
-    overlayToken: process.env['CAIS_OVERLAY_TOKEN'] ?? '',
     dashboardListen: undefined,
     dashboardPasswordFile: undefined,
     metricsAddr: undefined,
@@ -358,13 +348,9 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
         break
       }
       case '--overlay-listen':
-      case '--overlay-peer': {
-        const v = next()
-        if (!/^\d+\.\d+\.\d+\.\d+:\d{1,5}$/.test(v)) throw invalid(`invalid ${arg} ${v}: expected an IPv4 address and a port, as 10.0.0.1:7946`)
-        if (arg === '--overlay-listen') c.overlayListen = v
-        else c.overlayPeers.push(v)
-        break
-      }
+      case '--overlay-peer':
+      case '--overlay-token':
+        throw invalid(`${arg} is gone: overlay networks now share their state through a cluster store; start each node with --cluster-store etcd://HOST:PORT and --cluster-advertise IP (see the README, "Cluster store")`)
       case '--cluster-store':
         clusterStore = next()
         break
@@ -457,9 +443,6 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
       case '--dashboard-password-file':
         c.dashboardPasswordFile = next()
         break
-      case '--overlay-token':
-        c.overlayToken = next()
-        break
       case '-h':
       case '--help':
         return 'help'
@@ -467,7 +450,6 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
         throw invalid(`unknown flag: ${arg}`)
     }
   }
-  if (c.overlayPeers.length > 0 && !c.overlayListen) throw invalid('--overlay-peer needs --overlay-listen')
   if (clusterStore !== undefined) c.cluster = parseClusterOptions(clusterStore, clusterAdvertise, clusterStoreOpts)
   else if (clusterAdvertise !== undefined || Object.keys(clusterStoreOpts).length > 0) throw invalid('--cluster-advertise and --cluster-store-opt need --cluster-store')
   if (repair && c.checkStore === 'no') throw invalid('--repair needs --check-store')

@@ -137,10 +137,16 @@ export async function ensureOverlay(bridge: string, vxlan: string, vni: number, 
     await ipBatch([`link add name ${vxlan} mtu ${mtu} type vxlan id ${vni} dstport 4789 local ${local}`, `link set ${vxlan} master ${bridge}`])
   }
   await ipBatch([`link set ${vxlan} up`, `link set ${bridge} up`])
-  for (const peer of peers) {
-    // append fails on a duplicate; that is fine, the entry is there.
-    await execFile('bridge', ['fdb', 'append', '00:00:00:00:00:00', 'dev', vxlan, 'dst', peer])
-  }
+  // Only added here: at a daemon's start the peers are not known yet, and the tunnels must not drop meanwhile.
+  for (const peer of peers) await execFile('bridge', ['fdb', 'append', '00:00:00:00:00:00', 'dev', vxlan, 'dst', peer])
+}
+
+/** The VXLAN's flooding entries (all-zero MAC) go to exactly these peers: missing ones added, stale ones removed. */
+export async function setOverlayPeers(vxlan: string, peers: readonly string[]): Promise<void> {
+  const fdb = await execFile('bridge', ['fdb', 'show', 'dev', vxlan])
+  const present = new Set([...fdb.stdout.matchAll(/^00:00:00:00:00:00 dst (\S+)/gm)].map((m) => m[1]!))
+  for (const peer of peers) if (!present.has(peer)) await execFile('bridge', ['fdb', 'append', '00:00:00:00:00:00', 'dev', vxlan, 'dst', peer])
+  for (const gone of present) if (!peers.includes(gone)) await execFile('bridge', ['fdb', 'del', '00:00:00:00:00:00', 'dev', vxlan, 'dst', gone])
 }
 
 /** Sets one of a link's IPv4 settings (`net.ipv4.conf.<link>.<key>`); they go with the link. */

@@ -1,10 +1,10 @@
 import { randomInt } from 'node:crypto'
-import { CaisError, conflict, invalid, notFound } from '../lib/errors.ts'
+import { CaisError, conflict, invalid } from '../lib/errors.ts'
 import type { Logger } from '../lib/log.ts'
 import type { KeyedMutex } from '../lib/mutex.ts'
-import { ControlPlane, type OverlayDefinition, type OverlayHandlers, type RemoteEndpoint } from './control-plane.ts'
 import * as host from './host.ts'
-import { contains, formatIPv4, parseIPv4, parseSubnet, size } from './ipv4.ts'
+import { contains, parseIPv4, parseSubnet } from './ipv4.ts'
+import { type OverlayControl, type OverlayDefinition, type OverlayHandlers, type RemoteEndpoint, addressOf } from './overlay-control.ts'
 import type { Endpoint, NetworkRecord } from './record.ts'
 import type { NetworkStore } from './store.ts'
 
@@ -15,7 +15,7 @@ export interface OverlayDeps {
   store: NetworkStore
   lock: KeyedMutex
   log: Logger
-  control: ControlPlane
+  control: OverlayControl
   /** Starts the embedded DNS of a network on an address of this node. */
   startDns(n: NetworkRecord, address: string): Promise<void>
   syncFirewall(): Promise<void>
@@ -23,7 +23,7 @@ export interface OverlayDeps {
 
 /**
  * Overlay networks: one definition shared by every node of the cluster, a bridge and a VXLAN device on each,
- * addresses from the owner, and containers announced to every peer so that names resolve across nodes.
+ * addresses allocated in the cluster store, and containers announced there so that names resolve across nodes.
  */
 export class OverlayNetworks implements OverlayHandlers {
   readonly #d: OverlayDeps
@@ -36,18 +36,18 @@ export class OverlayNetworks implements OverlayHandlers {
     return this.#d.control.self
   }
 
-  /** `network create -d overlay`: defined here (this node owns it), then on every peer. */
+  /** `network create -d overlay`: published in the store (a name taken anywhere is refused), then made here. */
   async create(base: NetworkRecord): Promise<NetworkRecord> {
     const def: OverlayDefinition = { id: base.id, name: base.name, subnet: base.ipam[0]!.subnet, vni: randomInt(4096, 1 << 24), owner: this.self, labels: base.labels, created: base.created }
+    await this.#d.control.publishNetwork(def)
     await this.defineNetwork(def)
-    await this.#d.control.broadcast('POST', '/v1/networks', def)
     return this.#d.store.records.get(def.id)!
   }
 
   async defineNetwork(def: OverlayDefinition): Promise<void> {
-    await this.#d.lock.run('networks', async () => {
+    const made = await this.#d.lock.run('networks', async () => {
       const existing = this.#d.store.records.get(def.id)
-      if (existing) return
+      if (existing) return false
       for (const n of this.#d.store.records.values()) if (n.name === def.name) throw conflict(`network with name ${def.name} already exists`)
       const short = def.id.slice(0, 10)
       const rec: NetworkRecord = {
@@ -65,20 +65,20 @@ export class OverlayNetworks implements OverlayHandlers {
         mtu: overlayMtu,
         ipam: [{ subnet: def.subnet, gateway: '' }],
         endpoints: {},
-        overlay: { vni: def.vni, vxlan: `vx-${short}`, owner: def.owner, allocations: {}, remote: {} },
+        overlay: { vni: def.vni, vxlan: `vx-${short}`, owner: def.owner, remote: {} },
       }
       await this.#d.store.save(rec)
+      return true
     })
-    await this.instantiate(this.#d.store.records.get(def.id)!)
+    if (made) await this.instantiate(this.#d.store.records.get(def.id)!)
   }
 
-  /** Brings up this node's devices for the network and its node address (asked of the owner once). */
+  /** Brings up this node's devices for the network and its node address (allocated once, kept in the record). */
   async instantiate(n: NetworkRecord): Promise<void> {
     const o = n.overlay!
-    const peers = this.#d.control.peers.map((p) => ControlPlane.addressOf(p))
-    await host.ensureOverlay(n.bridge!, o.vxlan, o.vni, ControlPlane.addressOf(this.self), peers, overlayMtu)
+    await host.ensureOverlay(n.bridge!, o.vxlan, o.vni, addressOf(this.self), this.#d.control.peerAddresses(), overlayMtu)
     if (!o.nodeAddress) {
-      o.nodeAddress = await this.#allocateAt(n, `node:${this.self}`)
+      o.nodeAddress = await this.#d.control.allocate(n.id, n.ipam[0]!.subnet, `node:${this.self}`)
       await this.#d.store.save(n)
     }
     await host.addAddress(n.bridge!, `${o.nodeAddress}/${parseSubnet(n.ipam[0]!.subnet).prefix}`)
@@ -99,79 +99,30 @@ export class OverlayNetworks implements OverlayHandlers {
   async remove(n: NetworkRecord): Promise<void> {
     const remote = Object.values(n.overlay!.remote)
     if (remote.length > 0) throw new CaisError('forbidden', `error while removing network: network ${n.name} id ${n.id} has active endpoints on ${remote[0]!.node}`)
+    await this.#d.control.unpublishNetwork({ id: n.id, name: n.name })
     await this.forgetNetwork(n.id)
-    await this.#d.control.broadcast('DELETE', `/v1/networks/${n.id}`)
   }
 
-  async allocate(id: string, holder: string, want?: string): Promise<string> {
-    const n = this.#d.store.records.get(id)
-    if (!n?.overlay) throw notFound(`network ${id} not found`)
-    if (n.overlay.owner !== this.self) throw invalid(`network ${n.name} is owned by ${n.overlay.owner}`)
-    return this.#d.lock.run(`overlay-ipam:${n.id}`, async () => {
-      const o = n.overlay!
-      const subnet = parseSubnet(n.ipam[0]!.subnet)
-      let address: string | undefined
-      if (want) {
-        if (!contains(subnet, parseIPv4(want))) throw invalid(`invalid endpoint settings: no configured subnet contains IP address ${want}`)
-        if (o.allocations[want]) throw conflict('Address already in use')
-        address = want
-      } else {
-        for (let ip = subnet.base + 1; ip < subnet.base + size(subnet) - 1; ip++) {
-          if (!o.allocations[formatIPv4(ip)]) {
-            address = formatIPv4(ip)
-            break
-          }
-        }
-      }
-      if (!address) throw conflict(`no available IPv4 addresses on this network's address pools: ${n.name} (${n.id})`)
-      o.allocations[address] = holder
-      await this.#d.store.save(n)
-      return address
-    })
-  }
-
-  async release(id: string, address: string): Promise<void> {
-    const n = this.#d.store.records.get(id)
-    if (!n?.overlay || n.overlay.owner !== this.self) return
-    await this.#d.lock.run(`overlay-ipam:${n.id}`, async () => {
-      delete n.overlay!.allocations[address]
-      await this.#d.store.save(n)
-    })
-  }
-
-  /** An address for a container starting here, from the owner (which may be this node). */
+  /** An address for a container starting here, from the cluster store's allocation. */
   async endpointAddress(n: NetworkRecord, containerId: string, want?: string): Promise<string> {
-    return this.#allocateAt(n, `${this.self}/${containerId}`, want)
+    if (want && !contains(parseSubnet(n.ipam[0]!.subnet), parseIPv4(want))) throw invalid(`invalid endpoint settings: no configured subnet contains IP address ${want}`)
+    return this.#d.control.allocate(n.id, n.ipam[0]!.subnet, `${this.self}/${containerId}`, want)
   }
 
-  async #allocateAt(n: NetworkRecord, holder: string, want?: string): Promise<string> {
-    const owner = n.overlay!.owner
-    if (owner === this.self) return this.allocate(n.id, holder, want)
-    const r = await this.#d.control.call<{ address: string }>(owner, 'POST', `/v1/networks/${n.id}/allocate`, { holder, ...(want ? { want } : {}) })
-    return r.address
-  }
-
-  async #releaseAt(n: NetworkRecord, address: string): Promise<void> {
-    const owner = n.overlay!.owner
-    if (owner === this.self) await this.release(n.id, address)
-    else await this.#d.control.call(owner, 'POST', `/v1/networks/${n.id}/release`, { address })
-  }
-
-  /** Tells every peer a container of this node joined. */
+  /** Tells every node a container of this one joined. */
   async announce(n: NetworkRecord, e: Endpoint): Promise<void> {
-    const remote: RemoteEndpoint = { containerId: e.containerId, name: e.name, aliases: e.aliases, address: e.address, node: this.self }
-    await this.#d.control.broadcast('POST', `/v1/networks/${n.id}/endpoints`, remote)
+    await this.#d.control.announce(n.id, { containerId: e.containerId, name: e.name, aliases: e.aliases, address: e.address, node: this.self })
   }
 
-  /** A container of this node left: its address goes back to the owner and the peers forget its names. */
+  /** A container of this node left: its address goes back and the other nodes forget its names. */
   async withdraw(n: NetworkRecord, e: Endpoint): Promise<void> {
-    await this.#releaseAt(n, e.address).catch((err: unknown) => this.#d.log.warn('overlay: could not release an address', { network: n.name, address: e.address, err }))
-    await this.#d.control.broadcast('DELETE', `/v1/networks/${n.id}/endpoints/${e.containerId}`)
+    await this.#d.control.release(n.id, e.address).catch((err: unknown) => this.#d.log.warn('overlay: could not release an address', { network: n.name, address: e.address, err }))
+    await this.#d.control.withdraw(n.id, e.containerId).catch((err: unknown) => this.#d.log.warn('overlay: could not withdraw an endpoint', { network: n.name, container: e.containerId, err }))
   }
 
   async addRemote(id: string, e: RemoteEndpoint): Promise<void> {
     const n = this.#d.store.records.get(id)
-    if (!n?.overlay) throw notFound(`network ${id} not found`)
+    if (!n?.overlay || e.node === this.self) return
     n.overlay.remote[e.containerId] = e
     await this.#d.store.save(n)
   }
@@ -183,16 +134,38 @@ export class OverlayNetworks implements OverlayHandlers {
     await this.#d.store.save(n)
   }
 
-  snapshot(): ReturnType<OverlayHandlers['snapshot']> {
-    const networks: OverlayDefinition[] = []
-    const endpoints: Array<{ network: string; endpoint: RemoteEndpoint }> = []
-    for (const n of this.#d.store.records.values()) {
+  async resync(networks: readonly OverlayDefinition[], endpoints: ReadonlyMap<string, readonly RemoteEndpoint[]>): Promise<void> {
+    const ids = new Set(networks.map((d) => d.id))
+    for (const def of networks) await this.defineNetwork(def).catch((err: unknown) => this.#d.log.warn('overlay: a network could not be made here', { network: def.name, err }))
+    for (const n of [...this.#d.store.records.values()]) {
       if (!n.overlay) continue
-      networks.push({ id: n.id, name: n.name, subnet: n.ipam[0]!.subnet, vni: n.overlay.vni, owner: n.overlay.owner, labels: n.labels, created: n.created })
-      for (const e of Object.values(n.endpoints)) {
-        endpoints.push({ network: n.id, endpoint: { containerId: e.containerId, name: e.name, aliases: e.aliases, address: e.address, node: this.self } })
+      if (!ids.has(n.id)) {
+        await this.forgetNetwork(n.id).catch((err: unknown) => this.#d.log.warn('overlay: a network removed elsewhere is still used here', { network: n.name, err }))
+        continue
+      }
+      const remote: Record<string, RemoteEndpoint> = {}
+      for (const e of endpoints.get(n.id) ?? []) if (e.node !== this.self) remote[e.containerId] = e
+      if (JSON.stringify(remote) !== JSON.stringify(n.overlay.remote)) {
+        n.overlay.remote = remote
+        await this.#d.store.save(n)
       }
     }
-    return { networks, endpoints }
+  }
+
+  /** Every overlay's flooding follows the live nodes: a new node's tunnel is added, a gone node's removed. */
+  async peersChanged(addresses: readonly string[]): Promise<void> {
+    for (const n of this.#d.store.records.values()) {
+      if (!n.overlay) continue
+      await host.setOverlayPeers(n.overlay.vxlan, addresses).catch((err: unknown) => this.#d.log.warn('overlay: peers not updated', { network: n.name, err }))
+    }
+  }
+
+  localEndpoints(): ReturnType<OverlayHandlers['localEndpoints']> {
+    const out: ReturnType<OverlayHandlers['localEndpoints']> = []
+    for (const n of this.#d.store.records.values()) {
+      if (!n.overlay) continue
+      for (const e of Object.values(n.endpoints)) out.push({ network: n.id, endpoint: { containerId: e.containerId, name: e.name, aliases: e.aliases, address: e.address, node: this.self } })
+    }
+    return out
   }
 }

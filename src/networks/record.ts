@@ -7,7 +7,7 @@ export interface IpamPool {
   auxAddresses?: Record<string, string>
 }
 
-import type { RemoteEndpoint } from './control-plane.ts'
+import type { RemoteEndpoint } from './overlay-control.ts'
 import type { PortBinding } from './port-proxy.ts'
 
 /** A container's attachment to one network, kept while the container runs (and across daemon restarts). */
@@ -59,15 +59,13 @@ export interface NetworkRecord {
   overlay?: OverlayState
 }
 
-/** What an overlay network adds: its VXLAN, the owner's address book, and the containers other nodes run. */
+/** What an overlay network adds: its VXLAN, and the containers other nodes run on it. */
 export interface OverlayState {
   vni: number
   vxlan: string
-  /** The node that hands out addresses. */
+  /** The node that created it. */
   owner: string
   /** This node's address on the network, held by its bridge; its embedded DNS listens there. */
   nodeAddress?: string
-  /** On the owner: every address handed out → who holds it (`<node>/<container>` or `node:<node>`). */
-  allocations: Record<string, string>
   remote: Record<string, RemoteEndpoint>
 }

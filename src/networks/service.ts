@@ -8,7 +8,7 @@ import type { Logger } from '../lib/log.ts'
 import type { Mounter } from '../lib/mounter.ts'
 import { KeyedMutex } from '../lib/mutex.ts'
 import { parseTimestamp } from '../lib/time.ts'
-import type { ControlPlane, OverlayHandlers } from './control-plane.ts'
+import { type OverlayControl, type OverlayHandlers, addressOf } from './overlay-control.ts'
 import { DnsServer } from './dns.ts'
 import { OverlayNetworks, overlayMtu } from './overlay.ts'
 import { Firewall, type FirewallState } from './firewall.ts'
@@ -39,8 +39,8 @@ export interface NetworkServiceOptions {
   /** `--iptables=false`, `--ip6tables=false`: leave that family's firewall alone (no NAT, no DNAT, no isolation). */
   iptables?: boolean
   ip6tables?: boolean
-  /** The cluster's control plane, when this node takes part in overlay networks. */
-  control?: ControlPlane | undefined
+  /** The cluster store's overlay state, when this node takes part in a cluster (`--cluster-store`). */
+  control?: OverlayControl | undefined
   /** Unmounts a container's namespace from /run/netns when it goes. */
   mounter: Mounter
 }
@@ -143,7 +143,7 @@ export class NetworkService {
     }
   }
 
-  /** What the control plane calls on this node; undefined without one. */
+  /** What the cluster store calls on this node as shared state changes; undefined without one. */
   get overlayHandlers(): OverlayHandlers | undefined {
     return this.#overlay
   }
@@ -185,7 +185,7 @@ export class NetworkService {
       if (n.driver === 'bridge') await this.#ensureBridge(n)
       else if (n.driver === 'overlay') {
         if (this.#overlay) await this.#overlay.instantiate(n).catch((err: unknown) => this.#o.log.warn('overlay network not restored', { network: n.name, err }))
-        else this.#o.log.warn('overlay network kept but inactive: caisd runs without --overlay-listen', { network: n.name })
+        else this.#o.log.warn('overlay network kept but inactive: caisd runs without --cluster-store', { network: n.name })
       }
     }
     await this.#syncFirewall()
@@ -324,7 +324,7 @@ export class NetworkService {
   async #createOverlay(req: NetworkCreateRequest): Promise<{ Id: string; Warning: string }> {
     const overlay = this.#overlay
     if (!overlay) {
-      throw new CaisError('unavailable', 'overlay networks need caisd to join a cluster: start it with --overlay-listen ADDR:PORT and --overlay-peer for each other node')
+      throw new CaisError('unavailable', 'overlay networks need caisd to join a cluster: start it with --cluster-store etcd://HOST:PORT and --cluster-advertise IP')
     }
     const base = await this.#lock.run('networks', async () => {
       if (this.#byName(req.Name)) throw conflict(`network with name ${req.Name} already exists`)
@@ -364,7 +364,7 @@ export class NetworkService {
       this.#dns.get(n.id)?.close()
       this.#dns.delete(n.id)
       if (n.driver === 'overlay') {
-        if (!this.#overlay) throw new CaisError('unavailable', 'overlay networks need caisd to join a cluster (--overlay-listen)')
+        if (!this.#overlay) throw new CaisError('unavailable', 'overlay networks need caisd to join a cluster (--cluster-store)')
         await this.#overlay.remove(n)
       } else {
         await host.removeLink(n.bridge!)
@@ -434,7 +434,7 @@ export class NetworkService {
   ): Promise<Endpoint> {
     if (n.driver !== 'bridge' && n.driver !== 'overlay') throw invalid(`container cannot be connected to network ${n.name} alongside others`)
     const overlay = n.driver === 'overlay' ? this.#overlay : undefined
-    if (n.driver === 'overlay' && !overlay) throw new CaisError('unavailable', `network ${n.name} is an overlay and caisd runs without --overlay-listen`)
+    if (n.driver === 'overlay' && !overlay) throw new CaisError('unavailable', `network ${n.name} is an overlay and caisd runs without --cluster-store`)
     return this.#lock.run(`network:${n.id}`, async () => {
       if (n.endpoints[containerId]) throw new CaisError('forbidden', `endpoint with name ${name} already exists in network ${n.name}`)
       const pool = n.ipam[0]!
@@ -671,7 +671,7 @@ export class NetworkService {
       Labels: n.labels,
       ...(n.overlay
         ? {
-            Peers: [...new Set([this.#overlay?.self ?? '', ...Object.values(n.overlay.remote).map((r) => r.node)])].filter(Boolean).map((node) => ({ Name: node, IP: node.slice(0, node.lastIndexOf(':')) })),
+            Peers: [...new Set([this.#overlay?.self ?? '', ...Object.values(n.overlay.remote).map((r) => r.node)])].filter(Boolean).map((node) => ({ Name: node, IP: addressOf(node) })),
             Options: { 'com.docker.network.driver.overlay.vxlanid_list': String(n.overlay.vni) },
           }
         : {}),

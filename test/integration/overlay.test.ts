@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { type TestContext, test } from 'node:test'
-import { BUSYBOX, type TestDaemon, startDaemon, waitFor } from '../helpers/daemon.ts'
+import { BUSYBOX, type TestDaemon, caisdBin, runCommand, startDaemon, waitFor } from '../helpers/daemon.ts'
+import { etcdBin, startEtcd } from '../helpers/etcd.ts'
 
 async function ok(d: TestDaemon, ...args: string[]): Promise<string> {
   const r = await d.cli(...args)
@@ -38,51 +39,89 @@ function twoHosts(t: TestContext): { names: [string, string]; addrs: [string, st
   return { names, addrs }
 }
 
-test('overlay: containers on two hosts (namespaced daemons) reach each other by IP and by name', async (t) => {
+const TTL = 3
+
+interface Networks {
+  Networks: Record<string, { IPAddress: string }>
+}
+const addressOn = async (d: TestDaemon, name: string, network: string): Promise<string> => ((await d.client.containers.inspect(name)).NetworkSettings as unknown as Networks).Networks[network]!.IPAddress
+
+test('overlay on the cluster store: containers on two hosts reach each other by address and name; addresses are never handed out twice; a dead node\'s names go within its TTL and come back with it; removal leaves nothing', { skip: etcdBin ? false : 'etcd is not installed (scripts/setup.sh installs etcd-server)' }, async (t) => {
   const { names, addrs } = twoHosts(t)
-  const token = ['--overlay-token', `t-${process.pid}`]
-  const d1 = await startDaemon(t, { netns: names[0], args: ['--overlay-listen', `${addrs[0]}:7946`, '--overlay-peer', `${addrs[1]}:7946`, ...token] })
-  const d2 = await startDaemon(t, { netns: names[1], args: ['--overlay-listen', `${addrs[1]}:7946`, '--overlay-peer', `${addrs[0]}:7946`, ...token] })
+  // etcd runs on the first host; both daemons reach it over the hosts' link.
+  const etcd = await startEtcd(t, { netns: names[0], host: addrs[0] })
+  const cluster = (i: number): string[] => ['--cluster-store', etcd.url, '--cluster-advertise', addrs[i]!, '--cluster-store-opt', 'discovery.heartbeat=1', '--cluster-store-opt', `discovery.ttl=${TTL}`]
+  const d1 = await startDaemon(t, { netns: names[0], args: cluster(0) })
+  const d2 = await startDaemon(t, { netns: names[1], args: cluster(1) })
   const subnet = `10.234.${process.pid % 200}.0/24`
 
-  const id = (await ok(d1, 'network', 'create', '-d', 'overlay', '--subnet', subnet, 'ov')).trim()
-  // The other node learns the network from the control plane.
-  const seen = await d2.client.networks.inspect('ov')
+  const id = (await ok(d2, 'network', 'create', '-d', 'overlay', '--subnet', subnet, 'ov')).trim()
+  // The other node learns the network from the store.
+  const seen = await waitFor('the network on the other node', () => d1.client.networks.inspect('ov').catch(() => undefined))
   assert.equal(seen.Id, id)
   assert.equal(seen.Driver, 'overlay')
   assert.equal(seen.IPAM.Config[0]?.Subnet, subnet)
+  const taken = await d1.cli('network', 'create', '-d', 'overlay', '--subnet', `10.235.${process.pid % 200}.0/24`, 'ov')
+  assert.equal(taken.code, 1)
+  assert.match(taken.stderr, /network with name ov already exists/)
 
   await ok(d1, 'run', '-d', '--name', 'alpha', '--network', 'ov', BUSYBOX, 'sh', '-c', 'mkdir -p /www && echo alpha-page > /www/index.html && exec httpd -f -p 80 -h /www')
-  const alphaIp = ((await d1.client.containers.inspect('alpha')).NetworkSettings as { Networks: Record<string, { IPAddress: string }> }).Networks['ov']!.IPAddress
+  const alphaIp = await addressOn(d1, 'alpha', 'ov')
   assert.ok(alphaIp.startsWith(subnet.split('.').slice(0, 3).join('.')), alphaIp)
-
   await ok(d2, 'run', '-d', '--name', 'beta', '--network', 'ov', BUSYBOX, 'sleep', '300')
-  const betaIp = ((await d2.client.containers.inspect('beta')).NetworkSettings as { Networks: Record<string, { IPAddress: string }> }).Networks['ov']!.IPAddress
-  assert.notEqual(betaIp, alphaIp, 'the owner hands out each address once, across nodes')
+  const betaIp = await addressOn(d2, 'beta', 'ov')
 
   const get = (target: string): Promise<string> => ok(d2, 'exec', 'beta', 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${target} 80`)
-  assert.ok(await waitFor('alpha by IP from the other host', async () => (await get(alphaIp).catch(() => '')).includes('alpha-page') || undefined))
-  assert.match(await get(alphaIp), /alpha-page/)
-  assert.match(await get('alpha'), /alpha-page/, 'by name through the embedded DNS')
-  const back = await d1.cli('run', '--rm', '--network', 'ov', BUSYBOX, 'nslookup', 'beta')
-  assert.match(back.stdout, new RegExp(`Address: ${betaIp.replaceAll('.', '\\.')}`), back.stderr)
-
+  assert.ok(await waitFor('alpha by address from the other host', async () => (await get(alphaIp).catch(() => '')).includes('alpha-page') || undefined))
+  assert.match(await waitFor('alpha by name', async () => ((await get('alpha').catch(() => '')).includes('alpha-page') ? get('alpha') : undefined)), /alpha-page/)
+  const lookup = (d: TestDaemon, name: string): Promise<string> => d.cli('run', '--rm', '--network', 'ov', BUSYBOX, 'nslookup', name).then((r) => r.stdout)
+  assert.match(await lookup(d1, 'beta'), new RegExp(`Address: ${betaIp.replaceAll('.', '\\.')}`))
   const peers = (await d1.client.networks.inspect('ov')) as unknown as { Peers: Array<{ IP: string }> }
   assert.deepEqual(peers.Peers.map((p) => p.IP).sort(), [...addrs].sort())
 
-  // Not removable while a node runs a container on it; then gone from both nodes.
+  // Sixteen containers started at once on both nodes: sixteen distinct addresses (allocation is a compare-and-swap).
+  const many = await Promise.all(
+    Array.from({ length: 16 }, async (_, i) => {
+      const d = i % 2 === 0 ? d1 : d2
+      await ok(d, 'run', '-d', '--name', `many${i}`, '--network', 'ov', BUSYBOX, 'sleep', '300')
+      return addressOn(d, `many${i}`, 'ov')
+    }),
+  )
+  assert.equal(new Set([...many, alphaIp, betaIp]).size, 18, `addresses: ${many.join(' ')}`)
+  await Promise.all(Array.from({ length: 16 }, (_, i) => ok(i % 2 === 0 ? d1 : d2, 'rm', '-f', `many${i}`)))
+
+  // The second node's daemon dies (its containers run on): within its TTL the first forgets its names and its tunnel,
+  // and still attaches new containers to the network on its own.
+  const killedAt = Date.now()
+  await d2.kill9()
+  await waitFor('beta forgotten', async () => (/Address: /.test((await lookup(d1, 'beta')).split('Name:')[1] ?? '') ? undefined : true), (TTL + 6) * 1000)
+  assert.ok(Date.now() - killedAt < (TTL + 6) * 1000)
+  const lonely = (await d1.client.networks.inspect('ov')) as unknown as { Peers: Array<{ IP: string }> }
+  assert.deepEqual(lonely.Peers.map((p) => p.IP), [addrs[0]])
+  await ok(d1, 'run', '-d', '--name', 'gamma', '--network', 'ov', BUSYBOX, 'sleep', '300')
+  assert.notEqual(await addressOn(d1, 'gamma', 'ov'), betaIp, 'the dead node\'s addresses are not handed out again')
+  // Back: its running container is announced again, once.
+  await d2.start()
+  assert.match(await waitFor('beta again', async () => ((await lookup(d1, 'beta')).includes(betaIp) ? lookup(d1, 'beta') : undefined), 15_000), new RegExp(betaIp.replaceAll('.', '\\.')))
+  const back = (await d1.client.networks.inspect('ov')) as unknown as { Peers: Array<{ IP: string }> }
+  assert.deepEqual(back.Peers.map((p) => p.IP).sort(), [...addrs].sort())
+
+  // Not removable while a node runs a container on it; then gone from both nodes, devices and all.
   const busy = await d2.cli('network', 'rm', 'ov')
   assert.equal(busy.code, 1)
   assert.match(busy.stderr, /has active endpoints/)
   await ok(d2, 'rm', '-f', 'beta')
-  await ok(d1, 'rm', '-f', 'alpha')
-  const afterRm = await waitFor('the withdrawals', async () => {
-    const n = (await d2.client.networks.inspect('ov')) as unknown as { Peers: unknown[] }
-    return n.Peers.length === 1 || undefined
-  })
-  assert.ok(afterRm)
+  await ok(d1, 'rm', '-f', 'alpha', 'gamma')
+  await waitFor('the withdrawals', async () => (((await d2.client.networks.inspect('ov')) as unknown as { Peers: unknown[] }).Peers.length === 1 ? true : undefined))
   await ok(d2, 'network', 'rm', 'ov')
-  assert.equal((await d1.cli('network', 'inspect', 'ov')).code, 1, 'removed on the other node too')
+  await waitFor('removed on the other node too', async () => ((await d1.cli('network', 'inspect', 'ov')).code === 1 ? true : undefined))
+  for (const h of names) assert.doesNotMatch(ip('-n', h, '-o', 'link', 'show'), /(vx|ov)-[0-9a-f]{10}/, `no overlay device is left on ${h}`)
+})
+
+test('the old overlay flags say what replaced them', async () => {
+  const r = await runCommand(caisdBin, ['--config-file', '/dev/null', '--overlay-listen', '10.0.0.1:7946', '--validate'])
+  assert.equal(r.code, 125)
+  assert.match(r.stderr, /--overlay-listen is gone: .*--cluster-store etcd:\/\/HOST:PORT and --cluster-advertise IP/)
 })
 
 test('overlay without a cluster: a clear error', async (t) => {
