@@ -522,20 +522,26 @@ export class NetworkService {
   async detach(containerId: string): Promise<void> {
     this.#closeProxies(containerId)
     let hadPorts = false
+    // A record that cannot be saved (a full disk) must not leave the namespace, its veths or its rules on the host:
+    // those go regardless, and the record is saved at the next detach (a restart detaches every idle container).
+    let unsaved: Error | undefined
     for (const n of this.#store.records.values()) {
       const e = n.endpoints[containerId]
       if (!e) continue
       hadPorts ||= e.ports.length > 0
-      await this.#lock.run(`network:${n.id}`, async () => {
-        delete n.endpoints[containerId]
-        await this.#store.save(n)
-      })
+      await this.#lock
+        .run(`network:${n.id}`, async () => {
+          delete n.endpoints[containerId]
+          await this.#store.save(n)
+        })
+        .catch((err: unknown) => (unsaved ??= err instanceof Error ? err : new Error(String(err))))
       if (n.driver === 'overlay') await this.#overlay?.withdraw(n, e)
       this.#o.events.emit('network', 'disconnect', n.id, { container: containerId, name: n.name, type: n.driver })
     }
     // Deleting the namespace takes every veth in it along (their host ends too); a second detach has nothing to do.
     if (await host.sandboxExists(sandboxName(containerId))) await host.removeSandbox(sandboxName(containerId), this.#o.mounter)
     if (hadPorts) await this.#syncFirewall()
+    if (unsaved !== undefined) throw unsaved
   }
 
   /** After a daemon restart: re-opens the proxies of a container still running, or forgets a gone one. */
