@@ -6,7 +6,8 @@
 # classic builder and buildah (bench/results/build.json); `bench/run.sh compose` times cais compose against
 # docker-compose 1.29 on both engines (bench/results/compose.json); `bench/run.sh registry` times cais registry against
 # Debian's docker-registry (bench/results/registry.json); `bench/run.sh dashboard` measures the dashboard beside the
-# docker CLI (bench/results/dashboard.json). Not part of the test command.
+# docker CLI (bench/results/dashboard.json); `bench/run.sh cluster` times overlay networks on the cluster store
+# (bench/results/cluster.json). Not part of the test command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >/dev/null
@@ -17,6 +18,7 @@ if [ "${1:-}" = registry ]; then script=bench/registry.ts; shift; fi
 if [ "${1:-}" = dashboard ]; then script=bench/dashboard.ts; shift; fi
 if [ "${1:-}" = load ]; then script=bench/load.ts; shift; fi
 if [ "${1:-}" = soak ]; then script=bench/soak.ts; shift; fi
+if [ "${1:-}" = cluster ]; then script=bench/cluster.ts; shift; fi
 if [ "${1:-}" = build ]; then
   script=bench/build.ts; shift
   # buildah is a third builder to compare with, for this bench alone.

@@ -67,6 +67,13 @@ export class ClusterMembership {
     return this.#is('joined') ? this.#lease : undefined
   }
 
+  /** The lease once this node is registered, waiting up to `ms` for a registration under way (the store just back). */
+  async joinedLease(ms: number): Promise<Lease | undefined> {
+    const end = Date.now() + ms
+    while (!this.lease && !this.#is('closed') && Date.now() < end) await new Promise((r) => setTimeout(r, 50))
+    return this.lease
+  }
+
   /** Runs after every registration (the first, and each under a new lease after the store was lost). */
   onRegistered(fn: () => Promise<void>): void {
     this.#onRegistered.push(fn)

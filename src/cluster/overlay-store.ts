@@ -109,9 +109,14 @@ export class OverlayStore implements OverlayControl {
     void this.#apply(async (h) => {
       const node = this.#nodeId(key)
       if (node) {
+        // Every heartbeat rewrites a node's record: only a change of addresses reaches the tunnels.
+        const before = this.peerAddresses().join(' ')
         if (kind === 'put') this.#nodes.set(node, JSON.parse(kv.value.toString()) as ClusterNode)
         else this.#nodes.delete(node)
-        await h.peersChanged(this.peerAddresses())
+        if (this.peerAddresses().join(' ') !== before) {
+          this.#log.debug('overlay: the live nodes changed', { peers: this.peerAddresses() })
+          await h.peersChanged(this.peerAddresses())
+        }
         return
       }
       const net = this.#networkId(key)
@@ -150,14 +155,18 @@ export class OverlayStore implements OverlayControl {
     return network && container ? { network, container } : undefined
   }
 
-  /** After each registration (a new lease): this node's endpoints again under it, and its stale ones gone. */
+  /**
+   * After each registration (a new lease): this node's endpoints again under it, and its endpoints of containers it
+   * no longer has (removed while the store was away) gone. (Their addresses stay held: a container connecting right
+   * now holds one before its endpoint exists, so an address is never taken back on a guess.)
+   */
   async #reannounce(): Promise<void> {
     if (!this.#handlers) return
     const mine = this.#handlers.localEndpoints()
     for (const { network, endpoint } of mine) await this.announce(network, endpoint)
     const wanted = new Set(mine.map(({ network, endpoint }) => this.#key.endpoints(network, endpoint.containerId)))
-    const all = await this.#m.client.getAll().prefix(`${this.#root}overlay/endpoints/`).strings()
-    for (const [key, value] of Object.entries(all)) {
+    const endpoints = await this.#m.client.getAll().prefix(`${this.#root}overlay/endpoints/`).strings()
+    for (const [key, value] of Object.entries(endpoints)) {
       if ((JSON.parse(value) as RemoteEndpoint).node === this.self && !wanted.has(key)) await this.#m.client.delete().key(key).exec()
     }
   }
@@ -209,17 +218,22 @@ export class OverlayStore implements OverlayControl {
     throw conflict(`no available IPv4 addresses on this network's address pools: ${networkId}`)
   }
 
+  // Releases and withdrawals fail at once while this node is not registered (the store away): a container's removal
+  // does not wait on the store. Its endpoint is removed at the next registration (#reannounce); its address stays
+  // held until the network is removed.
   async release(networkId: string, address: string): Promise<void> {
+    if (!this.#m.lease) throw this.#m.unreachable(new Error('this node is not registered'))
     await this.#call(() => this.#m.client.delete().key(this.#key.ipam(networkId, address)).exec())
   }
 
   async announce(networkId: string, endpoint: RemoteEndpoint): Promise<void> {
-    const lease = this.#m.lease
+    const lease = await this.#m.joinedLease(5000)
     if (!lease) throw this.#m.unreachable(new Error('this node is not registered'))
     await this.#call(() => lease.put(this.#key.endpoints(networkId, endpoint.containerId)).value(JSON.stringify(endpoint)).exec())
   }
 
   async withdraw(networkId: string, containerId: string): Promise<void> {
+    if (!this.#m.lease) throw this.#m.unreachable(new Error('this node is not registered'))
     await this.#call(() => this.#m.client.delete().key(this.#key.endpoints(networkId, containerId)).exec())
   }
 }

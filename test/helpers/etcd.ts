@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Scope } from './daemon.ts'
@@ -7,56 +7,98 @@ import { freePort } from './registry.ts'
 
 export const etcdBin = ['/usr/bin/etcd', '/usr/local/bin/etcd'].find(existsSync)
 
-export interface TestEtcd {
-  /** `127.0.0.1:PORT`, the client address. */
-  address: string
-  /** What caisd's `--cluster-store` takes. */
-  url: string
-  log(): string
+export interface EtcdMember {
   kill(): Promise<void>
   start(): Promise<void>
 }
 
+export interface TestEtcd {
+  /** `HOST:PORT`, the first member's client address. */
+  address: string
+  /** What caisd's `--cluster-store` takes: every member. */
+  url: string
+  members: EtcdMember[]
+  log(): string
+  /** Kills (and `start` brings back) every member. */
+  kill(): Promise<void>
+  start(): Promise<void>
+  /** The keys under a prefix, read through the first member's JSON gateway (inside its namespace when it has one). */
+  keys(prefix: string): Promise<string[]>
+}
+
 /**
- * A one-member etcd (Debian's etcd-server) with a temp data dir, on loopback ports — or, given `netns` and `host`,
- * inside that network namespace on that address (where test "hosts" reach it). Killed and removed in t.after.
+ * An etcd cluster of `members` (default 1) of Debian's etcd-server, with temp data dirs, on loopback ports — or,
+ * given `netns` and `host`, inside that network namespace on that address (where test "hosts" reach it), on ports
+ * 2379/2380, 2479/2480, …. Killed and removed in t.after.
  */
-export async function startEtcd(t: Scope, opts: { netns?: string; host?: string } = {}): Promise<TestEtcd> {
+export async function startEtcd(t: Scope, opts: { netns?: string; host?: string; members?: number } = {}): Promise<TestEtcd> {
   if (!etcdBin) throw new Error('etcd is not installed (scripts/setup.sh installs etcd-server)')
+  const bin = etcdBin
   const dir = mkdtempSync('/tmp/cais-test-etcd-')
   const host = opts.host ?? '127.0.0.1'
-  const [client, peer] = opts.netns ? [2379, 2380] : [await freePort(), await freePort()]
-  let child: ChildProcess | undefined
+  const count = opts.members ?? 1
+  const ports: Array<[number, number]> = []
+  for (let i = 0; i < count; i++) ports.push(opts.netns ? [2379 + 100 * i, 2380 + 100 * i] : [await freePort(), await freePort()])
+  const initialCluster = ports.map(([, peer], i) => `m${i + 1}=http://${host}:${peer}`).join(',')
   let log = ''
-  const start = async (): Promise<void> => {
-    const args = [
-      '--name', 'm1', '--data-dir', join(dir, 'data'),
-      '--listen-client-urls', `http://${host}:${client}`, '--advertise-client-urls', `http://${host}:${client}`,
-      '--listen-peer-urls', `http://${host}:${peer}`, '--initial-advertise-peer-urls', `http://${host}:${peer}`,
-      '--initial-cluster', `m1=http://${host}:${peer}`,
-    ]
-    const starts = (log.match(/ready to serve client requests/g) ?? []).length
-    // `ip netns exec` execs etcd itself: the child's PID is etcd's.
-    const c = opts.netns ? spawn('ip', ['netns', 'exec', opts.netns, etcdBin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(etcdBin, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-    child = c
-    c.stdout.on('data', (d: Buffer) => (log += d.toString()))
-    c.stderr.on('data', (d: Buffer) => (log += d.toString()))
-    await waitFor('etcd to serve', () => {
-      if (c.exitCode !== null) throw new Error(`etcd exited: ${log.slice(-2000)}`)
-      return (log.match(/ready to serve client requests/g) ?? []).length > starts ? true : undefined
-    }, 20_000)
-  }
+  const members = ports.map(([client, peer], i): EtcdMember => {
+    let child: ChildProcess | undefined
+    const name = `m${i + 1}`
+    const start = async (): Promise<void> => {
+      const args = [
+        '--name', name, '--data-dir', join(dir, name),
+        '--listen-client-urls', `http://${host}:${client}`, '--advertise-client-urls', `http://${host}:${client}`,
+        '--listen-peer-urls', `http://${host}:${peer}`, '--initial-advertise-peer-urls', `http://${host}:${peer}`,
+        '--initial-cluster', initialCluster,
+      ]
+      let own = ''
+      // `ip netns exec` execs etcd itself: the child's PID is etcd's.
+      const c = opts.netns ? spawn('ip', ['netns', 'exec', opts.netns, bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+      child = c
+      const take = (d: Buffer): void => {
+        own += d.toString()
+        log += d.toString()
+      }
+      c.stdout.on('data', take)
+      c.stderr.on('data', take)
+      // A member of a cluster serves once it has a leader: the first of several waits for the others.
+      await waitFor(`etcd ${name} to start`, () => {
+        if (c.exitCode !== null) throw new Error(`etcd ${name} exited: ${own.slice(-2000)}`)
+        return /ready to serve client requests|serving insecure client requests|published .* to cluster/.test(own) || (count > 1 && /starting server|started streaming/.test(own)) ? true : undefined
+      }, 20_000)
+    }
+    const kill = async (): Promise<void> => {
+      const c = child
+      if (!c || c.exitCode !== null) return
+      const exited = new Promise((r) => c.once('exit', r))
+      c.kill('SIGKILL')
+      await exited
+    }
+    return { start, kill }
+  })
   const kill = async (): Promise<void> => {
-    const c = child
-    if (!c || c.exitCode !== null) return
-    const exited = new Promise((r) => c.once('exit', r))
-    c.kill('SIGKILL')
-    await exited
+    for (const m of members) await m.kill()
+  }
+  const ready = (): number => (log.match(/ready to serve client requests/g) ?? []).length
+  const start = async (): Promise<void> => {
+    const before = ready()
+    await Promise.all(members.map((m) => m.start()))
+    await waitFor('etcd to serve', () => (ready() > before ? true : undefined), 20_000)
   }
   t.after(async () => {
     await kill()
     rmSync(dir, { recursive: true, force: true })
   })
   await start()
-  return { address: `${host}:${client}`, url: `etcd://${host}:${client}`, log: () => log, kill, start }
+  const [client] = ports[0]!
+  const keys = async (prefix: string): Promise<string[]> => {
+    const b64 = (x: string): string => Buffer.from(x).toString('base64')
+    const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)
+    const script = `fetch('http://${host}:${client}/v3/kv/range', { method: 'POST', body: JSON.stringify({ key: '${b64(prefix)}', range_end: '${b64(end)}', keys_only: true }) }).then((r) => r.text()).then((t) => process.stdout.write(t))`
+    const out = opts.netns
+      ? execFileSync('ip', ['netns', 'exec', opts.netns, process.execPath, '-e', script], { encoding: 'utf8' })
+      : execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' })
+    return ((JSON.parse(out) as { kvs?: Array<{ key: string }> }).kvs ?? []).map((kv) => Buffer.from(kv.key, 'base64').toString())
+  }
+  return { address: `${host}:${client}`, url: `etcd://${ports.map(([c]) => `${host}:${c}`).join(',')}`, members, log: () => log, kill, start, keys }
 }
