@@ -41,10 +41,10 @@ async function until(what: string, fn: () => boolean, timeoutMs: number): Promis
 }
 
 /** etcd's gRPC requests served so far (all methods), and its puts, from its /metrics inside its namespace. */
-function etcdCounters(netns: string, address: string): { requests: number; puts: number; txns: number } {
+function etcdCounters(netns: string, address: string): { requests: number; puts: number } {
   const text = execFileSync('ip', ['netns', 'exec', netns, process.execPath, '-e', `fetch('http://${address}/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))`], { encoding: 'utf8' })
   const sum = (re: RegExp): number => [...text.matchAll(re)].reduce((n, m) => n + Number(m[1]), 0)
-  return { requests: sum(/^grpc_server_handled_total\{[^}]*\} (\S+)$/gm), puts: sum(/^etcd_mvcc_put_total (\S+)$/gm), txns: sum(/^etcd_mvcc_txn_total (\S+)$/gm) }
+  return { requests: sum(/^grpc_server_handled_total\{[^}]*\} (\S+)$/gm), puts: sum(/^etcd_mvcc_put_total (\S+)$/gm) }
 }
 
 async function main(): Promise<void> {
@@ -96,7 +96,6 @@ async function main(): Promise<void> {
     'lease TTL, s': TTL,
     'etcd requests per attach': +((after.requests - before.requests) / ATTACHES).toFixed(1),
     'etcd puts per attach': +((after.puts - before.puts) / ATTACHES).toFixed(1),
-    'etcd txns per attach': +((after.txns - before.txns) / ATTACHES).toFixed(1),
   }
   for (const [k, v] of Object.entries(results)) process.stdout.write(`${k.padEnd(45)} ${Array.isArray(v) ? v.join(', ') : typeof v === 'number' ? v.toFixed(1) : v}\n`)
   mkdirSync(join(repo, 'bench/results'), { recursive: true })
