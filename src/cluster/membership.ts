@@ -46,7 +46,8 @@ export class ClusterMembership {
     this.#client = new Etcd3({
       hosts: options.endpoints,
       dialTimeout: CALL_TIMEOUT_MS,
-      defaultCallOptions: () => ({ deadline: Date.now() + CALL_TIMEOUT_MS }),
+      // Calls get a deadline; streams (the watch) live on.
+      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + CALL_TIMEOUT_MS }),
       ...(tls
         ? { credentials: { rootCertificate: readFileSync(tls.caFile), ...(tls.certFile ? { certChain: readFileSync(tls.certFile), privateKey: readFileSync(tls.keyFile!) } : {}) } }
         : {}),

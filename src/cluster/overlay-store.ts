@@ -59,7 +59,7 @@ export class OverlayStore implements OverlayControl {
 
   close(): void {
     this.#closed = true
-    void this.#watcher?.cancel().catch(() => {})
+    if (this.#watcher) retire(this.#watcher)
   }
 
   #retry(): void {
@@ -89,8 +89,7 @@ export class OverlayStore implements OverlayControl {
       await h.peersChanged(this.peerAddresses())
       await h.resync([...networks.values()], endpoints)
     })
-    this.#watcher?.removeAllListeners()
-    await this.#watcher?.cancel().catch(() => {})
+    if (this.#watcher) retire(this.#watcher)
     const watcher = await this.#m.client.watch().prefix(this.#root).startRevision(String(Number(res.header.revision) + 1)).create()
     this.#watcher = watcher
     watcher.on('put', (kv: IKeyValue) => this.#changed('put', kv))
@@ -100,6 +99,7 @@ export class OverlayStore implements OverlayControl {
       if (this.#closed || this.#watcher !== watcher) return
       this.#log.warn('cluster store watch lost; reading it again', { err: messageOf(err) })
       this.#watcher = undefined
+      retire(watcher)
       this.#retry()
     })
   }
@@ -236,4 +236,11 @@ export class OverlayStore implements OverlayControl {
     if (!this.#m.lease) throw this.#m.unreachable(new Error('this node is not registered'))
     await this.#call(() => this.#m.client.delete().key(this.#key.endpoints(networkId, containerId)).exec())
   }
+}
+
+/** A watch no longer followed: cancelled, its events ignored (an 'error' listener stays, or an error would throw). */
+function retire(watcher: Watcher): void {
+  watcher.removeAllListeners()
+  watcher.on('error', () => {})
+  void watcher.cancel().catch(() => {})
 }

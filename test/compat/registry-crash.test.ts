@@ -88,7 +88,7 @@ test('cais registry killed at random moments during pushes: what it acknowledged
   }
   const kill = async (): Promise<void> => {
     const c = child!
-    if (c.exitCode !== null) return
+    if (c.exitCode !== null || c.signalCode !== null) return
     c.kill('SIGKILL')
     await new Promise((r) => c.once('exit', r))
   }

@@ -41,7 +41,7 @@ async function startOurs(t: TestContext, extra: (dir: string, port: number) => s
   }
   const stop = async (): Promise<void> => {
     const c = child
-    if (!c || c.exitCode !== null) return
+    if (!c || c.exitCode !== null || c.signalCode !== null) return
     c.kill('SIGKILL')
     await new Promise((r) => c.once('exit', r))
   }

@@ -69,7 +69,7 @@ export async function startEtcd(t: Scope, opts: { netns?: string; host?: string;
     }
     const kill = async (): Promise<void> => {
       const c = child
-      if (!c || c.exitCode !== null) return
+      if (!c || c.exitCode !== null || c.signalCode !== null) return
       const exited = new Promise((r) => c.once('exit', r))
       c.kill('SIGKILL')
       await exited

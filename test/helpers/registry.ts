@@ -70,7 +70,7 @@ export async function startRegistry(t: Scope, opts: RegistryOptions = {}): Promi
   const kill = async (): Promise<void> => {
     const c = child
     child = undefined
-    if (!c || c.exitCode !== null) return
+    if (!c || c.exitCode !== null || c.signalCode !== null) return
     c.kill('SIGKILL')
     await new Promise((r) => c.once('exit', r))
   }
