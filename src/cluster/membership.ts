@@ -85,7 +85,12 @@ export class ClusterMembership {
     return new CaisError('unavailable', `cluster store ${this.options.store} cannot be reached: ${messageOf(err)}`)
   }
 
-  #key = (id: string): string => `${this.options.prefix}/v1/nodes/${id}`
+  /** Where node records live: `<prefix>/v1/nodes/<id>`. */
+  get nodesPrefix(): string {
+    return `${this.options.prefix}/v1/nodes/`
+  }
+
+  #key = (id: string): string => `${this.nodesPrefix}${id}`
 
   start(): void {
     this.#loop ??= this.#run()
@@ -143,7 +148,7 @@ export class ClusterMembership {
   /** Every node whose lease is alive, this one included; an error naming the store when it cannot be reached. */
   async nodes(): Promise<ClusterNode[]> {
     try {
-      const all = await this.#client.getAll().prefix(`${this.options.prefix}/v1/nodes/`).strings()
+      const all = await this.#client.getAll().prefix(this.nodesPrefix).strings()
       return Object.values(all)
         .map((v) => JSON.parse(v) as ClusterNode)
         .sort((a, b) => a.Hostname.localeCompare(b.Hostname) || a.ID.localeCompare(b.ID))

@@ -140,7 +140,8 @@ export class OverlayStore implements OverlayControl {
   }
 
   #nodeId(key: string): string | undefined {
-    return key.startsWith(`${this.#root}nodes/`) ? key.slice(`${this.#root}nodes/`.length) : undefined
+    const p = this.#m.nodesPrefix
+    return key.startsWith(p) ? key.slice(p.length) : undefined
   }
 
   #networkId(key: string): string | undefined {

@@ -1128,6 +1128,8 @@ export class ContainerService implements ImageUsers, VolumeUsers {
    */
   async check(repair: { root: string } | undefined): Promise<{ checked: number; problems: StoreProblem[] }> {
     const problems = await brokenProblems(this.#d.store.broken, repair, (r) => dirname(r.path))
+    // One read of the mount table for all; a container found mounted is looked at again under its lock.
+    const mounted = this.#reconciled ? await mountedAmong(this.all.filter((r) => !r.state.Running).map((r) => this.rootfsPath(r.id))) : new Set<string>()
     for (const rec of this.all) {
       const id = rec.id
       if (!this.#d.images.has(rec.imageId)) problems.push({ object: 'container', id, problem: `its image ${rec.imageId} is missing` })
@@ -1135,20 +1137,20 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       if (!(await stat(join(this.#rootfsDir(id), 'upper')).then((s) => s.isDirectory(), () => false))) problems.push({ object: 'container', id, problem: 'its writable layer is missing' })
       // Offline (`caisd --check-store`), a container that died while no daemon ran is news for the next start,
       // not a fault of the store: what runs is compared only once this daemon has reconciled its records.
-      if (this.#reconciled) problems.push(...(await this.#lock.run(id, () => this.#checkAgainstRuntime(rec))))
+      if (this.#reconciled) problems.push(...(await this.#lock.run(id, () => this.#checkAgainstRuntime(rec, mounted.has(this.rootfsPath(id))))))
     }
     return { checked: this.all.length, problems }
   }
 
   /** Under the container's lock, so that no start, stop or exit of it is half-way through. */
-  async #checkAgainstRuntime(rec: ContainerRecord): Promise<StoreProblem[]> {
+  async #checkAgainstRuntime(rec: ContainerRecord, maybeMounted: boolean): Promise<StoreProblem[]> {
     const id = rec.id
     const problems: StoreProblem[] = []
     if (!this.#d.store.records.has(id)) return problems
     const [crun, conmon, mounted] = await Promise.all([
       this.#d.runtime.status(id),
       this.#d.runtime.conmonPid(this.#bundle(id), id),
-      rec.state.Running ? new Set<string>() : mountedAmong([this.rootfsPath(id)]),
+      !rec.state.Running && maybeMounted ? mountedAmong([this.rootfsPath(id)]) : new Set<string>(),
     ])
     // An exit conmon has written and the watcher not yet read: the record is about to say so.
     if (rec.state.Running && this.#d.runtime.exitCode(id) !== undefined) return problems

@@ -230,7 +230,8 @@ export class FilesystemStorage implements RegistryStorage {
   }
 
   collecting(): boolean {
-    return gcLockHolder(this.gcLockPath()) !== undefined
+    // Asked at every write request: without a lock (the usual case) no read is tried.
+    return existsSync(this.gcLockPath()) && gcLockHolder(this.gcLockPath()) !== undefined
   }
 
   async startUpload(repo: string): Promise<string> {

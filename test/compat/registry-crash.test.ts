@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:
 import { type IncomingHttpHeaders, request } from 'node:http'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { repoRoot, runCommand, waitFor } from '../helpers/daemon.ts'
+import { killAndWait, repoRoot, runCommand, waitFor } from '../helpers/daemon.ts'
 import { freePort } from '../helpers/registry.ts'
 
 const ROUNDS = 10
@@ -86,12 +86,7 @@ test('cais registry killed at random moments during pushes: what it acknowledged
     c.stderr.on('data', (d: Buffer) => (log += d.toString()))
     await waitFor('the registry to listen', () => ((log.match(/registry listening/g) ?? []).length > starts ? true : c.exitCode !== null ? Promise.reject(new Error(log)) : undefined))
   }
-  const kill = async (): Promise<void> => {
-    const c = child!
-    if (c.exitCode !== null || c.signalCode !== null) return
-    c.kill('SIGKILL')
-    await new Promise((r) => c.once('exit', r))
-  }
+  const kill = (): Promise<void> => killAndWait(child)
 
   const pushed = new Map<string, Pushed>()
   const removed = new Set<string>()

@@ -12,7 +12,7 @@ import { connect as connectHttp2 } from 'node:http2'
 import { get } from 'node:https'
 import { join } from 'node:path'
 import { type TestContext, test } from 'node:test'
-import { BUSYBOX, busyboxTar, repoRoot, runCommand, startDaemon, waitFor } from '../helpers/daemon.ts'
+import { BUSYBOX, busyboxTar, killAndWait, repoRoot, runCommand, startDaemon, waitFor } from '../helpers/daemon.ts'
 import { startDockerd } from '../helpers/dockerd.ts'
 import { freePort, startRegistry } from '../helpers/registry.ts'
 
@@ -39,12 +39,7 @@ async function startOurs(t: TestContext, extra: (dir: string, port: number) => s
     const starts = (log.match(/registry listening/g) ?? []).length
     await waitFor('the registry to listen', () => ((log.match(/registry listening/g) ?? []).length > starts ? true : child?.exitCode !== null ? Promise.reject(new Error(log)) : undefined))
   }
-  const stop = async (): Promise<void> => {
-    const c = child
-    if (!c || c.exitCode !== null || c.signalCode !== null) return
-    c.kill('SIGKILL')
-    await new Promise((r) => c.once('exit', r))
-  }
+  const stop = (): Promise<void> => killAndWait(child)
   t.after(async () => {
     await stop()
     rmSync(dir, { recursive: true, force: true })

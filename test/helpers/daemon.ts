@@ -92,6 +92,17 @@ export interface TestDaemon {
  * What a helper needs of its caller: a name, and somewhere to leave its clean-up. A node:test TestContext is one;
  * a script (the torture run) makes its own.
  */
+/** Resolves once the process has exited (at once if it already has: a process killed by a signal has no exit code). */
+export const waitExit = (c: ChildProcess): Promise<void> => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', () => r())))
+
+/** SIGKILL, then its exit; nothing for a process already gone. */
+export async function killAndWait(c: ChildProcess | undefined): Promise<void> {
+  if (!c || c.exitCode !== null || c.signalCode !== null) return
+  const exited = waitExit(c)
+  c.kill('SIGKILL')
+  await exited
+}
+
 export interface Scope {
   name: string
   after(fn: () => unknown): void
@@ -134,7 +145,6 @@ export async function startDaemon(t: Scope, opts: { importBusybox?: boolean; arg
       await new Promise((r) => setTimeout(r, 50))
     }
   }
-  const waitExit = (c: ChildProcess): Promise<void> => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', () => r())))
 
   const d: TestDaemon = {
     dir,

@@ -1,8 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Scope } from './daemon.ts'
-import { waitFor } from './daemon.ts'
+import { type Scope, killAndWait, waitFor } from './daemon.ts'
 import { freePort } from './registry.ts'
 
 export const etcdBin = ['/usr/bin/etcd', '/usr/local/bin/etcd'].find(existsSync)
@@ -67,13 +66,7 @@ export async function startEtcd(t: Scope, opts: { netns?: string; host?: string;
         return /ready to serve client requests|serving insecure client requests|published .* to cluster/.test(own) || (count > 1 && /starting server|started streaming/.test(own)) ? true : undefined
       }, 20_000)
     }
-    const kill = async (): Promise<void> => {
-      const c = child
-      if (!c || c.exitCode !== null || c.signalCode !== null) return
-      const exited = new Promise((r) => c.once('exit', r))
-      c.kill('SIGKILL')
-      await exited
-    }
+    const kill = (): Promise<void> => killAndWait(child)
     return { start, kill }
   })
   const kill = async (): Promise<void> => {

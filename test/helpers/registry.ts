@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { type Server, createServer, request } from 'node:http'
 import { type AddressInfo, createServer as createNetServer, connect } from 'node:net'
 import { join } from 'node:path'
-import type { Scope } from './daemon.ts'
+import { type Scope, killAndWait } from './daemon.ts'
 import bcrypt from 'bcryptjs'
 
 export interface TestRegistry {
@@ -70,9 +70,7 @@ export async function startRegistry(t: Scope, opts: RegistryOptions = {}): Promi
   const kill = async (): Promise<void> => {
     const c = child
     child = undefined
-    if (!c || c.exitCode !== null || c.signalCode !== null) return
-    c.kill('SIGKILL')
-    await new Promise((r) => c.once('exit', r))
+    await killAndWait(c)
   }
   t.after(async () => {
     await kill()

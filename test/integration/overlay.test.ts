@@ -68,10 +68,9 @@ test('overlay on the cluster store: containers on two hosts reach each other by 
 
   // The second node's daemon dies (its containers run on): within its TTL the first forgets its names and its tunnel,
   // and still attaches new containers to the network on its own.
-  const killedAt = Date.now()
   await d2.kill9()
+  // The wait's bound is the assertion: forgotten within the TTL, plus the time of the lookups themselves.
   await waitFor('beta forgotten', async () => (/Address: /.test((await lookup(d1, 'beta')).split('Name:')[1] ?? '') ? undefined : true), (TTL + 6) * 1000)
-  assert.ok(Date.now() - killedAt < (TTL + 6) * 1000)
   const lonely = (await d1.client.networks.inspect('ov')) as unknown as { Peers: Array<{ IP: string }> }
   assert.deepEqual(lonely.Peers.map((p) => p.IP), [addrs[0]])
   // Its flooding entry goes (MAC entries it taught the bridge age out on their own).
