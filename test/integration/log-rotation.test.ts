@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
-import { existsSync, readdirSync, statSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { BUSYBOX, type TestDaemon, dockerBin, startDaemon, waitFor } from '../helpers/daemon.ts'
+import { BUSYBOX, type TestDaemon, caisBin, dockerBin, startDaemon, waitFor } from '../helpers/daemon.ts'
 
 async function ok(d: TestDaemon, ...args: string[]): Promise<string> {
   const r = await d.cli(...args)
@@ -23,8 +24,18 @@ const consecutive = (ns: number[]): boolean => ns.every((n, i) => i === 0 || n =
 
 test('json-file max-size/max-file: the log rotates, old files go, logs reads across them and -f follows', async (t) => {
   const d = await startDaemon(t)
-  const id = (await ok(d, 'run', '-d', '--log-opt', 'max-size=1k', '--log-opt', 'max-file=3', BUSYBOX, 'sh', '-c', 'i=0; while [ $i -lt 200 ]; do echo "n $i"; i=$((i+1)); sleep 0.01; done; sleep 300')).trim()
-  const followed = d.cli('logs', '-f', id)
+  // The writer starts once the follower has seen its first line: three rotations of 1k go by in well under a second,
+  // and a follower attached after them would rightly miss what went with the oldest file.
+  const signals = join(d.dir, 'signals')
+  mkdirSync(signals)
+  const id = (await ok(d, 'run', '-d', '-v', `${signals}:/signals`, '--log-opt', 'max-size=1k', '--log-opt', 'max-file=3', BUSYBOX, 'sh', '-c', 'echo ready; while [ ! -e /signals/go ]; do sleep 0.02; done; i=0; while [ $i -lt 200 ]; do echo "n $i"; i=$((i+1)); sleep 0.01; done; sleep 300')).trim()
+  const follower = spawn(caisBin, ['logs', '-f', id], { env: { ...process.env, CAIS_HOST: d.host }, stdio: ['ignore', 'pipe', 'inherit'] })
+  t.after(() => follower.kill())
+  let output = ''
+  follower.stdout.on('data', (c: Buffer) => (output += c.toString('utf8')))
+  const followed = new Promise<string>((resolve) => follower.on('close', () => resolve(output)))
+  await waitFor('the follower to attach', async () => output.startsWith('ready\n') || undefined, 15_000)
+  writeFileSync(join(signals, 'go'), '')
   await waitFor('all lines written', async () => (await d.cli('logs', '--tail', '1', id)).stdout.trim() === 'n 199' || undefined, 15_000)
   await new Promise((r) => setTimeout(r, 500))
 
@@ -39,7 +50,7 @@ test('json-file max-size/max-file: the log rotates, old files go, logs reads acr
   assert.ok(all[0]! > 0, 'the oldest lines went with the oldest file')
 
   await ok(d, 'stop', '-t', '0', id)
-  const seen = numbers((await followed).stdout)
+  const seen = numbers(await followed)
   assert.deepEqual(seen, Array.from({ length: 200 }, (_, i) => i), 'the follower saw every line across the rotations')
 })
 
