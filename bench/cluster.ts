@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { BUSYBOX, type Scope, type TestDaemon, startDaemon } from '../test/helpers/daemon.ts'
 import { startEtcd } from '../test/helpers/etcd.ts'
-import { twoHosts } from '../test/helpers/hosts.ts'
+import { testHosts } from '../test/helpers/hosts.ts'
 import { repo } from './engines.ts'
 
 const ATTACHES = Number(process.env['BENCH_ATTACHES'] ?? 50)
@@ -48,18 +48,18 @@ function etcdCounters(netns: string, address: string): { requests: number; puts:
 }
 
 async function main(): Promise<void> {
-  const { names, addrs } = twoHosts(scope)
-  const etcd = await startEtcd(scope, { netns: names[0], host: addrs[0] })
+  const { names, addrs } = testHosts(scope, 2)
+  const etcd = await startEtcd(scope, { netns: names[0]!, host: addrs[0]! })
   const cluster = (i: number): string[] => ['--cluster-store', etcd.url, '--cluster-advertise', addrs[i]!, '--cluster-store-opt', `discovery.heartbeat=${HEARTBEAT}`, '--cluster-store-opt', `discovery.ttl=${TTL}`]
-  const d1 = await startDaemon(scope, { netns: names[0], args: cluster(0), logLevel: false })
-  const d2 = await startDaemon(scope, { netns: names[1], args: cluster(1), logLevel: false })
+  const d1 = await startDaemon(scope, { netns: names[0]!, args: cluster(0), logLevel: false })
+  const d2 = await startDaemon(scope, { netns: names[1]!, args: cluster(1), logLevel: false })
   const { Id: network } = await d2.client.networks.create({ Name: 'bench-ov', Driver: 'overlay', IPAM: { Config: [{ Subnet: `10.236.${process.pid % 200}.0/24` }] } })
   await until('the network on the first node', () => existsSync(join(d1.root, 'networks', `${network}.json`)), 10_000)
 
   // Attach → known on the other node.
   const known: number[] = []
   const startOnly: number[] = []
-  const before = etcdCounters(names[0], etcd.address)
+  const before = etcdCounters(names[0]!, etcd.address)
   for (let i = 0; i < ATTACHES; i++) {
     const { Id } = await d2.client.containers.create({ Image: BUSYBOX, Cmd: ['sleep', '600'], HostConfig: { NetworkMode: 'bench-ov' } }, { name: `a${i}` })
     const t0 = performance.now()
@@ -68,7 +68,7 @@ async function main(): Promise<void> {
     await until(`a${i} on the other node`, () => Id in remoteOf(d1, network), 10_000)
     known.push(performance.now() - t0)
   }
-  const after = etcdCounters(names[0], etcd.address)
+  const after = etcdCounters(names[0]!, etcd.address)
   for (let i = 0; i < ATTACHES; i++) await d2.client.containers.remove(`a${i}`, { force: true })
 
   // A node killed: how long until the other forgets its containers, against the TTL.

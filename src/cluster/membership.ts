@@ -19,6 +19,7 @@ export type MembershipState = 'joining' | 'joined' | 'unreachable' | 'closed'
 
 /** A call to the store that gets no answer in this time fails: a store that is down must not hold a request. */
 const CALL_TIMEOUT_MS = 3000
+const RENEWAL_RETRY_MS = 200
 
 /**
  * This node's membership of the cluster: it registers under a lease of `discovery.ttl` seconds and renews it (and
@@ -46,6 +47,9 @@ export class ClusterMembership {
     this.#client = new Etcd3({
       hosts: options.endpoints,
       dialTimeout: CALL_TIMEOUT_MS,
+      // A connection that went silent (a partition, a host gone without a reset) is found by pings and dropped, so
+      // the watch errors and is read again instead of waiting on it forever. etcd accepts a ping every 5 s.
+      grpcOptions: { 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': CALL_TIMEOUT_MS, 'grpc.keepalive_permit_without_calls': 1 },
       // Calls get a deadline; streams (the watch) live on.
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + CALL_TIMEOUT_MS }),
       ...(tls
@@ -106,6 +110,7 @@ export class ClusterMembership {
         const lease = this.#client.lease(this.options.ttlSeconds, { autoKeepAlive: false })
         lease.on('lost', () => {}) // renewals are ours, below; a lost lease shows as a failed renewal
         await lease.grant()
+        let renewedAt = Date.now()
         this.#joinedAt ||= new Date().toISOString()
         await this.#announce(lease)
         this.#lease = lease
@@ -117,8 +122,8 @@ export class ClusterMembership {
         while (this.#is('joined')) {
           await this.#sleep(this.options.heartbeatSeconds * 1000)
           if (!this.#is('joined')) break
-          await lease.keepaliveOnce()
-          await this.#announce(lease)
+          await this.#renew(lease, renewedAt + this.options.ttlSeconds * 1000)
+          renewedAt = Date.now()
         }
       } catch (err) {
         if (this.#is('closed')) break
@@ -126,6 +131,26 @@ export class ClusterMembership {
         this.#state = 'unreachable'
         await this.#sleep(backoffMs)
         backoffMs = Math.min(backoffMs * 2, this.options.heartbeatSeconds * 1000)
+      }
+    }
+  }
+
+  /**
+   * Renews the lease and the node's record, trying again until the lease would expire: one call meeting a member
+   * that is down (each call goes to one of them) is no reason to leave the cluster while the lease holds.
+   */
+  async #renew(lease: Lease, expires: number): Promise<void> {
+    for (;;) {
+      try {
+        // A renewal travels on a stream, which has no deadline of its own: a store lost behind a silent network
+        // (no reset, as a host that vanished) would hold it, and this node would never notice.
+        await withDeadline(lease.keepaliveOnce(), Math.min(CALL_TIMEOUT_MS, Math.max(expires - Date.now(), 100)), 'lease renewal')
+        await this.#announce(lease)
+        return
+      } catch (err) {
+        if (this.#is('closed') || Date.now() + RENEWAL_RETRY_MS >= expires) throw err
+        this.#log.debug('cluster: renewal failed; trying again while the lease holds', { err: messageOf(err) })
+        await this.#sleep(RENEWAL_RETRY_MS)
       }
     }
   }
@@ -165,7 +190,17 @@ export class ClusterMembership {
     if (this.#is('closed')) return
     this.#state = 'closed'
     this.#wake?.()
-    await this.#loop
+    // A call under way ends at its deadline; closing the client cancels it sooner.
+    await withDeadline(this.#loop ?? Promise.resolve(), CALL_TIMEOUT_MS, 'leaving').catch(() => {})
     this.#client.close()
   }
+}
+
+/** `promise`, or an error once `ms` have passed without it settling. */
+function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)
+  })
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer))
 }

@@ -28,9 +28,10 @@ export interface TestEtcd {
 /**
  * An etcd cluster of `members` (default 1) of Debian's etcd-server, with temp data dirs, on loopback ports — or,
  * given `netns` and `host`, inside that network namespace on that address (where test "hosts" reach it), on ports
- * 2379/2380, 2479/2480, …. Killed and removed in t.after.
+ * 2379/2380, 2479/2480, …. With `tls` (a directory made by `cais tls init`) clients speak HTTPS and must present a
+ * certificate signed by its CA. Killed and removed in t.after.
  */
-export async function startEtcd(t: Scope, opts: { netns?: string; host?: string; members?: number } = {}): Promise<TestEtcd> {
+export async function startEtcd(t: Scope, opts: { netns?: string; host?: string; members?: number; tls?: string } = {}): Promise<TestEtcd> {
   if (!etcdBin) throw new Error('etcd is not installed (scripts/setup.sh installs etcd-server)')
   const bin = etcdBin
   const dir = mkdtempSync('/tmp/cais-test-etcd-')
@@ -38,6 +39,8 @@ export async function startEtcd(t: Scope, opts: { netns?: string; host?: string;
   const count = opts.members ?? 1
   const ports: Array<[number, number]> = []
   for (let i = 0; i < count; i++) ports.push(opts.netns ? [2379 + 100 * i, 2380 + 100 * i] : [await freePort(), await freePort()])
+  const scheme = opts.tls ? 'https' : 'http'
+  const tlsArgs = opts.tls ? ['--cert-file', join(opts.tls, 'server-cert.pem'), '--key-file', join(opts.tls, 'server-key.pem'), '--trusted-ca-file', join(opts.tls, 'ca.pem'), '--client-cert-auth'] : []
   const initialCluster = ports.map(([, peer], i) => `m${i + 1}=http://${host}:${peer}`).join(',')
   let log = ''
   const members = ports.map(([client, peer], i): EtcdMember => {
@@ -46,7 +49,7 @@ export async function startEtcd(t: Scope, opts: { netns?: string; host?: string;
     const start = async (): Promise<void> => {
       const args = [
         '--name', name, '--data-dir', join(dir, name),
-        '--listen-client-urls', `http://${host}:${client}`, '--advertise-client-urls', `http://${host}:${client}`,
+        '--listen-client-urls', `${scheme}://${host}:${client}`, '--advertise-client-urls', `${scheme}://${host}:${client}`, ...tlsArgs,
         '--listen-peer-urls', `http://${host}:${peer}`, '--initial-advertise-peer-urls', `http://${host}:${peer}`,
         '--initial-cluster', initialCluster,
       ]
@@ -85,6 +88,7 @@ export async function startEtcd(t: Scope, opts: { netns?: string; host?: string;
   await start()
   const [client] = ports[0]!
   const keys = async (prefix: string): Promise<string[]> => {
+    if (opts.tls) throw new Error('keys() reads over plain HTTP only')
     const b64 = (x: string): string => Buffer.from(x).toString('base64')
     const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)
     const script = `fetch('http://${host}:${client}/v3/kv/range', { method: 'POST', body: JSON.stringify({ key: '${b64(prefix)}', range_end: '${b64(end)}', keys_only: true }) }).then((r) => r.text()).then((t) => process.stdout.write(t))`

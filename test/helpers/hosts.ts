@@ -4,15 +4,18 @@ import type { Scope } from './daemon.ts'
 const ip = (...args: string[]): string => execFileSync('ip', args, { encoding: 'utf8' })
 
 /**
- * Two test "hosts": network namespaces joined by a veth pair, 10.233.N.1 and 10.233.N.2 (N from the PID). Only
- * these addresses and the containers' own are ever addressed. Removed, with everything in them, afterwards.
+ * Test "hosts": `count` network namespaces on one Ethernet segment (a bridge in a switch namespace of its own, a
+ * veth from each host to it), 10.233.N.1, 10.233.N.2, … (N from the PID). Only these addresses and the containers'
+ * own are ever addressed. Removed, with everything in them, afterwards.
  */
-export function twoHosts(t: Scope): { names: [string, string]; addrs: [string, string] } {
+export function testHosts(t: Scope, count: number): { names: string[]; addrs: string[] } {
   const n = process.pid % 200
-  const names: [string, string] = [`cais-h1-${process.pid}`, `cais-h2-${process.pid}`]
-  const addrs: [string, string] = [`10.233.${n}.1`, `10.233.${n}.2`]
+  const tag = process.pid % 10000
+  const names = Array.from({ length: count }, (_, i) => `cais-h${i + 1}-${process.pid}`)
+  const addrs = Array.from({ length: count }, (_, i) => `10.233.${n}.${i + 1}`)
+  const fabric = `cais-sw-${process.pid}`
   t.after(() => {
-    for (const h of names) {
+    for (const h of [...names, fabric]) {
       try {
         ip('netns', 'delete', h)
       } catch {
@@ -20,12 +23,16 @@ export function twoHosts(t: Scope): { names: [string, string]; addrs: [string, s
       }
     }
   })
-  for (const h of names) ip('netns', 'add', h)
-  ip('link', 'add', `u1-${process.pid % 10000}`, 'netns', names[0], 'type', 'veth', 'peer', 'name', `u2-${process.pid % 10000}`, 'netns', names[1])
+  for (const h of [fabric, ...names]) ip('netns', 'add', h)
+  ip('-n', fabric, 'link', 'add', 'sw', 'type', 'bridge')
+  ip('-n', fabric, 'link', 'set', 'sw', 'up')
   for (const [i, h] of names.entries()) {
+    const [inHost, inFabric] = [`u${i + 1}-${tag}`, `p${i + 1}-${tag}`]
+    ip('link', 'add', inHost, 'netns', h, 'type', 'veth', 'peer', 'name', inFabric, 'netns', fabric)
+    ip('-n', fabric, 'link', 'set', inFabric, 'master', 'sw', 'up')
     ip('-n', h, 'link', 'set', 'lo', 'up')
-    ip('-n', h, 'addr', 'add', `${addrs[i]}/24`, 'dev', `u${i + 1}-${process.pid % 10000}`)
-    ip('-n', h, 'link', 'set', `u${i + 1}-${process.pid % 10000}`, 'up')
+    ip('-n', h, 'addr', 'add', `${addrs[i]}/24`, 'dev', inHost)
+    ip('-n', h, 'link', 'set', inHost, 'up')
   }
   return { names, addrs }
 }

@@ -3,8 +3,10 @@
 // the other's list within its TTL and back when it restarts; with etcd down, containers still run and the node list
 // fails naming the store; when etcd returns, the nodes register again.
 import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
 import { test } from 'node:test'
-import { BUSYBOX, caisdBin, runCommand, startDaemon, waitFor } from '../helpers/daemon.ts'
+import { BUSYBOX, caisBin, caisdBin, runCommand, startDaemon, waitFor } from '../helpers/daemon.ts'
 import { etcdBin, startEtcd } from '../helpers/etcd.ts'
 
 const TTL = 3
@@ -59,6 +61,28 @@ test('cluster store on etcd: nodes register under leases, a dead node drops out 
   // etcd back (its leases expired meanwhile): each node registers again under a new lease.
   await etcd.start()
   await waitFor('both nodes registered again', async () => ((await listed(a).catch(() => [])).length === 2 ? true : undefined), (TTL + 10) * 1000)
+})
+
+test('cluster store over mutual TLS (kv.cacertfile, kv.certfile, kv.keyfile): a node with a client certificate registers, one without is refused by etcd and says which store it cannot reach', { skip: etcdBin ? false : 'etcd is not installed (scripts/setup.sh installs etcd-server)' }, async (t) => {
+  const certs = mkdtempSync('/tmp/cais-test-etcd-tls-')
+  t.after(() => rmSync(certs, { recursive: true, force: true }))
+  const init = await runCommand(caisBin, ['tls', 'init', '--dir', certs])
+  assert.equal(init.code, 0, init.stderr)
+  const etcd = await startEtcd(t, { tls: certs })
+  const store = (...opts: string[]): string[] => ['--cluster-store', etcd.url, '--cluster-store-opt', `discovery.heartbeat=${HEARTBEAT}`, '--cluster-store-opt', `discovery.ttl=${TTL}`, ...opts.flatMap((o) => ['--cluster-store-opt', o])]
+  const ca = `kv.cacertfile=${join(certs, 'ca.pem')}`
+  const a = await startDaemon(t, { importBusybox: false, args: [...store(ca, `kv.certfile=${join(certs, 'cert.pem')}`, `kv.keyfile=${join(certs, 'key.pem')}`), '--cluster-advertise', '127.0.0.1:7011'] })
+  const idA = (await a.client.system.info()).ID
+  await waitFor('the node with a certificate registered', async () => ((await a.client.nodes.list().catch(() => [])).map((n) => n.ID).includes(idA) ? true : undefined))
+  const ls = await a.cli('node', 'ls', '--format', '{{.Hostname}} {{.Status}}')
+  assert.equal(ls.code, 0, ls.stderr)
+  assert.match(ls.stdout, / Ready$/m)
+
+  const b = await startDaemon(t, { importBusybox: false, args: [...store(ca), '--cluster-advertise', '127.0.0.1:7012'] })
+  const refused = await b.cli('node', 'ls')
+  assert.equal(refused.code, 1, refused.stdout)
+  assert.match(refused.stderr, new RegExp(`cluster store ${etcd.url.replace(/\./g, '\\.')} cannot be reached`))
+  assert.deepEqual((await a.client.nodes.list()).map((n) => n.ID), [idA], 'the node without a certificate never registered')
 })
 
 test('cluster store flags: Docker\'s forms are checked before anything starts', async () => {
