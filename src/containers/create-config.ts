@@ -121,6 +121,8 @@ export function normaliseHostConfig(h: Partial<HostConfig> | undefined): HostCon
   hc.PortBindings = h?.PortBindings ?? {}
   hc.RestartPolicy = h?.RestartPolicy?.Name ? h.RestartPolicy : { Name: 'no', MaximumRetryCount: 0 }
   hc.AutoRemove = h?.AutoRemove ?? false
+  // The daemon's default IPC mode, as dockerd's (default-ipc-mode) fills it in.
+  hc['IpcMode'] = h?.['IpcMode'] || 'private'
   // No driver means the daemon's (effectiveLogConfig, at create); options without one are for it, as Docker's.
   hc.LogConfig = { Type: h?.LogConfig?.Type || '', Config: h?.LogConfig?.Config ?? {} }
   hc.Privileged = h?.Privileged ?? false

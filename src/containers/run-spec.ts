@@ -1,4 +1,5 @@
 import { buildSpec, type linuxResources } from '../runtime/spec.ts'
+import { containerCgroup } from '../runtime/cgroups.ts'
 import type { VolumeService } from '../volumes/service.ts'
 import { consoleSizeOf } from './create-config.ts'
 import { prepareMounts } from './mounts.ts'
@@ -67,7 +68,7 @@ export async function runSpec(rec: ContainerRecord, merged: string, network: 'ho
     privileged: hc.Privileged,
     capAdd: hc.CapAdd ?? [],
     capDrop: hc.CapDrop ?? [],
-    cgroupsPath: `/cais/${rec.id}`,
+    cgroupsPath: containerCgroup(rec.id),
     network,
     shmSize: (hc['ShmSize'] as number | undefined) || 64 * 1024 * 1024,
     ...resourcesOf(hc),

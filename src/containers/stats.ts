@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os'
 import { readFile } from 'node:fs/promises'
-import { type CgroupReader, systemCpuNanos } from '../runtime/cgroups.ts'
+import { type CgroupReader, containerCgroup, systemCpuNanos } from '../runtime/cgroups.ts'
 import { rfc3339Nano } from '../lib/time.ts'
 import type { ContainerRecord } from './record.ts'
 
@@ -49,7 +49,7 @@ export async function sampleStats(rec: ContainerRecord, cgroups: CgroupReader, p
     id: rec.id,
   }
   if (!rec.state.Running) return { ...base, read: '0001-01-01T00:00:00Z' }
-  const cgroup = `cais/${rec.id}`
+  const cgroup = containerCgroup(rec.id)
   const [cpu, memory, pids, blkio, system, networks] = await Promise.all([
     cgroups.cpu(cgroup),
     cgroups.memory(cgroup),

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os'
 import { CaisError, invalid } from '../lib/errors.ts'
 import type { Runtime } from '../runtime/runtime.ts'
+import { containerCgroup, liftPidsLimit } from '../runtime/cgroups.ts'
 import { linuxResources } from '../runtime/spec.ts'
 import { validateResources } from './create-config.ts'
 import type { ContainerRecord } from './record.ts'
@@ -18,6 +19,9 @@ export async function updateContainer(
   const resourceKeys = ['Memory', 'MemorySwap', 'MemoryReservation', 'NanoCpus', 'CpuShares', 'CpuPeriod', 'CpuQuota', 'CpusetCpus', 'CpusetMems', 'PidsLimit', 'OomKillDisable']
   const next: Record<string, unknown> = { ...rec.hostConfig }
   for (const k of resourceKeys) if (body[k] !== undefined && body[k] !== null) next[k] = body[k]
+  // 0 and any negative number lift the PIDs limit, as Docker's update takes them.
+  const unlimitPids = typeof body['PidsLimit'] === 'number' && body['PidsLimit'] <= 0
+  if (unlimitPids) next['PidsLimit'] = 0
   // A new memory limit alone keeps the swap in proportion, as Docker's update does.
   if (body['Memory'] !== undefined && body['MemorySwap'] === undefined && (rec.hostConfig['MemorySwap'] as number | undefined)) next['MemorySwap'] = 0
   validateResources(next, availableParallelism())
@@ -32,6 +36,8 @@ export async function updateContainer(
     await deps.runtime.update(rec.id, deps.bundle, linuxResources({ ...resourcesOf(next), oomKillDisable: false })).catch((err: unknown) => {
       throw new CaisError('invalid', `Cannot update container ${rec.id}: ${(err as Error).message}`, { cause: err })
     })
+    // The runtime keeps a limit it is not told about.
+    if (unlimitPids) await liftPidsLimit(containerCgroup(rec.id))
   }
   rec.hostConfig = next as ContainerRecord['hostConfig']
   await deps.save(rec)

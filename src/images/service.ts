@@ -581,8 +581,11 @@ function matchReference(pattern: string, familiar: string): boolean {
   return re.test(familiar) || re.test(repo)
 }
 
-/** Docker's zero ContainerConfig, what an image no container made shows before API 1.45. */
-const emptyContainerConfig = {
+/**
+ * Docker's zero container Config: what an image no container made shows as its ContainerConfig before API 1.45, and
+ * the fields its Config carried besides the image's own before 1.50.
+ */
+export const emptyContainerConfig = {
   Hostname: '',
   Domainname: '',
   User: '',

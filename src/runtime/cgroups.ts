@@ -1,10 +1,18 @@
 import { existsSync, readFileSync } from 'node:fs'
-import { readFile, readdir } from 'node:fs/promises'
+import { readFile, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 
 const cgroupRoot = '/sys/fs/cgroup'
 /** cgroup v2 alone (one unified hierarchy), or v1 and hybrid hosts (one hierarchy per controller, as here). */
 export const unifiedCgroups = existsSync(join(cgroupRoot, 'cgroup.controllers'))
+
+/** The cgroup crun puts a container in (its spec's `cgroupsPath`). */
+export const containerCgroup = (id: string): string => `/cais/${id}`
+
+/** Lifts a cgroup's PIDs limit. crun 1.8 passes a limit of -1 to the kernel as it is, which refuses it; "max" is its word. */
+export async function liftPidsLimit(cgroup: string): Promise<void> {
+  await writeFile(unifiedCgroups ? join(cgroupRoot, cgroup, 'pids.max') : join(cgroupRoot, 'pids', cgroup, 'pids.max'), 'max')
+}
 
 let hierarchies: Promise<string[]> | undefined
 /** Every directory of a cgroup (`/cais/<id>`): one on v2, one per mounted hierarchy on v1. */

@@ -4,7 +4,7 @@ import { mkdir, open, readFile, readdir, rm, stat, unlink, writeFile } from 'nod
 import { join } from 'node:path'
 import { execFile } from '../lib/exec.ts'
 import type { Logger } from '../lib/log.ts'
-import { cgroupDirs } from './cgroups.ts'
+import { cgroupDirs, containerCgroup } from './cgroups.ts'
 import { BackgroundRemoval } from '../store/background-removal.ts'
 import { isErrno } from '../lib/errors.ts'
 
@@ -199,7 +199,7 @@ export class Runtime {
     if (pid <= 0) return false
     // Read synchronously (procfs answers from memory): the PID cannot be reused between the check and the kill.
     const cgroup = readOrUndefined(`/proc/${pid}/cgroup`) ?? ''
-    if (!cgroup.includes(`/cais/${id}`)) return false
+    if (!cgroup.includes(containerCgroup(id))) return false
     try {
       process.kill(pid, signal)
       return true

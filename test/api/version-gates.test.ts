@@ -1,7 +1,7 @@
 // A client that pins an older API version gets that version's behaviour: each gate, on both sides of it.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { BUSYBOX, startDaemon } from '../helpers/daemon.ts'
+import { BUSYBOX, type TestDaemon, startDaemon } from '../helpers/daemon.ts'
 import { raw } from '../helpers/raw.ts'
 
 const json = { 'Content-Type': 'application/json' }
@@ -96,3 +96,137 @@ test('API versions below 1.24 are refused with the oldest one named', async (t) 
   assert.equal(r.status, 400)
   assert.match(r.body, /client version 1\.23 is too old\. Minimum supported API version is 1\.24/)
 })
+
+const createAt = async (d: TestDaemon, version: string, body: Record<string, unknown>): Promise<{ status: number; body: string; id: string; warnings: string[] }> => {
+  const r = await raw(d.socket, 'POST', `/v${version}/containers/create`, JSON.stringify({ Image: BUSYBOX, Cmd: ['sleep', '60'], ...body }), json)
+  const parsed = r.status === 201 ? (JSON.parse(r.body) as { Id: string; Warnings: string[] | null }) : { Id: '', Warnings: [] }
+  return { status: r.status, body: r.body, id: parsed.Id, warnings: parsed.Warnings ?? [] }
+}
+const hostConfigAt = async (d: TestDaemon, version: string, hostConfig: Record<string, unknown>): Promise<Record<string, unknown>> => {
+  const r = await createAt(d, version, { HostConfig: hostConfig })
+  assert.equal(r.status, 201, `${version}: ${r.body}`)
+  return (await d.client.containers.inspect(r.id)).HostConfig
+}
+
+test('create: AutoRemove from 1.25, private IPC by default from 1.40, options of another mount type refused from 1.42, Annotations from 1.43, several networks and ReadOnlyForceRecursive from 1.44, Subpath from 1.45; a PIDs limit of 0 or less is none', async (t) => {
+  const d = await startDaemon(t)
+  assert.equal((await hostConfigAt(d, '1.24', { AutoRemove: true }))['AutoRemove'], false, 'the client removes it itself')
+  assert.equal((await hostConfigAt(d, '1.25', { AutoRemove: true }))['AutoRemove'], true)
+  assert.equal((await hostConfigAt(d, '1.39', {}))['IpcMode'], 'shareable')
+  assert.equal((await hostConfigAt(d, '1.40', {}))['IpcMode'], 'private')
+
+  const tmpfsWithVolumeOptions = { Mounts: [{ Type: 'tmpfs', Target: '/scratch', VolumeOptions: { NoCopy: true } }] }
+  const ignored = await hostConfigAt(d, '1.41', tmpfsWithVolumeOptions)
+  assert.deepEqual((ignored['Mounts'] as Array<Record<string, unknown>>).map((m) => m['VolumeOptions']), [undefined])
+  const refused = await createAt(d, '1.42', { HostConfig: tmpfsWithVolumeOptions })
+  assert.equal(refused.status, 400)
+  assert.equal((JSON.parse(refused.body) as { message: string }).message, 'VolumeOptions must not be specified on mount type "tmpfs"')
+
+  assert.equal((await hostConfigAt(d, '1.42', { Annotations: { team: 'a' } }))['Annotations'], undefined)
+  assert.deepEqual((await hostConfigAt(d, '1.43', { Annotations: { team: 'a' } }))['Annotations'], { team: 'a' })
+
+  for (const n of ['gate-a', 'gate-b']) await d.client.networks.create({ Name: n })
+  const twoNetworks = { HostConfig: { NetworkMode: 'gate-a' }, NetworkingConfig: { EndpointsConfig: { 'gate-a': {}, 'gate-b': {} } } }
+  const one = await createAt(d, '1.43', twoNetworks)
+  assert.equal(one.status, 400)
+  assert.match(one.body, /Container cannot be created with multiple network endpoints: gate-a, gate-b/)
+  const two = await createAt(d, '1.44', twoNetworks)
+  assert.equal(two.status, 201, two.body)
+  assert.deepEqual(Object.keys((await d.client.containers.inspect(two.id)).NetworkSettings['Networks'] as object).sort(), ['gate-a', 'gate-b'])
+  const forceRecursive = { HostConfig: { Mounts: [{ Type: 'bind', Source: '/tmp', Target: '/host-tmp', ReadOnly: true, BindOptions: { ReadOnlyForceRecursive: true } }] } }
+  const early = await createAt(d, '1.43', forceRecursive)
+  assert.equal(early.status, 400)
+  assert.match(early.body, /BindOptions\.ReadOnlyForceRecursive needs API v1\.44 or newer/)
+  assert.equal((await createAt(d, '1.44', forceRecursive)).status, 201)
+
+  const subpath = { HostConfig: { Mounts: [{ Type: 'volume', Source: 'gate-data', Target: '/data', VolumeOptions: { Subpath: 'inner' } }] } }
+  const noSubpath = await createAt(d, '1.44', subpath)
+  assert.equal(noSubpath.status, 400)
+  assert.match(noSubpath.body, /VolumeOptions\.Subpath needs API v1\.45 or newer/)
+  assert.equal((await createAt(d, '1.45', subpath)).status, 201)
+
+  assert.equal((await hostConfigAt(d, '1.50', { PidsLimit: -5 }))['PidsLimit'], null)
+  assert.equal((await hostConfigAt(d, '1.50', { PidsLimit: 0 }))['PidsLimit'], null)
+})
+
+test('create: the MAC address is the container\'s before 1.44 and the endpoint\'s from 1.44, where the container-wide one moves with a warning', async (t) => {
+  const d = await startDaemon(t)
+  const macOf = async (id: string): Promise<string> => {
+    await d.client.containers.start(id)
+    return ((await d.client.containers.inspect(id)).NetworkSettings['Networks'] as Record<string, { MacAddress: string }>)['bridge']!.MacAddress
+  }
+  const wide = await createAt(d, '1.43', { MacAddress: '02:42:ac:11:00:43' })
+  assert.deepEqual(wide.warnings, [])
+  assert.equal(await macOf(wide.id), '02:42:ac:11:00:43')
+  const endpointOnly = await createAt(d, '1.43', { NetworkingConfig: { EndpointsConfig: { bridge: { MacAddress: '02:42:ac:11:00:44' } } } })
+  assert.notEqual(await macOf(endpointOnly.id), '02:42:ac:11:00:44', 'an endpoint\'s MAC address is not looked at before 1.44')
+  assert.equal((await createAt(d, '1.44', { NetworkingConfig: { EndpointsConfig: { bridge: { MacAddress: '02:42:ac:11:00:45' } } } })).status, 201)
+  const moved = await createAt(d, '1.44', { MacAddress: '02:42:ac:11:00:46' })
+  assert.deepEqual(moved.warnings, ['The container-wide MacAddress field is now deprecated. It should be specified in EndpointsConfig instead.'])
+  assert.equal(await macOf(moved.id), '02:42:ac:11:00:46')
+  const mismatch = await createAt(d, '1.44', { MacAddress: '02:42:ac:11:00:47', NetworkingConfig: { EndpointsConfig: { bridge: { MacAddress: '02:42:ac:11:00:48' } } } })
+  assert.equal(mismatch.status, 400)
+  assert.match(mismatch.body, /the container-wide MAC address must match the endpoint-specific MAC address for the main network, or be left empty/)
+  const noNetwork = await createAt(d, '1.43', { MacAddress: '02:42:ac:11:00:49', HostConfig: { NetworkMode: 'none' } })
+  assert.equal(noNetwork.status, 400)
+  assert.match(noNetwork.body, /conflicting options: mac-address and the network mode/)
+})
+
+test('inspect, update, stats, images and info: aliases with the short ID before 1.45, PidsLimit updates from 1.40, one-shot stats from 1.41, the image list\'s filter before 1.41, container fields in an image\'s Config before 1.50, expected commits before 1.47', async (t) => {
+  const d = await startDaemon(t)
+  await d.client.networks.create({ Name: 'gate-net' })
+  const { id } = await createAt(d, '1.50', { Hostname: 'gatehost', HostConfig: { NetworkMode: 'gate-net', PidsLimit: 50 }, NetworkingConfig: { EndpointsConfig: { 'gate-net': { Aliases: ['web'] } } } })
+  await d.client.containers.start(id)
+  const aliasesAt = async (version: string): Promise<string[]> => {
+    const view = JSON.parse((await raw(d.socket, 'GET', `/v${version}/containers/${id}/json`)).body) as { NetworkSettings: { Networks: Record<string, { Aliases: string[] }> } }
+    return view.NetworkSettings.Networks['gate-net']!.Aliases
+  }
+  assert.deepEqual(await aliasesAt('1.44'), ['web', id.slice(0, 12), 'gatehost'])
+  assert.deepEqual(await aliasesAt('1.45'), ['web'])
+
+  const pidsMax = async (): Promise<string> => (await d.cli('exec', id, 'cat', '/sys/fs/cgroup/pids/pids.max')).stdout.trim()
+  assert.equal(await pidsMax(), '50')
+  const update = async (version: string, limit: number): Promise<void> => {
+    const r = await raw(d.socket, 'POST', `/v${version}/containers/${id}/update`, JSON.stringify({ PidsLimit: limit }), json)
+    assert.equal(r.status, 200, r.body)
+  }
+  await update('1.39', 70)
+  assert.equal((await d.client.containers.inspect(id)).HostConfig['PidsLimit'], 50, 'not an update field before 1.40')
+  await update('1.40', 70)
+  assert.equal(await pidsMax(), '70')
+  await update('1.40', -1)
+  assert.equal(await pidsMax(), 'max', '-1 lifts the limit of the running container')
+
+  const stats = async (version: string): Promise<{ precpu_stats: { system_cpu_usage?: number } }> =>
+    JSON.parse((await raw(d.socket, 'GET', `/v${version}/containers/${id}/stats?stream=0&one-shot=1`)).body) as { precpu_stats: { system_cpu_usage?: number } }
+  assert.ok(!(await stats('1.41')).precpu_stats.system_cpu_usage, 'one sample: nothing before it')
+  assert.ok((await stats('1.40')).precpu_stats.system_cpu_usage, 'one-shot is not looked at before 1.41: two samples')
+
+  await d.client.images.tag(BUSYBOX, 'gate-other', 'x')
+  const listed = async (version: string): Promise<string[]> => (JSON.parse((await raw(d.socket, 'GET', `/v${version}/images/json?filter=gate-other`)).body) as Array<{ RepoTags: string[] }>).flatMap((i) => i.RepoTags)
+  assert.deepEqual(await listed('1.40'), ['gate-other:x'])
+  assert.ok((await listed('1.41')).includes(BUSYBOX), 'filter is not looked at from 1.41')
+  const configAt = async (version: string): Promise<Record<string, unknown>> => (JSON.parse((await raw(d.socket, 'GET', `/v${version}/images/${BUSYBOX}/json`)).body) as { Config: Record<string, unknown> }).Config
+  const old = await configAt('1.49')
+  assert.deepEqual([old['Hostname'], old['AttachStdin'], old['Tty'], old['Image'], old['Cmd']], ['', false, false, '', ['sh']])
+  const now = await configAt('1.50')
+  assert.deepEqual([now['Hostname'], now['AttachStdin'], now['Cmd']], [undefined, undefined, ['sh']])
+
+  const commitsAt = async (version: string): Promise<unknown> => (JSON.parse((await raw(d.socket, 'GET', `/v${version}/info`)).body) as { RuncCommit: unknown }).RuncCommit
+  assert.deepEqual(await commitsAt('1.46'), { ID: '', Expected: '' })
+  assert.deepEqual(await commitsAt('1.47'), { ID: '' })
+})
+
+test('import: platform from 1.32', async (t) => {
+  const d = await startDaemon(t, { importBusybox: false })
+  const archOf = async (version: string): Promise<string> => {
+    const r = await raw(d.socket, 'POST', `/v${version}/images/create?fromSrc=-&repo=gate-import&tag=${version}&platform=linux/arm64`, emptyTar(), { 'Content-Type': 'application/x-tar' })
+    assert.equal(r.status, 200, r.body)
+    return (await d.client.images.inspect(`gate-import:${version}`)).Architecture
+  }
+  assert.equal(await archOf('1.32'), 'arm64')
+  assert.notEqual(await archOf('1.31'), 'arm64', 'platform is not looked at before 1.32')
+})
+
+/** A tar archive with no entries: two zero blocks. */
+const emptyTar = (): Buffer => Buffer.alloc(1024)

@@ -2,7 +2,7 @@ import type { BuildService } from '../../build/service.ts'
 import { invalid } from '../../lib/errors.ts'
 import { parseFilters } from '../../lib/filters.ts'
 import { shortId } from '../../lib/ids.ts'
-import { ProgressStream, bodyStream, queryBool, queryInt, sendJson } from '../context.ts'
+import { ProgressStream, bodyStream, queryBool, queryInt, sendJson, versionAtLeast } from '../context.ts'
 import type { Routes } from '../router.ts'
 
 export interface BuildRouteDeps {
@@ -27,7 +27,7 @@ export function buildRoutes(routes: Routes, d: BuildRouteDeps): void {
       noCache: queryBool(q, 'nocache'),
       noCacheFilter: q.getAll('nocache-filter'),
       pull: queryBool(q, 'pull'),
-      platform: q.get('platform') || undefined,
+      platform: (versionAtLeast(ctx, '1.32') && q.get('platform')) || undefined,
       networkMode: q.get('networkmode') && q.get('networkmode') !== 'default' ? q.get('networkmode')! : undefined,
       shmSize: queryInt(q, 'shmsize') || undefined,
       extraHosts: q.getAll('extrahosts').filter((h) => h !== ''),

@@ -12,6 +12,7 @@ import { DetachDetector, parseDetachKeys } from '../detach-keys.ts'
 import type { Duplex, Writable } from 'node:stream'
 import type { Routes } from '../router.ts'
 import { checkCreateBodyTypes, checkHostConfigTypes } from './body-types.ts'
+import { applyCreateGates, applyInspectGates, applyUpdateGates } from './version-gates.ts'
 import { packDirectory } from '../../lib/tar.ts'
 import { type PathStat, readArchive, statPath, writeArchive } from '../../containers/archive.ts'
 
@@ -74,13 +75,15 @@ export function containerRoutes(routes: Routes, d: { containers: ContainerServic
   routes.post('/containers/{id}/update', async (ctx) => {
     const body = (await readJson<Record<string, unknown>>(ctx.req)) ?? {}
     checkHostConfigTypes(body)
+    applyUpdateGates(body, ctx.version)
     sendJson(ctx, 200, await c.update(ctx.params['id']!, body))
   })
 
   routes.get('/containers/{id}/stats', async (ctx) => {
     const id = c.get(ctx.params['id']!).id
     const stream = ctx.query.get('stream') === null ? true : queryBool(ctx.query, 'stream')
-    const oneShot = queryBool(ctx.query, 'one-shot')
+    // `one-shot` came with API 1.41; an older client always gets the two samples.
+    const oneShot = versionAtLeast(ctx, '1.41') && queryBool(ctx.query, 'one-shot')
     const res = ctx.res!
     res.writeHead(200, { 'Content-Type': 'application/json' })
     let previous = await c.stats(id)
@@ -115,11 +118,10 @@ export function containerRoutes(routes: Routes, d: { containers: ContainerServic
     const body = await readJson<ContainerCreateBody>(ctx.req)
     if (!body) throw invalid('config cannot be empty in order to create a container')
     checkCreateBodyTypes(body)
-    // What older API versions did not have is ignored for their clients, as Docker's routers do.
-    if (!versionAtLeast(ctx, '1.44') && body.Healthcheck) delete body.Healthcheck.StartInterval
-    if (!versionAtLeast(ctx, '1.42') && body.HostConfig) delete (body.HostConfig as Record<string, unknown>)['ConsoleSize']
+    const warnings = applyCreateGates(body, ctx.version)
     try {
-      sendJson(ctx, 201, await c.create(body, ctx.query.get('name') ?? undefined))
+      const created = await c.create(body, ctx.query.get('name') ?? undefined)
+      sendJson(ctx, 201, { ...created, Warnings: [...warnings, ...created.Warnings] })
     } catch (err) {
       // Docker names the image as the CLI will pull it: `No such image: busybox:latest`.
       if (err instanceof CaisError && err.kind === 'not-found' && err.message.startsWith('No such image') && typeof body.Image === 'string') {
@@ -136,7 +138,7 @@ export function containerRoutes(routes: Routes, d: { containers: ContainerServic
   })
 
   routes.get('/containers/{id}/json', async (ctx) => {
-    const view = c.inspect(ctx.params['id']!)
+    const view = applyInspectGates(c.inspect(ctx.params['id']!), ctx.version)
     sendJson(ctx, 200, queryBool(ctx.query, 'size') ? { ...view, ...(await c.sizes(view.Id)) } : view)
   })
 

@@ -12,7 +12,7 @@ import { type Reference, defaultDomain, familiarString, parseReference } from '.
 import type { ImageService } from '../../images/service.ts'
 import { CaisError, invalid } from '../../lib/errors.ts'
 import type { LayerStore } from '../../snapshots/layers.ts'
-import { ProgressStream, type RequestContext, readJson, sendJson } from '../context.ts'
+import { ProgressStream, type RequestContext, readJson, sendJson, versionAtLeast } from '../context.ts'
 import type { Routes } from '../router.ts'
 
 export interface DistributionRouteDeps {
@@ -37,7 +37,8 @@ export async function pullRoute(ctx: RequestContext, d: DistributionRouteDeps): 
     else ref.tag = tag
     parseReference(familiarString(ref)) // validates the tag or digest
   }
-  const platformText = q.get('platform')
+  // `platform` came with API 1.32.
+  const platformText = versionAtLeast(ctx, '1.32') ? q.get('platform') : null
   const platform = platformText ? parsePlatform(platformText) : undefined
   const credentials = decodeRegistryAuth(headerOf(ctx, 'x-registry-auth'))
   const stream = new ProgressStream(ctx)

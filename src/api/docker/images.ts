@@ -4,7 +4,7 @@ import type { ContainerService } from '../../containers/service.ts'
 import { loadArchive, saveArchive } from '../../images/archive.ts'
 import { importImage } from '../../images/import.ts'
 import { formatReference, parseReference, withDefaultTag } from '../../images/reference.ts'
-import type { ImageService } from '../../images/service.ts'
+import { type ImageService, emptyContainerConfig } from '../../images/service.ts'
 import type { EventBus } from '../../events/bus.ts'
 import { invalid } from '../../lib/errors.ts'
 import { parseFilters } from '../../lib/filters.ts'
@@ -27,6 +27,9 @@ export function imageRoutes(routes: Routes, d: ImageRouteDeps): void {
 
   routes.get('/images/json', async (ctx) => {
     const filters = parseFilters(ctx.query.get('filters') ?? undefined, ['before', 'dangling', 'label', 'reference', 'since', 'until'])
+    // Before API 1.41 a `filter` parameter named a reference.
+    const legacy = versionAtLeast(ctx, '1.41') ? '' : ctx.query.get('filter')
+    if (legacy) filters.set('reference', [...(filters.get('reference') ?? []), legacy])
     const list = images.list({ all: queryBool(ctx.query, 'all'), filters })
     // VirtualSize went with API 1.44; older clients read the size there.
     sendJson(ctx, 200, versionAtLeast(ctx, '1.44') ? list : list.map((i) => ({ ...i, VirtualSize: i.Size })))
@@ -76,7 +79,7 @@ export function imageRoutes(routes: Routes, d: ImageRouteDeps): void {
       const tag = q.get('tag')
       target = formatReference(withDefaultTag(tag ? { ...ref, tag } : ref))
     }
-    const platform = q.get('platform')
+    const platform = versionAtLeast(ctx, '1.32') ? q.get('platform') : null
     const [os, architecture] = platform ? platform.split('/') : []
     const rec = await importImage(bodyStream(ctx.req), d, {
       changes: q.getAll('changes'),
@@ -125,9 +128,11 @@ export function imageRoutes(routes: Routes, d: ImageRouteDeps): void {
 
   routes.get('/images/{name*}/json', async (ctx) => {
     const { Container, ContainerConfig, ...view } = images.inspect(ctx.params['name']!)
-    // As Docker's: VirtualSize before API 1.44, Container and ContainerConfig before 1.45.
+    // As Docker's: VirtualSize before API 1.44, Container and ContainerConfig before 1.45, and a Config with the
+    // fields of a container's (Hostname, AttachStdin, …) before 1.50.
     sendJson(ctx, 200, {
       ...view,
+      ...(versionAtLeast(ctx, '1.50') ? {} : { Config: { ...emptyContainerConfig, ...view.Config } }),
       ...(versionAtLeast(ctx, '1.44') ? {} : { VirtualSize: view.Size }),
       ...(versionAtLeast(ctx, '1.45') ? {} : { Container, ContainerConfig }),
     })

@@ -144,9 +144,8 @@ export function systemRoutes(routes: Routes, d: SystemDeps): void {
       LiveRestoreEnabled: true,
       Isolation: '',
       InitBinary: 'catatonit',
-      ContainerdCommit: { ID: '' },
-      RuncCommit: { ID: '' },
-      InitCommit: { ID: '' },
+      // Before API 1.47 each commit also said which one the engine expected.
+      ...Object.fromEntries(['ContainerdCommit', 'RuncCommit', 'InitCommit'].map((k) => [k, versionAtLeast(ctx, '1.47') ? { ID: '' } : { ID: '', Expected: '' }])),
       SecurityOptions: ['name=seccomp,profile=builtin'],
       CDISpecDirs: [],
       // As dockerd's, each says what it is: the docker CLI prints them as they come.
