@@ -358,7 +358,9 @@ export class NetworkService {
   async remove(ref: string): Promise<void> {
     const n = this.get(ref)
     if (builtinNames.includes(n.name)) throw new CaisError('forbidden', `${n.name} is a pre-defined network and cannot be removed`)
-    await this.#lock.run('networks', async () => {
+    // The network's own lock too: a connect under way either finishes first (and the network is in use) or finds it gone.
+    await this.#lock.run('networks', () => this.#lock.run(`network:${n.id}`, async () => {
+      if (!this.#store.records.has(n.id)) throw notFound(`network ${ref} not found`)
       const users = Object.values(n.endpoints)
       if (users.length > 0) throw new CaisError('forbidden', `error while removing network: network ${n.name} id ${n.id} has active endpoints`)
       this.#dns.get(n.id)?.close()
@@ -371,7 +373,7 @@ export class NetworkService {
         await this.#store.delete(n.id)
       }
       await this.#syncFirewall()
-    })
+    }))
     this.#o.events.emit('network', 'destroy', n.id, { name: n.name, type: n.driver })
   }
 
@@ -436,6 +438,7 @@ export class NetworkService {
     const overlay = n.driver === 'overlay' ? this.#overlay : undefined
     if (n.driver === 'overlay' && !overlay) throw new CaisError('unavailable', `network ${n.name} is an overlay and caisd runs without --cluster-store`)
     return this.#lock.run(`network:${n.id}`, async () => {
+      if (!this.#store.records.has(n.id)) throw notFound(`network ${n.name} not found`)
       if (n.endpoints[containerId]) throw new CaisError('forbidden', `endpoint with name ${name} already exists in network ${n.name}`)
       const pool = n.ipam[0]!
       const subnet = parseSubnet(pool.subnet)

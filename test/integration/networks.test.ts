@@ -263,3 +263,27 @@ test('a published UDP port: datagrams to 127.0.0.1 reach the container through t
   // The container's answer comes back through the proxy to the client that sent the datagram.
   assert.ok(await waitFor('the reply', () => replies.find((r) => r === 'pong:ping-over-udp\n')))
 })
+
+test('a network removed while a container connects to it: one of the two wins, with a 4xx for the other, never a 500 or a half-made endpoint', async (t) => {
+  const d = await startDaemon(t)
+  const { Id } = await d.client.containers.create({ Image: BUSYBOX, Cmd: ['sleep', '300'] })
+  await d.client.containers.start(Id)
+  for (let i = 0; i < 10; i++) {
+    const name = `racing-${i}`
+    await d.client.networks.create({ Name: name })
+    const [connected, removed] = await Promise.allSettled([d.client.networks.connect(name, Id), d.client.networks.remove(name)])
+    for (const r of [connected, removed]) if (r.status === 'rejected') assert.ok((r.reason as { status?: number }).status! < 500, String(r.reason))
+    const networks = Object.keys(((await d.client.containers.inspect(Id)).NetworkSettings as { Networks: object }).Networks)
+    if (removed.status === 'fulfilled') {
+      assert.equal(connected.status, 'rejected', 'connected to a network that was then removed')
+      assert.ok(!networks.includes(name))
+    } else {
+      assert.equal(connected.status, 'fulfilled')
+      assert.ok(networks.includes(name))
+      await d.client.networks.disconnect(name, Id, { force: true })
+      await d.client.networks.remove(name)
+    }
+  }
+  const eths = (await d.cli('exec', Id, 'ls', '/sys/class/net')).stdout.split(/\s+/).filter((n) => n.startsWith('eth'))
+  assert.deepEqual(eths, ['eth0'], 'no interface of a removed network is left in the container')
+})
