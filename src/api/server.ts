@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream'
 import type { TLSSocket } from 'node:tls'
 import { CaisError, messageOf } from '../lib/errors.ts'
 import type { Logger } from '../lib/log.ts'
+import { unixPeerOf } from '../lib/unix-peer.ts'
 import { type RequestContext, takeRestOfBody } from './context.ts'
 import { httpStatusOf } from './errors.ts'
 import { commonHeaders } from './headers.ts'
@@ -104,6 +105,12 @@ export class ApiServer {
     ;(res ?? upgrade?.socket)?.once('close', onClose)
     if (res) for (const [k, v] of Object.entries(commonHeaders())) res.setHeader(k, v)
     const started = performance.now()
+    const mutating = req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS'
+    const peer = mutating ? peerOf(req) : ''
+    // Over a unix socket the audit names the process and user at the other end. They can be found only while the
+    // client is there, so the call waits for them, a little: once per connection, bounded.
+    const unixPeer = peer.startsWith('unix:') ? unixPeerOf(req.socket) : undefined
+    if (unixPeer) await Promise.race([unixPeer, new Promise((r) => setTimeout(r, PEER_LOOKUP_WAIT_MS))])
     let pattern = 'unmatched'
     try {
       if (m && compareVersions(version, apiVersion) > 0) {
@@ -130,9 +137,10 @@ export class ApiServer {
       this.#fail(ctx, err)
     } finally {
       this.#inflight.delete(abort)
-      const method = req.method ?? 'GET'
-      if (method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS') {
-        log.info('audit', { method, path: url.pathname, status: res?.statusCode ?? 101, peer: peerOf(req) })
+      if (mutating) {
+        const entry = { method: req.method, path: url.pathname, status: res?.statusCode ?? 101, peer }
+        if (unixPeer) void unixPeer.then((p) => log.info('audit', p ? { ...entry, peer: `${peer} uid=${p.uid} pid=${p.pid} command=${p.command}` } : entry))
+        else log.info('audit', entry)
       }
       const ms = performance.now() - started
       if (log.enabled('debug')) log.debug('request', { method: req.method, url: req.url, ms: +ms.toFixed(1) })
@@ -168,6 +176,8 @@ export class ApiServer {
 }
 
 /** Who is on the other end: the client certificate's subject over mutual TLS, else the socket it came in on. */
+const PEER_LOOKUP_WAIT_MS = 250
+
 export function peerOf(req: IncomingMessage): string {
   const socket = req.socket as Partial<TLSSocket> & { server?: { address?: () => unknown } }
   if (typeof socket.getPeerCertificate === 'function' && socket.authorized) {

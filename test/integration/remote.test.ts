@@ -3,7 +3,7 @@
 // store and export format, ssh:// through `system dial-stdio` for both CLIs, and the limits on hostile requests.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { type Socket, connect } from 'node:net'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -83,6 +83,23 @@ test('caisd refuses TCP without TLS off loopback unless the flag that says what 
       net.release()
     }
   }
+})
+
+test('the audit names who called over the unix socket: the user and process at the other end', async (t) => {
+  const d = await startDaemon(t, { importBusybox: false })
+  const created = await d.docker('volume', 'create', 'audited-root')
+  assert.equal(created.code, 0, created.stderr)
+  const socket = d.socket.replaceAll('/', '\\/').replaceAll('.', '\\.')
+  await waitFor('the audit line of the root client', () => (new RegExp(`"path":"\\/v1\\.\\d+\\/volumes\\/create","status":201,"peer":"unix:${socket} uid=0 pid=\\d+ command=docker"`).test(d.logs()) ? true : undefined))
+  // Another user (the socket, and the way to it, opened to all for this test alone) is named by its uid.
+  chmodSync(d.dir, 0o711)
+  chmodSync(d.socket, 0o666)
+  const config = mkdtempSync('/tmp/cais-test-audit-')
+  t.after(() => rmSync(config, { recursive: true, force: true }))
+  chownSync(config, 4242, 4242)
+  const other = await runCommand('setpriv', ['--reuid', '4242', '--regid', '4242', '--clear-groups', dockerBin, '-H', `unix://${d.socket}`, 'volume', 'create', 'audited-other'], { env: { DOCKER_CONFIG: config } })
+  assert.equal(other.code, 0, other.stderr)
+  await waitFor('the audit line of the other user', () => (new RegExp(`"peer":"unix:${socket} uid=4242 pid=\\d+ command=docker"`).test(d.logs()) ? true : undefined))
 })
 
 test('socket activation (fd://) and --group: caisd serves a socket it was handed, and its own socket belongs to the group', async (t) => {
