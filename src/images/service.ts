@@ -425,13 +425,21 @@ export class ImageService {
     }
 
     await this.#store.delete(rec.id)
-    this.#configs.delete(rec.id)
+    this.#forgetConfig(rec.id)
     items.push({ Deleted: rec.id })
     this.#events.emit('image', 'delete', rec.id, { name: rec.id })
     // Untagged parents nothing else needs go too (a built image's intermediate steps), unless --no-prune.
     if (!opts.noprune) items.push(...(await this.#removeUntaggedParents(rec.parent)))
     for (const chain of await this.gc()) items.push({ Deleted: chain })
     return items
+  }
+
+  /**
+   * Drops a removed image's config, unless the same image came back while its record was being deleted (a load or
+   * a pull of it racing the removal): a record without its config would fail every list.
+   */
+  #forgetConfig(id: Digest): void {
+    if (!this.#store.records.has(id)) this.#configs.delete(id)
   }
 
   /** Images that are the parent of another image here. */
@@ -447,7 +455,7 @@ export class ImageService {
       const rec = this.#store.records.get(id)
       if (!rec || this.#store.refsOf(id).length > 0 || this.#parents().has(id) || this.#users().containersUsing(id).length > 0) break
       await this.#store.delete(id)
-      this.#configs.delete(id)
+      this.#forgetConfig(id)
       items.push({ Deleted: id })
       this.#events.emit('image', 'delete', id, { name: id })
       id = rec.parent

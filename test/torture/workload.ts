@@ -3,6 +3,7 @@
 // once its removal was, and `unknown` while a call about it was cut by a kill: then either outcome is allowed,
 // and the check after the restart learns which one it was.
 import { Readable } from 'node:stream'
+import { pack } from 'tar-stream'
 import { ApiError } from '../../src/client/http.ts'
 import type { EngineClient } from '../../src/client/engine-client.ts'
 
@@ -53,7 +54,23 @@ export const LOOP_COMMAND = ['sh', '-c', "trap 'exit 0' TERM; i=0; while :; do e
 
 type Op = { name: string; weight: number; run: () => Promise<void> } | undefined
 
-/** One worker: its own containers, images, volumes and networks, so that no two workers race on an object. */
+/** Objects every worker acts on at once: their races are judged by the daemon's answers and the host, not a model. */
+const SHARED = { containers: ['torture-shared-0', 'torture-shared-1', 'torture-shared-2'], volume: 'torture-shared-v', network: 'torture-shared-n', image: 'torture/shared:1' }
+
+/** A build context whose RUN step is unique to the build, so that every build runs a container. */
+async function buildContext(worker: number, serial: number): Promise<Readable> {
+  const p = pack()
+  p.entry({ name: 'Dockerfile' }, `FROM busybox:latest\nRUN echo worker ${worker} build ${serial} > /built\nCMD ["cat", "/built"]\n`)
+  p.finalize()
+  const chunks: Buffer[] = []
+  for await (const c of p) chunks.push(c as Buffer)
+  return Readable.from([Buffer.concat(chunks)])
+}
+
+/**
+ * One worker: its own containers, images, volumes and networks, modelled; and, besides, calls on the shared objects
+ * that every worker makes, where any answer but a server error is allowed.
+ */
 export class Worker {
   readonly containers = new Map<string, ContainerModel>()
   /** Image references this worker made (commit, pull, load); the shared busybox is never removed. */
@@ -116,6 +133,27 @@ export class Worker {
       return handlers.cut()
     }
     handlers.ok(value)
+  }
+
+  /** One call on the shared objects, racing the other workers': a refusal (4xx) is a fine answer, a 5xx is not. */
+  async #shared(client: EngineClient): Promise<void> {
+    const name = this.#pick(SHARED.containers)!
+    const calls: Array<[string, () => Promise<unknown>]> = [
+      [`create ${name}`, () => client.containers.create({ Image: 'busybox:latest', Cmd: LOOP_COMMAND, HostConfig: { NetworkMode: this.random() < 0.5 ? SHARED.network : 'bridge', Binds: [`${SHARED.volume}:/data`] } }, { name })],
+      [`start ${name}`, () => client.containers.start(name)],
+      [`stop ${name}`, () => client.containers.stop(name, { t: 1 })],
+      [`rm -f ${name}`, () => client.containers.remove(name, { force: true })],
+      [`commit ${name}`, () => client.images.commit(name, { repo: SHARED.image.split(':')[0]!, tag: SHARED.image.split(':')[1]! })],
+      [`rmi ${SHARED.image}`, () => client.images.remove(SHARED.image)],
+      [`network create ${SHARED.network}`, () => client.networks.create({ Name: SHARED.network })],
+      [`network rm ${SHARED.network}`, () => client.networks.remove(SHARED.network)],
+      [`network connect ${name}`, () => client.networks.connect(SHARED.network, name)],
+      [`network disconnect ${name}`, () => client.networks.disconnect(SHARED.network, name, { force: true })],
+      [`volume create ${SHARED.volume}`, () => client.volumes.create({ Name: SHARED.volume })],
+      [`volume rm ${SHARED.volume}`, () => client.volumes.remove(SHARED.volume)],
+    ]
+    const [what, call] = this.#pick(calls)!
+    await this.#call(`shared: ${what}`, call, { ok: () => {}, cut: () => {}, refused: () => true })
   }
 
   #operations(): Op[] {
@@ -322,6 +360,28 @@ export class Worker {
             },
           }
         : undefined,
+      images.length < 4
+        ? {
+            name: 'build',
+            weight: 1,
+            run: async () => {
+              const serial = next()
+              const ref = `torture/w${this.n}-b:${serial}`
+              const model: ObjectModel = { state: 'unknown' }
+              this.images.set(ref, model)
+              await this.#call(
+                `build ${ref}`,
+                async () => {
+                  for await (const m of await client.images.build(await buildContext(this.n, serial), { t: ref, rm: true, networkmode: 'none' })) {
+                    if (m.error || m.errorDetail) throw new Error(`build: ${m.error ?? m.errorDetail?.message}`)
+                  }
+                },
+                { ok: () => (model.state = 'present'), cut: () => {} },
+              )
+            },
+          }
+        : undefined,
+      { name: 'shared', weight: 3, run: () => this.#shared(client) },
       volumes.length < 3
         ? {
             name: 'volume create',
