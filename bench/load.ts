@@ -130,7 +130,8 @@ try {
   const t0 = performance.now()
   const settled = await Promise.allSettled(opened)
   const openMs = performance.now() - t0
-  const failedToOpen = settled.filter((s) => s.status === 'rejected').length
+  const refusals = settled.flatMap((s) => (s.status === 'rejected' ? [String((s.reason as Error)?.message ?? s.reason)] : []))
+  const failedToOpen = refusals.length
   const rssStreams = rssKb(e.proc.pid!)
   created = performance.now()
   await admin.containers.create({ Image: image, Cmd: ['true'], HostConfig: { NetworkMode: 'none' } }, { name: 'load-event' })
@@ -141,6 +142,7 @@ try {
     streams,
     openMs: +openMs.toFixed(0),
     failedToOpen,
+    firstRefusals: [...new Set(refusals)].slice(0, 3),
     eventStreams: deliveries.length,
     deliveredToAll: deliveries.every(Number.isFinite),
     deliveryP50Ms: +quantile(deliveries, 0.5).toFixed(1),
