@@ -1,5 +1,5 @@
-// Overlay networks on the cluster store (issue 19): two caisd nodes in network namespaces of their own joined by a
-// veth pair, etcd on the first. Measures the time from starting a container on an overlay network on one node until
+// Overlay networks on the cluster store (issue 19): two caisd nodes in network namespaces of their own on one
+// Ethernet segment (test/helpers/hosts.ts), etcd on the first. Measures the time from starting a container on an overlay network on one node until
 // the other node's embedded DNS knows its name (median of BENCH_ATTACHES), the time until a node killed with SIGKILL
 // is forgotten by the other, against its lease TTL, and etcd's requests per attach (its own /metrics).
 // See bench/README.md. Not part of the test command.

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { Etcd3, type Lease } from 'etcd3'
+import { Etcd3, EtcdLeaseInvalidError, type Lease } from 'etcd3'
 import { CaisError, messageOf } from '../lib/errors.ts'
 import type { Logger } from '../lib/log.ts'
 import type { ClusterOptions } from './options.ts'
@@ -136,19 +136,22 @@ export class ClusterMembership {
   }
 
   /**
-   * Renews the lease and the node's record, trying again until the lease would expire: one call meeting a member
-   * that is down (each call goes to one of them) is no reason to leave the cluster while the lease holds.
+   * Renews the lease and the node's record, trying again while the lease may hold: one call meeting a member that is
+   * down, or the store between two leaders (etcd extends every lease when a new leader takes over, so an election
+   * does not expire them), is no reason to leave the cluster. Past the lease's own time plus one more, or once etcd
+   * says the lease is gone, the node registers again.
    */
   async #renew(lease: Lease, expires: number): Promise<void> {
+    const giveUp = expires + this.options.ttlSeconds * 1000
     for (;;) {
       try {
         // A renewal travels on a stream, which has no deadline of its own: a store lost behind a silent network
         // (no reset, as a host that vanished) would hold it, and this node would never notice.
-        await withDeadline(lease.keepaliveOnce(), Math.min(CALL_TIMEOUT_MS, Math.max(expires - Date.now(), 100)), 'lease renewal')
+        await withDeadline(lease.keepaliveOnce(), Math.min(CALL_TIMEOUT_MS, Math.max(giveUp - Date.now(), 100)), 'lease renewal')
         await this.#announce(lease)
         return
       } catch (err) {
-        if (this.#is('closed') || Date.now() + RENEWAL_RETRY_MS >= expires) throw err
+        if (this.#is('closed') || err instanceof EtcdLeaseInvalidError || Date.now() + RENEWAL_RETRY_MS >= giveUp) throw err
         this.#log.debug('cluster: renewal failed; trying again while the lease holds', { err: messageOf(err) })
         await this.#sleep(RENEWAL_RETRY_MS)
       }

@@ -21,6 +21,8 @@ export class OverlayStore implements OverlayControl {
   readonly #nodes = new Map<string, ClusterNode>()
   #watcher: Watcher | undefined
   #closed = false
+  /** Addresses claimed by this node for a container whose endpoint is not announced yet (ipam keys). */
+  readonly #unannounced = new Set<string>()
   /** Changes are applied one at a time, in the order the store made them. */
   #queue: Promise<void> = Promise.resolve()
 
@@ -157,9 +159,9 @@ export class OverlayStore implements OverlayControl {
   }
 
   /**
-   * After each registration (a new lease): this node's endpoints again under it, and its endpoints of containers it
-   * no longer has (removed while the store was away) gone. (Their addresses stay held: a container connecting right
-   * now holds one before its endpoint exists, so an address is never taken back on a guess.)
+   * After each registration (a new lease): this node's endpoints again under it, and the endpoints and addresses of
+   * containers it no longer has (removed while the store was away) gone. An address claimed for a container that is
+   * connecting right now has no endpoint yet: it is in #unannounced, and kept.
    */
   async #reannounce(): Promise<void> {
     if (!this.#handlers) return
@@ -169,6 +171,11 @@ export class OverlayStore implements OverlayControl {
     const endpoints = await this.#m.client.getAll().prefix(`${this.#root}overlay/endpoints/`).strings()
     for (const [key, value] of Object.entries(endpoints)) {
       if ((JSON.parse(value) as RemoteEndpoint).node === this.self && !wanted.has(key)) await this.#m.client.delete().key(key).exec()
+    }
+    const held = new Set(mine.map(({ network, endpoint }) => this.#key.ipam(network, endpoint.address)))
+    const addresses = await this.#m.client.getAll().prefix(`${this.#root}overlay/ipam/`).strings()
+    for (const [key, holder] of Object.entries(addresses)) {
+      if (holder.startsWith(`${this.self}/`) && !held.has(key) && !this.#unannounced.has(key)) await this.#m.client.delete().key(key).exec()
     }
   }
 
@@ -202,7 +209,14 @@ export class OverlayStore implements OverlayControl {
   async allocate(networkId: string, subnet: string, holder: string, want?: string): Promise<string> {
     const c = this.#m.client
     const claim = (address: string): Promise<boolean> =>
-      this.#call(async () => (await c.if(this.#key.ipam(networkId, address), 'Create', '==', 0).then(c.put(this.#key.ipam(networkId, address)).value(holder)).commit()).succeeded ?? false)
+      this.#call(async () => {
+        const key = this.#key.ipam(networkId, address)
+        // Marked before the claim: a registration meanwhile must not take back an address its endpoint lacks.
+        this.#unannounced.add(key)
+        const claimed = (await c.if(key, 'Create', '==', 0).then(c.put(key).value(holder)).commit()).succeeded ?? false
+        if (!claimed) this.#unannounced.delete(key)
+        return claimed
+      })
     if (want) {
       if (!(await claim(want))) throw conflict('Address already in use')
       return want
@@ -220,9 +234,9 @@ export class OverlayStore implements OverlayControl {
   }
 
   // Releases and withdrawals fail at once while this node is not registered (the store away): a container's removal
-  // does not wait on the store. Its endpoint is removed at the next registration (#reannounce); its address stays
-  // held until the network is removed.
+  // does not wait on the store. Its endpoint and its address go at the next registration (#reannounce).
   async release(networkId: string, address: string): Promise<void> {
+    this.#unannounced.delete(this.#key.ipam(networkId, address))
     if (!this.#m.lease) throw this.#m.unreachable(new Error('this node is not registered'))
     await this.#call(() => this.#m.client.delete().key(this.#key.ipam(networkId, address)).exec())
   }
@@ -231,6 +245,7 @@ export class OverlayStore implements OverlayControl {
     const lease = await this.#m.joinedLease(5000)
     if (!lease) throw this.#m.unreachable(new Error('this node is not registered'))
     await this.#call(() => lease.put(this.#key.endpoints(networkId, endpoint.containerId)).value(JSON.stringify(endpoint)).exec())
+    this.#unannounced.delete(this.#key.ipam(networkId, endpoint.address))
   }
 
   async withdraw(networkId: string, containerId: string): Promise<void> {

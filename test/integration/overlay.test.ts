@@ -145,9 +145,22 @@ test('overlay with a three-member etcd: one member lost changes nothing; a major
   const attach = await d1.cli('run', '-d', '--name', 'delta', '--network', 'ov', BUSYBOX, 'sleep', '300')
   assert.notEqual(attach.code, 0, 'no address can be allocated without a majority')
   assert.match(attach.stderr, /cluster store etcd:\/\/\S+ cannot be reached/)
-  assert.ok(await waitFor('running containers talking across hosts, by name, without a majority', async () => ((await get('alpha')).includes('alpha-page') ? true : undefined), 30_000))
+  await waitFor('running containers talking across hosts, by name, without a majority', async () => ((await get('alpha')).includes('alpha-page') ? true : undefined), 30_000).catch(async (err: unknown) => {
+    const vxlan = `vx-${(await d1.client.networks.inspect('ov')).Id.slice(0, 10)}`
+    const sh = async (cmd: string): Promise<string> => (await d2.cli('exec', 'beta', 'sh', '-c', cmd)).stdout
+    throw new Error(`${String(err)}\nnslookup: ${await sh('nslookup alpha')}\nneigh: ${await sh('ip neigh')}\nfdb h1: ${ip('netns', 'exec', names[0], 'bridge', 'fdb', 'show', 'dev', vxlan)}\nfdb h2: ${ip('netns', 'exec', names[1], 'bridge', 'fdb', 'show', 'dev', vxlan)}\nalpha: ${(await d1.cli('top', 'alpha')).stdout}`)
+  })
+  // A container removed meanwhile goes at once; its endpoint and address leave the store once it is back.
+  const networkId = (await d2.client.networks.inspect('ov')).Id
+  const gammaAddressKey = `/cais/v1/overlay/ipam/${networkId}/${await addressOn(d2, 'gamma', 'ov')}`
+  const gammaEndpointKey = `/cais/v1/overlay/endpoints/${networkId}/${(await d2.client.containers.inspect('gamma')).Id}`
+  await ok(d2, 'rm', '-f', 'gamma')
 
   await Promise.all([etcd.members[1]!.start(), etcd.members[2]!.start()])
+  await waitFor('the removed container\'s address and endpoint released', async () => {
+    const keys = await etcd.keys('/cais/v1/overlay/').catch(() => [gammaAddressKey])
+    return keys.includes(gammaAddressKey) || keys.includes(gammaEndpointKey) ? undefined : true
+  }, 30_000)
   // (The refused create may still land once the majority is back: a write the client gave up on is not undone.)
   let last = ''
   await waitFor('overlay changes again', async () => {
@@ -160,7 +173,7 @@ test('overlay with a three-member etcd: one member lost changes nothing; a major
   await d1.cli('rm', '-f', 'delta')
   await ok(d1, 'run', '-d', '--name', 'delta', '--network', 'ov', BUSYBOX, 'sleep', '300')
   assert.ok(await waitFor('alpha again', async () => ((await get('alpha')).includes('alpha-page') ? true : undefined), 30_000))
-  for (const [d, names_] of [[d1, ['alpha', 'delta']], [d2, ['beta', 'gamma']]] as const) await ok(d, 'rm', '-f', ...names_)
+  for (const [d, names_] of [[d1, ['alpha', 'delta']], [d2, ['beta']]] as const) await ok(d, 'rm', '-f', ...names_)
   await waitFor('the withdrawals', async () => (((await d1.client.networks.inspect('ov')) as unknown as { Peers: unknown[] }).Peers.length === 1 ? true : undefined))
   for (const n of ['ov', 'ov2', 'ov4']) await ok(d1, 'network', 'rm', n)
   await d1.cli('network', 'rm', 'ov3')
