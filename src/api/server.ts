@@ -110,7 +110,7 @@ export class ApiServer {
     // Over a unix socket the audit names the process and user at the other end. They can be found only while the
     // client is there, so the call waits for them, a little: once per connection, bounded.
     const unixPeer = peer.startsWith('unix:') ? unixPeerOf(req.socket) : undefined
-    if (unixPeer) await Promise.race([unixPeer, new Promise((r) => setTimeout(r, PEER_LOOKUP_WAIT_MS))])
+    if (unixPeer) await settledWithin(unixPeer, PEER_LOOKUP_WAIT_MS)
     let pattern = 'unmatched'
     try {
       if (m && compareVersions(version, apiVersion) > 0) {
@@ -175,9 +175,16 @@ export class ApiServer {
   }
 }
 
-/** Who is on the other end: the client certificate's subject over mutual TLS, else the socket it came in on. */
 const PEER_LOOKUP_WAIT_MS = 250
 
+/** Waits for `promise` to settle, or `ms` at most (its timer cleared either way). */
+async function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([promise, new Promise((r) => (timer = setTimeout(r, ms)))])
+  clearTimeout(timer)
+}
+
+/** Who is on the other end: the client certificate's subject over mutual TLS, else the socket it came in on. */
 export function peerOf(req: IncomingMessage): string {
   const socket = req.socket as Partial<TLSSocket> & { server?: { address?: () => unknown } }
   if (typeof socket.getPeerCertificate === 'function' && socket.authorized) {
