@@ -108,9 +108,10 @@ export class ApiServer {
     const mutating = req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS'
     const peer = mutating ? peerOf(req) : ''
     // Over a unix socket the audit names the process and user at the other end. They can be found only while the
-    // client is there, so the call waits for them, a little: once per connection, bounded.
+    // client is there, so the call waits for them, a little: once per connection, bounded. A hijacked connection
+    // stays open, and its bytes must not wait for a reader: it goes on at once.
     const unixPeer = peer.startsWith('unix:') ? unixPeerOf(req.socket) : undefined
-    if (unixPeer) await settledWithin(unixPeer, PEER_LOOKUP_WAIT_MS)
+    if (unixPeer && res) await settledWithin(unixPeer, PEER_LOOKUP_WAIT_MS)
     let pattern = 'unmatched'
     try {
       if (m && compareVersions(version, apiVersion) > 0) {
