@@ -161,11 +161,14 @@ const exec: Channel = async (ws, url, { client, audit }) => {
   const cmd = q.getAll('cmd').length > 0 ? q.getAll('cmd') : ['sh']
   const cols = Number(q.get('cols')) || 80
   const rows = Number(q.get('rows')) || 24
+  // The page may type as soon as its socket opens: what comes before the exec runs is held, then sent in order.
+  const early: Array<{ bytes: Buffer; binary: boolean }> = []
+  let take = (bytes: Buffer, binary: boolean): void => void early.push({ bytes, binary })
+  ws.on('message', (data, binary) => take(Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data), binary))
   const { Id } = await client.execs.create(container, { Cmd: cmd, Tty: true, AttachStdin: true, AttachStdout: true, AttachStderr: true, ConsoleSize: [rows, cols] })
   audit(`exec ${container} ${cmd.join(' ')}`)
   const { output, socket } = await client.execs.start(Id, { tty: true, consoleSize: [rows, cols] })
-  ws.on('message', (data, binary) => {
-    const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)
+  take = (bytes, binary) => {
     if (binary) {
       socket.write(bytes)
       return
@@ -176,8 +179,10 @@ const exec: Channel = async (ws, url, { client, audit }) => {
     } catch {
       // not a control message: ignored
     }
-  })
+  }
+  for (const m of early.splice(0)) take(m.bytes, m.binary)
   ws.once('close', () => socket.destroy())
+  if (ws.readyState !== ws.OPEN) socket.destroy() // the page left while the exec was being made
   try {
     for await (const c of output) await sendPaced(ws, c.data)
   } catch {
