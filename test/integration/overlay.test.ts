@@ -148,7 +148,7 @@ test('overlay with a three-member etcd: one member lost changes nothing; a major
   await waitFor('running containers talking across hosts, by name, without a majority', async () => ((await get('alpha')).includes('alpha-page') ? true : undefined), 30_000).catch(async (err: unknown) => {
     const vxlan = `vx-${(await d1.client.networks.inspect('ov')).Id.slice(0, 10)}`
     const sh = async (cmd: string): Promise<string> => (await d2.cli('exec', 'beta', 'sh', '-c', cmd)).stdout
-    throw new Error(`${String(err)}\nnslookup: ${await sh('nslookup alpha')}\nneigh: ${await sh('ip neigh')}\nfdb h1: ${ip('netns', 'exec', names[0], 'bridge', 'fdb', 'show', 'dev', vxlan)}\nfdb h2: ${ip('netns', 'exec', names[1], 'bridge', 'fdb', 'show', 'dev', vxlan)}\nalpha: ${(await d1.cli('top', 'alpha')).stdout}`)
+    throw new Error(`${String(err)}\nnslookup: ${await sh('nslookup alpha')}\nneigh: ${await sh('ip neigh')}\nfdb h1: ${ip('netns', 'exec', names[0], 'bridge', 'fdb', 'show', 'dev', vxlan)}\nfdb h2: ${ip('netns', 'exec', names[1], 'bridge', 'fdb', 'show', 'dev', vxlan)}\nalpha: ${(await d1.cli('top', 'alpha')).stdout}\nfilter h1: ${ip('netns', 'exec', names[0], 'iptables-save', '-t', 'filter')}\nnat h1: ${ip('netns', 'exec', names[0], 'iptables-save', '-t', 'nat')}`)
   })
   // A container removed meanwhile goes at once; its endpoint and address leave the store once it is back.
   const networkId = (await d2.client.networks.inspect('ov')).Id

@@ -1,7 +1,8 @@
 // The crash torture's workload: workers, each driving objects of its own through the API, and the model of what the
 // daemon acknowledged about each. An object is `present` once its creation was answered with success, `absent`
 // once its removal was, and `unknown` while a call about it was cut by a kill: then either outcome is allowed,
-// and the check after the restart learns which one it was.
+// and the check after the restart learns which one it was. Besides their own objects, the workers race one another
+// on a few shared ones, where no model is kept: any answer but a server error will do, and the host checks judge.
 import { Readable } from 'node:stream'
 import { pack } from 'tar-stream'
 import { ApiError } from '../../src/client/http.ts'
