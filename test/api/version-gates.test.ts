@@ -184,7 +184,7 @@ test('inspect, update, stats, images and info: aliases with the short ID before 
   assert.deepEqual(await aliasesAt('1.44'), ['web', id.slice(0, 12), 'gatehost'])
   assert.deepEqual(await aliasesAt('1.45'), ['web'])
 
-  const pidsMax = async (): Promise<string> => (await d.cli('exec', id, 'cat', '/sys/fs/cgroup/pids/pids.max')).stdout.trim()
+  const pidsMax = async (): Promise<string> => (await d.cli('exec', id, 'sh', '-c', 'cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max')).stdout.trim()
   assert.equal(await pidsMax(), '50')
   const update = async (version: string, limit: number): Promise<void> => {
     const r = await raw(d.socket, 'POST', `/v${version}/containers/${id}/update`, JSON.stringify({ PidsLimit: limit }), json)
