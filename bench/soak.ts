@@ -60,9 +60,12 @@ try {
     for await (const _ of await client.containers.stats(resident, { stream: true, signal: abort.signal })) void _
   })().catch(() => {})
 
+  // Samples are read between two rounds of churn: one read during a round counts that round's sockets and pipes.
+  let churning = false
   const churn = async (): Promise<void> => {
     while (Date.now() < deadline) {
       const t0 = Date.now()
+      churning = true
       try {
         const { Id } = await client.containers.create({ Image: image, Cmd: ['true'], HostConfig: { NetworkMode: 'none' } })
         await client.containers.start(Id)
@@ -73,12 +76,14 @@ try {
       } catch (err) {
         errors.push((err as Error).message)
       }
+      churning = false
       await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (Date.now() - t0))))
     }
   }
   const sampling = async (): Promise<void> => {
     while (Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, sampleSeconds * 1000))
+      while (churning && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
       const none: Record<string, number> = {}
       const gauges = await engineGauges().catch(() => none)
       const { nodejs_heap_size_used_bytes: heap = 0, engine_daemon_events_subscribers_total: subscribers = 0, ...active } = gauges
