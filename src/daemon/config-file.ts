@@ -42,6 +42,7 @@ const keys: Record<string, { flag: string; kind: Kind }> = {
   'overlay-peers': { flag: '--overlay-peer', kind: 'list' },
   'dashboard-listen': { flag: '--dashboard-listen', kind: 'string' },
   'metrics-addr': { flag: '--metrics-addr', kind: 'string' },
+  'audit-peers': { flag: '--audit-peers', kind: 'bool' },
   'cluster-store': { flag: '--cluster-store', kind: 'string' },
   'cluster-advertise': { flag: '--cluster-advertise', kind: 'string' },
   'cluster-store-opts': { flag: '--cluster-store-opt', kind: 'map' },

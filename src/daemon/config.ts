@@ -63,6 +63,8 @@ export interface DaemonConfig {
   dashboardPasswordFile: string | undefined
   /** Serve Prometheus metrics at `HOST:PORT`/metrics (`--metrics-addr`). */
   metricsAddr: string | undefined
+  /** Name the user and process behind each unix-socket client in the audit (`--audit-peers`): one `ss` per connection. */
+  auditPeers: boolean
   /** The cluster store (`--cluster-store etcd://…`), this node's address in it and Docker's store options. */
   cluster: ClusterOptions | undefined
   /** `key=value` labels of this daemon (`--label`), shown by `info`. */
@@ -136,6 +138,7 @@ Options:
       --default-runtime string     Default OCI runtime for containers (default "crun")
       --seccomp-profile string     Path to a seccomp profile for containers without their own, or "unconfined" (default "builtin")
       --metrics-addr string        Serve Prometheus metrics at HOST:PORT/metrics, e.g. 127.0.0.1:9323 (no authentication)
+      --audit-peers                Name the user and process behind each unix socket client in the audit log
   -h, --help                       Print usage
 `
 
@@ -172,6 +175,7 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
     dashboardListen: undefined,
     dashboardPasswordFile: undefined,
     metricsAddr: undefined,
+    auditPeers: false,
     cluster: undefined,
     labels: [],
     runtimes: {},
@@ -247,6 +251,9 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
         c.logLevel = l as Level
         break
       }
+      case '--audit-peers':
+        c.auditPeers = value === undefined || value === 'true'
+        break
       case '-D':
       case '--debug':
         if (value === undefined || value === 'true') c.logLevel = 'debug'

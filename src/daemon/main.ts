@@ -267,9 +267,12 @@ async function main(): Promise<number> {
     ? new (await import('../metrics/engine-metrics.ts')).EngineMetrics({ daemonId: daemonId.trim(), version: engineVersion, containerCounts: () => containers.counts(), imageCount: () => images.count, events })
     : undefined
   if (metrics) distribution.transferred = (direction, bytes) => metrics.transferred(direction, bytes)
-  const api = new ApiServer(routes, log, (r) => {
-    metrics?.observeRequest(r)
-    if (isBurstRoute(r.route)) collectAfterBurst()
+  const api = new ApiServer(routes, log, {
+    observe: (r) => {
+      metrics?.observeRequest(r)
+      if (isBurstRoute(r.route)) collectAfterBurst()
+    },
+    auditPeers: config.auditPeers,
   })
 
   const shutdownSettings = { timeoutSeconds: config.shutdownTimeout }

@@ -85,8 +85,8 @@ test('caisd refuses TCP without TLS off loopback unless the flag that says what 
   }
 })
 
-test('the audit names who called over the unix socket: the user and process at the other end', async (t) => {
-  const d = await startDaemon(t, { importBusybox: false })
+test('--audit-peers: the audit names who called over the unix socket, the user and process at the other end', async (t) => {
+  const d = await startDaemon(t, { importBusybox: false, args: ['--audit-peers'] })
   const created = await d.docker('volume', 'create', 'audited-root')
   assert.equal(created.code, 0, created.stderr)
   const socket = d.socket.replaceAll('/', '\\/').replaceAll('.', '\\.')
