@@ -1,6 +1,7 @@
 import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES, createServer } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { TLSSocket } from 'node:tls'
+import { withDeadline } from '../lib/deadline.ts'
 import { CaisError, messageOf } from '../lib/errors.ts'
 import type { Logger } from '../lib/log.ts'
 import { unixPeerOf } from '../lib/unix-peer.ts'
@@ -116,7 +117,7 @@ export class ApiServer {
     // client is there, so the call waits for them, a little: once per connection, bounded. A hijacked connection
     // stays open, and its bytes must not wait for a reader: it goes on at once.
     const unixPeer = this.#auditPeers && peer.startsWith('unix:') ? unixPeerOf(req.socket) : undefined
-    if (unixPeer && res) await settledWithin(unixPeer, PEER_LOOKUP_WAIT_MS)
+    if (unixPeer && res) await withDeadline(unixPeer, PEER_LOOKUP_WAIT_MS, 'peer lookup').catch(() => undefined)
     let pattern = 'unmatched'
     try {
       if (m && compareVersions(version, apiVersion) > 0) {
@@ -182,13 +183,6 @@ export class ApiServer {
 }
 
 const PEER_LOOKUP_WAIT_MS = 250
-
-/** Waits for `promise` to settle, or `ms` at most (its timer cleared either way). */
-async function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined
-  await Promise.race([promise, new Promise((r) => (timer = setTimeout(r, ms)))])
-  clearTimeout(timer)
-}
 
 /** Who is on the other end: the client certificate's subject over mutual TLS, else the socket it came in on. */
 export function peerOf(req: IncomingMessage): string {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { Etcd3, EtcdLeaseInvalidError, type Lease } from 'etcd3'
 import { CaisError, messageOf } from '../lib/errors.ts'
+import { withDeadline } from '../lib/deadline.ts'
 import type { Logger } from '../lib/log.ts'
 import type { ClusterOptions } from './options.ts'
 
@@ -197,13 +198,4 @@ export class ClusterMembership {
     await withDeadline(this.#loop ?? Promise.resolve(), CALL_TIMEOUT_MS, 'leaving').catch(() => {})
     this.#client.close()
   }
-}
-
-/** `promise`, or an error once `ms` have passed without it settling. */
-function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)
-  })
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer))
 }

@@ -88,10 +88,6 @@ export interface TestDaemon {
  * `logLevel: false` leaves the log level to the daemon's config file (the tests give `--log-level debug` otherwise).
  * `env` is added to caisd's environment.
  */
-/**
- * What a helper needs of its caller: a name, and somewhere to leave its clean-up. A node:test TestContext is one;
- * a script (the torture run) makes its own.
- */
 /** Resolves once the process has exited (at once if it already has: a process killed by a signal has no exit code). */
 export const waitExit = (c: ChildProcess): Promise<void> => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', () => r())))
 
@@ -103,6 +99,10 @@ export async function killAndWait(c: ChildProcess | undefined): Promise<void> {
   await exited
 }
 
+/**
+ * What a helper needs of its caller: a name, and somewhere to leave its clean-up. A node:test TestContext is one;
+ * a script (the torture run) makes its own.
+ */
 export interface Scope {
   name: string
   after(fn: () => unknown): void
