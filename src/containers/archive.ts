@@ -2,6 +2,7 @@ import { lstat, readlink, stat } from 'node:fs/promises'
 import { join, posix } from 'node:path'
 import type { Readable } from 'node:stream'
 import { CaisError, invalid, isErrno, notFound } from '../lib/errors.ts'
+import { resolveScoped } from '../lib/scoped-path.ts'
 import { extractTar, packDirectory, packPath } from '../lib/tar.ts'
 import type { VolumeService } from '../volumes/service.ts'
 import type { MountPoint } from './mounts.ts'
@@ -26,42 +27,14 @@ export interface ContainerFs {
   volumes: VolumeService
 }
 
-const maxLinks = 40
-
 /**
- * Resolves a container path to a host path without ever leaving the container's filesystem: `..` stops at its
- * root, and symlinks — absolute or relative — are followed inside it, as the kernel would inside the container.
- * The last component is followed only with `followLast` (`docker cp` copies a symlink itself, not its target).
- * Returns the host path and the clean container path it stands for.
+ * Resolves a container path to a host path without ever leaving the container's filesystem (resolveScoped), its
+ * mounts included. Returns the host path and the clean container path it stands for.
  */
 export async function resolveInContainer(fs: ContainerFs, path: string, followLast: boolean): Promise<{ host: string; container: string }> {
   if (!path.startsWith('/')) throw invalid(`Could not find the file ${path} in container: the path must be absolute`)
-  const resolved: string[] = []
-  const pending = path.split('/').filter((p) => p !== '' && p !== '.')
-  let links = 0
-  while (pending.length > 0) {
-    const part = pending.shift()!
-    if (part === '..') {
-      resolved.pop()
-      continue
-    }
-    const candidate = [...resolved, part]
-    const isLast = pending.length === 0
-    if (!isLast || followLast) {
-      const host = hostPath(fs, `/${candidate.join('/')}`)
-      const st = await lstat(host).catch(() => undefined)
-      if (st?.isSymbolicLink()) {
-        if (++links > maxLinks) throw invalid(`too many levels of symbolic links: ${path}`)
-        const target = await readlink(host)
-        if (target.startsWith('/')) resolved.length = 0
-        pending.unshift(...target.split('/').filter((p) => p !== '' && p !== '.'))
-        continue
-      }
-    }
-    resolved.push(part)
-  }
-  const container = `/${resolved.join('/')}`
-  return { host: hostPath(fs, container), container }
+  const { host, inside } = await resolveScoped(path, (clean) => hostPath(fs, clean), followLast)
+  return { host, container: inside }
 }
 
 /** The host path of a clean container path: under the deepest mount that holds it, else under the root. */

@@ -1,6 +1,8 @@
-import { readFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { invalid } from '../lib/errors.ts'
+import { readScopedText } from '../lib/scoped-path.ts'
+
+/** Far above any real passwd or group file; a bigger one is refused rather than read into the daemon. */
+const maxAccountFileBytes = 16 * 1024 * 1024
 
 export interface ResolvedUser {
   uid: number
@@ -9,10 +11,13 @@ export interface ResolvedUser {
   home: string
 }
 
-/** Resolves `user[:group]` (names or numbers) against the container's /etc/passwd and /etc/group. */
+/**
+ * Resolves `user[:group]` (names or numbers) against the container's /etc/passwd and /etc/group, read inside its
+ * root: a symlink there (`/etc/passwd -> /etc/shadow`) points into the container, never at the host's files.
+ */
 export async function resolveUser(rootfs: string, spec: string, groupAdd: readonly string[] = []): Promise<ResolvedUser> {
-  const read = (file: string): Promise<string[][]> => readFile(join(rootfs, file), 'utf8').then(parseColonFile, () => [])
-  const [passwd, groups] = await Promise.all([read('etc/passwd'), read('etc/group')])
+  const read = async (file: string): Promise<string[][]> => parseColonFile((await readScopedText(rootfs, file, maxAccountFileBytes)) ?? '')
+  const [passwd, groups] = await Promise.all([read('/etc/passwd'), read('/etc/group')])
   const [userPart = '', groupPart] = spec === '' ? ['0'] : spec.split(':')
   let uid: number
   let gid = 0
