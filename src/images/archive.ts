@@ -8,7 +8,7 @@ import { type Digest, DigestingStream, hexOf } from '../content/digest.ts'
 import type { ContentStore } from '../content/store.ts'
 import { CaisError, invalid, isStorageError } from '../lib/errors.ts'
 import type { LayerStore } from '../snapshots/layers.ts'
-import { cleanEntryName } from '../lib/tar.ts'
+import { cleanEntryName, maybeDecompress } from '../lib/tar.ts'
 import { hostArchitecture } from './import.ts'
 import { type Reference, familiarString, formatReference, parseReference, withDefaultTag } from './reference.ts'
 import type { ImageService, NewLayer } from './service.ts'
@@ -19,6 +19,11 @@ interface Deps {
   layers: LayerStore
   images: ImageService
 }
+
+/** Manifests, indexes and configs are read whole: none comes near this, a bigger one is refused (OCI's limit is 4 MiB). */
+const maxDocumentBytes = 8 * 1024 * 1024
+/** A docker-archive has a few entries per image; an archive of endless empty entries must not fill the daemon's memory. */
+const maxEntries = 100_000
 
 interface StagedFile {
   path: string
@@ -43,12 +48,13 @@ export async function loadArchive(body: Readable, deps: Deps): Promise<Array<{ l
   await mkdir(stage, { recursive: true })
   const lease = deps.images.lease()
   try {
-    const files = await stageTar(body, stage)
+    // Compressed as `docker save | gzip` makes it, or bzip2 or xz, as Docker's load takes it too.
+    const files = await stageTar(maybeDecompress(body), stage)
     const images = await readArchiveIndex(files)
     if (images.length === 0) throw invalid('invalid archive: no image found (missing manifest.json or index.json)')
     const lines: Array<{ line: string; id: Digest }> = []
     for (const img of images) {
-      const config = JSON.parse(await readFile(img.config.path, 'utf8')) as ImageConfig
+      const config = await readDocument<ImageConfig>(img.config, 'image config')
       if (config.rootfs?.type !== 'layers' || !Array.isArray(config.rootfs.diff_ids)) throw invalid('invalid image config: rootfs.diff_ids missing')
       if (config.rootfs.diff_ids.length !== img.layers.length) {
         throw invalid(`invalid archive: config lists ${config.rootfs.diff_ids.length} layers, manifest ${img.layers.length}`)
@@ -90,8 +96,10 @@ async function stageTar(body: Readable, stage: string): Promise<Map<string, Stag
   const files = new Map<string, StagedFile>()
   const links = new Map<string, string>()
   const extract = tar.extract()
+  let entries = 0
   extract.on('entry', (header, stream, next) => {
     const handle = async (): Promise<void> => {
+      if (++entries > maxEntries) throw invalid(`invalid archive: more than ${maxEntries} entries`)
       const name = cleanEntryName(header.name)
       if (header.type === 'symlink' || header.type === 'link') {
         const target = header.type === 'symlink' ? posix.join(posix.dirname(name), header.linkname ?? '') : header.linkname ?? ''
@@ -127,7 +135,7 @@ async function readArchiveIndex(files: Map<string, StagedFile>): Promise<Archive
   }
   const manifestJson = files.get('manifest.json')
   if (manifestJson) {
-    const entries = JSON.parse(await readFile(manifestJson.path, 'utf8')) as Array<{ Config: string; RepoTags?: string[] | null; Layers: string[] }>
+    const entries = await readDocument<Array<{ Config: string; RepoTags?: string[] | null; Layers: string[] }>>(manifestJson, 'manifest.json')
     if (!Array.isArray(entries)) throw invalid('invalid archive: manifest.json is not a list')
     return entries.map((e) => ({
       config: need(e.Config),
@@ -144,7 +152,7 @@ async function readArchiveIndex(files: Map<string, StagedFile>): Promise<Archive
       const refs = [...refsFromParent]
       const name = d.annotations?.['io.containerd.image.name']
       if (name) refs.push(withDefaultTag(parseReference(name)))
-      const doc = JSON.parse(await readFile(blob(d).path, 'utf8')) as { manifests?: Descriptor[] } & Partial<Manifest>
+      const doc = await readDocument<{ manifests?: Descriptor[] } & Partial<Manifest>>(blob(d), d.digest)
       if (d.mediaType === mediaTypes.ociIndex || d.mediaType === mediaTypes.dockerManifestList || doc.manifests) {
         const wanted = (doc.manifests ?? []).filter((m) => !m.platform || (m.platform.os === 'linux' && m.platform.architecture === hostArchitecture()))
         await walk(wanted.slice(0, 1), refs)
@@ -153,9 +161,14 @@ async function readArchiveIndex(files: Map<string, StagedFile>): Promise<Archive
       }
     }
   }
-  const index = JSON.parse(await readFile(indexJson.path, 'utf8')) as { manifests?: Descriptor[] }
+  const index = await readDocument<{ manifests?: Descriptor[] }>(indexJson, 'index.json')
   await walk(index.manifests ?? [], [])
   return out
+}
+
+async function readDocument<T>(file: StagedFile, what: string): Promise<T> {
+  if (file.size > maxDocumentBytes) throw invalid(`invalid archive: ${what} is ${file.size} bytes, more than the ${maxDocumentBytes} allowed`)
+  return JSON.parse(await readFile(file.path, 'utf8')) as T
 }
 
 async function isGzip(path: string): Promise<boolean> {

@@ -4,8 +4,11 @@ import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { test } from 'node:test'
+import { createGzip, gzipSync } from 'node:zlib'
+import tar from 'tar-stream'
 import { BUSYBOX, busyboxTar, startDaemon, uniqueName } from '../helpers/daemon.ts'
 import { makeDockerArchive, makeTar } from '../helpers/archive.ts'
+import { raw } from '../helpers/raw.ts'
 
 async function baseLayer(): Promise<Buffer> {
   // the busybox rootfs, so the image can run a shell
@@ -112,4 +115,38 @@ test('a layer tar cannot write outside its directory', async (t) => {
   assert.deepEqual(readdirSync('/tmp').filter((n) => n === 'escaped-by-cais-test'), [])
   const dotdot = await makeTar([{ name: '../../escaped-by-cais-test', content: 'x' }])
   await assert.rejects(d.client.images.import(Readable.from([dotdot])), /leaves the archive/)
+})
+
+test('load takes an archive compressed as `docker save | gzip` makes it; a bomb in one (a huge manifest, endless entries) is refused, nothing kept, the daemon up', async (t) => {
+  const d = await startDaemon(t, { importBusybox: false })
+  const load = (body: Buffer): ReturnType<typeof raw> => raw(d.socket, 'POST', '/images/load?quiet=1', body, { 'Content-Type': 'application/x-tar' })
+  const { archive, imageId } = await makeDockerArchive([await makeTar([{ name: 'hello', content: 'hi' }])], { tag: 'zipped:1' })
+  const zipped = await load(gzipSync(archive))
+  assert.equal(zipped.status, 200, zipped.body)
+  assert.match(zipped.body, /Loaded image: zipped:1/)
+  assert.equal((await d.client.images.inspect('zipped:1')).Id, imageId)
+
+  // 9 MiB of manifest.json in a few kilobytes: read whole, it would be the daemon's memory the archive fills.
+  const huge = gzipSync(await makeTar([{ name: 'manifest.json', content: `[${' '.repeat(9 * 1024 * 1024)}]` }]))
+  assert.ok(huge.length < 64 * 1024)
+  // As Docker's, the answer has begun before the archive is read: its error comes in the stream.
+  const refused = await load(huge)
+  assert.equal(refused.status, 200)
+  assert.match(refused.body, /"errorDetail":\{"message":"invalid archive: manifest\.json/)
+  assert.match(refused.body, /invalid archive: manifest\.json is 9437186 bytes, more than the 8388608 allowed/)
+
+  // More entries than any image archive has (each an empty file, 512 bytes of header).
+  const pack = tar.pack()
+  const zipping = pack.pipe(createGzip())
+  const chunks: Buffer[] = []
+  zipping.on('data', (c: Buffer) => chunks.push(c))
+  const done = new Promise((resolve) => zipping.on('end', resolve))
+  for (let i = 0; i <= 100_000; i++) pack.entry({ name: `f${i}`, size: 0 }, '')
+  pack.finalize()
+  await done
+  const endless = await load(Buffer.concat(chunks))
+  assert.match(endless.body, /invalid archive: more than 100000 entries/)
+
+  assert.deepEqual(readdirSync(join(d.root, 'content', 'ingest')), [], 'nothing staged is left')
+  assert.deepEqual((await d.client.images.list()).map((i) => i.RepoTags), [['zipped:1']])
 })
