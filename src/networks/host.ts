@@ -23,17 +23,22 @@ export async function linkExists(name: string): Promise<boolean> {
 /** Creates the bridge with its gateway address (idempotent) and brings it up. */
 export async function ensureBridge(name: string, gatewayCidr: string, mtu?: number, gateway6Cidr?: string): Promise<void> {
   if (!(await linkExists(name))) await ipBatch([`link add name ${name}${mtu ? ` mtu ${mtu}` : ''} type bridge`])
-  const link = await run('ip', ['-o', 'link', 'show', 'dev', name])
   const addrs = await run('ip', ['-o', 'addr', 'show', 'dev', name])
   const lines = addrs.includes(` ${gatewayCidr} `) ? [] : [`addr add ${gatewayCidr} dev ${name}`]
   // nodad: usable at once, rather than "tentative" for the second duplicate address detection takes.
   if (gateway6Cidr && !addrs.includes(` ${gateway6Cidr} `)) lines.push(`addr add ${gateway6Cidr} dev ${name} nodad`)
-  // A bridge whose MAC address was never set takes the lowest of its ports' and changes as containers come and
-  // go; the others' ARP entries for the gateway (their DNS server too) then point nowhere for seconds. Set, even
-  // to what it is now, it stays, as Docker's bridges keep theirs.
-  const mac = /link\/ether ([0-9a-f:]{17})/.exec(link)?.[1]
-  if (mac) lines.push(`link set ${name} address ${mac}`)
-  await ipBatch([...lines, `link set ${name} up`])
+  await ipBatch([...lines, ...(await pinBridgeAddress(name)), `link set ${name} up`])
+}
+
+/**
+ * A bridge whose MAC address was never set takes the lowest of its ports' and changes as containers come and go;
+ * the containers' ARP entries for its address (their gateway and DNS server) then point at a port's MAC, whose
+ * frames the bridge takes but does not accept, until the entry is probed again, up to a minute later. Set, even to
+ * what it is now, it stays, as Docker's bridges keep theirs. Returns the `ip` line that sets it.
+ */
+async function pinBridgeAddress(name: string): Promise<string[]> {
+  const mac = /link\/ether ([0-9a-f:]{17})/.exec(await run('ip', ['-o', 'link', 'show', 'dev', name]))?.[1]
+  return mac ? [`link set ${name} address ${mac}`] : []
 }
 
 export async function removeLink(name: string): Promise<void> {
@@ -136,7 +141,7 @@ export async function ensureOverlay(bridge: string, vxlan: string, vni: number, 
   if (!(await linkExists(vxlan))) {
     await ipBatch([`link add name ${vxlan} mtu ${mtu} type vxlan id ${vni} dstport 4789 local ${local}`, `link set ${vxlan} master ${bridge}`])
   }
-  await ipBatch([`link set ${vxlan} up`, `link set ${bridge} up`])
+  await ipBatch([...(await pinBridgeAddress(bridge)), `link set ${vxlan} up`, `link set ${bridge} up`])
   // Only added here: at a daemon's start the peers are not known yet, and the tunnels must not drop meanwhile.
   for (const peer of peers) await execFile('bridge', ['fdb', 'append', '00:00:00:00:00:00', 'dev', vxlan, 'dst', peer])
 }

@@ -58,6 +58,9 @@ test('overlay on the cluster store: containers on three hosts reach each other b
   const peers = (await d1!.client.networks.inspect('ov')) as unknown as { Peers: Array<{ IP: string }> }
   assert.deepEqual(peers.Peers.map((p) => p.IP).sort(), [...addrs].sort())
   const vxlan = `vx-${id.slice(0, 10)}`
+  // Each bridge's MAC address is set once, so it does not follow its ports' as containers join: the containers'
+  // ARP entries for it (the node address their DNS server listens on) would go stale for up to a minute.
+  for (const h of names) assert.equal(ip('netns', 'exec', h, 'cat', `/sys/class/net/ov-${id.slice(0, 10)}/addr_assign_type`).trim(), '3', `the bridge's address is set on ${h}`)
   const fdb = (i: number): string => ip('netns', 'exec', names[i]!, 'bridge', 'fdb', 'show', 'dev', vxlan)
   for (const other of [1, 2]) assert.match(fdb(0), new RegExp(`^00:00:00:00:00:00 dst ${addrs[other]!.replaceAll('.', '\\.')} `, 'm'), `a tunnel to node ${other + 1}`)
 
