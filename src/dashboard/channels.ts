@@ -195,6 +195,24 @@ const exec: Channel = async (ws, url, { client, audit }) => {
   }
 }
 
+/**
+ * A pull or a push: the engine's progress messages as they come, one JSON message each (`id`, `status`,
+ * `progressDetail` per layer, as `docker pull` draws them); an error the engine puts in the stream ends it with 1011.
+ * Leaving the page does not stop the transfer, as a `docker pull` interrupted by Ctrl-C does not on the engine.
+ */
+const transfer = (kind: 'pull' | 'push'): Channel => async (ws, url, { client, audit }) => {
+  const image = url.searchParams.get('image') ?? ''
+  if (!image) throw new Error('an image reference is required')
+  audit(`${kind} ${image}`)
+  const messages = kind === 'pull' ? await client.images.pull(image) : await client.images.push(image)
+  for await (const m of messages) {
+    const error = (m as { errorDetail?: { message?: string }; error?: string }).errorDetail?.message ?? (m as { error?: string }).error
+    if (error) throw new Error(error)
+    await sendPaced(ws, JSON.stringify(m))
+  }
+  if (ws.readyState === ws.OPEN) ws.close(1000, 'done')
+}
+
 /** Alerts as they fire. */
 const alerts: Channel = async (ws, _url, { alerts }) => {
   const send = (a: Alert): void => {
@@ -211,6 +229,8 @@ export const channels: Record<string, { channel: Channel; mutating: boolean }> =
   '/ws/stats': { channel: stats, mutating: false },
   '/ws/exec': { channel: exec, mutating: true },
   '/ws/alerts': { channel: alerts, mutating: false },
+  '/ws/pull': { channel: transfer('pull'), mutating: true },
+  '/ws/push': { channel: transfer('push'), mutating: true },
 }
 
 export { fail as failChannel }

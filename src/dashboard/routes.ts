@@ -87,6 +87,11 @@ export function dashboardRoutes(client: EngineClient, engine: { name: string }, 
       await client.images.tag(id(ctx), body.repo, body.tag)
       sendJson(ctx.res, 200, {})
     }),
+    // Dangling images only, or (`all=1`) every image no container uses, as `docker image prune [-a]`.
+    change('POST', /^\/api\/images\/prune$/, async (ctx) => {
+      const all = ctx.url.searchParams.get('all') === '1'
+      sendJson(ctx.res, 200, await client.images.prune({ filters: { dangling: [all ? 'false' : 'true'] } }))
+    }),
     get(/^\/api\/images\/([^/]+)\/layers$/, async (ctx) => {
       const { index, analysis } = await analysed(id(ctx))
       sendJson(ctx.res, 200, {

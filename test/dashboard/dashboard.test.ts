@@ -6,6 +6,7 @@ import { test } from 'node:test'
 import WebSocket from 'ws'
 import { makeDockerArchive, makeTar } from '../helpers/archive.ts'
 import { BUSYBOX, caisBin, caisdBin, runCommand, startDaemon } from '../helpers/daemon.ts'
+import { startRegistry } from '../helpers/registry.ts'
 import { chromiumPath, http, openBrowser, signIn, startDashboardCli } from './helpers.ts'
 
 /** The little of the DOM the page predicates below use (they run in the browser; this file has no DOM types). */
@@ -235,4 +236,61 @@ test('in Chromium: live containers, stop from the UI, logs filtered, a terminal,
   await page.waitForSelector('.json-node')
   await shot('inspect')
   assert.deepEqual(problems, [])
+})
+
+test('in Chromium: push and pull with each layer\'s progress, an engine error shown, prune of dangling images', { skip: chromiumPath ? false : 'chromium is not installed' }, async (t) => {
+  const d = await startDaemon(t)
+  const registry = await startRegistry(t)
+  // An image with a layer of its own (2 MB of random bytes), tagged for the test's registry.
+  const maker = await d.cli('run', '--name', 'maker', '--network', 'none', BUSYBOX, 'sh', '-c', 'head -c 2000000 /dev/urandom > /blob')
+  assert.equal(maker.code, 0, maker.stderr)
+  const ref = `${registry.address}/dash/big:1`
+  assert.equal((await d.cli('commit', 'maker', ref)).code, 0)
+  assert.equal((await d.cli('rm', 'maker')).code, 0)
+
+  const dash = await startDashboardCli(t, d)
+  const { page, problems, shot } = await openBrowser(t, dash.url)
+  await page.goto(`${dash.origin}/#/images`)
+  await page.click(`button[data-push="${ref}"]`)
+  const pushed = `[data-testid=transfer][data-kind=push][data-image="${ref}"]`
+  await page.waitForSelector(`${pushed}[data-state=done]`, { timeout: 60_000 })
+  const statuses = async (rows: string): Promise<Array<string | null>> => Promise.all((await page.locator(`${rows} tr[data-layer]`).all()).map((r) => r.getAttribute('data-status')))
+  const pushStatuses = await statuses(pushed)
+  assert.equal(pushStatuses.length, 2, `a row per layer: ${pushStatuses.join(', ')}`)
+  assert.ok(pushStatuses.every((s) => s === 'Pushed'), pushStatuses.join(', '))
+  await shot('push')
+  assert.match(dash.stderr(), new RegExp(`"action":"push ${ref.replaceAll('.', '\\.')}"`), 'the push is in the audit log')
+
+  // Gone here, pulled back from the UI: its own layer downloads (with a total to show), the base one exists already.
+  assert.equal((await d.cli('rmi', ref)).code, 0)
+  await page.getByLabel('Image to pull').fill(ref)
+  await page.click('form.toolbar button[type=submit]')
+  const pulled = `[data-testid=transfer][data-kind=pull][data-image="${ref}"]`
+  await page.waitForSelector(`${pulled}[data-state=done]`, { timeout: 60_000 })
+  const pullStatuses = (await statuses(pulled)).sort()
+  assert.deepEqual(pullStatuses, ['Already exists', 'Pull complete'])
+  assert.match((await page.locator(`${pulled} tr[data-status="Pull complete"]`).textContent()) ?? '', /\d MB \/ \d/)
+  assert.equal((await d.docker('image', 'inspect', '-f', '{{.Id}}', ref)).code, 0)
+  // The list follows the engine's events: the pulled image shows up without a reload.
+  await page.waitForSelector(`[data-testid=images] td:text("${ref}")`)
+  await shot('pull')
+
+  // What the engine says goes on the page.
+  await page.getByLabel('Image to pull').fill(`${registry.address}/dash/missing:1`)
+  await page.click('form.toolbar button[type=submit]')
+  await page.waitForSelector('[data-testid=transfer][data-kind=pull][data-state=failed] [data-testid=transfer-error]', { timeout: 30_000 })
+  assert.match((await page.textContent('[data-testid=transfer][data-state=failed] [data-testid=transfer-error]')) ?? '', /manifest unknown|not found/)
+
+  // A dangling image (its tag moved to another) goes with Prune dangling; tagged ones stay.
+  assert.equal((await d.cli('tag', BUSYBOX, ref)).code, 0)
+  const dangling = (await d.client.images.list({ filters: { dangling: ['true'] } })).map((i) => i.Id)
+  assert.equal(dangling.length, 1)
+  page.once('dialog', (dialog) => void dialog.accept())
+  await page.click('button[data-action=prune]')
+  await page.waitForSelector('[data-testid=pruned]')
+  // The image and its own layer (the random one): the base layer stays with busybox.
+  assert.match((await page.textContent('[data-testid=pruned]')) ?? '', /^2 deleted, 2\.\d+ MB reclaimed$/)
+  assert.deepEqual((await d.client.images.list({ filters: { dangling: ['true'] } })).length, 0)
+  assert.equal((await d.docker('image', 'inspect', '-f', '{{.Id}}', BUSYBOX)).code, 0)
+  assert.deepEqual(problems.filter((p) => !/status of 404|Failed to load resource/.test(p)), [])
 })
