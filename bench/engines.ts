@@ -214,21 +214,24 @@ export async function recorded(e: Engine, path: string): Promise<Buffer> {
 
 /** Resident memory (kB) of a process and all its descendants, from /proc. */
 export function treeRssKb(rootPid: number): number {
+  return treeRss(rootPid).reduce((sum, p) => sum + p.kb, 0)
+}
+
+/** Each process of a tree with its resident memory (kB): what BENCH_MEMORY_DETAIL=1 prints beside each reading. */
+export function treeRss(rootPid: number): Array<{ pid: number; name: string; kb: number }> {
   const children = processChildren()
-  const rss = (pid: number): number => {
-    try {
-      return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0)
-    } catch {
-      return 0
-    }
-  }
-  let total = 0
+  const out: Array<{ pid: number; name: string; kb: number }> = []
   const walk = (pid: number): void => {
-    total += rss(pid)
+    try {
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+      out.push({ pid, name: /Name:\s+(\S+)/.exec(status)?.[1] ?? '?', kb: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) })
+    } catch {
+      // gone
+    }
     for (const c of children.get(pid) ?? []) walk(c)
   }
   walk(rootPid)
-  return total
+  return out
 }
 
 /** The busybox image both engines import, made from Debian's busybox-static. */

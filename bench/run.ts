@@ -3,7 +3,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { join } from 'node:path'
-import { type Engine, busyboxImage, commandTimeoutMs, docker, failure, image, median, recorded, repo, sh, startCaisd, startDockerd, stop, timeMs, treeRssKb } from './engines.ts'
+import { type Engine, busyboxImage, commandTimeoutMs, docker, failure, image, median, recorded, repo, sh, startCaisd, startDockerd, stop, timeMs, treeRss, treeRssKb } from './engines.ts'
 
 const runs = Number(process.env['BENCH_RUNS'] ?? 20)
 /** How long an engine rests before its idle memory is read. */
@@ -170,6 +170,15 @@ async function pushPull(engines: Engine[]): Promise<Record<string, Record<string
   return out
 }
 
+const caisdMetricsAddr = `127.0.0.1:${20000 + (process.pid % 20000)}`
+
+/** V8's heap and external memory in caisd, from its metrics (BENCH_MEMORY_DETAIL=1). */
+function caisdHeap(): string {
+  const r = spawnSync(process.execPath, ['-e', `fetch('http://${caisdMetricsAddr}/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))`], { encoding: 'utf8' })
+  const value = (name: string): string => ((Number(new RegExp(`^${name} (\\S+)`, 'm').exec(r.stdout ?? '')?.[1]) || 0) / 1048576).toFixed(1)
+  return `V8 heap ${value('nodejs_heap_size_used_bytes')} used of ${value('nodejs_heap_size_total_bytes')}, external ${value('nodejs_external_memory_bytes')} (MB)`
+}
+
 /** Engine memory: the daemon's whole process tree less the containers' own processes (busybox sleep). */
 function engineRssKb(e: Engine): number {
   let containers = 0
@@ -190,6 +199,10 @@ function engineRssKb(e: Engine): number {
     }
   }
   const shims = e.name === 'dockerd' ? Number(execFileSync('sh', ['-c', `ps -eo rss,args | awk '/containerd-shim/ && /${e.dir.replaceAll('/', '\\/')}/ {s+=$1} END {print s+0}'`], { encoding: 'utf8' })) : 0
+  if (process.env['BENCH_MEMORY_DETAIL']) {
+    const tree = treeRss(e.proc.pid!).map((p) => `${p.name} ${(p.kb / 1024).toFixed(1)}`).join(', ')
+    console.log(`  ${e.name}: ${tree}; conmon ${(monitors / 1024).toFixed(1)}, shims ${(shims / 1024).toFixed(1)}, less containers ${(containers / 1024).toFixed(1)} (MB)${e.name === 'caisd' ? `; ${caisdHeap()}` : ''}`)
+  }
   return treeRssKb(e.proc.pid!) + monitors + shims - containers
 }
 
@@ -405,7 +418,8 @@ async function main(): Promise<void> {
   const imageTar = busyboxImage()
   const engines: Engine[] = []
   try {
-    engines.push(await startCaisd(imageTar))
+    // BENCH_MEMORY_DETAIL=1: caisd's own metrics too, so each reading says how much of it is V8's heap.
+    engines.push(await startCaisd(imageTar, undefined, process.env['BENCH_MEMORY_DETAIL'] ? ['--metrics-addr', caisdMetricsAddr] : []))
     // BENCH_CAISD_ONLY=1 leaves dockerd out, for a quicker look at caisd alone.
     const d = process.env['BENCH_CAISD_ONLY'] ? undefined : await startDockerd(imageTar)
     if (d) engines.push(d)

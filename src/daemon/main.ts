@@ -56,7 +56,8 @@ import { type StoreCheck, checkStore } from './store-check.ts'
 import { describeStoreCheck, storeCheckStatus } from '../wire/store-check.ts'
 import type { StoreCheckReport } from '../wire/types.ts'
 import { engineVersion } from '../api/versions.ts'
-import { collectAfterBurst, isBurstRoute } from '../lib/memory.ts'
+import { collectWhenIdle, idleAfterMs } from '../lib/memory.ts'
+import { keepPreloadToSelf } from './allocator.ts'
 
 /**
  * `caisd --check-store`: the stores are loaded as a start loads them (which drops what a start drops: temp files of
@@ -71,6 +72,7 @@ async function checkStoreOffline(root: string, repair: boolean, parts: Record<st
 }
 
 async function main(): Promise<number> {
+  keepPreloadToSelf()
   let config: DaemonConfig
   let configFile: string | undefined
   try {
@@ -270,7 +272,7 @@ async function main(): Promise<number> {
   const api = new ApiServer(routes, log, {
     observe: (r) => {
       metrics?.observeRequest(r)
-      if (isBurstRoute(r.route)) collectAfterBurst()
+      collectWhenIdle(idleAfterMs(r.route))
     },
     auditPeers: config.auditPeers,
   })

@@ -1,23 +1,23 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { collectAfterBurst, isBurstRoute } from './memory.ts'
+import { collectWhenIdle, idleAfterMs } from './memory.ts'
 
-test('a burst is followed by one full collection, a moment after the last of several', async () => {
+test('one full collection once the daemon is idle, a moment after the last of several requests; sooner after a burst of large buffers', async () => {
   const g = globalThis as { gc?: () => void }
   const saved = g.gc
   let collections = 0
   g.gc = () => void collections++
   try {
-    collectAfterBurst(30)
-    collectAfterBurst(30)
-    collectAfterBurst(30)
+    collectWhenIdle(30)
+    collectWhenIdle(30)
+    collectWhenIdle(30)
     assert.equal(collections, 0)
     await new Promise((r) => setTimeout(r, 80))
     assert.equal(collections, 1)
   } finally {
     g.gc = saved
   }
-  assert.ok(isBurstRoute('/images/{name*}/push'))
-  assert.ok(isBurstRoute('/images/create'))
-  assert.ok(!isBurstRoute('/containers/json'))
+  assert.equal(idleAfterMs('/images/{name*}/push'), 2000)
+  assert.equal(idleAfterMs('/images/create'), 2000)
+  assert.equal(idleAfterMs('/containers/json'), 5000)
 })

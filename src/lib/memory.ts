@@ -1,12 +1,14 @@
 /**
- * A full collection a moment after a burst of large buffers (a push or a pull, a load, a save, a commit, a build).
- * V8 counts buffers outside its heap but collects them only under allocation pressure: once the daemon is idle
- * nothing brings that on, and a daemon at rest would hold a push's 16 MB chunks and a pull's layers for as long as
- * it stays idle. Needs `--expose-gc` (bin/caisd gives it); without it, a no-op.
+ * A full collection once the daemon is idle: a moment after a burst of large buffers (a push or a pull, a load, a
+ * save, a commit, a build), a little later after any other work. V8 collects only under allocation pressure: once the
+ * daemon is idle nothing brings that on, and a daemon at rest would hold a push's 16 MB chunks, a pull's layers and
+ * the small buffers of logs and container starts (in malloc's heap, which cannot shrink past one still in use) for as
+ * long as it stays idle. A daemon kept busy never reaches the timer. Needs `--expose-gc` (bin/caisd gives it);
+ * without it, a no-op.
  */
 let pending: NodeJS.Timeout | undefined
 
-export function collectAfterBurst(delayMs = 2000): void {
+export function collectWhenIdle(delayMs: number): void {
   const gc = (globalThis as { gc?: () => void }).gc
   if (!gc) return
   clearTimeout(pending)
@@ -17,4 +19,5 @@ export function collectAfterBurst(delayMs = 2000): void {
 /** The routes whose requests move large buffers through the daemon. */
 const bursts = new Set(['/images/create', '/images/{name*}/push', '/images/load', '/images/get', '/images/{name*}/get', '/commit', '/build', '/containers/{id}/export', '/containers/{id}/archive'])
 
-export const isBurstRoute = (route: string): boolean => bursts.has(route)
+/** How long after a request the daemon is taken as idle: soon after a burst of large buffers, later after the rest. */
+export const idleAfterMs = (route: string): number => (bursts.has(route) ? 2000 : 5000)

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { Mounter } from './mounter.ts'
@@ -66,6 +66,29 @@ test('calls fall back to the tools when the helper dies', async () => {
     assert.equal(mounter.helperPid, undefined)
     await mounter.unmount(merged)
     assert.equal(await isMounted(merged), false)
+  } finally {
+    mounter.close()
+    await new Mounter({ helper: false }).unmount(join(dir, 'merged')).catch(() => {})
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('the helper ends once idle and starts again at the next call', async () => {
+  const dir = mkdtempSync('/tmp/cais-mounter-')
+  const mounter = new Mounter({ idleMs: 50 })
+  try {
+    for (const d of ['lower', 'upper', 'work', 'merged']) mkdirSync(join(dir, d))
+    const merged = join(dir, 'merged')
+    await mounter.mountOverlay(merged, `lowerdir=${join(dir, 'lower')},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`, '/')
+    const first = mounter.helperPid
+    assert.ok(first)
+    const exited = (): boolean => !existsSync(`/proc/${first}`)
+    for (let i = 0; i < 200 && !exited(); i++) await new Promise((r) => setTimeout(r, 10))
+    assert.equal(mounter.helperPid, undefined, 'retired')
+    assert.ok(exited(), 'the retired helper exited')
+    await mounter.unmount(merged)
+    assert.equal(await isMounted(merged), false)
+    assert.ok(mounter.helperPid !== undefined && mounter.helperPid !== first, 'a new helper made the call, not the tools')
   } finally {
     mounter.close()
     await new Mounter({ helper: false }).unmount(join(dir, 'merged')).catch(() => {})

@@ -64,10 +64,16 @@ export class Mounter {
   #helper: Helper | undefined
   readonly #pending: Array<(answer: Answer | undefined) => void> = []
   #unavailable: boolean
+  readonly #idleMs: number
+  #idleTimer: NodeJS.Timeout | undefined
 
-  /** `helper: false` makes every call spawn the tools. */
-  constructor(opts: { helper?: boolean } = {}) {
+  /**
+   * `helper: false` makes every call spawn the tools. The helper ends after `idleMs` without a call (a daemon at rest
+   * need not keep its 5 MB) and starts again at the next one.
+   */
+  constructor(opts: { helper?: boolean; idleMs?: number } = {}) {
     this.#unavailable = opts.helper === false
+    this.#idleMs = opts.idleMs ?? 10_000
   }
 
   /** The helper's PID while it runs. */
@@ -99,9 +105,22 @@ export class Mounter {
   }
 
   close(): void {
+    clearTimeout(this.#idleTimer)
     this.#helper?.stdin.end()
     this.#helper = undefined
     this.#unavailable = true
+  }
+
+  /** Ends the helper once it has been idle a while; a call meanwhile starts it again. */
+  #retireWhenIdle(): void {
+    clearTimeout(this.#idleTimer)
+    this.#idleTimer = setTimeout(() => {
+      const helper = this.#helper
+      if (!helper || this.#pending.length > 0) return
+      this.#helper = undefined
+      helper.stdin.end()
+    }, this.#idleMs)
+    this.#idleTimer.unref()
   }
 
   /** The helper's answer, or undefined when there is no helper to ask. */
@@ -129,8 +148,11 @@ export class Mounter {
       const space = line.indexOf(' ')
       const errno = Number(space < 0 ? line : line.slice(0, space))
       this.#pending.shift()?.({ errno, message: space < 0 ? '' : line.slice(space + 1) })
+      if (this.#pending.length === 0) this.#retireWhenIdle()
     })
     const gone = (): void => {
+      // One retired when idle ended as asked (its stdin closed, nothing pending); the next call starts another.
+      if (this.#helper !== helper) return
       // Calls in flight when it died fall back to the tools, as every later one does.
       this.#helper = undefined
       this.#unavailable = true
