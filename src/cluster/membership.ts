@@ -155,8 +155,20 @@ export class ClusterMembership {
         if (this.#is('closed') || err instanceof EtcdLeaseInvalidError || Date.now() + RENEWAL_RETRY_MS >= giveUp) throw err
         this.#log.debug('cluster: renewal failed; trying again while the lease holds', { err: messageOf(err) })
         await this.#sleep(RENEWAL_RETRY_MS)
+        if (!this.#is('joined')) return // leaseLost: registering again
       }
     }
+  }
+
+  /**
+   * Another call under the lease was told it is gone (it expired while the store was away, before a renewal found
+   * out): this node registers again at once rather than at its next renewal, and `joinedLease` waits for that.
+   */
+  leaseLost(lease: Lease): void {
+    if (this.#lease !== lease || !this.#is('joined')) return
+    this.#log.info('cluster: the lease expired; registering again', { store: this.options.store })
+    this.#state = 'joining'
+    this.#wake?.()
   }
 
   async #announce(lease: Lease): Promise<void> {

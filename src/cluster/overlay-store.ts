@@ -1,4 +1,4 @@
-import type { IKeyValue, Watcher } from 'etcd3'
+import { EtcdLeaseInvalidError, type IKeyValue, type Watcher } from 'etcd3'
 import { CaisError, conflict, messageOf } from '../lib/errors.ts'
 import type { Logger } from '../lib/log.ts'
 import { formatIPv4, parseSubnet, size } from '../networks/ipv4.ts'
@@ -242,9 +242,21 @@ export class OverlayStore implements OverlayControl {
   }
 
   async announce(networkId: string, endpoint: RemoteEndpoint): Promise<void> {
-    const lease = await this.#m.joinedLease(5000)
-    if (!lease) throw this.#m.unreachable(new Error('this node is not registered'))
-    await this.#call(() => lease.put(this.#key.endpoints(networkId, endpoint.containerId)).value(JSON.stringify(endpoint)).exec())
+    for (let attempt = 1; ; attempt++) {
+      const lease = await this.#m.joinedLease(5000)
+      if (!lease) throw this.#m.unreachable(new Error('this node is not registered'))
+      try {
+        await lease.put(this.#key.endpoints(networkId, endpoint.containerId)).value(JSON.stringify(endpoint)).exec()
+        break
+      } catch (err) {
+        // The lease expired while the store was away and no renewal has found out yet: under the next one, once.
+        if (err instanceof EtcdLeaseInvalidError && attempt === 1) {
+          this.#m.leaseLost(lease)
+          continue
+        }
+        throw err instanceof CaisError ? err : this.#m.unreachable(err)
+      }
+    }
     this.#unannounced.delete(this.#key.ipam(networkId, endpoint.address))
   }
 

@@ -23,6 +23,8 @@ export interface TestEtcd {
   start(): Promise<void>
   /** The keys under a prefix, read through the first member's JSON gateway (inside its namespace when it has one). */
   keys(prefix: string): Promise<string[]>
+  /** Revokes every lease, behind the nodes' backs (as if each had expired); how many there were. */
+  revokeLeases(): Promise<number>
 }
 
 /**
@@ -87,15 +89,25 @@ export async function startEtcd(t: Scope, opts: { netns?: string; host?: string;
   })
   await start()
   const [client] = ports[0]!
-  const keys = async (prefix: string): Promise<string[]> => {
-    if (opts.tls) throw new Error('keys() reads over plain HTTP only')
-    const b64 = (x: string): string => Buffer.from(x).toString('base64')
-    const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)
-    const script = `fetch('http://${host}:${client}/v3/kv/range', { method: 'POST', body: JSON.stringify({ key: '${b64(prefix)}', range_end: '${b64(end)}', keys_only: true }) }).then((r) => r.text()).then((t) => process.stdout.write(t))`
+  /** One call to the first member's JSON gateway (inside its namespace when it has one), its answer parsed. */
+  const gateway = <T>(path: string, body: unknown): T => {
+    if (opts.tls) throw new Error('the gateway is called over plain HTTP only')
+    const script = `fetch('http://${host}:${client}${path}', { method: 'POST', body: ${JSON.stringify(JSON.stringify(body))} }).then((r) => r.text()).then((t) => process.stdout.write(t))`
     const out = opts.netns
       ? execFileSync('ip', ['netns', 'exec', opts.netns, process.execPath, '-e', script], { encoding: 'utf8' })
       : execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' })
-    return ((JSON.parse(out) as { kvs?: Array<{ key: string }> }).kvs ?? []).map((kv) => Buffer.from(kv.key, 'base64').toString())
+    return JSON.parse(out) as T
   }
-  return { address: `${host}:${client}`, url: `etcd://${ports.map(([c]) => `${host}:${c}`).join(',')}`, members, log: () => log, kill, start, keys }
+  const keys = async (prefix: string): Promise<string[]> => {
+    const b64 = (x: string): string => Buffer.from(x).toString('base64')
+    const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)
+    const res = gateway<{ kvs?: Array<{ key: string }> }>('/v3/kv/range', { key: b64(prefix), range_end: b64(end), keys_only: true })
+    return (res.kvs ?? []).map((kv) => Buffer.from(kv.key, 'base64').toString())
+  }
+  const revokeLeases = async (): Promise<number> => {
+    const { leases } = gateway<{ leases?: Array<{ ID: string }> }>('/v3/lease/leases', {})
+    for (const { ID } of leases ?? []) gateway('/v3/lease/revoke', { ID })
+    return (leases ?? []).length
+  }
+  return { address: `${host}:${client}`, url: `etcd://${ports.map(([c]) => `${host}:${c}`).join(',')}`, members, log: () => log, kill, start, keys, revokeLeases }
 }

@@ -216,6 +216,25 @@ test('a node cut off by a silent partition (packets dropped, no reset) notices, 
   for (const n of ['before', 'during', 'after']) await ok(d1, 'network', 'rm', n)
 })
 
+test('a lease gone behind the node\'s back (expired while the store was away, before a renewal noticed): the next attach registers the node again and succeeds', { skip: etcdBin ? false : 'etcd is not installed (scripts/setup.sh installs etcd-server)' }, async (t) => {
+  const { names, addrs } = testHosts(t, 1) as { names: [string]; addrs: [string] }
+  const etcd = await startEtcd(t, { netns: names[0], host: addrs[0] })
+  // Renewals far apart: none of them will notice the lease gone before the attach does.
+  const d = await startDaemon(t, { netns: names[0], args: ['--cluster-store', etcd.url, '--cluster-advertise', addrs[0], '--cluster-store-opt', 'discovery.heartbeat=60', '--cluster-store-opt', 'discovery.ttl=120'] })
+  await waitFor('registered', async () => ((await d.client.nodes.list().catch(() => [])).length === 1 ? true : undefined))
+  await ok(d, 'network', 'create', '-d', 'overlay', '--subnet', `10.244.${process.pid % 200}.0/24`, 'ov')
+  assert.equal(await etcd.revokeLeases(), 1)
+  assert.equal((await d.client.nodes.list()).length, 0, 'the node\'s record went with its lease')
+  await ok(d, 'run', '-d', '--name', 'after', '--network', 'ov', BUSYBOX, 'sleep', '300')
+  const id = (await d.client.containers.inspect('after')).Id
+  const network = (await d.client.networks.inspect('ov')).Id
+  assert.ok((await etcd.keys(`/cais/v1/overlay/endpoints/${network}/`)).some((k) => k.endsWith(id)), 'announced under the new lease')
+  assert.equal((await d.client.nodes.list()).length, 1, 'registered again')
+  assert.match(d.logs(), /"msg":"cluster: the lease expired; registering again"/)
+  await ok(d, 'rm', '-f', 'after')
+  await ok(d, 'network', 'rm', 'ov')
+})
+
 test('the old overlay flags say what replaced them', async () => {
   const r = await runCommand(caisdBin, ['--config-file', '/dev/null', '--overlay-listen', '10.0.0.1:7946', '--validate'])
   assert.equal(r.code, 125)
