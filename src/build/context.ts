@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
-import { lstat, mkdir, readFile, readdir, rename, rm, stat, utimes } from 'node:fs/promises'
+import { lstat, mkdir, readdir, rename, rm, stat, utimes } from 'node:fs/promises'
 import { join, posix } from 'node:path'
 import { type Readable, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -9,6 +9,7 @@ import { IgnoreRules } from '../lib/dockerignore.ts'
 import { diskUsage } from '../lib/disk-usage.ts'
 import { CaisError, invalid, isErrno } from '../lib/errors.ts'
 import { newId } from '../lib/ids.ts'
+import { readScopedText } from '../lib/scoped-path.ts'
 import { extractTar, maybeDecompress } from '../lib/tar.ts'
 import { readJson, writeJsonAtomic } from '../store/atomic.ts'
 
@@ -100,7 +101,7 @@ export class ContextStore {
     await mkdir(tmp, { mode: 0o755 })
     try {
       const byRel = new Map<string, string>()
-      await extractTar(createReadStream(tarPath, { highWaterMark: 1024 * 1024 }).pipe(paddedToEnd()), tmp, { digests: byRel }).catch((err: unknown) => {
+      await extractTar(createReadStream(tarPath, { highWaterMark: 1024 * 1024 }).pipe(paddedToEnd()), tmp, { digests: byRel, maxEntries: maxContextEntries }).catch((err: unknown) => {
         // What the archive's bytes got wrong is the client's to fix; a system error (a full disk) stays ours.
         if (err instanceof Error && !(err instanceof CaisError) && (err as NodeJS.ErrnoException).code === undefined) {
           throw invalid(`unable to read the build context: ${err.message}`, err)
@@ -108,8 +109,8 @@ export class ContextStore {
         throw err
       })
       const dockerfile = await readDockerfile(tmp, rel, asked)
-      const specific = await readFile(join(tmp, `${rel}.dockerignore`), 'utf8').catch(() => undefined)
-      const ignore = new IgnoreRules(specific ?? (await readFile(join(tmp, '.dockerignore'), 'utf8').catch(() => '')))
+      const specific = await readScopedText(tmp, `/${rel}.dockerignore`, maxDockerfileBytes)
+      const ignore = new IgnoreRules(specific ?? (await readScopedText(tmp, '/.dockerignore', maxDockerfileBytes)) ?? '')
       if (!ignore.empty) await dropIgnored(tmp, ignore, new Set([rel, '.dockerignore', `${rel}.dockerignore`]))
       // Read, the Dockerfile and .dockerignore leave the context when the rules exclude them, as in Docker; so
       // does a Dockerfile a client brought from outside the context under a name of its own.
@@ -168,16 +169,23 @@ export class ContextStore {
   }
 }
 
+/**
+ * A context's bounds, far above real ones: its entries (a digest is kept for each file) and its Dockerfile and
+ * .dockerignore (read whole). A context made to exhaust the daemon (a tar bomb) is refused instead.
+ */
+const maxContextEntries = 1_000_000
+const maxDockerfileBytes = 16 * 1024 * 1024
+
+/**
+ * The Dockerfile, read inside the context: a symlink there (`Dockerfile -> /etc/shadow`) resolves within it, as in
+ * Docker's builder, never to a file of the host's.
+ */
 async function readDockerfile(dir: string, rel: string, asked: string): Promise<string> {
-  return readFile(join(dir, rel), 'utf8').catch(async (err: unknown) => {
-    if (!isErrno(err, 'ENOENT') && !isErrno(err, 'ENOTDIR') && !isErrno(err, 'EISDIR')) throw err
-    // The CLI's default name; some clients send `dockerfile` in lower case.
-    if (asked === '' || asked === 'Dockerfile') {
-      const lower = await readFile(join(dir, 'dockerfile'), 'utf8').catch(() => undefined)
-      if (lower !== undefined) return lower
-    }
-    throw invalid(`Cannot locate specified Dockerfile: ${asked || 'Dockerfile'}`)
-  })
+  let text = await readScopedText(dir, `/${rel}`, maxDockerfileBytes)
+  // The CLI's default name; some clients send `dockerfile` in lower case.
+  if (text === undefined && (asked === '' || asked === 'Dockerfile')) text = await readScopedText(dir, '/dockerfile', maxDockerfileBytes)
+  if (text === undefined) throw invalid(`Cannot locate specified Dockerfile: ${asked || 'Dockerfile'}`)
+  return text
 }
 
 /**

@@ -40,8 +40,9 @@ export async function resolveScoped(path: string, toHost: (clean: string) => str
 }
 
 /**
- * Reads a small text file of a tree (a container's /etc/passwd), resolved inside it; undefined when it is missing
- * or not a regular file. A file over `maxBytes` is an error rather than a read that could exhaust the daemon.
+ * Reads a small text file of a tree (a container's /etc/passwd, a build context's Dockerfile), resolved inside it;
+ * undefined when it is missing or not a regular file. A file over `maxBytes` is an error rather than a read that
+ * could exhaust the daemon.
  */
 export async function readScopedText(root: string, path: string, maxBytes: number): Promise<string | undefined> {
   const { host } = await resolveScoped(path, (clean) => `${root.replace(/\/$/, '')}${clean}`, true)
@@ -51,7 +52,7 @@ export async function readScopedText(root: string, path: string, maxBytes: numbe
   try {
     const st = await fh.stat()
     if (!st.isFile()) return undefined
-    if (st.size > maxBytes) throw invalid(`${path} in the container is ${st.size} bytes, more than the ${maxBytes} read from it`)
+    if (st.size > maxBytes) throw invalid(`${path.replace(/^\//, '')} is ${st.size} bytes, more than the ${maxBytes} read from it`)
     const buf = Buffer.alloc(st.size)
     const { bytesRead } = await fh.read(buf, 0, st.size, 0)
     return buf.subarray(0, bytesRead).toString('utf8')

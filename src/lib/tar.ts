@@ -214,6 +214,8 @@ export interface ExtractOptions {
   intercept?: (entry: { base: string; parent: string }) => ExtractAction | undefined
   /** Filled with the sha256 (hex) of each regular file's content, by relative path, hashed as it is written. */
   digests?: Map<string, string>
+  /** More entries than this are refused: what is kept per entry (a digest, a directory's time) stays bounded. */
+  maxEntries?: number
 }
 
 /**
@@ -282,8 +284,10 @@ export async function extractTar(source: Readable, dir: string, opts: ExtractOpt
     }
   }
 
+  let entries = 0
   extract.on('entry', (header, stream, next) => {
     const handle = async (): Promise<void> => {
+      if (opts.maxEntries !== undefined && ++entries > opts.maxEntries) throw invalid(`invalid tar: more than ${opts.maxEntries} entries`)
       const rel = cleanEntryName(header.name)
       if (rel === '') {
         stream.resume()

@@ -6,7 +6,9 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { dirname, join } from 'node:path'
 import { test } from 'node:test'
+import { gzipSync } from 'node:zlib'
 import { type TestDaemon, runCommand, startDaemon, waitFor } from '../helpers/daemon.ts'
+import { makeTar } from '../helpers/archive.ts'
 import { raw } from '../helpers/raw.ts'
 import { startRegistry } from '../helpers/registry.ts'
 
@@ -148,6 +150,30 @@ test('the build route answers bad requests before any output', async (t) => {
   const noDockerfile = await raw(d.socket, 'POST', '/v1.50/build?dockerfile=Other', '')
   assert.equal(noDockerfile.status, 400)
   assert.match(noDockerfile.body, /Cannot locate specified Dockerfile: Other/)
+})
+
+test('a context that points out of itself or is made to exhaust the daemon: Dockerfile and .dockerignore read inside it, bombs refused', async (t) => {
+  const d = await startDaemon(t)
+  const build = (body: Buffer, query = ''): ReturnType<typeof raw> => raw(d.socket, 'POST', `/v1.50/build?t=scoped:1${query}`, body, { 'Content-Type': 'application/x-tar' })
+  // A host file the context links to: read by the daemon, it would be built (and its lines echoed in errors).
+  const outside = join(mkdtempSync(join(d.dir, 'outside-')), 'Dockerfile')
+  writeFileSync(outside, 'FROM busybox\nRUN echo read-from-the-host\n')
+  const linked = await build(await makeTar([{ name: 'Dockerfile', type: 'symlink', linkname: outside }]))
+  assert.equal(linked.status, 400, linked.body)
+  assert.match(linked.body, /Cannot locate specified Dockerfile: Dockerfile/)
+  assert.doesNotMatch(linked.body, /read-from-the-host/)
+  // A link that stays inside is followed, as the kernel would inside the context.
+  const inside = await build(await makeTar([
+    { name: 'real/Dockerfile', content: 'FROM busybox\nRUN echo built-from-inside\n' },
+    { name: 'Dockerfile', type: 'symlink', linkname: '/real/Dockerfile' },
+  ]))
+  assert.equal(inside.status, 200)
+  assert.match(inside.body, /built-from-inside/)
+
+  const huge = await build(gzipSync(await makeTar([{ name: 'Dockerfile', content: `FROM busybox\n${'#'.repeat(17 * 1024 * 1024)}\n` }])))
+  assert.equal(huge.status, 400)
+  assert.match(huge.body, /Dockerfile is 17825806 bytes, more than the 16777216 read from it/)
+  assert.equal((await d.cli('version', '--format', '{{.Server.Version}}')).code, 0)
 })
 
 test('FROM an image not here pulls it, --pull pulls again, and --no-cache-filter reruns only the stages named', async (t) => {
