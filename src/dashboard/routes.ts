@@ -117,6 +117,28 @@ export function dashboardRoutes(client: EngineClient, engine: { name: string }, 
       sendJson(ctx.res, 200, {})
     }),
     get(/^\/api\/networks$/, async ({ res }) => sendJson(res, 200, await client.networks.list())),
+    change('POST', /^\/api\/networks$/, async (ctx) => {
+      const body = await readJsonBody<{ name?: string; driver?: string; subnet?: string; internal?: boolean }>(ctx.req)
+      if (!body?.name) throw new HttpError(400, 'name is required')
+      const created = await client.networks.create({
+        Name: body.name,
+        ...(body.driver ? { Driver: body.driver } : {}),
+        ...(body.internal ? { Internal: true } : {}),
+        ...(body.subnet ? { IPAM: { Config: [{ Subnet: body.subnet }] } } : {}),
+      })
+      sendJson(ctx.res, 201, created)
+    }),
+    change('DELETE', /^\/api\/networks\/([^/]+)$/, async (ctx) => {
+      await client.networks.remove(id(ctx))
+      sendJson(ctx.res, 200, {})
+    }),
+    change('POST', /^\/api\/networks\/([^/]+)\/(connect|disconnect)$/, async (ctx) => {
+      const body = await readJsonBody<{ container?: string }>(ctx.req)
+      if (!body?.container) throw new HttpError(400, 'container is required')
+      if (ctx.params[1] === 'connect') await client.networks.connect(id(ctx), body.container)
+      else await client.networks.disconnect(id(ctx), body.container)
+      sendJson(ctx.res, 200, {})
+    }),
     get(/^\/api\/system\/df$/, async ({ res }) => sendJson(res, 200, await client.system.df())),
   ]
 }

@@ -294,3 +294,42 @@ test('in Chromium: push and pull with each layer\'s progress, an engine error sh
   assert.equal((await d.docker('image', 'inspect', '-f', '{{.Id}}', BUSYBOX)).code, 0)
   assert.deepEqual(problems.filter((p) => !/status of 404|Failed to load resource/.test(p)), [])
 })
+
+test('in Chromium: a network created, a container connected and disconnected, the network removed; the engine\'s refusal for a predefined one shown', { skip: chromiumPath ? false : 'chromium is not installed' }, async (t) => {
+  const d = await startDaemon(t)
+  const { Id } = await d.client.containers.create({ Image: BUSYBOX, Cmd: ['sleep', '300'] }, { name: 'joiner' })
+  await d.client.containers.start(Id)
+  const created = await d.client.containers.create({ Image: BUSYBOX, Cmd: ['true'] }, { name: 'lonely' })
+  const dash = await startDashboardCli(t, d)
+  const { page, problems, shot } = await openBrowser(t, dash.url)
+  await page.goto(`${dash.origin}/#/networks`)
+  const subnet = `10.246.${process.pid % 200}.0/24`
+  await page.getByLabel('Network name').fill('dashnet')
+  await page.getByLabel('Subnet').fill(subnet)
+  await page.click('[data-testid=network-create] button[type=submit]')
+  await page.waitForSelector('[data-testid=networks] tr[data-name=dashnet]')
+  assert.equal((await d.docker('network', 'inspect', '-f', '{{(index .IPAM.Config 0).Subnet}}', 'dashnet')).stdout.trim(), subnet)
+
+  // The stopped container too: a created one can join a network before it starts.
+  for (const name of ['lonely', 'joiner']) {
+    await page.getByLabel('Container to connect to dashnet').selectOption({ label: name })
+    await page.click('[data-testid=networks] tr[data-name=dashnet] button[data-action=connect]')
+    await page.waitForSelector(`[data-testid=networks] tr[data-name=dashnet] [data-member=${name}]`)
+  }
+  await shot('networks-connected')
+  const joined = (await d.docker('inspect', '-f', '{{(index .NetworkSettings.Networks "dashnet").IPAddress}}', 'joiner')).stdout.trim()
+  assert.ok(joined.startsWith(subnet.split('.').slice(0, 3).join('.')), joined)
+  assert.match(await page.textContent('[data-testid=networks] tr[data-name=dashnet] [data-member=joiner]') ?? '', new RegExp(joined.replaceAll('.', '\\.')))
+
+  await page.getByLabel('Disconnect joiner from dashnet').click()
+  await page.waitForSelector('[data-testid=networks] tr[data-name=dashnet] [data-member=joiner]', { state: 'detached' })
+  assert.equal((await d.docker('inspect', '-f', '{{json .NetworkSettings.Networks.dashnet}}', 'joiner')).stdout.trim(), 'null')
+  await d.client.containers.remove(created.Id)
+
+  await page.click('[data-testid=networks] tr[data-name=bridge] button[data-action=remove]')
+  await page.waitForSelector('.error:has-text("bridge is a pre-defined network and cannot be removed")')
+  await page.click('[data-testid=networks] tr[data-name=dashnet] button[data-action=remove]')
+  await page.waitForSelector('[data-testid=networks] tr[data-name=dashnet]', { state: 'detached' })
+  assert.equal((await d.docker('network', 'inspect', 'dashnet')).code, 1)
+  assert.deepEqual(problems.filter((p) => !/status of 403|Failed to load resource/.test(p)), [])
+})
