@@ -21,6 +21,16 @@ export type MembershipState = 'joining' | 'joined' | 'unreachable' | 'closed'
 /** A call to the store that gets no answer in this time fails: a store that is down must not hold a request. */
 const CALL_TIMEOUT_MS = 3000
 const RENEWAL_RETRY_MS = 200
+const WATCH_BACKOFF_FIRST_MS = 250
+const WATCH_BACKOFF_MAX_MS = 2000
+
+/**
+ * The waits between reconnects of the watch stream after it broke: doubling from 250 ms up to 2 s. The client's own
+ * grow to 30 s, and after an outage of the store a node would follow its changes again only that much later.
+ */
+function watchBackoff(duration: number): { duration: number; next(): ReturnType<typeof watchBackoff> } {
+  return { duration, next: () => watchBackoff(Math.min(duration * 2, WATCH_BACKOFF_MAX_MS)) }
+}
 
 /**
  * This node's membership of the cluster: it registers under a lease of `discovery.ttl` seconds and renews it (and
@@ -53,6 +63,7 @@ export class ClusterMembership {
       grpcOptions: { 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': CALL_TIMEOUT_MS, 'grpc.keepalive_permit_without_calls': 1 },
       // Calls get a deadline; streams (the watch) live on.
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + CALL_TIMEOUT_MS }),
+      faultHandling: { watchBackoff: watchBackoff(WATCH_BACKOFF_FIRST_MS) },
       ...(tls
         ? { credentials: { rootCertificate: readFileSync(tls.caFile), ...(tls.certFile ? { certChain: readFileSync(tls.certFile), privateKey: readFileSync(tls.keyFile!) } : {}) } }
         : {}),

@@ -177,7 +177,11 @@ test('overlay with a three-member etcd: one member lost changes nothing; a major
   await ok(d1, 'run', '-d', '--name', 'delta', '--network', 'ov', BUSYBOX, 'sleep', '300')
   assert.ok(await waitFor('alpha again', async () => ((await get('alpha')).includes('alpha-page') ? true : undefined), 30_000))
   for (const [d, names_] of [[d1, ['alpha', 'delta']], [d2, ['beta']]] as const) await ok(d, 'rm', '-f', ...names_)
-  await waitFor('the withdrawals', async () => (((await d1.client.networks.inspect('ov')) as unknown as { Peers: unknown[] }).Peers.length === 1 ? true : undefined))
+  await waitFor('the withdrawals', async () => (((await d1.client.networks.inspect('ov')) as unknown as { Peers: unknown[] }).Peers.length === 1 ? true : undefined)).catch(async (err: unknown) => {
+    const seen = JSON.stringify(((await d1.client.networks.inspect('ov')) as unknown as { Peers: unknown[] }).Peers)
+    const lines = d1.logs().split('\n').filter((l) => /cluster|overlay|watch/.test(l)).slice(-15).join('\n')
+    throw new Error(`${String(err)}\npeers on the first node: ${seen}\nendpoints in the store: ${(await etcd.keys('/cais/v1/overlay/endpoints/')).join(' ')}\n${lines}`)
+  })
   for (const n of ['ov', 'ov2', 'ov4']) await ok(d1, 'network', 'rm', n)
   await d1.cli('network', 'rm', 'ov3')
 })
