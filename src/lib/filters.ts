@@ -26,8 +26,9 @@ export function parseFilters(raw: string | undefined, allowed: readonly string[]
 }
 
 /** True when a `label` filter list matches a label map: every entry `k` or `k=v` must hold. */
-export function matchLabels(wanted: readonly string[] | undefined, labels: Record<string, string>): boolean {
+export function matchLabels(wanted: readonly string[] | undefined, labels: Record<string, string> | null | undefined): boolean {
   if (!wanted) return true
+  if (!labels || typeof labels !== 'object') return wanted.length === 0
   return wanted.every((entry) => {
     const eq = entry.indexOf('=')
     if (eq < 0) return entry in labels

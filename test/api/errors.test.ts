@@ -32,6 +32,10 @@ test('API answers bad requests with Docker statuses and messages', async (t) => 
     ['GET', '/no/such/path', 404, /page not found/],
     ['POST', `/containers/${name}/kill?signal=SIGNOPE`, 400, /Invalid signal: SIGNOPE/],
     ['GET', `/containers/${name}/logs`, 400, /you must choose at least one stream/],
+    // Found by the fuzz slice: a volume with `Labels: false` was kept, and a label filter over it was a 500.
+    ['POST', '/volumes/create', 400, /^json: cannot unmarshal bool into Go struct field CreateOptions\.Labels of type map\[string\]string$/, JSON.stringify({ Name: 'v', Labels: false })],
+    ['POST', '/networks/create', 400, /^json: cannot unmarshal array into Go struct field CreateRequest\.Labels of type map\[string\]string$/, JSON.stringify({ Name: 'n', Labels: ['x'] })],
+    ['POST', '/volumes/create', 400, /^json: cannot unmarshal string into Go value of type volume\.CreateOptions$/, JSON.stringify('v')],
   ]
   for (const [method, path, status, message, body] of cases) {
     const r = await raw(d.socket, method, path, body, body ? { 'Content-Type': 'application/json' } : {})
@@ -44,6 +48,8 @@ test('API answers bad requests with Docker statuses and messages', async (t) => 
   assert.equal(list.length, 1)
   assert.equal(list[0]!.State, 'running')
   assert.equal((await d.client.images.list()).length, 1)
+  assert.deepEqual((await d.client.volumes.list()).Volumes ?? [], [])
+  assert.equal((await raw(d.socket, 'GET', `/volumes?filters=${encodeURIComponent('{"label":{"x":true}}')}`)).status, 200)
 })
 
 test('a corrupt or truncated tar: load reports it in its stream, import with a 400; nothing is left in the store', async (t) => {

@@ -30,9 +30,11 @@ const goNames: Record<GoType, string> = {
   string: 'string', bool: 'bool', int: 'int64', ints: '[]uint', strings: '[]string', map: 'map[string]string', object: 'struct', objects: '[]struct', stringOrStrings: 'strslice.StrSlice',
 }
 
+/** The JSON kind as Go's decoder names it in its errors (`bool`, not `boolean`). */
 function jsonKind(v: unknown): string {
   if (Array.isArray(v)) return 'array'
   if (v === null) return 'null'
+  if (typeof v === 'boolean') return 'bool'
   return typeof v === 'object' ? 'object' : typeof v
 }
 
@@ -77,4 +79,23 @@ export function checkCreateBodyTypes(body: unknown): void {
 export function checkHostConfigTypes(hostConfig: unknown): void {
   if (typeof hostConfig !== 'object' || hostConfig === null || Array.isArray(hostConfig)) throw invalid(`json: cannot unmarshal ${jsonKind(hostConfig)} into Go value of type container.HostConfig`)
   check(hostConfig as Record<string, unknown>, hostConfigFields, 'HostConfig')
+}
+
+const volumeCreateFields: Record<string, GoType> = { Name: 'string', Driver: 'string', DriverOpts: 'map', Labels: 'map' }
+
+const networkCreateFields: Record<string, GoType> = {
+  Name: 'string', Driver: 'string', Scope: 'string', Internal: 'bool', Attachable: 'bool', Ingress: 'bool', EnableIPv6: 'bool',
+  EnableIPv4: 'bool', CheckDuplicate: 'bool', IPAM: 'object', Options: 'map', Labels: 'map',
+}
+
+/** A volume create body with each field of the type Docker's decoder expects (a `Labels: false` is a 400, not a volume). */
+export function checkVolumeCreateTypes(body: unknown): void {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid(`json: cannot unmarshal ${jsonKind(body)} into Go value of type volume.CreateOptions`)
+  check(body as Record<string, unknown>, volumeCreateFields, 'CreateOptions')
+}
+
+/** A network create body with each field of the type Docker's decoder expects. */
+export function checkNetworkCreateTypes(body: unknown): void {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid(`json: cannot unmarshal ${jsonKind(body)} into Go value of type network.CreateRequest`)
+  check(body as Record<string, unknown>, networkCreateFields, 'CreateRequest')
 }

@@ -4,6 +4,7 @@ import { invalid } from '../../lib/errors.ts'
 import { parseFilters } from '../../lib/filters.ts'
 import type { NetworkCreateRequest, NetworkService } from '../../networks/service.ts'
 import { readJson, sendJson, sendStatus, versionAtLeast } from '../context.ts'
+import { checkNetworkCreateTypes } from './body-types.ts'
 import type { Routes } from '../router.ts'
 
 export function networkRoutes(routes: Routes, d: { networks: NetworkService; containers: ContainerService }): void {
@@ -23,7 +24,8 @@ export function networkRoutes(routes: Routes, d: { networks: NetworkService; con
 
   routes.post('/networks/create', async (ctx) => {
     const body = await readJson<NetworkCreateRequest & { CheckDuplicate?: boolean }>(ctx.req)
-    if (!body || typeof body !== 'object') throw invalid('network name must not be empty')
+    if (!body) throw invalid('network name must not be empty')
+    checkNetworkCreateTypes(body)
     // Before API 1.44 a client could ask for a second network of a name; from 1.44 names are always unique.
     const allowDuplicate = !versionAtLeast(ctx, '1.44') && body.CheckDuplicate === false
     sendJson(ctx, 201, await networks.create(body, { allowDuplicate }))

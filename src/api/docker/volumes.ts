@@ -1,5 +1,5 @@
-import { invalid } from '../../lib/errors.ts'
 import { parseFilters } from '../../lib/filters.ts'
+import { checkVolumeCreateTypes } from './body-types.ts'
 import type { VolumeService } from '../../volumes/service.ts'
 import { queryBool, readJson, sendJson, sendStatus, versionAtLeast } from '../context.ts'
 import type { Routes } from '../router.ts'
@@ -14,7 +14,7 @@ export function volumeRoutes(routes: Routes, d: { volumes: VolumeService }): voi
 
   routes.post('/volumes/create', async (ctx) => {
     const body = (await readJson<{ Name?: string; Driver?: string; DriverOpts?: Record<string, string> | null; Labels?: Record<string, string> | null }>(ctx.req)) ?? {}
-    if (typeof body !== 'object') throw invalid('invalid volume create request')
+    checkVolumeCreateTypes(body)
     const rec = await v.create({ name: body.Name, driver: body.Driver, options: body.DriverOpts, labels: body.Labels })
     sendJson(ctx, 201, v.view(rec.name))
   })
