@@ -4,6 +4,7 @@ import type { AlertEngine } from './alerts.ts'
 import { containerPath, download, listDirectory, upload } from './files.ts'
 import { type HistoryStore, stackTotals } from './history.ts'
 import { type RouteContext, HttpError, readJsonBody, sendJson } from './http-util.ts'
+import { compareImages } from './image-compare.ts'
 import { analyseLayers } from './layer-analysis.ts'
 import type { LayerIndexCache } from './layer-index.ts'
 
@@ -73,6 +74,15 @@ export function dashboardRoutes(client: EngineClient, engine: { name: string }, 
       // The disk-usage view carries what a plain list leaves out: the shared size and the containers using each.
       const { Images } = await client.system.df()
       sendJson(res, 200, Images)
+    }),
+    // Two images file by file (`a` before, `b` after): the first 5,000 of each list, and their full counts.
+    get(/^\/api\/images\/compare$/, async (ctx) => {
+      const [a, b] = [ctx.url.searchParams.get('a'), ctx.url.searchParams.get('b')]
+      if (!a || !b) throw new HttpError(400, 'two images are needed: a and b')
+      const [ia, ib] = await Promise.all([analysed(a), analysed(b)])
+      const c = compareImages({ layers: ia.index.layers, merged: ia.analysis.merged }, { layers: ib.index.layers, merged: ib.analysis.merged })
+      const cut = <T>(list: T[]): { total: number; files: T[] } => ({ total: list.length, files: list.slice(0, 5000) })
+      sendJson(ctx.res, 200, { a: ia.index.id, b: ib.index.id, sharedLayers: c.sharedLayers, sharedBytes: c.sharedBytes, added: cut(c.added), removed: cut(c.removed), modified: cut(c.modified) })
     }),
     get(/^\/api\/images\/([^/]+)$/, async (ctx) => {
       const [inspect, history] = await Promise.all([client.images.inspect(id(ctx)), client.images.history(id(ctx))])

@@ -333,3 +333,37 @@ test('in Chromium: a network created, a container connected and disconnected, th
   assert.equal((await d.docker('network', 'inspect', 'dashnet')).code, 1)
   assert.deepEqual(problems.filter((p) => !/status of 403|Failed to load resource/.test(p)), [])
 })
+
+test('in Chromium: two images compared, the layer they share and each file added, removed or modified', { skip: chromiumPath ? false : 'chromium is not installed' }, async (t) => {
+  const d = await startDaemon(t, { importBusybox: false })
+  const base = await makeTar([{ name: 'etc/', type: 'directory' }, { name: 'etc/x', content: 'x'.repeat(10) }, { name: 'etc/gone', content: 'g'.repeat(4) }])
+  const a = await makeTar([{ name: 'app/', type: 'directory' }, { name: 'app/main', content: 'm'.repeat(100) }])
+  const b = await makeTar([{ name: 'app/', type: 'directory' }, { name: 'app/main', content: 'M'.repeat(120) }, { name: 'app/extra', content: 'e'.repeat(7) }, { name: 'etc/.wh.gone' }])
+  await d.client.images.load(Readable.from((await makeDockerArchive([base, a], { tag: 'cmp:a' })).archive))
+  await d.client.images.load(Readable.from((await makeDockerArchive([base, b], { tag: 'cmp:b' })).archive))
+  const dash = await startDashboardCli(t, d)
+  const { page, problems, shot } = await openBrowser(t, dash.url)
+  const session = (await page.context().cookies()).find((c) => c.name === 'cais_dashboard')!
+  const cookie = `${session.name}=${session.value}`
+  const r = await http(dash.port, 'GET', '/api/images/compare?a=cmp%3Aa&b=cmp%3Ab', { Cookie: cookie })
+  assert.equal(r.status, 200, r.body)
+  const c = JSON.parse(r.body) as { sharedLayers: string[]; sharedBytes: number; added: { files: unknown[] }; removed: { files: unknown[] }; modified: { files: unknown[] } }
+  assert.equal(c.sharedLayers.length, 1)
+  assert.equal(c.sharedBytes, 10, 'etc/x, from the shared layer in both')
+  assert.deepEqual(c.added.files, [{ path: 'app/extra', kind: 'file', size: 7 }])
+  assert.deepEqual(c.removed.files, [{ path: 'etc/gone', kind: 'file', size: 4 }])
+  assert.deepEqual(c.modified.files, [{ path: 'app/main', kind: 'file', size: 120, sizeBefore: 100 }])
+  assert.equal((await http(dash.port, 'GET', '/api/images/compare?a=cmp%3Aa', { Cookie: cookie })).status, 400)
+
+  await page.goto(`${dash.origin}/#/images`)
+  await page.click('text=Compare two images')
+  await page.getByLabel('First image').selectOption({ label: 'cmp:a' })
+  await page.getByLabel('Second image').selectOption({ label: 'cmp:b' })
+  await page.waitForSelector('[data-testid=compare-shared][data-layers="1"]')
+  assert.deepEqual(
+    await Promise.all((await page.locator('.file').all()).map(async (f) => `${await f.locator('.mark').textContent()} ${await f.getAttribute('data-path')}`)),
+    ['A app/extra', 'D etc/gone', 'M app/main'],
+  )
+  await shot('compare')
+  assert.deepEqual(problems, [])
+})

@@ -12,6 +12,7 @@ import { HistoryView } from './views/history.tsx'
 import { ContainersView } from './views/containers.tsx'
 import { EventsView } from './views/events.tsx'
 import { ImagesView } from './views/images.tsx'
+import { CompareView } from './views/compare.tsx'
 import { LayersView } from './views/layers.tsx'
 import { NetworksView } from './views/networks.tsx'
 import { StacksView } from './views/stacks.tsx'
@@ -41,6 +42,7 @@ function View(): preact.JSX.Element {
     case 'containers':
       return parts[1] ? <ContainerDetail id={parts[1]} tab={parts[2] ?? 'overview'} /> : <ContainersView />
     case 'images':
+      if (parts[1] === 'compare') return <CompareView a={parts[2]} b={parts[3]} />
       return parts[1] && parts[2] === 'layers' ? <LayersView id={parts[1]} /> : <ImagesView />
     case 'stacks':
       return <StacksView />

@@ -60,6 +60,7 @@ export function ImagesView(): preact.JSX.Element {
         <button type="button" data-action="prune-all" onClick={() => prune(true)}>
           Prune unused
         </button>
+        <a href="#/images/compare">Compare two images</a>
         {pruned && <span data-testid="pruned">{pruned}</span>}
       </form>
       {transfers.map((r) => (
