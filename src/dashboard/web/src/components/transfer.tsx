@@ -33,7 +33,7 @@ export function Transfer(props: { request: TransferRequest; onDone?: () => void 
   const { kind, image } = props.request
   const [layers, setLayers] = useState<LayerRow[]>([])
   const [lines, setLines] = useState<string[]>([])
-  const [state, setState] = useState<'running' | 'done' | 'failed'>('running')
+  const [state, setState] = useState<'running' | 'done' | 'failed' | 'interrupted'>('running')
   const [error, setError] = useState('')
   useEffect(() => {
     const rows = new Map<string, LayerRow>()
@@ -57,8 +57,9 @@ export function Transfer(props: { request: TransferRequest; onDone?: () => void 
           setLayers([...rows.values()])
         } else if (m.status) setLines((l) => [...l, m.id ? `${m.id}: ${m.status}` : m.status!])
       },
-      onEnd() {
-        setState(failed ? 'failed' : 'done')
+      onEnd(reason) {
+        // The server ends a finished transfer with `done`; a dropped connection leaves it going on the engine, unseen.
+        setState(failed ? 'failed' : reason === 'done' ? 'done' : 'interrupted')
         props.onDone?.()
       },
     }, { reconnect: false })
