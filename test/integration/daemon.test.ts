@@ -149,3 +149,17 @@ test('a running container whose record is lost does not stop the next start: it 
   await waitFor('the process to be reaped', () => (existsSync(`/proc/${pid}`) ? undefined : true))
   assert.equal(existsSync(`${d.execRoot}/containers/${id}`), false)
 })
+
+const jemalloc = readdirSync('/usr/lib').filter((d) => d.endsWith('-linux-gnu')).map((d) => `/usr/lib/${d}/libjemalloc.so.2`).find(existsSync)
+
+test('caisd runs with jemalloc where it is installed, and what it starts (conmon, the container) does not inherit it; CAIS_MALLOC=glibc opts out', { skip: jemalloc ? false : 'libjemalloc2 is not installed (scripts/setup.sh installs it)' }, async (t) => {
+  const mapsOf = (d: { root: string }): string => readFileSync(`/proc/${readFileSync(`${d.root}/caisd.pid`, 'utf8').trim()}/maps`, 'utf8')
+  const d = await startDaemon(t, { logLevel: false })
+  assert.match(mapsOf(d), /libjemalloc\.so\.2/)
+  const id = (await d.cli('run', '-d', '--network', 'none', BUSYBOX, 'sleep', '60')).stdout.trim()
+  const conmon = readFileSync(`${d.execRoot}/containers/${id}/conmon.pid`, 'utf8').trim()
+  const pid = (await d.cli('inspect', '-f', '{{.State.Pid}}', id)).stdout.trim()
+  for (const p of [conmon, pid]) assert.doesNotMatch(readFileSync(`/proc/${p}/environ`, 'utf8'), /LD_PRELOAD|CAIS_PRELOADED/, `process ${p}`)
+  const plain = await startDaemon(t, { importBusybox: false, logLevel: false, env: { ...process.env, CAIS_MALLOC: 'glibc' } })
+  assert.doesNotMatch(mapsOf(plain), /libjemalloc/)
+})

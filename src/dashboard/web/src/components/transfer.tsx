@@ -29,7 +29,7 @@ export interface TransferRequest {
  * A pull or a push as `docker pull` draws it: a row per layer with its status and a bar, the lines without a layer
  * (`Digest: …`, `Status: …`) below. The engine's error, when it gives one, ends it.
  */
-export function Transfer(props: { request: TransferRequest; onDone?: () => void }): preact.JSX.Element {
+export function Transfer(props: { request: TransferRequest }): preact.JSX.Element {
   const { kind, image } = props.request
   const [layers, setLayers] = useState<LayerRow[]>([])
   const [lines, setLines] = useState<string[]>([])
@@ -60,7 +60,6 @@ export function Transfer(props: { request: TransferRequest; onDone?: () => void 
       onEnd(reason) {
         // The server ends a finished transfer with `done`; a dropped connection leaves it going on the engine, unseen.
         setState(failed ? 'failed' : reason === 'done' ? 'done' : 'interrupted')
-        props.onDone?.()
       },
     }, { reconnect: false })
   }, [props.request.key])
