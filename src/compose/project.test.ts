@@ -75,6 +75,7 @@ test('env_file, secrets, configs, volumes_from, links and container options beco
     sysctls: [net.core.somaxconn=1024]
     tmpfs: [/scratch:size=1m]
     pid: service:data
+    cgroup: private
     logging: {driver: json-file, options: {max-size: 1m}}
     deploy: {resources: {limits: {cpus: "0.5", memory: 128m}}}
   data:
@@ -107,6 +108,7 @@ configs:
   assert.deepEqual(hc['VolumesFrom'], [`${p.name}-data-1:ro`])
   assert.deepEqual(hc['Links'], [`${p.name}-data-1:storage`])
   assert.deepEqual(hc['LogConfig'], { Type: 'json-file', Config: { 'max-size': '1m' } })
+  assert.equal(hc['CgroupnsMode'], 'private')
   const mounts = hc['Mounts'] as Array<{ Source?: string; Target: string; ReadOnly: boolean }>
   assert.ok(mounts.some((m) => m.Target === '/run/secrets/token' && m.Source!.endsWith('/token.txt') && m.ReadOnly), 'a file secret is a read-only bind')
   assert.ok(!mounts.some((m) => m.Target === '/run/secrets/key.pem'), 'an environment secret is copied in, not mounted')

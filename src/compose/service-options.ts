@@ -30,6 +30,7 @@ export interface ContainerOptions {
   ipc?: string
   userns_mode?: string
   cgroup_parent?: string
+  cgroup?: string
   runtime?: string
   domainname?: string
   mac_address?: string
@@ -40,7 +41,7 @@ export interface ContainerOptions {
 export const OPTION_KEYS = [
   'mem_limit', 'memswap_limit', 'mem_reservation', 'shm_size', 'cpus', 'cpu_shares', 'cpu_quota', 'cpu_period', 'cpuset', 'pids_limit',
   'oom_score_adj', 'oom_kill_disable', 'ulimits', 'sysctls', 'tmpfs', 'devices', 'security_opt', 'group_add', 'dns_search', 'dns_opt',
-  'pid', 'ipc', 'userns_mode', 'cgroup_parent', 'runtime', 'domainname', 'mac_address', 'platform', 'logging',
+  'pid', 'ipc', 'userns_mode', 'cgroup_parent', 'cgroup', 'runtime', 'domainname', 'mac_address', 'platform', 'logging',
 ] as const
 
 /** A scalar as YAML wrote it; anything else as JSON (what a wrong type looks like in an error). */
@@ -97,7 +98,7 @@ export function containerOptionsOf(s: Record<string, unknown>, at: (k: string) =
       : Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, text(x)]))
   }
   for (const k of ['tmpfs', 'devices', 'security_opt', 'group_add', 'dns_search', 'dns_opt'] as const) set(k, strings(s[k]))
-  for (const k of ['pid', 'ipc', 'userns_mode', 'cgroup_parent', 'runtime', 'domainname', 'mac_address', 'platform', 'cpuset'] as const) {
+  for (const k of ['pid', 'ipc', 'userns_mode', 'cgroup_parent', 'cgroup', 'runtime', 'domainname', 'mac_address', 'platform', 'cpuset'] as const) {
     if (s[k] !== undefined && s[k] !== null) o[k] = text(s[k])
   }
   if (s['logging'] !== undefined) {
@@ -137,6 +138,7 @@ export function engineFieldsOf(o: ContainerOptions): { host: Record<string, unkn
   put('IpcMode', o.ipc)
   put('UsernsMode', o.userns_mode)
   put('CgroupParent', o.cgroup_parent)
+  put('CgroupnsMode', o.cgroup)
   put('Runtime', o.runtime)
   put('LogConfig', o.logging && { Type: o.logging.driver ?? 'json-file', Config: o.logging.options })
   const config: Record<string, unknown> = {}

@@ -1,5 +1,6 @@
 import { posix } from 'node:path'
 import { invalid } from '../lib/errors.ts'
+import { unifiedCgroups } from '../runtime/cgroups.ts'
 import { parseDeviceRule } from '../runtime/spec.ts'
 import type { ImageConfig } from '../images/types.ts'
 import type { ContainerConfig, ContainerCreateBody, HealthConfig, HostConfig } from '../wire/types.ts'
@@ -123,6 +124,8 @@ export function normaliseHostConfig(h: Partial<HostConfig> | undefined): HostCon
   hc.AutoRemove = h?.AutoRemove ?? false
   // The daemon's default IPC mode, as dockerd's (default-ipc-mode) fills it in.
   hc['IpcMode'] = h?.['IpcMode'] || 'private'
+  // Docker's default cgroup namespace: private where cgroups are v2 alone, the host's on v1 and hybrid hosts.
+  hc['CgroupnsMode'] = (h as { CgroupnsMode?: string } | undefined)?.CgroupnsMode || (unifiedCgroups ? 'private' : 'host')
   // No driver means the daemon's (effectiveLogConfig, at create); options without one are for it, as Docker's.
   hc.LogConfig = { Type: h?.LogConfig?.Type || '', Config: h?.LogConfig?.Config ?? {} }
   hc.Privileged = h?.Privileged ?? false

@@ -39,6 +39,8 @@ export async function validateSecurity(hc: Record<string, unknown>, hostname: st
     if (!ok) throw invalid(`invalid ${{ PidMode: 'PID', IpcMode: 'IPC', UTSMode: 'UTS' }[k]} mode: ${v}`)
   }
   if (hc['UTSMode'] === 'host' && hostname) throw invalid('Conflicting options: hostname and the UTS mode')
+  const cgroupns = (hc['CgroupnsMode'] as string | undefined) ?? ''
+  if (!['', 'host', 'private'].includes(cgroupns)) throw invalid(`invalid cgroup namespace mode: ${cgroupns}`)
 }
 
 /**
@@ -50,7 +52,7 @@ export async function securitySpec(
   lookup: (ref: string) => ContainerRecord,
   /** The daemon's `seccomp-profile` (a profile's JSON, or `unconfined`), for a container that names none. */
   daemonSeccomp?: string,
-): Promise<Pick<SpecInput, 'seccomp' | 'sysctl' | 'devices' | 'deviceRules' | 'pidNs' | 'ipcNs' | 'utsNs'>> {
+): Promise<Pick<SpecInput, 'seccomp' | 'sysctl' | 'devices' | 'deviceRules' | 'pidNs' | 'ipcNs' | 'utsNs' | 'cgroupNs'>> {
   const hc = rec.hostConfig as unknown as Record<string, unknown>
   const opts = (hc['SecurityOpt'] as string[] | null | undefined) ?? []
   let seccomp: OciSeccomp | undefined
@@ -92,5 +94,6 @@ export async function securitySpec(
     pidNs: ns(hc['PidMode'] as string | undefined, 'pid'),
     ipcNs: ns(hc['IpcMode'] as string | undefined, 'ipc'),
     utsNs: hc['UTSMode'] === 'host' ? 'host' : undefined,
+    cgroupNs: hc['CgroupnsMode'] === 'private' ? 'private' : 'host',
   }
 }

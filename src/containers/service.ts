@@ -15,6 +15,7 @@ import type { Logger } from '../lib/log.ts'
 import { KeyedMutex } from '../lib/mutex.ts'
 import { rfc3339Nano } from '../lib/time.ts'
 import { Runtime, RuntimeError, isNotFoundMessage } from '../runtime/runtime.ts'
+import { ownsDev } from '../runtime/spec.ts'
 import { CgroupReader } from '../runtime/cgroups.ts'
 import { type StatsSample, sampleStats } from './stats.ts'
 import type { Writable } from 'node:stream'
@@ -463,6 +464,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       // As Docker: a client leaving closes stdin only for a one-shot, non-TTY attach (`run -i`).
       keepStdinOpen: !rec.config.StdinOnce || rec.config.Tty,
       terminal: rec.config.Tty,
+      ownDev: ownsDev(spec),
     })
     const t3 = performance.now()
     this.#signals.emit('starting', rec.id)

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { constants, type FSWatcher, readFileSync, rmdirSync, watch } from 'node:fs'
-import { mkdir, open, readFile, readdir, rm, stat, unlink, writeFile } from 'node:fs/promises'
+import { constants, existsSync, type FSWatcher, readFileSync, rmdirSync, watch } from 'node:fs'
+import { mkdir, open, readFile, readdir, readlink, rm, stat, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { execFile } from '../lib/exec.ts'
 import type { Logger } from '../lib/log.ts'
@@ -40,6 +40,8 @@ export interface CreateProcessOptions {
   keepStdinOpen?: boolean
   /** A pseudo-terminal: conmon holds the master, the process gets the slave as stdio. */
   terminal?: boolean
+  /** The container's /dev is the tmpfs its spec mounts (not a bind of the host's): crun's extra links in it may go. */
+  ownDev?: boolean
 }
 
 /** An exec with a pseudo-terminal: its own conmon (exec mode) holds the terminal, in a session directory. */
@@ -166,6 +168,7 @@ export class Runtime {
     if (parsed.data === undefined || parsed.data < 0) {
       throw new RuntimeError(cleanRuntimeMessage(parsed.message ?? `conmon failed with ${String(parsed.data)}`))
     }
+    if (o.ownDev) await removeKcoreLink(parsed.data)
     return { pid: parsed.data }
   }
 
@@ -428,3 +431,17 @@ function readOrUndefined(path: string): string | undefined {
     return undefined
   }
 }
+
+/**
+ * crun 1.8 always adds `/dev/core -> /proc/kcore` to a container's /dev; Docker's runc adds it only where the kernel
+ * has /proc/kcore. On a host without it the dangling link goes, through the root of the created container (it waits
+ * on its fifo with its mounts in place), and only when /dev is the container's own tmpfs (`ownDev`).
+ */
+async function removeKcoreLink(pid: number): Promise<void> {
+  if (hostHasKcore) return
+  const link = `/proc/${pid}/root/dev/core`
+  const target = await readlink(link).catch(() => undefined)
+  if (target === '/proc/kcore') await unlink(link).catch(() => {})
+}
+
+const hostHasKcore = existsSync('/proc/kcore')

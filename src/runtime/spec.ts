@@ -65,6 +65,8 @@ export interface SpecInput {
   pidNs?: 'host' | { path: string } | undefined
   ipcNs?: 'host' | { path: string } | undefined
   utsNs?: 'host' | undefined
+  /** A cgroup namespace of its own (`private`), or the host's (v1 and hybrid hosts' default). */
+  cgroupNs?: 'private' | 'host' | undefined
 }
 
 export const defaultCapabilities = [
@@ -121,6 +123,12 @@ const allCapabilities = [
   'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
 ]
 
+/** Whether a built spec's /dev is the tmpfs the runtime fills (a user's mount over /dev replaces it). */
+export function ownsDev(spec: object): boolean {
+  const mounts = (spec as { mounts?: OciMount[] }).mounts ?? []
+  return mounts.filter((m) => m.destination.replace(/\/+$/, '') === '/dev').every((m) => m.type === 'tmpfs' && m.source === 'tmpfs')
+}
+
 export function buildSpec(i: SpecInput): object {
   const caps = capabilitySet(i.capAdd, i.capDrop, i.privileged)
   const mounts: OciMount[] = [
@@ -154,6 +162,7 @@ export function buildSpec(i: SpecInput): object {
   join('pid', i.pidNs)
   join('ipc', i.ipcNs)
   join('uts', i.utsNs)
+  if (i.cgroupNs === 'private') namespaces.push({ type: 'cgroup' })
   if (i.network === 'new') namespaces.push({ type: 'network' })
   else if (i.network !== 'host') namespaces.push({ type: 'network', path: i.network.path })
   return {

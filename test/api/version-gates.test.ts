@@ -1,5 +1,6 @@
 // A client that pins an older API version gets that version's behaviour: each gate, on both sides of it.
 import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
 import { test } from 'node:test'
 import { BUSYBOX, type TestDaemon, startDaemon } from '../helpers/daemon.ts'
 import { raw } from '../helpers/raw.ts'
@@ -230,3 +231,25 @@ test('import: platform from 1.32', async (t) => {
 
 /** A tar archive with no entries: two zero blocks. */
 const emptyTar = (): Buffer => Buffer.alloc(1024)
+
+test("cgroup namespace: the host's below 1.41 when none is asked for, the host's default from 1.41 (private on cgroup v2 alone); private runs in its own; a bad mode refused", async (t) => {
+  const d = await startDaemon(t)
+  const unified = existsSync('/sys/fs/cgroup/cgroup.controllers')
+  assert.equal((await hostConfigAt(d, '1.40', {}))['CgroupnsMode'], 'host')
+  assert.equal((await hostConfigAt(d, '1.40', { CgroupnsMode: 'private' }))['CgroupnsMode'], 'private')
+  assert.equal((await hostConfigAt(d, '1.41', {}))['CgroupnsMode'], unified ? 'private' : 'host')
+  const bad = await createAt(d, '1.50', { HostConfig: { CgroupnsMode: 'shared' } })
+  assert.equal(bad.status, 400)
+  assert.equal((JSON.parse(bad.body) as { message: string }).message, 'invalid cgroup namespace mode: shared')
+
+  const cgroupOf = async (mode: string): Promise<string> => {
+    const r = await d.docker('run', '--rm', '--cgroupns', mode, BUSYBOX, 'sh', '-c', 'grep -m1 pids /proc/self/cgroup || head -1 /proc/self/cgroup')
+    assert.equal(r.code, 0, r.stderr)
+    return r.stdout.trim().split(':').at(-1)!
+  }
+  assert.equal(await cgroupOf('private'), '/', 'its own cgroup is the root of its namespace')
+  assert.match(await cgroupOf('host'), /\/[0-9a-f]{64}$/, "the host's view: the container's cgroup by its full path")
+  const cli = await d.docker('run', '--rm', '--cgroupns', 'shared', BUSYBOX, 'true')
+  assert.equal(cli.code, 125)
+  assert.match(cli.stderr, /--cgroupns: invalid CGROUP mode/)
+})

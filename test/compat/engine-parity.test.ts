@@ -11,10 +11,14 @@ import { freePort } from '../helpers/registry.ts'
 
 const skip = existsSync(dockerBin) ? false : `the docker CLI is not installed at ${dockerBin}`
 
-test('/.dockerenv is there; diff and commit show only what the container changed, a new file as added', { skip }, async (t) => {
+test('/.dockerenv is there, /dev/core only as runc makes it; diff and commit show only what the container changed, a new file as added', { skip }, async (t) => {
   const d = await startDaemon(t)
   const env = await d.docker('run', '--rm', BUSYBOX, 'stat', '-c', '%A %s', '/.dockerenv')
   assert.equal(env.stdout, '-rwxr-xr-x 0\n', env.stderr)
+  // As runc: /dev/core only where the kernel has /proc/kcore (crun 1.8 links it always); a host /dev bound over stays as it is.
+  const dev = await d.docker('run', '--rm', BUSYBOX, 'ls', '/dev')
+  assert.equal(dev.stdout.split('\n').includes('core'), existsSync('/proc/kcore'), dev.stdout)
+  assert.ok(dev.stdout.split('\n').includes('stdin'), dev.stdout)
   const started = await d.docker('run', '-d', '--name', 'web', BUSYBOX, 'sleep', '300')
   assert.equal(started.code, 0, started.stderr)
   assert.equal((await d.docker('exec', 'web', 'sh', '-c', 'echo x > /newfile; echo y >> /etc/passwd; mkdir /tmp/d; echo z > /tmp/d/f')).code, 0)

@@ -23,6 +23,8 @@ export function applyCreateGates(body: ContainerCreateBody, version: string): st
   if (below('1.25')) hc['AutoRemove'] = false
   // Before 1.40 a container's IPC namespace was shareable unless it said otherwise.
   if (below('1.40') && !hc['IpcMode']) hc['IpcMode'] = 'shareable'
+  // Before 1.41 a container shared the host's cgroup namespace unless it said otherwise (cgroup v2 hosts changed that).
+  if (below('1.41') && !hc['CgroupnsMode']) hc['CgroupnsMode'] = 'host'
   if (below('1.42')) {
     delete hc['ConsoleSize']
     // Options for another mount type were ignored, not refused.

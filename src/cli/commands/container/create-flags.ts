@@ -50,6 +50,7 @@ export const createFlags: FlagSpec[] = [
   { name: 'pid', type: 'string' },
   { name: 'ipc', type: 'string' },
   { name: 'uts', type: 'string' },
+  { name: 'cgroupns', type: 'string' },
   { name: 'group-add', type: 'list' },
   { name: 'shm-size', type: 'string' },
   { name: 'dns', type: 'list' },
@@ -108,6 +109,11 @@ function securityOf(p: ParsedArgs): Record<string, unknown> {
   if (str(p, 'pid') !== undefined) out['PidMode'] = str(p, 'pid')
   if (str(p, 'ipc') !== undefined) out['IpcMode'] = str(p, 'ipc')
   if (str(p, 'uts') !== undefined) out['UTSMode'] = str(p, 'uts')
+  const cgroupns = str(p, 'cgroupns')
+  if (cgroupns !== undefined) {
+    if (!['', 'host', 'private'].includes(cgroupns)) throw new UsageError('--cgroupns: invalid CGROUP mode')
+    out['CgroupnsMode'] = cgroupns
+  }
   if (list(p, 'group-add').length > 0) out['GroupAdd'] = list(p, 'group-add')
   const shm = str(p, 'shm-size')
   if (shm !== undefined) {
