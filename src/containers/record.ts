@@ -1,5 +1,5 @@
 import type { Digest } from '../content/digest.ts'
-import type { ContainerConfig, ContainerState, HostConfig } from '../wire/types.ts'
+import type { ContainerConfig, ContainerState, HostConfig, OciDescriptor } from '../wire/types.ts'
 import type { EndpointRequest } from '../networks/service.ts'
 import type { MountPoint } from './mounts.ts'
 
@@ -14,6 +14,8 @@ export interface ContainerRecord {
   config: ContainerConfig
   hostConfig: HostConfig
   imageId: Digest
+  /** The manifest of that image, with its platform (inspect's ImageManifestDescriptor); absent in older records. */
+  imageManifest?: OciDescriptor
   /** Top layer of the image when the container was created; keeps its chain alive. */
   topLayer: Digest | null
   state: ContainerState

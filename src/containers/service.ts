@@ -319,6 +319,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       throw err
     }
     const dir = this.#d.store.dirOf(id)
+    const imageManifest = await this.#d.images.manifestDescriptor(image.id).catch(() => undefined)
     const rec: ContainerRecord = {
       id,
       name,
@@ -328,6 +329,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       config,
       hostConfig,
       imageId: image.id,
+      ...(imageManifest ? { imageManifest } : {}),
       topLayer: this.#d.images.topLayer(image.id),
       state: initialState(),
       restartCount: 0,

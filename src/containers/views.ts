@@ -44,10 +44,10 @@ export function inspectView(rec: ContainerRecord, d: ViewDeps): ContainerInspect
     Mounts: (rec.mounts ?? []).map((m) => mountView(m, d.volumes)),
     Config: rec.config,
     NetworkSettings: networkSettings(rec, d.networks),
+    ...(rec.imageManifest ? { ImageManifestDescriptor: rec.imageManifest } : {}),
   }
 }
 
-/** One entry of `GET /containers/json`. */
 /** `GET /containers/json`'s entry; `linkNames` are the `/parent/alias` names its parents' links give it. */
 export function summaryView(r: ContainerRecord, d: Pick<ViewDeps, 'volumes' | 'networks'>, linkNames: readonly string[] = []): ContainerSummary {
   const argv = [r.path, ...r.args]

@@ -257,6 +257,33 @@ export class ImageService {
     return chainIdsOf(this.config(id).rootfs.diff_ids).reduce((sum, c) => sum + (this.#layers.get(c)?.size ?? 0), 0)
   }
 
+  /** Each image's `SharedSize`, as Docker's `shared-size`: the sizes of its layers that another image has too. */
+  sharedSizes(): Map<Digest, number> {
+    const chainsOf = new Map([...this.#store.records.keys()].map((id) => [id, new Set(chainIdsOf(this.config(id).rootfs.diff_ids))]))
+    const users = new Map<Digest, number>()
+    for (const chains of chainsOf.values()) for (const c of chains) users.set(c, (users.get(c) ?? 0) + 1)
+    const shared = (chains: Set<Digest>): number => [...chains].filter((c) => users.get(c)! > 1).reduce((sum, c) => sum + (this.#layers.get(c)?.size ?? 0), 0)
+    return new Map([...chainsOf].map(([id, chains]) => [id, shared(chains)]))
+  }
+
+  /** Every layer's size once, however many images share it (`system df`'s LayersSize). */
+  layersSize(): number {
+    return this.#layers.all().reduce((sum, l) => sum + l.size, 0)
+  }
+
+  /** The descriptor of an image's manifest with the image's platform: what a multi-platform store shows of it. */
+  async manifestDescriptor(id: Digest): Promise<Descriptor> {
+    const rec = this.resolve(id)
+    const { bytes, manifest } = await this.manifest(rec.id)
+    const config = this.config(rec.id)
+    return {
+      mediaType: manifest.mediaType ?? mediaTypes.ociManifest,
+      digest: rec.manifest,
+      size: bytes.length,
+      platform: { architecture: config.architecture, os: config.os, ...(config.variant ? { variant: config.variant } : {}) },
+    }
+  }
+
   list(opts: { all?: boolean; filters: Filters }): ImageSummary[] {
     const f = opts.filters
     const refFilter = f.get('reference')

@@ -1,5 +1,8 @@
-/** Docker's human size in SI units with 3 significant digits: "4.26MB", "1.2kB" (go-units HumanSize). */
-export function humanSize(bytes: number): string {
+/**
+ * Docker's human size in SI units, to `precision` significant digits: 3 ("4.26MB", `docker images`, go-units'
+ * HumanSizeWithPrecision) by default, 4 ("4.261MB") where Docker prints go-units' HumanSize.
+ */
+export function humanSize(bytes: number, precision = 3): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB']
   let v = bytes
   let i = 0
@@ -7,7 +10,7 @@ export function humanSize(bytes: number): string {
     v /= 1000
     i++
   }
-  return `${Number(v.toPrecision(3))}${units[i]}`
+  return `${Number(v.toPrecision(precision))}${units[i]}`
 }
 
 /** Parses "10m", "1g", "512k", "100" (bytes), as Docker's RAMInBytes. */

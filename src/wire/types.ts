@@ -14,6 +14,26 @@ export interface ImageSummary {
   VirtualSize?: number
   Labels: Record<string, string>
   Containers: number
+  /** From API 1.47, with `manifests=1`. */
+  Manifests?: ImageManifestSummary[]
+}
+
+/** An OCI descriptor as the Engine API shows it (a manifest's, with the platform it is for). */
+export interface OciDescriptor {
+  mediaType: string
+  digest: string
+  size: number
+  platform?: { architecture: string; os: string; variant?: string }
+}
+
+/** One manifest of an image, as a multi-platform image store lists it (`Manifests`). */
+export interface ImageManifestSummary {
+  ID: string
+  Descriptor: OciDescriptor
+  Available: boolean
+  Size: { Total: number; Content: number }
+  Kind: 'image' | 'attestation' | 'unknown'
+  ImageData?: { Platform: { architecture: string; os: string; variant?: string }; Containers: string[]; Size: { Unpacked: number } }
 }
 
 /** One line of `GET /images/{name}/history`, newest first. */
@@ -46,6 +66,9 @@ export interface ImageInspect {
   /** Before API 1.45 only: the container a commit made the image from, and its config. */
   Container?: string
   ContainerConfig?: Record<string, unknown>
+  /** From API 1.48: the image's manifest; its `Manifests` with `manifests=1`. */
+  Descriptor?: OciDescriptor
+  Manifests?: ImageManifestSummary[]
 }
 
 export interface ImageDeleteItem {
@@ -146,6 +169,8 @@ export interface ContainerInspect {
   Mounts: unknown[]
   Config: ContainerConfig
   NetworkSettings: Record<string, unknown>
+  /** From API 1.48: the manifest of the image the container was created from. */
+  ImageManifestDescriptor?: OciDescriptor
 }
 
 export interface ContainerSummary {

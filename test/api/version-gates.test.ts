@@ -253,3 +253,50 @@ test("cgroup namespace: the host's below 1.41 when none is asked for, the host's
   assert.equal(cli.code, 125)
   assert.match(cli.stderr, /--cgroupns: invalid CGROUP mode/)
 })
+
+test('images: SharedSize with shared-size from 1.42, Manifests from 1.47, the manifest Descriptor in image and container inspect from 1.48; system df counts each layer once', async (t) => {
+  const d = await startDaemon(t)
+  const { Id: made } = await d.client.containers.create({ Image: BUSYBOX, Cmd: ['sh', '-c', 'echo hi > /x'] })
+  await d.client.containers.start(made)
+  await (await d.client.containers.wait(made)).result
+  assert.equal((await raw(d.socket, 'POST', `/commit?container=${made}&repo=child&tag=1`, '{}', json)).status, 201)
+  const list = async (version: string, query: string): Promise<Array<Record<string, unknown>>> => {
+    const r = await raw(d.socket, 'GET', `/v${version}/images/json?${query}`)
+    assert.equal(r.status, 200, r.body)
+    return JSON.parse(r.body) as Array<Record<string, unknown>>
+  }
+  const base = await d.client.images.inspect(BUSYBOX)
+  const child = await d.client.images.inspect('child:1')
+  assert.deepEqual((await list('1.41', 'shared-size=1')).map((i) => i['SharedSize']), [-1, -1])
+  const shared = await list('1.42', 'shared-size=1')
+  for (const i of shared) assert.equal(i['SharedSize'], base.Size, 'the base layers are what the two share')
+  assert.deepEqual((await list('1.42', '')).map((i) => i['SharedSize']), [-1, -1])
+
+  assert.ok((await list('1.46', 'manifests=1')).every((i) => !('Manifests' in i)))
+  const withManifests = await list('1.47', 'manifests=1')
+  const childEntry = withManifests.find((i) => i['Id'] === child.Id)!
+  const [m] = childEntry['Manifests'] as Array<{ ID: string; Kind: string; Available: boolean; ImageData: { Platform: { os: string; architecture: string }; Containers: string[]; Size: { Unpacked: number } } }>
+  assert.equal(m!.Kind, 'image')
+  assert.equal(m!.Available, true)
+  assert.deepEqual([m!.ImageData.Platform.os, m!.ImageData.Platform.architecture], ['linux', child.Architecture])
+  assert.equal(m!.ImageData.Size.Unpacked, child.Size)
+  const baseEntry = withManifests.find((i) => i['Id'] === base.Id)!
+  assert.deepEqual((baseEntry['Manifests'] as Array<{ ImageData: { Containers: string[] } }>)[0]!.ImageData.Containers, [made], 'the container made from it')
+
+  const inspectImage = async (version: string, query = ''): Promise<Record<string, unknown>> => JSON.parse((await raw(d.socket, 'GET', `/v${version}/images/child:1/json${query}`)).body) as Record<string, unknown>
+  assert.equal((await inspectImage('1.47'))['Descriptor'], undefined)
+  const descriptor = (await inspectImage('1.48'))['Descriptor'] as { digest: string; mediaType: string; size: number }
+  assert.equal(descriptor.digest, m!.ID)
+  assert.equal((await inspectImage('1.48'))['Manifests'], undefined, 'only with manifests=1')
+  assert.equal(((await inspectImage('1.48', '?manifests=1'))['Manifests'] as unknown[]).length, 1)
+
+  const inspectContainer = async (version: string): Promise<Record<string, unknown>> => JSON.parse((await raw(d.socket, 'GET', `/v${version}/containers/${made}/json`)).body) as Record<string, unknown>
+  assert.equal((await inspectContainer('1.47'))['ImageManifestDescriptor'], undefined)
+  const ofContainer = (await inspectContainer('1.48'))['ImageManifestDescriptor'] as { digest: string; platform: { os: string } }
+  assert.equal(ofContainer.digest, (baseEntry['Manifests'] as Array<{ ID: string }>)[0]!.ID)
+  assert.equal(ofContainer.platform.os, 'linux')
+
+  const df = await d.client.system.df()
+  assert.equal(df.LayersSize, child.Size, 'the shared base counted once: the child is the base and one more layer')
+  assert.ok(df.Images.every((i) => i.SharedSize === base.Size))
+})

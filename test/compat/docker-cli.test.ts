@@ -1,8 +1,9 @@
 // The real docker CLI (v28) against caisd: the foundation's acceptance list.
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { test } from 'node:test'
-import { BUSYBOX, dockerBin, startDaemon, uniqueName, waitFor } from '../helpers/daemon.ts'
+import { BUSYBOX, dockerBin, runCommand, startDaemon, uniqueName, waitFor } from '../helpers/daemon.ts'
 
 const skip = existsSync(dockerBin) ? false : `the docker CLI is not installed at ${dockerBin}`
 
@@ -113,4 +114,28 @@ test('a last line without a newline reaches run, logs, logs -f and start -a', { 
   assert.equal((await d.docker('logs', '--tail', '1', name)).stdout, 'x')
   assert.equal((await d.docker('start', '-a', name)).stdout, 'x')
   assert.equal((await d.docker('logs', name)).stdout, 'xx')
+})
+
+test("cais system df prints what docker system df prints, -v too: shared and unique sizes, containers' sizes, volumes, the build cache", { skip }, async (t) => {
+  const d = await startDaemon(t)
+  const context = join(d.dir, 'df-context')
+  mkdirSync(context)
+  writeFileSync(join(context, 'Dockerfile'), `FROM ${BUSYBOX}\nRUN head -c 50000 /dev/zero > /b\n`)
+  const build = await runCommand(dockerBin, ['-H', `unix://${d.socket}`, 'build', '-q', '-t', 'df/built:1', context], { env: { ...process.env, DOCKER_BUILDKIT: '0' } })
+  assert.equal(build.code, 0, build.stderr)
+  assert.equal((await d.docker('run', '-d', '--name', 'up', '-v', 'df-data:/data', BUSYBOX, 'sleep', '300')).code, 0)
+  assert.equal((await d.docker('run', '--name', 'done', 'df/built:1', 'sh', '-c', 'head -c 7000 /dev/zero > /c')).code, 0)
+  // The ages printed depend on the second each CLI runs in; everything else must match, column for column.
+  const normalise = (text: string): string => text.replace(/(Less than a second|\d+ seconds?|About a minute) ago/g, 'AGO').replace(/ {2,}/g, '  ')
+  for (const args of [['system', 'df'], ['system', 'df', '-v']]) {
+    const ours = await d.cli(...args)
+    const theirs = await d.docker(...args)
+    assert.equal(ours.code, 0, ours.stderr)
+    assert.equal(theirs.code, 0, theirs.stderr)
+    assert.equal(normalise(ours.stdout), normalise(theirs.stdout), args.join(' '))
+  }
+  const summary = await d.cli('system', 'df')
+  assert.match(summary.stdout, /^Containers\s+2\s+1\s+\S+\s+\S+ \(\d+%\)$/m)
+  assert.match(summary.stdout, /^Build Cache\s+[1-9]\d*\s+0\s+[1-9]/m, 'the build left cache entries')
+  assert.match((await d.cli('system', 'df', '-v')).stdout, /^df\/built\s+1\s+[0-9a-f]{12}\s+.+\s+2\.\d+MB\s+1\.9\d+MB\s+50kB\s+1$/m, 'the built image shares the base and adds its own layer')
 })

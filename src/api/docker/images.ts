@@ -1,8 +1,10 @@
+import type { Digest } from '../../content/digest.ts'
 import type { ContentStore } from '../../content/store.ts'
 import { commitContainer } from '../../containers/commit.ts'
 import type { ContainerService } from '../../containers/service.ts'
 import { loadArchive, saveArchive } from '../../images/archive.ts'
 import { importImage } from '../../images/import.ts'
+import { manifestSummaries } from '../../images/manifest-summary.ts'
 import { formatReference, parseReference, withDefaultTag } from '../../images/reference.ts'
 import { type ImageService, emptyContainerConfig } from '../../images/service.ts'
 import type { EventBus } from '../../events/bus.ts'
@@ -24,6 +26,7 @@ export interface ImageRouteDeps {
 
 export function imageRoutes(routes: Routes, d: ImageRouteDeps): void {
   const { images } = d
+  const usersOf = (id: Digest): string[] => d.containers.containersUsing(id).map((c) => c.id)
 
   routes.get('/images/json', async (ctx) => {
     const filters = parseFilters(ctx.query.get('filters') ?? undefined, ['before', 'dangling', 'label', 'reference', 'since', 'until'])
@@ -31,6 +34,13 @@ export function imageRoutes(routes: Routes, d: ImageRouteDeps): void {
     const legacy = versionAtLeast(ctx, '1.41') ? '' : ctx.query.get('filter')
     if (legacy) filters.set('reference', [...(filters.get('reference') ?? []), legacy])
     const list = images.list({ all: queryBool(ctx.query, 'all'), filters })
+    if (versionAtLeast(ctx, '1.42') && queryBool(ctx.query, 'shared-size')) {
+      const shared = images.sharedSizes()
+      for (const i of list) i.SharedSize = shared.get(i.Id as Digest) ?? 0
+    }
+    if (versionAtLeast(ctx, '1.47') && queryBool(ctx.query, 'manifests')) {
+      for (const i of list) i.Manifests = await manifestSummaries(images, i.Id as Digest, usersOf(i.Id as Digest))
+    }
     // VirtualSize went with API 1.44; older clients read the size there.
     sendJson(ctx, 200, versionAtLeast(ctx, '1.44') ? list : list.map((i) => ({ ...i, VirtualSize: i.Size })))
   })
@@ -128,6 +138,12 @@ export function imageRoutes(routes: Routes, d: ImageRouteDeps): void {
 
   routes.get('/images/{name*}/json', async (ctx) => {
     const { Container, ContainerConfig, ...view } = images.inspect(ctx.params['name']!)
+    // The manifest's descriptor from 1.48, and the image's manifests with `manifests=1`.
+    if (versionAtLeast(ctx, '1.48')) {
+      const { platform: _, ...descriptor } = await images.manifestDescriptor(view.Id as Digest)
+      view.Descriptor = descriptor
+      if (queryBool(ctx.query, 'manifests')) view.Manifests = await manifestSummaries(images, view.Id as Digest, usersOf(view.Id as Digest))
+    }
     // As Docker's: VirtualSize before API 1.44, Container and ContainerConfig before 1.45, and a Config with the
     // fields of a container's (Hostname, AttachStdin, …) before 1.50.
     sendJson(ctx, 200, {

@@ -72,12 +72,15 @@ export function systemRoutes(routes: Routes, d: SystemDeps): void {
     const types = versionAtLeast(ctx, '1.42') ? ctx.query.getAll('type') : []
     const want = (t: string): boolean => types.length === 0 || types.includes(t)
     const images = want('image') ? d.images.list({ filters: new Map() }) : []
+    const shared = images.length > 0 ? d.images.sharedSizes() : new Map<Digest, number>()
     for (const img of images) {
       img.Containers = d.containers.containersUsing(img.Id as Digest).length
+      img.SharedSize = shared.get(img.Id as Digest) ?? 0
       if (!versionAtLeast(ctx, '1.44')) Object.assign(img, { VirtualSize: img.Size })
     }
     sendJson(ctx, 200, {
-      LayersSize: images.reduce((s, i) => s + i.Size, 0),
+      // Each layer once, however many images share it, as Docker's.
+      LayersSize: want('image') ? d.images.layersSize() : 0,
       Images: images,
       Containers: want('container') ? await Promise.all(d.containers.list({ all: true, filters: new Map() }).map(async (c) => ({ ...c, ...(await d.containers.sizes(c.Id)) }))) : [],
       Volumes: want('volume') ? await d.volumes.usage() : [],

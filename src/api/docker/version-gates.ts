@@ -84,6 +84,8 @@ function macAddressGate(body: ContainerCreateBody, hc: Record<string, unknown>, 
 
 /** A container's inspect as an older client knows it. */
 export function applyInspectGates(view: ContainerInspect, version: string): ContainerInspect {
+  // The image's manifest descriptor came with 1.48.
+  if (compareVersions(version, '1.48') < 0) delete view.ImageManifestDescriptor
   if (compareVersions(version, '1.45') >= 0) return view
   // Before 1.45 the aliases of an endpoint on a user-defined network included the container's short ID and hostname.
   const networks = (view.NetworkSettings['Networks'] ?? {}) as Record<string, { Aliases?: string[] | null } | null>
