@@ -275,7 +275,7 @@ export class EngineClient {
     },
     prune: (opts: { filters?: Filters } = {}): Promise<{ NetworksDeleted: string[] | null }> =>
       this.http.json('POST', '/networks/prune', { query: { filters: filtersQuery(opts.filters) } }),
-    connect: async (id: string, container: string, endpoint: { Aliases?: string[]; IPAMConfig?: { IPv4Address?: string } } = {}): Promise<void> => {
+    connect: async (id: string, container: string, endpoint: { Aliases?: string[]; IPAMConfig?: { IPv4Address?: string }; GwPriority?: number } = {}): Promise<void> => {
       await this.http.empty('POST', `/networks/${encodeURIComponent(id)}/connect`, { body: { Container: container, EndpointConfig: endpoint } })
     },
     disconnect: async (id: string, container: string, opts: { force?: boolean } = {}): Promise<void> => {

@@ -5,7 +5,7 @@ import { containerName, createBody, label } from './convert.ts'
 import { ComposeError } from './errors.ts'
 import { copyFileObjects } from './file-objects.ts'
 import { ensureImage, imageOf } from './images.ts'
-import { type Project, type PullPolicy, type ServiceConfig, attributeHashes, changedAttributes, configHash, dependencyOrder, serviceDependencies } from './model.ts'
+import { type Project, type PullPolicy, type ServiceConfig, attributeHashes, changedAttributes, configHash, dependencyOrder, networksByPriority, serviceDependencies } from './model.ts'
 import { nameOf, numberOf, projectContainers } from './project-containers.ts'
 import type { Report } from './report.ts'
 import { ensureNetworks, ensureVolumes } from './resources.ts'
@@ -158,9 +158,13 @@ async function convergeService(
         return
       }
       const { Id } = await client.containers.create(createBody(project, s, n, image), { name })
-      for (const extra of Object.keys(s.networks).slice(1)) {
+      for (const extra of networksByPriority(s).slice(1)) {
         const net = s.networks[extra]!
-        await client.networks.connect(project.networks[extra]!.name, Id, { Aliases: [s.name, ...net.aliases], ...(net.ipv4_address ? { IPAMConfig: { IPv4Address: net.ipv4_address } } : {}) })
+        await client.networks.connect(project.networks[extra]!.name, Id, {
+          Aliases: [s.name, ...net.aliases],
+          ...(net.ipv4_address ? { IPAMConfig: { IPv4Address: net.ipv4_address } } : {}),
+          ...(net.gw_priority ? { GwPriority: net.gw_priority } : {}),
+        })
       }
       await copyFileObjects(client, project, s, Id, project.environment)
       report(`Container ${name}  Created`)

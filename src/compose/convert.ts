@@ -1,6 +1,6 @@
 import { parseGoDuration } from '../lib/time.ts'
 import type { ContainerCreateBody, RestartPolicy } from '../wire/types.ts'
-import { type Project, type ServiceConfig, attributeHashes, configHash } from './model.ts'
+import { type Project, type ServiceConfig, attributeHashes, configHash, networksByPriority } from './model.ts'
 import { engineFieldsOf } from './service-options.ts'
 
 /** The version compose's labels carry; docker compose v2 reads `com.docker.compose.version`. */
@@ -34,8 +34,7 @@ export function createBody(project: Project, s: ServiceConfig, n: number, image:
   const ports = s.ports.map((p) => `${p.target}/${p.protocol}`)
   const portBindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {}
   for (const p of s.ports) (portBindings[`${p.target}/${p.protocol}`] ??= []).push({ HostIp: p.host_ip ?? '', HostPort: p.published ?? '' })
-  const networkNames = Object.keys(s.networks)
-  const first = networkNames[0]
+  const first = networksByPriority(s)[0]
   const networkMode = s.network_mode ?? (first ? project.networks[first]!.name : 'default')
   const mounts: Array<Record<string, unknown>> = s.volumes.map((v) => ({
     Type: v.type,
@@ -118,6 +117,7 @@ export function createBody(project: Project, s: ServiceConfig, n: number, image:
         [project.networks[first]!.name]: {
           Aliases: [s.name, ...net.aliases],
           ...(net.ipv4_address ? { IPAMConfig: { IPv4Address: net.ipv4_address } } : {}),
+          ...(net.gw_priority ? { GwPriority: net.gw_priority } : {}),
         },
       },
     }

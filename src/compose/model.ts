@@ -62,6 +62,21 @@ export interface WatchRule {
 }
 
 /** A service in its long, normalised form: what `config` prints and what the config hash covers. */
+/** A service's attachment to one network. */
+export interface ServiceNetwork {
+  aliases: string[]
+  ipv4_address?: string
+  /** Which network the container joins first (the highest; then by name), as compose's `priority`. */
+  priority?: number
+  /** The engine's GwPriority: which network gives the default route. */
+  gw_priority?: number
+}
+
+/** A service's networks in the order compose joins them: the highest `priority` first, then by name. */
+export function networksByPriority(s: Pick<ServiceConfig, 'networks'>): string[] {
+  return Object.keys(s.networks).sort((a, b) => (s.networks[b]!.priority ?? 0) - (s.networks[a]!.priority ?? 0) || (a < b ? -1 : a > b ? 1 : 0))
+}
+
 export interface ServiceConfig extends ContainerOptions {
   name: string
   image?: string
@@ -72,7 +87,7 @@ export interface ServiceConfig extends ContainerOptions {
   ports: PortConfig[]
   expose: string[]
   volumes: VolumeMount[]
-  networks: Record<string, { aliases: string[]; ipv4_address?: string }>
+  networks: Record<string, ServiceNetwork>
   network_mode?: string
   depends_on: Record<string, { condition: DependencyCondition; required: boolean; restart: boolean }>
   healthcheck?: Healthcheck

@@ -231,8 +231,16 @@ function networksOf(v: unknown, path: string): ServiceConfig['networks'] {
   if (Array.isArray(v)) return Object.fromEntries(v.map((n) => [scalar(n), { aliases: [] }]))
   return Object.fromEntries(
     Object.entries(mapping(v, path)).map(([n, cfg]) => {
-      const c = (cfg ?? {}) as { aliases?: string[]; ipv4_address?: string }
-      return [n, { aliases: (c.aliases ?? []).map(String), ...(c.ipv4_address ? { ipv4_address: c.ipv4_address } : {}) }]
+      const c = (cfg ?? {}) as { aliases?: string[]; ipv4_address?: string; priority?: number; gw_priority?: number }
+      return [
+        n,
+        {
+          aliases: (c.aliases ?? []).map(String),
+          ...(c.ipv4_address ? { ipv4_address: c.ipv4_address } : {}),
+          ...(typeof c.priority === 'number' ? { priority: c.priority } : {}),
+          ...(typeof c.gw_priority === 'number' ? { gw_priority: c.gw_priority } : {}),
+        },
+      ]
     }),
   )
 }

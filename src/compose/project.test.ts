@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path'
 import { test } from 'node:test'
 import { containerName, createBody } from './convert.ts'
 import { loadProject } from './load.ts'
-import { type Project, changedAttributes, attributeHashes, normalizeProject } from './model.ts'
+import { type Project, changedAttributes, attributeHashes, networksByPriority, normalizeProject } from './model.ts'
 import { projectVariables } from './variables.ts'
 
 /** Loads and normalises a project written into a fresh directory. */
@@ -152,4 +152,29 @@ test('config --variables: defaults, required ones, where each value comes from, 
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
+})
+
+test("networks: joined by priority, then by name, as compose does; gw_priority becomes the endpoint's GwPriority", () => {
+  const p = project({
+    'compose.yaml': `name: order
+services:
+  app:
+    image: busybox
+    networks:
+      zeta: {}
+      alpha: {gw_priority: 5}
+      mid: {priority: 10, gw_priority: 1}
+  plain:
+    image: busybox
+    networks: [zeta, alpha]
+networks: {zeta: {}, alpha: {}, mid: {}}
+`,
+  })
+  const [app, plain] = [p.services.find((s) => s.name === 'app')!, p.services.find((s) => s.name === 'plain')!]
+  assert.deepEqual(networksByPriority(app), ['mid', 'alpha', 'zeta'])
+  assert.deepEqual(networksByPriority(plain), ['alpha', 'zeta'], 'without priorities, by name whatever the file order')
+  const body = createBody(p, app, 1, 'busybox')
+  assert.equal(body.HostConfig!.NetworkMode, 'order_mid')
+  assert.deepEqual(body.NetworkingConfig!.EndpointsConfig!['order_mid'], { Aliases: ['app'], GwPriority: 1 })
+  assert.equal(createBody(p, plain, 1, 'busybox').HostConfig!.NetworkMode, 'order_alpha')
 })

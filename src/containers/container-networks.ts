@@ -139,7 +139,7 @@ export class ContainerNetworks {
       if (n.isDefault && request.aliases?.length) throw invalid('network-scoped alias is supported only for containers in user defined networks')
       const before = rec.networks ?? { [rec.hostConfig.NetworkMode]: {} }
       if (rec.state.Running) {
-        const joined = await this.#d.networks.connect(n.name, rec.id, rec.name.slice(1), request, rec.state.Pid)
+        const joined = await this.#d.networks.connect(n.name, rec.id, rec.name.slice(1), request, rec.state.Pid, portBindingsOf(rec))
         await this.#afterConnect(rec, Object.keys(before), joined)
       }
       rec.networks = { ...before, [n.name]: request }

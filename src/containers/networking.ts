@@ -21,7 +21,7 @@ export function requestedNetworks(body: ContainerCreateBody, hc: HostConfig, net
   if (mode === 'none' || mode === 'host') return {}
   const primary = networks.get(mode)
   const out: Record<string, EndpointRequest> = {}
-  type EndpointConfig = { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null; MacAddress?: string | null }
+  type EndpointConfig = { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null; MacAddress?: string | null; GwPriority?: number | null }
   // The docker CLI names the network it was given, or `default` when it was given none.
   const configs = Object.fromEntries(
     Object.entries((body.NetworkingConfig?.EndpointsConfig ?? {}) as Record<string, EndpointConfig>).map(([k, v]) => [k === 'default' ? primary.name : k, v]),
@@ -38,9 +38,16 @@ export function requestedNetworks(body: ContainerCreateBody, hc: HostConfig, net
       ...(c.Aliases?.length ? { aliases: c.Aliases } : {}),
       ...(c.IPAMConfig?.IPv4Address ? { ipv4Address: c.IPAMConfig.IPv4Address } : {}),
       ...(mac ? { macAddress: mac.toLowerCase() } : {}),
+      ...(c.GwPriority ? { gwPriority: gwPriorityOf(c.GwPriority) } : {}),
     }
   }
   return out
+}
+
+/** An endpoint's GwPriority: an integer, as Go's int decodes it. */
+export function gwPriorityOf(v: unknown): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw invalid(`json: cannot unmarshal ${typeof v === 'number' ? 'number' : typeof v} into Go struct field EndpointSettings.GwPriority of type int`)
+  return v
 }
 
 /** `-P`: every exposed port not already bound gets an ephemeral host port. */

@@ -66,8 +66,8 @@ export async function createSandbox(netns: string): Promise<void> {
 }
 
 /**
- * Adds a veth between the bridge and the container's namespace, with its address and, on the first network,
- * the default route. With `createNamespace` the namespace is made in the same two `ip` runs (one on the host
+ * Adds a veth between the bridge and the container's namespace, with its address and, given a `gateway`, the
+ * default route. With `createNamespace` the namespace is made in the same two `ip` runs (one on the host
  * side, one inside), which is most of what a start on a bridge network costs.
  */
 export async function addEndpoint(netns: string, e: VethEndpoint, opts: { createNamespace?: boolean } = {}): Promise<void> {
@@ -84,11 +84,17 @@ export async function addEndpoint(netns: string, e: VethEndpoint, opts: { create
       `addr add ${e.address}/${e.prefix} dev ${e.containerIf}`,
       ...(e.address6 ? [`addr add ${e.address6.address}/${e.address6.prefix} dev ${e.containerIf} nodad`] : []),
       `link set ${e.containerIf} up`,
-      ...(e.gateway ? [`route add default via ${e.gateway}`] : []),
-      ...(e.address6?.gateway ? [`route add ::/0 via ${e.address6.gateway}`] : []),
+      // Replace: a network connected later can take the default route over from the one that had it.
+      ...(e.gateway ? [`route replace default via ${e.gateway}`] : []),
+      ...(e.address6?.gateway ? [`route replace ::/0 via ${e.address6.gateway}`] : []),
     ],
     { netns },
   )
+}
+
+/** Points the namespace's default route (`default` or `::/0`) at another gateway. */
+export async function setDefaultRoute(netns: string, destination: 'default' | '::/0', gateway: string): Promise<void> {
+  await ipBatch([`route replace ${destination} via ${gateway}`], { netns })
 }
 
 export async function removeEndpoint(hostIf: string): Promise<void> {

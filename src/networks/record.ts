@@ -23,6 +23,8 @@ export interface Endpoint {
   mac: string
   /** What the container asked for (`--ip`): inspect shows it as the endpoint's IPAMConfig. */
   requestedAddress?: string
+  /** Its `GwPriority`: the container's default route goes through the network whose endpoint has the highest. */
+  gwPriority?: number
   /** The veth end on the host, and the interface name inside the container. */
   hostIf: string
   ifName: string

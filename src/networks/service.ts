@@ -10,6 +10,7 @@ import { KeyedMutex } from '../lib/mutex.ts'
 import { parseTimestamp } from '../lib/time.ts'
 import { type OverlayControl, type OverlayHandlers, addressOf } from './overlay-control.ts'
 import { DnsServer } from './dns.ts'
+import { type GatewayCandidate, gatewayNetwork } from './gateway.ts'
 import { OverlayNetworks, overlayMtu } from './overlay.ts'
 import { Firewall, type FirewallState } from './firewall.ts'
 import * as host from './host.ts'
@@ -67,13 +68,15 @@ export interface EndpointRequest {
   ipv4Address?: string
   /** `--mac-address`: the container's interface on this network gets it instead of one derived from its address. */
   macAddress?: string
+  /** `--gw-priority`: the network with the highest gives the default route (gateway.ts). */
+  gwPriority?: number
 }
 
 /** A container about to start, as networking needs it. */
 export interface SandboxRequest {
   containerId: string
   name: string
-  /** Networks by name or ID, the first one carrying the default route. */
+  /** Networks by name or ID; the first gets eth0, the one `gatewayNetwork` picks the default route and the ports. */
   networks: Array<{ network: string; request: EndpointRequest }>
   /** Ports to publish: `80/tcp` → bindings; an empty HostPort asks for an ephemeral one. */
   portBindings: Record<string, Array<{ HostIp?: string; HostPort?: string }> | null>
@@ -410,9 +413,17 @@ export class NetworkService {
     const addresses: string[] = []
     let nameservers: string[] | undefined
     try {
-      for (const [i, { network, request }] of req.networks.entries()) {
-        const n = this.get(network)
-        const e = await this.#connectLive(n, req.containerId, req.name, request, netns, i, i === 0 ? req.portBindings : {}, i === 0)
+      const joining = req.networks.map(({ network, request }) => ({ n: this.get(network), request }))
+      const candidates = joining.map(({ n, request }) => ({ network: n, gwPriority: request.gwPriority ?? 0 }))
+      const [gateway4, gateway6] = [gatewayNetwork(candidates, 4), gatewayNetwork(candidates, 6)]
+      for (const [i, { n, request }] of joining.entries()) {
+        const e = await this.#connectLive(n, req.containerId, req.name, request, netns, {
+          index: i,
+          gateway4: n === gateway4,
+          gateway6: n === gateway6,
+          ports: n === gateway4 ? req.portBindings : {},
+          createNamespace: i === 0,
+        })
         addresses.push(e.address, ...(e.address6 ? [e.address6] : []))
         // The first user-defined network's DNS answers, whatever the order: names of every network it is on resolve.
         if (!nameservers && !n.isDefault) nameservers = [dnsAddress(n)]
@@ -430,9 +441,7 @@ export class NetworkService {
     name: string,
     request: EndpointRequest,
     netns: string,
-    index: number,
-    ports: SandboxRequest['portBindings'],
-    createNamespace = false,
+    at: { index: number; gateway4: boolean; gateway6: boolean; ports: SandboxRequest['portBindings']; createNamespace?: boolean },
   ): Promise<Endpoint> {
     if (n.driver !== 'bridge' && n.driver !== 'overlay') throw invalid(`container cannot be connected to network ${n.name} alongside others`)
     const overlay = n.driver === 'overlay' ? this.#overlay : undefined
@@ -457,8 +466,9 @@ export class NetworkService {
         ...(address6 ? { address6 } : {}),
         mac: request.macAddress ?? macFor(address),
         ...(request.ipv4Address ? { requestedAddress: request.ipv4Address } : {}),
+        ...(request.gwPriority ? { gwPriority: request.gwPriority } : {}),
         hostIf: `veth${randomBytes(5).toString('hex').slice(0, 9)}`,
-        ifName: `eth${index}`,
+        ifName: `eth${at.index}`,
         ports: [],
       }
       n.endpoints[containerId] = e
@@ -472,13 +482,12 @@ export class NetworkService {
           mac: e.mac,
           prefix: subnet.prefix,
           ...(address6 && n.ipam6
-            ? { address6: { address: address6, prefix: parseSubnet6(n.ipam6.subnet).prefix, ...(index === 0 ? { gateway: n.ipam6.gateway } : {}) } }
+            ? { address6: { address: address6, prefix: parseSubnet6(n.ipam6.subnet).prefix, ...(at.gateway6 ? { gateway: n.ipam6.gateway } : {}) } }
             : {}),
-          // An overlay has no way out of its own subnet: no default route through it.
-          ...(index === 0 && !overlay ? { gateway: pool.gateway } : {}),
+          ...(at.gateway4 ? { gateway: pool.gateway } : {}),
           ...(overlay ? { mtu: overlayMtu } : n.mtu ? { mtu: n.mtu } : {}),
-        }, { createNamespace })
-        e.ports = overlay ? [] : await this.#publish(containerId, address, ports)
+        }, { createNamespace: at.createNamespace ?? false })
+        e.ports = overlay ? [] : await this.#publish(containerId, address, at.ports)
         await this.#store.save(n)
         if (e.ports.length > 0) await this.#syncFirewall()
         if (overlay) await overlay.announce(n, e)
@@ -572,12 +581,20 @@ export class NetworkService {
     for (const n of this.#store.records.values()) for (const id of Object.keys(n.endpoints)) if (!known.has(id)) await this.detach(id)
   }
 
-  /** Joins a running container to one more network (`docker network connect`). */
   /**
    * Puts a running container on one more network. Returns its addresses there, and the network's DNS server
-   * when it is a user-defined network, for the container's /etc/hosts and resolv.conf.
+   * when it is a user-defined network, for the container's /etc/hosts and resolv.conf. When the new network is the
+   * one the gateway order prefers, the default route moves to it, and the published ports with it (`portBindings`
+   * are published when no network had them, as on a container that was on an internal network only).
    */
-  async connect(network: string, containerId: string, name: string, request: EndpointRequest, pid: number): Promise<{ addresses: string[]; nameserver: string | undefined }> {
+  async connect(
+    network: string,
+    containerId: string,
+    name: string,
+    request: EndpointRequest,
+    pid: number,
+    portBindings: SandboxRequest['portBindings'] = {},
+  ): Promise<{ addresses: string[]; nameserver: string | undefined }> {
     const n = this.get(network)
     const netns = sandboxName(containerId)
     // Its name deleted from the host (`ip netns delete`), the namespace lives on with the container: name it again.
@@ -585,24 +602,67 @@ export class NetworkService {
       this.#o.log.warn("the container's network namespace had lost its name; attached again", { container: containerId })
       await host.reattachSandbox(netns, pid)
     }
-    const index = [...this.#store.records.values()].filter((x) => x.endpoints[containerId]).length
-    const e = await this.#connectLive(n, containerId, name, request, netns, index, {})
+    const current = this.#networksOf(containerId)
+    const before = gatewayNetwork(current)
+    const after = [...current, { network: n, gwPriority: request.gwPriority ?? 0 }]
+    const gateway4 = gatewayNetwork(after, 4) === n
+    const e = await this.#connectLive(n, containerId, name, request, netns, { index: current.length, gateway4, gateway6: gatewayNetwork(after, 6) === n, ports: {} })
+    if (gateway4) await this.#movePorts(containerId, before, n, portBindings)
     return { addresses: [e.address, ...(e.address6 ? [e.address6] : [])], nameserver: n.isDefault ? undefined : dnsAddress(n) }
   }
 
-  /** Takes a running container off one network. */
+  /** Takes a running container off one network; when that network had its default route, the next in order takes it over with the ports. */
   async disconnect(network: string, containerId: string): Promise<void> {
     const n = this.get(network)
     const e = n.endpoints[containerId]
     if (!e) return
+    const current = this.#networksOf(containerId)
+    const [was4, was6] = [gatewayNetwork(current, 4) === n, gatewayNetwork(current, 6) === n]
+    if (e.ports.length > 0) this.#closeProxies(containerId)
     await this.#lock.run(`network:${n.id}`, async () => {
       delete n.endpoints[containerId]
       await this.#store.save(n)
     })
     await host.removeEndpoint(e.hostIf).catch(() => {})
     if (n.driver === 'overlay') await this.#overlay?.withdraw(n, e)
-    if (e.ports.length > 0) await this.#syncFirewall()
     this.#o.events.emit('network', 'disconnect', n.id, { container: containerId, name: n.name, type: n.driver })
+    const rest = current.filter((c) => c.network !== n)
+    const [next4, next6] = [gatewayNetwork(rest, 4), gatewayNetwork(rest, 6)]
+    const netns = sandboxName(containerId)
+    if (was6 && next6?.ipam6) await host.setDefaultRoute(netns, '::/0', next6.ipam6.gateway)
+    if (was4 && next4) {
+      await host.setDefaultRoute(netns, 'default', next4.ipam[0]!.gateway)
+      await this.#movePorts(containerId, undefined, next4, bindingsOf(e.ports))
+    } else if (e.ports.length > 0) await this.#syncFirewall()
+  }
+
+  /** The networks a container has an endpoint on, with the priority each asked for. */
+  #networksOf(containerId: string): GatewayCandidate[] {
+    return [...this.#store.records.values()].filter((x) => x.endpoints[containerId]).map((x) => ({ network: x, gwPriority: x.endpoints[containerId]!.gwPriority ?? 0 }))
+  }
+
+  /**
+   * Moves a container's published ports from the endpoint on `from` to the one on `to`, keeping the host ports
+   * they had; with nothing published on `from`, publishes `otherwise` (the container's port bindings) on `to`.
+   */
+  async #movePorts(containerId: string, from: NetworkRecord | undefined, to: NetworkRecord, otherwise: SandboxRequest['portBindings']): Promise<void> {
+    const old = from?.endpoints[containerId]
+    const bindings = old && old.ports.length > 0 ? bindingsOf(old.ports) : otherwise
+    if (Object.keys(bindings).length === 0) return
+    this.#closeProxies(containerId)
+    if (from && old) {
+      await this.#lock.run(`network:${from.id}`, async () => {
+        old.ports = []
+        await this.#store.save(from)
+      })
+    }
+    await this.#lock.run(`network:${to.id}`, async () => {
+      const e = to.endpoints[containerId]
+      if (!e) return
+      e.ports = await this.#publish(containerId, e.address, bindings)
+      await this.#store.save(to)
+    })
+    await this.#syncFirewall()
   }
 
   // ---- views
@@ -623,7 +683,7 @@ export class NetworkService {
       Aliases: e?.aliases.length ? e.aliases : null,
       MacAddress: e?.mac ?? '',
       DriverOpts: null,
-      GwPriority: 0,
+      GwPriority: e?.gwPriority ?? 0,
       NetworkID: n?.id ?? '',
       EndpointID: e?.id ?? '',
       Gateway: e && pool ? pool.gateway : '',
@@ -713,3 +773,10 @@ function macFor(address: string): string {
 
 /** Where a user-defined network's embedded DNS listens: its gateway, or on an overlay this node's address. */
 const dnsAddress = (n: NetworkRecord): string => n.overlay?.nodeAddress ?? n.ipam[0]!.gateway
+
+/** Published ports as port bindings again, their host ports kept: what moves with a container's default route. */
+function bindingsOf(ports: readonly PortBinding[]): SandboxRequest['portBindings'] {
+  const out: SandboxRequest['portBindings'] = {}
+  for (const p of ports) (out[`${p.containerPort}/${p.proto}`] ??= []).push({ HostIp: p.anyAddress ? '' : p.hostIp, HostPort: String(p.hostPort) })
+  return out
+}

@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { test } from 'node:test'
 import { BUSYBOX, type TestDaemon, dockerBin, repoRoot, startDaemon, waitFor } from '../helpers/daemon.ts'
 import { httpGet } from '../helpers/http.ts'
+import { raw } from '../helpers/raw.ts'
 
 const skipDocker = existsSync(dockerBin) ? false : `the docker CLI is not installed at ${dockerBin}`
 
@@ -286,4 +287,46 @@ test('a network removed while a container connects to it: one of the two wins, w
   }
   const eths = (await d.cli('exec', Id, 'ls', '/sys/class/net')).stdout.split(/\s+/).filter((n) => n.startsWith('eth'))
   assert.deepEqual(eths, ['eth0'], 'no interface of a removed network is left in the container')
+})
+
+test("the default route and published ports follow Docker's gateway order: GwPriority, then the network's name; a connect or a disconnect moves them", async (t) => {
+  const d = await startDaemon(t)
+  for (const [name, ...flags] of [['gw-zeta'], ['gw-alpha'], ['gw-inner', '--internal']]) await ok(d, 'network', 'create', ...flags, name!)
+  const gatewayOf = async (name: string): Promise<string> => (await ok(d, 'network', 'inspect', '-f', '{{(index .IPAM.Config 0).Gateway}}', name)).trim()
+  const [zeta, alpha] = [await gatewayOf('gw-zeta'), await gatewayOf('gw-alpha')]
+  const defaultVia = async (c: string): Promise<string> => /^default via (\S+)/m.exec(await ok(d, 'exec', c, 'ip', 'route'))?.[1] ?? 'none'
+
+  await ok(d, 'run', '-d', '--name', 'web', '--network', 'gw-zeta', '-p', '127.0.0.1::80', ...webServer('routed'))
+  const port = Number((await ok(d, 'port', 'web', '80')).trim().split(':').at(-1))
+  const page = async (): Promise<string> => waitFor('the published page', async () => ((await httpGet(port).catch(() => '')).includes('routed') ? 'ok' : undefined))
+  assert.equal(await defaultVia('web'), zeta)
+  await page()
+
+  await ok(d, 'network', 'connect', 'gw-alpha', 'web')
+  assert.equal(await defaultVia('web'), alpha, 'gw-alpha sorts first: the route moves to it')
+  assert.equal(await page(), 'ok', 'the published port followed, on the same host port')
+  assert.match(execFileSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }), new RegExp(`--dport ${port} -j DNAT --to-destination ${(await ok(d, 'inspect', '-f', '{{(index .NetworkSettings.Networks "gw-alpha").IPAddress}}', 'web')).trim()}:80`))
+
+  await ok(d, 'network', 'disconnect', 'gw-alpha', 'web')
+  assert.equal(await defaultVia('web'), zeta, 'back to the one left')
+  assert.equal(await page(), 'ok')
+
+  await ok(d, 'network', 'connect', '--gw-priority', '-1', 'gw-alpha', 'web')
+  assert.equal(await defaultVia('web'), zeta, 'a lower priority than gw-zeta keeps the route where it was')
+  assert.equal((await ok(d, 'inspect', '-f', '{{(index .NetworkSettings.Networks "gw-alpha").GwPriority}}', 'web')).trim(), '-1')
+
+  await ok(d, 'run', '-d', '--name', 'inside', '--network', 'gw-inner', BUSYBOX, 'sleep', '300')
+  assert.equal(await defaultVia('inside'), 'none', 'an internal network has no way out')
+
+  // Created on both at once: 1.48 honours a priority, 1.47 ignores it (and the name decides).
+  const body = JSON.stringify({ Image: BUSYBOX, Cmd: ['sleep', '300'], HostConfig: { NetworkMode: 'gw-zeta' }, NetworkingConfig: { EndpointsConfig: { 'gw-zeta': { GwPriority: 10 }, 'gw-alpha': {} } } })
+  for (const [version, expected] of [['1.48', zeta], ['1.47', alpha]] as const) {
+    const r = await raw(d.socket, 'POST', `/v${version}/containers/create`, body, { 'Content-Type': 'application/json' })
+    assert.equal(r.status, 201, r.body)
+    const { Id } = JSON.parse(r.body) as { Id: string }
+    await d.client.containers.start(Id)
+    assert.equal(await defaultVia(Id), expected, `API ${version}`)
+  }
+  const wrongType = await raw(d.socket, 'POST', '/v1.50/networks/gw-inner/connect', JSON.stringify({ Container: 'web', EndpointConfig: { GwPriority: 'high' } }), { 'Content-Type': 'application/json' })
+  assert.equal(wrongType.status, 400)
 })

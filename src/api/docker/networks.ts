@@ -1,5 +1,5 @@
 import type { ContainerService } from '../../containers/service.ts'
-import { checkMacAddress } from '../../containers/networking.ts'
+import { checkMacAddress, gwPriorityOf } from '../../containers/networking.ts'
 import { invalid } from '../../lib/errors.ts'
 import { parseFilters } from '../../lib/filters.ts'
 import type { NetworkCreateRequest, NetworkService } from '../../networks/service.ts'
@@ -44,7 +44,7 @@ export function networkRoutes(routes: Routes, d: { networks: NetworkService; con
   })
 
   routes.post('/networks/{id}/connect', async (ctx) => {
-    type EndpointConfig = { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null; MacAddress?: string | null }
+    type EndpointConfig = { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null; MacAddress?: string | null; GwPriority?: number | null }
     const body = (await readJson<{ Container?: string; EndpointConfig?: EndpointConfig | null }>(ctx.req)) ?? {}
     if (!body.Container) throw invalid('container is required')
     const c = body.EndpointConfig ?? {}
@@ -53,6 +53,8 @@ export function networkRoutes(routes: Routes, d: { networks: NetworkService; con
       ...(c.Aliases?.length ? { aliases: c.Aliases } : {}),
       ...(c.IPAMConfig?.IPv4Address ? { ipv4Address: c.IPAMConfig.IPv4Address } : {}),
       ...(c.MacAddress ? { macAddress: c.MacAddress.toLowerCase() } : {}),
+      // GwPriority came with API 1.48.
+      ...(c.GwPriority && versionAtLeast(ctx, '1.48') ? { gwPriority: gwPriorityOf(c.GwPriority) } : {}),
     })
     sendStatus(ctx, 200)
   })

@@ -53,6 +53,8 @@ export function applyCreateGates(body: ContainerCreateBody, version: string): st
     if (networks.length > 1) throw invalid(`Container cannot be created with multiple network endpoints: ${networks.join(', ')}`)
   }
   if (below('1.45') && mounts.some((m) => m.VolumeOptions?.['Subpath'])) throw invalid('VolumeOptions.Subpath needs API v1.45 or newer')
+  // An endpoint's gateway priority came with 1.48.
+  if (below('1.48')) for (const ep of Object.values(endpoints)) if (ep) delete ep['GwPriority']
   return macAddressGate(body, hc, endpoints, below('1.44'))
 }
 
