@@ -5,6 +5,7 @@ import type { NewLayer } from '../images/service.ts'
 import type { ImageConfig, ImageRuntimeConfig } from '../images/types.ts'
 import { CaisError, invalid } from '../lib/errors.ts'
 import { shortId } from '../lib/ids.ts'
+import { parsePlatform } from '../lib/platform.ts'
 import { commitStep } from './commit-step.ts'
 import { copyStep } from './copy-step.ts'
 import { type Instruction, parseDockerfile } from './dockerfile/parser.ts'
@@ -210,22 +211,25 @@ async function baseState(stage: Stage, env: StepEnv, send: StageState['send']): 
   const empty = (config: ImageConfig, layers: NewLayer[], imageId: Digest | undefined): StageState => ({
     stage, imageId, config, layers, args: new Map(), cmdSet: false, send, noCache: req.noCache || req.noCacheFilter.includes(stage.name ?? String(stage.index)),
   })
+  const platformText = stage.platform || req.platform
+  const platform = platformText ? parsePlatform(platformText) : undefined
   if (stage.base.toLowerCase() === 'scratch') {
-    const [os, architecture] = ['linux', goArch()]
-    return empty({ architecture, os, config: { Env: [] }, rootfs: { type: 'layers', diff_ids: [] }, history: [] }, [], undefined)
+    const { os, architecture, variant } = platform ?? { os: 'linux', architecture: goArch() }
+    return empty({ architecture, os, ...(variant ? { variant } : {}), config: { Env: [] }, rootfs: { type: 'layers', diff_ids: [] }, history: [] }, [], undefined)
   }
   const from = await env.stageResult(stage.base, stage.index)
   if (from) return { ...empty(structuredClone(from.config), [...from.layers], from.imageId) }
   let id: Digest | undefined
   if (!req.pull) {
     try {
-      id = deps.images.resolve(stage.base).id
+      // A local image for another platform than the one asked for does not do: that platform is pulled.
+      id = deps.images.resolveFor(stage.base, platform).id
     } catch {
       id = undefined
     }
   }
   if (!id) {
-    await deps.pull(stage.base, stage.platform ?? req.platform, send, env.signal)
+    await deps.pull(stage.base, platformText, send, env.signal)
     id = deps.images.resolve(stage.base).id
   }
   const config = structuredClone(deps.images.config(id))

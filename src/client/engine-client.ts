@@ -99,8 +99,9 @@ export class EngineClient {
   }
 
   readonly containers = {
-    create: (body: ContainerCreateBody, opts: { name?: string | undefined } = {}): Promise<{ Id: string; Warnings: string[] }> =>
-      this.http.json('POST', '/containers/create', { query: { name: opts.name }, body }),
+    /** With `platform` (`os/arch[/variant]`), the image must be for it: a 404 otherwise, as for a missing image. */
+    create: (body: ContainerCreateBody, opts: { name?: string | undefined; platform?: string | undefined } = {}): Promise<{ Id: string; Warnings: string[] }> =>
+      this.http.json('POST', '/containers/create', { query: { name: opts.name, platform: opts.platform }, body }),
     start: async (id: string): Promise<void> => {
       await this.http.empty('POST', `/containers/${encodeURIComponent(id)}/start`)
     },

@@ -14,6 +14,7 @@ import { newId, randomName } from '../lib/ids.ts'
 import type { Logger } from '../lib/log.ts'
 import { KeyedMutex } from '../lib/mutex.ts'
 import { rfc3339Nano } from '../lib/time.ts'
+import type { Platform } from '../lib/platform.ts'
 import { Runtime, RuntimeError, isNotFoundMessage } from '../runtime/runtime.ts'
 import { ownsDev } from '../runtime/spec.ts'
 import { CgroupReader } from '../runtime/cgroups.ts'
@@ -282,10 +283,11 @@ export class ContainerService implements ImageUsers, VolumeUsers {
 
   // ---- create
 
-  async create(body: ContainerCreateBody, nameArg?: string): Promise<{ Id: string; Warnings: string[] }> {
+  /** Creates a container; with `platform`, its image must be for that platform (404 otherwise, so clients pull it). */
+  async create(body: ContainerCreateBody, nameArg?: string, platform?: Platform): Promise<{ Id: string; Warnings: string[] }> {
     if (!body || typeof body !== 'object') throw invalid('config cannot be empty in order to create a container')
     if (typeof body.Image !== 'string' || body.Image === '') throw invalid('No image was specified')
-    const image = this.#d.images.resolve(body.Image)
+    const image = this.#d.images.resolveFor(body.Image, platform)
     const imageConfig = this.#d.images.config(image.id)
     const hostConfig = normaliseHostConfig(body.HostConfig)
     validateResources(hostConfig, availableParallelism())

@@ -65,6 +65,7 @@ export function summaryView(r: ContainerRecord, d: Pick<ViewDeps, 'volumes' | 'n
     HostConfig: { NetworkMode: r.hostConfig.NetworkMode },
     NetworkSettings: { Networks: networkEntries(r, d.networks) },
     Mounts: (r.mounts ?? []).map((m) => mountView(m, d.volumes)),
+    ...(r.imageManifest ? { ImageManifestDescriptor: r.imageManifest } : {}),
   }
 }
 

@@ -10,7 +10,7 @@ import { chainIdOf } from '../snapshots/layers.ts'
 import type { Credentials } from './auth.ts'
 import type { BlobSources } from './blob-sources.ts'
 import type { FetchedManifest, RegistryClient } from './client.ts'
-import { type Platform, formatPlatform, hostPlatform, platformMatches } from './platform.ts'
+import { type Platform, formatPlatform, hostPlatform, platformMatches } from '../lib/platform.ts'
 import { type ProgressSink, byteProgress, shortDigest } from './progress.ts'
 import type { Registries } from './registries.ts'
 

@@ -6,6 +6,7 @@ import type { Filters } from '../lib/filters.ts'
 import { matchLabels } from '../lib/filters.ts'
 import { shortId } from '../lib/ids.ts'
 import { parseTimestamp } from '../lib/time.ts'
+import { type Platform, requirePlatform } from '../lib/platform.ts'
 import type { LayerStore } from '../snapshots/layers.ts'
 import { chainIdsOf } from '../snapshots/layers.ts'
 import type { EventBus } from '../events/bus.ts'
@@ -271,16 +272,29 @@ export class ImageService {
     return this.#layers.all().reduce((sum, l) => sum + l.size, 0)
   }
 
+  /** The platform an image is for, from its config. */
+  platformOf(id: Digest): Platform {
+    const config = this.config(id)
+    return { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) }
+  }
+
+  /** Resolves a reference whose image must be for `platform` when one is given (404 otherwise, as Docker's). */
+  resolveFor(input: string, platform: Platform | undefined): ImageRecord {
+    const rec = this.resolve(input)
+    if (platform) requirePlatform(input, this.platformOf(rec.id), platform)
+    return rec
+  }
+
   /** The descriptor of an image's manifest with the image's platform: what a multi-platform store shows of it. */
   async manifestDescriptor(id: Digest): Promise<Descriptor> {
     const rec = this.resolve(id)
     const { bytes, manifest } = await this.manifest(rec.id)
-    const config = this.config(rec.id)
+    const { os, architecture, variant } = this.platformOf(rec.id)
     return {
       mediaType: manifest.mediaType ?? mediaTypes.ociManifest,
       digest: rec.manifest,
       size: bytes.length,
-      platform: { architecture: config.architecture, os: config.os, ...(config.variant ? { variant: config.variant } : {}) },
+      platform: { architecture, os, ...(variant ? { variant } : {}) },
     }
   }
 

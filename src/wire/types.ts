@@ -189,6 +189,8 @@ export interface ContainerSummary {
   Mounts: unknown[]
   SizeRw?: number
   SizeRootFs?: number
+  /** From API 1.48: the manifest of its image, whose platform `ps --format {{.Platform}}` prints. */
+  ImageManifestDescriptor?: OciDescriptor
 }
 
 export interface ContainerCreateBody extends Partial<Omit<ContainerConfig, 'Env' | 'Labels'>> {

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { makeDockerArchive, makeTar } from '../helpers/archive.ts'
 import { type TestDaemon, startDaemon } from '../helpers/daemon.ts'
+import { raw } from '../helpers/raw.ts'
 import { startFaultProxy, startRegistry } from '../helpers/registry.ts'
 
 async function ok(d: TestDaemon, ...args: string[]): Promise<string> {
@@ -109,7 +110,7 @@ test('two images sharing a base layer: the base is downloaded once', async (t) =
   assert.equal(reg.blobGets(baseBlob), 1, 'the shared base layer was fetched once')
 })
 
-test('a multi-platform index pulls the host platform; --platform picks another', async (t) => {
+test('a multi-platform index pulls the host platform; --platform picks another, for pull, create, build, image inspect and history', async (t) => {
   const reg = await startRegistry(t)
   const d = await startDaemon(t, { importBusybox: false })
   const amd = await loadImage(d, [await makeTar([{ name: 'arch', content: 'amd64' }])], `${reg.address}/multi:amd64`)
@@ -148,6 +149,43 @@ test('a multi-platform index pulls the host platform; --platform picks another',
   const none = await d.cli('pull', '--platform', 'linux/s390x', `${reg.address}/multi`)
   assert.equal(none.code, 1)
   assert.match(none.stderr, /no matching manifest for linux\/s390x in the manifest list entries/)
+
+  // Here for arm64 only: asked for amd64, create answers 404 with Docker's words, and the CLI pulls amd64 then creates.
+  const mismatch = await raw(d.socket, 'POST', `/v1.50/containers/create?platform=linux/amd64`, JSON.stringify({ Image: `${reg.address}/multi`, Cmd: ['true'] }), { 'Content-Type': 'application/json' })
+  assert.equal(mismatch.status, 404)
+  assert.equal((JSON.parse(mismatch.body) as { message: string }).message, `image with reference ${reg.address}/multi was found but does not match the specified platform: wanted linux/amd64, actual: linux/arm64`)
+  assert.equal((await raw(d.socket, 'POST', `/v1.40/containers/create?platform=linux/amd64`, JSON.stringify({ Image: `${reg.address}/multi`, Cmd: ['true'] }), { 'Content-Type': 'application/json' })).status, 201, 'platform came with 1.41')
+  const created = await d.cli('create', '--platform', 'linux/amd64', `${reg.address}/multi`, 'true')
+  assert.equal(created.code, 0, created.stderr)
+  assert.match(created.stderr, new RegExp(`Unable to find image '${reg.address}/multi:latest' locally`))
+  assert.equal((await d.client.images.inspect(`${reg.address}/multi:latest`)).Id, amd)
+
+  // The JSON platform of image inspect (1.49) and history (1.48).
+  const inspectAt = async (version: string, platform: object): Promise<number> => (await raw(d.socket, 'GET', `/v${version}/images/${reg.address}/multi/json?platform=${encodeURIComponent(JSON.stringify(platform))}`)).status
+  assert.equal(await inspectAt('1.49', { os: 'linux', architecture: 'arm64' }), 404)
+  assert.equal(await inspectAt('1.48', { os: 'linux', architecture: 'arm64' }), 200, 'ignored before 1.49')
+  assert.equal(await inspectAt('1.49', { os: 'linux', architecture: 'amd64' }), 200)
+  assert.equal((await raw(d.socket, 'GET', `/v1.48/images/${reg.address}/multi/history?platform=${encodeURIComponent('{"os":"linux","architecture":"arm64"}')}`)).status, 404)
+  assert.equal((await raw(d.socket, 'GET', `/v1.49/images/${reg.address}/multi/json?platform=nope`)).status, 400)
+
+  // A single-platform image pulled for another platform is kept, with Docker's warning.
+  const single = await ok(d, 'pull', '--platform', 'linux/arm64', `${reg.address}/multi:amd64`)
+  assert.match(single, new RegExp(`WARNING: image with reference ${reg.address}/multi:amd64 was found but does not match the specified platform: wanted linux/arm64/v8, actual: linux/amd64`))
+
+  // A build for arm64 starts from the index's arm64 image, though the amd64 one is here.
+  const context = await makeTar([{ name: 'Dockerfile', content: `FROM ${reg.address}/multi\nLABEL built=yes\n` }])
+  const build = await raw(d.socket, 'POST', `/v1.50/build?t=built-arm&platform=linux/arm64`, context, { 'Content-Type': 'application/x-tar' })
+  assert.equal(build.status, 200, build.body)
+  assert.doesNotMatch(build.body, /errorDetail/, build.body)
+  const built = await d.client.images.inspect('built-arm')
+  assert.equal(built.Architecture, 'arm64')
+  assert.deepEqual(built.RootFS.Layers, (await d.client.images.inspect(arm)).RootFS.Layers)
+
+  // Save (1.48) and push (1.46) of the arm64 image here (the build pulled it), for amd64: refused before anything is sent.
+  const amd64 = encodeURIComponent('{"os":"linux","architecture":"amd64"}')
+  assert.equal((await raw(d.socket, 'GET', `/v1.48/images/get?names=${reg.address}/multi&platform=${amd64}`)).status, 404, 'save')
+  assert.equal((await raw(d.socket, 'POST', `/v1.46/images/${reg.address}/multi/push?tag=latest&platform=${amd64}`)).status, 404, 'push')
+  assert.equal((await raw(d.socket, 'POST', `/v1.45/images/${reg.address}/multi/push?tag=latest&platform=${amd64}`)).status, 200, 'push before 1.46 ignores it')
 })
 
 test('a reset mid-blob and a corrupted blob fail cleanly; nothing half-made is kept; a retry succeeds', async (t) => {

@@ -5,6 +5,7 @@ import { familiarString, parseReference, withDefaultTag } from '../../images/ref
 import { CaisError, invalid, notFound } from '../../lib/errors.ts'
 import { parseFilters } from '../../lib/filters.ts'
 import { parseTimestamp } from '../../lib/time.ts'
+import { parsePlatform } from '../../lib/platform.ts'
 import type { ContainerCreateBody } from '../../wire/types.ts'
 import { type RequestContext, bodyStream, queryBool, queryInt, readBody, readJson, sendJson, sendStatus, versionAtLeast } from '../context.ts'
 import { hijack, streamMediaType } from '../hijack.ts'
@@ -31,6 +32,8 @@ export function containerRoutes(routes: Routes, d: { containers: ContainerServic
     }
     const list = c.list({ all: queryBool(ctx.query, 'all'), limit: queryInt(ctx.query, 'limit'), filters })
     if (queryBool(ctx.query, 'size')) for (const entry of list) Object.assign(entry, await c.sizes(entry.Id))
+    // The image's manifest descriptor came with 1.48.
+    if (!versionAtLeast(ctx, '1.48')) for (const entry of list) delete entry.ImageManifestDescriptor
     sendJson(ctx, 200, list)
   })
 
@@ -119,8 +122,11 @@ export function containerRoutes(routes: Routes, d: { containers: ContainerServic
     if (!body) throw invalid('config cannot be empty in order to create a container')
     checkCreateBodyTypes(body)
     const warnings = applyCreateGates(body, ctx.version)
+    // `platform` (os/arch[/variant]) came with API 1.41.
+    const platformText = versionAtLeast(ctx, '1.41') ? ctx.query.get('platform') : null
+    const platform = platformText ? parsePlatform(platformText) : undefined
     try {
-      const created = await c.create(body, ctx.query.get('name') ?? undefined)
+      const created = await c.create(body, ctx.query.get('name') ?? undefined, platform)
       sendJson(ctx, 201, { ...created, Warnings: [...warnings, ...created.Warnings] })
     } catch (err) {
       // Docker names the image as the CLI will pull it: `No such image: busybox:latest`.

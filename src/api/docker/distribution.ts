@@ -1,19 +1,21 @@
+import type { Digest } from '../../content/digest.ts'
 import type { ContentStore } from '../../content/store.ts'
 import { credentialsOf, decodeRegistryAuth } from '../../distribution/auth.ts'
 import type { BlobSources } from '../../distribution/blob-sources.ts'
 import { dockerHubIndex } from '../../distribution/hosts.ts'
 import { inspectDistribution } from '../../distribution/inspect.ts'
-import { parsePlatform } from '../../distribution/platform.ts'
+import { parsePlatform, requirePlatform } from '../../lib/platform.ts'
 import { pullImage } from '../../distribution/pull.ts'
 import { pushImage } from '../../distribution/push.ts'
 import type { Registries } from '../../distribution/registries.ts'
 import type { EventBus } from '../../events/bus.ts'
-import { type Reference, defaultDomain, familiarString, parseReference } from '../../images/reference.ts'
+import { type Reference, defaultDomain, familiarString, formatReference, parseReference, withDefaultTag } from '../../images/reference.ts'
 import type { ImageService } from '../../images/service.ts'
 import { CaisError, invalid } from '../../lib/errors.ts'
 import type { LayerStore } from '../../snapshots/layers.ts'
 import { ProgressStream, type RequestContext, readJson, sendJson, versionAtLeast } from '../context.ts'
 import type { Routes } from '../router.ts'
+import { platformQuery } from './platform-query.ts'
 
 export interface DistributionRouteDeps {
   registries: Registries
@@ -44,14 +46,24 @@ export async function pullRoute(ctx: RequestContext, d: DistributionRouteDeps): 
   const stream = new ProgressStream(ctx)
   const deps = { ...d, concurrency: d.maxConcurrentDownloads }
   await stream.run(async () => {
+    let lastId: Digest | undefined
     const pullOne = async (r: Reference): Promise<boolean> => {
       const result = await pullImage({ ref: r, progress: stream.send, signal: ctx.signal, ...(platform ? { platform } : {}), ...(credentials ? { credentials } : {}) }, deps)
       d.events.emit('image', 'pull', familiarString(r), { name: familiarString(r) })
+      lastId = result.id
       return result.updated
     }
     if (ref.tag !== undefined || ref.digest !== undefined) {
       const updated = await pullOne(ref)
       stream.send({ status: `Status: ${updated ? 'Downloaded newer image' : 'Image is up to date'} for ${familiarString(ref)}` })
+      // A single-platform image for another platform is kept, with Docker's warning (its run will need emulation).
+      if (platform && lastId) {
+        try {
+          requirePlatform(familiarString(ref), d.images.platformOf(lastId), platform)
+        } catch (err) {
+          stream.send({ status: `WARNING: ${(err as Error).message}` })
+        }
+      }
       return
     }
     const client = await d.registries.client(ref.domain, credentials)
@@ -69,6 +81,12 @@ export function distributionRoutes(routes: Routes, d: DistributionRouteDeps): vo
     const tag = ctx.query.get('tag')
     if (tag) ref.tag = tag
     if (ref.digest !== undefined) throw invalid('cannot push a digest reference')
+    // `platform` (1.46): what is pushed must be for it; with no tag, every tag of the repository.
+    const platform = platformQuery(ctx, '1.46')
+    if (platform) {
+      const named = tag || ref.tag ? [formatReference(withDefaultTag(ref))] : d.images.tagsOf(`${ref.domain}/${ref.path}`).map((t) => formatReference(t.ref))
+      for (const n of named) d.images.resolveFor(n, platform)
+    }
     const credentials = decodeRegistryAuth(headerOf(ctx, 'x-registry-auth'))
     const stream = new ProgressStream(ctx)
     const deps = { ...d, concurrency: d.maxConcurrentUploads, chunkSize: 16 * 1024 * 1024 }

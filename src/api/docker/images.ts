@@ -10,8 +10,10 @@ import { type ImageService, emptyContainerConfig } from '../../images/service.ts
 import type { EventBus } from '../../events/bus.ts'
 import { invalid } from '../../lib/errors.ts'
 import { parseFilters } from '../../lib/filters.ts'
+import { parsePlatformJson, platformMatches } from '../../lib/platform.ts'
+import { platformQuery } from './platform-query.ts'
 import type { LayerStore } from '../../snapshots/layers.ts'
-import { ProgressStream, bodyStream, queryBool, readJson, sendJson, takeRestOfBody, versionAtLeast } from '../context.ts'
+import { ProgressStream, type RequestContext, bodyStream, queryBool, readJson, sendJson, takeRestOfBody, versionAtLeast } from '../context.ts'
 import type { Routes } from '../router.ts'
 import { type DistributionRouteDeps, pullRoute } from './distribution.ts'
 
@@ -122,9 +124,10 @@ export function imageRoutes(routes: Routes, d: ImageRouteDeps): void {
     })
   })
 
-  const save = async (ctx: Parameters<Parameters<Routes['get']>[1]>[0], names: string[]): Promise<void> => {
+  const save = async (ctx: RequestContext, names: string[]): Promise<void> => {
     if (names.length === 0) throw invalid('no image names given')
-    for (const n of names) images.resolve(n) // 404 before the stream starts
+    const platform = platformQuery(ctx, '1.48')
+    for (const n of names) images.resolveFor(n, platform) // 404 before the stream starts
     const res = ctx.res!
     res.writeHead(200, { 'Content-Type': 'application/x-tar' })
     await saveArchive(names, res, d)
@@ -137,6 +140,7 @@ export function imageRoutes(routes: Routes, d: ImageRouteDeps): void {
   routes.get('/images/{name*}/get', async (ctx) => save(ctx, [ctx.params['name']!]))
 
   routes.get('/images/{name*}/json', async (ctx) => {
+    images.resolveFor(ctx.params['name']!, platformQuery(ctx, '1.49'))
     const { Container, ContainerConfig, ...view } = images.inspect(ctx.params['name']!)
     // The manifest's descriptor from 1.48, and the image's manifests with `manifests=1`.
     if (versionAtLeast(ctx, '1.48')) {
@@ -155,6 +159,7 @@ export function imageRoutes(routes: Routes, d: ImageRouteDeps): void {
   })
 
   routes.get('/images/{name*}/history', async (ctx) => {
+    images.resolveFor(ctx.params['name']!, platformQuery(ctx, '1.48'))
     sendJson(ctx, 200, images.history(ctx.params['name']!))
   })
 
@@ -168,6 +173,12 @@ export function imageRoutes(routes: Routes, d: ImageRouteDeps): void {
   })
 
   routes.delete('/images/{name*}', async (ctx) => {
+    // `platforms` (1.50): this store holds one platform per image, which must be among those named.
+    const platforms = versionAtLeast(ctx, '1.50') ? ctx.query.getAll('platforms').filter((p) => p !== '').map(parsePlatformJson) : []
+    if (platforms.length > 0) {
+      const actual = images.platformOf(images.resolve(ctx.params['name']!).id)
+      if (!platforms.some((p) => platformMatches(actual, p))) images.resolveFor(ctx.params['name']!, platforms[0])
+    }
     sendJson(ctx, 200, await images.remove(ctx.params['name']!, { force: queryBool(ctx.query, 'force'), noprune: queryBool(ctx.query, 'noprune') }))
   })
 }

@@ -6,21 +6,30 @@ import type { Command } from '../../command.ts'
 import { connectStreams } from './attach-streams.ts'
 import { createBody, createFlags } from './create-flags.ts'
 
-/** Creates a container; on "No such image" tries to pull it, as docker does. */
+/**
+ * Creates a container; when its image is missing, or here only for another platform than `--platform` names,
+ * pulls it (for that platform) and tries once more, as docker does.
+ */
 export async function createContainer(client: EngineClient, p: ParsedArgs, io: Io): Promise<string> {
   const { body, name } = createBody(p)
+  const platform = str(p, 'platform')
   try {
-    return (await client.containers.create(body, { name })).Id
+    return (await client.containers.create(body, { name, platform })).Id
   } catch (err) {
-    if (!(err instanceof ApiError) || err.status !== 404 || !err.message.startsWith('No such image')) throw err
-    const ref = err.message.slice('No such image: '.length)
+    if (!(err instanceof ApiError) || err.status !== 404) throw err
+    const missing = err.message.startsWith('No such image: ')
+    if (!missing && !err.message.includes('does not match the specified platform')) throw err
+    const ref = missing ? err.message.slice('No such image: '.length) : withTag(body.Image)
     io.err(`Unable to find image '${ref}' locally`)
     // Loaded only when needed: a run of an image that is here skips the pull's modules.
     const { pullImage } = await import('../image/pull.ts')
-    await pullImage(client, ref, io, { toStderr: true })
-    return (await client.containers.create(body, { name })).Id
+    await pullImage(client, ref, io, { toStderr: true, platform })
+    return (await client.containers.create(body, { name, platform })).Id
   }
 }
+
+/** A reference with `:latest` when it names neither a tag nor a digest (a registry's port is not a tag). */
+const withTag = (image: string): string => (image.includes('@') || image.slice(image.lastIndexOf('/') + 1).includes(':') ? image : `${image}:latest`)
 
 export const runCommand: Command = {
   name: 'run',

@@ -1,4 +1,4 @@
-import { invalid } from '../lib/errors.ts'
+import { invalid, notFound } from './errors.ts'
 
 export interface Platform {
   os: string
@@ -35,4 +35,28 @@ export function platformMatches(entry: Partial<Platform> | undefined, want: Plat
   if (!want.variant) return true
   const variant = entry.variant ?? (entry.architecture === 'arm64' ? 'v8' : undefined)
   return variant === undefined || variant === want.variant
+}
+
+/** The `platform` query parameter of image inspect, history, save, push and rmi: an OCI platform as JSON. */
+export function parsePlatformJson(text: string): Platform {
+  let v: unknown
+  try {
+    v = JSON.parse(text)
+  } catch (err) {
+    throw invalid(`failed to parse platform: ${(err as Error).message}`)
+  }
+  const p = v as Partial<Record<keyof Platform, unknown>> | null
+  if (!p || typeof p !== 'object' || typeof p.os !== 'string' || typeof p.architecture !== 'string' || (p.variant !== undefined && typeof p.variant !== 'string')) {
+    throw invalid('failed to parse platform: os and architecture are required')
+  }
+  return { os: p.os, architecture: normaliseArch(p.architecture), ...(p.variant ? { variant: p.variant } : {}) }
+}
+
+/**
+ * Refuses an image whose platform is not the one asked for, as Docker's store does (a 404, so that clients pull
+ * that platform; docker-py raises ImageNotFound on its words).
+ */
+export function requirePlatform(reference: string, actual: Platform, wanted: Platform): void {
+  if (platformMatches(actual, wanted)) return
+  throw notFound(`image with reference ${reference} was found but does not match the specified platform: wanted ${formatPlatform(wanted)}, actual: ${formatPlatform(actual)}`)
 }
