@@ -41,6 +41,7 @@ export function createBody(project: Project, s: ServiceConfig, n: number, image:
     ...(v.source !== undefined ? { Source: v.type === 'volume' ? project.volumes[v.source]!.name : v.source } : {}),
     Target: v.target,
     ReadOnly: v.read_only,
+    ...(v.subpath ? { ImageOptions: { Subpath: v.subpath } } : {}),
   }))
   // Secrets and configs kept in host files are bind-mounted read-only; the others are copied in before start.
   for (const [refs, objects] of [[s.secrets, project.secrets], [s.configs, project.configs]] as const) {

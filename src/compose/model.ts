@@ -14,11 +14,13 @@ export interface PortConfig {
 }
 
 export interface VolumeMount {
-  type: 'bind' | 'volume' | 'tmpfs'
-  /** A host path (bind), a top-level volume's key (volume), nothing for an anonymous volume or a tmpfs. */
+  type: 'bind' | 'volume' | 'tmpfs' | 'image'
+  /** A host path (bind), a top-level volume's key (volume), an image (image), nothing for an anonymous volume or a tmpfs. */
   source?: string
   target: string
   read_only: boolean
+  /** `image.subpath`: the directory of the image to mount. */
+  subpath?: string
 }
 
 export interface Healthcheck {

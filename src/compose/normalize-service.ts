@@ -215,7 +215,14 @@ function volumeOf(v: unknown, path: string, workingDir: string): VolumeMount {
     const o = v as Record<string, unknown>
     const type = scalar(o['type'] ?? 'volume') as VolumeMount['type']
     const source = o['source'] === undefined ? undefined : scalar(o['source'])
-    return { type, ...(source !== undefined ? { source: type === 'bind' ? absolute(source, workingDir) : source } : {}), target: scalar(o['target']), read_only: o['read_only'] === true }
+    const subpath = type === 'image' ? (o['image'] as { subpath?: unknown } | undefined)?.subpath : undefined
+    return {
+      type,
+      ...(source !== undefined ? { source: type === 'bind' ? absolute(source, workingDir) : source } : {}),
+      target: scalar(o['target']),
+      read_only: o['read_only'] === true,
+      ...(subpath !== undefined ? { subpath: scalar(subpath) } : {}),
+    }
   }
   const parts = scalar(v).split(':')
   if (parts.length === 1) return { type: 'volume', target: parts[0]!, read_only: false }

@@ -178,3 +178,9 @@ networks: {zeta: {}, alpha: {}, mid: {}}
   assert.deepEqual(body.NetworkingConfig!.EndpointsConfig!['order_mid'], { Aliases: ['app'], GwPriority: 1 })
   assert.equal(createBody(p, plain, 1, 'busybox').HostConfig!.NetworkMode, 'order_alpha')
 })
+
+test('volumes: an image mount in long syntax, with its subpath', () => {
+  const p = project({ 'compose.yaml': 'name: imgs\nservices:\n  app:\n    image: busybox\n    volumes:\n      - {type: image, source: "tools:1", target: /tools, image: {subpath: bin}}\n' })
+  const mounts = createBody(p, p.services[0]!, 1, 'busybox').HostConfig!['Mounts'] as Array<Record<string, unknown>>
+  assert.deepEqual(mounts, [{ Type: 'image', Source: 'tools:1', Target: '/tools', ReadOnly: false, ImageOptions: { Subpath: 'bin' } }])
+})

@@ -3,13 +3,14 @@ import { mkdir, readdir, rm, stat, chown, chmod } from 'node:fs/promises'
 import { isAbsolute, join, posix } from 'node:path'
 import { invalid, notFound } from '../lib/errors.ts'
 import { execFile } from '../lib/exec.ts'
+import type { Digest } from '../content/digest.ts'
 import type { OciMount } from '../runtime/spec.ts'
 import type { VolumeService } from '../volumes/service.ts'
 
-/** One mount of a container, resolved at create: a host path, a volume (by name) or a tmpfs. */
+/** One mount of a container, resolved at create: a host path, a volume (by name), a tmpfs or an image's files. */
 export interface MountPoint {
-  type: 'bind' | 'volume' | 'tmpfs'
-  /** Host path (bind), volume name (volume), empty (tmpfs). */
+  type: 'bind' | 'volume' | 'tmpfs' | 'image'
+  /** Host path (bind), volume name (volume), empty (tmpfs), the image as named (image). */
   source: string
   destination: string
   rw: boolean
@@ -19,7 +20,13 @@ export interface MountPoint {
   noCopy?: boolean
   subpath?: string
   tmpfsOptions?: string[]
+  /** An image mount's image and its top layer (kept while a container has it). */
+  image?: Digest
+  imageTop?: Digest | null
 }
+
+/** An image as an image mount needs it. */
+export type ImageResolver = (ref: string) => { id: Digest; top: Digest | null }
 
 export interface MountRequest {
   binds: string[]
@@ -29,6 +36,7 @@ export interface MountRequest {
   volumes: string[]
   /** Mounts of other containers (`--volumes-from ctr[:ro|:rw]`), already looked up. */
   from: Array<{ mounts: MountPoint[]; mode: string }>
+  images: ImageResolver
 }
 
 const propagations = ['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave']
@@ -46,7 +54,7 @@ export async function resolveMounts(req: MountRequest, volumes: VolumeService): 
   }
 
   for (const spec of req.binds) add(await parseBind(spec, volumes))
-  for (const raw of req.mounts) add(await parseMount(raw, volumes))
+  for (const raw of req.mounts) add(await parseMount(raw, volumes, req.images))
   for (const [dest, opts] of Object.entries(req.tmpfs)) {
     if (!isAbsolute(dest)) throw invalid(`invalid mount config for type "tmpfs": invalid mount path: '${dest}' mount path must be absolute`)
     const options = opts ? opts.split(',') : []
@@ -89,7 +97,7 @@ async function parseBind(spec: string, volumes: VolumeService): Promise<MountPoi
   return { type: 'volume', source, destination, rw, mode, propagation: '', noCopy: flags.includes('nocopy') }
 }
 
-async function parseMount(m: Record<string, unknown>, volumes: VolumeService): Promise<MountPoint> {
+async function parseMount(m: Record<string, unknown>, volumes: VolumeService, images: ImageResolver): Promise<MountPoint> {
   const type = m['Type'] as string | undefined
   const target = (m['Target'] as string | undefined) ?? ''
   const source = (m['Source'] as string | undefined) ?? ''
@@ -129,6 +137,14 @@ async function parseMount(m: Record<string, unknown>, volumes: VolumeService): P
       if (typeof to['Mode'] === 'number') options.push(`mode=${(to['Mode'] & 0o7777).toString(8)}`)
       return { type: 'tmpfs', source: '', destination: target, rw: !ro, mode: '', propagation: '', tmpfsOptions: options }
     }
+    case 'image': {
+      if (!source) throw invalid('invalid mount config for type "image": field Source must not be empty')
+      const subpath = (m['ImageOptions'] as { Subpath?: string } | null | undefined)?.Subpath
+      if (subpath && (isAbsolute(subpath) || posix.normalize(subpath).startsWith('..'))) throw invalid('invalid mount config for type "image": subpath must be a relative path within the image')
+      const { id, top } = images(source)
+      // An image's files are mounted read-only, whatever ReadOnly says.
+      return { type: 'image', source, destination: target, rw: false, mode: '', propagation: 'rprivate', image: id, imageTop: top, ...(subpath ? { subpath } : {}) }
+    }
     default:
       throw invalid(`invalid mount config: mount type unknown: "${type ?? ''}"`)
   }
@@ -138,15 +154,27 @@ async function parseMount(m: Record<string, unknown>, volumes: VolumeService): P
  * Prepares the container's mounts for a start and returns them as OCI mounts. An empty volume mounted
  * over a path the image fills is first given the image's files, owner and mode (Docker's copy-up).
  */
-export async function prepareMounts(mounts: readonly MountPoint[], rootfs: string, containerId: string, volumes: VolumeService): Promise<OciMount[]> {
+export async function prepareMounts(
+  mounts: readonly MountPoint[],
+  rootfs: string,
+  containerId: string,
+  volumes: VolumeService,
+  /** Mounts an image mount's files on the host (read-only), returning where; `index` tells the container's apart. */
+  mountImage: (m: MountPoint, index: number) => Promise<string>,
+): Promise<OciMount[]> {
   const oci: OciMount[] = []
+  let images = 0
   for (const m of [...mounts].sort((a, b) => a.destination.split('/').length - b.destination.split('/').length)) {
     if (m.type === 'tmpfs') {
       oci.push({ destination: m.destination, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', ...(m.rw ? [] : ['ro']), ...(m.tmpfsOptions ?? [])] })
       continue
     }
     let source = m.source
-    if (m.type === 'volume') {
+    if (m.type === 'image') {
+      const files = await mountImage(m, images++)
+      source = m.subpath ? join(files, m.subpath) : files
+      if (m.subpath && !existsSync(source)) throw notFound(`cannot access path ${source}: subpath does not exist in the image`)
+    } else if (m.type === 'volume') {
       const data = await volumes.mount(m.source, containerId)
       source = m.subpath ? join(data, m.subpath) : data
       if (m.subpath && !existsSync(source)) throw notFound(`cannot access path ${source}: subpath does not exist in the volume`)
@@ -205,5 +233,6 @@ export function mountView(m: MountPoint, volumes: VolumeService): Record<string,
     return { Type: 'volume', Name: m.source, Source: volumes.mountpoint(m.source), Destination: m.destination, Driver: 'local', Mode: m.mode || 'z', RW: m.rw, Propagation: '' }
   }
   if (m.type === 'tmpfs') return { Type: 'tmpfs', Source: '', Destination: m.destination, Mode: m.mode, RW: m.rw, Propagation: '' }
+  if (m.type === 'image') return { Type: 'image', Source: m.source, Destination: m.destination, Mode: '', RW: false, Propagation: m.propagation }
   return { Type: 'bind', Source: m.source, Destination: m.destination, Mode: m.mode, RW: m.rw, Propagation: m.propagation }
 }

@@ -2,7 +2,7 @@ import { buildSpec, type linuxResources } from '../runtime/spec.ts'
 import { containerCgroup } from '../runtime/cgroups.ts'
 import type { VolumeService } from '../volumes/service.ts'
 import { consoleSizeOf } from './create-config.ts'
-import { prepareMounts } from './mounts.ts'
+import { type MountPoint, prepareMounts } from './mounts.ts'
 import type { ContainerRecord } from './record.ts'
 import { securitySpec } from './security.ts'
 import { resolveUser } from './user.ts'
@@ -24,6 +24,8 @@ export interface RunSpecDeps {
   noNewPrivileges: boolean
   /** The daemon's `--seccomp-profile` (JSON, or `unconfined`), for a container without a seccomp option. */
   seccompProfile?: string | undefined
+  /** Mounts an image mount's files read-only on the host; returns where. */
+  mountImage: (m: MountPoint, index: number) => Promise<string>
 }
 
 /**
@@ -38,7 +40,7 @@ export async function runSpec(rec: ContainerRecord, merged: string, network: 'ho
   if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${rec.config.Hostname}`)
   if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`)
   if (rec.config.Tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm')
-  const extraMounts = await prepareMounts(rec.mounts ?? [], merged, rec.id, deps.volumes)
+  const extraMounts = await prepareMounts(rec.mounts ?? [], merged, rec.id, deps.volumes, deps.mountImage)
   // --init: catatonit (static, from Debian) runs as PID 1, reaps zombies and forwards signals.
   const init = hc.Init === true
   if (init) extraMounts.push({ destination: initPath, type: 'bind', source: deps.initBinary, options: ['rbind', 'ro', 'rprivate'] })

@@ -179,6 +179,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     const idle = this.all.filter((r) => r.state.Status !== 'running' && r.state.Status !== 'paused')
     const mounted = await mountedAmong(idle.map((r) => this.rootfsPath(r.id)))
     for (const rec of idle) if (mounted.has(this.rootfsPath(rec.id))) await this.#d.rootfs.unmount(this.#rootfsDir(rec.id))
+    for (const rec of idle) if (rec.mounts?.some((m) => m.type === 'image')) await this.#d.rootfs.unmountImages(this.#rootfsDir(rec.id))
     // crun state with no record behind it (a record lost): its process, its monitor and its namespace go.
     for (const id of withRuntimeState) {
       if (this.#d.store.records.has(id)) continue
@@ -277,8 +278,10 @@ export class ContainerService implements ImageUsers, VolumeUsers {
     return this.all.filter((c) => (c.mounts ?? []).some((m) => m.type === 'volume' && m.source === name)).map((c) => c.id)
   }
 
+  /** The top layers containers keep: their own image's, and those of the images they mount. */
   containerTopLayers(): Digest[] {
-    return this.all.map((c) => c.topLayer).filter((t): t is Digest => t !== null)
+    const imageMounts = (c: ContainerRecord): Array<Digest | null> => (c.mounts ?? []).map((m) => (m.type === 'image' ? (m.imageTop ?? null) : null))
+    return this.all.flatMap((c) => [c.topLayer, ...imageMounts(c)]).filter((t): t is Digest => t !== null)
   }
 
   // ---- create
@@ -376,6 +379,10 @@ export class ContainerService implements ImageUsers, VolumeUsers {
         tmpfs: (hc['Tmpfs'] as Record<string, string> | null | undefined) ?? {},
         volumes: [...Object.keys(body.Volumes ?? {}), ...Object.keys(imageVolumes)],
         from,
+        images: (ref) => {
+          const image = this.#d.images.resolve(ref)
+          return { id: image.id, top: this.#d.images.topLayer(image.id) }
+        },
       },
       this.#d.volumes,
     )
@@ -454,6 +461,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
       linkEnv,
       noNewPrivileges: noNewPrivileges(rec.hostConfig, this.#defaults),
       seccompProfile: this.#defaults.seccompProfile,
+      mountImage: (m, index) => this.#d.rootfs.mountImage(rootfsDir, index, m.imageTop ?? null),
     })
     await Runtime.writeBundle(bundle, spec)
     const t2 = performance.now()
@@ -623,6 +631,7 @@ export class ContainerService implements ImageUsers, VolumeUsers {
         return this.#d.volumes.unmount(m.source, rec.id, stillUsed).catch(() => {})
       }),
       this.#d.rootfs.unmount(this.#rootfsDir(rec.id)).catch((err: unknown) => this.#d.log.warn('unmount failed', { container: rec.id, err })),
+      this.#d.rootfs.unmountImages(this.#rootfsDir(rec.id)).catch((err: unknown) => this.#d.log.warn('unmount of an image mount failed', { container: rec.id, err })),
       // crun keeps its own copy of the config: its state does not need the bundle.
       this.#bundleRemoval.remove(this.#bundle(rec.id)),
     ])

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Mounter } from '../lib/mounter.ts'
 import { isMounted } from '../lib/mountinfo.ts'
@@ -85,6 +85,26 @@ export class RootfsManager {
     })
     this.#unmounts.set(merged, done)
     return done
+  }
+
+  /**
+   * Mounts an image's layers read-only at `<dir>/images/<index>`, for an image mount: an overlay of lower dirs alone
+   * (read-only by nature), the container's empty dir at the bottom because overlay wants two without an upper dir.
+   */
+  async mountImage(dir: string, index: number, top: Digest | null): Promise<string> {
+    const target = join(dir, 'images', String(index))
+    if (await isMounted(target)) return target
+    await mkdir(target, { recursive: true, mode: 0o755 })
+    await mkdir(join(dir, 'empty'), { recursive: true, mode: 0o755 })
+    const lower = [...this.lowerDirs(top), join(dir, 'empty')].join(':')
+    await this.#mounter.mountOverlay(target, `lowerdir=${lower}`, this.#layers.snapshotsDir)
+    return target
+  }
+
+  /** Unmounts a container's image mounts, if it has any. */
+  async unmountImages(dir: string): Promise<void> {
+    const root = join(dir, 'images')
+    for (const name of await readdir(root).catch(() => [])) await this.#mounter.unmount(join(root, name))
   }
 
   /** Drops what is remembered of `<dir>`, once it is gone (a removed container's). */

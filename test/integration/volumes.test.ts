@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { BUSYBOX, busyboxTar, dockerBin, startDaemon, uniqueName } from '../helpers/daemon.ts'
+import { BUSYBOX, busyboxTar, dockerBin, runCommand, startDaemon, uniqueName } from '../helpers/daemon.ts'
 
 const noDocker = existsSync(dockerBin) ? false : `the docker CLI is not installed at ${dockerBin}`
 
@@ -184,4 +184,37 @@ test('image VOLUME entries, volume-subpath, and a local volume binding a host di
   await d.client.volumes.create({ Name: 'bound', DriverOpts: { type: 'none', o: 'bind', device: hostDir } })
   const bound = await d.cli('run', '--rm', '-v', 'bound:/b', BUSYBOX, 'cat', '/b/hello')
   assert.equal(bound.stdout, 'from the host\n', bound.stderr)
+})
+
+test("an image mount (API 1.48): the image's files read-only, a subpath of them, gone from the host when the container stops; its layers outlive the image", { skip: noDocker }, async (t) => {
+  const d = await startDaemon(t)
+  assert.equal((await d.docker('run', '--name', 'maker', BUSYBOX, 'sh', '-c', 'mkdir -p /data/inner && echo payload > /data/inner/file')).code, 0)
+  assert.equal((await d.docker('commit', 'maker', 'mounted:1')).code, 0)
+  const imageMounts = (): string[] => readFileSync('/proc/mounts', 'utf8').split('\n').filter((l) => l.includes(d.root) && l.includes('/rootfs/images/'))
+
+  const read = await d.docker('run', '--rm', '--mount', 'type=image,source=mounted:1,target=/img', BUSYBOX, 'sh', '-c', 'cat /img/data/inner/file; touch /img/x 2>&1; true')
+  assert.equal(read.code, 0, read.stderr)
+  assert.match(read.stdout, /^payload\ntouch: \/img\/x: Read-only file system\n$/)
+  const sub = await d.docker('run', '--rm', '--mount', 'type=image,source=mounted:1,target=/img,image-subpath=data/inner', BUSYBOX, 'ls', '/img')
+  assert.equal(sub.stdout, 'file\n', sub.stderr)
+
+  assert.equal((await d.docker('run', '-d', '--name', 'holder', '--mount', 'type=image,source=mounted:1,target=/img', BUSYBOX, 'sleep', '300')).code, 0)
+  assert.equal(imageMounts().length, 1, 'mounted on the host while it runs')
+  const inspected = JSON.parse((await d.docker('inspect', '-f', '{{json .Mounts}}', 'holder')).stdout) as Array<Record<string, unknown>>
+  assert.deepEqual(inspected, [{ Type: 'image', Source: 'mounted:1', Destination: '/img', Mode: '', RW: false, Propagation: 'rprivate' }])
+  assert.equal((await d.docker('stop', '-t', '0', 'holder')).code, 0)
+  assert.deepEqual(imageMounts(), [], 'unmounted when it stops')
+
+  assert.equal((await d.docker('rmi', '-f', 'mounted:1')).code, 0)
+  const again = await d.docker('start', 'holder')
+  assert.equal(again.code, 0, `the layers it mounts stayed: ${again.stderr}`)
+  assert.equal((await d.docker('exec', 'holder', 'cat', '/img/data/inner/file')).stdout, 'payload\n')
+  assert.equal((await d.docker('rm', '-f', 'holder')).code, 0)
+  assert.deepEqual(imageMounts(), [])
+
+  const old = await d.docker('run', '--rm', '--mount', 'type=image,source=busybox,target=/img', BUSYBOX, 'true')
+  assert.equal(old.code, 0, old.stderr)
+  const early = await runCommand(dockerBin, ['-H', `unix://${d.socket}`, 'run', '--rm', '--mount', 'type=image,source=busybox,target=/img', BUSYBOX, 'true'], { env: { ...process.env, DOCKER_API_VERSION: '1.47' } })
+  assert.equal(early.code, 125)
+  assert.match(early.stderr, /Mount type "Image" needs API v1\.48 or newer/)
 })

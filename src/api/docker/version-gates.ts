@@ -2,7 +2,13 @@ import { invalid } from '../../lib/errors.ts'
 import type { ContainerCreateBody, ContainerInspect } from '../../wire/types.ts'
 import { compareVersions } from '../versions.ts'
 
-type Mount = Record<string, unknown> & { Type?: string; BindOptions?: Record<string, unknown> | null; VolumeOptions?: Record<string, unknown> | null; TmpfsOptions?: Record<string, unknown> | null }
+type Mount = Record<string, unknown> & {
+  Type?: string
+  BindOptions?: Record<string, unknown> | null
+  VolumeOptions?: Record<string, unknown> | null
+  TmpfsOptions?: Record<string, unknown> | null
+  ImageOptions?: Record<string, unknown> | null
+}
 type Endpoint = Record<string, unknown> & { MacAddress?: string | null }
 
 /**
@@ -36,7 +42,7 @@ export function applyCreateGates(body: ContainerCreateBody, version: string): st
     }
   } else {
     for (const m of mounts) {
-      for (const [field, type] of [['VolumeOptions', 'volume'], ['BindOptions', 'bind'], ['TmpfsOptions', 'tmpfs']] as const) {
+      for (const [field, type] of [['VolumeOptions', 'volume'], ['BindOptions', 'bind'], ['TmpfsOptions', 'tmpfs'], ['ImageOptions', 'image']] as const) {
         if (m[field] && m.Type !== type) throw invalid(`${field} must not be specified on mount type ${JSON.stringify(m.Type ?? '')}`)
       }
     }
@@ -53,8 +59,11 @@ export function applyCreateGates(body: ContainerCreateBody, version: string): st
     if (networks.length > 1) throw invalid(`Container cannot be created with multiple network endpoints: ${networks.join(', ')}`)
   }
   if (below('1.45') && mounts.some((m) => m.VolumeOptions?.['Subpath'])) throw invalid('VolumeOptions.Subpath needs API v1.45 or newer')
-  // An endpoint's gateway priority came with 1.48.
-  if (below('1.48')) for (const ep of Object.values(endpoints)) if (ep) delete ep['GwPriority']
+  if (below('1.48')) {
+    // An endpoint's gateway priority and image mounts came with 1.48.
+    for (const ep of Object.values(endpoints)) if (ep) delete ep['GwPriority']
+    if (mounts.some((m) => m.Type === 'image')) throw invalid('Mount type "Image" needs API v1.48 or newer')
+  }
   return macAddressGate(body, hc, endpoints, below('1.44'))
 }
 

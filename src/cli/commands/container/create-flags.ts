@@ -283,6 +283,7 @@ export function parseMountFlag(spec: string): Record<string, unknown> {
   const bind: Record<string, unknown> = {}
   const volume: Record<string, unknown> = {}
   const tmpfs: Record<string, unknown> = {}
+  const image: Record<string, unknown> = {}
   const driverOpts: Record<string, string> = {}
   for (const field of spec.split(',')) {
     const eq = field.indexOf('=')
@@ -330,6 +331,9 @@ export function parseMountFlag(spec: string): Record<string, unknown> {
       case 'tmpfs-mode':
         tmpfs['Mode'] = Number.parseInt(value, 8)
         break
+      case 'image-subpath':
+        image['Subpath'] = value
+        break
       default:
         throw new UsageError(`invalid argument "${spec}" for "--mount" flag: unexpected key '${key}' in '${field}'`)
     }
@@ -338,6 +342,7 @@ export function parseMountFlag(spec: string): Record<string, unknown> {
   if (Object.keys(driverOpts).length) volume['DriverConfig'] = { ...(volume['DriverConfig'] as object | undefined), Options: driverOpts }
   if (Object.keys(volume).length) m['VolumeOptions'] = volume
   if (Object.keys(tmpfs).length) m['TmpfsOptions'] = tmpfs
+  if (Object.keys(image).length) m['ImageOptions'] = image
   return m
 }
 
