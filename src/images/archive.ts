@@ -9,7 +9,7 @@ import type { ContentStore } from '../content/store.ts'
 import { CaisError, invalid, isStorageError } from '../lib/errors.ts'
 import type { LayerStore } from '../snapshots/layers.ts'
 import { cleanEntryName, maybeDecompress } from '../lib/tar.ts'
-import { hostArchitecture } from './import.ts'
+import { type Platform, hostPlatform, platformMatches, requirePlatform } from '../lib/platform.ts'
 import { type Reference, familiarString, formatReference, parseReference, withDefaultTag } from './reference.ts'
 import type { ImageService, NewLayer } from './service.ts'
 import { type Descriptor, type ImageConfig, type Manifest, mediaTypes } from './types.ts'
@@ -43,19 +43,24 @@ interface ArchiveImage {
  * the staging area and every partly imported layer are removed.
  * Returns what was loaded, with the line Docker prints for each: `Loaded image: name:tag` or `Loaded image ID: sha256:…`.
  */
-export async function loadArchive(body: Readable, deps: Deps): Promise<Array<{ line: string; id: Digest }>> {
+/** Loads the images of a `docker save` or OCI archive; with `platform`, only that platform's (from an index). */
+export async function loadArchive(body: Readable, deps: Deps, opts: { platform?: Platform } = {}): Promise<Array<{ line: string; id: Digest }>> {
   const stage = deps.content.tempPath()
   await mkdir(stage, { recursive: true })
   const lease = deps.images.lease()
   try {
     // Compressed as `docker save | gzip` makes it, or bzip2 or xz, as Docker's load takes it too.
     const files = await stageTar(maybeDecompress(body), stage)
-    const images = await readArchiveIndex(files)
+    const images = await readArchiveIndex(files, opts.platform ?? hostPlatform())
     if (images.length === 0) throw invalid('invalid archive: no image found (missing manifest.json or index.json)')
     const lines: Array<{ line: string; id: Digest }> = []
     for (const img of images) {
       const config = await readDocument<ImageConfig>(img.config, 'image config')
       if (config.rootfs?.type !== 'layers' || !Array.isArray(config.rootfs.diff_ids)) throw invalid('invalid image config: rootfs.diff_ids missing')
+      if (opts.platform) {
+        const name = img.refs[0] ? familiarString(img.refs[0]) : img.config.digest
+        requirePlatform(name, { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) }, opts.platform)
+      }
       if (config.rootfs.diff_ids.length !== img.layers.length) {
         throw invalid(`invalid archive: config lists ${config.rootfs.diff_ids.length} layers, manifest ${img.layers.length}`)
       }
@@ -127,7 +132,8 @@ async function stageTar(body: Readable, stage: string): Promise<Map<string, Stag
   return files
 }
 
-async function readArchiveIndex(files: Map<string, StagedFile>): Promise<ArchiveImage[]> {
+/** The images of an archive: its manifest.json's, or else those its index.json reaches (one per index, for `platform`). */
+async function readArchiveIndex(files: Map<string, StagedFile>, platform: Platform): Promise<ArchiveImage[]> {
   const need = (name: string): StagedFile => {
     const f = files.get(cleanEntryName(name))
     if (!f) throw invalid(`invalid archive: ${name} is missing`)
@@ -154,7 +160,7 @@ async function readArchiveIndex(files: Map<string, StagedFile>): Promise<Archive
       if (name) refs.push(withDefaultTag(parseReference(name)))
       const doc = await readDocument<{ manifests?: Descriptor[] } & Partial<Manifest>>(blob(d), d.digest)
       if (d.mediaType === mediaTypes.ociIndex || d.mediaType === mediaTypes.dockerManifestList || doc.manifests) {
-        const wanted = (doc.manifests ?? []).filter((m) => !m.platform || (m.platform.os === 'linux' && m.platform.architecture === hostArchitecture()))
+        const wanted = (doc.manifests ?? []).filter((m) => !m.platform || platformMatches(m.platform, platform))
         await walk(wanted.slice(0, 1), refs)
       } else if (doc.config && doc.layers) {
         out.push({ config: blob(doc.config), layers: doc.layers.map(blob), refs })

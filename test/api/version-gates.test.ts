@@ -300,3 +300,13 @@ test('images: SharedSize with shared-size from 1.42, Manifests from 1.47, the ma
   assert.equal(df.LayersSize, child.Size, 'the shared base counted once: the child is the base and one more layer')
   assert.ok(df.Images.every((i) => i.SharedSize === base.Size))
 })
+
+test('network create: EnableIPv4 from 1.48 (an IPv6-only network refused in words, not made dual-stack)', async (t) => {
+  const d = await startDaemon(t, { importBusybox: false })
+  const create = (version: string, name: string): ReturnType<typeof raw> =>
+    raw(d.socket, 'POST', `/v${version}/networks/create`, JSON.stringify({ Name: name, EnableIPv4: false, EnableIPv6: true, IPAM: { Config: [{ Subnet: `fd00:ca15:${(process.pid % 65535).toString(16)}:${version.replace('.', '')}::/64` }] } }), json)
+  const now = await create('1.48', 'v6only')
+  assert.equal(now.status, 400)
+  assert.match(now.body, /IPv6-only networks \(EnableIPv4: false\) are not supported/)
+  assert.equal((await create('1.47', 'v6old')).status, 201, 'ignored before 1.48')
+})

@@ -86,7 +86,7 @@ test('tag, untag and delete by ID follow docker rmi', async (t) => {
   await assert.rejects(d.client.images.inspect(id), /No such image/)
 })
 
-test('save writes an OCI layout with docker manifest.json; load of an OCI-only layout works', async (t) => {
+test('save writes an OCI layout with docker manifest.json; load of an OCI-only layout works, for the platform asked', async (t) => {
   const d = await startDaemon(t)
   const saved = await d.cli('save', '-o', join(d.dir, 'out.tar'), BUSYBOX)
   assert.equal(saved.code, 0, saved.stderr)
@@ -103,6 +103,19 @@ test('save writes an OCI layout with docker manifest.json; load of an OCI-only l
   const loaded = await d.cli('load', '-i', join(d.dir, 'out.tar'))
   assert.equal(loaded.code, 0, loaded.stderr)
   assert.match(loaded.stdout, /Loaded image: busybox:latest/)
+
+  // `platform` (1.48): an image for another platform is not loaded; the error comes in the stream.
+  const archive = readFileSync(join(d.dir, 'out.tar'))
+  const platform = (p: object): string => encodeURIComponent(JSON.stringify(p))
+  const arch = (await d.client.images.inspect(BUSYBOX)).Architecture
+  await d.client.images.remove(BUSYBOX)
+  const other = await raw(d.socket, 'POST', `/v1.48/images/load?platform=${platform({ os: 'linux', architecture: arch === 'arm64' ? 'amd64' : 'arm64' })}`, archive, { 'Content-Type': 'application/x-tar' })
+  assert.equal(other.status, 200)
+  assert.match(other.body, /"errorDetail".*was found but does not match the specified platform/)
+  await assert.rejects(d.client.images.inspect(BUSYBOX), 'nothing loaded')
+  const same = await raw(d.socket, 'POST', `/v1.48/images/load?platform=${platform({ os: 'linux', architecture: arch })}`, archive, { 'Content-Type': 'application/x-tar' })
+  assert.doesNotMatch(same.body, /errorDetail/, same.body)
+  assert.equal((await d.client.images.inspect(BUSYBOX)).Architecture, arch)
 })
 
 test('a layer tar cannot write outside its directory', async (t) => {

@@ -106,13 +106,14 @@ export function imageRoutes(routes: Routes, d: ImageRouteDeps): void {
   })
 
   routes.post('/images/load', async (ctx) => {
+    const platform = platformQuery(ctx, '1.48')
     // Answered at once, as Docker's: a bad archive is an error in the stream, where clients look for it.
     const stream = new ProgressStream(ctx)
     stream.begin()
     await stream.run(async () => {
       let loaded
       try {
-        loaded = await loadArchive(bodyStream(ctx.req), d)
+        loaded = await loadArchive(bodyStream(ctx.req), d, { ...(platform ? { platform } : {}) })
       } catch (err) {
         await takeRestOfBody(ctx.req)
         throw err

@@ -23,9 +23,13 @@ export function networkRoutes(routes: Routes, d: { networks: NetworkService; con
   })
 
   routes.post('/networks/create', async (ctx) => {
-    const body = await readJson<NetworkCreateRequest & { CheckDuplicate?: boolean }>(ctx.req)
+    const body = await readJson<NetworkCreateRequest & { CheckDuplicate?: boolean; EnableIPv4?: boolean }>(ctx.req)
     if (!body) throw invalid('network name must not be empty')
     checkNetworkCreateTypes(body)
+    // EnableIPv4 came with 1.48; an IPv6-only network is one thing caisd cannot make, which it says rather than make a dual one.
+    if (versionAtLeast(ctx, '1.48') && body.EnableIPv4 === false) {
+      throw invalid(body.EnableIPv6 ? 'IPv6-only networks (EnableIPv4: false) are not supported by caisd' : 'IPv4 or IPv6 must be enabled')
+    }
     // Before API 1.44 a client could ask for a second network of a name; from 1.44 names are always unique.
     const allowDuplicate = !versionAtLeast(ctx, '1.44') && body.CheckDuplicate === false
     sendJson(ctx, 201, await networks.create(body, { allowDuplicate }))
