@@ -11,6 +11,10 @@ export interface PortConfig {
   published?: string
   host_ip?: string
   protocol: string
+  /** Long syntax only: `ingress` (the default) or `host`, a name and an application protocol, for `config` to show. */
+  mode?: string
+  name?: string
+  app_protocol?: string
 }
 
 export interface VolumeMount {
@@ -63,7 +67,6 @@ export interface WatchRule {
   initial_sync?: boolean
 }
 
-/** A service in its long, normalised form: what `config` prints and what the config hash covers. */
 /** A service's attachment to one network. */
 export interface ServiceNetwork {
   aliases: string[]
@@ -79,6 +82,7 @@ export function networksByPriority(s: Pick<ServiceConfig, 'networks'>): string[]
   return Object.keys(s.networks).sort((a, b) => (s.networks[b]!.priority ?? 0) - (s.networks[a]!.priority ?? 0) || (a < b ? -1 : a > b ? 1 : 0))
 }
 
+/** A service in its long, normalised form: what the engine is asked for and what the config hash covers. */
 export interface ServiceConfig extends ContainerOptions {
   name: string
   image?: string
@@ -152,6 +156,8 @@ export interface Project {
   configs: Record<string, FileObjectConfig>
   /** The shell over the env files: what interpolation saw, and where `environment:` secrets come from. */
   environment: ReadonlyMap<string, string>
+  /** The merged, interpolated document it was made from: what `config` prints, in compose's canonical form. */
+  document: Record<string, unknown>
 }
 
 
@@ -180,8 +186,10 @@ export function normalizeProject(loaded: LoadedProject, opts: { profiles: string
     const n = mapping(raw ?? {}, `networks.${key}`)
     const external = n['external'] === true || (typeof n['external'] === 'object' && n['external'] !== null)
     const ipam = n['ipam'] as { config?: Array<{ subnet?: string; gateway?: string }> } | undefined
+    // The old `external: {name: …}` names the network it means.
+    const externalName = (n['external'] as { name?: unknown } | null | undefined)?.name
     networks[key] = {
-      name: typeof n['name'] === 'string' ? n['name'] : external ? key : `${loaded.name}_${key}`,
+      name: typeof n['name'] === 'string' ? n['name'] : typeof externalName === 'string' ? externalName : external ? key : `${loaded.name}_${key}`,
       ...(typeof n['driver'] === 'string' ? { driver: n['driver'] } : {}),
       external,
       internal: n['internal'] === true,
@@ -192,9 +200,10 @@ export function normalizeProject(loaded: LoadedProject, opts: { profiles: string
   const volumes: Record<string, VolumeConfig> = {}
   for (const [key, raw] of Object.entries(mapping(doc['volumes'] ?? {}, 'volumes'))) {
     const v = mapping(raw ?? {}, `volumes.${key}`)
-    const external = v['external'] === true
+    const external = v['external'] === true || (typeof v['external'] === 'object' && v['external'] !== null)
+    const externalName = (v['external'] as { name?: unknown } | null | undefined)?.name
     volumes[key] = {
-      name: typeof v['name'] === 'string' ? v['name'] : external ? key : `${loaded.name}_${key}`,
+      name: typeof v['name'] === 'string' ? v['name'] : typeof externalName === 'string' ? externalName : external ? key : `${loaded.name}_${key}`,
       ...(typeof v['driver'] === 'string' ? { driver: v['driver'] } : {}),
       external,
       labels: labelsOf(v['labels'], `volumes.${key}.labels`),
@@ -218,7 +227,7 @@ export function normalizeProject(loaded: LoadedProject, opts: { profiles: string
       if (kind === 'container' && name === '') throw new ComposeError(`services.${s.name}.volumes_from: invalid "${from}"`)
     }
   }
-  return { name: loaded.name, workingDir: loaded.workingDir, files: loaded.files, envFiles: loaded.envFiles, services, disabled, networks, volumes, secrets, configs, environment: loaded.environment }
+  return { name: loaded.name, workingDir: loaded.workingDir, files: loaded.files, envFiles: loaded.envFiles, services, disabled, networks, volumes, secrets, configs, environment: loaded.environment, document: loaded.document }
 }
 
 function fileObjectsOf(raw: unknown, kind: 'secrets' | 'configs', loaded: LoadedProject): Record<string, FileObjectConfig> {

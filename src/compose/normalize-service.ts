@@ -35,7 +35,7 @@ export function normalizeService(name: string, s: Record<string, unknown>, loade
   const svc: ServiceConfig = {
     name,
     environment: environmentOf(s, name, loaded),
-    ports: listOf(s['ports'], at('ports')).map((p, i) => portOf(p, `${at('ports')}[${i}]`)),
+    ports: listOf(s['ports'], at('ports')).flatMap((p, i) => portsOf(p, `${at('ports')}[${i}]`)),
     expose: listOf(s['expose'], at('expose')).map(String),
     volumes: listOf(s['volumes'], at('volumes')).map((v, i) => volumeOf(v, `${at('volumes')}[${i}]`, loaded.workingDir)),
     networks: networksOf(s['networks'], at('networks')),
@@ -187,27 +187,38 @@ function environmentOf(s: Record<string, unknown>, name: string, loaded: LoadedP
   return out
 }
 
-function portOf(p: unknown, path: string): PortConfig {
-  if (typeof p === 'number') return { target: p, protocol: 'tcp' }
+/**
+ * One `ports` entry, as compose expands it: a container range (`9000-9001`) becomes one port each, paired with the
+ * published range; a published range for a single port (`8000-8010:80`) stays a range the engine picks from.
+ */
+function portsOf(p: unknown, path: string): PortConfig[] {
+  if (typeof p === 'number') return [{ target: p, protocol: 'tcp' }]
   if (p !== null && typeof p === 'object') {
     const o = p as Record<string, unknown>
-    return {
+    return [{
       target: Number(o['target']),
       ...(o['published'] !== undefined ? { published: scalar(o['published']) } : {}),
       ...(o['host_ip'] !== undefined ? { host_ip: scalar(o['host_ip']) } : {}),
       protocol: scalar(o['protocol'] ?? 'tcp'),
-    }
+      ...Object.fromEntries((['mode', 'name', 'app_protocol'] as const).filter((k) => o[k] !== undefined).map((k) => [k, scalar(o[k])])),
+    }]
   }
   // [ip:][published:]target[/protocol], an IPv6 address in brackets; `ip::target` publishes on any port.
-  const m = /^(?:\[([0-9a-fA-F:]+)\]:|(\d{1,3}(?:\.\d{1,3}){3}):)?(?:(\d*(?:-\d+)?):)?(\d+)(?:\/(tcp|udp|sctp))?$/.exec(scalar(p))
-  if (!m) throw new ComposeError(`${path}: invalid port "${scalar(p)}"`)
+  const text = scalar(p)
+  const m = /^(?:\[([0-9a-fA-F:]+)\]:|(\d{1,3}(?:\.\d{1,3}){3}):)?(?:(\d*)(?:-(\d+))?:)?(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/.exec(text)
+  if (!m) throw new ComposeError(`${path}: invalid port "${text}"`)
   const hostIp = m[1] ?? m[2]
-  return {
-    target: Number(m[4]),
-    ...(m[3] ? { published: m[3] } : {}),
-    ...(hostIp !== undefined ? { host_ip: hostIp } : {}),
-    protocol: m[5] ?? 'tcp',
+  const [hLo, hHi] = [m[3] ? Number(m[3]) : undefined, m[4] ? Number(m[4]) : undefined]
+  const [cLo, cHi] = [Number(m[5]), m[6] ? Number(m[6]) : Number(m[5])]
+  if (cHi < cLo || (hLo !== undefined && hHi !== undefined && hHi < hLo)) throw new ComposeError(`${path}: invalid port "${text}"`)
+  const hostSpan = hLo === undefined ? undefined : (hHi ?? hLo) - hLo
+  if (hostSpan !== undefined && cHi > cLo && hostSpan !== cHi - cLo) throw new ComposeError(`${path}: invalid ranges specified for container and host Ports: ${text}`)
+  const out: PortConfig[] = []
+  for (let c = cLo; c <= cHi; c++) {
+    const published = hLo === undefined ? undefined : cLo === cHi && hHi !== undefined ? `${hLo}-${hHi}` : String(hLo + (c - cLo))
+    out.push({ target: c, ...(published !== undefined ? { published } : {}), ...(hostIp !== undefined ? { host_ip: hostIp } : {}), protocol: m[7] ?? 'tcp' })
   }
+  return out
 }
 
 function volumeOf(v: unknown, path: string, workingDir: string): VolumeMount {

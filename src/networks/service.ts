@@ -513,13 +513,26 @@ export class NetworkService {
       if (proto === 'sctp') throw invalid('sctp ports are not supported')
       for (const b of list ?? [{}]) {
         const hostPortText = b.HostPort ?? ''
-        const hostPort = hostPortText === '' ? 0 : Number(hostPortText)
-        if (!Number.isInteger(hostPort) || hostPort < 0 || hostPort > 65535) throw invalid(`invalid port specification: "${hostPortText}"`)
-        const binding: PortBinding = { proto, hostIp: b.HostIp || '0.0.0.0', hostPort, containerIp: address, containerPort: Number(m[1]), ...(b.HostIp ? {} : { anyAddress: true }) }
-        const proxy = new PortProxy(binding, { relay: this.#o.userlandProxy !== false })
-        binding.hostPort = await proxy.listen()
-        this.#proxies.set(containerId, [...(this.#proxies.get(containerId) ?? []), proxy])
-        out.push(binding)
+        // A range (`8000-8010`) takes the first port of it that is free, as Docker's.
+        const range = /^(\d+)-(\d+)$/.exec(hostPortText)
+        const [first, last] = range ? [Number(range[1]), Number(range[2])] : [hostPortText === '' ? 0 : Number(hostPortText), undefined]
+        for (const port of [first, last]) {
+          if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw invalid(`invalid port specification: "${hostPortText}"`)
+        }
+        if (last !== undefined && last < first) throw invalid(`invalid port specification: "${hostPortText}"`)
+        for (let port = first; ; port++) {
+          const binding: PortBinding = { proto, hostIp: b.HostIp || '0.0.0.0', hostPort: port, containerIp: address, containerPort: Number(m[1]), ...(b.HostIp ? {} : { anyAddress: true }) }
+          const proxy = new PortProxy(binding, { relay: this.#o.userlandProxy !== false })
+          try {
+            binding.hostPort = await proxy.listen()
+          } catch (err) {
+            if (last !== undefined && port < last && err instanceof CaisError && err.kind === 'conflict') continue
+            throw err
+          }
+          this.#proxies.set(containerId, [...(this.#proxies.get(containerId) ?? []), proxy])
+          out.push(binding)
+          break
+        }
       }
     }
     return out

@@ -119,5 +119,5 @@ function loadAndNormalize(p: ReturnType<typeof parseFlags>, warn: (w: string) =>
 }
 
 const emptyProject: Project = {
-  name: '', workingDir: '', files: [], envFiles: [], services: [], disabled: [], networks: {}, volumes: {}, secrets: {}, configs: {}, environment: new Map(),
+  name: '', workingDir: '', files: [], envFiles: [], services: [], disabled: [], networks: {}, volumes: {}, secrets: {}, configs: {}, environment: new Map(), document: {},
 }

@@ -1,9 +1,10 @@
 import { writeFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { stringify } from 'yaml'
+import { canonicalProject } from '../../../compose/canonical.ts'
 import { COMPOSE_VERSION, label } from '../../../compose/convert.ts'
 import { ComposeError } from '../../../compose/errors.ts'
-import { type Project, configHash } from '../../../compose/model.ts'
+import { configHash } from '../../../compose/model.ts'
 import { nameOf } from '../../../compose/project-containers.ts'
 import { projectVariables } from '../../../compose/variables.ts'
 import { humanSize } from '../../../lib/size.ts'
@@ -15,19 +16,6 @@ import { type Subcommand, selected } from './subcommand.ts'
 
 const portsOf = (c: ContainerSummary): string =>
   c.Ports.map((x) => (x.PublicPort ? `${x.IP ?? '0.0.0.0'}:${x.PublicPort}->${x.PrivatePort}/${x.Type}` : `${x.PrivatePort}/${x.Type}`)).join(', ')
-
-/** The canonical document `config` prints: the normalised project, services by name. */
-function canonical(project: Project): Record<string, unknown> {
-  const drop = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0))) as T
-  return {
-    name: project.name,
-    services: Object.fromEntries(project.services.map(({ name, ...rest }) => [name, drop(rest)])),
-    networks: project.networks,
-    ...(Object.keys(project.volumes).length > 0 ? { volumes: project.volumes } : {}),
-    ...(Object.keys(project.secrets).length > 0 ? { secrets: project.secrets } : {}),
-    ...(Object.keys(project.configs).length > 0 ? { configs: project.configs } : {}),
-  }
-}
 
 export const infoVerbs: Record<string, Subcommand> = {
   ps: {
@@ -210,7 +198,7 @@ export const infoVerbs: Record<string, Subcommand> = {
         for (const w of warnings) io.err(`WARN[0000] ${w}`)
         return 0
       }
-      const doc = canonical(project)
+      const doc = canonicalProject(project)
       const text = str(p, 'format') === 'json' ? JSON.stringify(doc, null, 2) : stringify(doc).trimEnd()
       const output = str(p, 'output')
       if (output !== undefined) {

@@ -29,11 +29,12 @@ export function parsePublish(specs: readonly string[]): { exposed: Record<string
     if (ip && !/^\d+\.\d+\.\d+\.\d+$/.test(ip)) throw new UsageError(`invalid IP address: ${ip}`)
     const [cLo, cHi] = range(containerText, 'containerPort')
     const [hLo, hHi] = hostText === '' ? [0, 0] : range(hostText, 'hostPort')
-    if (hostText !== '' && hHi - hLo !== cHi - cLo && hLo !== hHi) throw new UsageError(`invalid ranges specified for container and host Ports: ${containerText} and ${hostText}`)
+    // A host range for one container port is where the daemon picks a free port; otherwise the ranges pair up.
+    if (hostText !== '' && hHi - hLo !== cHi - cLo && cLo !== cHi) throw new UsageError(`invalid ranges specified for container and host Ports: ${containerText} and ${hostText}`)
     for (let p = cLo; p <= cHi; p++) {
       const key = `${p}/${proto}`
       exposed[key] = {}
-      const hostPort = hostText === '' ? '' : hLo === hHi && cLo !== cHi ? String(hLo) : String(hLo + (p - cLo))
+      const hostPort = hostText === '' ? '' : cLo === cHi && hLo !== hHi ? `${hLo}-${hHi}` : String(hLo + (p - cLo))
       ;(bindings[key] ??= []).push({ HostIp: ip, HostPort: hostPort })
     }
   }
