@@ -62,10 +62,9 @@ export async function listDirectory(client: EngineClient, id: string, path: stri
   return { path, entries }
 }
 
-/** A file as itself; a directory as a tar of it. Streamed as the engine sends it. */
-export async function download(client: EngineClient, id: string, path: string, res: ServerResponse): Promise<void> {
+/** A file as itself; a directory as a tar of it (named `name`, else after the path). Streamed as the engine sends it. */
+export async function download(client: EngineClient, id: string, path: string, res: ServerResponse, name = posix.basename(path) || 'root'): Promise<void> {
   const { stat, tar: stream } = await client.containers.getArchive(id, path)
-  const name = posix.basename(path) || 'root'
   const safe = name.replace(/[^\w.-]/g, '_')
   if ((stat.mode & 0x80000000) !== 0) {
     res.writeHead(200, { 'Content-Type': 'application/x-tar', 'Content-Disposition': `attachment; filename="${safe}.tar"`, 'Cache-Control': 'no-store' })

@@ -2,6 +2,7 @@ import { pipeline } from 'node:stream/promises'
 import type { EngineClient } from '../client/engine-client.ts'
 import type { AlertEngine } from './alerts.ts'
 import { containerPath, download, listDirectory, upload } from './files.ts'
+import { withVolumeReader } from './volume-files.ts'
 import { type HistoryStore, stackTotals } from './history.ts'
 import { type RouteContext, HttpError, readJsonBody, sendJson } from './http-util.ts'
 import { compareImages } from './image-compare.ts'
@@ -122,6 +123,16 @@ export function dashboardRoutes(client: EngineClient, engine: { name: string }, 
     get(/^\/api\/images\/([^/]+)\/merged$/, async (ctx) => sendJson(ctx.res, 200, (await analysed(id(ctx))).analysis.merged)),
     // From the disk-usage view: each volume with its size and how many containers use it.
     get(/^\/api\/volumes$/, async ({ res }) => sendJson(res, 200, (await client.system.df()).Volumes)),
+    // A volume's files, read-only (volume-files.ts): a listing, or a file or directory to download.
+    get(/^\/api\/volumes\/([^/]+)\/files$/, async (ctx) => {
+      const path = containerPath(ctx.url.searchParams.get('path'))
+      const listing = await withVolumeReader(client, id(ctx), path, async (reader, inReader) => listDirectory(client, reader, inReader))
+      sendJson(ctx.res, 200, { path, entries: listing.entries })
+    }),
+    get(/^\/api\/volumes\/([^/]+)\/files\/download$/, async (ctx) => {
+      const path = containerPath(ctx.url.searchParams.get('path'))
+      await withVolumeReader(client, id(ctx), path, async (reader, inReader) => download(client, reader, inReader, ctx.res, path === '/' ? id(ctx) : undefined))
+    }),
     change('DELETE', /^\/api\/volumes\/([^/]+)$/, async (ctx) => {
       await client.volumes.remove(id(ctx))
       sendJson(ctx.res, 200, {})

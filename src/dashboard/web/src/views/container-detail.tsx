@@ -62,7 +62,7 @@ export function ContainerDetail(props: { id: string; tab: string }): preact.JSX.
       {props.tab === 'terminal' && (c.State.Running ? <TerminalPanel id={c.Id} /> : <p class="muted">The container is not running.</p>)}
       {props.tab === 'stats' && <StatsPanel id={c.Id} />}
       {props.tab === 'processes' && <Processes id={c.Id} running={c.State.Running} />}
-      {props.tab === 'files' && <FilesPanel id={c.Id} />}
+      {props.tab === 'files' && <FilesPanel base={`/api/containers/${encodeURIComponent(c.Id)}/files`} />}
     </section>
   )
 }

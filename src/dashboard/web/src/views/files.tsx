@@ -10,17 +10,20 @@ interface Listing {
 const join = (dir: string, name: string): string => (dir.endsWith('/') ? dir + name : `${dir}/${name}`)
 const parent = (dir: string): string => dir.replace(/\/[^/]+\/?$/, '') || '/'
 
-/** A container's files, running or stopped: browse, download (a directory as a tar), upload into the directory shown. */
-export function FilesPanel(props: { id: string }): preact.JSX.Element {
+/**
+ * Files under `base` (a container's, running or stopped, or a volume's): browse, download (a directory as a tar),
+ * and unless `readOnly`, upload into the directory shown.
+ */
+export function FilesPanel(props: { base: string; readOnly?: boolean }): preact.JSX.Element {
   const [path, setPath] = useState('/')
   const [listing, setListing] = useState<Listing | undefined>(undefined)
   const [error, setError] = useState<unknown>(undefined)
   const [reload, setReload] = useState(0)
-  const base = `/api/containers/${encodeURIComponent(props.id)}/files`
+  const { base } = props
   useEffect(() => {
     setError(undefined)
     api<Listing>('GET', `${base}?path=${encodeURIComponent(path)}`).then(setListing, setError)
-  }, [props.id, path, reload])
+  }, [base, path, reload])
   const uploadFiles = async (files: FileList | null): Promise<void> => {
     for (const file of files ?? []) {
       const res = await fetch(`${base}?path=${encodeURIComponent(path)}&name=${encodeURIComponent(file.name)}`, {
@@ -47,9 +50,11 @@ export function FilesPanel(props: { id: string }): preact.JSX.Element {
         <a class="button" href={`${base}/download?path=${encodeURIComponent(path)}`} download>
           Download this directory
         </a>
-        <label class="button">
-          Upload here <input type="file" multiple hidden aria-label="Upload files" onChange={(e) => void uploadFiles(e.currentTarget.files)} />
-        </label>
+        {!props.readOnly && (
+          <label class="button">
+            Upload here <input type="file" multiple hidden aria-label="Upload files" onChange={(e) => void uploadFiles(e.currentTarget.files)} />
+          </label>
+        )}
       </div>
       <ErrorBox error={error} />
       <table class="grid" data-testid="files-list">

@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks'
 import { api, formatBytes } from '../api.ts'
 import { ErrorBox } from '../components/error-box.tsx'
 import { useLive } from '../live.ts'
+import { FilesPanel } from './files.tsx'
 
 interface Volume {
   Name: string
@@ -15,6 +16,7 @@ interface Volume {
 export function VolumesView(): preact.JSX.Element {
   const { data, error } = useLive<Volume[]>('/api/volumes', ['volume'])
   const [actionError, setActionError] = useState<unknown>(undefined)
+  const [browsing, setBrowsing] = useState<string | undefined>(undefined)
   return (
     <section>
       <h1>Volumes</h1>
@@ -39,6 +41,9 @@ export function VolumesView(): preact.JSX.Element {
               <td>{v.UsageData && v.UsageData.RefCount >= 0 ? `${v.UsageData.RefCount} container${v.UsageData.RefCount === 1 ? '' : 's'}` : '—'}</td>
               <td>{v.CreatedAt ?? ''}</td>
               <td>
+                <button type="button" onClick={() => setBrowsing(browsing === v.Name ? undefined : v.Name)}>
+                  {browsing === v.Name ? 'Close' : 'Browse'}
+                </button>{' '}
                 <button type="button" onClick={() => void api('DELETE', `/api/volumes/${encodeURIComponent(v.Name)}`).catch(setActionError)}>
                   Remove
                 </button>
@@ -47,6 +52,14 @@ export function VolumesView(): preact.JSX.Element {
           ))}
         </tbody>
       </table>
+      {browsing && (
+        <div data-testid="volume-files">
+          <h2>
+            Files of <span class="mono">{browsing}</span> (read-only)
+          </h2>
+          <FilesPanel key={browsing} base={`/api/volumes/${encodeURIComponent(browsing)}/files`} readOnly />
+        </div>
+      )}
     </section>
   )
 }
