@@ -330,3 +330,31 @@ test("the default route and published ports follow Docker's gateway order: GwPri
   const wrongType = await raw(d.socket, 'POST', '/v1.50/networks/gw-inner/connect', JSON.stringify({ Container: 'web', EndpointConfig: { GwPriority: 'high' } }), { 'Content-Type': 'application/json' })
   assert.equal(wrongType.status, 400)
 })
+
+test('a published host port range: the first free port of it, with cais -p and the docker CLI; a range taken whole is refused', async (t) => {
+  const d = await startDaemon(t)
+  const { createServer } = await import('node:net')
+  const base = 20000 + (process.pid % 20000)
+  const holder = createServer()
+  await new Promise<void>((resolve) => holder.listen(base, '127.0.0.1', resolve))
+  t.after(() => holder.close())
+  const portOf = async (name: string): Promise<number> => Number((await ok(d, 'port', name, '80')).trim().split(':').at(-1))
+
+  await ok(d, 'run', '-d', '--name', 'ranged', '-p', `127.0.0.1:${base}-${base + 2}:80`, ...webServer('ranged'))
+  assert.equal(await portOf('ranged'), base + 1, 'the first port of the range is taken: the next one')
+  assert.ok(await waitFor('the page', async () => (await httpGet(base + 1).catch(() => '')).includes('ranged') || undefined))
+  assert.deepEqual((await d.client.containers.inspect('ranged')).HostConfig.PortBindings, { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: `${base}-${base + 2}` }] })
+  if (!skipDocker) {
+    const docker = await d.docker('run', '-d', '--name', 'ranged2', '-p', `127.0.0.1:${base}-${base + 2}:80`, BUSYBOX, 'sleep', '300')
+    assert.equal(docker.code, 0, docker.stderr)
+    assert.equal(await portOf('ranged2'), base + 2)
+  }
+  const full = await d.cli('run', '-d', '--name', 'ranged3', '-p', `127.0.0.1:${base}-${base + (skipDocker ? 1 : 2)}:80`, BUSYBOX, 'sleep', '300')
+  assert.equal(full.code, 125)
+  assert.match(full.stderr, /port is already allocated/)
+  const paired = await d.cli('run', '-d', '-p', `127.0.0.1:${base + 10}-${base + 11}:80-81`, BUSYBOX, 'sleep', '300')
+  assert.equal(paired.code, 0, paired.stderr)
+  const mismatched = await d.cli('run', '-d', '-p', `${base + 20}:80-81`, BUSYBOX, 'sleep', '300')
+  assert.equal(mismatched.code, 125)
+  assert.match(mismatched.stderr, /invalid ranges specified for container and host Ports/)
+})
