@@ -134,7 +134,7 @@ test('bad input: YAML errors name file, line and column; duplicate keys; bad nam
   assert.throws(() => project({ 'compose.yaml': 'services:\n  web:\n    image: ${IMAGE:?set IMAGE first}\n' }), /required variable IMAGE is missing a value: set IMAGE first/)
   const undefinedNet = project({ 'compose.yaml': 'services:\n  web:\n    image: x\n    networks: [back]\n' })
   assert.throws(() => normalizeProject(undefinedNet, { profiles: [], warnings: [] }), /service "web" refers to undefined network back/)
-  assert.throws(() => project({ 'compose.yaml': 'services:\n  web:\n    image: x\n    ports: [{ target: 80, mode: [1] }]\n' }), /validating compose file: services\.web\.ports\[0\]\.mode must be a string/)
+  assert.throws(() => project({ 'compose.yaml': 'services:\n  web:\n    image: x\n    ports: [{ target: 80, mode: [1] }]\n' }), /validating \S+compose\.yaml:4:33: services\.web\.ports\[0\]\.mode must be a string/)
   assert.throws(() => project({ 'compose.yaml': 'services:\n  web:\n    image: x\n    colour: blue\n' }), /services\.web\.colour is not allowed/)
   const noImage = project({ 'compose.yaml': 'services:\n  web:\n    command: x\n' })
   assert.throws(() => normalizeProject(noImage, { profiles: [], warnings: [] }), /service "web" has neither an image nor a build context specified/)

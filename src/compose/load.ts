@@ -53,7 +53,7 @@ export function loadProject(opts: LoadOptions): LoadedProject {
   let document: Record<string, unknown> = {}
   for (const file of files) document = mergeDocuments(document, readProjectFile(file, vars, [file], opts.cwd))
   document = stripMarkers(document) as Record<string, unknown>
-  validateDocument(document)
+  validateDocument(document, files)
   const name = projectName(opts, document, workingDir, environment)
   return { name, workingDir, files, envFiles, document, environment }
 }

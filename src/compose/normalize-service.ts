@@ -195,8 +195,10 @@ function portsOf(p: unknown, path: string): PortConfig[] {
   if (typeof p === 'number') return [{ target: p, protocol: 'tcp' }]
   if (p !== null && typeof p === 'object') {
     const o = p as Record<string, unknown>
+    const target = Number(o['target'])
+    if (!Number.isInteger(target) || target < 1 || target > 65535) throw new ComposeError(`${path}.target: invalid port "${scalar(o['target'] ?? '')}"`)
     return [{
-      target: Number(o['target']),
+      target,
       ...(o['published'] !== undefined ? { published: scalar(o['published']) } : {}),
       ...(o['host_ip'] !== undefined ? { host_ip: scalar(o['host_ip']) } : {}),
       protocol: scalar(o['protocol'] ?? 'tcp'),

@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { Ajv, type ErrorObject } from 'ajv'
+import { LineCounter, parseDocument } from 'yaml'
 import standaloneModule from 'ajv/dist/standalone/index.js'
 import { composeSpecSchema } from './compose-spec.ts'
 import { ComposeError } from './errors.ts'
@@ -69,24 +70,47 @@ function jsonEqual(a: unknown, b: unknown): boolean {
   return ka.length === kb.length && ka.every((k) => jsonEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]))
 }
 
-/** Checks a merged, interpolated document against the spec; the error names the attribute (`services.web.ports[1]`). */
-export function validateDocument(doc: unknown): void {
+/**
+ * Checks a merged, interpolated document against the spec. The error names the attribute (`services.web.ports[1]`)
+ * and, found in the files (the last that sets it, as the last wins the merge), where it is: `file:line:column`.
+ */
+export function validateDocument(doc: unknown, files: readonly string[] = []): void {
   const validate = compiled()
   if (validate(doc)) return
   // Of the alternatives a value failed (a port is a number, a string or a mapping), the deepest says most.
   const err = validate.errors!.reduce((best, e) => (e.instancePath.length > best.instancePath.length ? e : best))
-  throw new ComposeError(`validating compose file: ${attributePath(err)} ${describe(err)}`)
+  const parts = pathParts(err)
+  throw new ComposeError(`validating ${locate(files, parts) ?? 'compose file'}: ${attributePath(parts)} ${describe(err)}`)
 }
 
-function attributePath(err: ErrorObject): string {
-  const parts = err.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+/** The attribute's keys and indexes, the one an `additionalProperties` error names included. */
+function pathParts(err: ErrorObject): Array<string | number> {
+  const parts: Array<string | number> = err.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~')).map((p) => (/^\d+$/.test(p) ? Number(p) : p))
+  if (err.keyword === 'additionalProperties') parts.push((err.params as { additionalProperty: string }).additionalProperty)
+  return parts
+}
+
+function attributePath(parts: ReadonlyArray<string | number>): string {
   let out = ''
-  for (const p of parts) out += /^\d+$/.test(p) ? `[${p}]` : out === '' ? p : `.${p}`
-  if (err.keyword === 'additionalProperties') {
-    const extra = (err.params as { additionalProperty: string }).additionalProperty
-    return out === '' ? extra : `${out}.${extra}`
-  }
+  for (const p of parts) out += typeof p === 'number' ? `[${p}]` : out === '' ? p : `.${p}`
   return out === '' ? '(root)' : out
+}
+
+/** `file:line:column` of the attribute in the last file that has it; undefined where none does (a merge made it). */
+function locate(files: readonly string[], parts: ReadonlyArray<string | number>): string | undefined {
+  for (const file of [...files].reverse()) {
+    try {
+      const lines = new LineCounter()
+      const doc = parseDocument(readFileSync(file, 'utf8'), { lineCounter: lines, merge: true })
+      const node = doc.getIn(parts, true) as { range?: [number, number, number] } | undefined
+      if (!node?.range) continue
+      const { line, col } = lines.linePos(node.range[0])
+      return `${file}:${line}:${col}`
+    } catch {
+      continue
+    }
+  }
+  return undefined
 }
 
 function describe(err: ErrorObject): string {
