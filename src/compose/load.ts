@@ -22,6 +22,8 @@ export interface LoadOptions {
   /** The shell's environment. */
   env: NodeJS.ProcessEnv
   cwd: string
+  /** Texts to read instead of what is on disk, by absolute path (an edit checked before it is saved). */
+  contents?: ReadonlyMap<string, string> | undefined
 }
 
 /** A compose file set, read, interpolated and merged, with the project it names. */
@@ -51,9 +53,9 @@ export function loadProject(opts: LoadOptions): LoadedProject {
   const vars: Variables = (n) => environment.get(n)
 
   let document: Record<string, unknown> = {}
-  for (const file of files) document = mergeDocuments(document, readProjectFile(file, vars, [file], opts.cwd))
+  for (const file of files) document = mergeDocuments(document, readProjectFile(file, vars, [file], opts.cwd, opts.contents?.get(file)))
   document = stripMarkers(document) as Record<string, unknown>
-  validateDocument(document, files)
+  validateDocument(document, files, opts.contents)
   const name = projectName(opts, document, workingDir, environment)
   return { name, workingDir, files, envFiles, document, environment }
 }
@@ -76,10 +78,10 @@ export function composeFiles(opts: Pick<LoadOptions, 'files' | 'env' | 'cwd'>): 
 }
 
 /** One file, interpolated, its `extends` resolved and its `include`s merged in. */
-function readProjectFile(file: string, vars: Variables, chain: string[], cwd: string): Record<string, unknown> {
+function readProjectFile(file: string, vars: Variables, chain: string[], cwd: string, text?: string): Record<string, unknown> {
   let doc: Record<string, unknown>
   try {
-    doc = interpolateTree(readYaml(file), vars) as Record<string, unknown>
+    doc = interpolateTree(readYaml(file, text), vars) as Record<string, unknown>
   } catch (err) {
     if (err instanceof ComposeError) throw err
     throw new ComposeError(`${file}: ${err instanceof Error ? err.message : String(err)}`)
@@ -141,10 +143,10 @@ function absolutizePaths(doc: Record<string, unknown>, dir: string): void {
 /** `0440` is octal to compose-go's YAML reader (file modes are written so), where YAML 1.2 reads 440. */
 const legacyOctal: ScalarTag = { tag: 'tag:yaml.org,2002:int', test: /^0[0-7]+$/, resolve: (s) => parseInt(s, 8), default: true }
 
-function readYaml(file: string): Record<string, unknown> {
+function readYaml(file: string, given?: string): Record<string, unknown> {
   let text: string
   try {
-    text = readFileSync(file, 'utf8')
+    text = given ?? readFileSync(file, 'utf8')
   } catch (err) {
     throw new ComposeError(`open ${file}: ${err instanceof Error && 'code' in err && err.code === 'ENOENT' ? 'no such file or directory' : String(err)}`)
   }

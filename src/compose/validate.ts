@@ -74,13 +74,13 @@ function jsonEqual(a: unknown, b: unknown): boolean {
  * Checks a merged, interpolated document against the spec. The error names the attribute (`services.web.ports[1]`)
  * and, found in the files (the last that sets it, as the last wins the merge), where it is: `file:line:column`.
  */
-export function validateDocument(doc: unknown, files: readonly string[] = []): void {
+export function validateDocument(doc: unknown, files: readonly string[] = [], contents?: ReadonlyMap<string, string>): void {
   const validate = compiled()
   if (validate(doc)) return
   // Of the alternatives a value failed (a port is a number, a string or a mapping), the deepest says most.
   const err = validate.errors!.reduce((best, e) => (e.instancePath.length > best.instancePath.length ? e : best))
   const parts = pathParts(err)
-  throw new ComposeError(`validating ${locate(files, parts) ?? 'compose file'}: ${attributePath(parts)} ${describe(err)}`)
+  throw new ComposeError(`validating ${locate(files, parts, contents) ?? 'compose file'}: ${attributePath(parts)} ${describe(err)}`)
 }
 
 /** The attribute's keys and indexes, the one an `additionalProperties` error names included. */
@@ -97,11 +97,11 @@ function attributePath(parts: ReadonlyArray<string | number>): string {
 }
 
 /** `file:line:column` of the attribute in the last file that has it; undefined where none does (a merge made it). */
-function locate(files: readonly string[], parts: ReadonlyArray<string | number>): string | undefined {
+function locate(files: readonly string[], parts: ReadonlyArray<string | number>, contents?: ReadonlyMap<string, string>): string | undefined {
   for (const file of [...files].reverse()) {
     try {
       const lines = new LineCounter()
-      const doc = parseDocument(readFileSync(file, 'utf8'), { lineCounter: lines, merge: true })
+      const doc = parseDocument(contents?.get(file) ?? readFileSync(file, 'utf8'), { lineCounter: lines, merge: true })
       const node = doc.getIn(parts, true) as { range?: [number, number, number] } | undefined
       if (!node?.range) continue
       const { line, col } = lines.linePos(node.range[0])

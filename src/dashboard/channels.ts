@@ -2,6 +2,8 @@ import type { WebSocket } from 'ws'
 import type { EngineClient } from '../client/engine-client.ts'
 import { statsFigures } from '../client/stats-figures.ts'
 import { jsonLines } from '../client/streams.ts'
+import { label } from '../compose/convert.ts'
+import { nameOf, projectContainers } from '../compose/project-containers.ts'
 import type { Alert, AlertEngine } from './alerts.ts'
 
 /**
@@ -213,6 +215,29 @@ const transfer = (kind: 'pull' | 'push'): Channel => async (ws, url, { client, a
   if (ws.readyState === ws.OPEN) ws.close(1000, 'done')
 }
 
+/**
+ * A compose stack's merged log: every container of the project followed at once, from `tail` lines back, one
+ * message `{ c, s, t }` per chunk (the container as compose prefixes it, `web-1`; 1 stdout, 2 stderr; the text).
+ */
+const stackLogs: Channel = async (ws, url, { client }) => {
+  const project = url.searchParams.get('project') ?? ''
+  const signal = closedSignal(ws)
+  const containers = await projectContainers(client, project, { all: true })
+  if (containers.length === 0) throw new Error(`no compose project ${project} on this engine`)
+  await Promise.all(
+    containers.map(async (c) => {
+      const name = `${c.Labels[label.service] ?? nameOf(c)}-${c.Labels[label.number] ?? '1'}`
+      try {
+        const chunks = await client.containers.logs(c.Id, { follow: true, tail: url.searchParams.get('tail') ?? '100', signal })
+        for await (const chunk of chunks) await sendPaced(ws, JSON.stringify({ c: name, s: chunk.stream === 'stderr' ? 2 : 1, t: chunk.data.toString('utf8') }))
+      } catch (err) {
+        if (!signal.aborted) throw err
+      }
+    }),
+  )
+  if (ws.readyState === ws.OPEN) ws.close(1000, 'end of logs')
+}
+
 /** Alerts as they fire. */
 const alerts: Channel = async (ws, _url, { alerts }) => {
   const send = (a: Alert): void => {
@@ -226,6 +251,7 @@ const alerts: Channel = async (ws, _url, { alerts }) => {
 export const channels: Record<string, { channel: Channel; mutating: boolean }> = {
   '/ws/events': { channel: events, mutating: false },
   '/ws/logs': { channel: logs, mutating: false },
+  '/ws/stack-logs': { channel: stackLogs, mutating: false },
   '/ws/stats': { channel: stats, mutating: false },
   '/ws/exec': { channel: exec, mutating: true },
   '/ws/alerts': { channel: alerts, mutating: false },

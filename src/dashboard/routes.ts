@@ -2,6 +2,7 @@ import { pipeline } from 'node:stream/promises'
 import type { EngineClient } from '../client/engine-client.ts'
 import type { AlertEngine } from './alerts.ts'
 import { containerPath, download, listDirectory, upload } from './files.ts'
+import { type StackAction, checkCompose, editableFile, saveCompose, stackAction, stackFilesOf } from './stacks.ts'
 import { withVolumeReader } from './volume-files.ts'
 import { type HistoryStore, stackTotals } from './history.ts'
 import { type RouteContext, HttpError, readJsonBody, sendJson } from './http-util.ts'
@@ -24,6 +25,12 @@ export function dashboardRoutes(client: EngineClient, engine: { name: string }, 
   const get = (pattern: RegExp, handle: Route['handle']): Route => ({ method: 'GET', pattern, mutating: false, handle })
   const change = (method: string, pattern: RegExp, handle: Route['handle']): Route => ({ method, pattern, mutating: true, handle })
   const id = (ctx: RouteContext): string => decodeURIComponent(ctx.params[0]!)
+
+  const contentOf = async (ctx: RouteContext): Promise<string> => {
+    const body = await readJsonBody<{ content?: unknown }>(ctx.req, 4 * 1024 * 1024)
+    if (typeof body?.content !== 'string') throw new HttpError(400, 'content (the compose file\'s text) is required')
+    return body.content
+  }
 
   const analysed = async (image: string): Promise<{ index: Awaited<ReturnType<LayerIndexCache['get']>>; analysis: ReturnType<typeof analyseLayers> }> => {
     const index = await layers.get(client, image)
@@ -71,6 +78,17 @@ export function dashboardRoutes(client: EngineClient, engine: { name: string }, 
       sendJson(ctx.res, 200, {})
     }),
     get(/^\/api\/stacks$/, async ({ res }) => sendJson(res, 200, stacksOf(await client.containers.list({ all: true })))),
+    // A stack's first compose file, checked as it is edited and saved in place when compose finds nothing wrong.
+    get(/^\/api\/stacks\/([^/]+)\/file$/, async (ctx) => sendJson(ctx.res, 200, editableFile(await stackFilesOf(client, id(ctx))))),
+    { method: 'POST', pattern: /^\/api\/stacks\/([^/]+)\/check$/, mutating: false, handle: async (ctx) => sendJson(ctx.res, 200, { diagnostics: checkCompose(await stackFilesOf(client, id(ctx)), await contentOf(ctx)) }) },
+    change('PUT', /^\/api\/stacks\/([^/]+)\/file$/, async (ctx) => {
+      const diagnostics = await saveCompose(await stackFilesOf(client, id(ctx)), await contentOf(ctx))
+      if (diagnostics.length === 0) sendJson(ctx.res, 200, { saved: true, diagnostics })
+      else sendJson(ctx.res, 400, { message: diagnostics[0]!.message, saved: false, diagnostics })
+    }),
+    change('POST', /^\/api\/stacks\/([^/]+)\/(up|down|pull|restart)$/, async (ctx) => {
+      sendJson(ctx.res, 200, { lines: await stackAction(client, await stackFilesOf(client, id(ctx)), ctx.params[1] as StackAction) })
+    }),
     get(/^\/api\/images$/, async ({ res }) => {
       // The disk-usage view carries what a plain list leaves out: the shared size and the containers using each.
       const { Images } = await client.system.df()

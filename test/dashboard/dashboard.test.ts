@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { test } from 'node:test'
@@ -393,4 +393,63 @@ test("in Chromium: a volume's files browsed read-only and downloaded, through a 
   assert.deepEqual((await d.client.containers.list({ all: true })).map((c) => c.Names[0]), [], 'no reader container left')
   assert.equal((await d.docker('run', '--rm', '-v', 'dashvol:/data', BUSYBOX, 'cat', '/data/top.txt')).stdout, 'hello', 'the volume is as it was')
   assert.deepEqual(problems, [])
+})
+
+test('in Chromium: a stack through the compose library — merged logs, its file edited with compose\'s own diagnostics and saved in place, pull, up recreating only what changed, restart, down', { skip: chromiumPath ? false : 'chromium is not installed' }, async (t) => {
+  const d = await startDaemon(t)
+  const reg = await startRegistry(t)
+  assert.equal((await d.docker('tag', BUSYBOX, `${reg.address}/bb:1`)).code, 0)
+  assert.equal((await d.docker('push', `${reg.address}/bb:1`)).code, 0)
+  const dir = join(d.dir, 'shop')
+  mkdirSync(dir)
+  const file = join(dir, 'compose.yaml')
+  // Both from a registry here, so that pull has somewhere to pull from.
+  const service = (name: string, say: string): string =>
+    `  ${name}:\n    image: ${reg.address}/bb:1\n    command: ["sh", "-c", "echo ${say}; exec sleep 300"]\n    network_mode: none\n    stop_signal: SIGKILL\n`
+  const original = `services:\n${service('web', 'web-v1')}${service('worker', 'worker-up')}`
+  writeFileSync(file, original)
+  assert.equal((await d.cli('compose', '-f', file, '-p', 'shop', 'up', '-d')).code, 0)
+  const idOf = async (name: string): Promise<string> => (await d.docker('inspect', '-f', '{{.Id}}', name)).stdout.trim()
+  const worker = await idOf('shop-worker-1')
+
+  const dash = await startDashboardCli(t, d)
+  const { page, problems, shot } = await openBrowser(t, dash.url)
+  await page.goto(`${dash.origin}/#/stacks`)
+  await page.click('[data-project=shop] button[data-action=logs]')
+  await page.waitForSelector('[data-testid=stack-logs] [data-container=web-1]:has-text("web-v1")')
+  await page.waitForSelector('[data-testid=stack-logs] [data-container=worker-1]:has-text("worker-up")')
+
+  await page.click('[data-project=shop] button[data-action=edit]')
+  await page.waitForSelector('[data-testid=compose-editor] .cm-content')
+  await page.click('[data-testid=compose-editor] .cm-content')
+  await page.keyboard.press('Control+A')
+  await page.keyboard.insertText(`services:\n  web:\n    image: ${BUSYBOX}\n    restart: 5\n`)
+  await page.waitForSelector('[data-testid=editor-status]:text("1 problem")')
+  await page.waitForSelector('[data-testid=compose-editor] .cm-lint-marker-error')
+  await page.click('[data-testid=compose-editor] button[data-action=save]')
+  await page.waitForSelector('[data-testid=compose-editor] .error:has-text("services.web.restart must be a string")')
+  assert.equal(readFileSync(file, 'utf8'), original, 'nothing saved while compose finds a problem')
+  await shot('stack-editor')
+
+  const edited = original.replace('web-v1', 'web-v2')
+  await page.click('[data-testid=compose-editor] .cm-content')
+  await page.keyboard.press('Control+A')
+  await page.keyboard.insertText(edited)
+  await page.waitForSelector('[data-testid=editor-status]:text("No problems")')
+  await page.click('[data-testid=compose-editor] button[data-action=save]')
+  await page.waitForSelector('[data-testid=editor-status]:text("Saved")')
+  assert.equal(readFileSync(file, 'utf8'), edited, 'saved in place')
+
+  await page.click('[data-project=shop] button[data-action=pull]')
+  await page.waitForSelector('[data-project=shop] [data-testid=stack-output]:has-text("worker Pulled")')
+  await page.click('[data-project=shop] button[data-action=up]')
+  await page.waitForSelector('[data-project=shop] [data-testid=stack-output]:has-text("Container shop-web-1  Started")')
+  assert.match((await d.docker('inspect', '-f', '{{json .Config.Cmd}}', 'shop-web-1')).stdout, /web-v2/)
+  assert.equal(await idOf('shop-worker-1'), worker, 'the unchanged service was left alone')
+  await page.click('[data-project=shop] button[data-action=restart]')
+  await page.waitForSelector('[data-project=shop] [data-testid=stack-output]:has-text("Container shop-worker-1  Restarting")')
+  await page.click('[data-project=shop] button[data-action=down]')
+  await page.waitForSelector('[data-project=shop]', { state: 'detached', timeout: 20_000 })
+  assert.equal((await d.docker('ps', '-aq', '--filter', 'label=com.docker.compose.project=shop')).stdout.trim(), '')
+  assert.deepEqual(problems.filter((p) => !/status of 400|Failed to load resource/.test(p)), [])
 })
