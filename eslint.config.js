@@ -26,8 +26,9 @@ export default tseslint.config(
   { files: ['src/cli/**', 'src/client/**'], rules: ban(['api', 'daemon', ...domainFolders]) },
   // compose is one more client of the API: it reaches the engine only through src/client.
   { files: ['src/compose/**'], rules: ban(['api', 'cli', 'daemon', ...domainFolders]) },
-  // The dashboard is a client too: it reaches an engine only through src/client, so it shows any engine.
-  { files: ['src/dashboard/**'], rules: ban(['api', 'cli', 'daemon', 'compose', ...domainFolders]) },
+  // The dashboard is a client too: it reaches an engine only through src/client, so it shows any engine; its
+  // stacks use the compose library, itself a client of src/client alone.
+  { files: ['src/dashboard/**'], rules: ban(['api', 'cli', 'daemon', ...domainFolders]) },
   { files: ['src/api/**'], rules: ban(['cli', 'client', 'daemon']) },
   { files: domainFolders.map((f) => `src/${f}/**`), rules: ban(['api', 'cli', 'client', 'daemon']) },
   { files: ['src/lib/**'], rules: ban(['api', 'cli', 'client', 'daemon', ...domainFolders]) },

@@ -9,7 +9,7 @@ export function StackLogs(props: { project: string }): preact.JSX.Element {
     setLines([])
     const close = openChannel('/ws/stack-logs', () => ({ project: props.project, tail: '100' }), {
       onMessage: (data) => {
-        const m = JSON.parse(String(data)) as { c?: string; s?: number; t?: string; error?: string }
+        const m = JSON.parse(typeof data === 'string' ? data : new TextDecoder().decode(data)) as { c?: string; s?: number; t?: string; error?: string }
         if (m.error) setEnded(m.error)
         else if (m.c !== undefined && m.t !== undefined) setLines((old) => [...old.slice(-4999), ...m.t!.split('\n').filter((t, i, all) => t !== '' || i < all.length - 1).map((t) => ({ c: m.c!, s: m.s ?? 1, t }))])
       },
