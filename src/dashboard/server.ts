@@ -13,7 +13,7 @@ import type { EngineClient } from '../client/engine-client.ts'
 import { StatsHub, channels, failChannel } from './channels.ts'
 import { type AlertRule, AlertEngine, defaultRules } from './alerts.ts'
 import { HistoryStore } from './history.ts'
-import { type RouteContext, HttpError, sendError, sendJson } from './http-util.ts'
+import { type RouteContext, HttpError, readJsonBody, sendError, sendJson } from './http-util.ts'
 import { Monitor } from './monitor.ts'
 import { LayerIndexCache } from './layer-index.ts'
 import { type Route, dashboardRoutes, monitoringRoutes } from './routes.ts'
@@ -47,6 +47,28 @@ export interface DashboardOptions {
   onError?: ((err: unknown) => void) | undefined
   /** One line per mutating action, with who did it. */
   audit: (entry: Record<string, unknown>) => void
+  /** The engines the page may switch to (the CLI's contexts); without it, the dashboard shows its one engine. */
+  engines?: EngineDirectory | undefined
+}
+
+/** Engines by name, as the CLI knows them, for the page to switch between. */
+export interface EngineDirectory {
+  list(): Promise<Array<{ name: string; host: string; description: string }>>
+  /** A client for one, the name the page shows, and where its history and alerts live. */
+  open(name: string): Promise<{ client: EngineClient; engineName: string; stateDir: string }>
+}
+
+/** What the dashboard holds for the engine it shows; all of it is made again when the page switches engines. */
+interface EngineParts {
+  client: EngineClient
+  name: string
+  /** The directory entry it was opened as (`undefined`: the one the dashboard started with). */
+  entry: string | undefined
+  routes: Route[]
+  history: HistoryStore
+  alerts: AlertEngine
+  monitor: Monitor
+  statsHub: StatsHub
 }
 
 const contentTypes: Record<string, string> = {
@@ -76,14 +98,10 @@ function passwordMatches(password: string, hash: string): boolean {
 export class DashboardServer {
   readonly sessions = new Sessions()
   readonly #o: DashboardOptions
-  readonly #routes: Route[]
   readonly #wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 })
   #server: Server | undefined
   #hosts = new Set<string>()
-  readonly #history: HistoryStore
-  readonly #alerts: AlertEngine
-  readonly #monitor: Monitor
-  readonly #statsHub: StatsHub
+  #engine: EngineParts
 
   constructor(opts: DashboardOptions) {
     if (!isLoopback(opts.host)) {
@@ -93,16 +111,43 @@ export class DashboardServer {
       }
     }
     this.#o = opts
-    const onError = opts.onError ?? (() => undefined)
-    const intervalMs = opts.sampleIntervalMs ?? 10_000
-    this.#history = new HistoryStore(join(opts.stateDir, 'history'), { fineMs: intervalMs })
-    this.#alerts = new AlertEngine({ rules: opts.alertRules ?? defaultRules, dir: opts.stateDir, webhook: opts.alertWebhook, onWebhookError: onError })
-    this.#statsHub = new StatsHub(opts.client)
-    this.#monitor = new Monitor({ client: opts.client, history: this.#history, alerts: this.#alerts, intervalMs, onError })
-    this.#routes = [
-      ...dashboardRoutes(opts.client, { name: opts.engineName }, new LayerIndexCache(opts.layerCacheDir)),
-      ...monitoringRoutes(this.#history, this.#alerts),
-    ]
+    this.#engine = this.#partsFor(opts.client, opts.engineName, opts.stateDir, undefined)
+  }
+
+  #partsFor(client: EngineClient, name: string, stateDir: string, entry: string | undefined): EngineParts {
+    const o = this.#o
+    const onError = o.onError ?? (() => undefined)
+    const intervalMs = o.sampleIntervalMs ?? 10_000
+    const history = new HistoryStore(join(stateDir, 'history'), { fineMs: intervalMs })
+    const alerts = new AlertEngine({ rules: o.alertRules ?? defaultRules, dir: stateDir, webhook: o.alertWebhook, onWebhookError: onError })
+    return {
+      client,
+      name,
+      entry,
+      history,
+      alerts,
+      statsHub: new StatsHub(client),
+      monitor: new Monitor({ client, history, alerts, intervalMs, onError }),
+      routes: [...dashboardRoutes(client, { name }, new LayerIndexCache(o.layerCacheDir)), ...monitoringRoutes(history, alerts)],
+    }
+  }
+
+  /**
+   * Shows another engine of the directory: the old one's monitor stops and its live channels close (pages
+   * reconnect to the new one); its history stays in its own state directory for when it is shown again.
+   */
+  async #switchTo(entry: string): Promise<void> {
+    const engines = this.#o.engines
+    if (!engines) throw new HttpError(404, 'this dashboard shows one engine only')
+    const { client, engineName, stateDir } = await engines.open(entry)
+    await client.system.ping().catch((err: unknown) => {
+      throw new HttpError(502, `engine ${entry} does not answer: ${(err as Error).message}`)
+    })
+    const old = this.#engine
+    this.#engine = this.#partsFor(client, engineName, stateDir, entry)
+    await old.monitor.stop()
+    for (const ws of this.#wss.clients) ws.close(1012, 'engine switched')
+    if (this.#server) this.#engine.monitor.start()
   }
 
   get #secure(): boolean {
@@ -122,7 +167,7 @@ export class DashboardServer {
       server.listen(this.#o.port, this.#o.host, () => ok())
     })
     this.#server = server
-    this.#monitor.start()
+    this.#engine.monitor.start()
     const port = (server.address() as AddressInfo).port
     this.#hosts = allowedHosts(this.#o.host, port, this.#o.extraHosts)
     const hostPart = isWildcard(this.#o.host) ? hostname() : this.#o.host.includes(':') ? `[${this.#o.host}]` : this.#o.host
@@ -130,7 +175,7 @@ export class DashboardServer {
   }
 
   async close(): Promise<void> {
-    await this.#monitor.stop()
+    await this.#engine.monitor.stop()
     for (const ws of this.#wss.clients) ws.terminate()
     const server = this.#server
     if (!server) return
@@ -205,10 +250,10 @@ export class DashboardServer {
   async #api(req: IncomingMessage, res: ServerResponse, url: URL, session: Session): Promise<void> {
     const method = req.method ?? 'GET'
     if (url.pathname === '/api/session' && method === 'GET') {
-      return sendJson(res, 200, { csrf: session.csrf, identity: session.identity, engine: this.#o.engineName })
+      return sendJson(res, 200, { csrf: session.csrf, identity: session.identity, engine: this.#engine.name, canSwitch: this.#o.engines !== undefined })
     }
     let params: string[] | undefined
-    const route = this.#routes.find((r) => {
+    const route = [...this.#engine.routes, ...this.#engineRoutes()].find((r) => {
       if (r.method !== method) return false
       const m = r.pattern.exec(url.pathname)
       params = m?.slice(1)
@@ -230,6 +275,31 @@ export class DashboardServer {
     }
   }
 
+  /** The engine directory's routes: the engines there are (which one is shown), and a switch to another. */
+  #engineRoutes(): Route[] {
+    const engines = this.#o.engines
+    if (!engines) return []
+    return [
+      {
+        method: 'GET',
+        pattern: /^\/api\/engines$/,
+        mutating: false,
+        handle: async ({ res }) => sendJson(res, 200, { current: this.#engine.entry ?? null, shown: this.#engine.name, engines: await engines.list() }),
+      },
+      {
+        method: 'POST',
+        pattern: /^\/api\/engines\/use$/,
+        mutating: true,
+        handle: async ({ req, res }) => {
+          const body = await readJsonBody<{ name?: unknown }>(req)
+          if (typeof body?.name !== 'string' || !body.name) throw new HttpError(400, 'name (an engine of the list) is required')
+          await this.#switchTo(body.name)
+          sendJson(res, 200, { shown: this.#engine.name })
+        },
+      },
+    ]
+  }
+
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const refuse = (status: number, message: string): void => {
       const body = JSON.stringify({ message })
@@ -246,7 +316,8 @@ export class DashboardServer {
     if (entry.mutating && !sameSecret(url.searchParams.get('csrf') ?? '', session.csrf)) return refuse(403, 'missing or wrong CSRF token')
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
       const audit = (action: string): void => this.#o.audit({ identity: session.identity, session: session.id.slice(0, 8), action })
-      entry.channel(ws, url, { client: this.#o.client, alerts: this.#alerts, statsHub: this.#statsHub, audit }).catch((err: unknown) => failChannel(ws, err))
+      const { client, alerts, statsHub } = this.#engine
+      entry.channel(ws, url, { client, alerts, statsHub, audit }).catch((err: unknown) => failChannel(ws, err))
     })
   }
 

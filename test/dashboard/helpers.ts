@@ -19,10 +19,10 @@ export interface RunningDashboard {
 }
 
 /** Runs `cais dashboard` against a daemon; resolves with the URL it printed. */
-export async function startDashboardCli(t: TestContext, daemon: { host: string; dir: string }, args: string[] = []): Promise<RunningDashboard> {
+export async function startDashboardCli(t: TestContext, daemon: { host: string; dir: string }, args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<RunningDashboard> {
   const proc = spawn(caisBin, ['dashboard', '--listen', '127.0.0.1:0', ...args], {
     // Its cache (layer indexes) and state (history, alerts) in the test's own directory, removed with it.
-    env: { ...process.env, CAIS_HOST: daemon.host, XDG_CACHE_HOME: join(daemon.dir, 'cache'), XDG_STATE_HOME: join(daemon.dir, 'state') },
+    env: { ...process.env, CAIS_HOST: daemon.host, XDG_CACHE_HOME: join(daemon.dir, 'cache'), XDG_STATE_HOME: join(daemon.dir, 'state'), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   t.after(() => {

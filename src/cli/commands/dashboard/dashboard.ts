@@ -3,9 +3,28 @@ import { readFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { parseRules } from '../../../dashboard/alerts.ts'
-import { DashboardServer, defaultAssetsDir, hashPassword, parseListen } from '../../../dashboard/server.ts'
+import { EngineClient } from '../../../client/engine-client.ts'
+import { DashboardServer, type EngineDirectory, defaultAssetsDir, hashPassword, parseListen } from '../../../dashboard/server.ts'
+import { ContextStore } from '../../context-store.ts'
+import { resolveDaemon } from '../../daemon-endpoint.ts'
 import type { Command } from '../../command.ts'
 import { bool, list, str } from '../../flags.ts'
+
+/** The CLI's contexts as the dashboard's engines: `default` (the environment's host) and each stored one. */
+function contextEngines(stateDirOf: (host: string) => string): EngineDirectory {
+  const store = new ContextStore()
+  return {
+    async list() {
+      const fallback = await resolveDaemon({ context: 'default', tls: false, tlsVerify: false })
+      return [{ name: 'default', host: fallback.host, description: 'The host of the environment, or the default socket' }, ...store.list().map((c) => ({ name: c.name, host: c.endpoint.host, description: c.description }))]
+    },
+    async open(name) {
+      const target = await resolveDaemon({ context: name, tls: false, tlsVerify: false })
+      const client = new EngineClient({ host: target.host, tls: target.tls, apiVersion: process.env['DOCKER_API_VERSION'] || undefined })
+      return { client, engineName: name === 'default' ? target.host : `${name} (${target.host})`, stateDir: stateDirOf(target.host) }
+    },
+  }
+}
 
 /**
  * `cais dashboard`: the engine in a browser. Serves on loopback and prints a URL with a one-time token; runs until
@@ -58,9 +77,8 @@ export const dashboardCommand: Command = {
       throw new Error(`invalid --alert-rules ${rulesFile}: ${(err as Error).message}`)
     }
     // Each engine keeps its own history and alerts.
-    const stateDir =
-      str(p, 'state-dir') ??
-      join(process.env['XDG_STATE_HOME'] ?? join(homedir(), '.local', 'state'), 'cais', 'dashboard', client.http.host.replace(/[^\w.-]+/g, '_'))
+    const stateDirOf = (host: string): string => join(process.env['XDG_STATE_HOME'] ?? join(homedir(), '.local', 'state'), 'cais', 'dashboard', host.replace(/[^\w.-]+/g, '_'))
+    const stateDir = str(p, 'state-dir') ?? stateDirOf(client.http.host)
     const server = new DashboardServer({
       client,
       engineName: client.http.host,
@@ -76,6 +94,7 @@ export const dashboardCommand: Command = {
       alertWebhook: str(p, 'alert-webhook'),
       onError: (err) => io.err(JSON.stringify({ time: new Date().toISOString(), msg: 'dashboard error', err: (err as Error).message ?? String(err) })),
       audit: (entry) => io.err(JSON.stringify({ time: new Date().toISOString(), msg: 'audit', ...entry })),
+      engines: contextEngines(stateDirOf),
     })
     const { url } = await server.start()
     io.out(`Dashboard of ${client.http.host} at ${url}`)

@@ -5,6 +5,8 @@ export interface SessionInfo {
   csrf: string
   identity: string
   engine: string
+  /** The dashboard knows other engines (the CLI's contexts) the page may switch to. */
+  canSwitch?: boolean
 }
 
 export const session = signal<SessionInfo | undefined>(undefined)

@@ -12,6 +12,7 @@ import { HistoryView } from './views/history.tsx'
 import { ContainersView } from './views/containers.tsx'
 import { EventsView } from './views/events.tsx'
 import { ImagesView } from './views/images.tsx'
+import { EngineSwitch } from './components/engine-switch.tsx'
 import { CompareView } from './views/compare.tsx'
 import { LayersView } from './views/layers.tsx'
 import { NetworksView } from './views/networks.tsx'
@@ -87,9 +88,7 @@ function App(): preact.JSX.Element {
             )}
           </a>
         ))}
-        <div class="engine" title="The engine this dashboard talks to" data-testid="engine">
-          {session.value?.engine ?? ''}
-        </div>
+        <EngineSwitch />
       </nav>
       <main>
         {connectionLost.value && (
