@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
-import { appendFile, mkdir, readFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { appendFile, mkdir, open, readFile, rename } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import type { Sample } from './history.ts'
 
 /**
@@ -69,7 +69,8 @@ export function parseRules(value: unknown): AlertRule[] {
  * (`alert`) for open pages, and posted to the webhook when there is one.
  */
 export class AlertEngine extends EventEmitter<{ alert: [Alert] }> {
-  readonly #rules: AlertRule[]
+  #rules: AlertRule[]
+  readonly #rulesFile: string | undefined
   readonly #file: string
   readonly #webhook: string | undefined
   readonly #onWebhookError: (err: unknown) => void
@@ -78,9 +79,10 @@ export class AlertEngine extends EventEmitter<{ alert: [Alert] }> {
   /** Since when a container has been above a threshold, per rule kind; and whether that already fired. */
   readonly #above = new Map<string, { since: number; fired: boolean }>()
 
-  constructor(opts: { rules: AlertRule[]; dir: string; webhook?: string | undefined; onWebhookError?: (err: unknown) => void }) {
+  constructor(opts: { rules: AlertRule[]; dir: string; rulesFile?: string | undefined; webhook?: string | undefined; onWebhookError?: (err: unknown) => void }) {
     super()
     this.#rules = opts.rules
+    this.#rulesFile = opts.rulesFile
     this.#file = join(opts.dir, 'alerts.jsonl')
     this.#webhook = opts.webhook
     this.#onWebhookError = opts.onWebhookError ?? (() => undefined)
@@ -88,6 +90,29 @@ export class AlertEngine extends EventEmitter<{ alert: [Alert] }> {
 
   get rules(): AlertRule[] {
     return this.#rules
+  }
+
+  /**
+   * Replaces the rules (checked by `parseRules`), saving them first where they are kept (`rulesFile`, written
+   * atomically) so they hold after a restart; a threshold a rule no longer watches starts over.
+   */
+  async setRules(value: unknown): Promise<AlertRule[]> {
+    const rules = parseRules(value)
+    if (this.#rulesFile) {
+      await mkdir(dirname(this.#rulesFile), { recursive: true })
+      const tmp = `${this.#rulesFile}.${process.pid}.tmp`
+      const fh = await open(tmp, 'w', 0o600)
+      try {
+        await fh.writeFile(`${JSON.stringify(rules, null, 2)}\n`)
+        await fh.sync()
+      } finally {
+        await fh.close()
+      }
+      await rename(tmp, this.#rulesFile)
+    }
+    this.#rules = rules
+    this.#above.clear()
+    return rules
   }
 
   /** The alert history, newest last. */

@@ -240,6 +240,22 @@ export function monitoringRoutes(history: HistoryStore, alerts: AlertEngine): Ro
         sendJson(res, 200, { rules: alerts.rules, history: await alerts.history() })
       },
     },
+    {
+      method: 'PUT',
+      pattern: /^\/api\/alerts\/rules$/,
+      mutating: true,
+      async handle({ req, res }) {
+        const body = await readJsonBody<{ rules?: unknown }>(req)
+        let rules
+        try {
+          rules = await alerts.setRules(body?.rules)
+        } catch (err) {
+          if ((err as Error).message.startsWith('alert rule')) throw new HttpError(400, (err as Error).message)
+          throw err
+        }
+        sendJson(res, 200, { rules })
+      },
+    },
   ]
 }
 

@@ -1,5 +1,5 @@
 import { scryptSync } from 'node:crypto'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { readFile, stat } from 'node:fs/promises'
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http'
@@ -11,7 +11,7 @@ import type { TLSSocket } from 'node:tls'
 import { WebSocketServer } from 'ws'
 import type { EngineClient } from '../client/engine-client.ts'
 import { StatsHub, channels, failChannel } from './channels.ts'
-import { type AlertRule, AlertEngine, defaultRules } from './alerts.ts'
+import { type AlertRule, AlertEngine, defaultRules, parseRules } from './alerts.ts'
 import { HistoryStore } from './history.ts'
 import { type RouteContext, HttpError, readJsonBody, sendError, sendJson } from './http-util.ts'
 import { Monitor } from './monitor.ts'
@@ -41,6 +41,8 @@ export interface DashboardOptions {
   /** How often the monitor samples every running container (10 s). */
   sampleIntervalMs?: number | undefined
   alertRules?: AlertRule[] | undefined
+  /** Where rules edited in the page are saved and read back (default: `alert-rules.json` in the state directory). */
+  alertRulesFile?: string | undefined
   /** Alerts are POSTed here as JSON too. */
   alertWebhook?: string | undefined
   /** The dashboard's own failures (the monitor's, a webhook's): logged, never fatal. */
@@ -119,7 +121,16 @@ export class DashboardServer {
     const onError = o.onError ?? (() => undefined)
     const intervalMs = o.sampleIntervalMs ?? 10_000
     const history = new HistoryStore(join(stateDir, 'history'), { fineMs: intervalMs })
-    const alerts = new AlertEngine({ rules: o.alertRules ?? defaultRules, dir: stateDir, webhook: o.alertWebhook, onWebhookError: onError })
+    const rulesFile = o.alertRulesFile ?? join(stateDir, 'alert-rules.json')
+    let rules = o.alertRules ?? defaultRules
+    if (existsSync(rulesFile)) {
+      try {
+        rules = parseRules(JSON.parse(readFileSync(rulesFile, 'utf8')))
+      } catch (err) {
+        onError(new Error(`alert rules in ${rulesFile} are not used: ${(err as Error).message}`))
+      }
+    }
+    const alerts = new AlertEngine({ rules, rulesFile, dir: stateDir, webhook: o.alertWebhook, onWebhookError: onError })
     return {
       client,
       name,

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
 import { test } from 'node:test'
 import { BUSYBOX, startDaemon } from '../helpers/daemon.ts'
 import { chromiumPath, http, openBrowser, startDashboardCli } from './helpers.ts'
@@ -75,3 +77,47 @@ test('alerts fire on an exit 1 and on an OOM kill, reach the webhook and the pag
   assert.deepEqual(browser.problems, [])
 })
 
+
+test('alert rules edited in the page: checked by the server, saved where they are kept, in force at once and after a restart', { skip: chromiumPath ? false : 'chromium is not installed' }, async (t) => {
+  const d = await startDaemon(t)
+  const stateDir = `${d.dir}/dashboard-state`
+  const dash = await startDashboardCli(t, d, ['--sample-interval', '1', '--state-dir', stateDir])
+  const browser = await openBrowser(t, dash.url)
+  const { page } = browser
+  await page.goto(`${dash.origin}/#/alerts`)
+  await page.click('button[data-action=edit-rules]')
+  // The defaults: unhealthy, exit-nonzero, oom, restarts, cpu, memory. exit-nonzero goes; cpu's threshold drops.
+  await page.getByLabel('Remove rule 2').click()
+  await page.getByLabel('Rule 4 percent').fill('0')
+  await page.click('button[data-action=save-rules]')
+  await page.waitForSelector('[data-testid=rules-editor] .error:has-text("percent must be a positive number")')
+  await page.getByLabel('Rule 4 percent').fill('50')
+  await page.getByLabel('Rule 5 kind').selectOption('restarts')
+  await page.click('button[data-action=save-rules]')
+  await page.waitForSelector('[data-testid=rules-saved]')
+  await page.waitForSelector('[data-testid=alert-rules] li:has-text("CPU above 50% for 5 min")')
+  await browser.shot('alert-rules')
+  const saved = JSON.parse(readFileSync(join(stateDir, 'alert-rules.json'), 'utf8')) as Array<{ kind: string }>
+  assert.deepEqual(saved.map((r) => r.kind), ['unhealthy', 'oom', 'restarts', 'cpu', 'restarts'])
+
+  // No exit-nonzero rule any more: a failing container fires nothing, where an OOM kill still does.
+  const run = async (name: string, cmd: string, hostConfig: Record<string, unknown> = {}): Promise<void> => {
+    const { Id } = await d.client.containers.create({ Image: BUSYBOX, Cmd: ['sh', '-c', cmd], HostConfig: { NetworkMode: 'none', ...hostConfig } }, { name })
+    await d.client.containers.start(Id)
+  }
+  await run('failing', 'exit 1')
+  await run('hungry', 'x=aaaaaaaaaaaaaaaa; while :; do x=$x$x; done', { Memory: 16 * 1024 * 1024, MemorySwap: 16 * 1024 * 1024 })
+  await page.waitForSelector('[data-testid=alert-history] tr[data-kind=oom][data-container=hungry]', { timeout: 30_000 })
+  assert.equal(await page.locator('[data-testid=alert-history] tr[data-kind=exit-nonzero]').count(), 0)
+
+  const problems = browser.problems.filter((p) => !/status of 400|Failed to load resource/.test(p))
+  dash.proc.kill('SIGTERM')
+  await new Promise((r) => dash.proc.once('exit', r))
+  const again = await startDashboardCli(t, d, ['--state-dir', stateDir])
+  const second = await openBrowser(t, again.url)
+  await second.page.goto(`${again.origin}/#/alerts`)
+  await second.page.waitForSelector('[data-testid=alert-rules] li:has-text("CPU above 50% for 5 min")')
+  assert.equal(await second.page.locator('[data-testid=alert-rules] li').count(), 5, 'the saved rules, after a restart')
+  assert.match(dash.stderr(), /"method":"PUT","path":"\/api\/alerts\/rules","status":200/)
+  assert.deepEqual(problems, [], 'before the first dashboard stopped')
+})

@@ -91,6 +91,7 @@ export const dashboardCommand: Command = {
       stateDir,
       sampleIntervalMs: intervalSec * 1000,
       alertRules,
+      alertRulesFile: rulesFile,
       alertWebhook: str(p, 'alert-webhook'),
       onError: (err) => io.err(JSON.stringify({ time: new Date().toISOString(), msg: 'dashboard error', err: (err as Error).message ?? String(err) })),
       audit: (entry) => io.err(JSON.stringify({ time: new Date().toISOString(), msg: 'audit', ...entry })),

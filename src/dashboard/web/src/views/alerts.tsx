@@ -25,9 +25,77 @@ export function followAlerts(): () => void {
   })
 }
 
+interface Rule {
+  kind: string
+  count?: number
+  minutes?: number
+  percent?: number
+}
+
 interface AlertsPayload {
-  rules: Array<{ kind: string; count?: number; minutes?: number; percent?: number }>
+  rules: Rule[]
   history: Alert[]
+}
+
+const kinds = ['unhealthy', 'exit-nonzero', 'oom', 'restarts', 'cpu', 'memory'] as const
+/** A rule of a kind with the numbers it needs, kept from the old one where they fit. */
+const ruleOfKind = (kind: string, old: Rule): Rule =>
+  kind === 'restarts' ? { kind, count: old.count ?? 3, minutes: old.minutes ?? 5 } : kind === 'cpu' || kind === 'memory' ? { kind, percent: old.percent ?? 90, minutes: old.minutes ?? 5 } : { kind }
+
+/** The rules as a form: a kind and its numbers per row; saved together, checked by the server. */
+function RulesEditor(props: { rules: Rule[]; onSaved: (rules: Rule[]) => void }): preact.JSX.Element {
+  const [draft, setDraft] = useState<Rule[]>(props.rules)
+  const [error, setError] = useState<unknown>(undefined)
+  const [saved, setSaved] = useState(false)
+  const change = (i: number, rule: Rule): void => {
+    setSaved(false)
+    setDraft(draft.map((r, j) => (j === i ? rule : r)))
+  }
+  const number = (i: number, r: Rule, field: 'count' | 'minutes' | 'percent'): preact.JSX.Element => (
+    <label>
+      {` ${field} `}
+      <input type="number" aria-label={`Rule ${i + 1} ${field}`} value={r[field] ?? ''} onInput={(e) => change(i, { ...r, [field]: Number(e.currentTarget.value) })} />
+    </label>
+  )
+  const save = async (): Promise<void> => {
+    setError(undefined)
+    try {
+      const { rules } = await api<{ rules: Rule[] }>('PUT', '/api/alerts/rules', { rules: draft })
+      setSaved(true)
+      props.onSaved(rules)
+    } catch (err) {
+      setError(err)
+    }
+  }
+  return (
+    <div data-testid="rules-editor">
+      {draft.map((r, i) => (
+        <div class="toolbar" data-rule={i}>
+          <select aria-label={`Rule ${i + 1} kind`} value={r.kind} onChange={(e) => change(i, ruleOfKind(e.currentTarget.value, r))}>
+            {kinds.map((k) => (
+              <option value={k}>{k}</option>
+            ))}
+          </select>
+          {r.kind === 'restarts' && number(i, r, 'count')}
+          {(r.kind === 'cpu' || r.kind === 'memory') && number(i, r, 'percent')}
+          {(r.kind === 'restarts' || r.kind === 'cpu' || r.kind === 'memory') && number(i, r, 'minutes')}
+          <button type="button" aria-label={`Remove rule ${i + 1}`} onClick={() => (setSaved(false), setDraft(draft.filter((_, j) => j !== i)))}>
+            Remove
+          </button>
+        </div>
+      ))}
+      <div class="toolbar">
+        <button type="button" onClick={() => (setSaved(false), setDraft([...draft, { kind: 'unhealthy' }]))}>
+          Add a rule
+        </button>
+        <button type="button" data-action="save-rules" onClick={() => void save()}>
+          Save rules
+        </button>
+        {saved && <span class="muted" data-testid="rules-saved">Saved</span>}
+      </div>
+      <ErrorBox error={error} />
+    </div>
+  )
 }
 
 const ruleText = (r: AlertsPayload['rules'][number]): string => {
@@ -49,6 +117,7 @@ export function AlertsView(): preact.JSX.Element {
   const [data, setData] = useState<AlertsPayload | undefined>(undefined)
   const [error, setError] = useState<unknown>(undefined)
   const [permission, setPermission] = useState('Notification' in window ? Notification.permission : 'unsupported')
+  const [editing, setEditing] = useState(false)
   useEffect(() => {
     api<AlertsPayload>('GET', '/api/alerts').then(setData, setError)
   }, [liveAlerts.value.length])
@@ -70,6 +139,12 @@ export function AlertsView(): preact.JSX.Element {
           <li>{ruleText(r)}</li>
         ))}
       </ul>
+      {data && !editing && (
+        <button type="button" data-action="edit-rules" onClick={() => setEditing(true)}>
+          Edit rules
+        </button>
+      )}
+      {data && editing && <RulesEditor rules={data.rules} onSaved={(rules) => setData({ ...data, rules })} />}
       <h2>Fired</h2>
       <table class="grid" data-testid="alert-history">
         <thead>
