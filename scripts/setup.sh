@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 # What caisd and cais run (scripts/install.sh installs these alone, with --runtime), then what the tests use.
 packages=(crun conmon iptables attr catatonit procps iproute2 ca-certificates openssl socat util-linux bzip2 xz-utils git busybox-static libjemalloc2)
 if [ "${1:-}" != --runtime ]; then
-  packages+=(docker-registry skopeo docker-compose python3-docker docker.io chromium fonts-dejavu-core systemd)
+  packages+=(docker-registry skopeo docker-compose python3-docker docker.io chromium firefox-esr fonts-dejavu-core systemd)
 fi
 missing=()
 for p in "${packages[@]}"; do
