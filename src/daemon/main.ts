@@ -41,9 +41,10 @@ import { LogRotator } from '../containers/log-rotation.ts'
 import { SyslogForwarder } from '../containers/syslog-forwarder.ts'
 import { execRoutes } from '../api/docker/exec.ts'
 import { volumeRoutes } from '../api/docker/volumes.ts'
-import { EngineClient } from '../client/engine-client.ts'
-import { DashboardServer, defaultAssetsDir, parseListen } from '../dashboard/server.ts'
-import { isLoopback } from '../dashboard/security.ts'
+// The dashboard (and the compose library its stacks use) is loaded only for --dashboard-listen: most daemons never
+// serve it, and its modules would sit in every daemon's memory.
+import type { DashboardServer } from '../dashboard/server.ts'
+import { isLoopback, parseListen } from '../dashboard/security.ts'
 import { invalid, messageOf } from '../lib/errors.ts'
 import type { Logger } from '../lib/log.ts'
 import { loadDaemonConfig } from './config-file.ts'
@@ -360,6 +361,7 @@ async function startDashboard(config: DaemonConfig, socket: string | undefined, 
         key: await readFile(config.tls.key),
         ...(config.tls.verify ? { ca: await readFile(config.tls.ca) } : {}),
       }
+  const [{ DashboardServer, defaultAssetsDir }, { EngineClient }] = await Promise.all([import('../dashboard/server.ts'), import('../client/engine-client.ts')])
   const dashboard = new DashboardServer({
     client: new EngineClient({ host: `unix://${socket}` }),
     engineName: `caisd (unix://${socket})`,

@@ -2,8 +2,6 @@ import type { WebSocket } from 'ws'
 import type { EngineClient } from '../client/engine-client.ts'
 import { statsFigures } from '../client/stats-figures.ts'
 import { jsonLines } from '../client/streams.ts'
-import { label } from '../compose/convert.ts'
-import { nameOf, projectContainers } from '../compose/project-containers.ts'
 import type { Alert, AlertEngine } from './alerts.ts'
 
 /**
@@ -222,6 +220,7 @@ const transfer = (kind: 'pull' | 'push'): Channel => async (ws, url, { client, a
 const stackLogs: Channel = async (ws, url, { client }) => {
   const project = url.searchParams.get('project') ?? ''
   const signal = closedSignal(ws)
+  const [{ label }, { nameOf, projectContainers }] = await Promise.all([import('../compose/convert.ts'), import('../compose/project-containers.ts')])
   const containers = await projectContainers(client, project, { all: true })
   if (containers.length === 0) throw new Error(`no compose project ${project} on this engine`)
   await Promise.all(

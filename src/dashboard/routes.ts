@@ -2,13 +2,17 @@ import { pipeline } from 'node:stream/promises'
 import type { EngineClient } from '../client/engine-client.ts'
 import type { AlertEngine } from './alerts.ts'
 import { containerPath, download, listDirectory, upload } from './files.ts'
-import { type StackAction, checkCompose, editableFile, saveCompose, stackAction, stackFilesOf } from './stacks.ts'
+import type * as StacksModule from './stacks.ts'
+import type { StackAction } from './stacks.ts'
 import { withVolumeReader } from './volume-files.ts'
 import { type HistoryStore, stackTotals } from './history.ts'
 import { type RouteContext, HttpError, readJsonBody, sendJson } from './http-util.ts'
 import { compareImages } from './image-compare.ts'
 import { analyseLayers } from './layer-analysis.ts'
 import type { LayerIndexCache } from './layer-index.ts'
+
+/** The stacks' compose library, loaded when a page first uses it: the rest of the dashboard does without it. */
+const stacks = (): Promise<typeof StacksModule> => import('./stacks.ts')
 
 export interface Route {
   method: string
@@ -79,14 +83,27 @@ export function dashboardRoutes(client: EngineClient, engine: { name: string }, 
     }),
     get(/^\/api\/stacks$/, async ({ res }) => sendJson(res, 200, stacksOf(await client.containers.list({ all: true })))),
     // A stack's first compose file, checked as it is edited and saved in place when compose finds nothing wrong.
-    get(/^\/api\/stacks\/([^/]+)\/file$/, async (ctx) => sendJson(ctx.res, 200, editableFile(await stackFilesOf(client, id(ctx))))),
-    { method: 'POST', pattern: /^\/api\/stacks\/([^/]+)\/check$/, mutating: false, handle: async (ctx) => sendJson(ctx.res, 200, { diagnostics: checkCompose(await stackFilesOf(client, id(ctx)), await contentOf(ctx)) }) },
+    get(/^\/api\/stacks\/([^/]+)\/file$/, async (ctx) => {
+      const { editableFile, stackFilesOf } = await stacks()
+      sendJson(ctx.res, 200, editableFile(await stackFilesOf(client, id(ctx))))
+    }),
+    {
+      method: 'POST',
+      pattern: /^\/api\/stacks\/([^/]+)\/check$/,
+      mutating: false,
+      handle: async (ctx) => {
+        const { checkCompose, stackFilesOf } = await stacks()
+        sendJson(ctx.res, 200, { diagnostics: checkCompose(await stackFilesOf(client, id(ctx)), await contentOf(ctx)) })
+      },
+    },
     change('PUT', /^\/api\/stacks\/([^/]+)\/file$/, async (ctx) => {
+      const { saveCompose, stackFilesOf } = await stacks()
       const diagnostics = await saveCompose(await stackFilesOf(client, id(ctx)), await contentOf(ctx))
       if (diagnostics.length === 0) sendJson(ctx.res, 200, { saved: true, diagnostics })
       else sendJson(ctx.res, 400, { message: diagnostics[0]!.message, saved: false, diagnostics })
     }),
     change('POST', /^\/api\/stacks\/([^/]+)\/(up|down|pull|restart)$/, async (ctx) => {
+      const { stackAction, stackFilesOf } = await stacks()
       sendJson(ctx.res, 200, { lines: await stackAction(client, await stackFilesOf(client, id(ctx)), ctx.params[1] as StackAction) })
     }),
     get(/^\/api\/images$/, async ({ res }) => {
