@@ -477,6 +477,8 @@ test("in Chromium: the CLI's contexts as engines to switch between; each view th
   await page.getByLabel('Engine').selectOption('gone')
   await page.waitForSelector('[data-testid=engine] .error:has-text("engine gone does not answer")')
   await page.getByLabel('Engine').selectOption('default')
+  // The switch reloads the page: wait for that before going elsewhere, or the reload lands after the navigation.
+  await page.waitForFunction(() => !/^second/.test(document.querySelector('[data-testid=engine-name]')?.textContent ?? 'second'))
   await page.goto(`${dash.origin}/#/containers`)
   await page.waitForSelector('[data-testid=containers] tr[data-name=on-one]')
   assert.match(dash.stderr(), /"path":"\/api\/engines\/use","status":200/, 'a switch is audited')
