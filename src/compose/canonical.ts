@@ -1,4 +1,5 @@
 import { parseBytes } from '../lib/size.ts'
+import { parseGoDuration } from '../lib/time.ts'
 import type { Project, ServiceConfig, VolumeMount } from './model.ts'
 import { absolute, scalar } from './values.ts'
 
@@ -161,15 +162,12 @@ function durations(h: NonNullable<ServiceConfig['healthcheck']>): Record<string,
   return out
 }
 
-const durationUnits: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 }
-
 /** A duration as Go's time.Duration prints it ("1m30s", "500ms"); what does not parse is left as it is. */
 export function goDuration(v: unknown): unknown {
   const text = typeof v === 'number' ? `${v}s` : typeof v === 'string' ? v : undefined
-  if (text === undefined) return v
-  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)]
-  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) return v
-  const ns = Math.round(parts.reduce((sum, p) => sum + Number(p[1]) * durationUnits[p[2]!]!, 0))
+  const ms = text === undefined ? undefined : parseGoDuration(text)
+  if (ms === undefined) return v
+  const ns = Math.round(ms * 1e6)
   if (ns === 0) return '0s'
   if (ns < 1e9) {
     const [unit, size] = ns < 1e3 ? ['ns', 1] : ns < 1e6 ? ['µs', 1e3] : ['ms', 1e6]

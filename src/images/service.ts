@@ -42,6 +42,8 @@ export class ImageService {
   readonly #events: EventBus
   readonly #users: () => ImageUsers
   readonly #configs = new Map<Digest, ImageConfig>()
+  /** Manifest descriptors by image ID, read once: every container create records one. */
+  readonly #descriptors = new Map<Digest, Descriptor>()
   /** Blobs and layers that work in flight (a load, an import) holds: gc leaves them alone. */
   readonly #leases = new Map<Digest, number>()
   /** Counts leases taken: a gc running across one knows that what it decided to keep may have grown. */
@@ -288,14 +290,18 @@ export class ImageService {
   /** The descriptor of an image's manifest with the image's platform: what a multi-platform store shows of it. */
   async manifestDescriptor(id: Digest): Promise<Descriptor> {
     const rec = this.resolve(id)
+    const known = this.#descriptors.get(rec.id)
+    if (known?.digest === rec.manifest) return known
     const { bytes, manifest } = await this.manifest(rec.id)
     const { os, architecture, variant } = this.platformOf(rec.id)
-    return {
+    const descriptor = {
       mediaType: manifest.mediaType ?? mediaTypes.ociManifest,
       digest: rec.manifest,
       size: bytes.length,
       platform: { architecture, os, ...(variant ? { variant } : {}) },
     }
+    this.#descriptors.set(rec.id, descriptor)
+    return descriptor
   }
 
   list(opts: { all?: boolean; filters: Filters }): ImageSummary[] {
@@ -480,7 +486,9 @@ export class ImageService {
    * a pull of it racing the removal): a record without its config would fail every list.
    */
   #forgetConfig(id: Digest): void {
-    if (!this.#store.records.has(id)) this.#configs.delete(id)
+    if (this.#store.records.has(id)) return
+    this.#configs.delete(id)
+    this.#descriptors.delete(id)
   }
 
   /** Images that are the parent of another image here. */
