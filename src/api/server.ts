@@ -1,8 +1,9 @@
-import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES, createServer } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { TLSSocket } from 'node:tls'
 import { withDeadline } from '../lib/deadline.ts'
 import { CaisError, messageOf } from '../lib/errors.ts'
+import { http } from '../lib/node-http.ts'
 import type { Logger } from '../lib/log.ts'
 import { unixPeerOf } from '../lib/unix-peer.ts'
 import { type RequestContext, takeRestOfBody } from './context.ts'
@@ -52,7 +53,7 @@ export class ApiServer {
 
   /** A plain HTTP server for one listener (TLS listeners pass their own https server to `serve`). */
   createServer(): Server {
-    return this.serve(createServer({ maxHeaderSize: serverLimits.maxHeaderBytes, connectionsCheckingInterval: serverLimits.checkEveryMs }))
+    return this.serve(http.createServer({ maxHeaderSize: serverLimits.maxHeaderBytes, connectionsCheckingInterval: serverLimits.checkEveryMs }))
   }
 
   /** Serves the API on a server: its requests and upgrades, with the limits above. */
@@ -69,7 +70,7 @@ export class ApiServer {
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
       // A head that is too large or malformed gets its status, as Go's server answers; then the connection goes.
       const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
-      if (socket.writable) socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n${status} ${STATUS_CODES[status]}`)
+      if (socket.writable) socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n${status} ${http.STATUS_CODES[status]}`)
       socket.destroy()
     })
     this.#servers.push(server)
@@ -177,7 +178,7 @@ export class ApiServer {
     if (!socket.writable) return
     const headers = Object.entries(commonHeaders()).map(([k, v]) => `${k}: ${v}\r\n`).join('')
     socket.end(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${headers}Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\n${headers}Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     )
   }
 }

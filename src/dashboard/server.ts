@@ -2,7 +2,7 @@ import { scryptSync } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { readFile, stat } from 'node:fs/promises'
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { dirname, extname, join, normalize, resolve, sep } from 'node:path'
@@ -10,6 +10,7 @@ import type { Duplex } from 'node:stream'
 import type { TLSSocket } from 'node:tls'
 import { WebSocketServer } from 'ws'
 import type { EngineClient } from '../client/engine-client.ts'
+import { http } from '../lib/node-http.ts'
 import { StatsHub, channels, failChannel } from './channels.ts'
 import { type AlertRule, AlertEngine, defaultRules, parseRules } from './alerts.ts'
 import { HistoryStore } from './history.ts'
@@ -170,7 +171,7 @@ export class DashboardServer {
     const tls = this.#o.tls
     const server = tls
       ? createHttpsServer({ cert: tls.cert, key: tls.key, ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: true } : {}) })
-      : createServer()
+      : http.createServer()
     server.on('request', (req: IncomingMessage, res: ServerResponse) => void this.#request(req, res))
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head))
     await new Promise<void>((ok, fail) => {

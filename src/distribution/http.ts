@@ -1,7 +1,8 @@
-import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
+import type { Agent, IncomingHttpHeaders, IncomingMessage } from 'node:http'
 import https from 'node:https'
 import type { Readable } from 'node:stream'
 import { rootCertificates } from 'node:tls'
+import { http } from '../lib/node-http.ts'
 
 export interface HttpRequest {
   method: string
@@ -18,10 +19,10 @@ export interface HttpResponse {
   body: IncomingMessage
 }
 
-const agents = new Map<string, http.Agent>()
+const agents = new Map<string, Agent>()
 
 /** One keep-alive agent per scheme and TLS setting, so repeated blob requests reuse connections. */
-function agentFor(req: HttpRequest): http.Agent {
+function agentFor(req: HttpRequest): Agent {
   const secure = req.url.protocol === 'https:'
   const key = secure ? `https|${req.url.host}|${req.tls?.verify ?? true}` : 'http'
   let agent = agents.get(key)

@@ -1,6 +1,7 @@
-import { type Server, createServer } from 'node:http'
+import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Registry } from 'prom-client'
+import { http } from '../lib/node-http.ts'
 
 /**
  * `--metrics-addr HOST:PORT`: Prometheus text at GET /metrics, as dockerd's. Read-only, without authentication, as
@@ -9,7 +10,7 @@ import type { Registry } from 'prom-client'
 export async function serveMetrics(address: string, registry: Registry): Promise<{ server: Server; url: string }> {
   const m = /^(\[[0-9a-fA-F:]+\]|[^:]*):(\d+)$/.exec(address)
   if (!m) throw new Error(`invalid --metrics-addr ${address}: expected HOST:PORT`)
-  const server = createServer((req, res) => {
+  const server = http.createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://metrics').pathname
     if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
       res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('404 page not found\n')

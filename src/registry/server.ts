@@ -1,5 +1,6 @@
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Http2SecureServer, Http2ServerRequest, Http2ServerResponse } from 'node:http2'
+import { http } from '../lib/node-http.ts'
 import { type Action, type Authorizer, anonymous } from './auth.ts'
 import { blob, uploads } from './blobs.ts'
 import { RegistryError } from './errors.ts'
@@ -68,7 +69,7 @@ export async function createRegistryServer(opts: RegistryServerOptions): Promise
     secure.setTimeout(120_000)
     return secure
   }
-  const server = createServer(listener)
+  const server = http.createServer(listener)
   server.headersTimeout = 30_000
   return server
 }
