@@ -179,6 +179,24 @@ function caisdHeap(): string {
   return `V8 heap ${value('nodejs_heap_size_used_bytes')} used of ${value('nodejs_heap_size_total_bytes')}, external ${value('nodejs_external_memory_bytes')} (MB)`
 }
 
+/** The daemon process's resident memory: anonymous (heaps) and file-backed (its binary's pages and libraries'). */
+function rssSplit(pid: number): string {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const mb = (field: string): string => (Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024).toFixed(1)
+  // The largest anonymous mappings, by resident size: a V8 heap page is 256 kB, an allocator's extent a few MB,
+  // a WebAssembly memory gigabytes of address space.
+  const large: string[] = []
+  let range = ''
+  let name = ''
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const head = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line)
+    if (head) [range, name] = [`${((parseInt(head[2]!, 16) - parseInt(head[1]!, 16)) / 1048576).toFixed(1)} MB mapping`, head[3]!]
+    const rss = /^Rss:\s+(\d+)/.exec(line)
+    if (rss && name === '' && Number(rss[1]) >= 2048) large.push(`${(Number(rss[1]) / 1024).toFixed(1)} of ${range}`)
+  }
+  return `daemon anonymous ${mb('RssAnon')}, file-backed ${mb('RssFile')} (MB); largest anonymous: ${large.join(', ') || 'none over 2 MB'}`
+}
+
 /** Engine memory: the daemon's whole process tree less the containers' own processes (busybox sleep). */
 function engineRssKb(e: Engine): number {
   let containers = 0
@@ -201,7 +219,7 @@ function engineRssKb(e: Engine): number {
   const shims = e.name === 'dockerd' ? Number(execFileSync('sh', ['-c', `ps -eo rss,args | awk '/containerd-shim/ && /${e.dir.replaceAll('/', '\\/')}/ {s+=$1} END {print s+0}'`], { encoding: 'utf8' })) : 0
   if (process.env['BENCH_MEMORY_DETAIL']) {
     const tree = treeRss(e.proc.pid!).map((p) => `${p.name} ${(p.kb / 1024).toFixed(1)}`).join(', ')
-    console.log(`  ${e.name}: ${tree}; conmon ${(monitors / 1024).toFixed(1)}, shims ${(shims / 1024).toFixed(1)}, less containers ${(containers / 1024).toFixed(1)} (MB)${e.name === 'caisd' ? `; ${caisdHeap()}` : ''}`)
+    console.log(`  ${e.name}: ${tree}; conmon ${(monitors / 1024).toFixed(1)}, shims ${(shims / 1024).toFixed(1)}, less containers ${(containers / 1024).toFixed(1)} (MB); ${rssSplit(e.proc.pid!)}${e.name === 'caisd' ? `; ${caisdHeap()}` : ''}`)
   }
   return treeRssKb(e.proc.pid!) + monitors + shims - containers
 }
