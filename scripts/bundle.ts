@@ -32,9 +32,13 @@ interface Source {
  * The code with every character beyond Latin-1 written as its escape: V8 keeps a script's source for as long as
  * the script lives, one byte a character when all of it is Latin-1, two otherwise (a single `…` doubles the
  * daemon's 1.2 MB). Comments are gone by then, so what is left of those characters is in strings, templates and
- * regular expressions, where `\uXXXX` means the same code unit.
+ * regular expressions, where `\uXXXX` means the same code unit; not in a String.raw template, where it would stay
+ * six characters: a module with one is refused.
  */
-const latin1 = (code: string): string => code.replace(/[\u0100-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+function latin1(code: string, path: string): string {
+  if (code.includes('String.raw') && /[\u0100-\uffff]/.test(code)) throw new Error(`${path}: a character beyond Latin-1 in a module with a String.raw template: write it as an escape`)
+  return code.replace(/[\u0100-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}
 
 /** Every module the entry can load, relative imports followed, dynamic ones (the commands) too. */
 async function collect(root: string, entry: string): Promise<Source[]> {
@@ -56,7 +60,7 @@ async function collect(root: string, entry: string): Promise<Source[]> {
       required.push(key)
       return `require(${JSON.stringify(key)})`
     })
-    sources.set(rel, { path: rel, code: latin1(code), mtimeMs, size })
+    sources.set(rel, { path: rel, code: latin1(code, rel), mtimeMs, size })
   }
   for (let next = required.pop(); next !== undefined; next = required.pop()) visit(next)
   return [...sources.values()]
