@@ -53,7 +53,8 @@ export async function loadArchive(body: Readable, deps: Deps, opts: { platform?:
     const files = await stageTar(maybeDecompress(body), stage)
     const images = await readArchiveIndex(files, opts.platform ?? hostPlatform())
     if (images.length === 0) throw invalid('invalid archive: no image found (missing manifest.json or index.json)')
-    const lines: Array<{ line: string; id: Digest }> = []
+    // Every image is checked before any is loaded: an archive refused (another platform, a bad config) loads none.
+    const checked: Array<{ img: ArchiveImage; config: ImageConfig }> = []
     for (const img of images) {
       const config = await readDocument<ImageConfig>(img.config, 'image config')
       if (config.rootfs?.type !== 'layers' || !Array.isArray(config.rootfs.diff_ids)) throw invalid('invalid image config: rootfs.diff_ids missing')
@@ -64,6 +65,10 @@ export async function loadArchive(body: Readable, deps: Deps, opts: { platform?:
       if (config.rootfs.diff_ids.length !== img.layers.length) {
         throw invalid(`invalid archive: config lists ${config.rootfs.diff_ids.length} layers, manifest ${img.layers.length}`)
       }
+      checked.push({ img, config })
+    }
+    const lines: Array<{ line: string; id: Digest }> = []
+    for (const { img, config } of checked) {
       const newLayers: NewLayer[] = []
       let parent: Digest | null = null
       for (const [i, file] of img.layers.entries()) {

@@ -1,6 +1,6 @@
 // The image store: content-addressed blobs, shared layers, overlay whiteouts, reference counting.
 import assert from 'node:assert/strict'
-import { readFileSync, readdirSync } from 'node:fs'
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { test } from 'node:test'
@@ -116,6 +116,21 @@ test('save writes an OCI layout with docker manifest.json; load of an OCI-only l
   const same = await raw(d.socket, 'POST', `/v1.48/images/load?platform=${platform({ os: 'linux', architecture: arch })}`, archive, { 'Content-Type': 'application/x-tar' })
   assert.doesNotMatch(same.body, /errorDetail/, same.body)
   assert.equal((await d.client.images.inspect(BUSYBOX)).Architecture, arch)
+
+  // Two images, the first of this platform and the second of another: the archive is refused whole, the first
+  // not loaded either.
+  const otherArch = arch === 'arm64' ? 'amd64' : 'arm64'
+  mkdirSync(join(d.dir, 'rootfs'))
+  writeFileSync(join(d.dir, 'rootfs/hello'), 'hi\n')
+  execFileSync('tar', ['-cf', join(d.dir, 'rootfs.tar'), '-C', join(d.dir, 'rootfs'), '.'])
+  const imported = await d.docker('import', '--platform', `linux/${otherArch}`, join(d.dir, 'rootfs.tar'), 'elsewhere:1')
+  assert.equal(imported.code, 0, imported.stderr)
+  assert.equal((await d.docker('save', '-o', join(d.dir, 'two.tar'), BUSYBOX, 'elsewhere:1')).code, 0)
+  await d.client.images.remove(BUSYBOX)
+  await d.client.images.remove('elsewhere:1')
+  const two = await raw(d.socket, 'POST', `/v1.48/images/load?platform=${platform({ os: 'linux', architecture: arch })}`, readFileSync(join(d.dir, 'two.tar')), { 'Content-Type': 'application/x-tar' })
+  assert.match(two.body, /"errorDetail".*elsewhere:1 was found but does not match the specified platform/, two.body)
+  assert.deepEqual((await d.client.images.list()).map((i) => i.RepoTags), [], 'neither image loaded')
 })
 
 test('a layer tar cannot write outside its directory', async (t) => {
