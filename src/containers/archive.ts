@@ -25,6 +25,10 @@ export interface ContainerFs {
   root: string
   mounts: readonly MountPoint[]
   volumes: VolumeService
+  /** `--read-only`: the root takes no copy, its writable mounts do. */
+  readOnlyRoot?: boolean
+  /** Where each image mount's files are on the host. */
+  imageFiles?: ReadonlyMap<MountPoint, string>
 }
 
 /**
@@ -37,14 +41,21 @@ export async function resolveInContainer(fs: ContainerFs, path: string, followLa
   return { host, container: inside }
 }
 
-/** The host path of a clean container path: under the deepest mount that holds it, else under the root. */
-function hostPath(fs: ContainerFs, containerPath: string): string {
-  const mount = [...fs.mounts]
+/** The deepest mount that holds a clean container path, if any. */
+function mountAt(fs: ContainerFs, containerPath: string): MountPoint | undefined {
+  return [...fs.mounts]
     .filter((m) => containerPath === m.destination || containerPath.startsWith(`${m.destination.replace(/\/$/, '')}/`))
     .sort((a, b) => b.destination.length - a.destination.length)[0]
+}
+
+/** The host path of a clean container path: under the deepest mount that holds it, else under the root. */
+function hostPath(fs: ContainerFs, containerPath: string): string {
+  const mount = mountAt(fs, containerPath)
   if (!mount) return join(fs.root, containerPath)
   if (mount.type === 'tmpfs') throw new CaisError('not-implemented', `copying to or from the tmpfs mount at ${mount.destination} is not supported`)
-  const base = mount.type === 'volume' ? join(fs.volumes.mountpoint(mount.source), mount.subpath ?? '') : mount.source
+  const files = mount.type === 'image' ? fs.imageFiles?.get(mount) : undefined
+  if (mount.type === 'image' && files === undefined) throw new CaisError('not-implemented', `copying to or from the image mount at ${mount.destination} is not supported here`)
+  const base = mount.type === 'volume' ? join(fs.volumes.mountpoint(mount.source), mount.subpath ?? '') : files !== undefined ? join(files, mount.subpath ?? '') : mount.source
   return join(base, containerPath.slice(mount.destination.replace(/\/$/, '').length))
 }
 
@@ -86,7 +97,16 @@ export async function readArchive(fs: ContainerFs, path: string): Promise<{ stat
  * no entry can leave it or write through a symlink. Without `keepOwner` the files belong to root, as Docker's.
  */
 export async function writeArchive(fs: ContainerFs, path: string, body: Readable, opts: { keepOwner: boolean }): Promise<void> {
-  const { host } = await resolveInContainer(fs, path, true)
+  // As Docker: a read-only mount refuses, and a read-only root refuses what is not in a writable mount. Checked on
+  // the path as given and again on where it leads.
+  const writable = (containerPath: string): void => {
+    const mount = mountAt(fs, containerPath)
+    if (mount && !mount.rw) throw new CaisError('forbidden', 'mounted volume is marked read-only')
+    if (!mount && fs.readOnlyRoot) throw new CaisError('forbidden', 'container rootfs is marked read-only')
+  }
+  if (path.startsWith('/')) writable(posix.normalize(path))
+  const { host, container } = await resolveInContainer(fs, path, true)
+  writable(container)
   const st = await stat(host).catch((err: unknown) => {
     if (isErrno(err, 'ENOENT')) throw notFound(`Could not find the file ${path} in container`)
     throw err

@@ -25,6 +25,15 @@ export interface MountPoint {
   imageTop?: Digest | null
 }
 
+/** Mounts in the order they are made: those nearer the root first, so a mount inside another goes on top of it. */
+const mountOrder = (mounts: readonly MountPoint[]): MountPoint[] => [...mounts].sort((a, b) => a.destination.split('/').length - b.destination.split('/').length)
+
+/** Each image mount's index among the container's, which names its host dir (RootfsManager.mountImage). */
+export function imageMountIndexes(mounts: readonly MountPoint[]): Map<MountPoint, number> {
+  const images = mountOrder(mounts).filter((m) => m.type === 'image')
+  return new Map(images.map((m, i) => [m, i]))
+}
+
 /** An image as an image mount needs it. */
 export type ImageResolver = (ref: string) => { id: Digest; top: Digest | null }
 
@@ -163,15 +172,15 @@ export async function prepareMounts(
   mountImage: (m: MountPoint, index: number) => Promise<string>,
 ): Promise<OciMount[]> {
   const oci: OciMount[] = []
-  let images = 0
-  for (const m of [...mounts].sort((a, b) => a.destination.split('/').length - b.destination.split('/').length)) {
+  const imageIndexes = imageMountIndexes(mounts)
+  for (const m of mountOrder(mounts)) {
     if (m.type === 'tmpfs') {
       oci.push({ destination: m.destination, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', ...(m.rw ? [] : ['ro']), ...(m.tmpfsOptions ?? [])] })
       continue
     }
     let source = m.source
     if (m.type === 'image') {
-      const files = await mountImage(m, images++)
+      const files = await mountImage(m, imageIndexes.get(m)!)
       source = m.subpath ? join(files, m.subpath) : files
       if (m.subpath && !existsSync(source)) throw notFound(`cannot access path ${source}: subpath does not exist in the image`)
     } else if (m.type === 'volume') {

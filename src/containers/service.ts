@@ -43,7 +43,7 @@ import { ContainerNetworks } from './container-networks.ts'
 import { linkNames } from './links.ts'
 import { containerStdin, resizeContainerTerminal } from './terminal-io.ts'
 import { updateContainer } from './update.ts'
-import { type MountPoint, copyUpAtCreate, mayCopyUp, resolveMounts } from './mounts.ts'
+import { type MountPoint, copyUpAtCreate, imageMountIndexes, mayCopyUp, resolveMounts } from './mounts.ts'
 import { runSpec } from './run-spec.ts'
 import type { VolumeService, VolumeUsers } from '../volumes/service.ts'
 import { type EndpointRequest, NetworkService } from '../networks/service.ts'
@@ -1078,7 +1078,18 @@ export class ContainerService implements ImageUsers, VolumeUsers {
   /** The container's filesystem as `docker cp` sees it (root and mounts), for the duration of `fn`. */
   async withFilesystem<T>(ref: string, fn: (fs: ContainerFs) => Promise<T>): Promise<T> {
     const rec = this.get(ref)
-    return this.withRootfs(rec.id, (root) => fn({ root, mounts: rec.mounts ?? [], volumes: this.#d.volumes }))
+    const mounts = rec.mounts ?? []
+    return this.withRootfs(rec.id, async (root) => {
+      // Image mounts as the container has them (a stopped container's mounted for the call, as its root is).
+      const dir = this.#rootfsDir(rec.id)
+      const imageFiles = new Map<MountPoint, string>()
+      for (const [m, index] of imageMountIndexes(mounts)) imageFiles.set(m, await this.#d.rootfs.mountImage(dir, index, m.imageTop ?? null))
+      try {
+        return await fn({ root, mounts, volumes: this.#d.volumes, readOnlyRoot: rec.hostConfig.ReadonlyRootfs === true, imageFiles })
+      } finally {
+        if (imageFiles.size > 0 && !rec.state.Running) await this.#d.rootfs.unmountImages(dir).catch(() => {})
+      }
+    })
   }
 
   /** The container's writable layer (an overlay upper dir) and the image layer dirs below it, top first. */

@@ -156,3 +156,32 @@ test('the docker CLI: docker cp both ways', { skip: skipDocker }, async (t) => {
   assert.notEqual(missing.code, 0)
   assert.match(missing.stderr, /Could not find the file \/nope in container|No such container:path/)
 })
+
+test('cp and read-only places, as Docker: a read-only root takes a copy into its writable volume only; a read-only mount and an image mount refuse one; an image mount copies out', { skip: skipDocker }, async (t) => {
+  const d = await startDaemon(t)
+  const local = tempDir(t)
+  writeFileSync(join(local, 'in.txt'), 'inbound\n')
+  const docker = async (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => d.docker(...args)
+  assert.equal((await docker('commit', (await docker('create', BUSYBOX)).stdout.trim(), 'imagemount:1')).code, 0)
+  const made = await docker('create', '--name', 'ro', '--read-only', '-v', 'rw-vol:/rw', '-v', 'ro-vol:/ro:ro', '--mount', 'type=image,source=imagemount:1,target=/img', BUSYBOX, 'cat', '/rw/in.txt')
+  assert.equal(made.code, 0, made.stderr)
+
+  const intoVolume = await docker('cp', join(local, 'in.txt'), 'ro:/rw/')
+  assert.equal(intoVolume.code, 0, `the volume is writable though the root is not: ${intoVolume.stderr}`)
+  assert.equal((await docker('start', '-a', 'ro')).stdout, 'inbound\n')
+  for (const [target, message] of [
+    ['ro:/tmp/', 'container rootfs is marked read-only'],
+    ['ro:/ro/', 'mounted volume is marked read-only'],
+    ['ro:/img/', 'mounted volume is marked read-only'],
+  ] as const) {
+    const refused = await docker('cp', join(local, 'in.txt'), target)
+    assert.equal(refused.code, 1, target)
+    assert.match(refused.stderr, new RegExp(message), target)
+  }
+  // Out of an image mount: its image's files, the container stopped (mounted for the copy, and not left so).
+  const fromImageMount = await docker('cp', 'ro:/img/etc/passwd', join(local, 'passwd'))
+  assert.equal(fromImageMount.code, 0, fromImageMount.stderr)
+  assert.match(readFileSync(join(local, 'passwd'), 'utf8'), /^root:/)
+  assert.deepEqual(readFileSync('/proc/mounts', 'utf8').split('\n').filter((l) => l.includes(d.root) && l.includes('/images/')), [])
+  assert.equal((await docker('run', '--rm', '-v', 'ro-vol:/v', BUSYBOX, 'ls', '-A', '/v')).stdout, '', 'nothing reached the read-only volume')
+})

@@ -69,9 +69,7 @@ export function containerRoutes(routes: Routes, d: { containers: ContainerServic
     })
   })
   routes.put('/containers/{id}/archive', async (ctx) => {
-    const rec = c.get(ctx.params['id']!)
-    if (rec.hostConfig.ReadonlyRootfs) throw new CaisError('forbidden', 'container rootfs is marked read-only')
-    await c.withFilesystem(rec.id, (fs) => writeArchive(fs, archivePath(ctx), bodyStream(ctx.req), { keepOwner: queryBool(ctx.query, 'copyUIDGID') }))
+    await c.withFilesystem(ctx.params['id']!, (fs) => writeArchive(fs, archivePath(ctx), bodyStream(ctx.req), { keepOwner: queryBool(ctx.query, 'copyUIDGID') }))
     sendStatus(ctx, 200)
   })
 
