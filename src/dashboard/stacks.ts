@@ -6,9 +6,10 @@ import { defaultUpOptions, up } from '../compose/converge.ts'
 import { down } from '../compose/down.ts'
 import { ComposeError } from '../compose/errors.ts'
 import { pullImage } from '../compose/images.ts'
+import { restart } from '../compose/lifecycle.ts'
 import { loadProject } from '../compose/load.ts'
-import { type Project, dependencyOrder, normalizeProject } from '../compose/model.ts'
-import { nameOf, projectContainers } from '../compose/project-containers.ts'
+import { type Project, normalizeProject } from '../compose/model.ts'
+import { projectContainers } from '../compose/project-containers.ts'
 import { HttpError } from './http-util.ts'
 
 /** Where a stack's compose files are, as its containers' labels say (whoever made them). */
@@ -59,26 +60,12 @@ export async function stackAction(client: EngineClient, files: StackFiles, actio
     if (action === 'up') await up(client, project, defaultUpOptions, report)
     else if (action === 'down') await down(client, project, { volumes: false, removeOrphans: false }, report)
     else if (action === 'pull') await Promise.all(project.services.filter((s) => s.image && s.pull_policy !== 'build' && s.pull_policy !== 'never').map((s) => pullImage(client, s.name, s.image!, report)))
-    else await restart(client, project, report)
+    else await restart(client, project, {}, report)
   } catch (err) {
     if (err instanceof ComposeError) throw new HttpError(400, [...lines, err.message].join('\n'))
     throw err
   }
   return lines
-}
-
-/** `compose restart`: each service's containers, in dependency order. */
-async function restart(client: EngineClient, project: Project, report: (line: string) => void): Promise<void> {
-  const containers = await projectContainers(client, project.name)
-  for (const s of dependencyOrder(project.services)) {
-    await Promise.all(
-      containers.filter((c) => c.Labels[label.service] === s.name).map(async (c) => {
-        report(`Container ${nameOf(c)}  Restarting`)
-        await client.containers.restart(c.Id)
-        report(`Container ${nameOf(c)}  Started`)
-      }),
-    )
-  }
 }
 
 /** The compose file the editor shows: the stack's first, as its containers name it. */

@@ -1,8 +1,7 @@
 import type { EngineClient } from '../../../client/engine-client.ts'
-import { label } from '../../../compose/convert.ts'
 import { down } from '../../../compose/down.ts'
 import { ComposeError } from '../../../compose/errors.ts'
-import { dependencyOrder } from '../../../compose/model.ts'
+import { inServiceOrder } from '../../../compose/lifecycle.ts'
 import { nameOf } from '../../../compose/project-containers.ts'
 import { UsageError, bool, str } from '../../flags.ts'
 import { type Subcommand, selected } from './subcommand.ts'
@@ -19,20 +18,10 @@ function lifecycle(doing: string, done: string, act: (client: EngineClient, id: 
     ],
     async run(ctx, project, p) {
       const t = str(p, 'timeout')
-      const containers = await selected(ctx.client, project, p.args)
+      const containers = (await selected(ctx.client, project, p.args)).filter((c) => !opts.running || c.State === 'running')
       if (p.args.length > 0) for (const s of p.args) if (!project.services.some((x) => x.name === s)) throw new ComposeError(`no such service: ${s}`)
-      let order = dependencyOrder(project.services).map((s) => s.name)
-      if (opts.reverse) order = order.reverse()
-      for (const service of order) {
-        await Promise.all(
-          containers.filter((c) => c.Labels[label.service] === service && (!opts.running || c.State === 'running')).map(async (c) => {
-            ctx.report(`Container ${nameOf(c)}  ${doing}`)
-            if (ctx.dryRun) return
-            await act(ctx.client, c.Id, { t: t === undefined ? undefined : Number(t), signal: str(p, 'signal') })
-            ctx.report(`Container ${nameOf(c)}  ${done}`)
-          }),
-        )
-      }
+      const verb = { doing, done, reverse: opts.reverse ?? false, dryRun: ctx.dryRun }
+      await inServiceOrder(project, containers, verb, (c) => act(ctx.client, c.Id, { t: t === undefined ? undefined : Number(t), signal: str(p, 'signal') }), ctx.report)
       return 0
     },
   }
