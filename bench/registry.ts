@@ -15,6 +15,7 @@ const BLOBS = Number(process.env['BENCH_BLOBS'] ?? 8)
 const BLOB_MB = Number(process.env['BENCH_BLOB_MB'] ?? 100)
 const MANIFEST_CLIENTS = 64
 const MANIFEST_GETS = Number(process.env['BENCH_MANIFEST_GETS'] ?? 50)
+const REST_MS = Number(process.env['BENCH_REST_SECONDS'] ?? 15) * 1000
 
 interface Server {
   name: string
@@ -156,6 +157,9 @@ async function measure(server: Server, digests: string[]): Promise<Record<string
   clearInterval(allSampler)
   out['peak RSS under any load (MiB)'] = peakAll
   agent.destroy()
+  // What a long-running server gives back once the work is over.
+  await new Promise((r) => setTimeout(r, REST_MS))
+  out['RSS at rest after the work (MiB)'] = rssMiB(server.proc.pid!)
   return out
 }
 
