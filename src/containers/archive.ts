@@ -54,7 +54,7 @@ function hostPath(fs: ContainerFs, containerPath: string): string {
   if (!mount) return join(fs.root, containerPath)
   if (mount.type === 'tmpfs') throw new CaisError('not-implemented', `copying to or from the tmpfs mount at ${mount.destination} is not supported`)
   const files = mount.type === 'image' ? fs.imageFiles?.get(mount) : undefined
-  if (mount.type === 'image' && files === undefined) throw new CaisError('not-implemented', `copying to or from the image mount at ${mount.destination} is not supported here`)
+  if (mount.type === 'image' && files === undefined) throw new CaisError('not-implemented', `copying to or from the image mount at ${mount.destination} is not supported`)
   const base = mount.type === 'volume' ? join(fs.volumes.mountpoint(mount.source), mount.subpath ?? '') : files !== undefined ? join(files, mount.subpath ?? '') : mount.source
   return join(base, containerPath.slice(mount.destination.replace(/\/$/, '').length))
 }
