@@ -5,6 +5,7 @@ import { connect } from 'node:net'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { BUSYBOX, type TestDaemon, dockerBin, startDaemon } from '../helpers/daemon.ts'
+import { raw } from '../helpers/raw.ts'
 
 const skipDocker = existsSync(dockerBin) ? false : `the docker CLI is not installed at ${dockerBin}`
 
@@ -183,5 +184,7 @@ test('cp and read-only places, as Docker: a read-only root takes a copy into its
   assert.equal(fromImageMount.code, 0, fromImageMount.stderr)
   assert.match(readFileSync(join(local, 'passwd'), 'utf8'), /^root:/)
   assert.deepEqual(readFileSync('/proc/mounts', 'utf8').split('\n').filter((l) => l.includes(d.root) && l.includes('/images/')), [])
+  const put = await raw(d.socket, 'PUT', '/containers/ro/archive?path=%2Fro', Buffer.alloc(1024), { 'Content-Type': 'application/x-tar' })
+  assert.deepEqual({ status: put.status, body: JSON.parse(put.body) as unknown }, { status: 500, body: { message: 'mounted volume is marked read-only' } }, "Docker's status")
   assert.equal((await docker('run', '--rm', '-v', 'ro-vol:/v', BUSYBOX, 'ls', '-A', '/v')).stdout, '', 'nothing reached the read-only volume')
 })
