@@ -7,9 +7,9 @@
  * without it, a no-op.
  *
  * The collection is V8's last resort, the one it makes before it gives up for want of memory: it compacts, and
- * gives back the pages it frees and those it kept for later. A plain full collection left a rested daemon 12-17 MB
- * above its fresh self after the bench's work, this one within a MB of it (bench/README.md); it costs two
- * collections of 7-8 ms each, once per rest, and the first request after the rest ~1 ms.
+ * gives back the pages it frees and those it kept for later. After the bench's work a rested daemon read 87-92 MB
+ * with a plain full collection, 75-79 with this one, 68-71 fresh (bench/README.md); it costs two collections of
+ * 7-13 ms each, once per rest, and the first request after the rest ~1 ms.
  */
 let pending: NodeJS.Timeout | undefined
 
