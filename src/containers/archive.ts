@@ -97,17 +97,12 @@ export async function readArchive(fs: ContainerFs, path: string): Promise<{ stat
  * no entry can leave it or write through a symlink. Without `keepOwner` the files belong to root, as Docker's.
  */
 export async function writeArchive(fs: ContainerFs, path: string, body: Readable, opts: { keepOwner: boolean }): Promise<void> {
-  // As Docker: a read-only mount refuses, and a read-only root refuses what is not in a writable mount. Checked on
-  // the path as given and again on where it leads. Debian's dockerd (API 1.41) answers both with a 500; the first is
-  // answered so here, the second with the 403 of later releases.
-  const writable = (containerPath: string): void => {
-    const mount = mountAt(fs, containerPath)
-    if (mount && !mount.rw) throw new Error('mounted volume is marked read-only')
-    if (!mount && fs.readOnlyRoot) throw new CaisError('forbidden', 'container rootfs is marked read-only')
-  }
-  if (path.startsWith('/')) writable(posix.normalize(path))
   const { host, container } = await resolveInContainer(fs, path, true)
-  writable(container)
+  // As Docker: a read-only mount refuses, and a read-only root refuses what is not in a writable mount. Debian's
+  // dockerd (API 1.41) answers both with a 500; the first is answered so here, the second with later releases' 403.
+  const mount = mountAt(fs, container)
+  if (mount && !mount.rw) throw new Error('mounted volume is marked read-only')
+  if (!mount && fs.readOnlyRoot) throw new CaisError('forbidden', 'container rootfs is marked read-only')
   const st = await stat(host).catch((err: unknown) => {
     if (isErrno(err, 'ENOENT')) throw notFound(`Could not find the file ${path} in container`)
     throw err
